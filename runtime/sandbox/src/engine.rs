@@ -1,0 +1,178 @@
+//! The engine, the linker, and loading components into reusable `InstancePre`s.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::{action, adapter};
+use crate::error::LoadError;
+use crate::host::HostState;
+
+/// How often the epoch advances: the granularity of deadlines and of yielding to other tasks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Engine-wide settings. Per-plugin limits live in [`crate::Limits`].
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where compiled code is cached, keyed by content digest and engine configuration.
+    /// `None` disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Count fuel. Off only for measuring what metering costs.
+    pub fuel_metering: bool,
+    /// Invocations that can run at once (pooling allocator slots).
+    pub max_concurrent_instances: u32,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self { cache_dir: None, fuel_metering: true, max_concurrent_instances: 256 }
+    }
+}
+
+/// Which world a component targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    /// Exports `lever:plugin/action-handler`.
+    Action,
+    /// Exports `lever:plugin/adapter-handler`.
+    Adapter,
+}
+
+impl PluginKind {
+    /// `action` or `adapter`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PluginKind::Action => "action",
+            PluginKind::Adapter => "adapter",
+        }
+    }
+}
+
+pub(crate) enum Pre {
+    Action(action::ActionPre<HostState>),
+    Adapter(adapter::AdapterPre<HostState>),
+}
+
+/// A component compiled and linked once, ready to be instantiated per invocation.
+pub struct Compiled {
+    pub(crate) kind: PluginKind,
+    pub(crate) pre: Pre,
+}
+
+impl Compiled {
+    /// The world it targets.
+    pub fn kind(&self) -> PluginKind {
+        self.kind
+    }
+}
+
+/// The sandboxed host. Cheap to share behind an `Arc`; one per process.
+pub struct Sandbox {
+    pub(crate) engine: Engine,
+    linker: Linker<HostState>,
+    pub(crate) fuel_metering: bool,
+}
+
+const ACTION_EXPORT: &str = "lever:plugin/action-handler@0.1.0";
+const ADAPTER_EXPORT: &str = "lever:plugin/adapter-handler@0.1.0";
+
+impl Sandbox {
+    /// Builds the engine and the linker and starts the epoch ticker.
+    pub fn new(config: &SandboxConfig) -> wasmtime::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        let slots = config.max_concurrent_instances.max(1);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 16)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .total_stacks(slots)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .max_core_instances_per_component(64)
+            .max_component_instance_size(4 * 1024 * 1024)
+            .table_elements(200_000)
+            .max_memory_size(4 << 30)
+            // Keep a few pages resident so a reused slot starts with warm memory.
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(16 * 1024);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(config.fuel_metering)
+            .epoch_interruption(true)
+            .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64))
+            .memory_init_cow(true)
+            .max_wasm_stack(1 << 20)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| wasmtime::format_err!("cannot create cache dir {}: {e}", dir.display()))?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir.clone());
+            wasm.cache(Some(Cache::new(cache)?));
+        }
+        let engine = Engine::new(&wasm)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        use wasmtime::component::HasSelf;
+        crate::bindings::secrets::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::state::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::progress::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Self { engine, linker, fuel_metering: config.fuel_metering })
+    }
+
+    /// Checks that `bytes` is a component targeting a Lever world, compiles it (through the
+    /// disk cache) and links it.
+    pub fn load(&self, bytes: &[u8]) -> Result<Compiled, LoadError> {
+        if !bytes.starts_with(b"\0asm") {
+            return Err(LoadError::NotWasm);
+        }
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            return Err(LoadError::CoreModule);
+        }
+        if !wasmparser::Parser::is_component(bytes) {
+            return Err(LoadError::NotWasm);
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let exports: Vec<String> =
+            component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let kind = if exports.iter().any(|e| e == ACTION_EXPORT) {
+            PluginKind::Action
+        } else if exports.iter().any(|e| e == ADAPTER_EXPORT) {
+            PluginKind::Adapter
+        } else {
+            let exports = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            return Err(LoadError::NotALeverWorld { exports });
+        };
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| LoadError::UnknownImport(format!("{e:#}")))?;
+        let pre = match kind {
+            PluginKind::Action => Pre::Action(
+                action::ActionPre::new(instance_pre).map_err(|e| LoadError::Invalid(format!("{e:#}")))?,
+            ),
+            PluginKind::Adapter => Pre::Adapter(
+                adapter::AdapterPre::new(instance_pre).map_err(|e| LoadError::Invalid(format!("{e:#}")))?,
+            ),
+        };
+        Ok(Compiled { kind, pre })
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("lever-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawn epoch thread");
+}

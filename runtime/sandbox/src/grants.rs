@@ -1,0 +1,98 @@
+//! What a plugin may reach: outbound hosts and secret names. Nothing is granted by default.
+
+use serde::{Deserialize, Serialize};
+
+/// Hosts and secrets granted to one plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Grants {
+    /// `host`, `host:port` or `*.suffix`; an entry without a port allows every port.
+    pub hosts: Vec<String>,
+    /// Secret names; a trailing `*` grants a prefix.
+    pub secrets: Vec<String>,
+}
+
+impl Grants {
+    /// Whether an outbound request to `authority` (`host` or `host:port`) is allowed.
+    pub fn allows_host(&self, authority: &str) -> bool {
+        let authority = authority.to_ascii_lowercase();
+        let (host, port) = split_authority(&authority);
+        self.hosts.iter().any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            let (entry_host, entry_port) = split_authority(&entry);
+            let host_ok = match entry_host.strip_prefix("*.") {
+                Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+                None => entry_host == host,
+            };
+            host_ok && (entry_port.is_none() || entry_port == port)
+        })
+    }
+
+    /// Whether the secret `name` may be opened.
+    pub fn allows_secret(&self, name: &str) -> bool {
+        self.secrets.iter().any(|entry| match entry.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => entry == name,
+        })
+    }
+
+    /// These grants plus `other`'s, without duplicates.
+    pub fn union(&self, other: &Grants) -> Grants {
+        let mut merged = self.clone();
+        for h in &other.hosts {
+            if !merged.hosts.contains(h) {
+                merged.hosts.push(h.clone());
+            }
+        }
+        for s in &other.secrets {
+            if !merged.secrets.contains(s) {
+                merged.secrets.push(s.clone());
+            }
+        }
+        merged
+    }
+}
+
+fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    // `[::1]:8080` keeps its brackets; a bare IPv6 address has no port.
+    if let Some(end) = authority.find(']') {
+        let (host, rest) = authority.split_at(end + 1);
+        return (host, rest.strip_prefix(':'));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (authority, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(hosts: &[&str]) -> Grants {
+        Grants { hosts: hosts.iter().map(|s| s.to_string()).collect(), secrets: vec![] }
+    }
+
+    #[test]
+    fn hosts_match_exactly_by_port_or_by_wildcard_suffix() {
+        let g = grants(&["api.github.com", "localhost:8080", "*.example.com"]);
+        assert!(g.allows_host("api.github.com"));
+        assert!(g.allows_host("API.github.com:443"));
+        assert!(g.allows_host("localhost:8080"));
+        assert!(!g.allows_host("localhost:8081"));
+        assert!(g.allows_host("a.example.com"));
+        assert!(!g.allows_host("example.com"));
+        assert!(!g.allows_host("evil-example.com"));
+        assert!(!g.allows_host("github.com"));
+        assert!(!Grants::default().allows_host("localhost"));
+    }
+
+    #[test]
+    fn secrets_match_by_name_or_prefix() {
+        let g = Grants { hosts: vec![], secrets: vec!["db/password".into(), "team-a/*".into()] };
+        assert!(g.allows_secret("db/password"));
+        assert!(g.allows_secret("team-a/token"));
+        assert!(!g.allows_secret("team-b/token"));
+        assert!(!g.allows_secret("db/password2"));
+    }
+}

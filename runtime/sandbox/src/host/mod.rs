@@ -1,0 +1,79 @@
+//! The per-invocation store data and the `lever:host` imports implemented on it.
+
+pub(crate) mod http;
+mod progress;
+pub(crate) mod secrets;
+mod state;
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::grants::Grants;
+use crate::limits::MemoryLimiter;
+use crate::log::LogBook;
+
+/// A storage failure behind a host interface; the guest sees it as an `other` error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+/// Where `lever:host/state` keeps its values. `namespace` is `run:<id>` or `plugin:<name>`.
+#[wasmtime_wasi::async_trait]
+pub trait StateBackend: Send + Sync {
+    /// Reads a value.
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Writes a value.
+    async fn set(&self, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError>;
+    /// Deletes a value.
+    async fn delete(&self, namespace: &str, key: &str) -> Result<(), BackendError>;
+}
+
+/// Where `lever:host/secrets` reads secret values.
+#[wasmtime_wasi::async_trait]
+pub trait SecretBackend: Send + Sync {
+    /// The value of `name`, if it exists.
+    async fn get(&self, name: &str) -> Result<Option<String>, BackendError>;
+}
+
+/// The backends an invocation's host imports talk to.
+#[derive(Clone)]
+pub struct HostServices {
+    /// State storage.
+    pub state: Arc<dyn StateBackend>,
+    /// Secret storage.
+    pub secrets: Arc<dyn SecretBackend>,
+}
+
+/// Largest state value accepted.
+pub(crate) const MAX_STATE_VALUE: usize = 64 * 1024;
+
+/// Everything one `Store` holds.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) http_hooks: http::OutboundHttp,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) services: HostServices,
+    pub(crate) grants: Grants,
+    pub(crate) log: LogBook,
+    /// `run:<id>`: the state namespace of the current run.
+    pub(crate) run_namespace: String,
+    /// `plugin:<name>`: the state namespace of the plugin.
+    pub(crate) plugin_namespace: String,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
+    }
+}

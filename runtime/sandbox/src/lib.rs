@@ -1,0 +1,31 @@
+//! The sandboxed WebAssembly host.
+//!
+//! [`Sandbox`] owns one wasmtime [`Engine`](wasmtime::Engine) (pooling allocator, fuel,
+//! epoch interruption, on-disk compiled-code cache) and one linker with the full WASI p2
+//! (deny-by-default context), `wasi:http/outgoing-handler` filtered by the plugin's granted
+//! hosts, and the `lever:host` interfaces. [`Sandbox::load`] compiles a component once into
+//! a [`Compiled`] (an `InstancePre`); every invocation then gets a fresh `Store` with the
+//! plugin's [`Limits`], and every way a guest can fail comes back as an [`InvokeError`].
+
+mod bindings;
+mod engine;
+mod error;
+mod grants;
+mod host;
+mod invoke;
+mod limits;
+mod log;
+mod manifest;
+mod output;
+
+pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};
+pub use error::{InvokeError, LoadError, PluginErrorKind};
+pub use grants::Grants;
+pub use host::{BackendError, HostServices, SecretBackend, StateBackend};
+pub use invoke::{Call, CallContext, Plugin};
+pub use limits::Limits;
+pub use log::{LogBook, LogLine};
+pub use manifest::{ExecutionPlan, Manifest, PlannedResource, Risk};
+
+/// Re-exported so backends can implement [`StateBackend`] and [`SecretBackend`].
+pub use wasmtime_wasi::async_trait;

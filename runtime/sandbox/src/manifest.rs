@@ -1,0 +1,78 @@
+//! What a plugin says about itself, and what its plan would do, as host-side serde types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::wit;
+use crate::grants::Grants;
+
+/// How risky an action's effect is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Creates or changes things that can be undone.
+    Standard,
+    /// Deletes data, changes IAM, network or keys.
+    High,
+}
+
+/// A plugin's manifest, read once at publish through `describe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// `action` or `adapter`.
+    pub kind: crate::PluginKind,
+    /// Unique name.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// One line for the catalog.
+    pub description: String,
+    /// JSON Schema of the input (actions) or of the binding settings (adapters).
+    pub input_schema: serde_json::Value,
+    /// JSON Schema of the output (actions); `true` for adapters.
+    pub output_schema: serde_json::Value,
+    /// Hosts and secrets the plugin asks for.
+    pub grants: Grants,
+    /// Risk class (actions).
+    pub risk: Risk,
+    /// Capabilities implemented (adapters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+/// One resource a plan would touch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedResource {
+    /// Kind of resource.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// `create`, `update` or `delete`.
+    pub change: String,
+    /// Estimated monthly cost in US cents.
+    pub monthly_cost_cents: Option<u64>,
+}
+
+/// What `run` would do, as returned by the action's `plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionPlan {
+    /// One sentence.
+    pub summary: String,
+    /// Resources it would touch.
+    pub resources: Vec<PlannedResource>,
+    /// Permissions it would grant.
+    pub permissions: Vec<String>,
+}
+
+impl From<wit::ExecutionPlan> for ExecutionPlan {
+    fn from(p: wit::ExecutionPlan) -> Self {
+        Self {
+            summary: p.summary,
+            resources: p
+                .resources
+                .into_iter()
+                .map(|r| PlannedResource { kind: r.kind, name: r.name, change: r.change, monthly_cost_cents: r.monthly_cost_cents })
+                .collect(),
+            permissions: p.permissions,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The durable store: sqlx over SQLite (the embedded default, WAL) or PostgreSQL, with the
+//! same migration versions for both (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! Every write that changes what a client can observe is committed before the call returns,
+//! so a status the API reports has always reached the database first.
+
+mod plugins;
+mod runs;
+mod state;
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use plugins::{PluginRecord, PublishOutcome};
+pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one Lever understands.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl(String),
+    /// `name@version` already exists with different bytes.
+    #[error("{name}@{version} is already published with different content (sha256 {existing}); versions are immutable, publish a new version")]
+    VersionConflict {
+        /// Plugin name.
+        name: String,
+        /// Its version.
+        version: String,
+        /// The digest already stored.
+        existing: String,
+    },
+    /// A status transition that is not allowed from the current state.
+    #[error("run {id} is {actual}, expected {expected}")]
+    StaleStatus {
+        /// The run.
+        id: String,
+        /// What the caller expected.
+        expected: String,
+        /// What it is.
+        actual: String,
+    },
+    /// Migration failure.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored JSON column did not parse.
+    #[error("corrupt stored value in {what}: {error}")]
+    Corrupt {
+        /// Which column.
+        what: &'static str,
+        /// Parser message.
+        error: String,
+    },
+}
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating an SQLite file if
+    /// needed, and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single writer; busy_timeout makes
+                        // writers queue instead of failing under contention.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what, error: e.to_string() })
+}

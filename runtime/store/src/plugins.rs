@@ -1,0 +1,128 @@
+//! Plugin blobs (content-addressed) and immutable `name@version` records.
+
+use lever_sandbox::{Grants, Limits, Manifest};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, now_ms, parse_json};
+
+/// One published `name@version`.
+#[derive(Debug, Clone)]
+pub struct PluginRecord {
+    /// Name from the manifest.
+    pub name: String,
+    /// Version from the manifest.
+    pub version: String,
+    /// sha256 of the component, hex.
+    pub digest: String,
+    /// Size of the component in bytes.
+    pub size: i64,
+    /// What `describe` returned.
+    pub manifest: Manifest,
+    /// Limits in force.
+    pub limits: Limits,
+    /// Grants in force.
+    pub grants: Grants,
+    /// When it was published.
+    pub published_at: i64,
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// A new `name@version`.
+    Created,
+    /// The same bytes were already published under this `name@version`.
+    Unchanged,
+}
+
+const COLUMNS: &str = "p.name, p.version, p.digest, b.size, p.manifest, p.limits, p.grants, p.published_at";
+
+fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
+    Ok(PluginRecord {
+        name: row.try_get(0)?,
+        version: row.try_get(1)?,
+        digest: row.try_get(2)?,
+        size: row.try_get(3)?,
+        manifest: parse_json("plugins.manifest", &row.try_get::<String, _>(4)?)?,
+        limits: parse_json("plugins.limits", &row.try_get::<String, _>(5)?)?,
+        grants: parse_json("plugins.grants", &row.try_get::<String, _>(6)?)?,
+        published_at: row.try_get(7)?,
+    })
+}
+
+impl Store {
+    /// Stores the blob (once per digest) and the `name@version` record, atomically.
+    /// The same version with different bytes is a [`StoreError::VersionConflict`].
+    pub async fn publish_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<PublishOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT digest FROM plugins WHERE name = $1 AND version = $2")
+            .bind(&record.name)
+            .bind(&record.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(existing) = existing {
+            return if existing == record.digest {
+                Ok(PublishOutcome::Unchanged)
+            } else {
+                Err(StoreError::VersionConflict { name: record.name.clone(), version: record.version.clone(), existing })
+            };
+        }
+        sqlx::query("INSERT INTO plugin_blobs (digest, bytes, size, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING")
+            .bind(&record.digest)
+            .bind(bytes)
+            .bind(bytes.len() as i64)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO plugins (name, version, kind, digest, manifest, limits, grants, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name, version) DO NOTHING",
+        )
+        .bind(&record.name)
+        .bind(&record.version)
+        .bind(record.manifest.kind.as_str())
+        .bind(&record.digest)
+        .bind(serde_json::to_string(&record.manifest).expect("manifest serialises"))
+        .bind(serde_json::to_string(&record.limits).expect("limits serialise"))
+        .bind(serde_json::to_string(&record.grants).expect("grants serialise"))
+        .bind(record.published_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // Another publisher won the race between our check and our insert.
+            drop(tx);
+            return Box::pin(self.publish_plugin(record, bytes)).await;
+        }
+        tx.commit().await?;
+        Ok(PublishOutcome::Created)
+    }
+
+    /// Every version of `name`, in publishing order.
+    pub async fn plugin_versions(&self, name: &str) -> Result<Vec<PluginRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.name = $1 ORDER BY p.published_at, p.version"
+        );
+        sqlx::query(&sql).bind(name).fetch_all(&self.pool).await?.iter().map(record).collect()
+    }
+
+    /// One `name@version`.
+    pub async fn plugin(&self, name: &str, version: &str) -> Result<Option<PluginRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.name = $1 AND p.version = $2"
+        );
+        sqlx::query(&sql).bind(name).bind(version).fetch_optional(&self.pool).await?.as_ref().map(record).transpose()
+    }
+
+    /// Every published plugin version.
+    pub async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest ORDER BY p.name, p.published_at");
+        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(record).collect()
+    }
+
+    /// The component bytes stored under `digest`.
+    pub async fn plugin_blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM plugin_blobs WHERE digest = $1").bind(digest).fetch_optional(&self.pool).await?)
+    }
+}
