@@ -1,1 +1,178 @@
-//! stub
+//! The plugin registry: accepts components, content-addresses them by sha256, keeps
+//! `name@version` immutable, reads each manifest once through `describe`, and hands out
+//! ready-to-run [`Plugin`]s, compiled once per process.
+
+mod reference;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use lever_sandbox::{Grants, Limits, LoadError, Plugin, Sandbox};
+use lever_store::{PluginRecord, PublishOutcome, Store, StoreError, now_ms};
+use sha2::{Digest, Sha256};
+
+pub use reference::{PluginRef, ReferenceError, closest};
+
+/// Why a publish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Not a component, not a Lever world, unknown imports, or `describe` failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The manifest's name or version is not acceptable.
+    #[error("{0}")]
+    InvalidManifest(String),
+    /// The same `name@version` exists with other bytes.
+    #[error(transparent)]
+    Conflict(StoreError),
+    /// Storage failure.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Why a plugin could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// No such plugin or version.
+    #[error("{0}")]
+    NotFound(String),
+    /// The reference is malformed.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// The stored component no longer loads (engine upgrade?).
+    #[error("the stored plugin {0} no longer loads: {1}")]
+    Load(String, LoadError),
+    /// Storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the publisher sets besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// Limits for every invocation of this version.
+    pub limits: Limits,
+    /// Grants added to those the manifest asks for.
+    pub extra_grants: Grants,
+}
+
+/// The registry. One per process; cheap to share behind an `Arc`.
+pub struct Registry {
+    sandbox: Arc<Sandbox>,
+    store: Store,
+    loaded: Mutex<HashMap<(String, String), Arc<Plugin>>>,
+}
+
+impl Registry {
+    /// A registry over `store`, compiling with `sandbox`.
+    pub fn new(sandbox: Arc<Sandbox>, store: Store) -> Self {
+        Self { sandbox, store, loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// The sandbox plugins run in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    /// Publishes a component. Publishing the same bytes again is a no-op.
+    pub async fn publish(&self, bytes: Vec<u8>, options: PublishOptions) -> Result<(PluginRecord, PublishOutcome), PublishError> {
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let sandbox = self.sandbox.clone();
+        let bytes = Arc::new(bytes);
+        let compile_bytes = bytes.clone();
+        // Compiling is CPU-bound: keep it off the async workers.
+        let compiled = tokio::task::spawn_blocking(move || sandbox.load(&compile_bytes))
+            .await
+            .map_err(|e| PublishError::InvalidManifest(format!("compilation panicked: {e}")))??;
+        let manifest = self.sandbox.describe(&compiled).await?;
+        reference::check_name(&manifest.name).map_err(|e| PublishError::InvalidManifest(format!("describe() returned an invalid name: {e}")))?;
+        reference::check_version(&manifest.version)
+            .map_err(|e| PublishError::InvalidManifest(format!("describe() returned an invalid version: {e}")))?;
+        let grants = manifest.grants.union(&options.extra_grants);
+        let record = PluginRecord {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            digest,
+            size: bytes.len() as i64,
+            manifest: manifest.clone(),
+            limits: options.limits,
+            grants: grants.clone(),
+            published_at: now_ms(),
+        };
+        let plugin = Plugin::new(compiled, manifest, options.limits, grants)?;
+        let outcome = self.store.publish_plugin(&record, &bytes).await.map_err(|e| match e {
+            StoreError::VersionConflict { .. } => PublishError::Conflict(e),
+            other => PublishError::Store(other),
+        })?;
+        match outcome {
+            PublishOutcome::Created => {
+                self.loaded.lock().expect("registry lock").insert((record.name.clone(), record.version.clone()), Arc::new(plugin));
+                tracing::info!(name = %record.name, version = %record.version, digest = %record.digest, "plugin published");
+                Ok((record, outcome))
+            }
+            // Same bytes as before: report what is stored (its limits and grants stay).
+            PublishOutcome::Unchanged => {
+                let stored = self.store.plugin(&record.name, &record.version).await.map_err(PublishError::Store)?;
+                Ok((stored.expect("an unchanged plugin is stored"), outcome))
+            }
+        }
+    }
+
+    /// Every published version.
+    pub async fn list(&self) -> Result<Vec<PluginRecord>, StoreError> {
+        self.store.plugins().await
+    }
+
+    /// Finds the record `reference` names: an exact version, or the highest one.
+    pub async fn record(&self, reference: &PluginRef) -> Result<PluginRecord, ResolveError> {
+        let versions = self.store.plugin_versions(&reference.name).await?;
+        if versions.is_empty() {
+            let names: Vec<String> = self.store.plugins().await?.into_iter().map(|p| p.name).collect();
+            let hint = match closest(&reference.name, &names) {
+                Some(best) => format!("; did you mean `{best}`?"),
+                None if names.is_empty() => "; no plugin is published yet".to_string(),
+                None => format!("; published: {}", dedup(names).join(", ")),
+            };
+            return Err(ResolveError::NotFound(format!("no action named `{}` is published{hint}", reference.name)));
+        }
+        match &reference.version {
+            Some(v) => versions.iter().find(|r| &r.version == v).cloned().ok_or_else(|| {
+                let known: Vec<&str> = versions.iter().map(|r| r.version.as_str()).collect();
+                ResolveError::NotFound(format!("`{}` has no version {v}; published versions: {}", reference.name, known.join(", ")))
+            }),
+            None => Ok(versions.into_iter().max_by(|a, b| reference::compare_versions(&a.version, &b.version)).expect("not empty")),
+        }
+    }
+
+    /// A ready-to-run plugin, compiled once per process and cached.
+    pub async fn resolve(&self, reference: &PluginRef) -> Result<(PluginRecord, Arc<Plugin>), ResolveError> {
+        let record = self.record(reference).await?;
+        let key = (record.name.clone(), record.version.clone());
+        if let Some(plugin) = self.loaded.lock().expect("registry lock").get(&key) {
+            return Ok((record, plugin.clone()));
+        }
+        let label = format!("{}@{}", record.name, record.version);
+        let bytes = self
+            .store
+            .plugin_blob(&record.digest)
+            .await?
+            .ok_or_else(|| ResolveError::NotFound(format!("the component of {label} is missing from the store")))?;
+        let sandbox = self.sandbox.clone();
+        let compiled = tokio::task::spawn_blocking(move || sandbox.load(&bytes))
+            .await
+            .map_err(|e| ResolveError::Load(label.clone(), LoadError::Invalid(e.to_string())))?
+            .map_err(|e| ResolveError::Load(label.clone(), e))?;
+        let plugin = Arc::new(
+            Plugin::new(compiled, record.manifest.clone(), record.limits, record.grants.clone())
+                .map_err(|e| ResolveError::Load(label, e))?,
+        );
+        self.loaded.lock().expect("registry lock").insert(key, plugin.clone());
+        Ok((record, plugin))
+    }
+}
+
+fn dedup(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names.dedup();
+    names
+}

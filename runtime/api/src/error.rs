@@ -1,0 +1,115 @@
+//! One error type for every handler: a status code and `{"error": {"code", "message", ...}}`,
+//! never a stack trace or a database message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lever_registry::{PublishError, ResolveError};
+use lever_runs::SubmitError;
+use lever_sandbox::{InvokeError, LoadError};
+use lever_store::StoreError;
+use serde_json::json;
+
+/// An error answered to an API client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with a status, a stable code and a message that says what to fix.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: None }
+    }
+
+    /// Adds structured details (field errors...).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    /// 400.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "the database is unavailable; try again shortly")
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Load(LoadError::NotWasm) => ApiError::bad_request("not-wasm", e.to_string()),
+            PublishError::Load(LoadError::CoreModule) => ApiError::bad_request("core-module", e.to_string()),
+            PublishError::Load(LoadError::NotALeverWorld { .. }) => ApiError::bad_request("not-a-lever-world", e.to_string()),
+            PublishError::Load(LoadError::UnknownImport(_)) => ApiError::bad_request("unknown-import", e.to_string()),
+            PublishError::Load(_) | PublishError::InvalidManifest(_) => ApiError::bad_request("invalid-plugin", e.to_string()),
+            PublishError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "version-exists", e.to_string()),
+            PublishError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::NotFound(m) => ApiError::not_found(m),
+            ResolveError::Reference(r) => ApiError::bad_request("invalid-reference", r.to_string()),
+            ResolveError::Load(..) => {
+                tracing::error!(error = %e, "stored plugin does not load");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "plugin-unloadable", e.to_string())
+            }
+            ResolveError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Resolve(r) => r.into(),
+            SubmitError::Input(InvokeError::InvalidInput { errors }) => ApiError::bad_request(
+                "invalid-input",
+                format!("the input does not match the action's input schema: {}", errors.join("; ")),
+            )
+            .with_details(json!(errors)),
+            SubmitError::Input(other) => ApiError::bad_request("invalid-input", other.to_string()),
+            SubmitError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::bad_request("invalid-json", format!("the request body is not the JSON this endpoint expects: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request("invalid-query", e.body_text())
+    }
+}

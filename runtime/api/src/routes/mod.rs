@@ -1,0 +1,25 @@
+//! Route table.
+
+mod health;
+mod plugins;
+mod runs;
+mod secrets;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+
+use crate::{AppState, MAX_PLUGIN_BYTES};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route(
+            "/api/v1/plugins",
+            post(plugins::publish).layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES)).get(plugins::list),
+        )
+        .route("/api/v1/plugins/{name}", get(plugins::versions))
+        .route("/api/v1/runs", post(runs::create).get(runs::list))
+        .route("/api/v1/runs/{id}", get(runs::show))
+        .route("/api/v1/secrets/{name}", put(secrets::put))
+}

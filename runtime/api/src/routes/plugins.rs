@@ -1,0 +1,105 @@
+//! `POST /api/v1/plugins` (body: the .wasm), `GET /api/v1/plugins`, `GET /api/v1/plugins/{name}`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use lever_registry::{PluginRef, PublishOptions};
+use lever_sandbox::{Grants, Limits};
+use lever_store::{PluginRecord, PublishOutcome};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState};
+
+/// Limits and extra grants, as query parameters of a publish.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PublishQuery {
+    fuel: Option<u64>,
+    memory_bytes: Option<u64>,
+    timeout_ms: Option<u64>,
+    max_output_bytes: Option<u64>,
+    max_log_bytes: Option<u64>,
+    /// Comma-separated hosts granted on top of the manifest's.
+    hosts: Option<String>,
+    /// Comma-separated secret names granted on top of the manifest's.
+    secrets: Option<String>,
+}
+
+fn comma_list(text: &Option<String>) -> Vec<String> {
+    text.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+impl PublishQuery {
+    fn options(&self) -> Result<PublishOptions, ApiError> {
+        let d = Limits::default();
+        let limits = Limits {
+            fuel: self.fuel.unwrap_or(d.fuel),
+            memory_bytes: self.memory_bytes.unwrap_or(d.memory_bytes),
+            timeout_ms: self.timeout_ms.unwrap_or(d.timeout_ms),
+            max_output_bytes: self.max_output_bytes.unwrap_or(d.max_output_bytes),
+            max_log_bytes: self.max_log_bytes.unwrap_or(d.max_log_bytes),
+        };
+        if limits.fuel == 0 || limits.memory_bytes < 64 * 1024 || limits.timeout_ms == 0 {
+            return Err(ApiError::bad_request(
+                "invalid-limits",
+                "limits must allow some work: fuel > 0, memory_bytes >= 65536 (one wasm page), timeout_ms > 0",
+            ));
+        }
+        if limits.memory_bytes > 4 << 30 {
+            return Err(ApiError::bad_request("invalid-limits", "memory_bytes can be at most 4 GiB (4294967296)"));
+        }
+        Ok(PublishOptions { limits, extra_grants: Grants { hosts: comma_list(&self.hosts), secrets: comma_list(&self.secrets) } })
+    }
+}
+
+pub(crate) fn describe(record: &PluginRecord) -> Value {
+    json!({
+        "name": record.name,
+        "version": record.version,
+        "kind": record.manifest.kind,
+        "digest": format!("sha256:{}", record.digest),
+        "size": record.size,
+        "description": record.manifest.description,
+        "manifest": record.manifest,
+        "limits": record.limits,
+        "grants": record.grants,
+        "published_at": record.published_at,
+    })
+}
+
+/// Publishes a component: 201 when new, 200 when the same bytes were already published.
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    query: Result<Query<PublishQuery>, QueryRejection>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Query(query) = query?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty-body",
+            "send the .wasm component as the request body (Content-Type: application/wasm)",
+        ));
+    }
+    let (record, outcome) = state.registry.publish(body.to_vec(), query.options()?).await?;
+    let status = match outcome {
+        PublishOutcome::Created => StatusCode::CREATED,
+        PublishOutcome::Unchanged => StatusCode::OK,
+    };
+    Ok((status, Json(describe(&record))))
+}
+
+/// Every published plugin version.
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let plugins: Vec<Value> = state.registry.list().await?.iter().map(describe).collect();
+    Ok(Json(json!({ "plugins": plugins })))
+}
+
+/// The versions of one plugin, and which one a bare name resolves to.
+pub(crate) async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let reference = PluginRef::parse(&name).map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
+    let latest = state.registry.record(&reference).await?;
+    let versions: Vec<Value> = state.store.plugin_versions(&reference.name).await?.iter().map(describe).collect();
+    Ok(Json(json!({ "name": reference.name, "latest": latest.version, "versions": versions })))
+}

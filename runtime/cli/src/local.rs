@@ -1,0 +1,56 @@
+//! Opening Lever in this process: the store in the data dir (or PostgreSQL), the sandbox with
+//! its compiled-code cache, the registry and the executor.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use lever_registry::Registry;
+use lever_runs::Executor;
+use lever_sandbox::{Sandbox, SandboxConfig};
+use lever_store::Store;
+
+/// Where Lever keeps its data.
+#[derive(Debug, Clone)]
+pub(crate) struct Location {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) database: Option<String>,
+}
+
+/// Lever, opened in this process.
+pub(crate) struct Local {
+    pub(crate) store: Store,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) executor: Arc<Executor>,
+}
+
+impl Location {
+    /// Opens the store, the sandbox, the registry and the executor. `resume` picks up runs a
+    /// previous server left unfinished; only a server should.
+    pub(crate) async fn open(&self, workers: usize, resume: bool) -> anyhow::Result<Local> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
+        let url = match &self.database {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("lever.db").display()),
+        };
+        let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(self.data_dir.join("cache")), ..Default::default() })
+            .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e:#}"))?;
+        let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
+        let executor = Executor::start(store.clone(), registry.clone(), workers, resume).await?;
+        Ok(Local { store, registry, executor })
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_info = &url[scheme + 3..at];
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
