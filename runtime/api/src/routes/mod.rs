@@ -21,5 +21,5 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/plugins/{name}", get(plugins::versions))
         .route("/api/v1/runs", post(runs::create).get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
-        .route("/api/v1/secrets/{name}", put(secrets::put))
+        .route("/api/v1/secrets/{*name}", put(secrets::put))
 }

@@ -1,11 +1,10 @@
-//! `PUT /api/v1/secrets/{name}`: stores a secret. Values are never answered back.
+//! `PUT /api/v1/secrets/{name}` (names may contain `/`): stores a secret. Values are never answered back.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::{ApiError, AppState};
 
@@ -21,7 +20,7 @@ pub(crate) async fn put(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Result<Json<PutSecret>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<StatusCode, ApiError> {
     let Json(body) = body?;
     let valid = !name.is_empty()
         && name.len() <= 200
@@ -33,5 +32,5 @@ pub(crate) async fn put(
         ));
     }
     state.store.put_secret(&name, &body.value).await?;
-    Ok((StatusCode::NO_CONTENT, Json(json!({"name": name}))))
+    Ok(StatusCode::NO_CONTENT)
 }

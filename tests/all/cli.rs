@@ -1,0 +1,45 @@
+//! The `lever` command line: publish and run, against the data dir and against a server.
+
+use std::process::Command;
+
+use lever_tests::guests::plugins_dir;
+use lever_tests::server::{Server, lever_binary};
+
+fn lever(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(lever_binary()).arg("--data-dir").arg(data_dir).args(args).output().expect("run lever")
+}
+
+#[test]
+fn publish_and_run_debug_log_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = plugins_dir().join("debug_log.wasm");
+    let published = lever(dir.path(), &["plugin", "publish", wasm.to_str().unwrap()]);
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    assert!(String::from_utf8_lossy(&published.stdout).contains("debug-log@0.1.0"));
+
+    let run = lever(dir.path(), &["run", "debug-log", "--input", r#"{"message":"hi"}"#]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{stdout}{stderr}");
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("json result");
+    assert_eq!(result["status"], "succeeded");
+    assert!(stderr.contains("[plugin] info: hi"), "the log holds `hi`: {stderr}");
+
+    let bad = lever(dir.path(), &["run", "debug-log", "--input", "{nope"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--input is not valid JSON"));
+}
+
+#[tokio::test]
+async fn run_against_a_server() {
+    let server = Server::start();
+    let wasm = plugins_dir().join("debug_log.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let publish = lever(dir.path(), &["plugin", "publish", wasm.to_str().unwrap(), "--server", &server.url]);
+    assert!(publish.status.success(), "{}", String::from_utf8_lossy(&publish.stderr));
+    let run = lever(dir.path(), &["run", "debug-log", "--input", r#"{"message":"remote"}"#, "--server", &server.url]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("remote"));
+    let failed = lever(dir.path(), &["run", "debug-log", "--input", r#"{"message":7}"#, "--server", &server.url]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("400"), "{}", String::from_utf8_lossy(&failed.stderr));
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary, one module per topic, to keep link time down.
+
+mod api;
+mod cli;
+mod sandbox;
+mod store;

@@ -1,0 +1,155 @@
+//! The store, on SQLite and on PostgreSQL: every test runs against both.
+
+use lever_sandbox::{Grants, Limits, LogLine, Manifest, PluginKind, Risk, SecretBackend, StateBackend};
+use lever_store::{NewRun, PluginRecord, PublishOutcome, RunStatus, Store, StoreError};
+use lever_tests::databases::TestDatabase;
+use serde_json::json;
+
+/// Generates `<name>::sqlite` and `<name>::postgres` from one async body taking a `Store`.
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let db = TestDatabase::sqlite();
+                let store = Store::connect(&db.url).await.expect("connect sqlite");
+                ($body)(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let db = TestDatabase::postgres().await;
+                let store = Store::connect(&db.url).await.expect("connect postgres");
+                ($body)(store.clone()).await;
+                store.close().await;
+            }
+        }
+    };
+}
+
+fn record(version: &str, digest: &str) -> PluginRecord {
+    PluginRecord {
+        name: "debug-log".into(),
+        version: version.into(),
+        digest: digest.into(),
+        size: 3,
+        manifest: Manifest {
+            kind: PluginKind::Action,
+            name: "debug-log".into(),
+            version: version.into(),
+            description: "d".into(),
+            input_schema: json!({"type": "object"}),
+            output_schema: json!(true),
+            grants: Grants::default(),
+            risk: Risk::Standard,
+            capabilities: vec![],
+        },
+        limits: Limits::default(),
+        grants: Grants { hosts: vec!["example.com".into()], secrets: vec![] },
+        published_at: 1,
+    }
+}
+
+both_backends!(plugins_are_immutable_per_version, |store: Store| async move {
+    assert_eq!(store.publish_plugin(&record("0.1.0", "aa"), b"abc").await.unwrap(), PublishOutcome::Created);
+    assert_eq!(store.publish_plugin(&record("0.1.0", "aa"), b"abc").await.unwrap(), PublishOutcome::Unchanged);
+    let conflict = store.publish_plugin(&record("0.1.0", "bb"), b"xyz").await;
+    assert!(matches!(conflict, Err(StoreError::VersionConflict { ref existing, .. }) if existing == "aa"), "{conflict:?}");
+    // A second version sharing the blob stores it once.
+    assert_eq!(store.publish_plugin(&record("0.2.0", "aa"), b"abc").await.unwrap(), PublishOutcome::Created);
+    let versions = store.plugin_versions("debug-log").await.unwrap();
+    assert_eq!(versions.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["0.1.0", "0.2.0"]);
+    assert_eq!(versions[0].grants.hosts, ["example.com"]);
+    assert_eq!(versions[0].manifest.input_schema, json!({"type": "object"}));
+    assert_eq!(store.plugin_blob("aa").await.unwrap().as_deref(), Some(&b"abc"[..]));
+    assert!(store.plugin("debug-log", "9.9.9").await.unwrap().is_none());
+});
+
+both_backends!(run_transitions_are_committed_and_guarded, |store: Store| async move {
+    let new = NewRun {
+        action: "debug-log".into(),
+        action_version: "0.1.0".into(),
+        input: json!({"message": "hi"}),
+        requester: "tester".into(),
+        environment: "dev".into(),
+    };
+    let run = store.create_run(&new).await.unwrap();
+    assert_eq!(run.status, RunStatus::Pending);
+    assert_eq!(store.unfinished_runs().await.unwrap(), vec![run.id.clone()]);
+    let started = store.start_run(&run.id).await.unwrap();
+    assert_eq!((started.status, started.attempt), (RunStatus::Running, 1));
+    // A resumed run may start again: that counts a second attempt.
+    assert_eq!(store.start_run(&run.id).await.unwrap().attempt, 2);
+    store.finish_run(&run.id, Ok(&json!({"message": "hi"}))).await.unwrap();
+    let done = store.run(&run.id).await.unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(done.output, Some(json!({"message": "hi"})));
+    assert!(store.unfinished_runs().await.unwrap().is_empty());
+    assert!(matches!(store.finish_run(&run.id, Err(&json!({"kind": "x"}))).await, Err(StoreError::StaleStatus { .. })));
+    assert!(matches!(store.start_run(&run.id).await, Err(StoreError::StaleStatus { .. })));
+
+    let failed = store.create_run(&new).await.unwrap();
+    store.start_run(&failed.id).await.unwrap();
+    store.finish_run(&failed.id, Err(&json!({"kind": "trap", "message": "boom"}))).await.unwrap();
+    let failed = store.run(&failed.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.error.unwrap()["kind"], "trap");
+    assert_eq!(store.recent_runs(10).await.unwrap().len(), 2);
+});
+
+both_backends!(logs_append_in_order, |store: Store| async move {
+    let run = store
+        .create_run(&NewRun {
+            action: "a".into(),
+            action_version: "0.1.0".into(),
+            input: json!({}),
+            requester: "t".into(),
+            environment: "dev".into(),
+        })
+        .await
+        .unwrap();
+    let line = |m: &str| LogLine { at_ms: 1, source: "plugin".into(), level: "info".into(), message: m.into() };
+    store.append_logs(&run.id, &[line("one"), line("two")]).await.unwrap();
+    store.append_logs(&run.id, &[line("three")]).await.unwrap();
+    let logs = store.run_logs(&run.id).await.unwrap();
+    assert_eq!(logs.iter().map(|l| (l.seq, l.line.message.as_str())).collect::<Vec<_>>(), [(1, "one"), (2, "two"), (3, "three")]);
+});
+
+both_backends!(state_and_secrets_round_trip, |store: Store| async move {
+    assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), None);
+    StateBackend::set(&store, "run:1", "k", b"v1").await.unwrap();
+    StateBackend::set(&store, "run:1", "k", b"v2").await.unwrap();
+    StateBackend::set(&store, "plugin:x", "k", &[0, 159, 255]).await.unwrap();
+    assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), Some(b"v2".to_vec()));
+    assert_eq!(StateBackend::get(&store, "plugin:x", "k").await.unwrap(), Some(vec![0, 159, 255]));
+    StateBackend::delete(&store, "run:1", "k").await.unwrap();
+    StateBackend::delete(&store, "run:1", "missing").await.unwrap();
+    assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), None);
+
+    store.put_secret("db/password", "one").await.unwrap();
+    store.put_secret("db/password", "two").await.unwrap();
+    assert_eq!(SecretBackend::get(&store, "db/password").await.unwrap().as_deref(), Some("two"));
+    assert_eq!(SecretBackend::get(&store, "nope").await.unwrap(), None);
+});
+
+#[tokio::test]
+async fn migrations_apply_once_and_reopen_cleanly_on_both_backends() {
+    let sqlite = TestDatabase::sqlite();
+    let postgres = TestDatabase::postgres().await;
+    for url in [&sqlite.url, &postgres.url] {
+        let store = Store::connect(url).await.expect("first open");
+        store.put_secret("kept", "yes").await.unwrap();
+        store.close().await;
+        let again = Store::connect(url).await.expect("reopen");
+        assert_eq!(again.secret("kept").await.unwrap().as_deref(), Some("yes"));
+        again.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unsupported_url_says_what_is_supported() {
+    let error = Store::connect("mysql://localhost/x").await.err().expect("refused");
+    assert!(error.to_string().contains("sqlite://PATH or postgres://"), "{error}");
+}

@@ -1,0 +1,157 @@
+//! A real `lever serve` process on a free port, killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::repo_root;
+
+/// Builds `lever` (a no-op when it is fresh) and returns its path.
+pub fn lever_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "lever-cli", "--bin", "lever"])
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the lever binary failed");
+        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+        target.join("debug/lever")
+    })
+}
+
+/// A running server and its data dir.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The data dir (SQLite file, compiled-code cache, server log).
+    pub data_dir: PathBuf,
+    _temp: Option<TempDir>,
+    /// HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts a server on a fresh data dir with SQLite.
+    pub fn start() -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut server = Self::start_in(&dir, &[]);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts a server on `data_dir` with extra arguments (`--database URL`...).
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("server.log"))
+            .expect("server log");
+        let mut child = Command::new(lever_binary())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("LEVER_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn lever serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
+            let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+            panic!("lever serve did not start; its log:\n{log}")
+        });
+        let url = line.rsplit(' ').next().expect("address").trim().to_string();
+        Self { child, url, data_dir: data_dir.to_path_buf(), _temp: None, http: reqwest::Client::new() }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Publishes a component; returns status and body.
+    pub async fn publish(&self, bytes: Vec<u8>, query: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/plugins", self.url))
+            .query(query)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("publish request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Publishes and asserts 201 or 200.
+    pub async fn publish_ok(&self, bytes: Vec<u8>, query: &[(&str, &str)]) -> Value {
+        let (status, body) = self.publish(bytes, query).await;
+        assert!(status == 201 || status == 200, "publish failed with {status}: {body}");
+        body
+    }
+
+    /// `POST /api/v1/runs`; returns status and body.
+    pub async fn submit(&self, action: &str, input: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/runs", self.url))
+            .json(&json!({"action": action, "input": input}))
+            .send()
+            .await
+            .expect("submit request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Submits a run, waits for it to finish and returns it.
+    pub async fn run(&self, action: &str, input: Value) -> Value {
+        let (status, created) = self.submit(action, input).await;
+        assert_eq!(status, 201, "submit failed: {created}");
+        self.wait(created["id"].as_str().expect("run id")).await
+    }
+
+    /// Waits for a run to finish (at most 60 s) and returns it.
+    pub async fn wait(&self, id: &str) -> Value {
+        let response =
+            self.http.get(format!("{}/api/v1/runs/{id}", self.url)).query(&[("wait", "60")]).send().await.expect("get run");
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.expect("run json")
+    }
+
+    /// Stops the server with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
