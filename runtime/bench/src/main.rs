@@ -1,1 +1,143 @@
-fn main() {}
+//! `cargo run --release -p lever-bench`: the sandbox figures of BENCHMARKS.md, all measured in
+//! one run on the same machine.
+//!
+//! - step overhead: `Sandbox::run` of a trivial action: fresh `Store`, instantiate through the
+//!   `InstancePre` and the pooling allocator, input and output schema checks, call, drop;
+//! - host call round trip: guest → `lever:host/state.get` → guest, from the difference between
+//!   a run doing N gets and a run doing none, divided by N;
+//! - the same trivial work (JSON in, JSON out) as a spawned native process (`cat`), and the ratio;
+//! - fuel metering overhead: a compute-bound guest with fuel on against an engine with fuel off.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lever_sandbox::{
+    BackendError, Call, CallContext, Grants, HostServices, Limits, LogBook, Plugin, Sandbox, SandboxConfig, SecretBackend,
+    StateBackend,
+};
+use serde_json::{Value, json};
+
+/// State in memory, so the round trip measures the host call, not a database.
+#[derive(Default)]
+struct MemoryState(Mutex<HashMap<(String, String), Vec<u8>>>);
+
+#[lever_sandbox::async_trait]
+impl StateBackend for MemoryState {
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.0.lock().unwrap().get(&(ns.to_string(), key.to_string())).cloned())
+    }
+    async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
+        self.0.lock().unwrap().insert((ns.to_string(), key.to_string()), value.to_vec());
+        Ok(())
+    }
+    async fn delete(&self, ns: &str, key: &str) -> Result<(), BackendError> {
+        self.0.lock().unwrap().remove(&(ns.to_string(), key.to_string()));
+        Ok(())
+    }
+}
+
+#[lever_sandbox::async_trait]
+impl SecretBackend for MemoryState {
+    async fn get(&self, _: &str) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
+}
+
+async fn load(sandbox: &Sandbox, guest: &str) -> anyhow::Result<Plugin> {
+    let compiled = sandbox.load(&lever_tests::guests::fixture(guest))?;
+    let manifest = sandbox.describe(&compiled).await?;
+    Ok(Plugin::new(compiled, manifest, Limits { fuel: u64::MAX / 2, ..Limits::default() }, Grants::default())?)
+}
+
+fn call(state: &Arc<MemoryState>) -> Call {
+    Call {
+        context: CallContext { run_id: "bench".into(), step_id: "main".into(), attempt: 1, ..Default::default() },
+        services: HostServices { state: state.clone(), secrets: state.clone() },
+        log: LogBook::new(64 * 1024),
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn time_runs(sandbox: &Sandbox, plugin: &Plugin, call: &Call, input: &Value, n: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        sandbox.run(plugin, call, input).await?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let sandbox = Sandbox::new(&SandboxConfig::default())?;
+    let state = Arc::new(MemoryState::default());
+    let call = call(&state);
+
+    // 1. Step overhead.
+    let noop = load(&sandbox, "bench_noop").await?;
+    let input = json!({"message": "hi"});
+    time_runs(&sandbox, &noop, &call, &input, 2_000).await?;
+    let step = median(time_runs(&sandbox, &noop, &call, &input, 20_000).await?);
+
+    // 2. Host call round trip.
+    state.set("run:bench", "k", b"v").await.map_err(|e| anyhow::anyhow!(e.0))?;
+    let getter = load(&sandbox, "bench_state_get").await?;
+    const GETS: u64 = 10_000;
+    time_runs(&sandbox, &getter, &call, &json!({"n": GETS}), 20).await?;
+    let with_gets = median(time_runs(&sandbox, &getter, &call, &json!({"n": GETS}), 200).await?);
+    let without = median(time_runs(&sandbox, &getter, &call, &json!({"n": 0}), 200).await?);
+    let round_trip = with_gets.saturating_sub(without) / GETS as u32;
+
+    // 3. The same trivial work as a native process: JSON through `cat`.
+    let mut native = Vec::new();
+    for i in 0..520 {
+        let started = Instant::now();
+        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes())?;
+        let out = child.wait_with_output()?;
+        let _: Value = serde_json::from_slice(&out.stdout)?;
+        if i >= 20 {
+            native.push(started.elapsed());
+        }
+    }
+    let native = median(native);
+
+    // 4. Fuel metering overhead on a compute-bound guest.
+    let unmetered_sandbox = Sandbox::new(&SandboxConfig { fuel_metering: false, ..SandboxConfig::default() })?;
+    let metered = load(&sandbox, "bench_compute").await?;
+    let unmetered = load(&unmetered_sandbox, "bench_compute").await?;
+    let work = json!({"iterations": 20_000_000u64});
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for _ in 0..15 {
+        on.extend(time_runs(&sandbox, &metered, &call, &work, 1).await?);
+        off.extend(time_runs(&unmetered_sandbox, &unmetered, &call, &work, 1).await?);
+    }
+    let (on, off) = (median(on), median(off));
+    let fuel_overhead = (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0;
+
+    println!("| figure | result | target |");
+    println!("| --- | --- | --- |");
+    println!("| step overhead (fresh Store + instantiate + trivial run + drop), median of 20,000 | {:.1} µs | ≤ 20 µs |", us(step));
+    println!("| host call round trip (guest → state.get → guest), median of 200 × {GETS} | {:.3} µs | ≤ 1 µs |", us(round_trip));
+    println!("| same work as a spawned native process (`cat`), median of 500 | {:.1} µs | — |", us(native));
+    println!("| native process / Wasm step | {:.0}× | — |", native.as_secs_f64() / step.as_secs_f64());
+    println!(
+        "| fuel metering overhead, compute-bound guest (20 M rounds: {:.1} ms metered, {:.1} ms unmetered), median of 15 | {fuel_overhead:.1} % | — |",
+        on.as_secs_f64() * 1e3,
+        off.as_secs_f64() * 1e3
+    );
+    Ok(())
+}

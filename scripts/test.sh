@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, the sandbox cases (guests built from source), the API and CLI
+# against real `lever serve` processes, and the store on SQLite and on PostgreSQL
+# (LEVER_TEST_POSTGRES, default postgres://postgres@127.0.0.1:5432/test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target add wasm32-wasip2 >/dev/null
+cargo test --workspace "$@"
