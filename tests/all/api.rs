@@ -110,6 +110,8 @@ async fn a_run_reports_status_output_and_logs() {
     assert_eq!(run["logs"][0]["source"], "plugin");
     let list: Value = server.http.get(format!("{}/api/v1/runs", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["runs"][0]["id"], id);
+    let cached = std::fs::read_dir(server.data_dir.join("cache")).map(|d| d.count()).unwrap_or(0);
+    assert!(cached > 0, "compiled code is cached on disk in the data dir");
 }
 
 #[tokio::test]

@@ -2,5 +2,6 @@
 
 mod api;
 mod cli;
+mod corpus;
 mod sandbox;
 mod store;

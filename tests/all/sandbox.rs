@@ -200,3 +200,21 @@ async fn host_interfaces_keep_state_and_reveal_only_granted_secrets() {
     let second = server.run("sandbox-host-interfaces", input).await;
     assert_eq!(second["output"]["plugin_count"], 2, "plugin state persists across runs");
 }
+
+#[tokio::test]
+async fn output_that_is_not_json_is_refused() {
+    let server = server_with("sandbox_output_not_json", &[]).await;
+    let run = server.run("sandbox-output-not-json", json!({})).await;
+    let message = assert_failed_with(&run, "output-not-json");
+    assert!(message.contains("not valid JSON"), "{message}");
+    assert_still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn output_that_breaks_the_declared_schema_is_refused() {
+    let server = server_with("sandbox_output_off_schema", &[]).await;
+    let run = server.run("sandbox-output-off-schema", json!({})).await;
+    let message = assert_failed_with(&run, "output-schema");
+    assert!(message.contains("/count"), "the violation names the field: {message}");
+    assert_still_serving(&server).await;
+}

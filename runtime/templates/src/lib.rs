@@ -1,0 +1,17 @@
+//! Backstage `scaffolder.backstage.io/v1beta3` templates, accepted as they are, plus Lever's
+//! step extensions (`onFailure`, `retry`, `timeout`, `rollback`, `needs`, `waitFor`, `approval`).
+//!
+//! [`parse`] turns YAML or JSON into a [`Template`] and warnings for fields Lever does not know;
+//! [`Form`] validates parameters page by page and fills defaults; [`Expressions`] renders
+//! `${{ … }}` and `{{ … }}` with minijinja, keeping the type of a value that is one whole
+//! expression.
+
+mod expressions;
+mod form;
+mod model;
+mod parse;
+
+pub use expressions::{ExpressionError, Expressions};
+pub use form::{FieldError, Form};
+pub use model::{OnFailure, Page, Retry, Step, StepCall, Template, WaitFor};
+pub use parse::{Parsed, TemplateError, Warning, parse};
