@@ -5,3 +5,4 @@ mod cli;
 mod corpus;
 mod sandbox;
 mod store;
+mod templates;

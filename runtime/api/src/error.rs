@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use lever_catalog::CatalogError;
 use lever_registry::{PublishError, ResolveError};
 use lever_runs::SubmitError;
 use lever_sandbox::{InvokeError, LoadError};
@@ -111,5 +112,18 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
         ApiError::bad_request("invalid-query", e.body_text())
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Template(t) => {
+                ApiError::bad_request("invalid-template", t.to_string()).with_details(json!({"line": t.line, "message": t.message}))
+            }
+            CatalogError::Form(m) => ApiError::bad_request("invalid-form", m),
+            CatalogError::NotFound(m) => ApiError::not_found(m),
+            CatalogError::Store(s) => s.into(),
+        }
     }
 }

@@ -6,6 +6,7 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
+use lever_catalog::Catalog;
 use lever_registry::Registry;
 use lever_runs::Executor;
 use lever_store::Store;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Runs.
     pub executor: Arc<Executor>,
+    /// Templates.
+    pub catalog: Arc<Catalog>,
 }
 
 /// Largest accepted plugin upload.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use lever_catalog::Catalog;
 use lever_registry::Registry;
 use lever_runs::Executor;
 use lever_sandbox::{Sandbox, SandboxConfig};
@@ -22,6 +23,7 @@ pub(crate) struct Local {
     pub(crate) store: Store,
     pub(crate) registry: Arc<Registry>,
     pub(crate) executor: Arc<Executor>,
+    pub(crate) catalog: Arc<Catalog>,
 }
 
 impl Location {
@@ -35,11 +37,11 @@ impl Location {
             None => format!("sqlite://{}", self.data_dir.join("lever.db").display()),
         };
         let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(self.data_dir.join("cache")), ..Default::default() })
-            .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e:#}"))?;
+        let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(self.data_dir.join("cache")), ..Default::default() })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
         let executor = Executor::start(store.clone(), registry.clone(), workers, resume).await?;
-        Ok(Local { store, registry, executor })
+        let catalog = Arc::new(Catalog::new(store.clone(), registry.clone()));
+        Ok(Local { store, registry, executor, catalog })
     }
 }
 

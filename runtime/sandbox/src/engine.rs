@@ -8,7 +8,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::{action, adapter};
-use crate::error::LoadError;
+use crate::error::{EngineError, LoadError};
 use crate::host::HostState;
 
 /// How often the epoch advances: the granularity of deadlines and of yielding to other tasks.
@@ -82,7 +82,11 @@ const ADAPTER_EXPORT: &str = "lever:plugin/adapter-handler@0.1.0";
 
 impl Sandbox {
     /// Builds the engine and the linker and starts the epoch ticker.
-    pub fn new(config: &SandboxConfig) -> wasmtime::Result<Self> {
+    pub fn new(config: &SandboxConfig) -> Result<Self, EngineError> {
+        Self::build(config).map_err(|e| EngineError(format!("{e:#}")))
+    }
+
+    fn build(config: &SandboxConfig) -> wasmtime::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
         let slots = config.max_concurrent_instances.max(1);
         pool.total_component_instances(slots)

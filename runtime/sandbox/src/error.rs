@@ -169,3 +169,8 @@ impl InvokeError {
         )
     }
 }
+
+/// The engine could not be configured (bad cache directory, unsupported platform).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the WebAssembly engine: {0}")]
+pub struct EngineError(pub String);

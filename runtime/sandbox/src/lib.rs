@@ -19,7 +19,7 @@ mod manifest;
 mod output;
 
 pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};
-pub use error::{InvokeError, LoadError, PluginErrorKind};
+pub use error::{EngineError, InvokeError, LoadError, PluginErrorKind};
 pub use grants::Grants;
 pub use host::{BackendError, HostServices, SecretBackend, StateBackend};
 pub use invoke::{Call, CallContext, Plugin};

@@ -7,6 +7,7 @@
 mod plugins;
 mod runs;
 mod state;
+mod templates;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
+pub use templates::{NewTemplate, TemplateRecord};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

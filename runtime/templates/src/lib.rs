@@ -13,5 +13,5 @@ mod parse;
 
 pub use expressions::{ExpressionError, Expressions};
 pub use form::{FieldError, Form};
-pub use model::{OnFailure, Page, Retry, Step, StepCall, Template, WaitFor};
+pub use model::{OnFailure, Page, Retry, Step, StepCall, Template, WaitFor, plugin_reference};
 pub use parse::{Parsed, TemplateError, Warning, parse};

@@ -115,3 +115,17 @@ pub struct Template {
     /// `spec.output`, with expressions.
     pub output: Value,
 }
+
+/// The plugin reference an action names: Backstage ids map to plugin names by turning `:`,
+/// `.` and `_` into `-` (`debug:log` → `debug-log`); `@version` is kept.
+pub fn plugin_reference(action: &str) -> String {
+    let (name, version) = match action.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (action, None),
+    };
+    let name: String = name.chars().map(|c| if matches!(c, ':' | '.' | '_') { '-' } else { c.to_ascii_lowercase() }).collect();
+    match version {
+        Some(v) => format!("{name}@{v}"),
+        None => name,
+    }
+}

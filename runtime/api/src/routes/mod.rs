@@ -4,6 +4,7 @@ mod health;
 mod plugins;
 mod runs;
 mod secrets;
+mod templates;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -22,4 +23,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/runs", post(runs::create).get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
         .route("/api/v1/secrets/{*name}", put(secrets::put))
+        .route("/api/v1/templates", post(templates::apply).get(templates::search))
+        .route("/api/v1/templates/{name}", get(templates::show))
+        .route("/api/v1/templates/{name}/validate", post(templates::validate))
+        .route("/api/v1/templates/{name}/preview", post(templates::preview))
 }

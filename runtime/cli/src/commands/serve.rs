@@ -21,7 +21,7 @@ pub(crate) async fn serve(location: Location, listen: SocketAddr, workers: usize
             .with_context(|| format!("cannot publish {}", file.display()))?;
         tracing::info!(plugin = %format!("{}@{}", record.name, record.version), ?outcome, "published at start");
     }
-    let app = lever_api::router(AppState { store: local.store.clone(), registry: local.registry, executor: local.executor });
+    let app = lever_api::router(AppState { store: local.store.clone(), registry: local.registry, executor: local.executor, catalog: local.catalog });
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!("lever listening on http://{address}");

@@ -1,0 +1,100 @@
+//! The template catalog: apply, search, show, validate, preview.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use lever_catalog::Search;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState};
+
+/// Applies a template (YAML or JSON body): 201 for a new version, 200 when unchanged.
+pub(crate) async fn apply(State(state): State<AppState>, body: String) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if body.trim().is_empty() {
+        return Err(ApiError::bad_request("empty-body", "send the template YAML or JSON as the request body"));
+    }
+    let (entry, created) = state.catalog.apply(&body).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((
+        status,
+        Json(json!({
+            "name": entry.record.name,
+            "version": entry.record.version,
+            "warnings": entry.parsed.warnings,
+        })),
+    ))
+}
+
+/// Query of the search.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchQuery {
+    q: Option<String>,
+    tag: Option<String>,
+    owner: Option<String>,
+}
+
+/// Searches the latest versions by words, tag and owner.
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let found = state.catalog.search(&Search { q: query.q, tag: query.tag, owner: query.owner }).await?;
+    let templates: Vec<Value> = found
+        .iter()
+        .map(|t| json!({"name": t.name, "version": t.version, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags}))
+        .collect();
+    Ok(Json(json!({ "templates": templates })))
+}
+
+/// Metadata and form pages of the latest version.
+pub(crate) async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let entry = state.catalog.get(&name).await?;
+    let t = &entry.parsed.template;
+    let steps: Vec<Value> = t.steps.iter().map(|s| json!({"id": s.id, "name": s.name, "action": s.action})).collect();
+    Ok(Json(json!({
+        "name": t.name,
+        "version": entry.record.version,
+        "title": t.title,
+        "description": t.description,
+        "owner": t.owner,
+        "type": t.template_type,
+        "tags": t.tags,
+        "pages": t.pages,
+        "steps": steps,
+        "warnings": entry.parsed.warnings,
+    })))
+}
+
+/// Body of validate and preview.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ParametersBody {
+    #[serde(default)]
+    parameters: Value,
+}
+
+/// 200 with the parameters (defaults filled) when valid; 422 with the errors per field when not.
+pub(crate) async fn validate(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<ParametersBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    let (parameters, errors) = state.catalog.validate(&name, &body.parameters).await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, Json(json!({"valid": errors.is_empty(), "parameters": parameters, "errors": errors}))))
+}
+
+/// What a run would do: steps with rendered inputs and plans, cost, approval route.
+pub(crate) async fn preview(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<ParametersBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let preview = state.catalog.preview(&name, &body.parameters, "anonymous").await?;
+    Ok(Json(serde_json::to_value(preview).expect("preview serialises")))
+}

@@ -1,0 +1,138 @@
+//! The template catalog: applies templates (every version kept), searches them, serves their
+//! forms, validates parameters (defaults filled, errors per field) and previews a run: the
+//! steps in order with rendered inputs, each action's `plan()`, the total monthly cost and
+//! the approval route.
+
+mod preview;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use lever_registry::Registry;
+use lever_store::{NewTemplate, Store, StoreError, TemplateRecord};
+use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
+use serde_json::Value;
+
+pub use preview::{ApprovalRoute, MissingAction, Preview, StepPreview};
+
+/// Why a catalog operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The template text is invalid.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A form page is not valid JSON Schema.
+    #[error("{0}")]
+    Form(String),
+    /// No such template.
+    #[error("{0}")]
+    NotFound(String),
+    /// Storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One template version, parsed, with its form compiled.
+pub struct Entry {
+    /// As stored.
+    pub record: TemplateRecord,
+    /// Parsed, with warnings.
+    pub parsed: Parsed,
+    /// The compiled form.
+    pub form: Form,
+}
+
+/// The catalog. One per process.
+pub struct Catalog {
+    store: Store,
+    registry: Arc<Registry>,
+    expressions: Expressions,
+    entries: Mutex<HashMap<(String, i64), Arc<Entry>>>,
+}
+
+/// Search filters; empty ones match everything.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Words in the name, title or description.
+    pub q: Option<String>,
+    /// A tag.
+    pub tag: Option<String>,
+    /// The owner.
+    pub owner: Option<String>,
+}
+
+fn compile(record: TemplateRecord) -> Result<Entry, CatalogError> {
+    let parsed = parse(&record.source)?;
+    let form = Form::new(&parsed.template.pages).map_err(CatalogError::Form)?;
+    Ok(Entry { record, parsed, form })
+}
+
+impl Catalog {
+    /// A catalog over `store`, resolving actions through `registry`.
+    pub fn new(store: Store, registry: Arc<Registry>) -> Self {
+        Self { store, registry, expressions: Expressions::new(), entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// Parses and stores a template; returns the entry and whether it is a new version.
+    pub async fn apply(&self, source: &str) -> Result<(Arc<Entry>, bool), CatalogError> {
+        let parsed = parse(source)?;
+        Form::new(&parsed.template.pages).map_err(CatalogError::Form)?;
+        let t = &parsed.template;
+        let (record, created) = self
+            .store
+            .put_template(&NewTemplate {
+                name: &t.name,
+                source,
+                title: t.title.as_deref(),
+                description: t.description.as_deref(),
+                owner: t.owner.as_deref(),
+                tags: &t.tags,
+            })
+            .await?;
+        Ok((self.entry(record)?, created))
+    }
+
+    fn entry(&self, record: TemplateRecord) -> Result<Arc<Entry>, CatalogError> {
+        let key = (record.name.clone(), record.version);
+        if let Some(entry) = self.entries.lock().expect("catalog lock").get(&key) {
+            return Ok(entry.clone());
+        }
+        let entry = Arc::new(compile(record)?);
+        self.entries.lock().expect("catalog lock").insert(key, entry.clone());
+        Ok(entry)
+    }
+
+    /// The latest version of `name`.
+    pub async fn get(&self, name: &str) -> Result<Arc<Entry>, CatalogError> {
+        let record = self.store.template(name, None).await?.ok_or_else(|| {
+            CatalogError::NotFound(format!("no template named `{name}`; GET /api/v1/templates lists them"))
+        })?;
+        self.entry(record)
+    }
+
+    /// Latest versions matching `search`.
+    pub async fn search(&self, search: &Search) -> Result<Vec<TemplateRecord>, CatalogError> {
+        let q = search.q.as_deref().map(str::to_lowercase).unwrap_or_default();
+        Ok(self
+            .store
+            .latest_templates()
+            .await?
+            .into_iter()
+            .filter(|t| {
+                let text = format!("{} {} {}", t.name, t.title.as_deref().unwrap_or(""), t.description.as_deref().unwrap_or(""))
+                    .to_lowercase();
+                q.split_whitespace().all(|w| text.contains(w))
+            })
+            .filter(|t| search.tag.as_ref().is_none_or(|tag| t.tags.iter().any(|x| x == tag)))
+            .filter(|t| search.owner.as_ref().is_none_or(|o| t.owner.as_ref() == Some(o)))
+            .collect())
+    }
+
+    /// Parameters with defaults filled in, and every field error.
+    pub async fn validate(&self, name: &str, parameters: &Value) -> Result<(Value, Vec<FieldError>), CatalogError> {
+        let entry = self.get(name).await?;
+        let filled = entry.form.with_defaults(parameters);
+        let errors = entry.form.validate(&filled);
+        Ok((filled, errors))
+    }
+}

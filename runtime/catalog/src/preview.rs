@@ -1,0 +1,214 @@
+//! Preview: what a run would do with these parameters, without doing it.
+
+use std::sync::Arc;
+
+use lever_registry::{PluginRef, closest};
+use lever_sandbox::{Call, CallContext, ExecutionPlan, HostServices, LogBook};
+use lever_templates::{FieldError, plugin_reference};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{Catalog, CatalogError};
+
+/// An action a template names that no published plugin provides.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingAction {
+    /// As the template writes it.
+    pub action: String,
+    /// The plugin name it maps to.
+    pub plugin: String,
+    /// Published actions with the closest names.
+    pub closest: Vec<String>,
+}
+
+/// One step of a preview.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepPreview {
+    /// Step id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Action as written.
+    pub action: String,
+    /// `name@version` it resolves to.
+    pub resolved: Option<String>,
+    /// `planned`, `no-preview`, `skipped` (its `if` is false), `missing-action`,
+    /// `invalid-input` or `plan-failed`.
+    pub status: &'static str,
+    /// Input with expressions rendered; values that depend on earlier steps' outputs stay as
+    /// written.
+    pub input: Value,
+    /// The action's plan.
+    pub plan: Option<ExecutionPlan>,
+    /// Why there is no plan, when there is none.
+    pub message: Option<String>,
+}
+
+/// Who must approve.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRoute {
+    /// `automatic` until approval policies exist.
+    pub route: &'static str,
+    /// Why.
+    pub reasons: Vec<String>,
+}
+
+/// A whole preview.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// Template name.
+    pub template: String,
+    /// Template version.
+    pub version: i64,
+    /// Parameters with defaults.
+    pub parameters: Value,
+    /// Parameter errors; a preview with errors still shows the steps.
+    pub errors: Vec<FieldError>,
+    /// Steps in order.
+    pub steps: Vec<StepPreview>,
+    /// Actions no plugin provides.
+    pub missing_actions: Vec<MissingAction>,
+    /// Sum of the plans' monthly costs, in US cents.
+    pub monthly_cost_cents: u64,
+    /// The approval route.
+    pub approval: ApprovalRoute,
+}
+
+/// Keeps strings that read earlier steps' outputs as written: they are unknown before the run.
+fn render_known(catalog: &Catalog, value: &Value, context: &Value) -> Result<Value, String> {
+    match value {
+        Value::String(s) if s.contains("steps.") || s.contains("steps[") => Ok(value.clone()),
+        Value::Array(items) => items.iter().map(|v| render_known(catalog, v, context)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), render_known(catalog, v, context)?)))
+            .collect::<Result<_, String>>()
+            .map(Value::Object),
+        other => catalog.expressions.render(other, context).map_err(|e| e.to_string()),
+    }
+}
+
+/// The expression context of a run before it starts.
+pub(crate) fn context(parameters: &Value, user: &str) -> Value {
+    json!({
+        "parameters": parameters,
+        "user": {"ref": format!("user:default/{user}"), "entity": {"metadata": {"name": user}}},
+        "steps": {},
+    })
+}
+
+impl Catalog {
+    /// Previews a run of `name` with `parameters` for `user`.
+    pub async fn preview(&self, name: &str, parameters: &Value, user: &str) -> Result<Preview, CatalogError> {
+        let entry = self.get(name).await?;
+        let filled = entry.form.with_defaults(parameters);
+        let errors = entry.form.validate(&filled);
+        let ctx = context(&filled, user);
+        let published: Vec<String> = {
+            let mut names: Vec<String> = self.registry.list().await?.into_iter().map(|p| p.name).collect();
+            names.dedup();
+            names
+        };
+        let mut steps = Vec::new();
+        let mut missing: Vec<MissingAction> = Vec::new();
+        let mut cost = 0u64;
+        for step in &entry.parsed.template.steps {
+            let mut preview = StepPreview {
+                id: step.id.clone(),
+                name: step.name.clone(),
+                action: step.action.clone(),
+                resolved: None,
+                status: "planned",
+                input: Value::Null,
+                plan: None,
+                message: None,
+            };
+            match render_known(self, &step.input, &ctx) {
+                Ok(input) => preview.input = input,
+                Err(e) => {
+                    preview.status = "invalid-input";
+                    preview.message = Some(e);
+                    preview.input = step.input.clone();
+                }
+            }
+            let runs = match &step.condition {
+                Some(c) if !c.to_string().contains("steps.") => self.expressions.is_true(Some(c), &ctx).unwrap_or(true),
+                _ => true,
+            };
+            let reference = plugin_reference(&step.action);
+            let resolved = match PluginRef::parse(&reference) {
+                Ok(r) => self.registry.resolve(&r).await.ok(),
+                Err(_) => None,
+            };
+            let Some((record, plugin)) = resolved else {
+                let plugin_name = reference.split('@').next().unwrap_or(&reference).to_string();
+                let mut near: Vec<String> = closest(&plugin_name, &published).into_iter().map(str::to_string).collect();
+                let family: Vec<String> = published
+                    .iter()
+                    .filter(|p| p.split('-').next() == plugin_name.split('-').next() && !near.contains(p))
+                    .take(2)
+                    .cloned()
+                    .collect();
+                near.extend(family);
+                preview.status = "missing-action";
+                preview.message = Some(if near.is_empty() {
+                    format!("no published action provides `{}` (plugin `{plugin_name}`)", step.action)
+                } else {
+                    format!("no published action provides `{}` (plugin `{plugin_name}`); closest: {}", step.action, near.join(", "))
+                });
+                if !missing.iter().any(|m| m.action == step.action) {
+                    missing.push(MissingAction { action: step.action.clone(), plugin: plugin_name, closest: near });
+                }
+                steps.push(preview);
+                continue;
+            };
+            preview.resolved = Some(format!("{}@{}", record.name, record.version));
+            if !runs {
+                preview.status = "skipped";
+                preview.message = Some("its `if` is false for these parameters".into());
+            } else if preview.status == "planned" {
+                let call = Call {
+                    context: CallContext {
+                        run_id: "preview".into(),
+                        step_id: step.id.clone(),
+                        attempt: 1,
+                        idempotency_key: format!("preview/{}", step.id),
+                        requester: user.into(),
+                        environment: filled.get("environment").and_then(Value::as_str).unwrap_or("dev").into(),
+                    },
+                    services: HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(self.store.clone()) },
+                    log: LogBook::new(16 * 1024),
+                };
+                match self.registry.sandbox().plan(&plugin, &call, &preview.input).await {
+                    Ok(Some(plan)) => {
+                        cost += plan.resources.iter().filter_map(|r| r.monthly_cost_cents).sum::<u64>();
+                        preview.plan = Some(plan);
+                    }
+                    Ok(None) => {
+                        preview.status = "no-preview";
+                        preview.message = Some("this action does not describe what it would do".into());
+                    }
+                    Err(lever_sandbox::InvokeError::InvalidInput { errors }) => {
+                        preview.status = "invalid-input";
+                        preview.message = Some(errors.join("; "));
+                    }
+                    Err(e) => {
+                        preview.status = "plan-failed";
+                        preview.message = Some(e.to_string());
+                    }
+                }
+            }
+            steps.push(preview);
+        }
+        Ok(Preview {
+            template: entry.record.name.clone(),
+            version: entry.record.version,
+            parameters: filled,
+            errors,
+            steps,
+            missing_actions: missing,
+            monthly_cost_cents: cost,
+            approval: ApprovalRoute { route: "automatic", reasons: vec!["no approval policy is configured".into()] },
+        })
+    }
+}
