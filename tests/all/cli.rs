@@ -43,3 +43,22 @@ async fn run_against_a_server() {
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("400"), "{}", String::from_utf8_lossy(&failed.stderr));
 }
+
+#[test]
+fn template_validate_reports_the_line_and_apply_adds_a_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: x\nspec:\n  steps:\n    - id: a\n      name: b\n").unwrap();
+    let out = lever(dir.path(), &["template", "validate", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.yaml:7: step `a` has no action"), "{stderr}");
+
+    let good = lever_tests::repo_root().join("tests/corpus/backstage-templates/backstage__software-templates__rails-demo.yaml");
+    let out = lever(dir.path(), &["template", "validate", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lever(dir.path(), &["template", "apply", good.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied rails-demo version 1"), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = lever(dir.path(), &["template", "apply", good.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("(unchanged)"));
+}

@@ -35,17 +35,33 @@ enum Command {
         /// Publishes these .wasm files, or every .wasm in these directories, at start.
         #[arg(long = "publish")]
         publish: Vec<PathBuf>,
+        /// Applies these template files, or every .yaml in these directories, at start.
+        #[arg(long = "templates")]
+        templates: Vec<PathBuf>,
     },
     /// Manages plugins.
     Plugin {
         #[command(subcommand)]
         command: commands::plugin::PluginCommand,
     },
+    /// Manages templates.
+    Template {
+        #[command(subcommand)]
+        command: commands::template::TemplateCommand,
+    },
     /// Runs an action and waits for the result.
     Run(commands::run::RunArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        // The chain of causes, without a backtrace: these errors are for the user.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     tracing_subscriber::fmt()
@@ -58,8 +74,11 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         let location = local::Location { data_dir: cli.data_dir, database: cli.database };
         match cli.command {
-            Command::Serve { listen, workers, publish } => commands::serve::serve(location, listen, workers, publish).await,
+            Command::Serve { listen, workers, publish, templates } => {
+                commands::serve::serve(location, listen, workers, publish, templates).await
+            }
             Command::Plugin { command } => commands::plugin::run(location, command).await,
+            Command::Template { command } => commands::template::run(location, command).await,
             Command::Run(args) => commands::run::run(location, args).await,
         }
     })

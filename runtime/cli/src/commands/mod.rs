@@ -3,3 +3,4 @@
 pub(crate) mod plugin;
 pub(crate) mod run;
 pub(crate) mod serve;
+pub(crate) mod template;
