@@ -74,8 +74,13 @@ both_backends!(run_transitions_are_committed_and_guarded, |store: Store| async m
         input: json!({"message": "hi"}),
         requester: "tester".into(),
         environment: "dev".into(),
+        template: None,
+        idempotency_key: None,
+        resubmitted_from: None,
+        steps: vec![],
     };
-    let run = store.create_run(&new).await.unwrap();
+    let (run, created) = store.create_run(&new).await.unwrap();
+    assert!(created);
     assert_eq!(run.status, RunStatus::Pending);
     assert_eq!(store.unfinished_runs().await.unwrap(), vec![run.id.clone()]);
     let started = store.start_run(&run.id).await.unwrap();
@@ -90,7 +95,7 @@ both_backends!(run_transitions_are_committed_and_guarded, |store: Store| async m
     assert!(matches!(store.finish_run(&run.id, Err(&json!({"kind": "x"}))).await, Err(StoreError::StaleStatus { .. })));
     assert!(matches!(store.start_run(&run.id).await, Err(StoreError::StaleStatus { .. })));
 
-    let failed = store.create_run(&new).await.unwrap();
+    let (failed, _) = store.create_run(&new).await.unwrap();
     store.start_run(&failed.id).await.unwrap();
     store.finish_run(&failed.id, Err(&json!({"kind": "trap", "message": "boom"}))).await.unwrap();
     let failed = store.run(&failed.id).await.unwrap().unwrap();
@@ -107,9 +112,14 @@ both_backends!(logs_append_in_order, |store: Store| async move {
             input: json!({}),
             requester: "t".into(),
             environment: "dev".into(),
+            template: None,
+            idempotency_key: None,
+            resubmitted_from: None,
+            steps: vec![],
         })
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     let line = |m: &str| LogLine { at_ms: 1, source: "plugin".into(), level: "info".into(), message: m.into() };
     store.append_logs(&run.id, &[line("one"), line("two")]).await.unwrap();
     store.append_logs(&run.id, &[line("three")]).await.unwrap();

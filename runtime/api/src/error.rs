@@ -98,6 +98,14 @@ impl From<SubmitError> for ApiError {
             )
             .with_details(json!(errors)),
             SubmitError::Input(other) => ApiError::bad_request("invalid-input", other.to_string()),
+            SubmitError::Parameters(errors) => {
+                let message = SubmitError::Parameters(errors.clone()).to_string();
+                ApiError::bad_request("invalid-parameters", message).with_details(json!(errors))
+            }
+            SubmitError::Catalog(c) => c.into(),
+            SubmitError::Malformed(m) => ApiError::bad_request("invalid-request", m),
+            SubmitError::NotFound(m) => ApiError::not_found(m),
+            SubmitError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "wrong-state", m),
             SubmitError::Store(s) => s.into(),
         }
     }

@@ -13,7 +13,7 @@ use lever_store::{NewTemplate, Store, StoreError, TemplateRecord};
 use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
 use serde_json::Value;
 
-pub use preview::{ApprovalRoute, MissingAction, Preview, StepPreview};
+pub use preview::{ApprovalRoute, MissingAction, Preview, StepPreview, context};
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,21 @@ impl Catalog {
             CatalogError::NotFound(format!("no template named `{name}`; GET /api/v1/templates lists them"))
         })?;
         self.entry(record)
+    }
+
+    /// One exact version of `name`.
+    pub async fn get_version(&self, name: &str, version: i64) -> Result<Arc<Entry>, CatalogError> {
+        let record = self
+            .store
+            .template(name, Some(version))
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(format!("template `{name}` has no version {version}")))?;
+        self.entry(record)
+    }
+
+    /// The renderer of `${{ }}` expressions.
+    pub fn expressions(&self) -> &Expressions {
+        &self.expressions
     }
 
     /// Latest versions matching `search`.

@@ -88,8 +88,8 @@ fn render_known(catalog: &Catalog, value: &Value, context: &Value) -> Result<Val
     }
 }
 
-/// The expression context of a run before it starts.
-pub(crate) fn context(parameters: &Value, user: &str) -> Value {
+/// The expression context of a run before its first step: `parameters`, `user`, no `steps`.
+pub fn context(parameters: &Value, user: &str) -> Value {
     json!({
         "parameters": parameters,
         "user": {"ref": format!("user:default/{user}"), "entity": {"metadata": {"name": user}}},

@@ -39,8 +39,8 @@ impl Location {
         let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(self.data_dir.join("cache")), ..Default::default() })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
-        let executor = Executor::start(store.clone(), registry.clone(), workers, resume).await?;
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone()));
+        let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume).await?;
         Ok(Local { store, registry, executor, catalog })
     }
 }

@@ -1,26 +1,47 @@
-//! The run executor: accepts single-action runs, queues them onto a bounded pool of workers,
-//! and commits every status change (`pending` → `running` → `succeeded`/`failed`) before it
-//! can be observed. At start it picks up runs a previous process left unfinished.
+//! The run executor. A run names either one action or a template. Runs are queued onto a
+//! bounded pool of workers; every status change of a run and of each of its steps is committed
+//! before it can be observed. A run that waits (retry backoff) or is paused holds no worker.
+//! At start, runs a previous process left unfinished continue from the step in flight.
+
+mod single;
+mod workflow;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use lever_catalog::{Catalog, CatalogError};
 use lever_registry::{PluginRef, Registry, ResolveError};
-use lever_sandbox::{Call, CallContext, HostServices, InvokeError, LogBook};
-use lever_store::{NewRun, RunRecord, Store, StoreError};
-use serde_json::json;
+use lever_sandbox::{HostServices, InvokeError};
+use lever_store::{NewRun, RunRecord, RunStatus, StepUpdate, Store, StoreError};
+use lever_templates::FieldError;
+use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
-/// Why a run was not accepted.
+/// Why a run was not accepted, or a control request refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     /// The action does not exist or the reference is malformed.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The template does not exist.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     /// The input breaks the action's input schema.
     #[error(transparent)]
     Input(InvokeError),
+    /// The parameters break the template's form.
+    #[error("the parameters are not valid: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Parameters(Vec<FieldError>),
+    /// The request names neither or both of `action` and `template`.
+    #[error("{0}")]
+    Malformed(String),
+    /// No such run or step.
+    #[error("{0}")]
+    NotFound(String),
+    /// The run is not in a state that allows this.
+    #[error("{0}")]
+    Conflict(String),
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -28,21 +49,35 @@ pub enum SubmitError {
 
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
+pub enum Target {
+    /// One action: `name` or `name@version`, with its input.
+    Action(String),
+    /// The latest version of a template, with its parameters.
+    Template(String),
+}
+
+/// A run request.
+#[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// `name` or `name@version`.
-    pub action: String,
-    /// JSON input.
-    pub input: serde_json::Value,
+    /// Action or template.
+    pub target: Target,
+    /// Action input, or template parameters.
+    pub input: Value,
     /// Who asks.
     pub requester: String,
-    /// Target environment.
+    /// Target environment of an action run (a template run takes `parameters.environment`).
     pub environment: String,
+    /// Submitting the same key again returns the same run.
+    pub idempotency_key: Option<String>,
+    /// The run this one resubmits.
+    pub resubmitted_from: Option<String>,
 }
 
 /// The executor. One per process.
 pub struct Executor {
     store: Store,
     registry: Arc<Registry>,
+    catalog: Arc<Catalog>,
     queue: mpsc::UnboundedSender<String>,
     finished: broadcast::Sender<String>,
 }
@@ -50,10 +85,16 @@ pub struct Executor {
 impl Executor {
     /// Starts `workers` workers; with `resume`, re-queues the runs a previous process left
     /// unfinished (only the server should: a CLI sharing the database must not run them twice).
-    pub async fn start(store: Store, registry: Arc<Registry>, workers: usize, resume: bool) -> Result<Arc<Self>, StoreError> {
+    pub async fn start(
+        store: Store,
+        registry: Arc<Registry>,
+        catalog: Arc<Catalog>,
+        workers: usize,
+        resume: bool,
+    ) -> Result<Arc<Self>, StoreError> {
         let (queue, mut receiver) = mpsc::unbounded_channel::<String>();
         let (finished, _) = broadcast::channel(1024);
-        let executor = Arc::new(Self { store: store.clone(), registry, queue, finished });
+        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
         tokio::spawn(async move {
@@ -71,38 +112,81 @@ impl Executor {
             tracing::info!(count = unfinished.len(), "resuming unfinished runs");
         }
         for id in unfinished {
-            executor.queue.send(id).expect("dispatcher is running");
+            executor.enqueue(&id);
         }
         Ok(executor)
     }
 
-    /// Validates and records a run, then queues it. The returned run is committed as `pending`.
-    pub async fn submit(&self, request: RunRequest) -> Result<RunRecord, SubmitError> {
-        let reference = PluginRef::parse(&request.action).map_err(ResolveError::from)?;
-        let (record, plugin) = self.registry.resolve(&reference).await?;
-        plugin.validate_input(&request.input).map_err(SubmitError::Input)?;
-        let run = self
-            .store
-            .create_run(&NewRun {
-                action: record.name,
-                action_version: record.version,
-                input: request.input,
-                requester: request.requester,
-                environment: request.environment,
-            })
-            .await?;
-        self.queue.send(run.id.clone()).expect("dispatcher is running");
-        Ok(run)
+    fn enqueue(&self, id: &str) {
+        self.queue.send(id.to_string()).expect("dispatcher is running");
     }
 
-    /// Waits until run `id` is finished or `timeout` passes, and returns it as stored.
+    /// Queues `id` again after `delay`, without holding a worker meanwhile.
+    fn enqueue_after(&self, id: &str, delay: Duration) {
+        let queue = self.queue.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = queue.send(id);
+        });
+    }
+
+    /// Validates and records a run, then queues it. Returns the run, committed as `pending`,
+    /// and whether it is new (an idempotency key seen before returns the earlier run).
+    pub async fn submit(&self, request: RunRequest) -> Result<(RunRecord, bool), SubmitError> {
+        let new = match &request.target {
+            Target::Action(action) => {
+                let reference = PluginRef::parse(action).map_err(ResolveError::from)?;
+                let (record, plugin) = self.registry.resolve(&reference).await?;
+                plugin.validate_input(&request.input).map_err(SubmitError::Input)?;
+                NewRun {
+                    action: record.name,
+                    action_version: record.version,
+                    input: request.input,
+                    requester: request.requester,
+                    environment: request.environment,
+                    template: None,
+                    idempotency_key: request.idempotency_key,
+                    resubmitted_from: request.resubmitted_from,
+                    steps: Vec::new(),
+                }
+            }
+            Target::Template(name) => {
+                let entry = self.catalog.get(name).await?;
+                let parameters = entry.form.with_defaults(&request.input);
+                let errors = entry.form.validate(&parameters);
+                if !errors.is_empty() {
+                    return Err(SubmitError::Parameters(errors));
+                }
+                let environment = parameters.get("environment").and_then(Value::as_str).unwrap_or(&request.environment).to_string();
+                NewRun {
+                    action: String::new(),
+                    action_version: String::new(),
+                    input: parameters,
+                    requester: request.requester,
+                    environment,
+                    template: Some((entry.record.name.clone(), entry.record.version)),
+                    idempotency_key: request.idempotency_key,
+                    resubmitted_from: request.resubmitted_from,
+                    steps: entry.parsed.template.steps.iter().map(|s| s.id.clone()).collect(),
+                }
+            }
+        };
+        let (run, created) = self.store.create_run(&new).await?;
+        if created {
+            self.enqueue(&run.id);
+        }
+        Ok((run, created))
+    }
+
+    /// Waits until run `id` is finished, paused, or `timeout` passes, and returns it as stored.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<RunRecord>, StoreError> {
         let mut finished = self.finished.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let run = self.store.run(id).await?;
             match &run {
-                Some(r) if !r.status.is_final() => {}
+                Some(r) if !r.status.is_final() && r.status != RunStatus::Paused => {}
                 _ => return Ok(run),
             }
             loop {
@@ -117,6 +201,10 @@ impl Executor {
         }
     }
 
+    fn services(&self) -> HostServices {
+        HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(self.store.clone()) }
+    }
+
     async fn execute(&self, id: &str) {
         // A panic in one run must not take the worker pool down, nor leave the run unreported.
         let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id)).catch_unwind().await;
@@ -125,8 +213,9 @@ impl Executor {
             Ok(Err(e)) => tracing::error!(run = id, error = %e, "run could not be recorded; it resumes at next start"),
             Err(_) => {
                 tracing::error!(run = id, "run panicked");
-                let error = json!({"kind": "host-panic", "message": "the host failed while running this step; see the server log"});
-                if let Err(e) = self.store.finish_run(id, Err(&error)).await {
+                let error = json!({"kind": "host-panic", "message": "the host failed while running this run; see the server log"});
+                let from = [RunStatus::Running, RunStatus::RollingBack];
+                if let Err(e) = self.store.set_run_status(id, &from, RunStatus::Failed, None, Some(&error)).await {
                     tracing::error!(run = id, error = %e, "could not record the panic");
                 }
             }
@@ -140,33 +229,107 @@ impl Executor {
             Err(StoreError::StaleStatus { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        let reference = PluginRef { name: run.action.clone(), version: Some(run.action_version.clone()) };
-        let result = match self.registry.resolve(&reference).await {
-            Err(e) => Err(json!({"kind": "not-found", "message": e.to_string()})),
-            Ok((_, plugin)) => {
-                let log = LogBook::new(plugin.limits().max_log_bytes);
-                let call = Call {
-                    context: CallContext {
-                        run_id: run.id.clone(),
-                        step_id: "main".into(),
-                        attempt: 1,
-                        // One logical attempt: a run resumed after a crash keeps its key.
-                        idempotency_key: format!("{}/main/1", run.id),
-                        requester: run.requester.clone(),
-                        environment: run.environment.clone(),
-                    },
-                    services: HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(self.store.clone()) },
-                    log: log.clone(),
-                };
-                let result = self.registry.sandbox().run(&plugin, &call, &run.input).await;
-                self.store.append_logs(&run.id, &log.lines()).await?;
-                result.map_err(|e| json!({"kind": e.code(), "message": e.to_string()}))
-            }
-        };
-        match &result {
-            Ok(_) => tracing::info!(run = id, action = %run.action, "run succeeded"),
-            Err(e) => tracing::info!(run = id, action = %run.action, error = %e["kind"], "run failed"),
+        if run.template.is_some() { self.execute_template(run).await } else { self.execute_action(run).await }
+    }
+
+    fn run_not_found(id: &str) -> SubmitError {
+        SubmitError::NotFound(format!("no run with id `{id}`"))
+    }
+
+    /// Restarts a failed or rolled-back template run from its failed step: steps that did not
+    /// end `succeeded` or `skipped` run again.
+    pub async fn retry_run(&self, id: &str) -> Result<(), SubmitError> {
+        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        if run.template.is_none() {
+            return Err(SubmitError::Conflict("only template runs can be retried; submit the action again".into()));
         }
-        self.store.finish_run(id, result.as_ref()).await
+        let from = [RunStatus::Failed, RunStatus::RolledBack, RunStatus::RollbackFailed];
+        if !from.contains(&run.status) {
+            return Err(SubmitError::Conflict(format!("run {id} is {}; only failed or rolled-back runs can be retried", run.status.as_str())));
+        }
+        for step in self.store.run_steps(id).await? {
+            if step.status != "succeeded" && step.status != "skipped" {
+                self.store.update_step(id, &step.id, &StepUpdate { status: "pending", ..Default::default() }, None).await?;
+            }
+        }
+        self.store.set_run_status(id, &from, RunStatus::Pending, None, None).await?;
+        self.store.append_event(id, "run-retried", None, &json!({})).await?;
+        self.enqueue(id);
+        Ok(())
+    }
+
+    /// Resolves a paused run's failed step: `retry` it (with an edited input if given) or `skip` it.
+    pub async fn resolve_step(&self, id: &str, step_id: &str, retry: bool, input: Option<Value>) -> Result<(), SubmitError> {
+        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        if run.status != RunStatus::Paused {
+            return Err(SubmitError::Conflict(format!("run {id} is {}, not paused", run.status.as_str())));
+        }
+        let step = self
+            .store
+            .run_steps(id)
+            .await?
+            .into_iter()
+            .find(|s| s.id == step_id)
+            .ok_or_else(|| SubmitError::NotFound(format!("run {id} has no step `{step_id}`")))?;
+        if step.status != "failed" {
+            return Err(SubmitError::Conflict(format!("step `{step_id}` is {}, not the failed step", step.status)));
+        }
+        let update = if retry {
+            match &input {
+                Some(edited) => StepUpdate { status: "edited", input: Some(edited), error: step.error.as_ref(), ..Default::default() },
+                None => StepUpdate { status: "pending", error: step.error.as_ref(), ..Default::default() },
+            }
+        } else {
+            StepUpdate { status: "skipped", error: step.error.as_ref(), ..Default::default() }
+        };
+        let kind = if retry { "step-retry-requested" } else { "step-skipped" };
+        self.store.update_step(id, step_id, &update, Some((kind, &json!({"by": "api"})))).await?;
+        self.store.set_run_status(id, &[RunStatus::Paused], RunStatus::Pending, None, None).await?;
+        self.enqueue(id);
+        Ok(())
+    }
+
+    /// Aborts a paused run: completed steps roll back.
+    pub async fn abort(&self, id: &str) -> Result<(), SubmitError> {
+        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        if run.status != RunStatus::Paused {
+            return Err(SubmitError::Conflict(format!("run {id} is {}, not paused; use cancel for a running run", run.status.as_str())));
+        }
+        self.store.set_run_status(id, &[RunStatus::Paused], RunStatus::RollingBack, None, run.error.as_ref()).await?;
+        self.store.append_event(id, "run-aborted", None, &json!({})).await?;
+        self.enqueue(id);
+        Ok(())
+    }
+
+    /// Cancels a run: it stops at the next step boundary and rolls back.
+    pub async fn cancel(&self, id: &str) -> Result<(), SubmitError> {
+        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        if run.status.is_final() {
+            return Err(SubmitError::Conflict(format!("run {id} is already {}", run.status.as_str())));
+        }
+        self.store.request_cancel(id).await?;
+        self.store.append_event(id, "cancel-requested", None, &json!({})).await?;
+        if run.status == RunStatus::Paused {
+            self.store.set_run_status(id, &[RunStatus::Paused], RunStatus::Pending, None, None).await?;
+            self.enqueue(id);
+        }
+        Ok(())
+    }
+
+    /// Creates a new run of the same template with edited parameters, linked to the old one.
+    pub async fn resubmit(&self, id: &str, parameters: Value, requester: String) -> Result<RunRecord, SubmitError> {
+        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        let template = run.template.clone().ok_or_else(|| SubmitError::Conflict("only template runs can be resubmitted".into()))?;
+        let (new, _) = self
+            .submit(RunRequest {
+                target: Target::Template(template),
+                input: parameters,
+                requester,
+                environment: run.environment,
+                idempotency_key: None,
+                resubmitted_from: Some(run.id),
+            })
+            .await?;
+        Ok(new)
     }
 }

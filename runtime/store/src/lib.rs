@@ -7,6 +7,7 @@
 mod plugins;
 mod runs;
 mod state;
+mod steps;
 mod templates;
 
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
+pub use steps::{EventRecord, StepRecord, StepUpdate};
 pub use templates::{NewTemplate, TemplateRecord};
 
 /// Why a store operation failed.

@@ -19,6 +19,18 @@ pub enum RunStatus {
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Waiting for a timer (retry backoff, poll); holds no worker.
+    Waiting,
+    /// Paused for a human (a step with `onFailure: manual`).
+    Paused,
+    /// Undoing completed steps.
+    RollingBack,
+    /// Every completed step with a rollback was undone.
+    RolledBack,
+    /// A rollback failed; something is left behind.
+    RollbackFailed,
+    /// Cancelled on request (after rolling back).
+    Cancelled,
 }
 
 impl RunStatus {
@@ -29,22 +41,38 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Paused => "paused",
+            RunStatus::RollingBack => "rolling-back",
+            RunStatus::RolledBack => "rolled-back",
+            RunStatus::RollbackFailed => "rollback-failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "pending" => RunStatus::Pending,
             "running" => RunStatus::Running,
             "succeeded" => RunStatus::Succeeded,
             "failed" => RunStatus::Failed,
+            "waiting" => RunStatus::Waiting,
+            "paused" => RunStatus::Paused,
+            "rolling-back" => RunStatus::RollingBack,
+            "rolled-back" => RunStatus::RolledBack,
+            "rollback-failed" => RunStatus::RollbackFailed,
+            "cancelled" => RunStatus::Cancelled,
             other => return Err(StoreError::Corrupt { what: "runs.status", error: format!("unknown status `{other}`") }),
         })
     }
 
     /// Whether the run is over.
     pub fn is_final(&self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::RolledBack | RunStatus::RollbackFailed | RunStatus::Cancelled
+        )
     }
 }
 
@@ -61,6 +89,14 @@ pub struct NewRun {
     pub requester: String,
     /// Target environment.
     pub environment: String,
+    /// Template name and version, for a template run.
+    pub template: Option<(String, i64)>,
+    /// Client-chosen key: submitting it again returns the same run.
+    pub idempotency_key: Option<String>,
+    /// The run this one was resubmitted from.
+    pub resubmitted_from: Option<String>,
+    /// Step ids of a template run, in order.
+    pub steps: Vec<String>,
 }
 
 /// A stored run.
@@ -90,6 +126,16 @@ pub struct RunRecord {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
+    /// Template name, for a template run.
+    pub template: Option<String>,
+    /// Template version, for a template run.
+    pub template_version: Option<i64>,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// The run this one was resubmitted from.
+    pub resubmitted_from: Option<String>,
+    /// A cancel was asked for: the engine stops at the next step boundary.
+    pub cancel_requested: bool,
 }
 
 /// One stored log line.
@@ -102,8 +148,8 @@ pub struct LogRecord {
     pub line: LogLine,
 }
 
-const COLUMNS: &str =
-    "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, updated_at";
+const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
+                       updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested";
 
 fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
@@ -122,17 +168,30 @@ fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         attempt: row.try_get(9)?,
         created_at: row.try_get(10)?,
         updated_at: row.try_get(11)?,
+        template: row.try_get(12)?,
+        template_version: row.try_get(13)?,
+        idempotency_key: row.try_get(14)?,
+        resubmitted_from: row.try_get(15)?,
+        cancel_requested: row.try_get::<i64, _>(16)? != 0,
     })
 }
 
 impl Store {
-    /// Inserts a `pending` run and returns it.
-    pub async fn create_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+    /// Inserts a `pending` run (and its `pending` steps) in one transaction and returns it.
+    /// With an idempotency key already used, returns that run instead and `false`.
+    pub async fn create_run(&self, run: &NewRun) -> Result<(RunRecord, bool), StoreError> {
+        if let Some(key) = &run.idempotency_key
+            && let Some(existing) = self.run_by_idempotency_key(key).await?
+        {
+            return Ok((existing, false));
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $7)",
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
+             template, template_version, idempotency_key, resubmitted_from) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $7, $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(&run.action)
@@ -141,9 +200,73 @@ impl Store {
         .bind(&run.requester)
         .bind(&run.environment)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(self.run(&id).await?.expect("the run just inserted exists"))
+        .bind(run.template.as_ref().map(|t| t.0.clone()))
+        .bind(run.template.as_ref().map(|t| t.1))
+        .bind(&run.idempotency_key)
+        .bind(&run.resubmitted_from)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            // Another submit with the same key won the race.
+            if let (Some(key), sqlx::Error::Database(db)) = (&run.idempotency_key, &e)
+                && db.is_unique_violation()
+            {
+                drop(tx);
+                let existing = self.run_by_idempotency_key(key).await?.ok_or(StoreError::Database(e))?;
+                return Ok((existing, false));
+            }
+            return Err(e.into());
+        }
+        for (position, step) in run.steps.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO run_steps (run_id, step_id, position, status, attempts, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4)",
+            )
+            .bind(&id)
+            .bind(step)
+            .bind(position as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((self.run(&id).await?.expect("the run just inserted exists"), true))
+    }
+
+    async fn run_by_idempotency_key(&self, key: &str) -> Result<Option<RunRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM runs WHERE idempotency_key = $1");
+        sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?.as_ref().map(record).transpose()
+    }
+
+    /// Moves a run from one of `from` to `to`, optionally setting its output and error.
+    /// Fails with [`StoreError::StaleStatus`] when the run is in none of `from`.
+    pub async fn set_run_status(
+        &self,
+        id: &str,
+        from: &[RunStatus],
+        to: RunStatus,
+        output: Option<&serde_json::Value>,
+        error: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let sql = format!(
+            "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN ({})",
+            allowed.join(", ")
+        );
+        let changed = sqlx::query(&sql)
+            .bind(id)
+            .bind(to.as_str())
+            .bind(output.map(|o| o.to_string()))
+            .bind(error.map(|e| e.to_string()))
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            let actual = self.run(id).await?.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
+            let expected = from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ");
+            return Err(StoreError::StaleStatus { id: id.into(), expected, actual });
+        }
+        Ok(())
     }
 
     /// One run.
@@ -158,10 +281,10 @@ impl Store {
         sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?.iter().map(record).collect()
     }
 
-    /// Ids of runs not finished (`pending` or `running`), oldest first: what a restarted
-    /// server must pick up again.
+    /// Ids of runs a worker must pick up (`pending`, `running`, `waiting`, `rolling-back`),
+    /// oldest first: what a restarted server resumes. Paused runs wait for a human.
     pub async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM runs WHERE status IN ('pending', 'running') ORDER BY created_at, id")
+        Ok(sqlx::query_scalar("SELECT id FROM runs WHERE status IN ('pending', 'running', 'waiting', 'rolling-back') ORDER BY created_at, id")
             .fetch_all(&self.pool)
             .await?)
     }
@@ -169,8 +292,8 @@ impl Store {
     /// Moves a run to `running` and counts the attempt; fails if it is already finished.
     pub async fn start_run(&self, id: &str) -> Result<RunRecord, StoreError> {
         let changed = sqlx::query(
-            "UPDATE runs SET status = 'running', attempt = attempt + 1, updated_at = $2 \
-             WHERE id = $1 AND status IN ('pending', 'running')",
+            "UPDATE runs SET status = CASE WHEN status = 'rolling-back' THEN status ELSE 'running' END, attempt = attempt + 1, updated_at = $2 \
+             WHERE id = $1 AND status IN ('pending', 'running', 'waiting', 'rolling-back')",
         )
         .bind(id)
         .bind(now_ms())
@@ -253,5 +376,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Asks for run `id` to stop at its next step boundary and roll back.
+    pub async fn request_cancel(&self, id: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE runs SET cancel_requested = 1, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed > 0)
     }
 }

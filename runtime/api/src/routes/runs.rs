@@ -1,80 +1,108 @@
-//! `POST /api/v1/runs`, `GET /api/v1/runs`, `GET /api/v1/runs/{id}`.
+//! Runs: submit (an action or a template), read (with steps and logs), events, and the
+//! controls: retry, resubmit, cancel, abort, and a paused step's retry or skip.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use lever_runs::RunRequest;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use lever_runs::{RunRequest, SubmitError, Target};
 use lever_store::RunRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{ApiError, AppState};
 
-/// Body of `POST /api/v1/runs`.
+/// Body of `POST /api/v1/runs`: `action` + `input`, or `template` + `parameters`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRun {
-    /// `name` or `name@version`.
-    action: String,
-    /// JSON input; `{}` when absent.
-    #[serde(default = "empty_object")]
-    input: Value,
-    /// Target environment, `dev` by default.
-    #[serde(default = "dev")]
-    environment: String,
+    action: Option<String>,
+    input: Option<Value>,
+    template: Option<String>,
+    parameters: Option<Value>,
+    /// Target environment of an action run, `dev` by default.
+    environment: Option<String>,
+    /// The same key returns the same run.
+    idempotency_key: Option<String>,
 }
 
-fn empty_object() -> Value {
-    json!({})
-}
-
-fn dev() -> String {
-    "dev".into()
-}
-
-/// Accepts a run: 201 `{"id"}` once it is committed as `pending`.
+/// Accepts a run: 201 `{"id"}` once it is committed as `pending`; 200 with the earlier run
+/// when the idempotency key was used before.
 pub(crate) async fn create(
     State(state): State<AppState>,
     body: Result<Json<CreateRun>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let run = state
+    let (target, input) = match (body.action, body.template) {
+        (Some(action), None) => (Target::Action(action), body.input.unwrap_or_else(|| json!({}))),
+        (None, Some(template)) => (Target::Template(template), body.parameters.unwrap_or_else(|| json!({}))),
+        _ => return Err(SubmitError::Malformed("name either `action` (with `input`) or `template` (with `parameters`)".into()).into()),
+    };
+    if let Some(key) = &body.idempotency_key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(ApiError::bad_request("invalid-idempotency-key", "idempotency_key is 1 to 200 characters"));
+    }
+    let (run, created) = state
         .executor
-        .submit(RunRequest { action: body.action, input: body.input, requester: "anonymous".into(), environment: body.environment })
+        .submit(RunRequest {
+            target,
+            input,
+            requester: "anonymous".into(),
+            environment: body.environment.unwrap_or_else(|| "dev".into()),
+            idempotency_key: body.idempotency_key,
+            resubmitted_from: None,
+        })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": run.id, "status": run.status}))))
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"id": run.id, "status": run.status}))))
 }
 
 /// Query of `GET /api/v1/runs/{id}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ShowQuery {
-    /// Seconds to wait for the run to finish before answering (at most 60).
+    /// Seconds to wait for the run to finish or pause before answering (at most 60).
     wait: Option<u64>,
 }
 
 async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
     let logs = state.store.run_logs(&run.id).await?;
+    let steps: Vec<Value> = state
+        .store
+        .run_steps(&run.id)
+        .await?
+        .into_iter()
+        .map(|s| json!({"id": s.id, "status": s.status, "attempts": s.attempts, "input": s.input, "output": s.output, "error": s.error}))
+        .collect();
+    let is_template = run.template.is_some();
     Ok(json!({
         "id": run.id,
-        "action": run.action,
-        "action_version": run.action_version,
+        "action": if is_template { Value::Null } else { json!(run.action) },
+        "action_version": if is_template { Value::Null } else { json!(run.action_version) },
+        "template": run.template,
+        "template_version": run.template_version,
         "status": run.status,
-        "input": run.input,
+        "input": if is_template { Value::Null } else { run.input.clone() },
+        "parameters": if is_template { run.input.clone() } else { Value::Null },
+        "steps": steps,
         "output": run.output,
         "error": run.error,
         "logs": logs,
         "requester": run.requester,
         "environment": run.environment,
         "attempt": run.attempt,
+        "resubmitted_from": run.resubmitted_from,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
     }))
 }
 
-/// One run with its log; `?wait=SECONDS` answers as soon as it is finished.
+/// One run with its steps and log; `?wait=SECONDS` answers as soon as it is finished or paused.
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -96,7 +124,123 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
         .recent_runs(100)
         .await?
         .into_iter()
-        .map(|r| json!({"id": r.id, "action": r.action, "action_version": r.action_version, "status": r.status, "created_at": r.created_at}))
+        .map(|r| json!({"id": r.id, "action": r.action, "template": r.template, "status": r.status, "created_at": r.created_at}))
         .collect();
     Ok(Json(json!({ "runs": runs })))
+}
+
+/// Query of the events endpoint.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsQuery {
+    /// Only events with a larger id.
+    after: Option<i64>,
+    /// JSON long-poll: seconds to wait for the first new event.
+    wait: Option<u64>,
+}
+
+/// Stored events after `after`: server-sent events when the client accepts
+/// `text/event-stream` (ending once the run is finished), JSON otherwise.
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    if state.store.run(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no run with id `{id}`")));
+    }
+    let after = query.after.unwrap_or(0);
+    let wants_sse = headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    if !wants_sse {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(60));
+        loop {
+            let events = state.store.run_events(&id, after).await?;
+            if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(Json(json!({ "events": events })).into_response());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let store = state.store.clone();
+    let stream = futures::stream::unfold((store, id, after, false), |(store, id, mut after, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let events = store.run_events(&id, after).await.unwrap_or_default();
+            if let Some(last) = events.last() {
+                after = last.id;
+                let finished = events.iter().any(|e| e.kind == "run-finished");
+                let batch: Vec<Result<Event, Infallible>> = events
+                    .iter()
+                    .map(|e| Ok(Event::default().id(e.id.to_string()).event(e.kind.clone()).data(json!(e).to_string())))
+                    .collect();
+                return Some((futures::stream::iter(batch), (store, id, after, finished)));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    use futures::StreamExt;
+    Ok(Sse::new(stream.flatten()).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// `POST /api/v1/runs/{id}/retry`: restart a failed run from its failed step.
+pub(crate) async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    state.executor.retry_run(&id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/v1/runs/{id}/cancel`: stop at the next step boundary and roll back.
+pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    state.executor.cancel(&id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/v1/runs/{id}/abort`: a paused run rolls back.
+pub(crate) async fn abort(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    state.executor.abort(&id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Body of a step retry: an optional edited input.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StepRetry {
+    input: Option<Value>,
+}
+
+/// `POST /api/v1/runs/{id}/steps/{step}/retry`.
+pub(crate) async fn retry_step(
+    State(state): State<AppState>,
+    Path((id, step)): Path<(String, String)>,
+    body: Option<Json<StepRetry>>,
+) -> Result<StatusCode, ApiError> {
+    let input = body.and_then(|Json(b)| b.input);
+    state.executor.resolve_step(&id, &step, true, input).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/v1/runs/{id}/steps/{step}/skip`.
+pub(crate) async fn skip_step(State(state): State<AppState>, Path((id, step)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    state.executor.resolve_step(&id, &step, false, None).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Body of a resubmit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Resubmit {
+    parameters: Value,
+}
+
+/// `POST /api/v1/runs/{id}/resubmit`: a new run with edited parameters, linked to this one.
+pub(crate) async fn resubmit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<Resubmit>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    let run = state.executor.resubmit(&id, body.parameters, "anonymous".into()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": run.id, "resubmitted_from": id}))))
 }

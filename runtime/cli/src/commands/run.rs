@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use lever_runs::RunRequest;
+use lever_runs::{RunRequest, Target};
 use serde_json::{Value, json};
 
 use crate::local::Location;
@@ -49,9 +49,16 @@ pub(crate) async fn run(location: Location, args: RunArgs) -> anyhow::Result<()>
         Some(server) => remote(server.trim_end_matches('/'), &args, input).await?,
         None => {
             let local = location.open(1, false).await?;
-            let run = local
+            let (run, _) = local
                 .executor
-                .submit(RunRequest { action: args.action.clone(), input, requester: whoami(), environment: args.environment.clone() })
+                .submit(RunRequest {
+                    target: Target::Action(args.action.clone()),
+                    input,
+                    requester: whoami(),
+                    environment: args.environment.clone(),
+                    idempotency_key: None,
+                    resubmitted_from: None,
+                })
                 .await?;
             let run = local.executor.wait(&run.id, Duration::from_secs(args.wait)).await?.context("the run disappeared")?;
             let logs = local.store.run_logs(&run.id).await?;

@@ -1,0 +1,41 @@
+//! Single-action runs: one invocation, its log, its result.
+
+use lever_registry::PluginRef;
+use lever_sandbox::{Call, CallContext, LogBook};
+use lever_store::{RunRecord, StoreError};
+use serde_json::json;
+
+use crate::Executor;
+
+impl Executor {
+    pub(crate) async fn execute_action(&self, run: RunRecord) -> Result<(), StoreError> {
+        let reference = PluginRef { name: run.action.clone(), version: Some(run.action_version.clone()) };
+        let result = match self.registry.resolve(&reference).await {
+            Err(e) => Err(json!({"kind": "not-found", "message": e.to_string()})),
+            Ok((_, plugin)) => {
+                let log = LogBook::new(plugin.limits().max_log_bytes);
+                let call = Call {
+                    context: CallContext {
+                        run_id: run.id.clone(),
+                        step_id: "main".into(),
+                        attempt: 1,
+                        // One logical attempt: a run resumed after a crash keeps its key.
+                        idempotency_key: format!("{}/main/1", run.id),
+                        requester: run.requester.clone(),
+                        environment: run.environment.clone(),
+                    },
+                    services: self.services(),
+                    log: log.clone(),
+                };
+                let result = self.registry.sandbox().run(&plugin, &call, &run.input).await;
+                self.store.append_logs(&run.id, &log.lines()).await?;
+                result.map_err(|e| json!({"kind": e.code(), "message": e.to_string()}))
+            }
+        };
+        match &result {
+            Ok(_) => tracing::info!(run = %run.id, action = %run.action, "run succeeded"),
+            Err(e) => tracing::info!(run = %run.id, action = %run.action, error = %e["kind"], "run failed"),
+        }
+        self.store.finish_run(&run.id, result.as_ref()).await
+    }
+}

@@ -1,0 +1,287 @@
+//! Template runs: steps in order (each `needs` only earlier steps), inputs rendered from
+//! parameters and earlier outputs, per-step failure policy (retry with backoff, skip, manual,
+//! abort), rollback in reverse order, cancel at step boundaries, and resume after a crash.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use lever_catalog::Entry;
+use lever_registry::PluginRef;
+use lever_sandbox::{Call, CallContext, InvokeError, LogBook};
+use lever_store::{RunRecord, RunStatus, StepRecord, StepUpdate, StoreError};
+use lever_templates::{OnFailure, Retry, Step, plugin_reference};
+use serde_json::{Value, json};
+
+use crate::Executor;
+
+/// Why a step attempt failed, as stored: `{"kind", "message"}`.
+fn failure(kind: &str, message: impl Into<String>) -> Value {
+    json!({"kind": kind, "message": message.into()})
+}
+
+fn invoke_failure(e: &InvokeError) -> Value {
+    failure(e.code(), e.to_string())
+}
+
+/// Delay before attempt `attempt + 1`.
+fn backoff(retry: &Retry, attempt: u32) -> Duration {
+    let ms = if retry.exponential {
+        retry.delay_ms.saturating_mul(1u64 << (attempt.saturating_sub(1)).min(20))
+    } else {
+        retry.delay_ms
+    };
+    Duration::from_millis(ms.min(retry.max_delay_ms))
+}
+
+enum StepOutcome {
+    Succeeded(Value),
+    Failed { error: Value, retryable: bool },
+}
+
+impl Executor {
+    pub(crate) async fn execute_template(&self, run: RunRecord) -> Result<(), StoreError> {
+        let (name, version) = (run.template.clone().expect("template run"), run.template_version.unwrap_or(1));
+        let entry = match self.catalog.get_version(&name, version).await {
+            Ok(entry) => entry,
+            Err(e) => {
+                let error = failure("template-unavailable", e.to_string());
+                return self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Failed, None, Some(&error)).await;
+            }
+        };
+        let rows = self.rows(&run.id).await?;
+        let mut ctx = lever_catalog::context(&run.input, &run.requester);
+        for (id, row) in &rows {
+            if row.status == "succeeded" || row.status == "skipped" {
+                ctx["steps"][id] = json!({"output": row.output});
+            }
+        }
+        if run.status == RunStatus::RollingBack {
+            let cause = run.error.clone().unwrap_or_else(|| failure("aborted", "the run was aborted"));
+            return self.roll_back(&run, &entry, &ctx, cause, run.cancel_requested).await;
+        }
+        for step in &entry.parsed.template.steps {
+            let row = rows.get(&step.id).cloned().expect("every template step has a row");
+            if matches!(row.status.as_str(), "succeeded" | "skipped") {
+                continue;
+            }
+            let current = self.store.run(&run.id).await?.expect("run exists");
+            if current.cancel_requested {
+                return self.roll_back(&run, &entry, &ctx, failure("cancelled", "the run was cancelled"), true).await;
+            }
+            match self.expressions_true(step, &ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let update = StepUpdate { status: "skipped", ..Default::default() };
+                    self.store.update_step(&run.id, &step.id, &update, Some(("step-skipped", &json!({"reason": "its `if` is false"})))).await?;
+                    ctx["steps"][&step.id] = json!({"output": null});
+                    continue;
+                }
+                Err(error) => {
+                    if self.fail_step(&run, &entry, &ctx, step, error).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+            // A step found `running` was in flight when the process died: resume the same
+            // logical attempt, so the plugin sees the same idempotency key.
+            let attempt = match row.status.as_str() {
+                "running" => row.attempts.max(1),
+                _ => row.attempts + 1,
+            } as u32;
+            let input = if row.status == "edited" {
+                Ok(row.input.clone().unwrap_or(Value::Null))
+            } else {
+                self.catalog.expressions().render(&step.input, &ctx).map_err(|e| failure("invalid-input", e.to_string()))
+            };
+            let input = match input {
+                Ok(input) => input,
+                Err(error) => {
+                    if self.fail_step(&run, &entry, &ctx, step, error).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            let started = StepUpdate { status: "running", attempts: Some(attempt as i64), input: Some(&input), ..Default::default() };
+            self.store.update_step(&run.id, &step.id, &started, Some(("step-started", &json!({"attempt": attempt})))).await?;
+            match self.invoke(&run, &step.id, &step.action, attempt, &input, step.timeout_ms, "").await? {
+                StepOutcome::Succeeded(output) => {
+                    let done = StepUpdate { status: "succeeded", output: Some(&output), ..Default::default() };
+                    self.store.update_step(&run.id, &step.id, &done, Some(("step-succeeded", &json!({"attempt": attempt})))).await?;
+                    ctx["steps"][&step.id] = json!({"output": output});
+                }
+                StepOutcome::Failed { error, retryable } => {
+                    let attempts = step.retry.as_ref().map(|r| r.attempts).unwrap_or(1);
+                    if retryable && attempt < attempts {
+                        let delay = backoff(step.retry.as_ref().expect("attempts > 1 means a retry policy"), attempt);
+                        let waiting = StepUpdate { status: "waiting", error: Some(&error), ..Default::default() };
+                        let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error});
+                        self.store.update_step(&run.id, &step.id, &waiting, Some(("retrying", &data))).await?;
+                        self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Waiting, None, None).await?;
+                        self.enqueue_after(&run.id, delay);
+                        return Ok(());
+                    }
+                    if self.fail_step(&run, &entry, &ctx, step, error).await? {
+                        return Ok(());
+                    }
+                    ctx["steps"][&step.id] = json!({"output": null});
+                }
+            }
+        }
+        let output = match &entry.parsed.template.output {
+            Value::Null => json!({}),
+            o => self.catalog.expressions().render(o, &ctx).unwrap_or_else(|e| json!({"error": e.to_string()})),
+        };
+        self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Succeeded, Some(&output), None).await?;
+        self.store.append_event(&run.id, "run-finished", None, &json!({"status": "succeeded"})).await?;
+        tracing::info!(run = %run.id, template = %name, "run succeeded");
+        Ok(())
+    }
+
+    async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {
+        Ok(self.store.run_steps(run_id).await?.into_iter().map(|r| (r.id.clone(), r)).collect())
+    }
+
+    fn expressions_true(&self, step: &Step, ctx: &Value) -> Result<bool, Value> {
+        self.catalog.expressions().is_true(step.condition.as_ref(), ctx).map_err(|e| failure("invalid-condition", e.to_string()))
+    }
+
+    /// Applies the step's failure policy. Returns `true` when the run stops here (paused or
+    /// rolled back), `false` when it carries on (skip).
+    async fn fail_step(&self, run: &RunRecord, entry: &Entry, ctx: &Value, step: &Step, error: Value) -> Result<bool, StoreError> {
+        match step.on_failure {
+            OnFailure::Skip => {
+                let update = StepUpdate { status: "skipped", error: Some(&error), ..Default::default() };
+                self.store.update_step(&run.id, &step.id, &update, Some(("step-skipped", &json!({"error": error})))).await?;
+                Ok(false)
+            }
+            OnFailure::Manual => {
+                let update = StepUpdate { status: "failed", error: Some(&error), ..Default::default() };
+                self.store.update_step(&run.id, &step.id, &update, Some(("step-failed", &json!({"error": error})))).await?;
+                self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Paused, None, Some(&error)).await?;
+                let data = json!({"step": step.id, "actions": ["retry", "skip", "abort"]});
+                self.store.append_event(&run.id, "run-paused", Some(&step.id), &data).await?;
+                Ok(true)
+            }
+            OnFailure::Abort | OnFailure::Retry => {
+                let update = StepUpdate { status: "failed", error: Some(&error), ..Default::default() };
+                self.store.update_step(&run.id, &step.id, &update, Some(("step-failed", &json!({"error": error})))).await?;
+                self.roll_back(run, entry, ctx, json!({"kind": error["kind"], "message": error["message"], "step": step.id}), false).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Rolls back completed steps in reverse order, each persisted, then ends the run:
+    /// `rollback-failed` (listing what is left behind), `cancelled`, `rolled-back`, or
+    /// `failed` when nothing needed undoing.
+    async fn roll_back(&self, run: &RunRecord, entry: &Entry, ctx: &Value, cause: Value, cancelled: bool) -> Result<(), StoreError> {
+        let from = [RunStatus::Running, RunStatus::RollingBack, RunStatus::Pending];
+        self.store.set_run_status(&run.id, &from, RunStatus::RollingBack, None, Some(&cause)).await?;
+        self.store.append_event(&run.id, "rolling-back", None, &json!({"cause": cause})).await?;
+        let rows = self.rows(&run.id).await?;
+        let mut left_behind = Vec::new();
+        let mut undone = 0;
+        for step in entry.parsed.template.steps.iter().rev() {
+            let row = &rows[&step.id];
+            if !matches!(row.status.as_str(), "succeeded" | "rolling-back") {
+                continue;
+            }
+            let Some(rollback) = &step.rollback else { continue };
+            let started = StepUpdate { status: "rolling-back", output: row.output.as_ref(), ..Default::default() };
+            self.store.update_step(&run.id, &step.id, &started, Some(("rollback-started", &json!({"action": rollback.action})))).await?;
+            let outcome = match self.catalog.expressions().render(&rollback.input, ctx) {
+                Err(e) => StepOutcome::Failed { error: failure("invalid-input", e.to_string()), retryable: false },
+                Ok(input) => self.invoke(run, &step.id, &rollback.action, 1, &input, step.timeout_ms, "/rollback").await?,
+            };
+            match outcome {
+                StepOutcome::Succeeded(_) => {
+                    undone += 1;
+                    let done = StepUpdate { status: "rolled-back", output: row.output.as_ref(), ..Default::default() };
+                    self.store.update_step(&run.id, &step.id, &done, Some(("rolled-back", &json!({})))).await?;
+                }
+                StepOutcome::Failed { error, .. } => {
+                    left_behind.push(step.id.clone());
+                    let failed = StepUpdate { status: "rollback-failed", output: row.output.as_ref(), error: Some(&error), ..Default::default() };
+                    self.store.update_step(&run.id, &step.id, &failed, Some(("rollback-failed", &json!({"error": error})))).await?;
+                }
+            }
+        }
+        let status = if !left_behind.is_empty() {
+            RunStatus::RollbackFailed
+        } else if cancelled {
+            RunStatus::Cancelled
+        } else if undone > 0 {
+            RunStatus::RolledBack
+        } else {
+            RunStatus::Failed
+        };
+        let mut error = cause;
+        if !left_behind.is_empty() {
+            error["left_behind"] = json!(left_behind);
+            error["message"] = json!(format!(
+                "{} — and the rollback of {} failed: these steps' effects are left behind",
+                error["message"].as_str().unwrap_or(""),
+                left_behind.join(", ")
+            ));
+        }
+        self.store.set_run_status(&run.id, &[RunStatus::RollingBack], status, None, Some(&error)).await?;
+        self.store.append_event(&run.id, "run-finished", None, &json!({"status": status.as_str()})).await?;
+        tracing::info!(run = %run.id, status = status.as_str(), "run ended after rollback");
+        Ok(())
+    }
+
+    /// One invocation of `action` for a step (or its rollback, with `suffix` `/rollback`).
+    #[allow(clippy::too_many_arguments)]
+    async fn invoke(
+        &self,
+        run: &RunRecord,
+        step_id: &str,
+        action: &str,
+        attempt: u32,
+        input: &Value,
+        timeout_ms: Option<u64>,
+        suffix: &str,
+    ) -> Result<StepOutcome, StoreError> {
+        let reference = match PluginRef::parse(&plugin_reference(action)) {
+            Ok(r) => r,
+            Err(e) => return Ok(StepOutcome::Failed { error: failure("missing-action", e.to_string()), retryable: false }),
+        };
+        let plugin = match self.registry.resolve(&reference).await {
+            Ok((_, plugin)) => plugin,
+            Err(e) => return Ok(StepOutcome::Failed { error: failure("missing-action", e.to_string()), retryable: false }),
+        };
+        let log = LogBook::new(plugin.limits().max_log_bytes);
+        let call = Call {
+            context: CallContext {
+                run_id: run.id.clone(),
+                step_id: step_id.to_string(),
+                attempt,
+                idempotency_key: format!("{}/{step_id}{suffix}/{attempt}", run.id),
+                requester: run.requester.clone(),
+                environment: run.environment.clone(),
+            },
+            services: self.services(),
+            log: log.clone(),
+        };
+        let invocation = self.registry.sandbox().run(&plugin, &call, input);
+        let result = match timeout_ms {
+            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), invocation).await {
+                Ok(result) => result,
+                Err(_) => Err(InvokeError::DeadlinePassed { timeout_ms: ms }),
+            },
+            None => invocation.await,
+        };
+        let lines = log.lines();
+        self.store.append_logs(&run.id, &lines).await?;
+        if !lines.is_empty() {
+            let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+            self.store.append_event(&run.id, "log", Some(step_id), &json!({"lines": messages})).await?;
+        }
+        Ok(match result {
+            Ok(output) => StepOutcome::Succeeded(output),
+            Err(e) => StepOutcome::Failed { retryable: e.is_retryable(), error: invoke_failure(&e) },
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! The steps of template runs and the events of every run. Each change is committed before
+//! the engine moves on, so a restarted server knows exactly which steps completed.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, now_ms, parse_json};
+
+/// One step of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// Step id.
+    pub id: String,
+    /// Position in the template.
+    pub position: i64,
+    /// `pending`, `running`, `waiting`, `succeeded`, `failed`, `skipped`, `rolling-back`,
+    /// `rolled-back` or `rollback-failed`.
+    pub status: String,
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// Rendered input of the last attempt.
+    pub input: Option<serde_json::Value>,
+    /// Output, once succeeded.
+    pub output: Option<serde_json::Value>,
+    /// Error (`{"kind", "message"}`) of the last failure.
+    pub error: Option<serde_json::Value>,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// One stored event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    /// Increasing id: a client resumes with `after=ID`.
+    pub id: i64,
+    /// The run.
+    pub run_id: String,
+    /// `step-started`, `log`, `progress`, `retrying`, `step-succeeded`, `step-failed`,
+    /// `step-skipped`, `rolled-back`, `run-paused`, `run-finished`...
+    pub kind: String,
+    /// The step, when the event is about one.
+    pub step_id: Option<String>,
+    /// Details.
+    pub data: serde_json::Value,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
+/// A change to one step.
+#[derive(Debug, Clone, Default)]
+pub struct StepUpdate<'a> {
+    /// New status.
+    pub status: &'a str,
+    /// New attempt count, if it changes.
+    pub attempts: Option<i64>,
+    /// Rendered input, if it changes.
+    pub input: Option<&'a serde_json::Value>,
+    /// Output, if any.
+    pub output: Option<&'a serde_json::Value>,
+    /// Error, if any (replaces the previous one; `None` clears it).
+    pub error: Option<&'a serde_json::Value>,
+}
+
+fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
+    let json = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
+        row.try_get::<Option<String>, _>(i)?.map(|t| parse_json(what, &t)).transpose()
+    };
+    Ok(StepRecord {
+        id: row.try_get(0)?,
+        position: row.try_get(1)?,
+        status: row.try_get(2)?,
+        attempts: row.try_get(3)?,
+        input: json(4, "run_steps.input")?,
+        output: json(5, "run_steps.output")?,
+        error: json(6, "run_steps.error")?,
+        updated_at: row.try_get(7)?,
+    })
+}
+
+impl Store {
+    /// The steps of a run, in template order.
+    pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        sqlx::query(
+            "SELECT step_id, position, status, attempts, input, output, error, updated_at FROM run_steps WHERE run_id = $1 ORDER BY position",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(step)
+        .collect()
+    }
+
+    /// Changes one step, and records `event` about it, in one transaction.
+    pub async fn update_step(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        update: &StepUpdate<'_>,
+        event: Option<(&str, &serde_json::Value)>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
+             output = $6, error = $7, updated_at = $8 WHERE run_id = $1 AND step_id = $2",
+        )
+        .bind(run_id)
+        .bind(step_id)
+        .bind(update.status)
+        .bind(update.attempts)
+        .bind(update.input.map(|v| v.to_string()))
+        .bind(update.output.map(|v| v.to_string()))
+        .bind(update.error.map(|v| v.to_string()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((kind, data)) = event {
+            insert_event(&mut tx, run_id, kind, Some(step_id), data, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records an event.
+    pub async fn append_event(&self, run_id: &str, kind: &str, step_id: Option<&str>, data: &serde_json::Value) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_event(&mut tx, run_id, kind, step_id, data, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Events of a run after id `after`, oldest first.
+    pub async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query("SELECT id, run_id, kind, step_id, data, at_ms FROM run_events WHERE run_id = $1 AND id > $2 ORDER BY id")
+            .bind(run_id)
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EventRecord {
+                    id: row.try_get(0)?,
+                    run_id: row.try_get(1)?,
+                    kind: row.try_get(2)?,
+                    step_id: row.try_get(3)?,
+                    data: parse_json("run_events.data", &row.try_get::<String, _>(4)?)?,
+                    at_ms: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    kind: &str,
+    step_id: Option<&str>,
+    data: &serde_json::Value,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO run_events (run_id, kind, step_id, data, at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(run_id)
+        .bind(kind)
+        .bind(step_id)
+        .bind(data.to_string())
+        .bind(at_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
