@@ -6,3 +6,4 @@ mod corpus;
 mod sandbox;
 mod store;
 mod templates;
+mod workflows;

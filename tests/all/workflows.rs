@@ -1,0 +1,290 @@
+//! Template runs through a real server: outputs flow between steps, and each failure policy
+//! (retry, skip, manual, abort with rollback) does what it says, with every step visible.
+
+use lever_tests::guests::{fixture, plugin};
+use lever_tests::server::Server;
+use serde_json::{Value, json};
+
+async fn server() -> Server {
+    let server = Server::start();
+    server.publish_ok(plugin("debug_log"), &[]).await;
+    for guest in ["workflow_flaky", "workflow_fail", "workflow_sleep"] {
+        server.publish_ok(fixture(guest), &[]).await;
+    }
+    server
+}
+
+async fn apply(server: &Server, yaml: &str) {
+    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(yaml.to_string()).send().await.unwrap();
+    let status = response.status().as_u16();
+    assert!(status == 201 || status == 200, "{}", response.text().await.unwrap());
+}
+
+async fn submit(server: &Server, template: &str, parameters: Value) -> String {
+    let response = server
+        .http
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": template, "parameters": parameters}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+async fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
+    let response = server.http.post(format!("{}{path}", server.url)).json(&body).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
+    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}: {run:#}"))
+}
+
+fn template(name: &str, steps: &str) -> String {
+    format!(
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: {name}\nspec:\n  parameters:\n    - properties:\n        name: {{type: string, default: orders}}\n  steps:\n{steps}"
+    )
+}
+
+#[tokio::test]
+async fn outputs_flow_to_later_steps_and_the_run_output_renders() {
+    let server = server().await;
+    let yaml = template(
+        "flow",
+        r#"    - id: first
+      action: debug:log
+      input: {message: "db ${{ parameters.name }}"}
+    - id: second
+      action: debug-log
+      input: {message: "after ${{ steps.first.output.message }}"}
+    - id: never
+      action: debug-log
+      if: ${{ parameters.name == 'other' }}
+      input: {message: nope}
+  output:
+    text:
+      - title: Result
+        content: "${{ steps.second.output.message }}"
+"#,
+    );
+    apply(&server, &yaml).await;
+    let (status, body) = post(&server, "/api/v1/runs", json!({"template": "flow", "parameters": {}, "idempotency_key": "k1"})).await;
+    assert_eq!(status, 201, "{body}");
+    let (again, same) = post(&server, "/api/v1/runs", json!({"template": "flow", "parameters": {}, "idempotency_key": "k1"})).await;
+    assert_eq!((again, &same["id"]), (200, &body["id"]), "the same idempotency key returns the same run");
+    let run = server.wait(body["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["parameters"], json!({"name": "orders"}));
+    assert_eq!(step(&run, "second")["output"]["message"], "after db orders");
+    assert_eq!(step(&run, "never")["status"], "skipped");
+    assert_eq!(run["output"]["text"][0]["content"], "after db orders");
+    let (_, events) = {
+        let r = server.http.get(format!("{}/api/v1/runs/{}/events", server.url, run["id"].as_str().unwrap())).send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"step-started"));
+    assert_eq!(kinds.last(), Some(&"run-finished"));
+    assert!(kinds.contains(&"step-skipped") && kinds.contains(&"log"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn retryable_failures_retry_with_backoff_and_keep_stable_idempotency_keys() {
+    let server = server().await;
+    let yaml = template(
+        "flaky",
+        r#"    - id: flaky
+      action: workflow-flaky
+      onFailure: retry
+      retry: {attempts: 3, backoff: exponential, delay: 50ms, maxDelay: 1s}
+      input: {succeed_on: 3}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let id = submit(&server, "flaky", json!({})).await;
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let flaky = step(&run, "flaky");
+    assert_eq!(flaky["attempts"], 3);
+    assert_eq!(flaky["output"]["attempt"], 3);
+    assert_eq!(flaky["output"]["key"], format!("{id}/flaky/3"));
+    let events: Value =
+        server.http.get(format!("{}/api/v1/runs/{id}/events", server.url)).send().await.unwrap().json().await.unwrap();
+    let retrying: Vec<&Value> = events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "retrying").collect();
+    assert_eq!(retrying.len(), 2);
+    assert_eq!(retrying[0]["data"]["delay_ms"], 50);
+    assert_eq!(retrying[1]["data"]["delay_ms"], 100, "exponential backoff");
+}
+
+#[tokio::test]
+async fn skip_carries_on_and_shows_the_error() {
+    let server = server().await;
+    let yaml = template(
+        "skipping",
+        r#"    - id: notify
+      action: workflow-fail
+      onFailure: skip
+      input: {kind: fatal, message: "the mail server said no"}
+    - id: after
+      action: debug-log
+      input: {message: still here}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let run = server.wait(&submit(&server, "skipping", json!({})).await).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "notify")["status"], "skipped");
+    assert_eq!(step(&run, "notify")["error"]["message"], "the mail server said no");
+    assert_eq!(step(&run, "after")["status"], "succeeded");
+}
+
+const ABORTING: &str = r#"    - id: create
+      action: debug-log
+      input: {message: "create ${{ parameters.name }}"}
+      rollback: {action: debug-log, input: {message: "delete ${{ steps.create.output.message }}"}}
+    - id: store
+      action: debug-log
+      input: {message: store}
+      rollback: {action: ROLLBACK_ACTION, input: {kind: fatal, message: "cannot delete the secret", message_unused: x}}
+    - id: apply
+      action: workflow-fail
+      input: {kind: fatal, message: "terraform apply failed"}
+"#;
+
+#[tokio::test]
+async fn abort_rolls_back_completed_steps_in_reverse_order() {
+    let server = server().await;
+    let yaml = template("aborting", &ABORTING.replace("ROLLBACK_ACTION", "debug-log").replace(", input: {kind: fatal, message: \"cannot delete the secret\", message_unused: x}", ", input: {message: forget}"));
+    apply(&server, &yaml).await;
+    let id = submit(&server, "aborting", json!({})).await;
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "rolled-back", "{run:#}");
+    assert_eq!(run["error"]["step"], "apply");
+    assert_eq!(step(&run, "apply")["status"], "failed");
+    assert_eq!(step(&run, "store")["status"], "rolled-back");
+    assert_eq!(step(&run, "create")["status"], "rolled-back");
+    let messages: Vec<&str> = run["logs"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(messages, ["create orders", "store", "forget", "delete create orders"], "rollbacks run in reverse order");
+}
+
+#[tokio::test]
+async fn a_failed_rollback_leaves_the_run_rollback_failed_listing_what_is_left() {
+    let server = server().await;
+    let yaml = template("leftover", &ABORTING.replace("ROLLBACK_ACTION", "workflow-fail").replace(", message_unused: x", ""));
+    apply(&server, &yaml).await;
+    let run = server.wait(&submit(&server, "leftover", json!({})).await).await;
+    assert_eq!(run["status"], "rollback-failed", "{run:#}");
+    assert_eq!(run["error"]["left_behind"], json!(["store"]));
+    assert_eq!(step(&run, "store")["status"], "rollback-failed");
+    assert_eq!(step(&run, "create")["status"], "rolled-back", "the other rollbacks still run");
+}
+
+#[tokio::test]
+async fn manual_pauses_then_a_retry_with_edited_input_resumes() {
+    let server = server().await;
+    let yaml = template(
+        "manual",
+        r#"    - id: first
+      action: debug-log
+      input: {message: one}
+    - id: fragile
+      action: workflow-flaky
+      onFailure: manual
+      input: {succeed_on: 99}
+    - id: last
+      action: debug-log
+      input: {message: "attempt ${{ steps.fragile.output.attempt }}"}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let id = submit(&server, "manual", json!({})).await;
+    let paused = server.wait(&id).await;
+    assert_eq!(paused["status"], "paused", "{paused:#}");
+    assert_eq!(step(&paused, "fragile")["status"], "failed");
+    let (status, _) = post(&server, &format!("/api/v1/runs/{id}/steps/last/retry"), json!({})).await;
+    assert_eq!(status, 409, "only the failed step can be resolved");
+    let (status, body) = post(&server, &format!("/api/v1/runs/{id}/steps/fragile/retry"), json!({"input": {"succeed_on": 1}})).await;
+    assert_eq!(status, 202, "{body}");
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "first")["attempts"], 1, "completed steps do not run again");
+    assert_eq!(step(&run, "fragile")["attempts"], 2);
+    assert_eq!(step(&run, "last")["output"]["message"], "attempt 2");
+}
+
+#[tokio::test]
+async fn a_paused_run_can_be_skipped_past_or_aborted() {
+    let server = server().await;
+    let yaml = template(
+        "pausing",
+        r#"    - id: create
+      action: debug-log
+      input: {message: made}
+      rollback: {action: debug-log, input: {message: unmade}}
+    - id: fragile
+      action: workflow-fail
+      onFailure: manual
+      input: {kind: fatal, message: broken}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let skipped = submit(&server, "pausing", json!({})).await;
+    assert_eq!(server.wait(&skipped).await["status"], "paused");
+    assert_eq!(post(&server, &format!("/api/v1/runs/{skipped}/steps/fragile/skip"), json!({})).await.0, 202);
+    let run = server.wait(&skipped).await;
+    assert_eq!((run["status"].as_str(), step(&run, "fragile")["status"].as_str()), (Some("succeeded"), Some("skipped")));
+
+    let aborted = submit(&server, "pausing", json!({})).await;
+    assert_eq!(server.wait(&aborted).await["status"], "paused");
+    assert_eq!(post(&server, &format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 202);
+    let run = server.wait(&aborted).await;
+    assert_eq!(run["status"], "rolled-back", "{run:#}");
+    assert_eq!(step(&run, "create")["status"], "rolled-back");
+    assert_eq!(post(&server, &format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 409);
+}
+
+#[tokio::test]
+async fn a_failed_run_retries_from_the_failed_step_and_resubmits_with_new_parameters() {
+    let server = server().await;
+    let yaml = template(
+        "retrying",
+        r#"    - id: first
+      action: debug-log
+      input: {message: once}
+    - id: check
+      action: workflow-fail
+      if: ${{ parameters.name == 'orders' }}
+      input: {kind: fatal, message: "bad name"}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let id = submit(&server, "retrying", json!({})).await;
+    let failed = server.wait(&id).await;
+    assert_eq!(failed["status"], "failed", "nothing to roll back: {failed:#}");
+    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/retry"), json!({})).await.0, 202);
+    let again = server.wait(&id).await;
+    assert_eq!(again["status"], "failed");
+    assert_eq!(step(&again, "first")["attempts"], 1, "retry restarts from the failed step");
+    assert_eq!(step(&again, "check")["attempts"], 2);
+
+    let (status, body) = post(&server, &format!("/api/v1/runs/{id}/resubmit"), json!({"parameters": {"name": "payments"}})).await;
+    assert_eq!(status, 201, "{body}");
+    let new = server.wait(body["id"].as_str().unwrap()).await;
+    assert_eq!(new["status"], "succeeded", "{new:#}");
+    assert_eq!(new["resubmitted_from"], id);
+    assert_eq!(step(&new, "check")["status"], "skipped");
+}
+
+#[tokio::test]
+async fn invalid_parameters_are_refused_per_field() {
+    let server = server().await;
+    apply(&server, &template("strict", "    - id: a\n      action: debug-log\n      input: {message: x}\n")).await;
+    let (status, body) = post(&server, "/api/v1/runs", json!({"template": "strict", "parameters": {"name": 5}})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-parameters")), "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], "name");
+    let (status, _) = post(&server, "/api/v1/runs", json!({"template": "strict", "action": "debug-log"})).await;
+    assert_eq!(status, 400);
+    let (status, _) = post(&server, "/api/v1/runs", json!({"template": "nope"})).await;
+    assert_eq!(status, 404);
+}
