@@ -288,3 +288,93 @@ async fn invalid_parameters_are_refused_per_field() {
     let (status, _) = post(&server, "/api/v1/runs", json!({"template": "nope"})).await;
     assert_eq!(status, 404);
 }
+
+/// Polls until step `step_id` of run `id` is `running`.
+async fn until_running(server: &Server, id: &str, step_id: &str) {
+    for _ in 0..400 {
+        let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
+        if step(&run, step_id)["status"] == "running" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("step {step_id} of run {id} never started");
+}
+
+#[tokio::test]
+async fn cancel_stops_at_the_next_step_boundary_and_rolls_back() {
+    let server = server().await;
+    let yaml = template(
+        "cancelling",
+        r#"    - id: create
+      action: debug-log
+      input: {message: made}
+      rollback: {action: debug-log, input: {message: unmade}}
+    - id: slow
+      action: workflow-sleep
+      input: {ms: 800}
+    - id: never
+      action: debug-log
+      input: {message: should not run}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let id = submit(&server, "cancelling", json!({})).await;
+    until_running(&server, &id, "slow").await;
+    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 202);
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "cancelled", "{run:#}");
+    assert_eq!(step(&run, "slow")["status"], "succeeded", "the step in flight finishes");
+    assert_eq!(step(&run, "never")["status"], "pending");
+    assert_eq!(step(&run, "create")["status"], "rolled-back");
+    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 409);
+}
+
+#[tokio::test]
+async fn sigkill_mid_run_resumes_every_run_without_repeating_completed_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.publish_ok(plugin("debug_log"), &[]).await;
+    for guest in ["workflow_fail", "workflow_sleep"] {
+        server.publish_ok(fixture(guest), &[]).await;
+    }
+    let yaml = template(
+        "crashy",
+        r#"    - id: first
+      action: debug-log
+      input: {message: "first ${{ parameters.name }}"}
+      rollback: {action: debug-log, input: {message: "undo ${{ parameters.name }}"}}
+    - id: slow
+      action: workflow-sleep
+      input: {ms: 1500}
+    - id: last
+      action: workflow-fail
+      if: ${{ parameters.name == 'doomed' }}
+      input: {kind: fatal, message: doomed}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let names = ["a", "b", "doomed"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(submit(&server, "crashy", json!({"name": name})).await);
+    }
+    for id in &ids {
+        until_running(&server, id, "slow").await;
+    }
+    server.kill();
+
+    let server = Server::start_in(dir.path(), &[]);
+    for (id, name) in ids.iter().zip(names) {
+        let run = server.wait(id).await;
+        let expected = if name == "doomed" { "rolled-back" } else { "succeeded" };
+        assert_eq!(run["status"], expected, "{run:#}");
+        assert_eq!(step(&run, "first")["attempts"], 1, "a completed step never runs again");
+        assert_eq!(step(&run, "slow")["attempts"], 1, "the step in flight resumes as the same logical attempt");
+        assert_eq!(step(&run, "slow")["output"]["slept_ms"], 1500);
+        let firsts = run["logs"].as_array().unwrap().iter().filter(|l| l["message"] == format!("first {name}")).count();
+        assert_eq!(firsts, 1, "{run:#}");
+        assert_eq!(run["attempt"], 2, "the worker picked the run up again after the restart");
+    }
+    assert!(server.log().contains("resuming unfinished runs"));
+}
