@@ -5,8 +5,28 @@ use lever_tests::guests::{fixture, plugin};
 use lever_tests::server::Server;
 use serde_json::{Value, json};
 
-async fn server() -> Server {
-    let server = Server::start();
+/// Generates `<name>::sqlite` and `<name>::postgres`: the same test against a server on each store.
+macro_rules! on_both_stores {
+    ($(async fn $name:ident($server:ident: Server) $body:block)*) => {
+        $(mod $name {
+            use super::*;
+
+            async fn body($server: Server) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                body(server(Server::start()).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                body(server(Server::start_postgres().await).await).await;
+            }
+        })*
+    };
+}
+
+async fn server(server: Server) -> Server {
     server.publish_ok(plugin("debug_log"), &[]).await;
     for guest in ["workflow_flaky", "workflow_fail", "workflow_sleep"] {
         server.publish_ok(fixture(guest), &[]).await;
@@ -47,9 +67,8 @@ fn template(name: &str, steps: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn outputs_flow_to_later_steps_and_the_run_output_renders() {
-    let server = server().await;
+on_both_stores! {
+async fn outputs_flow_to_later_steps_and_the_run_output_renders(server: Server) {
     let yaml = template(
         "flow",
         r#"    - id: first
@@ -88,10 +107,10 @@ async fn outputs_flow_to_later_steps_and_the_run_output_renders() {
     assert_eq!(kinds.last(), Some(&"run-finished"));
     assert!(kinds.contains(&"step-skipped") && kinds.contains(&"log"), "{kinds:?}");
 }
+}
 
-#[tokio::test]
-async fn retryable_failures_retry_with_backoff_and_keep_stable_idempotency_keys() {
-    let server = server().await;
+on_both_stores! {
+async fn retryable_failures_retry_with_backoff_and_keep_stable_idempotency_keys(server: Server) {
     let yaml = template(
         "flaky",
         r#"    - id: flaky
@@ -116,10 +135,10 @@ async fn retryable_failures_retry_with_backoff_and_keep_stable_idempotency_keys(
     assert_eq!(retrying[0]["data"]["delay_ms"], 50);
     assert_eq!(retrying[1]["data"]["delay_ms"], 100, "exponential backoff");
 }
+}
 
-#[tokio::test]
-async fn skip_carries_on_and_shows_the_error() {
-    let server = server().await;
+on_both_stores! {
+async fn skip_carries_on_and_shows_the_error(server: Server) {
     let yaml = template(
         "skipping",
         r#"    - id: notify
@@ -138,6 +157,7 @@ async fn skip_carries_on_and_shows_the_error() {
     assert_eq!(step(&run, "notify")["error"]["message"], "the mail server said no");
     assert_eq!(step(&run, "after")["status"], "succeeded");
 }
+}
 
 const ABORTING: &str = r#"    - id: create
       action: debug-log
@@ -152,9 +172,8 @@ const ABORTING: &str = r#"    - id: create
       input: {kind: fatal, message: "terraform apply failed"}
 "#;
 
-#[tokio::test]
-async fn abort_rolls_back_completed_steps_in_reverse_order() {
-    let server = server().await;
+on_both_stores! {
+async fn abort_rolls_back_completed_steps_in_reverse_order(server: Server) {
     let yaml = template("aborting", &ABORTING.replace("ROLLBACK_ACTION", "debug-log").replace(", input: {kind: fatal, message: \"cannot delete the secret\", message_unused: x}", ", input: {message: forget}"));
     apply(&server, &yaml).await;
     let id = submit(&server, "aborting", json!({})).await;
@@ -167,10 +186,10 @@ async fn abort_rolls_back_completed_steps_in_reverse_order() {
     let messages: Vec<&str> = run["logs"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
     assert_eq!(messages, ["create orders", "store", "forget", "delete create orders"], "rollbacks run in reverse order");
 }
+}
 
-#[tokio::test]
-async fn a_failed_rollback_leaves_the_run_rollback_failed_listing_what_is_left() {
-    let server = server().await;
+on_both_stores! {
+async fn a_failed_rollback_leaves_the_run_rollback_failed_listing_what_is_left(server: Server) {
     let yaml = template("leftover", &ABORTING.replace("ROLLBACK_ACTION", "workflow-fail").replace(", message_unused: x", ""));
     apply(&server, &yaml).await;
     let run = server.wait(&submit(&server, "leftover", json!({})).await).await;
@@ -179,10 +198,10 @@ async fn a_failed_rollback_leaves_the_run_rollback_failed_listing_what_is_left()
     assert_eq!(step(&run, "store")["status"], "rollback-failed");
     assert_eq!(step(&run, "create")["status"], "rolled-back", "the other rollbacks still run");
 }
+}
 
-#[tokio::test]
-async fn manual_pauses_then_a_retry_with_edited_input_resumes() {
-    let server = server().await;
+on_both_stores! {
+async fn manual_pauses_then_a_retry_with_edited_input_resumes(server: Server) {
     let yaml = template(
         "manual",
         r#"    - id: first
@@ -212,10 +231,10 @@ async fn manual_pauses_then_a_retry_with_edited_input_resumes() {
     assert_eq!(step(&run, "fragile")["attempts"], 2);
     assert_eq!(step(&run, "last")["output"]["message"], "attempt 2");
 }
+}
 
-#[tokio::test]
-async fn a_paused_run_can_be_skipped_past_or_aborted() {
-    let server = server().await;
+on_both_stores! {
+async fn a_paused_run_can_be_skipped_past_or_aborted(server: Server) {
     let yaml = template(
         "pausing",
         r#"    - id: create
@@ -243,10 +262,10 @@ async fn a_paused_run_can_be_skipped_past_or_aborted() {
     assert_eq!(step(&run, "create")["status"], "rolled-back");
     assert_eq!(post(&server, &format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 409);
 }
+}
 
-#[tokio::test]
-async fn a_failed_run_retries_from_the_failed_step_and_resubmits_with_new_parameters() {
-    let server = server().await;
+on_both_stores! {
+async fn a_failed_run_retries_from_the_failed_step_and_resubmits_with_new_parameters(server: Server) {
     let yaml = template(
         "retrying",
         r#"    - id: first
@@ -275,10 +294,10 @@ async fn a_failed_run_retries_from_the_failed_step_and_resubmits_with_new_parame
     assert_eq!(new["resubmitted_from"], id);
     assert_eq!(step(&new, "check")["status"], "skipped");
 }
+}
 
-#[tokio::test]
-async fn invalid_parameters_are_refused_per_field() {
-    let server = server().await;
+on_both_stores! {
+async fn invalid_parameters_are_refused_per_field(server: Server) {
     apply(&server, &template("strict", "    - id: a\n      action: debug-log\n      input: {message: x}\n")).await;
     let (status, body) = post(&server, "/api/v1/runs", json!({"template": "strict", "parameters": {"name": 5}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-parameters")), "{body}");
@@ -288,22 +307,23 @@ async fn invalid_parameters_are_refused_per_field() {
     let (status, _) = post(&server, "/api/v1/runs", json!({"template": "nope"})).await;
     assert_eq!(status, 404);
 }
+}
 
 /// Polls until step `step_id` of run `id` is `running`.
 async fn until_running(server: &Server, id: &str, step_id: &str) {
-    for _ in 0..400 {
+    for _ in 0..1200 {
         let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
         if step(&run, step_id)["status"] == "running" {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!("step {step_id} of run {id} never started");
+    let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
+    panic!("step {step_id} of run {id} never started: {run:#}\nserver log:\n{}", server.log());
 }
 
-#[tokio::test]
-async fn cancel_stops_at_the_next_step_boundary_and_rolls_back() {
-    let server = server().await;
+on_both_stores! {
+async fn cancel_stops_at_the_next_step_boundary_and_rolls_back(server: Server) {
     let yaml = template(
         "cancelling",
         r#"    - id: create
@@ -329,11 +349,26 @@ async fn cancel_stops_at_the_next_step_boundary_and_rolls_back() {
     assert_eq!(step(&run, "create")["status"], "rolled-back");
     assert_eq!(post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 409);
 }
+}
 
-#[tokio::test]
-async fn sigkill_mid_run_resumes_every_run_without_repeating_completed_steps() {
+mod sigkill_mid_run_resumes_every_run_without_repeating_completed_steps {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite() {
+        crash_scenario(&[]).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let database = lever_tests::databases::TestDatabase::postgres().await;
+        crash_scenario(&["--database", &database.url]).await;
+    }
+}
+
+async fn crash_scenario(args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start_in(dir.path(), &[]);
+    let mut server = Server::start_in(dir.path(), args);
     server.publish_ok(plugin("debug_log"), &[]).await;
     for guest in ["workflow_fail", "workflow_sleep"] {
         server.publish_ok(fixture(guest), &[]).await;
@@ -346,7 +381,7 @@ async fn sigkill_mid_run_resumes_every_run_without_repeating_completed_steps() {
       rollback: {action: debug-log, input: {message: "undo ${{ parameters.name }}"}}
     - id: slow
       action: workflow-sleep
-      input: {ms: 1500}
+      input: {ms: 4000}
     - id: last
       action: workflow-fail
       if: ${{ parameters.name == 'doomed' }}
@@ -359,19 +394,18 @@ async fn sigkill_mid_run_resumes_every_run_without_repeating_completed_steps() {
     for name in names {
         ids.push(submit(&server, "crashy", json!({"name": name})).await);
     }
-    for id in &ids {
-        until_running(&server, id, "slow").await;
-    }
+    // All three are in their slow step at once (16 workers), so the kill lands mid-run.
+    futures::future::join_all(ids.iter().map(|id| until_running(&server, id, "slow"))).await;
     server.kill();
 
-    let server = Server::start_in(dir.path(), &[]);
+    let server = Server::start_in(dir.path(), args);
     for (id, name) in ids.iter().zip(names) {
         let run = server.wait(id).await;
         let expected = if name == "doomed" { "rolled-back" } else { "succeeded" };
         assert_eq!(run["status"], expected, "{run:#}");
         assert_eq!(step(&run, "first")["attempts"], 1, "a completed step never runs again");
         assert_eq!(step(&run, "slow")["attempts"], 1, "the step in flight resumes as the same logical attempt");
-        assert_eq!(step(&run, "slow")["output"]["slept_ms"], 1500);
+        assert_eq!(step(&run, "slow")["output"]["slept_ms"], 4000);
         let firsts = run["logs"].as_array().unwrap().iter().filter(|l| l["message"] == format!("first {name}")).count();
         assert_eq!(firsts, 1, "{run:#}");
         assert_eq!(run["attempt"], 2, "the worker picked the run up again after the restart");

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::databases::TestDatabase;
 use crate::repo_root;
 
 /// Builds `lever` (a no-op when it is fresh) and returns its path.
@@ -35,6 +36,7 @@ pub struct Server {
     /// The data dir (SQLite file, compiled-code cache, server log).
     pub data_dir: PathBuf,
     _temp: Option<TempDir>,
+    _database: Option<TestDatabase>,
     /// HTTP client.
     pub http: reqwest::Client,
 }
@@ -46,6 +48,17 @@ impl Server {
         let dir = temp.path().to_path_buf();
         let mut server = Self::start_in(&dir, &[]);
         server._temp = Some(temp);
+        server
+    }
+
+    /// Starts a server on a fresh data dir with a fresh PostgreSQL database.
+    pub async fn start_postgres() -> Self {
+        let database = TestDatabase::postgres().await;
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut server = Self::start_in(&dir, &["--database", &database.url]);
+        server._temp = Some(temp);
+        server._database = Some(database);
         server
     }
 
@@ -80,7 +93,7 @@ impl Server {
             panic!("lever serve did not start; its log:\n{log}")
         });
         let url = line.rsplit(' ').next().expect("address").trim().to_string();
-        Self { child, url, data_dir: data_dir.to_path_buf(), _temp: None, http: reqwest::Client::new() }
+        Self { child, url, data_dir: data_dir.to_path_buf(), _temp: None, _database: None, http: reqwest::Client::new() }
     }
 
     /// The server's process id.

@@ -210,7 +210,12 @@ impl Executor {
         let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id)).catch_unwind().await;
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(run = id, error = %e, "run could not be recorded; it resumes at next start"),
+            Ok(Err(e)) => {
+                // The database refused a write; the run's committed state is intact, so pick
+                // it up again shortly rather than leave it until the next restart.
+                tracing::error!(run = id, error = %e, "run could not be recorded; trying again in a second");
+                self.enqueue_after(id, Duration::from_secs(1));
+            }
             Err(_) => {
                 tracing::error!(run = id, "run panicked");
                 let error = json!({"kind": "host-panic", "message": "the host failed while running this run; see the server log"});

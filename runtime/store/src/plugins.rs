@@ -55,7 +55,7 @@ impl Store {
     /// Stores the blob (once per digest) and the `name@version` record, atomically.
     /// The same version with different bytes is a [`StoreError::VersionConflict`].
     pub async fn publish_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<PublishOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let existing: Option<String> = sqlx::query_scalar("SELECT digest FROM plugins WHERE name = $1 AND version = $2")
             .bind(&record.name)
             .bind(&record.version)

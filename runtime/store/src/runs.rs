@@ -187,7 +187,7 @@ impl Store {
         }
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
              template, template_version, idempotency_key, resubmitted_from) \
@@ -342,7 +342,7 @@ impl Store {
         if lines.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = $1")
             .bind(run_id)
             .fetch_one(&mut *tx)

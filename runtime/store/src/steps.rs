@@ -101,7 +101,7 @@ impl Store {
         event: Option<(&str, &serde_json::Value)>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
              output = $6, error = $7, updated_at = $8 WHERE run_id = $1 AND step_id = $2",
@@ -125,7 +125,7 @@ impl Store {
 
     /// Records an event.
     pub async fn append_event(&self, run_id: &str, kind: &str, step_id: Option<&str>, data: &serde_json::Value) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         insert_event(&mut tx, run_id, kind, step_id, data, now_ms()).await?;
         tx.commit().await?;
         Ok(())

@@ -63,7 +63,7 @@ impl Store {
     /// Stores a new version, unless the latest one has the same source. Returns the version
     /// in force and whether it is new.
     pub async fn put_template(&self, template: &NewTemplate<'_>) -> Result<(TemplateRecord, bool), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let latest = sqlx::query(&format!("SELECT {COLUMNS} FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1"))
             .bind(template.name)
             .fetch_optional(&mut *tx)
