@@ -16,6 +16,7 @@ CREATE TABLE run_steps (
     input TEXT,
     output TEXT,
     error TEXT,
+    poll_deadline BIGINT,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (run_id, step_id)
 );

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod corpus;
+mod demo;
 mod sandbox;
 mod store;
 mod templates;

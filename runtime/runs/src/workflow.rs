@@ -33,6 +33,15 @@ fn backoff(retry: &Retry, attempt: u32) -> Duration {
     Duration::from_millis(ms.min(retry.max_delay_ms))
 }
 
+enum Polled {
+    /// The wait is over; the step succeeded.
+    Done,
+    /// Not yet: the run waits for the next poll without holding a worker.
+    Waiting,
+    /// The poll failed for good, or the wait timed out.
+    Failed(Value),
+}
+
 enum StepOutcome {
     Succeeded(Value),
     Failed { error: Value, retryable: bool },
@@ -63,6 +72,19 @@ impl Executor {
             let row = rows.get(&step.id).cloned().expect("every template step has a row");
             if matches!(row.status.as_str(), "succeeded" | "skipped") {
                 continue;
+            }
+            if row.status == "polling" {
+                let output = row.output.clone().unwrap_or(Value::Null);
+                match self.poll(&run, step, &mut ctx, output, row.poll_deadline.unwrap_or(0)).await? {
+                    Polled::Done => continue,
+                    Polled::Waiting => return Ok(()),
+                    Polled::Failed(error) => {
+                        if self.fail_step(&run, &entry, &ctx, step, error).await? {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                }
             }
             let current = self.store.run(&run.id).await?.expect("run exists");
             if current.cancel_requested {
@@ -106,6 +128,21 @@ impl Executor {
             let started = StepUpdate { status: "running", attempts: Some(attempt as i64), input: Some(&input), ..Default::default() };
             self.store.update_step(&run.id, &step.id, &started, Some(("step-started", &json!({"attempt": attempt})))).await?;
             match self.invoke(&run, &step.id, &step.action, attempt, &input, step.timeout_ms, "").await? {
+                StepOutcome::Succeeded(output) if step.wait_for.is_some() => {
+                    let wait = step.wait_for.as_ref().expect("checked");
+                    let deadline = lever_store::now_ms() + wait.timeout_ms as i64;
+                    let polling = StepUpdate { status: "polling", output: Some(&output), poll_deadline: Some(deadline), ..Default::default() };
+                    self.store.update_step(&run.id, &step.id, &polling, Some(("step-polling", &json!({"action": wait.call.action})))).await?;
+                    match self.poll(&run, step, &mut ctx, output, deadline).await? {
+                        Polled::Done => {}
+                        Polled::Waiting => return Ok(()),
+                        Polled::Failed(error) => {
+                            if self.fail_step(&run, &entry, &ctx, step, error).await? {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
                 StepOutcome::Succeeded(output) => {
                     let done = StepUpdate { status: "succeeded", output: Some(&output), ..Default::default() };
                     self.store.update_step(&run.id, &step.id, &done, Some(("step-succeeded", &json!({"attempt": attempt})))).await?;
@@ -137,6 +174,44 @@ impl Executor {
         self.store.append_event(&run.id, "run-finished", None, &json!({"status": "succeeded"})).await?;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
         Ok(())
+    }
+
+    /// Polls a step's `waitFor` once. The poll sees the step's own output as
+    /// `steps.<id>.output`; it answers `{"done": true, ...}` when the wait is over.
+    async fn poll(&self, run: &RunRecord, step: &Step, ctx: &mut Value, output: Value, deadline: i64) -> Result<Polled, StoreError> {
+        let wait = step.wait_for.as_ref().expect("a polling step has waitFor");
+        ctx["steps"][&step.id] = json!({"output": output});
+        let outcome = match self.catalog.expressions().render(&wait.call.input, ctx) {
+            Err(e) => StepOutcome::Failed { error: failure("invalid-input", e.to_string()), retryable: false },
+            Ok(input) => self.invoke(run, &step.id, &wait.call.action, 1, &input, step.timeout_ms, "/wait").await?,
+        };
+        let not_done = match outcome {
+            StepOutcome::Succeeded(answer) if answer["done"] == json!(true) => {
+                let mut merged = output.clone();
+                if merged.is_object() {
+                    merged["wait"] = answer;
+                }
+                let done = StepUpdate { status: "succeeded", output: Some(&merged), ..Default::default() };
+                self.store.update_step(&run.id, &step.id, &done, Some(("step-succeeded", &json!({"waited": true})))).await?;
+                ctx["steps"][&step.id] = json!({"output": merged});
+                return Ok(Polled::Done);
+            }
+            StepOutcome::Succeeded(answer) => answer,
+            StepOutcome::Failed { error, retryable: true } => error,
+            StepOutcome::Failed { error, retryable: false } => return Ok(Polled::Failed(error)),
+        };
+        if lever_store::now_ms() >= deadline {
+            return Ok(Polled::Failed(failure(
+                "wait-timeout",
+                format!("`{}` did not report done within {} ms (last answer: {not_done})", wait.call.action, wait.timeout_ms),
+            )));
+        }
+        let polling = StepUpdate { status: "polling", output: Some(&output), poll_deadline: Some(deadline), ..Default::default() };
+        let data = json!({"next_poll_ms": wait.interval_ms, "answer": not_done});
+        self.store.update_step(&run.id, &step.id, &polling, Some(("polling", &data))).await?;
+        self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Waiting, None, None).await?;
+        self.enqueue_after(&run.id, Duration::from_millis(wait.interval_ms));
+        Ok(Polled::Waiting)
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {

@@ -25,6 +25,8 @@ pub struct StepRecord {
     pub output: Option<serde_json::Value>,
     /// Error (`{"kind", "message"}`) of the last failure.
     pub error: Option<serde_json::Value>,
+    /// While `polling` (a `waitFor`), when to give up (ms).
+    pub poll_deadline: Option<i64>,
     /// Last change (ms).
     pub updated_at: i64,
 }
@@ -60,6 +62,8 @@ pub struct StepUpdate<'a> {
     pub output: Option<&'a serde_json::Value>,
     /// Error, if any (replaces the previous one; `None` clears it).
     pub error: Option<&'a serde_json::Value>,
+    /// Poll deadline while `polling` (`None` clears it).
+    pub poll_deadline: Option<i64>,
 }
 
 fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
@@ -74,7 +78,8 @@ fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
         input: json(4, "run_steps.input")?,
         output: json(5, "run_steps.output")?,
         error: json(6, "run_steps.error")?,
-        updated_at: row.try_get(7)?,
+        poll_deadline: row.try_get(7)?,
+        updated_at: row.try_get(8)?,
     })
 }
 
@@ -82,7 +87,8 @@ impl Store {
     /// The steps of a run, in template order.
     pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
         sqlx::query(
-            "SELECT step_id, position, status, attempts, input, output, error, updated_at FROM run_steps WHERE run_id = $1 ORDER BY position",
+            "SELECT step_id, position, status, attempts, input, output, error, poll_deadline, updated_at FROM run_steps \
+             WHERE run_id = $1 ORDER BY position",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
@@ -104,7 +110,7 @@ impl Store {
         let mut tx = self.write_transaction().await?;
         sqlx::query(
             "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
-             output = $6, error = $7, updated_at = $8 WHERE run_id = $1 AND step_id = $2",
+             output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2",
         )
         .bind(run_id)
         .bind(step_id)
@@ -114,6 +120,7 @@ impl Store {
         .bind(update.output.map(|v| v.to_string()))
         .bind(update.error.map(|v| v.to_string()))
         .bind(now)
+        .bind(update.poll_deadline)
         .execute(&mut *tx)
         .await?;
         if let Some((kind, data)) = event {

@@ -1,0 +1,93 @@
+//! The demo catalog the README's run command loads: both workflows of the product brief run
+//! end to end through the first-party plugins, with a forced failure that rolls back and a
+//! manual pause resumed through the API.
+
+use lever_tests::guests::plugins_dir;
+use lever_tests::repo_root;
+use lever_tests::server::Server;
+use serde_json::{Value, json};
+
+fn demo_server(dir: &std::path::Path) -> Server {
+    let plugins = plugins_dir().to_string_lossy().into_owned();
+    let templates = repo_root().join("demo/templates").to_string_lossy().into_owned();
+    Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
+}
+
+async fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
+    let response = server.http.post(format!("{}{path}", server.url)).json(&body).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+async fn run(server: &Server, template: &str, parameters: Value) -> Value {
+    let (status, body) = post(server, "/api/v1/runs", json!({"template": template, "parameters": parameters})).await;
+    assert_eq!(status, 201, "{body}");
+    server.wait(body["id"].as_str().unwrap()).await
+}
+
+fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
+    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()
+}
+
+#[tokio::test]
+async fn provision_postgresql_database_previews_runs_and_hands_over_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let (status, preview) =
+        post(&server, "/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": "orders", "size": "medium"}})).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["monthly_cost_cents"], 15_000);
+    assert_eq!(preview["steps"][0]["plan"]["resources"][0]["name"], "orders-dev");
+    assert!(preview["missing_actions"].as_array().unwrap().is_empty(), "{preview}");
+
+    let done = run(&server, "provision-postgresql-database", json!({"name": "orders"})).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(step(&done, "apply")["output"]["wait"]["done"], true);
+    let text = done["output"]["text"][0]["content"].as_str().unwrap();
+    assert_eq!(text, "host orders.db.internal, port 5432, credentials at secret://databases/orders/dev");
+    assert!(done["output"]["links"][0]["url"].as_str().unwrap().contains("/pull/"));
+}
+
+#[tokio::test]
+async fn a_forced_failure_pauses_and_abort_rolls_everything_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "billing"})).await["status"], "succeeded");
+    // The same database again: its credentials already exist, and that step is manual.
+    let paused = run(&server, "provision-postgresql-database", json!({"name": "billing"})).await;
+    assert_eq!(paused["status"], "paused", "{paused:#}");
+    assert!(step(&paused, "credentials")["error"]["message"].as_str().unwrap().contains("already exist"));
+    let id = paused["id"].as_str().unwrap();
+    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/abort"), json!({})).await.0, 202);
+    let rolled = server.wait(id).await;
+    assert_eq!(rolled["status"], "rolled-back", "{rolled:#}");
+    assert_eq!(step(&rolled, "apply")["status"], "rolled-back");
+    assert_eq!(step(&rolled, "pull-request")["status"], "rolled-back");
+}
+
+#[tokio::test]
+async fn a_manual_pause_is_resumed_through_the_api_with_an_edited_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await["status"], "succeeded");
+    let paused = run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await;
+    let id = paused["id"].as_str().unwrap();
+    let edited = json!({"input": {"path": "databases/ledger/dev-2", "readers": ["my-team"]}});
+    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/steps/credentials/retry"), edited).await.0, 202);
+    let resumed = server.wait(id).await;
+    assert_eq!(resumed["status"], "succeeded", "{resumed:#}");
+    assert_eq!(step(&resumed, "credentials")["output"]["secret_ref"], "secret://databases/ledger/dev-2");
+    assert_eq!(step(&resumed, "pull-request")["attempts"], 1);
+}
+
+#[tokio::test]
+async fn create_service_runs_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let done = run(&server, "create-service", json!({"name": "checkout", "owner": "payments"})).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    for id in ["validate", "repository", "pull-request", "apply", "credentials", "notify", "register"] {
+        assert_eq!(step(&done, id)["status"], "succeeded", "{id}: {done:#}");
+    }
+    assert_eq!(step(&done, "register")["output"]["entityRef"], "component:default/checkout");
+    assert_eq!(done["output"]["links"][0]["url"], "https://git.example.internal/payments/checkout");
+}
