@@ -180,7 +180,7 @@ impl Parser<'_> {
                 }
             };
             let retry = match step.get("retry") {
-                None => (on_failure == OnFailure::Retry).then(|| Retry { attempts: 3, exponential: true, delay_ms: 1000, max_delay_ms: 60_000 }),
+                None => (on_failure == OnFailure::Retry).then_some(Retry { attempts: 3, exponential: true, delay_ms: 1000, max_delay_ms: 60_000 }),
                 Some(r) => Some(self.retry(&id, r)?),
             };
             let needs = match step.get("needs") {
