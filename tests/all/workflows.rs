@@ -106,6 +106,18 @@ async fn outputs_flow_to_later_steps_and_the_run_output_renders(server: Server) 
     assert_eq!(kinds.first(), Some(&"step-started"));
     assert_eq!(kinds.last(), Some(&"run-finished"));
     assert!(kinds.contains(&"step-skipped") && kinds.contains(&"log"), "{kinds:?}");
+    // A late client gets the whole history as server-sent events, and the stream ends with the run.
+    let sse = server
+        .http
+        .get(format!("{}/api/v1/runs/{}/events", server.url, run["id"].as_str().unwrap()))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert!(sse.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let text = tokio::time::timeout(std::time::Duration::from_secs(20), sse.text()).await.expect("the stream ends").unwrap();
+    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(names, kinds, "the stream replays the stored events in order");
 }
 }
 

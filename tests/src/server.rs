@@ -12,9 +12,16 @@ use tempfile::TempDir;
 use crate::databases::TestDatabase;
 use crate::repo_root;
 
-/// Builds `lever` (a no-op when it is fresh) and returns its path.
+static BIN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes the servers of this process run `path` (the benchmarks use a release build).
+pub fn use_lever_binary(path: PathBuf) {
+    let _ = BIN.set(path);
+}
+
+/// Builds `lever` (a no-op when it is fresh) and returns its path, unless
+/// [`use_lever_binary`] chose one.
 pub fn lever_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)

@@ -1,5 +1,6 @@
 //! `cargo run --release -p lever-bench`: the sandbox figures of BENCHMARKS.md, all measured in
-//! one run on the same machine.
+//! one run on the same machine; `cargo run --release -p lever-bench -- workflows`: the
+//! workflow figures, against a real release `lever serve`.
 //!
 //! - step overhead: `Sandbox::run` of a trivial action: fresh `Store`, instantiate through the
 //!   `InstancePre` and the pooling allocator, input and output schema checks, call, drop;
@@ -20,6 +21,8 @@ use lever_sandbox::{
     StateBackend,
 };
 use serde_json::{Value, json};
+
+mod workflows;
 
 /// State in memory, so the round trip measures the host call, not a database.
 #[derive(Default)]
@@ -85,6 +88,20 @@ async fn main() -> anyhow::Result<()> {
     let sandbox = Sandbox::new(&SandboxConfig::default())?;
     let state = Arc::new(MemoryState::default());
     let call = call(&state);
+    if std::env::args().nth(1).as_deref() == Some("workflows") {
+        // The compute of one ~10 ms step, measured in process: what 40 steps cost at least.
+        let compute = load(&sandbox, "bench_compute").await?;
+        let work = json!({"kind": "sieve", "iterations": 20});
+        let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
+        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "-p", "lever-cli", "--bin", "lever"])
+            .current_dir(lever_tests::repo_root())
+            .status()?;
+        anyhow::ensure!(status.success(), "building the release lever binary failed");
+        let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| lever_tests::repo_root().join("target"));
+        lever_tests::server::use_lever_binary(target.join("release/lever"));
+        return workflows::run(step).await;
+    }
 
     // 1. Step overhead.
     let noop = load(&sandbox, "bench_noop").await?;
