@@ -317,24 +317,10 @@ impl Store {
         id: &str,
         outcome: Result<&serde_json::Value, &serde_json::Value>,
     ) -> Result<(), StoreError> {
-        let (status, output, error) = match outcome {
-            Ok(output) => (RunStatus::Succeeded, Some(output.to_string()), None),
-            Err(error) => (RunStatus::Failed, None, Some(error.to_string())),
-        };
-        let changed = sqlx::query("UPDATE runs SET status = $2, output = $3, error = $4, updated_at = $5 WHERE id = $1 AND status = 'running'")
-            .bind(id)
-            .bind(status.as_str())
-            .bind(output)
-            .bind(error)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if changed == 0 {
-            let actual = self.run(id).await?.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
-            return Err(StoreError::StaleStatus { id: id.into(), expected: "running".into(), actual });
+        match outcome {
+            Ok(output) => self.set_run_status(id, &[RunStatus::Running], RunStatus::Succeeded, Some(output), None).await,
+            Err(error) => self.set_run_status(id, &[RunStatus::Running], RunStatus::Failed, None, Some(error)).await,
         }
-        Ok(())
     }
 
     /// Appends lines to a run's log, in one transaction.
