@@ -62,3 +62,25 @@ fn template_validate_reports_the_line_and_apply_adds_a_version() {
     let again = lever(dir.path(), &["template", "apply", good.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("(unchanged)"));
 }
+
+#[test]
+fn run_a_template_with_parameters_and_watch_its_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    for plugin in ["debug_log", "infra_pull_request", "credentials_store"] {
+        let wasm = plugins_dir().join(format!("{plugin}.wasm"));
+        assert!(lever(dir.path(), &["plugin", "publish", wasm.to_str().unwrap()]).status.success());
+    }
+    let template = lever_tests::repo_root().join("demo/templates/provision-postgresql-database.yaml");
+    assert!(lever(dir.path(), &["template", "apply", template.to_str().unwrap()]).status.success());
+    let out = lever(dir.path(), &["run", "provision-postgresql-database", "-p", "name=orders", "-p", "size=medium", "--watch"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for line in ["✓ pull-request succeeded", "✓ apply succeeded", "✓ credentials succeeded", "credentials stored at secret://databases/orders/dev"] {
+        assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
+    }
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["status"], "succeeded");
+    let bad = lever(dir.path(), &["run", "provision-postgresql-database", "-p", "name=X"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("name"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
