@@ -145,9 +145,21 @@ async fn preview_renders_inputs_and_names_missing_actions() {
     assert_eq!(preview["monthly_cost_cents"], 0);
 }
 
-#[tokio::test]
-async fn every_corpus_template_is_served_and_its_preview_names_what_is_missing() {
-    let server = Server::start();
+mod every_corpus_template_is_served_and_its_preview_names_what_is_missing {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite() {
+        corpus_over_http(Server::start()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        corpus_over_http(Server::start_postgres().await).await;
+    }
+}
+
+async fn corpus_over_http(server: Server) {
     server.publish_ok(plugin("debug_log"), &[]).await;
     server.publish_ok(plugin("http_request"), &[]).await;
     let dir = repo_root().join("tests/corpus/backstage-templates");

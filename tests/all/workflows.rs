@@ -424,3 +424,25 @@ async fn crash_scenario(args: &[&str]) {
     }
     assert!(server.log().contains("resuming unfinished runs"));
 }
+
+on_both_stores! {
+async fn each_runs_a_step_once_per_item(server: Server) {
+    let yaml = template(
+        "looping",
+        r#"    - id: greet
+      action: debug-log
+      each: ["alpha", "beta", "gamma"]
+      input: {message: "${{ each.key }}: ${{ each.value }} for ${{ parameters.name }}"}
+    - id: after
+      action: debug-log
+      input: {message: "${{ steps.greet.output.results | length }} greeted"}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let run = server.wait(&submit(&server, "looping", json!({})).await).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let results: Vec<&str> = step(&run, "greet")["output"]["results"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
+    assert_eq!(results, ["0: alpha for orders", "1: beta for orders", "2: gamma for orders"]);
+    assert_eq!(step(&run, "after")["output"]["message"], "3 greeted");
+}
+}

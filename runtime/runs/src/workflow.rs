@@ -114,7 +114,7 @@ impl Executor {
             let input = if row.status == "edited" {
                 Ok(row.input.clone().unwrap_or(Value::Null))
             } else {
-                self.catalog.expressions().render(&step.input, &ctx).map_err(|e| failure("invalid-input", e.to_string()))
+                self.render_input(step, &ctx)
             };
             let input = match input {
                 Ok(input) => input,
@@ -127,7 +127,7 @@ impl Executor {
             };
             let started = StepUpdate { status: "running", attempts: Some(attempt as i64), input: Some(&input), ..Default::default() };
             self.store.update_step(&run.id, &step.id, &started, Some(("step-started", &json!({"attempt": attempt})))).await?;
-            match self.invoke(&run, &step.id, &step.action, attempt, &input, step.timeout_ms, "").await? {
+            match self.invoke_step(&run, step, attempt, &input).await? {
                 StepOutcome::Succeeded(output) if step.wait_for.is_some() => {
                     let wait = step.wait_for.as_ref().expect("checked");
                     let deadline = lever_store::now_ms() + wait.timeout_ms as i64;
@@ -212,6 +212,42 @@ impl Executor {
         self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Waiting, None, None).await?;
         self.enqueue_after(&run.id, Duration::from_millis(wait.interval_ms));
         Ok(Polled::Waiting)
+    }
+
+    /// The step's input, rendered. A step with `each` gets a list: its input rendered once
+    /// per item, with `each.value` and `each.key`.
+    fn render_input(&self, step: &Step, ctx: &Value) -> Result<Value, Value> {
+        let expressions = self.catalog.expressions();
+        let bad = |e: lever_templates::ExpressionError| failure("invalid-input", e.to_string());
+        let Some(each) = &step.each else { return expressions.render(&step.input, ctx).map_err(bad) };
+        let items: Vec<(Value, Value)> = match expressions.render(each, ctx).map_err(bad)? {
+            Value::Array(items) => items.into_iter().enumerate().map(|(i, v)| (json!(i), v)).collect(),
+            Value::Object(map) => map.into_iter().map(|(k, v)| (json!(k), v)).collect(),
+            other => return Err(failure("invalid-input", format!("`each` of step `{}` must be a list or a mapping, not {other}", step.id))),
+        };
+        let mut inputs = Vec::with_capacity(items.len());
+        for (key, value) in items {
+            let mut item_ctx = ctx.clone();
+            item_ctx["each"] = json!({"key": key, "value": value});
+            inputs.push(expressions.render(&step.input, &item_ctx).map_err(bad)?);
+        }
+        Ok(Value::Array(inputs))
+    }
+
+    /// Runs a step's action once, or once per item of its `each` (output `{"results": [...]}`,
+    /// stopping at the first failure; each item has its own idempotency key).
+    async fn invoke_step(&self, run: &RunRecord, step: &Step, attempt: u32, input: &Value) -> Result<StepOutcome, StoreError> {
+        if step.each.is_none() {
+            return self.invoke(run, &step.id, &step.action, attempt, input, step.timeout_ms, "").await;
+        }
+        let mut results = Vec::new();
+        for (i, item) in input.as_array().into_iter().flatten().enumerate() {
+            match self.invoke(run, &step.id, &step.action, attempt, item, step.timeout_ms, &format!("/{i}")).await? {
+                StepOutcome::Succeeded(output) => results.push(output),
+                failed => return Ok(failed),
+            }
+        }
+        Ok(StepOutcome::Succeeded(json!({"results": results})))
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {
