@@ -45,6 +45,12 @@ async fn provision_postgresql_database_previews_runs_and_hands_over_credentials(
     let text = done["output"]["text"][0]["content"].as_str().unwrap();
     assert_eq!(text, "host orders.db.internal, port 5432, credentials at secret://databases/orders/dev");
     assert!(done["output"]["links"][0]["url"].as_str().unwrap().contains("/pull/"));
+    let id = done["id"].as_str().unwrap();
+    let events: Value = server.http.get(format!("{}/api/v1/runs/{id}/events", server.url)).send().await.unwrap().json().await.unwrap();
+    let progress = events["events"].as_array().unwrap().iter().find(|e| e["kind"] == "progress").expect("a progress event");
+    assert_eq!((progress["step_id"].as_str(), progress["data"]["percent"].as_u64()), (Some("apply"), Some(50)));
+    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"step-polling") && kinds.contains(&"polling"), "{kinds:?}");
 }
 
 #[tokio::test]

@@ -108,6 +108,7 @@ fn run(ctx: &Context, input: Input) -> Result<Value, ActionError> {
             state::set(Scope::Plugin, &format!("polls/{number}"), polls.to_string().as_bytes())?;
             if polls < 2 {
                 lever_sdk::log::info(&format!("pull request #{number} is still applying"));
+                lever_sdk::log::progress(50, "applying");
                 return Ok(json!({"done": false, "state": "applying"}));
             }
             state::set(Scope::Plugin, &pr, b"applied")?;

@@ -386,9 +386,16 @@ impl Executor {
         };
         let lines = log.lines();
         self.store.append_logs(&run.id, &lines).await?;
-        if !lines.is_empty() {
-            let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+        let (progress, logs): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.level == "progress");
+        if !logs.is_empty() {
+            let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
             self.store.append_event(&run.id, "log", Some(step_id), &json!({"lines": messages})).await?;
+        }
+        for line in progress {
+            // `percent% message`, as the progress host import writes it.
+            let (percent, message) = line.message.split_once("% ").unwrap_or(("", &line.message));
+            let data = json!({"percent": percent.parse::<u8>().ok(), "message": message});
+            self.store.append_event(&run.id, "progress", Some(step_id), &data).await?;
         }
         Ok(match result {
             Ok(output) => StepOutcome::Succeeded(output),
