@@ -5,6 +5,8 @@ ALTER TABLE runs ADD COLUMN template_version BIGINT;
 ALTER TABLE runs ADD COLUMN idempotency_key TEXT;
 ALTER TABLE runs ADD COLUMN resubmitted_from TEXT;
 ALTER TABLE runs ADD COLUMN cancel_requested BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN wake_at BIGINT;
+CREATE INDEX runs_waking ON runs (status, wake_at);
 CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key);
 
 CREATE TABLE run_steps (

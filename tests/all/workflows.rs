@@ -446,3 +446,36 @@ async fn each_runs_a_step_once_per_item(server: Server) {
     assert_eq!(step(&run, "after")["output"]["message"], "3 greeted");
 }
 }
+
+#[tokio::test]
+async fn a_waiting_run_is_only_a_row_and_wakes_on_time_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.publish_ok(fixture("workflow_flaky"), &[]).await;
+    let yaml = template(
+        "patient",
+        r#"    - id: flaky
+      action: workflow-flaky
+      retry: {attempts: 2, backoff: constant, delay: 3s}
+      input: {succeed_on: 2}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let id = submit(&server, "patient", json!({})).await;
+    let mut parked = None;
+    for _ in 0..400 {
+        let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
+        if run["status"] == "waiting" {
+            parked = Some(std::time::Instant::now());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let parked = parked.expect("the run parks after its first failure");
+    server.kill();
+    let server = Server::start_in(dir.path(), &[]);
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "flaky")["attempts"], 2);
+    assert!(parked.elapsed() >= std::time::Duration::from_millis(2800), "the restart must not cut the backoff short");
+}

@@ -18,6 +18,33 @@ use lever_templates::FieldError;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
+/// Wakes parked runs when their time comes: sleeps until the earliest wake time (at most a
+/// second, so runs parked by another node sharing the database are seen too).
+fn spawn_waker(executor: std::sync::Weak<Executor>) {
+    tokio::spawn(async move {
+        loop {
+            let Some(executor) = executor.upgrade() else { break };
+            let pause = match executor.store.wake_due_runs().await {
+                Ok((woken, next)) => {
+                    for id in woken {
+                        executor.enqueue(&id);
+                    }
+                    let until_next = next.map(|at| (at - lever_store::now_ms()).max(0) as u64).unwrap_or(1000);
+                    Duration::from_millis(until_next.clamp(5, 1000))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot wake waiting runs; trying again");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = executor.wake.notified() => {}
+            }
+        }
+    });
+}
+
 /// Why a run was not accepted, or a control request refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -80,6 +107,8 @@ pub struct Executor {
     catalog: Arc<Catalog>,
     queue: mpsc::UnboundedSender<String>,
     finished: broadcast::Sender<String>,
+    /// Nudges the waker when a run parks with a wake time sooner than it knows of.
+    wake: tokio::sync::Notify,
 }
 
 impl Executor {
@@ -94,7 +123,7 @@ impl Executor {
     ) -> Result<Arc<Self>, StoreError> {
         let (queue, mut receiver) = mpsc::unbounded_channel::<String>();
         let (finished, _) = broadcast::channel(1024);
-        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished });
+        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished, wake: tokio::sync::Notify::new() });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
         tokio::spawn(async move {
@@ -107,6 +136,7 @@ impl Executor {
                 });
             }
         });
+        spawn_waker(Arc::downgrade(&executor));
         let unfinished = if resume { store.unfinished_runs().await? } else { Vec::new() };
         if !unfinished.is_empty() {
             tracing::info!(count = unfinished.len(), "resuming unfinished runs");
@@ -121,7 +151,15 @@ impl Executor {
         self.queue.send(id.to_string()).expect("dispatcher is running");
     }
 
-    /// Queues `id` again after `delay`, without holding a worker meanwhile.
+    /// Parks a running run as `waiting` for `delay`: it holds no worker and no memory, only
+    /// its row with a wake time, which survives a restart.
+    async fn park(&self, id: &str, delay: Duration) -> Result<(), StoreError> {
+        self.store.park_run(id, lever_store::now_ms() + delay.as_millis() as i64).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Queues `id` again after `delay` (for a run whose database write failed).
     fn enqueue_after(&self, id: &str, delay: Duration) {
         let queue = self.queue.clone();
         let id = id.to_string();

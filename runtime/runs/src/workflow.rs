@@ -155,8 +155,7 @@ impl Executor {
                         let waiting = StepUpdate { status: "waiting", error: Some(&error), ..Default::default() };
                         let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error});
                         self.store.update_step(&run.id, &step.id, &waiting, Some(("retrying", &data))).await?;
-                        self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Waiting, None, None).await?;
-                        self.enqueue_after(&run.id, delay);
+                        self.park(&run.id, delay).await?;
                         return Ok(());
                     }
                     if self.fail_step(&run, &entry, &ctx, step, error).await? {
@@ -209,8 +208,7 @@ impl Executor {
         let polling = StepUpdate { status: "polling", output: Some(&output), poll_deadline: Some(deadline), ..Default::default() };
         let data = json!({"next_poll_ms": wait.interval_ms, "answer": not_done});
         self.store.update_step(&run.id, &step.id, &polling, Some(("polling", &data))).await?;
-        self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Waiting, None, None).await?;
-        self.enqueue_after(&run.id, Duration::from_millis(wait.interval_ms));
+        self.park(&run.id, Duration::from_millis(wait.interval_ms)).await?;
         Ok(Polled::Waiting)
     }
 

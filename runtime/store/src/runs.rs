@@ -281,10 +281,11 @@ impl Store {
         sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?.iter().map(record).collect()
     }
 
-    /// Ids of runs a worker must pick up (`pending`, `running`, `waiting`, `rolling-back`),
-    /// oldest first: what a restarted server resumes. Paused runs wait for a human.
+    /// Ids of runs a worker must pick up (`pending`, `running`, `rolling-back`), oldest first:
+    /// what a restarted server resumes. Waiting runs wake at their time; paused runs wait for
+    /// a human.
     pub async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM runs WHERE status IN ('pending', 'running', 'waiting', 'rolling-back') ORDER BY created_at, id")
+        Ok(sqlx::query_scalar("SELECT id FROM runs WHERE status IN ('pending', 'running', 'rolling-back') ORDER BY created_at, id")
             .fetch_all(&self.pool)
             .await?)
     }
@@ -375,5 +376,47 @@ impl Store {
             .await?
             .rows_affected();
         Ok(changed > 0)
+    }
+}
+
+impl Store {
+    /// Parks a `running` run as `waiting` until `wake_at` (ms): from then on it is only a row.
+    pub async fn park_run(&self, id: &str, wake_at: i64) -> Result<(), StoreError> {
+        let changed = sqlx::query("UPDATE runs SET status = 'waiting', wake_at = $2, updated_at = $3 WHERE id = $1 AND status = 'running'")
+            .bind(id)
+            .bind(wake_at)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            let actual = self.run(id).await?.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
+            return Err(StoreError::StaleStatus { id: id.into(), expected: "running".into(), actual });
+        }
+        Ok(())
+    }
+
+    /// Moves every `waiting` run whose time has come back to `pending` and returns their ids,
+    /// with the time the next one wakes, if any.
+    pub async fn wake_due_runs(&self) -> Result<(Vec<String>, Option<i64>), StoreError> {
+        let now = now_ms();
+        let due: Vec<String> = sqlx::query_scalar("SELECT id FROM runs WHERE status = 'waiting' AND wake_at <= $1 ORDER BY wake_at LIMIT 500")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut woken = Vec::with_capacity(due.len());
+        for id in due {
+            let changed = sqlx::query("UPDATE runs SET status = 'pending', wake_at = NULL, updated_at = $2 WHERE id = $1 AND status = 'waiting'")
+                .bind(&id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                woken.push(id);
+            }
+        }
+        let next: Option<i64> = sqlx::query_scalar("SELECT MIN(wake_at) FROM runs WHERE status = 'waiting'").fetch_one(&self.pool).await?;
+        Ok((woken, next))
     }
 }
