@@ -262,9 +262,8 @@ impl Store {
             .await?
             .rows_affected();
         if changed == 0 {
-            let actual = self.run(id).await?.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
             let expected = from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ");
-            return Err(StoreError::StaleStatus { id: id.into(), expected, actual });
+            return Err(self.stale_status(id, expected).await);
         }
         Ok(())
     }
@@ -380,6 +379,17 @@ impl Store {
 }
 
 impl Store {
+    /// The error for a transition that found run `id` in another status than `expected`.
+    async fn stale_status(&self, id: &str, expected: String) -> StoreError {
+        match self.run(id).await {
+            Ok(run) => {
+                let actual = run.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
+                StoreError::StaleStatus { id: id.into(), expected, actual }
+            }
+            Err(e) => e,
+        }
+    }
+
     /// Parks a `running` run as `waiting` until `wake_at` (ms): from then on it is only a row.
     pub async fn park_run(&self, id: &str, wake_at: i64) -> Result<(), StoreError> {
         let changed = sqlx::query("UPDATE runs SET status = 'waiting', wake_at = $2, updated_at = $3 WHERE id = $1 AND status = 'running'")
@@ -390,8 +400,7 @@ impl Store {
             .await?
             .rows_affected();
         if changed == 0 {
-            let actual = self.run(id).await?.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
-            return Err(StoreError::StaleStatus { id: id.into(), expected: "running".into(), actual });
+            return Err(self.stale_status(id, "running".into()).await);
         }
         Ok(())
     }
