@@ -84,3 +84,13 @@ fn run_a_template_with_parameters_and_watch_its_steps() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("name"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[test]
+fn the_default_data_dir_is_relative_to_where_lever_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = plugins_dir().join("debug_log.wasm");
+    let out = Command::new(lever_binary()).current_dir(dir.path()).args(["plugin", "publish", wasm.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join(".lever/lever.db").exists());
+    assert!(dir.path().join(".lever/cache").is_dir(), "the compiled-code cache lives in ./.lever");
+}

@@ -32,12 +32,15 @@ impl Location {
     pub(crate) async fn open(&self, workers: usize, resume: bool) -> anyhow::Result<Local> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
+        // The compiled-code cache wants an absolute path; `./.lever` is the default.
+        let data_dir = std::path::absolute(&self.data_dir)
+            .with_context(|| format!("cannot resolve the data dir {}", self.data_dir.display()))?;
         let url = match &self.database {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("lever.db").display()),
+            None => format!("sqlite://{}", data_dir.join("lever.db").display()),
         };
         let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(self.data_dir.join("cache")), ..Default::default() })?;
+        let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone()));
         let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume).await?;
