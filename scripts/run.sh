@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
-cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml
+CARGO_TARGET_DIR=plugins/target cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml
 exec cargo run -p lever-cli --bin lever -- serve --publish plugins/target/wasm32-wasip2/release --templates demo/templates "$@"
