@@ -54,7 +54,8 @@ impl PublishQuery {
     }
 }
 
-pub(crate) fn describe(record: &PluginRecord) -> Value {
+/// A published plugin as the API shows it.
+pub(crate) fn plugin_json(record: &PluginRecord) -> Value {
     json!({
         "name": record.name,
         "version": record.version,
@@ -87,12 +88,12 @@ pub(crate) async fn publish(
         PublishOutcome::Created => StatusCode::CREATED,
         PublishOutcome::Unchanged => StatusCode::OK,
     };
-    Ok((status, Json(describe(&record))))
+    Ok((status, Json(plugin_json(&record))))
 }
 
 /// Every published plugin version.
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let plugins: Vec<Value> = state.registry.list().await?.iter().map(describe).collect();
+    let plugins: Vec<Value> = state.registry.list().await?.iter().map(plugin_json).collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
 
@@ -100,6 +101,6 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 pub(crate) async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let reference = PluginRef::parse(&name).map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
     let latest = state.registry.record(&reference).await?;
-    let versions: Vec<Value> = state.store.plugin_versions(&reference.name).await?.iter().map(describe).collect();
+    let versions: Vec<Value> = state.store.plugin_versions(&reference.name).await?.iter().map(plugin_json).collect();
     Ok(Json(json!({ "name": reference.name, "latest": latest.version, "versions": versions })))
 }
