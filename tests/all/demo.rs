@@ -13,13 +13,8 @@ fn demo_server(dir: &std::path::Path) -> Server {
     Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
 }
 
-async fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let response = server.http.post(format!("{}{path}", server.url)).json(&body).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
-}
-
 async fn run(server: &Server, template: &str, parameters: Value) -> Value {
-    let (status, body) = post(server, "/api/v1/runs", json!({"template": template, "parameters": parameters})).await;
+    let (status, body) = server.post_json("/api/v1/runs", json!({"template": template, "parameters": parameters})).await;
     assert_eq!(status, 201, "{body}");
     server.wait(body["id"].as_str().unwrap()).await
 }
@@ -33,7 +28,7 @@ async fn provision_postgresql_database_previews_runs_and_hands_over_credentials(
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
     let (status, preview) =
-        post(&server, "/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": "orders", "size": "medium"}})).await;
+        server.post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": "orders", "size": "medium"}})).await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["monthly_cost_cents"], 15_000);
     assert_eq!(preview["steps"][0]["plan"]["resources"][0]["name"], "orders-dev");
@@ -63,7 +58,7 @@ async fn a_forced_failure_pauses_and_abort_rolls_everything_back() {
     assert_eq!(paused["status"], "paused", "{paused:#}");
     assert!(step(&paused, "credentials")["error"]["message"].as_str().unwrap().contains("already exist"));
     let id = paused["id"].as_str().unwrap();
-    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/abort"), json!({})).await.0, 202);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/abort"), json!({})).await.0, 202);
     let rolled = server.wait(id).await;
     assert_eq!(rolled["status"], "rolled-back", "{rolled:#}");
     assert_eq!(step(&rolled, "apply")["status"], "rolled-back");
@@ -78,7 +73,7 @@ async fn a_manual_pause_is_resumed_through_the_api_with_an_edited_input() {
     let paused = run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await;
     let id = paused["id"].as_str().unwrap();
     let edited = json!({"input": {"path": "databases/ledger/dev-2", "readers": ["my-team"]}});
-    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/steps/credentials/retry"), edited).await.0, 202);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/steps/credentials/retry"), edited).await.0, 202);
     let resumed = server.wait(id).await;
     assert_eq!(resumed["status"], "succeeded", "{resumed:#}");
     assert_eq!(step(&resumed, "credentials")["output"]["secret_ref"], "secret://databases/ledger/dev-2");

@@ -59,16 +59,6 @@ async fn post_template(server: &Server, body: &str) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
-async fn post_json(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let response = server.http.post(format!("{}{path}", server.url)).json(&body).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(server: &Server, path: &str) -> (u16, Value) {
-    let response = server.http.get(format!("{}{path}", server.url)).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn templates_are_versioned_searchable_and_serve_their_form() {
     let server = Server::start();
@@ -79,16 +69,16 @@ async fn templates_are_versioned_searchable_and_serve_their_form() {
     let (status, body) = post_template(&server, &DATABASE.replace("A PostgreSQL database", "One PostgreSQL database")).await;
     assert_eq!((status, body["version"].as_i64()), (201, Some(2)));
 
-    let (_, form) = get(&server, "/api/v1/templates/small-database").await;
+    let (_, form) = server.get_json("/api/v1/templates/small-database").await;
     assert_eq!(form["version"], 2);
     assert_eq!(form["pages"].as_array().unwrap().len(), 2);
     assert_eq!(form["pages"][1]["schema"]["properties"]["size"]["enumNames"][1], "Medium ($150/month)");
 
     for (query, expected) in [("q=postgresql%20database", 1), ("tag=database", 1), ("owner=platform-team", 1), ("q=kafka", 0), ("tag=none", 0)] {
-        let (_, found) = get(&server, &format!("/api/v1/templates?{query}")).await;
+        let (_, found) = server.get_json(&format!("/api/v1/templates?{query}")).await;
         assert_eq!(found["templates"].as_array().unwrap().len(), expected, "{query}: {found}");
     }
-    let (status, body) = get(&server, "/api/v1/templates/nope").await;
+    let (status, body) = server.get_json("/api/v1/templates/nope").await;
     assert_eq!(status, 404, "{body}");
 }
 
@@ -112,15 +102,15 @@ async fn invalid_templates_are_refused_with_the_line_to_fix() {
 async fn validation_fills_defaults_and_lists_errors_per_field() {
     let server = Server::start();
     post_template(&server, DATABASE).await;
-    let (status, body) = post_json(&server, "/api/v1/templates/small-database/validate", json!({"parameters": {"name": "orders"}})).await;
+    let (status, body) = server.post_json("/api/v1/templates/small-database/validate", json!({"parameters": {"name": "orders"}})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["parameters"], json!({"name": "orders", "environment": "dev", "size": "small"}));
     let (status, body) =
-        post_json(&server, "/api/v1/templates/small-database/validate", json!({"parameters": {"name": "X", "size": "huge"}})).await;
+        server.post_json("/api/v1/templates/small-database/validate", json!({"parameters": {"name": "X", "size": "huge"}})).await;
     assert_eq!(status, 422, "{body}");
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["name", "size"], "{body}");
-    let (status, _) = post_json(&server, "/api/v1/templates/small-database/validate", json!({"parameters": {}})).await;
+    let (status, _) = server.post_json("/api/v1/templates/small-database/validate", json!({"parameters": {}})).await;
     assert_eq!(status, 422);
 }
 
@@ -131,7 +121,7 @@ async fn preview_renders_inputs_and_names_missing_actions() {
     server.publish_ok(plugin("http_request"), &[]).await;
     post_template(&server, DATABASE).await;
     let (status, preview) =
-        post_json(&server, "/api/v1/templates/small-database/preview", json!({"parameters": {"name": "orders"}})).await;
+        server.post_json("/api/v1/templates/small-database/preview", json!({"parameters": {"name": "orders"}})).await;
     assert_eq!(status, 200, "{preview}");
     let steps = preview["steps"].as_array().unwrap();
     assert_eq!(steps[0]["resolved"], "debug-log@0.1.0");
@@ -171,10 +161,10 @@ async fn corpus_over_http(server: Server) {
         let (status, applied) = post_template(&server, &text).await;
         assert!(status == 201 || status == 200, "{}: {applied}", file.display());
         let name = applied["name"].as_str().unwrap().to_string();
-        let (status, form) = get(&server, &format!("/api/v1/templates/{name}")).await;
+        let (status, form) = server.get_json(&format!("/api/v1/templates/{name}")).await;
         assert_eq!(status, 200, "{name}: {form}");
         assert!(!form["pages"].as_array().unwrap().is_empty(), "{name}: the form is served");
-        let (status, preview) = post_json(&server, &format!("/api/v1/templates/{name}/preview"), json!({"parameters": {}})).await;
+        let (status, preview) = server.post_json(&format!("/api/v1/templates/{name}/preview"), json!({"parameters": {}})).await;
         assert_eq!(status, 200, "{name}: {preview}");
         let missing: Vec<&str> = preview["missing_actions"].as_array().unwrap().iter().map(|m| m["action"].as_str().unwrap()).collect();
         for step in preview["steps"].as_array().unwrap() {

@@ -52,11 +52,6 @@ async fn submit(server: &Server, template: &str, parameters: Value) -> String {
     response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
 }
 
-async fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let response = server.http.post(format!("{}{path}", server.url)).json(&body).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
-}
-
 fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
     run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}: {run:#}"))
 }
@@ -88,9 +83,9 @@ async fn outputs_flow_to_later_steps_and_the_run_output_renders(server: Server) 
 "#,
     );
     apply(&server, &yaml).await;
-    let (status, body) = post(&server, "/api/v1/runs", json!({"template": "flow", "parameters": {}, "idempotency_key": "k1"})).await;
+    let (status, body) = server.post_json("/api/v1/runs", json!({"template": "flow", "parameters": {}, "idempotency_key": "k1"})).await;
     assert_eq!(status, 201, "{body}");
-    let (again, same) = post(&server, "/api/v1/runs", json!({"template": "flow", "parameters": {}, "idempotency_key": "k1"})).await;
+    let (again, same) = server.post_json("/api/v1/runs", json!({"template": "flow", "parameters": {}, "idempotency_key": "k1"})).await;
     assert_eq!((again, &same["id"]), (200, &body["id"]), "the same idempotency key returns the same run");
     let run = server.wait(body["id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
@@ -233,9 +228,9 @@ async fn manual_pauses_then_a_retry_with_edited_input_resumes(server: Server) {
     let paused = server.wait(&id).await;
     assert_eq!(paused["status"], "paused", "{paused:#}");
     assert_eq!(step(&paused, "fragile")["status"], "failed");
-    let (status, _) = post(&server, &format!("/api/v1/runs/{id}/steps/last/retry"), json!({})).await;
+    let (status, _) = server.post_json(&format!("/api/v1/runs/{id}/steps/last/retry"), json!({})).await;
     assert_eq!(status, 409, "only the failed step can be resolved");
-    let (status, body) = post(&server, &format!("/api/v1/runs/{id}/steps/fragile/retry"), json!({"input": {"succeed_on": 1}})).await;
+    let (status, body) = server.post_json(&format!("/api/v1/runs/{id}/steps/fragile/retry"), json!({"input": {"succeed_on": 1}})).await;
     assert_eq!(status, 202, "{body}");
     let run = server.wait(&id).await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
@@ -262,17 +257,17 @@ async fn a_paused_run_can_be_skipped_past_or_aborted(server: Server) {
     apply(&server, &yaml).await;
     let skipped = submit(&server, "pausing", json!({})).await;
     assert_eq!(server.wait(&skipped).await["status"], "paused");
-    assert_eq!(post(&server, &format!("/api/v1/runs/{skipped}/steps/fragile/skip"), json!({})).await.0, 202);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{skipped}/steps/fragile/skip"), json!({})).await.0, 202);
     let run = server.wait(&skipped).await;
     assert_eq!((run["status"].as_str(), step(&run, "fragile")["status"].as_str()), (Some("succeeded"), Some("skipped")));
 
     let aborted = submit(&server, "pausing", json!({})).await;
     assert_eq!(server.wait(&aborted).await["status"], "paused");
-    assert_eq!(post(&server, &format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 202);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 202);
     let run = server.wait(&aborted).await;
     assert_eq!(run["status"], "rolled-back", "{run:#}");
     assert_eq!(step(&run, "create")["status"], "rolled-back");
-    assert_eq!(post(&server, &format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 409);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{aborted}/abort"), json!({})).await.0, 409);
 }
 }
 
@@ -293,13 +288,13 @@ async fn a_failed_run_retries_from_the_failed_step_and_resubmits_with_new_parame
     let id = submit(&server, "retrying", json!({})).await;
     let failed = server.wait(&id).await;
     assert_eq!(failed["status"], "failed", "nothing to roll back: {failed:#}");
-    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/retry"), json!({})).await.0, 202);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/retry"), json!({})).await.0, 202);
     let again = server.wait(&id).await;
     assert_eq!(again["status"], "failed");
     assert_eq!(step(&again, "first")["attempts"], 1, "retry restarts from the failed step");
     assert_eq!(step(&again, "check")["attempts"], 2);
 
-    let (status, body) = post(&server, &format!("/api/v1/runs/{id}/resubmit"), json!({"parameters": {"name": "payments"}})).await;
+    let (status, body) = server.post_json(&format!("/api/v1/runs/{id}/resubmit"), json!({"parameters": {"name": "payments"}})).await;
     assert_eq!(status, 201, "{body}");
     let new = server.wait(body["id"].as_str().unwrap()).await;
     assert_eq!(new["status"], "succeeded", "{new:#}");
@@ -311,12 +306,12 @@ async fn a_failed_run_retries_from_the_failed_step_and_resubmits_with_new_parame
 on_both_stores! {
 async fn invalid_parameters_are_refused_per_field(server: Server) {
     apply(&server, &template("strict", "    - id: a\n      action: debug-log\n      input: {message: x}\n")).await;
-    let (status, body) = post(&server, "/api/v1/runs", json!({"template": "strict", "parameters": {"name": 5}})).await;
+    let (status, body) = server.post_json("/api/v1/runs", json!({"template": "strict", "parameters": {"name": 5}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-parameters")), "{body}");
     assert_eq!(body["error"]["details"][0]["field"], "name");
-    let (status, _) = post(&server, "/api/v1/runs", json!({"template": "strict", "action": "debug-log"})).await;
+    let (status, _) = server.post_json("/api/v1/runs", json!({"template": "strict", "action": "debug-log"})).await;
     assert_eq!(status, 400);
-    let (status, _) = post(&server, "/api/v1/runs", json!({"template": "nope"})).await;
+    let (status, _) = server.post_json("/api/v1/runs", json!({"template": "nope"})).await;
     assert_eq!(status, 404);
 }
 }
@@ -353,13 +348,13 @@ async fn cancel_stops_at_the_next_step_boundary_and_rolls_back(server: Server) {
     apply(&server, &yaml).await;
     let id = submit(&server, "cancelling", json!({})).await;
     until_running(&server, &id, "slow").await;
-    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 202);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 202);
     let run = server.wait(&id).await;
     assert_eq!(run["status"], "cancelled", "{run:#}");
     assert_eq!(step(&run, "slow")["status"], "succeeded", "the step in flight finishes");
     assert_eq!(step(&run, "never")["status"], "pending");
     assert_eq!(step(&run, "create")["status"], "rolled-back");
-    assert_eq!(post(&server, &format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 409);
+    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/cancel"), json!({})).await.0, 409);
 }
 }
 

@@ -135,6 +135,20 @@ impl Server {
         body
     }
 
+    /// POSTs `body` as JSON to `path`; returns status and body.
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.url)).json(&body).send().await.expect("POST request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs `path`; returns status and body.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.expect("GET request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `POST /api/v1/runs`; returns status and body.
     pub async fn submit(&self, action: &str, input: Value) -> (u16, Value) {
         let response = self
