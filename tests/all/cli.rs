@@ -6,7 +6,12 @@ use lever_tests::guests::plugins_dir;
 use lever_tests::server::{Server, lever_binary};
 
 fn lever(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(lever_binary()).arg("--data-dir").arg(data_dir).args(args).output().expect("run lever")
+    Command::new(lever_binary()).arg("--data-dir").arg(data_dir).args(args).env_remove("LEVER_TOKEN").output().expect("run lever")
+}
+
+/// `lever` talking to a server with `token`.
+fn lever_with_token(data_dir: &std::path::Path, token: &str, args: &[&str]) -> std::process::Output {
+    Command::new(lever_binary()).arg("--data-dir").arg(data_dir).args(args).env("LEVER_TOKEN", token).output().expect("run lever")
 }
 
 #[test]
@@ -34,14 +39,17 @@ async fn run_against_a_server() {
     let server = Server::start();
     let wasm = plugins_dir().join("debug_log.wasm");
     let dir = tempfile::tempdir().unwrap();
-    let publish = lever(dir.path(), &["plugin", "publish", wasm.to_str().unwrap(), "--server", &server.url]);
+    let publish = lever_with_token(dir.path(), &server.admin_token, &["plugin", "publish", wasm.to_str().unwrap(), "--server", &server.url]);
     assert!(publish.status.success(), "{}", String::from_utf8_lossy(&publish.stderr));
-    let run = lever(dir.path(), &["run", "debug-log", "--input", r#"{"message":"remote"}"#, "--server", &server.url]);
+    let run = lever_with_token(dir.path(), &server.admin_token, &["run", "debug-log", "--input", r#"{"message":"remote"}"#, "--server", &server.url]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert!(String::from_utf8_lossy(&run.stderr).contains("remote"));
-    let failed = lever(dir.path(), &["run", "debug-log", "--input", r#"{"message":7}"#, "--server", &server.url]);
+    let failed = lever_with_token(dir.path(), &server.admin_token, &["run", "debug-log", "--input", r#"{"message":7}"#, "--server", &server.url]);
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("400"), "{}", String::from_utf8_lossy(&failed.stderr));
+    let anonymous = lever(dir.path(), &["run", "debug-log", "--input", r#"{"message":"x"}"#, "--server", &server.url]);
+    assert!(!anonymous.status.success());
+    assert!(String::from_utf8_lossy(&anonymous.stderr).contains("401"), "{}", String::from_utf8_lossy(&anonymous.stderr));
 }
 
 #[test]

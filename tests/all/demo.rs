@@ -72,7 +72,7 @@ async fn a_manual_pause_is_resumed_through_the_api_with_an_edited_input() {
     assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await["status"], "succeeded");
     let paused = run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await;
     let id = paused["id"].as_str().unwrap();
-    let edited = json!({"input": {"path": "databases/ledger/dev-2", "readers": ["my-team"]}});
+    let edited = json!({"input": {"path": "databases/ledger/dev-2", "readers": ["platform-team"]}});
     assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/steps/credentials/retry"), edited).await.0, 202);
     let resumed = server.wait(id).await;
     assert_eq!(resumed["status"], "succeeded", "{resumed:#}");
@@ -84,11 +84,11 @@ async fn a_manual_pause_is_resumed_through_the_api_with_an_edited_input() {
 async fn create_service_runs_every_step() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
-    let done = run(&server, "create-service", json!({"name": "checkout", "owner": "payments"})).await;
+    let done = run(&server, "create-service", json!({"name": "checkout", "owner": "platform-team"})).await;
     assert_eq!(done["status"], "succeeded", "{done:#}");
     for id in ["validate", "repository", "pull-request", "apply", "credentials", "notify", "register"] {
         assert_eq!(step(&done, id)["status"], "succeeded", "{id}: {done:#}");
     }
     assert_eq!(step(&done, "register")["output"]["entityRef"], "component:default/checkout");
-    assert_eq!(done["output"]["links"][0]["url"], "https://git.example.internal/payments/checkout");
+    assert_eq!(done["output"]["links"][0]["url"], "https://git.example.internal/platform-team/checkout");
 }

@@ -8,3 +8,6 @@ mod sandbox;
 mod store;
 mod templates;
 mod workflows;
+mod approvals;
+mod approval_timers;
+mod identity;

@@ -78,6 +78,7 @@ both_backends!(run_transitions_are_committed_and_guarded, |store: Store| async m
         idempotency_key: None,
         resubmitted_from: None,
         steps: vec![],
+        approval: None,
     };
     let (run, created) = store.create_run(&new).await.unwrap();
     assert!(created);
@@ -116,6 +117,7 @@ both_backends!(logs_append_in_order, |store: Store| async move {
             idempotency_key: None,
             resubmitted_from: None,
             steps: vec![],
+            approval: None,
         })
         .await
         .unwrap()

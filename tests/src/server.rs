@@ -44,8 +44,19 @@ pub struct Server {
     pub data_dir: PathBuf,
     _temp: Option<TempDir>,
     _database: Option<TestDatabase>,
-    /// HTTP client.
+    /// HTTP client that authenticates as `admin` (platform role).
     pub http: reqwest::Client,
+    /// The admin API token printed at first start.
+    pub admin_token: String,
+}
+
+/// An HTTP client sending `token` as its bearer token.
+pub fn client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
+    }
+    reqwest::Client::builder().default_headers(headers).build().expect("http client")
 }
 
 impl Server {
@@ -69,6 +80,16 @@ impl Server {
         server
     }
 
+    /// Starts a server on a fresh data dir whose `lever.yaml` is `config`.
+    pub fn start_configured(config: &str, extra: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        std::fs::write(temp.path().join("lever.yaml"), config).expect("write lever.yaml");
+        let dir = temp.path().to_path_buf();
+        let mut server = Self::start_in(&dir, extra);
+        server._temp = Some(temp);
+        server
+    }
+
     /// Starts a server on `data_dir` with extra arguments (`--database URL`...).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
         let log = std::fs::OpenOptions::new()
@@ -89,18 +110,36 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
                 let _ = tx.send(line);
             }
-            for _ in lines {}
         });
-        let line = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
-            let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
-            panic!("lever serve did not start; its log:\n{log}")
-        });
-        let url = line.rsplit(' ').next().expect("address").trim().to_string();
-        Self { child, url, data_dir: data_dir.to_path_buf(), _temp: None, _database: None, http: reqwest::Client::new() }
+        let token_file = data_dir.join("admin-token");
+        let mut url = None;
+        while url.is_none() {
+            let line = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+                panic!("lever serve did not start; its log:\n{log}")
+            });
+            if let Some(rest) = line.split("the admin API token is ").nth(1) {
+                // Printed once, at first start: keep it for restarts on the same data dir.
+                let token = rest.split_whitespace().next().expect("token").to_string();
+                std::fs::write(&token_file, &token).expect("keep the admin token");
+            } else if line.contains("listening on") {
+                url = Some(line.rsplit(' ').next().expect("address").trim().to_string());
+            }
+        }
+        let admin_token = std::fs::read_to_string(&token_file).expect("the admin token of this data dir");
+        Self {
+            child,
+            url: url.expect("address"),
+            data_dir: data_dir.to_path_buf(),
+            _temp: None,
+            _database: None,
+            http: client(Some(&admin_token)),
+            admin_token,
+        }
     }
 
     /// The server's process id.
@@ -175,6 +214,13 @@ impl Server {
             self.http.get(format!("{}/api/v1/runs/{id}", self.url)).query(&[("wait", "60")]).send().await.expect("get run");
         assert_eq!(response.status().as_u16(), 200);
         response.json().await.expect("run json")
+    }
+
+    /// Creates an API token for `user` (as admin) and returns a client using it.
+    pub async fn client_for(&self, user: &str) -> reqwest::Client {
+        let (status, body) = self.post_json("/api/v1/tokens", json!({"user": user, "name": "test"})).await;
+        assert_eq!(status, 201, "token for {user}: {body}");
+        client(body["token"].as_str())
     }
 
     /// Stops the server with SIGKILL, as a crash would.

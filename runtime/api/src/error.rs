@@ -55,6 +55,9 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Refused(message) = e {
+            return ApiError::new(StatusCode::CONFLICT, "conflict", message);
+        }
         tracing::error!(error = %e, "store error");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "the database is unavailable; try again shortly")
     }

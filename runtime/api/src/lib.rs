@@ -1,5 +1,6 @@
 //! The HTTP API (axum), under `/api/v1`, plus `/healthz`.
 
+mod auth;
 mod error;
 mod routes;
 
@@ -24,6 +25,12 @@ pub struct AppState {
     pub executor: Arc<Executor>,
     /// Templates.
     pub catalog: Arc<Catalog>,
+    /// Who is calling.
+    pub identity: Arc<lever_identity::Authenticator>,
+    /// Policies, stages, decisions, links.
+    pub approvals: Arc<lever_approvals::Approvals>,
+    /// Set when the server runs with `--manual-clock` (tests move time through the API).
+    pub manual_clock: Option<Arc<lever_store::ManualClock>>,
 }
 
 /// Largest accepted plugin upload.
@@ -31,5 +38,5 @@ pub const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
-    routes::router().with_state(state)
+    routes::router(state.clone()).with_state(state)
 }

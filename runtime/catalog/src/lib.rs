@@ -13,7 +13,7 @@ use lever_store::{NewTemplate, Store, StoreError, TemplateRecord};
 use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
 use serde_json::Value;
 
-pub use preview::{ApprovalRoute, MissingAction, Preview, StepPreview, context};
+pub use preview::{MissingAction, Preview, StepPreview, context};
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -42,16 +42,12 @@ pub struct StepPreview {
     pub plan: Option<ExecutionPlan>,
     /// Why there is no plan, when there is none.
     pub message: Option<String>,
+    /// The action's declared risk (`standard` or `high`), when it resolves.
+    pub risk: Option<lever_sandbox::Risk>,
+    /// The step has `approval: required`.
+    pub approval_required: bool,
 }
 
-/// Who must approve.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApprovalRoute {
-    /// `automatic` until approval policies exist.
-    pub route: &'static str,
-    /// Why.
-    pub reasons: Vec<String>,
-}
 
 /// A whole preview.
 #[derive(Debug, Clone, Serialize)]
@@ -70,8 +66,8 @@ pub struct Preview {
     pub missing_actions: Vec<MissingAction>,
     /// Sum of the plans' monthly costs, in US cents.
     pub monthly_cost_cents: u64,
-    /// The approval route.
-    pub approval: ApprovalRoute,
+    /// The approval route the policy chose (filled in by the approvals service).
+    pub approval: Option<Value>,
 }
 
 /// Keeps strings that read earlier steps' outputs as written: they are unknown before the run.
@@ -122,6 +118,8 @@ impl Catalog {
                 input: Value::Null,
                 plan: None,
                 message: None,
+                risk: None,
+                approval_required: step.approval_required,
             };
             match render_known(self, &step.input, &ctx) {
                 Ok(input) => preview.input = input,
@@ -163,6 +161,7 @@ impl Catalog {
                 continue;
             };
             preview.resolved = Some(format!("{}@{}", record.name, record.version));
+            preview.risk = Some(plugin.manifest().risk);
             if !runs {
                 preview.status = "skipped";
                 preview.message = Some("its `if` is false for these parameters".into());
@@ -208,7 +207,7 @@ impl Catalog {
             steps,
             missing_actions: missing,
             monthly_cost_cents: cost,
-            approval: ApprovalRoute { route: "automatic", reasons: vec!["no approval policy is configured".into()] },
+            approval: None,
         })
     }
 }

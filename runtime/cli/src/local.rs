@@ -24,12 +24,14 @@ pub(crate) struct Local {
     pub(crate) registry: Arc<Registry>,
     pub(crate) executor: Arc<Executor>,
     pub(crate) catalog: Arc<Catalog>,
+    /// The data dir, absolute.
+    pub(crate) data_dir: PathBuf,
 }
 
 impl Location {
     /// Opens the store, the sandbox, the registry and the executor. `resume` picks up runs a
     /// previous server left unfinished; only a server should.
-    pub(crate) async fn open(&self, workers: usize, resume: bool) -> anyhow::Result<Local> {
+    pub(crate) async fn open(&self, workers: usize, resume: bool, clock: Arc<dyn lever_store::Clock>) -> anyhow::Result<Local> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
         // The compiled-code cache wants an absolute path; `./.lever` is the default.
@@ -43,8 +45,8 @@ impl Location {
         let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone()));
-        let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume).await?;
-        Ok(Local { store, registry, executor, catalog })
+        let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock).await?;
+        Ok(Local { store, registry, executor, catalog, data_dir })
     }
 }
 

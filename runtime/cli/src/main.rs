@@ -38,6 +38,14 @@ enum Command {
         /// Applies these template files, or every .yaml in these directories, at start.
         #[arg(long = "templates")]
         templates: Vec<PathBuf>,
+        /// Users, groups, OIDC, link key and freeze windows (default: DATA_DIR/lever.yaml,
+        /// else the embedded demo config).
+        #[arg(long, env = "LEVER_CONFIG")]
+        config: Option<PathBuf>,
+        /// For tests: approval timers and links follow a clock moved with
+        /// `POST /api/v1/admin/clock` instead of waiting.
+        #[arg(long)]
+        manual_clock: bool,
     },
     /// Manages plugins.
     Plugin {
@@ -51,17 +59,41 @@ enum Command {
     },
     /// Runs an action and waits for the result.
     Run(commands::run::RunArgs),
+    /// Manages API tokens.
+    Token {
+        #[command(subcommand)]
+        command: commands::token::TokenCommand,
+    },
+    /// Evaluates and tests approval policies.
+    Policy {
+        #[command(subcommand)]
+        command: commands::policy::PolicyCommand,
+    },
+    /// Checks the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
 }
 
-fn main() {
-    if let Err(e) = run() {
-        // The chain of causes, without a backtrace: these errors are for the user.
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recomputes the hash chain; exits 1 naming the rows when a row was edited or deleted.
+    Verify,
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            // The chain of causes, without a backtrace: these errors are for the user.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     tracing_subscriber::fmt()
@@ -70,16 +102,24 @@ fn run() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Command::Policy { command } = cli.command {
+        return commands::policy::run(command);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let location = local::Location { data_dir: cli.data_dir, database: cli.database };
         match cli.command {
-            Command::Serve { listen, workers, publish, templates } => {
-                commands::serve::serve(location, listen, workers, publish, templates).await
+            Command::Serve { listen, workers, publish, templates, config, manual_clock } => {
+                let options = commands::serve::ServeOptions { listen, workers, publish, templates, config, manual_clock };
+                commands::serve::serve(location, options).await
             }
             Command::Plugin { command } => commands::plugin::run(location, command).await,
             Command::Template { command } => commands::template::run(location, command).await,
             Command::Run(args) => commands::run::run(location, args).await,
+            Command::Token { command } => commands::token::run(location, command).await,
+            Command::Audit { command: AuditCommand::Verify } => return commands::token::verify_audit(location).await,
+            Command::Policy { .. } => unreachable!("handled before the runtime starts"),
         }
+        .map(|()| std::process::ExitCode::SUCCESS)
     })
 }

@@ -98,6 +98,8 @@ pub struct RunRequest {
     pub idempotency_key: Option<String>,
     /// The run this one resubmits.
     pub resubmitted_from: Option<String>,
+    /// What the approval policy decided (stages to wait for); `None` records no route.
+    pub approval: Option<lever_store::NewApproval>,
 }
 
 /// The executor. One per process.
@@ -109,6 +111,8 @@ pub struct Executor {
     finished: broadcast::Sender<String>,
     /// Nudges the waker when a run parks with a wake time sooner than it knows of.
     wake: tokio::sync::Notify,
+    /// The clock approval gates read.
+    clock: Arc<dyn lever_store::Clock>,
 }
 
 impl Executor {
@@ -120,10 +124,11 @@ impl Executor {
         catalog: Arc<Catalog>,
         workers: usize,
         resume: bool,
+        clock: Arc<dyn lever_store::Clock>,
     ) -> Result<Arc<Self>, StoreError> {
         let (queue, mut receiver) = mpsc::unbounded_channel::<String>();
         let (finished, _) = broadcast::channel(1024);
-        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished, wake: tokio::sync::Notify::new() });
+        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished, wake: tokio::sync::Notify::new(), clock });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
         tokio::spawn(async move {
@@ -145,6 +150,11 @@ impl Executor {
             executor.enqueue(&id);
         }
         Ok(executor)
+    }
+
+    /// Wakes the waker now: an approval released a run.
+    pub fn nudge(&self) {
+        self.wake.notify_one();
     }
 
     fn enqueue(&self, id: &str) {
@@ -187,6 +197,7 @@ impl Executor {
                     idempotency_key: request.idempotency_key,
                     resubmitted_from: request.resubmitted_from,
                     steps: Vec::new(),
+                    approval: request.approval,
                 }
             }
             Target::Template(name) => {
@@ -207,11 +218,12 @@ impl Executor {
                     idempotency_key: request.idempotency_key,
                     resubmitted_from: request.resubmitted_from,
                     steps: entry.parsed.template.steps.iter().map(|s| s.id.clone()).collect(),
+                    approval: request.approval,
                 }
             }
         };
         let (run, created) = self.store.create_run(&new).await?;
-        if created {
+        if created && run.status == RunStatus::Pending {
             self.enqueue(&run.id);
         }
         Ok((run, created))
@@ -352,15 +364,18 @@ impl Executor {
         }
         self.store.request_cancel(id).await?;
         self.store.append_event(id, "cancel-requested", None, &json!({})).await?;
-        if run.status == RunStatus::Paused {
-            self.store.set_run_status(id, &[RunStatus::Paused], RunStatus::Pending, None, None).await?;
+        if run.status == RunStatus::AwaitingApproval {
+            self.store.cancel_stages(id).await?;
+        }
+        if matches!(run.status, RunStatus::Paused | RunStatus::AwaitingApproval) {
+            self.store.set_run_status(id, &[run.status], RunStatus::Pending, None, None).await?;
             self.enqueue(id);
         }
         Ok(())
     }
 
     /// Creates a new run of the same template with edited parameters, linked to the old one.
-    pub async fn resubmit(&self, id: &str, parameters: Value, requester: String) -> Result<RunRecord, SubmitError> {
+    pub async fn resubmit(&self, id: &str, parameters: Value, requester: String, approval: Option<lever_store::NewApproval>) -> Result<RunRecord, SubmitError> {
         let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
         let template = run.template.clone().ok_or_else(|| SubmitError::Conflict("only template runs can be resubmitted".into()))?;
         let (new, _) = self
@@ -371,6 +386,7 @@ impl Executor {
                 environment: run.environment,
                 idempotency_key: None,
                 resubmitted_from: Some(run.id),
+                approval,
             })
             .await?;
         Ok(new)

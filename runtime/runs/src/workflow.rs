@@ -2,13 +2,13 @@
 //! parameters and earlier outputs, per-step failure policy (retry with backoff, skip, manual,
 //! abort), rollback in reverse order, cancel at step boundaries, and resume after a crash.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use lever_catalog::Entry;
 use lever_registry::PluginRef;
 use lever_sandbox::{Call, CallContext, InvokeError, LogBook};
-use lever_store::{RunRecord, RunStatus, StepRecord, StepUpdate, StoreError};
+use lever_store::{GateState, RunRecord, RunStatus, StepRecord, StepUpdate, StoreError};
 use lever_templates::{OnFailure, Retry, Step, plugin_reference};
 use serde_json::{Value, json};
 
@@ -58,6 +58,7 @@ impl Executor {
             }
         };
         let rows = self.rows(&run.id).await?;
+        let gated: HashSet<String> = self.store.run_stages(&run.id).await?.into_iter().filter_map(|s| s.step_id).collect();
         let mut ctx = lever_catalog::context(&run.input, &run.requester);
         for (id, row) in &rows {
             if row.status == "succeeded" || row.status == "skipped" {
@@ -88,7 +89,12 @@ impl Executor {
             }
             let current = self.store.run(&run.id).await?.expect("run exists");
             if current.cancel_requested {
-                return self.roll_back(&run, &entry, &ctx, failure("cancelled", "the run was cancelled"), true).await;
+                // A rejection at a step's gate cancels with its own reason.
+                let cause = current
+                    .error
+                    .filter(|e| matches!(e["kind"].as_str(), Some("rejected" | "approval-expired")))
+                    .unwrap_or_else(|| failure("cancelled", "the run was cancelled"));
+                return self.roll_back(&run, &entry, &ctx, cause, true).await;
             }
             match self.expressions_true(step, &ctx) {
                 Ok(true) => {}
@@ -104,6 +110,13 @@ impl Executor {
                     }
                     continue;
                 }
+            }
+            if gated.contains(&step.id)
+                && matches!(row.status.as_str(), "pending")
+                && self.store.open_step_gate(&run.id, &step.id, self.clock.now_ms()).await? == GateState::Waiting
+            {
+                self.store.append_event(&run.id, "awaiting-approval", Some(&step.id), &json!({"step": step.id})).await?;
+                return Ok(());
             }
             // A step found `running` was in flight when the process died: resume the same
             // logical attempt, so the plugin sees the same idempotency key.
@@ -317,8 +330,11 @@ impl Executor {
                 }
             }
         }
+        let rejected = matches!(cause["kind"].as_str(), Some("rejected" | "approval-expired"));
         let status = if !left_behind.is_empty() {
             RunStatus::RollbackFailed
+        } else if rejected {
+            RunStatus::Rejected
         } else if cancelled {
             RunStatus::Cancelled
         } else if undone > 0 {

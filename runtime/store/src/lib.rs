@@ -4,11 +4,16 @@
 //! Every write that changes what a client can observe is committed before the call returns,
 //! so a status the API reports has always reached the database first.
 
+mod approvals;
+mod audit;
+mod clock;
 mod plugins;
+mod policies;
 mod runs;
 mod state;
 mod steps;
 mod templates;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,10 +21,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use approvals::{DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage, NotificationRecord, StageRecord, StageTimer};
+pub use clock::{Clock, ManualClock, SystemClock, rfc3339};
+pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use plugins::{PluginRecord, PublishOutcome};
+pub use policies::PolicyRecord;
 pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
 pub use steps::{EventRecord, StepRecord, StepUpdate};
 pub use templates::{NewTemplate, TemplateRecord};
+pub use tokens::TokenRecord;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +57,10 @@ pub enum StoreError {
         /// What it is.
         actual: String,
     },
+    /// A request the current state does not allow (a decision on a closed stage, a second
+    /// decision by the same person).
+    #[error("{0}")]
+    Refused(String),
     /// Migration failure.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -31,6 +31,10 @@ pub enum RunStatus {
     RollbackFailed,
     /// Cancelled on request (after rolling back).
     Cancelled,
+    /// Waiting for approvers (the whole run, or the step about to start); holds no worker.
+    AwaitingApproval,
+    /// An approver rejected it, or its approval expired; nothing ran past the gate.
+    Rejected,
 }
 
 impl RunStatus {
@@ -47,6 +51,8 @@ impl RunStatus {
             RunStatus::RolledBack => "rolled-back",
             RunStatus::RollbackFailed => "rollback-failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::AwaitingApproval => "awaiting-approval",
+            RunStatus::Rejected => "rejected",
         }
     }
 
@@ -63,6 +69,8 @@ impl RunStatus {
             "rolled-back" => RunStatus::RolledBack,
             "rollback-failed" => RunStatus::RollbackFailed,
             "cancelled" => RunStatus::Cancelled,
+            "awaiting-approval" => RunStatus::AwaitingApproval,
+            "rejected" => RunStatus::Rejected,
             other => return Err(StoreError::Corrupt { what: "runs.status", error: format!("unknown status `{other}`") }),
         })
     }
@@ -71,7 +79,7 @@ impl RunStatus {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::RolledBack | RunStatus::RollbackFailed | RunStatus::Cancelled
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::RolledBack | RunStatus::RollbackFailed | RunStatus::Cancelled | RunStatus::Rejected
         )
     }
 }
@@ -97,6 +105,8 @@ pub struct NewRun {
     pub resubmitted_from: Option<String>,
     /// Step ids of a template run, in order.
     pub steps: Vec<String>,
+    /// What the approval policy decided; `None` records no route (internal runs).
+    pub approval: Option<crate::NewApproval>,
 }
 
 /// A stored run.
@@ -136,6 +146,10 @@ pub struct RunRecord {
     pub resubmitted_from: Option<String>,
     /// A cancel was asked for: the engine stops at the next step boundary.
     pub cancel_requested: bool,
+    /// `automatic` or `approval`, as the policy decided at submit.
+    pub approval_route: Option<String>,
+    /// The policy version that decided.
+    pub policy_version: Option<String>,
 }
 
 /// One stored log line.
@@ -149,7 +163,8 @@ pub struct LogRecord {
 }
 
 const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
-                       updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested";
+                       updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
+                       approval_route, policy_version";
 
 fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
@@ -173,11 +188,15 @@ fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         idempotency_key: row.try_get(14)?,
         resubmitted_from: row.try_get(15)?,
         cancel_requested: row.try_get::<i64, _>(16)? != 0,
+        approval_route: row.try_get(17)?,
+        policy_version: row.try_get(18)?,
     })
 }
 
 impl Store {
-    /// Inserts a `pending` run (and its `pending` steps) in one transaction and returns it.
+    /// Inserts a run (and its `pending` steps, its approval stages and its audit entry) in one
+    /// transaction and returns it: `pending`, or `awaiting-approval` when a stage gates the
+    /// whole run (the first tier of those stages opens at once).
     /// With an idempotency key already used, returns that run instead and `false`.
     pub async fn create_run(&self, run: &NewRun) -> Result<(RunRecord, bool), StoreError> {
         if let Some(key) = &run.idempotency_key
@@ -187,11 +206,13 @@ impl Store {
         }
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
+        let gated = run.approval.as_ref().is_some_and(|a| a.stages.iter().any(|s| s.step_id.is_none()));
+        let status = if gated { RunStatus::AwaitingApproval } else { RunStatus::Pending };
         let mut tx = self.write_transaction().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
-             template, template_version, idempotency_key, resubmitted_from) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $7, $8, $9, $10, $11)",
+             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version) \
+             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14)",
         )
         .bind(&id)
         .bind(&run.action)
@@ -204,6 +225,9 @@ impl Store {
         .bind(run.template.as_ref().map(|t| t.1))
         .bind(&run.idempotency_key)
         .bind(&run.resubmitted_from)
+        .bind(status.as_str())
+        .bind(run.approval.as_ref().map(|a| a.route.clone()))
+        .bind(run.approval.as_ref().map(|a| a.policy_version.clone()))
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
@@ -227,6 +251,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(approval) = &run.approval {
+            crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester).await?;
         }
         tx.commit().await?;
         Ok((self.run(&id).await?.expect("the run just inserted exists"), true))
@@ -380,7 +407,7 @@ impl Store {
 
 impl Store {
     /// The error for a transition that found run `id` in another status than `expected`.
-    async fn stale_status(&self, id: &str, expected: String) -> StoreError {
+    pub(crate) async fn stale_status(&self, id: &str, expected: String) -> StoreError {
         match self.run(id).await {
             Ok(run) => {
                 let actual = run.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());

@@ -1,20 +1,25 @@
-//! Route table.
+//! Route table. Everything under `/api/v1` needs a principal; `/healthz` and the one-click
+//! link page do not.
 
+mod approvals;
+mod audit;
 mod health;
+mod identity;
+mod links;
 mod plugins;
+mod policies;
 mod runs;
 mod secrets;
 mod templates;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::{AppState, MAX_PLUGIN_BYTES};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    let api = Router::new()
         .route(
             "/api/v1/plugins",
             post(plugins::publish).layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES)).get(plugins::list),
@@ -34,4 +39,24 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/templates/{name}", get(templates::show))
         .route("/api/v1/templates/{name}/validate", post(templates::validate))
         .route("/api/v1/templates/{name}/preview", post(templates::preview))
+        .route("/api/v1/approvals", get(approvals::list))
+        .route("/api/v1/approvals/{id}", get(approvals::show))
+        .route("/api/v1/approvals/{id}/approve", post(approvals::approve))
+        .route("/api/v1/approvals/{id}/reject", post(approvals::reject))
+        .route("/api/v1/notifications", get(approvals::notifications))
+        .route("/api/v1/policies", get(policies::list))
+        .route("/api/v1/policies/evaluate", post(policies::evaluate))
+        .route("/api/v1/policies/{name}", put(policies::put).get(policies::show))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/me", get(identity::me))
+        .route("/api/v1/tokens", post(identity::create).get(identity::list))
+        .route("/api/v1/tokens/{id}", delete(identity::revoke))
+        .route("/api/v1/admin/clock", post(identity::advance_clock))
+        .route("/api/v1/insights/approvals", get(identity::insights))
+        .route_layer(axum::middleware::from_fn_with_state(state, crate::auth::require_principal));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/approve/{token}", get(links::show).post(links::confirm))
+        .merge(api)
 }

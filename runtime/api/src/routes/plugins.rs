@@ -11,6 +11,10 @@ use lever_store::{PluginRecord, PublishOutcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use axum::Extension;
+use lever_identity::Principal;
+
+use crate::auth::require_platform;
 use crate::{ApiError, AppState};
 
 /// Limits and extra grants, as query parameters of a publish.
@@ -73,9 +77,11 @@ pub(crate) fn plugin_json(record: &PluginRecord) -> Value {
 /// Publishes a component: 201 when new, 200 when the same bytes were already published.
 pub(crate) async fn publish(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     query: Result<Query<PublishQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_platform(&principal, "publishing plugins")?;
     let Query(query) = query?;
     if body.is_empty() {
         return Err(ApiError::bad_request(

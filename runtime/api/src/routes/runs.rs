@@ -15,6 +15,11 @@ use lever_store::RunRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use axum::Extension;
+use lever_identity::Principal;
+use lever_registry::PluginRef;
+
+use crate::auth::require_platform;
 use crate::{ApiError, AppState};
 
 /// Body of `POST /api/v1/runs`: `action` + `input`, or `template` + `parameters`.
@@ -31,16 +36,31 @@ pub(crate) struct CreateRun {
     idempotency_key: Option<String>,
 }
 
-/// Accepts a run: 201 `{"id"}` once it is committed as `pending`; 200 with the earlier run
-/// when the idempotency key was used before.
+/// Accepts a run: 201 `{"id", "status", "approval"}` once it is committed, `pending` or
+/// `awaiting-approval` as the policy routed it; 200 with the earlier run when the
+/// idempotency key was used before. Template runs need the principal to be allowed the
+/// template; single-action runs need the platform role.
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     body: Result<Json<CreateRun>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let (target, input) = match (body.action, body.template) {
-        (Some(action), None) => (Target::Action(action), body.input.unwrap_or_else(|| json!({}))),
-        (None, Some(template)) => (Target::Template(template), body.parameters.unwrap_or_else(|| json!({}))),
+    let environment = body.environment.unwrap_or_else(|| "dev".into());
+    let (target, input, routed) = match (body.action, body.template) {
+        (Some(action), None) => {
+            require_platform(&principal, "running a single action directly (developers run templates)")?;
+            let input = body.input.unwrap_or_else(|| json!({}));
+            let reference = PluginRef::parse(&action).map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
+            let (_, plugin) = state.registry.resolve(&reference).await?;
+            let routed = state.approvals.route_action(&action, plugin.manifest().risk, &input, &environment, &principal)?;
+            (Target::Action(action), input, routed)
+        }
+        (None, Some(template)) => {
+            let parameters = body.parameters.unwrap_or_else(|| json!({}));
+            let (_, routed) = super::templates::route(&state, &principal, &template, &parameters).await?;
+            (Target::Template(template), parameters, routed)
+        }
         _ => return Err(SubmitError::Malformed("name either `action` (with `input`) or `template` (with `parameters`)".into()).into()),
     };
     if let Some(key) = &body.idempotency_key
@@ -48,19 +68,31 @@ pub(crate) async fn create(
     {
         return Err(ApiError::bad_request("invalid-idempotency-key", "idempotency_key is 1 to 200 characters"));
     }
+    let summary = routed.summary();
     let (run, created) = state
         .executor
         .submit(RunRequest {
             target,
             input,
-            requester: "anonymous".into(),
-            environment: body.environment.unwrap_or_else(|| "dev".into()),
+            requester: principal.id.clone(),
+            environment,
             idempotency_key: body.idempotency_key,
             resubmitted_from: None,
+            approval: Some(routed.approval),
         })
         .await?;
+    state.approvals.nudge();
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"id": run.id, "status": run.status}))))
+    Ok((status, Json(json!({"id": run.id, "status": run.status, "approval": summary}))))
+}
+
+/// 403 unless `principal` requested run `id` or has the platform role.
+async fn may_control(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    let run = state.store.run(id).await?.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
+    if run.requester == principal.id || principal.is_platform() {
+        return Ok(());
+    }
+    Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("only {} (who requested run {id}) or the platform team can control it", run.requester)))
 }
 
 /// Query of `GET /api/v1/runs/{id}`.
@@ -80,7 +112,9 @@ async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
         .map(|s| json!({"id": s.id, "status": s.status, "attempts": s.attempts, "input": s.input, "output": s.output, "error": s.error}))
         .collect();
     let is_template = run.template.is_some();
+    let approvals = state.approvals.of_run(&run.id).await?;
     Ok(json!({
+        "approvals": approvals,
         "id": run.id,
         "action": if is_template { Value::Null } else { json!(run.action) },
         "action_version": if is_template { Value::Null } else { json!(run.action_version) },
@@ -96,6 +130,8 @@ async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
         "requester": run.requester,
         "environment": run.environment,
         "attempt": run.attempt,
+        "approval_route": run.approval_route,
+        "policy_version": run.policy_version,
         "resubmitted_from": run.resubmitted_from,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
@@ -186,19 +222,22 @@ pub(crate) async fn events(
 }
 
 /// `POST /api/v1/runs/{id}/retry`: restart a failed run from its failed step.
-pub(crate) async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn retry(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    may_control(&state, &principal, &id).await?;
     state.executor.retry_run(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /api/v1/runs/{id}/cancel`: stop at the next step boundary and roll back.
-pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn cancel(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    may_control(&state, &principal, &id).await?;
     state.executor.cancel(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /api/v1/runs/{id}/abort`: a paused run rolls back.
-pub(crate) async fn abort(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn abort(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    may_control(&state, &principal, &id).await?;
     state.executor.abort(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -213,16 +252,23 @@ pub(crate) struct StepRetry {
 /// `POST /api/v1/runs/{id}/steps/{step}/retry`.
 pub(crate) async fn retry_step(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path((id, step)): Path<(String, String)>,
     body: Option<Json<StepRetry>>,
 ) -> Result<StatusCode, ApiError> {
+    may_control(&state, &principal, &id).await?;
     let input = body.and_then(|Json(b)| b.input);
     state.executor.resolve_step(&id, &step, true, input).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /api/v1/runs/{id}/steps/{step}/skip`.
-pub(crate) async fn skip_step(State(state): State<AppState>, Path((id, step)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn skip_step(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((id, step)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    may_control(&state, &principal, &id).await?;
     state.executor.resolve_step(&id, &step, false, None).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -237,10 +283,15 @@ pub(crate) struct Resubmit {
 /// `POST /api/v1/runs/{id}/resubmit`: a new run with edited parameters, linked to this one.
 pub(crate) async fn resubmit(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Json<Resubmit>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let run = state.executor.resubmit(&id, body.parameters, "anonymous".into()).await?;
+    let old = state.store.run(&id).await?.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
+    let template = old.template.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "only template runs can be resubmitted"))?;
+    let (_, routed) = super::templates::route(&state, &principal, &template, &body.parameters).await?;
+    let run = state.executor.resubmit(&id, body.parameters, principal.id.clone(), Some(routed.approval)).await?;
+    state.approvals.nudge();
     Ok((StatusCode::CREATED, Json(json!({"id": run.id, "resubmitted_from": id}))))
 }

@@ -6,6 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use axum::Extension;
+use lever_identity::Principal;
+
+use crate::auth::require_platform;
 use crate::{ApiError, AppState};
 
 /// Body of the request.
@@ -18,9 +22,11 @@ pub(crate) struct PutSecret {
 /// Creates or replaces a secret.
 pub(crate) async fn put(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: Result<Json<PutSecret>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    require_platform(&principal, "storing secrets")?;
     let Json(body) = body?;
     let valid = !name.is_empty()
         && name.len() <= 200

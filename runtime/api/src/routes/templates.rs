@@ -8,10 +8,17 @@ use lever_catalog::Search;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use axum::Extension;
+use lever_approvals::Routed;
+use lever_catalog::Preview;
+use lever_identity::Principal;
+
+use crate::auth::require_platform;
 use crate::{ApiError, AppState};
 
 /// Applies a template (YAML or JSON body): 201 for a new version, 200 when unchanged.
-pub(crate) async fn apply(State(state): State<AppState>, body: String) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn apply(State(state): State<AppState>, Extension(principal): Extension<Principal>, body: String) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_platform(&principal, "publishing templates")?;
     if body.trim().is_empty() {
         return Err(ApiError::bad_request("empty-body", "send the template YAML or JSON as the request body"));
     }
@@ -91,10 +98,28 @@ pub(crate) async fn validate(
 /// What a run would do: steps with rendered inputs and plans, cost, approval route.
 pub(crate) async fn preview(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: Result<Json<ParametersBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
-    let preview = state.catalog.preview(&name, &body.parameters, "anonymous").await?;
+    let (preview, _) = route(&state, &principal, &name, &body.parameters).await?;
     Ok(Json(serde_json::to_value(preview).expect("preview serialises")))
+}
+
+/// Previews a template run for `principal` and routes it through the approval policy (the
+/// preview shows the route and why). 403 when the principal may not run this template.
+pub(crate) async fn route(state: &AppState, principal: &Principal, name: &str, parameters: &Value) -> Result<(Preview, Routed), ApiError> {
+    let entry = state.catalog.get(name).await?;
+    let template = &entry.parsed.template;
+    if !principal.can_run(template.owner.as_deref().unwrap_or(""), &template.tags) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{} may not run template `{name}` (owner {}, tags {:?}); ask its owners for access", principal.id, template.owner.as_deref().unwrap_or("none"), template.tags),
+        ));
+    }
+    let mut preview = state.catalog.preview(name, parameters, &principal.id).await?;
+    let routed = state.approvals.route_template(&mut preview, template, principal)?;
+    Ok((preview, routed))
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub(crate) mod plugin;
+pub(crate) mod policy;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod template;
+pub(crate) mod token;

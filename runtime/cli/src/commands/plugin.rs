@@ -1,5 +1,6 @@
 //! `lever plugin publish|list`.
 
+use std::sync::Arc;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -57,7 +58,7 @@ pub(crate) async fn run(location: Location, command: PluginCommand) -> anyhow::R
             Ok(())
         }
         PluginCommand::List { server: None } => {
-            let local = location.open(1, false).await?;
+            let local = location.open(1, false, Arc::new(lever_store::SystemClock)).await?;
             for p in local.registry.list().await? {
                 println!("{}@{}\t{}\tsha256:{}\t{}", p.name, p.version, p.manifest.kind.as_str(), p.digest, p.manifest.description);
             }
@@ -102,7 +103,7 @@ async fn publish(location: Location, args: PublishArgs) -> anyhow::Result<()> {
         },
         extra_grants: Grants { hosts: args.grant_hosts, secrets: args.grant_secrets },
     };
-    let local = location.open(1, false).await?;
+    let local = location.open(1, false, Arc::new(lever_store::SystemClock)).await?;
     let (record, outcome) = local.registry.publish(bytes, options).await?;
     println!("published {}@{} (sha256:{}, {outcome:?})", record.name, record.version, record.digest);
     Ok(())

@@ -1,6 +1,7 @@
 //! `lever run ACTION --input JSON` and `lever run TEMPLATE -p key=value --watch`: submits a
 //! run, waits for it (showing step progress with `--watch`) and prints the result.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -36,8 +37,15 @@ pub(crate) struct RunArgs {
     wait: u64,
 }
 
+/// An HTTP client that sends `LEVER_TOKEN` as its bearer token, when set.
 pub(crate) fn client() -> reqwest::Client {
-    reqwest::Client::builder().build().expect("http client")
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = std::env::var("LEVER_TOKEN")
+        && let Ok(value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+    {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder().default_headers(headers).build().expect("http client")
 }
 
 /// The JSON body of a successful response, or the server's error message.
@@ -94,6 +102,8 @@ impl Source {
                     environment: environment.to_string(),
                     idempotency_key: None,
                     resubmitted_from: None,
+                    // In process, the caller holds the database itself: an operator run.
+                    approval: None,
                 };
                 Ok(local.executor.submit(request).await?.0.id)
             }
@@ -187,7 +197,7 @@ async fn watch(source: &Source, id: &str, steps: u64) -> anyhow::Result<()> {
 pub(crate) async fn run(location: Location, args: RunArgs) -> anyhow::Result<()> {
     let source = match &args.server {
         Some(server) => Source::Remote { server: server.trim_end_matches('/').to_string(), http: client() },
-        None => Source::Local(location.open(4, false).await?),
+        None => Source::Local(location.open(4, false, Arc::new(lever_store::SystemClock)).await?),
     };
     let template = args.input.is_none() && (!args.params.is_empty() || source.is_template(&args.target).await?);
     let (target, input) = if template {

@@ -1,24 +1,34 @@
 //! `lever serve`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use lever_api::AppState;
+use lever_approvals::Approvals;
+use lever_identity::{Authenticator, Config, LinkSigner};
 use lever_registry::PublishOptions;
+use lever_store::{Clock, ManualClock, SystemClock};
 
 use crate::local::Location;
 
 /// Starts the server: opens the store, resumes unfinished runs, publishes `publish`, applies
 /// `templates`, listens.
-pub(crate) async fn serve(
-    location: Location,
-    listen: SocketAddr,
-    workers: usize,
-    publish: Vec<PathBuf>,
-    templates: Vec<PathBuf>,
-) -> anyhow::Result<()> {
-    let local = location.open(workers, true).await?;
+pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::Result<()> {
+    let ServeOptions { listen, workers, publish, templates, config, manual_clock } = options;
+    let manual = manual_clock.then(|| Arc::new(ManualClock::default()));
+    let clock: Arc<dyn Clock> = match &manual {
+        Some(manual) => manual.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let local = location.open(workers, true, clock.clone()).await?;
+    let config = load_config(config.as_deref(), &local.data_dir)?;
+    let identity = Arc::new(Authenticator::new(config.clone(), local.store.clone()));
+    let signer = LinkSigner::from_config(&config.links, &local.data_dir)?;
+    let approvals = Approvals::new(local.store.clone(), Arc::new(config), clock, signer)
+        .await
+        .context("cannot load the approval policies in force")?;
     for file in files_with(&publish, &["wasm"])? {
         let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let (record, outcome) = local
@@ -33,14 +43,63 @@ pub(crate) async fn serve(
         let (entry, _) = local.catalog.apply(&text).await.with_context(|| format!("cannot apply {}", file.display()))?;
         tracing::info!(template = %entry.record.name, version = entry.record.version, "template applied at start");
     }
-    let app = lever_api::router(AppState { store: local.store.clone(), registry: local.registry, executor: local.executor, catalog: local.catalog });
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
+    approvals.set_base_url(&format!("http://{address}"));
+    approvals.spawn_timers();
+    if let Some(token) = identity.bootstrap_admin_token().await? {
+        // Shown once: only its hash is stored.
+        println!("first start: the admin API token is {token} (shown once; keep it, or create others with `lever token create`)");
+    }
+    let app = lever_api::router(AppState {
+        store: local.store.clone(),
+        registry: local.registry,
+        executor: local.executor,
+        catalog: local.catalog,
+        identity,
+        approvals,
+        manual_clock: manual,
+    });
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     local.store.close().await;
     Ok(())
+}
+
+/// How `lever serve` runs.
+#[derive(Debug)]
+pub(crate) struct ServeOptions {
+    /// Address to listen on.
+    pub(crate) listen: SocketAddr,
+    /// Runs executed at once.
+    pub(crate) workers: usize,
+    /// Plugins to publish at start.
+    pub(crate) publish: Vec<PathBuf>,
+    /// Templates to apply at start.
+    pub(crate) templates: Vec<PathBuf>,
+    /// The identity config file.
+    pub(crate) config: Option<PathBuf>,
+    /// Approval timers and links follow a clock moved through the API (tests).
+    pub(crate) manual_clock: bool,
+}
+
+/// The identity config: `--config`, else `<data-dir>/lever.yaml` if present, else the
+/// embedded demo config (users, groups, no freeze).
+pub(crate) fn load_config(path: Option<&Path>, data_dir: &Path) -> anyhow::Result<Config> {
+    let in_data_dir = data_dir.join("lever.yaml");
+    let path = match path {
+        Some(p) => Some(p.to_path_buf()),
+        None if in_data_dir.exists() => Some(in_data_dir),
+        None => None,
+    };
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
+            Ok(Config::from_yaml(&text).with_context(|| format!("the config {} is not valid", path.display()))?)
+        }
+        None => Ok(Config::embedded_default()),
+    }
 }
 
 /// The files in `paths`, and in the directories among them those with one of `extensions`.

@@ -1,5 +1,6 @@
 //! `lever template validate|apply FILE`.
 
+use std::sync::Arc;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -49,7 +50,7 @@ pub(crate) async fn run(location: Location, command: TemplateCommand) -> anyhow:
                 println!("applied {} version {}", body["name"].as_str().unwrap_or("?"), body["version"]);
                 return Ok(());
             }
-            let local = location.open(1, false).await?;
+            let local = location.open(1, false, Arc::new(lever_store::SystemClock)).await?;
             let (entry, created) = local.catalog.apply(&text).await?;
             for w in &entry.parsed.warnings {
                 eprintln!("{}: warning: {}", file.display(), w.message);

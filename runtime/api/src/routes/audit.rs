@@ -1,0 +1,38 @@
+//! The audit trail: read it (one run's, or all for the platform team) and verify its chain.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::{Extension, Json};
+use lever_identity::Principal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::require_platform;
+use crate::{ApiError, AppState};
+
+/// Query of `GET /api/v1/audit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    run: Option<String>,
+}
+
+/// `GET /api/v1/audit?run=ID` (anyone), or the whole trail (platform).
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    if query.run.is_none() {
+        require_platform(&principal, "reading the whole audit trail")?;
+    }
+    let entries = state.store.audit(query.run.as_deref()).await?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+/// `GET /api/v1/audit/verify`: recomputes the chain; `intact: false` names the rows.
+pub(crate) async fn verify(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+    require_platform(&principal, "verifying the audit trail")?;
+    Ok(Json(json!(state.store.verify_audit().await?)))
+}

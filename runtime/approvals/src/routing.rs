@@ -1,0 +1,148 @@
+//! From a request to a route: the policy's input (template, parameters, environment, cost,
+//! step risks, teams affected, requester, time and freeze windows), its decision, and the
+//! stages to create with the context approvers will see.
+
+use lever_catalog::Preview;
+use lever_identity::{Config, Principal};
+use lever_policy::{Decision, Required};
+use lever_store::{NewApproval, NewStage, rfc3339};
+use serde_json::{Value, json};
+
+/// What the policy decided for one request.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The policy's answer.
+    pub decision: Decision,
+    /// What it was given.
+    pub input: Value,
+    /// Which policy version decided.
+    pub policy_version: String,
+    /// The stages to store with the run.
+    pub approval: NewApproval,
+}
+
+impl Routed {
+    /// The route as previews and run responses show it.
+    pub fn summary(&self) -> Value {
+        json!({
+            "route": self.approval.route,
+            "policy_version": self.policy_version,
+            "reasons": self.decision.reasons,
+            "stages": self.decision.stages,
+        })
+    }
+}
+
+/// `group:default/payments` → `payments`.
+fn team_of(owner: &str) -> String {
+    let owner = owner.rsplit('/').next().unwrap_or(owner);
+    owner.strip_prefix("group:").unwrap_or(owner).to_string()
+}
+
+/// The requester as the policy sees them.
+pub(crate) fn requester(principal: &Principal) -> Value {
+    json!({"id": principal.id, "team": principal.team, "groups": principal.groups})
+}
+
+/// The time and the change-freeze windows in force.
+pub(crate) fn time(config: &Config, now: i64) -> Value {
+    let windows: Vec<Value> = config.freeze_active(now).iter().map(|w| json!({"name": w.name, "reason": w.reason})).collect();
+    json!({"now": rfc3339(now), "now_ms": now, "freeze": {"active": !windows.is_empty(), "windows": windows}})
+}
+
+/// The policy input for a template run, from its preview.
+pub(crate) fn template_input(preview: &Preview, template: &lever_templates::Template, principal: &Principal, config: &Config, now: i64) -> Value {
+    let environment = preview.parameters.get("environment").and_then(Value::as_str).unwrap_or("dev").to_string();
+    let steps: Vec<Value> = preview
+        .steps
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "action": s.action,
+                "risk": s.risk.map(|r| if r == lever_sandbox::Risk::High { "high" } else { "standard" }).unwrap_or("standard"),
+                "approval_required": s.approval_required,
+            })
+        })
+        .collect();
+    // The teams whose resources the run creates or changes: those the parameters name as
+    // owner or team. (The template's own owner publishes the golden path; it is not affected.)
+    let mut teams: Vec<String> = Vec::new();
+    for key in ["owner", "team"] {
+        if let Some(owner) = preview.parameters.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            teams.push(team_of(owner));
+        }
+    }
+    teams.sort();
+    teams.dedup();
+    json!({
+        "template": {"name": template.name, "owner": template.owner, "type": template.template_type, "tags": template.tags},
+        "parameters": preview.parameters,
+        "environment": environment,
+        "cost": {"monthly_usd": preview.monthly_cost_cents as f64 / 100.0},
+        "steps": steps,
+        "teams_affected": teams,
+        "requester": requester(principal),
+        "time": time(config, now),
+    })
+}
+
+/// The context every channel shows approvers.
+pub(crate) fn context(run_label: &str, input: &Value, decision: &Decision, resources: Value) -> Value {
+    json!({
+        "request": run_label,
+        "requested_by": input["requester"],
+        "environment": input["environment"],
+        "monthly_cost_usd": input["cost"]["monthly_usd"],
+        "parameters": input["parameters"],
+        "steps": input["steps"],
+        "high_risk_steps": input["steps"].as_array().map(|s| s.iter().filter(|x| x["risk"] == "high").cloned().collect::<Vec<_>>()).unwrap_or_default(),
+        "teams_affected": input["teams_affected"],
+        "freeze": input["time"]["freeze"],
+        "policy_reasons": decision.reasons,
+        "resources": resources,
+    })
+}
+
+/// Distinct members of `groups` (for a stage that needs all of them).
+fn members(config: &Config, groups: &[String]) -> i64 {
+    let mut ids: Vec<String> = config.users.iter().filter_map(|u| config.principal(&u.id)).filter(|p| groups.iter().any(|g| p.in_group(g))).map(|p| p.id).collect();
+    ids.sort();
+    ids.dedup();
+    ids.len().max(1) as i64
+}
+
+/// The stages to store for `decision`.
+pub(crate) fn new_approval(decision: &Decision, policy_version: &str, input: &Value, context: &Value, config: &Config, now: i64, gate_steps: bool) -> NewApproval {
+    let stages = decision
+        .stages
+        .iter()
+        .map(|s| {
+            let mut ctx = context.clone();
+            ctx["stage_reasons"] = json!(s.reasons);
+            NewStage {
+                name: s.name.clone(),
+                step_id: if gate_steps { s.step.clone() } else { None },
+                order: i64::from(s.order),
+                groups: s.groups.clone(),
+                required: match s.required {
+                    Required::All => members(config, &s.groups),
+                    Required::Count(n) => i64::from(n),
+                },
+                reasons: s.reasons.clone(),
+                sla_ms: (s.sla_minutes as i64).saturating_mul(60_000),
+                escalate_to: s.escalate_to.clone(),
+                expire_ms: s.expire_minutes.map(|m| (m as i64).saturating_mul(60_000)),
+                on_expiry: serde_json::to_value(s.on_expiry).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "reject".into()),
+                context: ctx,
+            }
+        })
+        .collect::<Vec<_>>();
+    NewApproval {
+        route: if stages.is_empty() { "automatic".into() } else { "approval".into() },
+        policy_version: policy_version.to_string(),
+        decision: json!({"decision": decision, "input": input}),
+        stages,
+        now,
+    }
+}

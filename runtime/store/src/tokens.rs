@@ -1,0 +1,127 @@
+//! API tokens: only the SHA-256 of a token is stored; a revoked token stays for the record.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, now_ms};
+
+/// One API token as stored, without its hash (which never leaves the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    /// Token id (not secret).
+    pub id: String,
+    /// The user the token authenticates as.
+    pub user_id: String,
+    /// A label chosen at creation.
+    pub name: String,
+    /// When it was created (ms).
+    pub created_at: i64,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was revoked (ms), if it was.
+    pub revoked_at: Option<i64>,
+    /// When it last authenticated a request (ms), if ever.
+    pub last_used_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, user_id, name, created_at, created_by, revoked_at, last_used_at";
+
+fn record(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        created_by: row.try_get(4)?,
+        revoked_at: row.try_get(5)?,
+        last_used_at: row.try_get(6)?,
+    })
+}
+
+impl Store {
+    /// Stores a new token by the SHA-256 hex of its secret.
+    pub async fn insert_token(
+        &self,
+        id: &str,
+        user_id: &str,
+        name: &str,
+        token_hash: &str,
+        created_by: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(now_ms())
+        .bind(created_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One token by id.
+    pub async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
+    }
+
+    /// The token with this hash, revoked or not. A token that is not revoked has its
+    /// `last_used_at` set to now, since looking it up means it is being used.
+    pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
+    }
+
+    /// Every token of one user, or of everyone, oldest first (revoked ones included).
+    pub async fn tokens_of(&self, user_id: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = match user_id {
+            Some(user) => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id"))
+                    .bind(user)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(record).collect()
+    }
+
+    /// Revokes a token. Returns false if there is no such token or it was already revoked.
+    pub async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed > 0)
+    }
+
+    /// How many tokens exist, revoked ones included.
+    pub async fn count_tokens(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.pool).await?)
+    }
+}
