@@ -6,3 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 cargo test --workspace "$@"
+# The default approval policy's own Rego test suite (`test_` rules), as `opa test` would run it.
+cargo run -q -p lever-cli -- policy test

@@ -427,3 +427,26 @@ async fn a_rejection_ends_the_run_with_the_reason() {
     assert!(run["error"]["message"].as_str().unwrap().contains("use the shared cluster"));
     assert_eq!(run["steps"][0]["status"], "pending", "nothing ran");
 }
+
+#[tokio::test]
+async fn on_postgresql_a_quorum_of_stages_releases_the_run_and_the_audit_chain_holds() {
+    let server = Server::start_postgres_configured(&config(FREEZE), &["--manual-clock"]).await;
+    prepare(&server).await;
+    let alice = User::of(&server, "alice").await;
+    let created = alice.submit("decommission", json!({"environment": "production"})).await;
+    let id = created["id"].as_str().unwrap();
+    // Two approvers decide on two parallel stages at the same moment.
+    let carol = User::of(&server, "carol").await;
+    let grace = User::of(&server, "grace").await;
+    let lead = stage(&server, id, "team-lead").await["id"].as_str().unwrap().to_string();
+    let exception = stage(&server, id, "change-freeze-exception").await["id"].as_str().unwrap().to_string();
+    let (a, b) = tokio::join!(carol.approve(&lead), grace.approve(&exception));
+    assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+    wait_for(&server, id, "awaiting-approval").await;
+    let frank = User::of(&server, "frank").await;
+    assert_eq!(frank.approve(stage(&server, id, "security-review").await["id"].as_str().unwrap()).await.0, 200);
+    wait_for(&server, id, "succeeded").await;
+    let (_, verification) = server.get_json("/api/v1/audit/verify").await;
+    assert_eq!(verification["intact"], true, "{verification:#}");
+    assert!(verification["rows"].as_i64().unwrap() >= 10, "{verification:#}");
+}

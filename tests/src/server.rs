@@ -90,6 +90,20 @@ impl Server {
         server
     }
 
+    /// Starts a server on a fresh PostgreSQL database whose data dir's `lever.yaml` is `config`.
+    pub async fn start_postgres_configured(config: &str, extra: &[&str]) -> Self {
+        let database = TestDatabase::postgres().await;
+        let temp = tempfile::tempdir().expect("temp dir");
+        std::fs::write(temp.path().join("lever.yaml"), config).expect("write lever.yaml");
+        let dir = temp.path().to_path_buf();
+        let mut args = vec!["--database", database.url.as_str()];
+        args.extend_from_slice(extra);
+        let mut server = Self::start_in(&dir, &args);
+        server._temp = Some(temp);
+        server._database = Some(database);
+        server
+    }
+
     /// Starts a server on `data_dir` with extra arguments (`--database URL`...).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
         let log = std::fs::OpenOptions::new()

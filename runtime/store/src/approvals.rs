@@ -360,6 +360,9 @@ impl Store {
     /// the same person.
     pub async fn decide_stage(&self, stage_id: &str, approver: &str, approve: bool, comment: &str, via: &str, now: i64) -> Result<DecideOutcome, StoreError> {
         let mut tx = self.write_transaction().await?;
+        // Two approvers of parallel stages deciding at once must not both see the other's
+        // stage still open (and leave the run unreleased): decisions run one at a time.
+        audit::serialise(&mut tx, self.backend).await?;
         let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
         let Some(s) = sqlx::query(&sql).bind(stage_id).fetch_optional(&mut *tx).await?.as_ref().map(stage).transpose()? else {
             return Err(StoreError::Refused(format!("no approval stage `{stage_id}`")));

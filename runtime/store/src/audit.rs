@@ -65,16 +65,23 @@ fn row_hash(prev: &str, at: i64, run_id: Option<&str>, kind: &str, actor: &str, 
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Appends `entry` inside `tx`. Appends are serialised (SQLite's write lock; an advisory lock
-/// on PostgreSQL) so two writers never link to the same previous row.
+/// Serialises the transactions that append to the audit trail or decide approvals, until
+/// `tx` ends. SQLite write transactions already hold the database's one write lock; on
+/// PostgreSQL this takes a transaction-scoped advisory lock (re-entrant within `tx`).
+pub(crate) async fn serialise(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7470)").execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Appends `entry` inside `tx`, serialised so two writers never link to the same previous row.
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
     entry: &AuditEntry<'_>,
 ) -> Result<(), StoreError> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7470)").execute(&mut **tx).await?;
-    }
+    serialise(tx, backend).await?;
     let prev: Option<String> =
         sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
     let prev = prev.unwrap_or_else(|| GENESIS.to_string());
