@@ -426,6 +426,13 @@ async fn a_rejection_ends_the_run_with_the_reason() {
     assert_eq!(run["error"]["kind"], "rejected");
     assert!(run["error"]["message"].as_str().unwrap().contains("use the shared cluster"));
     assert_eq!(run["steps"][0]["status"], "pending", "nothing ran");
+
+    // A run cancelled while it waits ends `cancelled`, its stage closed.
+    let waiting = alice.submit("provision", json!({"environment": "production"})).await;
+    let waiting = waiting["id"].as_str().unwrap();
+    assert_eq!(alice.post(&format!("/api/v1/runs/{waiting}/cancel"), json!({})).await.0, 202);
+    wait_for(&server, waiting, "cancelled").await;
+    assert_eq!(stage(&server, waiting, "team-lead").await["status"], "cancelled");
 }
 
 #[tokio::test]

@@ -102,3 +102,25 @@ fn the_default_data_dir_is_relative_to_where_lever_runs() {
     assert!(dir.path().join(".lever/lever.db").exists());
     assert!(dir.path().join(".lever/cache").is_dir(), "the compiled-code cache lives in ./.lever");
 }
+
+#[tokio::test]
+async fn lever_token_create_makes_a_token_the_server_accepts_for_that_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.kill();
+    let out = lever(dir.path(), &["token", "create", "--user", "alice", "--name", "laptop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("lvr_"), "{token}");
+    let unknown = lever(dir.path(), &["token", "create", "--user", "nobody", "--name", "x"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nobody"), "{}", String::from_utf8_lossy(&unknown.stderr));
+
+    let server = Server::start_in(dir.path(), &[]);
+    let alice = lever_tests::server::client(Some(&token));
+    let me: serde_json::Value = alice.get(format!("{}/api/v1/me", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["id"], "alice");
+    let listed = lever(dir.path(), &["token", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("laptop"));
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&token), "the secret is never shown again");
+}
