@@ -199,6 +199,17 @@ async fn host_interfaces_keep_state_and_reveal_only_granted_secrets() {
     assert!(!first.to_string().contains("s3cr3t-value"), "a secret value leaked into the run");
     let second = server.run("sandbox-host-interfaces", input).await;
     assert_eq!(second["output"]["plugin_count"], 2, "plugin state persists across runs");
+
+    // At rest the database holds only the sealed value; the key is a 0600 file beside it.
+    let url = format!("sqlite://{}", server.data_dir.join("lever.db").display());
+    let store = lever_store::Store::connect(&url).await.unwrap();
+    let stored = store.secret("granted/db").await.unwrap().unwrap();
+    assert!(stored.starts_with("lever-sealed:v1:") && !stored.contains("s3cr3t-value"), "{stored}");
+    let database = std::fs::read(server.data_dir.join("lever.db")).unwrap();
+    assert!(!database.windows(12).any(|w| w == b"s3cr3t-value"), "the plain value is nowhere in the database file");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(server.data_dir.join("secrets.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[tokio::test]

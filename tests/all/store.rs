@@ -1,6 +1,7 @@
 //! The store, on SQLite and on PostgreSQL: every test runs against both.
 
 use lever_sandbox::{Grants, Limits, LogLine, Manifest, PluginKind, Risk, SecretBackend, StateBackend};
+use lever_secrets::SealedSecrets;
 use lever_store::{NewRun, PluginRecord, PublishOutcome, RunStatus, Store, StoreError};
 use lever_tests::databases::TestDatabase;
 use serde_json::json;
@@ -140,10 +141,26 @@ both_backends!(state_and_secrets_round_trip, |store: Store| async move {
     StateBackend::delete(&store, "run:1", "missing").await.unwrap();
     assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), None);
 
-    store.put_secret("db/password", "one").await.unwrap();
-    store.put_secret("db/password", "two").await.unwrap();
-    assert_eq!(SecretBackend::get(&store, "db/password").await.unwrap().as_deref(), Some("two"));
-    assert_eq!(SecretBackend::get(&store, "nope").await.unwrap(), None);
+    // Secrets go through the sealed store: what the database holds opens only with the key,
+    // and only under the secret's own name.
+    let sealed = SealedSecrets::new(store.clone(), &[7u8; 32]);
+    sealed.put("db/password", "one").await.unwrap();
+    sealed.put("db/password", "two").await.unwrap();
+    assert_eq!(SecretBackend::get(&sealed, "db/password").await.unwrap().as_deref(), Some("two"));
+    assert_eq!(SecretBackend::get(&sealed, "nope").await.unwrap(), None);
+    let raw = store.secret("db/password").await.unwrap().unwrap();
+    assert!(raw.starts_with("lever-sealed:v1:") && !raw.contains("two"), "{raw}");
+    let other_key = SealedSecrets::new(store.clone(), &[8u8; 32]);
+    assert!(other_key.get("db/password").await.unwrap_err().to_string().contains("does not open"));
+    store.put_secret("moved", &raw).await.unwrap();
+    assert!(sealed.get("moved").await.is_err(), "a sealed value copied to another name does not open");
+    // Values stored before sealing existed are sealed in place.
+    store.put_secret("legacy", "plain-text").await.unwrap();
+    assert_eq!(sealed.seal_plaintext().await.unwrap(), 1);
+    assert!(!store.secret("legacy").await.unwrap().unwrap().contains("plain-text"));
+    assert_eq!(sealed.get("legacy").await.unwrap().as_deref(), Some("plain-text"));
+    assert!(sealed.delete("legacy").await.unwrap());
+    assert!(!sealed.delete("legacy").await.unwrap());
 });
 
 #[tokio::test]

@@ -25,6 +25,8 @@ pub struct AppState {
     pub executor: Arc<Executor>,
     /// Templates.
     pub catalog: Arc<Catalog>,
+    /// Secrets, sealed at rest.
+    pub secrets: Arc<lever_secrets::SealedSecrets>,
     /// Who is calling.
     pub identity: Arc<lever_identity::Authenticator>,
     /// Policies, stages, decisions, links.

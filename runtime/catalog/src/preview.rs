@@ -70,6 +70,17 @@ pub struct Preview {
     pub approval: Option<Value>,
 }
 
+/// `plan()` describes what a run would do; it never needs a secret's value, so a preview
+/// hands out none.
+struct NoSecretsInPlans;
+
+#[lever_sandbox::async_trait]
+impl lever_sandbox::SecretBackend for NoSecretsInPlans {
+    async fn get(&self, name: &str) -> Result<Option<String>, lever_sandbox::BackendError> {
+        Err(lever_sandbox::BackendError(format!("plan() cannot read secret `{name}`: read secrets in run()")))
+    }
+}
+
 /// Keeps strings that read earlier steps' outputs as written: they are unknown before the run.
 fn render_known(catalog: &Catalog, value: &Value, context: &Value) -> Result<Value, String> {
     match value {
@@ -175,7 +186,7 @@ impl Catalog {
                         requester: user.into(),
                         environment: filled.get("environment").and_then(Value::as_str).unwrap_or("dev").into(),
                     },
-                    services: HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(self.store.clone()) },
+                    services: HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(NoSecretsInPlans) },
                     log: LogBook::new(16 * 1024),
                 };
                 match self.registry.sandbox().plan(&plugin, &call, &preview.input).await {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use lever_catalog::Catalog;
 use lever_registry::Registry;
 use lever_runs::Executor;
+use lever_secrets::SealedSecrets;
 use lever_sandbox::{Sandbox, SandboxConfig};
 use lever_store::Store;
 
@@ -26,6 +27,8 @@ pub(crate) struct Local {
     pub(crate) catalog: Arc<Catalog>,
     /// The data dir, absolute.
     pub(crate) data_dir: PathBuf,
+    /// Secrets, sealed at rest with the key outside the database.
+    pub(crate) secrets: Arc<SealedSecrets>,
 }
 
 impl Location {
@@ -45,8 +48,14 @@ impl Location {
         let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone()));
-        let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock).await?;
-        Ok(Local { store, registry, executor, catalog, data_dir })
+        let key = lever_secrets::load_key(&data_dir)?;
+        let secrets = Arc::new(SealedSecrets::new(store.clone(), &key));
+        let sealed = secrets.seal_plaintext().await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed secrets stored before encryption at rest");
+        }
+        let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock, secrets.clone()).await?;
+        Ok(Local { store, registry, executor, catalog, data_dir, secrets })
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Executor {
     wake: tokio::sync::Notify,
     /// The clock approval gates read.
     clock: Arc<dyn lever_store::Clock>,
+    /// Where granted secrets are read from (sealed at rest).
+    secrets: Arc<dyn lever_sandbox::SecretBackend>,
 }
 
 impl Executor {
@@ -125,10 +127,11 @@ impl Executor {
         workers: usize,
         resume: bool,
         clock: Arc<dyn lever_store::Clock>,
+        secrets: Arc<dyn lever_sandbox::SecretBackend>,
     ) -> Result<Arc<Self>, StoreError> {
         let (queue, mut receiver) = mpsc::unbounded_channel::<String>();
         let (finished, _) = broadcast::channel(1024);
-        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished, wake: tokio::sync::Notify::new(), clock });
+        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished, wake: tokio::sync::Notify::new(), clock, secrets });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
         tokio::spawn(async move {
@@ -252,7 +255,7 @@ impl Executor {
     }
 
     fn services(&self) -> HostServices {
-        HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(self.store.clone()) }
+        HostServices { state: Arc::new(self.store.clone()), secrets: self.secrets.clone() }
     }
 
     async fn execute(&self, id: &str) {

@@ -1,11 +1,12 @@
 //! Plugin state and secrets, as the backends of the `lever:host` state and secrets imports.
 
-use lever_sandbox::{BackendError, SecretBackend, StateBackend};
+use lever_sandbox::{BackendError, StateBackend};
 
 use crate::{Store, StoreError, now_ms};
 
 impl Store {
-    /// Stores a secret value (insert or replace).
+    /// Stores a secret's stored form (insert or replace). The value arrives sealed: see
+    /// `lever-secrets`, the only caller.
     pub async fn put_secret(&self, name: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO secrets (name, value, updated_at) VALUES ($1, $2, $3) \
@@ -19,9 +20,19 @@ impl Store {
         Ok(())
     }
 
-    /// Reads a secret value.
+    /// A secret's stored (sealed) form.
     pub async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_optional(&self.pool).await?)
+    }
+
+    /// Deletes a secret; `false` when there was none.
+    pub async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(&self.pool).await?.rows_affected() > 0)
+    }
+
+    /// Every secret's name.
+    pub async fn secret_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name").fetch_all(&self.pool).await?)
     }
 }
 
@@ -66,9 +77,3 @@ impl StateBackend for Store {
     }
 }
 
-#[lever_sandbox::async_trait]
-impl SecretBackend for Store {
-    async fn get(&self, name: &str) -> Result<Option<String>, BackendError> {
-        self.secret(name).await.map_err(backend)
-    }
-}

@@ -34,7 +34,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/runs/{id}/resubmit", post(runs::resubmit))
         .route("/api/v1/runs/{id}/steps/{step}/retry", post(runs::retry_step))
         .route("/api/v1/runs/{id}/steps/{step}/skip", post(runs::skip_step))
-        .route("/api/v1/secrets/{*name}", put(secrets::put))
+        .route("/api/v1/secrets/{*name}", put(secrets::put).delete(secrets::delete))
         .route("/api/v1/templates", post(templates::apply).get(templates::search))
         .route("/api/v1/templates/{name}", get(templates::show))
         .route("/api/v1/templates/{name}/validate", post(templates::validate))

@@ -1,4 +1,5 @@
-//! `PUT /api/v1/secrets/{name}` (names may contain `/`): stores a secret. Values are never answered back.
+//! `PUT /api/v1/secrets/{name}` (names may contain `/`) stores a secret, sealed at rest;
+//! `DELETE` removes it. Values are never answered back.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -37,6 +38,26 @@ pub(crate) async fn put(
             "secret names are 1 to 200 characters of letters, digits, '-', '_', '.' and '/'",
         ));
     }
-    state.store.put_secret(&name, &body.value).await?;
+    state.secrets.put(&name, &body.value).await.map_err(secrets_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a secret: 204, or 404 when there is none.
+pub(crate) async fn delete(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    require_platform(&principal, "deleting secrets")?;
+    if state.secrets.delete(&name).await.map_err(secrets_error)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no secret `{name}`")))
+    }
+}
+
+fn secrets_error(e: lever_secrets::SecretsError) -> ApiError {
+    match e {
+        lever_secrets::SecretsError::Store(inner) => inner.into(),
+        other => {
+            tracing::error!(error = %other, "secrets store failure");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "secrets-unavailable", other.to_string())
+        }
+    }
 }

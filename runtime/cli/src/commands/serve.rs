@@ -59,6 +59,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         identity,
         approvals,
         manual_clock: manual,
+        secrets: local.secrets.clone(),
     });
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
