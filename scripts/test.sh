@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
+# The email tests receive mail with aiosmtpd (PyPI).
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 cargo test --workspace "$@"
 # The default approval policy's own Rego test suite (`test_` rules), as `opa test` would run it.
 cargo run -q -p lever-cli -- policy test

@@ -11,3 +11,4 @@ mod workflows;
 mod approvals;
 mod approval_timers;
 mod identity;
+mod email;

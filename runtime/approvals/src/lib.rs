@@ -36,6 +36,8 @@ pub struct Approvals {
     active: RwLock<Active>,
     /// Wakes the timer task (after the clock moves, or a stage opens).
     nudge: tokio::sync::Notify,
+    /// Delivers notifications by email, when `smtp:` is configured.
+    email: Option<lever_notify::EmailNotifier>,
 }
 
 impl Approvals {
@@ -45,6 +47,7 @@ impl Approvals {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         signer: LinkSigner,
+        email: Option<lever_notify::EmailNotifier>,
     ) -> Result<Arc<Self>, ApprovalError> {
         let link_ttl_ms = config.links.ttl_ms();
         let this = Arc::new(Self {
@@ -56,6 +59,7 @@ impl Approvals {
             base_url: RwLock::new("http://127.0.0.1:7878".into()),
             active: RwLock::new(Active { set: PolicySet::default_policy(), version: format!("{DEFAULT_POLICY_NAME}@builtin") }),
             nudge: tokio::sync::Notify::new(),
+            email,
         });
         this.reload().await?;
         Ok(this)

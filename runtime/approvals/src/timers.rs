@@ -85,7 +85,29 @@ impl Approvals {
         });
         self.store.record_notification(&stage.id, kind, &recipients, &body, self.now()).await?;
         tracing::info!(stage = %stage.name, run = %stage.run_id, kind, recipients = recipients.len(), "approval notification");
+        self.email(&recipients, body);
         Ok(())
+    }
+}
+
+impl Approvals {
+    /// Emails each recipient who has an address, in the background: a slow or failing mail
+    /// server must not hold the timers (the notification is already stored, and readable at
+    /// `GET /api/v1/notifications`).
+    fn email(&self, recipients: &[String], body: Value) {
+        let Some(email) = self.email.clone() else { return };
+        let people: Vec<lever_notify::Recipient> = recipients
+            .iter()
+            .filter_map(|id| self.config.user(id))
+            .filter_map(|u| u.email.clone().map(|email| lever_notify::Recipient { id: u.id.clone(), name: u.name.clone(), email }))
+            .collect();
+        tokio::spawn(async move {
+            for person in people {
+                if let Err(e) = email.send(&person, &body).await {
+                    tracing::warn!(to = %person.id, error = %e, "approval email not sent");
+                }
+            }
+        });
     }
 }
 

@@ -23,10 +23,14 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         None => Arc::new(SystemClock),
     };
     let local = location.open(workers, true, clock.clone()).await?;
-    let config = load_config(config.as_deref(), &local.data_dir)?;
+    let (config, text) = load_config_text(config.as_deref(), &local.data_dir)?;
+    let email = match lever_notify::smtp_config(text.as_deref().unwrap_or(""))? {
+        Some(smtp) => Some(lever_notify::EmailNotifier::new(&smtp)?),
+        None => None,
+    };
     let identity = Arc::new(Authenticator::new(config.clone(), local.store.clone()));
     let signer = LinkSigner::from_config(&config.links, &local.data_dir)?;
-    let approvals = Approvals::new(local.store.clone(), Arc::new(config), clock, signer)
+    let approvals = Approvals::new(local.store.clone(), Arc::new(config), clock, signer, email)
         .await
         .context("cannot load the approval policies in force")?;
     for file in files_with(&publish, &["wasm"])? {
@@ -88,6 +92,11 @@ pub(crate) struct ServeOptions {
 /// The identity config: `--config`, else `<data-dir>/lever.yaml` if present, else the
 /// embedded demo config (users, groups, no freeze).
 pub(crate) fn load_config(path: Option<&Path>, data_dir: &Path) -> anyhow::Result<Config> {
+    Ok(load_config_text(path, data_dir)?.0)
+}
+
+/// The config and the text it came from (other sections, like `smtp:`, are read from it).
+fn load_config_text(path: Option<&Path>, data_dir: &Path) -> anyhow::Result<(Config, Option<String>)> {
     let in_data_dir = data_dir.join("lever.yaml");
     let path = match path {
         Some(p) => Some(p.to_path_buf()),
@@ -97,9 +106,10 @@ pub(crate) fn load_config(path: Option<&Path>, data_dir: &Path) -> anyhow::Resul
     match path {
         Some(path) => {
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
-            Ok(Config::from_yaml(&text).with_context(|| format!("the config {} is not valid", path.display()))?)
+            let config = Config::from_yaml(&text).with_context(|| format!("the config {} is not valid", path.display()))?;
+            Ok((config, Some(text)))
         }
-        None => Ok(Config::embedded_default()),
+        None => Ok((Config::embedded_default(), None)),
     }
 }
 
