@@ -80,7 +80,7 @@ fn run_a_template_with_parameters_and_watch_its_steps() {
     }
     let template = lever_tests::repo_root().join("demo/templates/provision-postgresql-database.yaml");
     assert!(lever(dir.path(), &["template", "apply", template.to_str().unwrap()]).status.success());
-    let out = lever(dir.path(), &["run", "provision-postgresql-database", "-p", "name=orders", "-p", "size=medium", "--watch"]);
+    let out = lever(dir.path(), &["run", "provision-postgresql-database", "-p", "name=orders", "-p", "owner=platform-team", "-p", "size=medium", "--watch"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}{stderr}");
     for line in ["✓ pull-request succeeded", "✓ apply succeeded", "✓ credentials succeeded", "credentials stored at secret://databases/orders/dev"] {

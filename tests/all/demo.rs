@@ -28,13 +28,13 @@ async fn provision_postgresql_database_previews_runs_and_hands_over_credentials(
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
     let (status, preview) =
-        server.post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": "orders", "size": "medium"}})).await;
+        server.post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": "orders", "owner": "platform-team", "size": "medium"}})).await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["monthly_cost_cents"], 15_000);
     assert_eq!(preview["steps"][0]["plan"]["resources"][0]["name"], "orders-dev");
     assert!(preview["missing_actions"].as_array().unwrap().is_empty(), "{preview}");
 
-    let done = run(&server, "provision-postgresql-database", json!({"name": "orders"})).await;
+    let done = run(&server, "provision-postgresql-database", json!({"name": "orders", "owner": "platform-team"})).await;
     assert_eq!(done["status"], "succeeded", "{done:#}");
     assert_eq!(step(&done, "apply")["output"]["wait"]["done"], true);
     let text = done["output"]["text"][0]["content"].as_str().unwrap();
@@ -52,9 +52,9 @@ async fn provision_postgresql_database_previews_runs_and_hands_over_credentials(
 async fn a_forced_failure_pauses_and_abort_rolls_everything_back() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
-    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "billing"})).await["status"], "succeeded");
+    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "billing", "owner": "platform-team"})).await["status"], "succeeded");
     // The same database again: its credentials already exist, and that step is manual.
-    let paused = run(&server, "provision-postgresql-database", json!({"name": "billing"})).await;
+    let paused = run(&server, "provision-postgresql-database", json!({"name": "billing", "owner": "platform-team"})).await;
     assert_eq!(paused["status"], "paused", "{paused:#}");
     assert!(step(&paused, "credentials")["error"]["message"].as_str().unwrap().contains("already exist"));
     let id = paused["id"].as_str().unwrap();
@@ -69,8 +69,8 @@ async fn a_forced_failure_pauses_and_abort_rolls_everything_back() {
 async fn a_manual_pause_is_resumed_through_the_api_with_an_edited_input() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
-    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await["status"], "succeeded");
-    let paused = run(&server, "provision-postgresql-database", json!({"name": "ledger"})).await;
+    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "ledger", "owner": "platform-team"})).await["status"], "succeeded");
+    let paused = run(&server, "provision-postgresql-database", json!({"name": "ledger", "owner": "platform-team"})).await;
     let id = paused["id"].as_str().unwrap();
     let edited = json!({"input": {"path": "databases/ledger/dev-2", "readers": ["platform-team"]}});
     assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/steps/credentials/retry"), edited).await.0, 202);
@@ -91,4 +91,24 @@ async fn create_service_runs_every_step() {
     }
     assert_eq!(step(&done, "register")["output"]["entityRef"], "component:default/checkout");
     assert_eq!(done["output"]["links"][0]["url"], "https://git.example.internal/platform-team/checkout");
+}
+
+#[tokio::test]
+async fn a_developer_gets_a_small_dev_database_without_waiting_for_anyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    // alice, a payments developer of the demo config, with her own token.
+    let alice = server.client_for("alice").await;
+    let response = alice
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": "provision-postgresql-database", "parameters": {"name": "orders", "owner": "payments"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["approval"]["route"], "automatic", "{created:#}");
+    let done = server.wait(created["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["requester"], "alice");
 }
