@@ -5,7 +5,8 @@
 use lever_catalog::Preview;
 use lever_identity::{Config, Principal};
 use lever_policy::{Decision, Required};
-use lever_store::{NewApproval, NewStage, rfc3339};
+use lever_identity::format_rfc3339;
+use lever_store::{NewApproval, NewStage};
 use serde_json::{Value, json};
 
 /// What the policy decided for one request.
@@ -47,7 +48,7 @@ pub(crate) fn requester(principal: &Principal) -> Value {
 /// The time and the change-freeze windows in force.
 pub(crate) fn time(config: &Config, now: i64) -> Value {
     let windows: Vec<Value> = config.freeze_active(now).iter().map(|w| json!({"name": w.name, "reason": w.reason})).collect();
-    json!({"now": rfc3339(now), "now_ms": now, "freeze": {"active": !windows.is_empty(), "windows": windows}})
+    json!({"now": format_rfc3339(now), "now_ms": now, "freeze": {"active": !windows.is_empty(), "windows": windows}})
 }
 
 /// The policy input for a template run, from its preview.

@@ -22,7 +22,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use approvals::{DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage, NotificationRecord, StageRecord, StageTimer};
-pub use clock::{Clock, ManualClock, SystemClock, rfc3339};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;

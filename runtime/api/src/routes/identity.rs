@@ -90,7 +90,7 @@ pub(crate) async fn advance_clock(
     let now = clock.advance(body.advance_ms);
     state.approvals.nudge();
     state.approvals.tick().await?;
-    Ok(Json(json!({"now_ms": now, "now": lever_store::rfc3339(now)})))
+    Ok(Json(json!({"now_ms": now, "now": lever_identity::format_rfc3339(now)})))
 }
 
 /// `GET /api/v1/insights/approvals`: share approved automatically and time to approval.
