@@ -1,0 +1,154 @@
+//! The built-in infrastructure provider of the embedded default: it really provisions a
+//! PostgreSQL database and its owning login role on a configured server (the local PostgreSQL
+//! here), and puts the generated password straight into the sealed secrets store — the
+//! password is never returned, logged or stored anywhere else. `destroy` is its rollback.
+//!
+//! Host-side, not a component: it needs a superuser connection to the server, which no plugin
+//! should hold (see `docs/providers.md`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lever_secrets::{SealedSecrets, SecretsError};
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
+
+/// Why provisioning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The name or environment is not a safe identifier.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The server refused or is unreachable.
+    #[error("PostgreSQL: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The secrets store failed.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+/// What a provisioned database is, without its password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provisioned {
+    /// Database name (`<name>_<environment>`).
+    pub database: String,
+    /// Its owning login role (same name).
+    pub role: String,
+    /// Host clients connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Where the credentials are: `secret://databases/<name>/<environment>`.
+    pub secret_ref: String,
+    /// False when it already existed (a retried step): nothing was changed.
+    pub created: bool,
+}
+
+/// The stored credentials document (JSON, sealed in the secrets store).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Credentials {
+    /// Login role.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Database.
+    pub database: String,
+}
+
+/// Provisions databases on one server.
+#[derive(Clone)]
+pub struct PostgresProvider {
+    admin: PgPool,
+    host: String,
+    port: u16,
+    secrets: SealedSecrets,
+}
+
+impl std::fmt::Debug for PostgresProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresProvider").field("host", &self.host).field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// `[a-z][a-z0-9_-]{2,30}`, with `-` becoming `_` in identifiers.
+fn identifier(what: &str, value: &str) -> Result<String, ProvisionError> {
+    let ok = value.len() >= 2
+        && value.len() <= 31
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !ok {
+        return Err(ProvisionError::InvalidInput(format!(
+            "{what} `{value}` must be 2 to 31 of a-z, 0-9, `_` and `-`, starting with a letter"
+        )));
+    }
+    Ok(value.replace('-', "_"))
+}
+
+impl PostgresProvider {
+    /// Connects to the server as an administrator (`admin_url`, a role that may create roles
+    /// and databases); `host`/`port` are what clients are told to connect to.
+    pub async fn connect(admin_url: &str, host: &str, port: u16, secrets: SealedSecrets) -> Result<Self, ProvisionError> {
+        let admin = PgPoolOptions::new().max_connections(2).connect(admin_url).await?;
+        Ok(Self { admin, host: host.to_string(), port, secrets })
+    }
+
+    fn secret_path(name: &str, environment: &str) -> String {
+        format!("databases/{name}/{environment}")
+    }
+
+    /// Creates database and role `<name>_<environment>` with a new random password, stored
+    /// sealed at `databases/<name>/<environment>`. When they already exist with their
+    /// credentials stored, changes nothing and answers `created: false` (retries are safe).
+    pub async fn provision(&self, name: &str, environment: &str) -> Result<Provisioned, ProvisionError> {
+        let object = format!("{}_{}", identifier("name", name)?, identifier("environment", environment)?);
+        let path = Self::secret_path(name, environment);
+        let role_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(&object).fetch_one(&self.admin).await?;
+        let database_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&object).fetch_one(&self.admin).await?;
+        let stored = self.secrets.get(&path).await?.is_some();
+        let provisioned = |created| Provisioned {
+            database: object.clone(),
+            role: object.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            secret_ref: format!("secret://{path}"),
+            created,
+        };
+        if role_exists && database_exists && stored {
+            return Ok(provisioned(false));
+        }
+        let mut bytes = [0u8; 24];
+        rand::rng().fill_bytes(&mut bytes);
+        // URL-safe base64 has no quote or backslash, so the literal below cannot be broken out of.
+        let password = URL_SAFE_NO_PAD.encode(bytes);
+        // DDL takes no bind parameters; `object` is a checked identifier, quoted anyway.
+        let role_sql = if role_exists {
+            format!("ALTER ROLE \"{object}\" WITH LOGIN PASSWORD '{password}'")
+        } else {
+            format!("CREATE ROLE \"{object}\" WITH LOGIN PASSWORD '{password}'")
+        };
+        self.admin.execute(role_sql.as_str()).await?;
+        if !database_exists {
+            self.admin.execute(format!("CREATE DATABASE \"{object}\" OWNER \"{object}\"").as_str()).await?;
+        }
+        let credentials = Credentials { username: object.clone(), password, host: self.host.clone(), port: self.port, database: object.clone() };
+        self.secrets.put(&path, &serde_json::to_string(&credentials).expect("credentials serialise")).await?;
+        tracing::info!(database = %object, secret = %path, "provisioned a PostgreSQL database");
+        Ok(provisioned(true))
+    }
+
+    /// Drops the database and role and deletes their credentials (the rollback of
+    /// `provision`); what is already gone is skipped.
+    pub async fn destroy(&self, name: &str, environment: &str) -> Result<(), ProvisionError> {
+        let object = format!("{}_{}", identifier("name", name)?, identifier("environment", environment)?);
+        self.admin.execute(format!("DROP DATABASE IF EXISTS \"{object}\" WITH (FORCE)").as_str()).await?;
+        self.admin.execute(format!("DROP ROLE IF EXISTS \"{object}\"").as_str()).await?;
+        self.secrets.delete(&Self::secret_path(name, environment)).await?;
+        tracing::info!(database = %object, "dropped a PostgreSQL database");
+        Ok(())
+    }
+}
