@@ -28,9 +28,11 @@ impl SmtpServer {
             .arg(&maildir)
             .spawn()
             .expect("python3 -m aiosmtpd (pip install aiosmtpd; .ci/run does)");
+        // Owned from here on, so it is killed (and waited for) however this ends.
+        let server = Self { child, port, maildir, _dir: dir };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, port, maildir, _dir: dir };
+                return server;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
