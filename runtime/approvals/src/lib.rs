@@ -277,18 +277,11 @@ impl Approvals {
                 if let Err(e) = this.tick().await {
                     tracing::warn!(error = %e, "approval timers failed; trying again");
                 }
-                let nudged = this.nudge_future();
-                drop(this);
                 tokio::select! {
                     () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    () = nudged => {}
+                    () = this.nudge.notified() => {}
                 }
             }
         });
-    }
-
-    fn nudge_future(self: &Arc<Self>) -> impl std::future::Future<Output = ()> + use<> {
-        let this = Arc::clone(self);
-        async move { this.nudge.notified().await }
     }
 }

@@ -105,12 +105,13 @@ pub(crate) fn context(run_label: &str, input: &Value, decision: &Decision, resou
     })
 }
 
-/// Distinct members of `groups` (for a stage that needs all of them).
-fn members(config: &Config, groups: &[String]) -> i64 {
-    let mut ids: Vec<String> = config.users.iter().filter_map(|u| config.principal(&u.id)).filter(|p| groups.iter().any(|g| p.in_group(g))).map(|p| p.id).collect();
+/// Distinct members of any of `groups`, sorted: who a stage's notifications go to, and how
+/// many approvals a stage that needs "all" of them counts.
+pub(crate) fn members(config: &Config, groups: &[String]) -> Vec<String> {
+    let mut ids: Vec<String> = groups.iter().flat_map(|g| config.members_of(g)).collect();
     ids.sort();
     ids.dedup();
-    ids.len().max(1) as i64
+    ids
 }
 
 /// The stages to store for `decision`.
@@ -127,7 +128,7 @@ pub(crate) fn new_approval(decision: &Decision, policy_version: &str, input: &Va
                 order: i64::from(s.order),
                 groups: s.groups.clone(),
                 required: match s.required {
-                    Required::All => members(config, &s.groups),
+                    Required::All => members(config, &s.groups).len().max(1) as i64,
                     Required::Count(n) => i64::from(n),
                 },
                 reasons: s.reasons.clone(),

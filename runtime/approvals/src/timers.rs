@@ -41,17 +41,7 @@ impl Approvals {
 
     /// The users who may decide on `stage`: members of `groups`, except the requester.
     fn recipients(&self, groups: &[String], requester: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .config
-            .users
-            .iter()
-            .filter_map(|u| self.config.principal(&u.id))
-            .filter(|p| p.id != requester && groups.iter().any(|g| p.in_group(g)))
-            .map(|p| p.id)
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids
+        crate::routing::members(&self.config, groups).into_iter().filter(|id| id != requester).collect()
     }
 
     /// Sends (stores) a notification with the stage's whole context and, for each recipient,

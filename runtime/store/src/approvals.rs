@@ -199,6 +199,12 @@ fn stage(row: &AnyRow) -> Result<StageRecord, StoreError> {
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// One stage by id, on the pool or inside a transaction.
+async fn stage_by_id<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>, id: &str) -> Result<Option<StageRecord>, StoreError> {
+    let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
+    sqlx::query(&sql).bind(id).fetch_optional(executor).await?.as_ref().map(stage).transpose()
+}
+
 /// Inserts a new run's stages (all `blocked`), opens the first tier of the run gate, and
 /// records the request in the audit trail.
 pub(crate) async fn insert_stages(
@@ -332,8 +338,7 @@ impl Store {
 
     /// One stage.
     pub async fn stage(&self, id: &str) -> Result<Option<StageRecord>, StoreError> {
-        let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
-        sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.as_ref().map(stage).transpose()
+        stage_by_id(&self.pool, id).await
     }
 
     /// Every open stage, oldest first.
@@ -363,8 +368,7 @@ impl Store {
         // Two approvers of parallel stages deciding at once must not both see the other's
         // stage still open (and leave the run unreleased): decisions run one at a time.
         audit::serialise(&mut tx, self.backend).await?;
-        let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
-        let Some(s) = sqlx::query(&sql).bind(stage_id).fetch_optional(&mut *tx).await?.as_ref().map(stage).transpose()? else {
+        let Some(s) = stage_by_id(&mut *tx, stage_id).await? else {
             return Err(StoreError::Refused(format!("no approval stage `{stage_id}`")));
         };
         if s.status != "open" {
@@ -465,8 +469,7 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
-        let s = stage(&sqlx::query(&sql).bind(stage_id).fetch_one(&mut *tx).await?)?;
+        let s = stage_by_id(&mut *tx, stage_id).await?.expect("the stage just updated exists");
         if timer == StageTimer::Escalated
             && let Some(target) = &s.escalate_to
             && !s.groups.contains(target)
@@ -508,8 +511,7 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
-        let s = stage(&sqlx::query(&sql).bind(stage_id).fetch_one(&mut *tx).await?)?;
+        let s = stage_by_id(&mut *tx, stage_id).await?.expect("the stage just updated exists");
         let entry = AuditEntry {
             run_id: Some(&s.run_id),
             kind: if reject { "stage-expired" } else { "stage-expired-kept-open" },

@@ -113,8 +113,8 @@ impl Store {
         Ok(())
     }
 
-    /// The audit rows of one run, or all of them, in order.
-    pub async fn audit(&self, run_id: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
+    /// The rows as stored (data as its text: the hash covers those exact bytes), in order.
+    async fn stored_rows(&self, run_id: Option<&str>) -> Result<Vec<StoredRow>, StoreError> {
         let sql = "SELECT seq, at, run_id, kind, actor, data, policy_version, prev_hash, hash FROM audit_log";
         let rows = match run_id {
             Some(run) => sqlx::query(&format!("{sql} WHERE run_id = $1 ORDER BY seq")).bind(run).fetch_all(&self.pool).await?,
@@ -122,13 +122,13 @@ impl Store {
         };
         rows.iter()
             .map(|row| {
-                Ok(AuditRecord {
+                Ok(StoredRow {
                     seq: row.try_get(0)?,
                     at: row.try_get(1)?,
                     run_id: row.try_get(2)?,
                     kind: row.try_get(3)?,
                     actor: row.try_get(4)?,
-                    data: parse_json("audit_log.data", &row.try_get::<String, _>(5)?)?,
+                    data: row.try_get(5)?,
                     policy_version: row.try_get(6)?,
                     prev_hash: row.try_get(7)?,
                     hash: row.try_get(8)?,
@@ -137,31 +137,55 @@ impl Store {
             .collect()
     }
 
+    /// The audit rows of one run, or all of them, in order.
+    pub async fn audit(&self, run_id: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
+        self.stored_rows(run_id)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    seq: r.seq,
+                    at: r.at,
+                    run_id: r.run_id,
+                    kind: r.kind,
+                    actor: r.actor,
+                    data: parse_json("audit_log.data", &r.data)?,
+                    policy_version: r.policy_version,
+                    prev_hash: r.prev_hash,
+                    hash: r.hash,
+                })
+            })
+            .collect()
+    }
+
     /// Recomputes every row's hash and checks each links to the row before it.
     pub async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
-        let rows = sqlx::query("SELECT seq, at, run_id, kind, actor, data, policy_version, prev_hash, hash FROM audit_log ORDER BY seq")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.stored_rows(None).await?;
         let mut problems = Vec::new();
-        let mut expected_prev = GENESIS.to_string();
-        for row in &rows {
-            let seq: i64 = row.try_get(0)?;
-            let run_id: Option<String> = row.try_get(2)?;
-            let kind: String = row.try_get(3)?;
-            let actor: String = row.try_get(4)?;
-            let data: String = row.try_get(5)?;
-            let policy: Option<String> = row.try_get(6)?;
-            let prev: String = row.try_get(7)?;
-            let hash: String = row.try_get(8)?;
-            if prev != expected_prev {
-                problems.push(format!("row {seq}: does not link to the row before it (a row was deleted or inserted before it)"));
+        let mut expected_prev = GENESIS;
+        for r in &rows {
+            if r.prev_hash != expected_prev {
+                problems.push(format!("row {}: does not link to the row before it (a row was deleted or inserted before it)", r.seq));
             }
-            let recomputed = row_hash(&prev, row.try_get(1)?, run_id.as_deref(), &kind, &actor, &data, policy.as_deref());
-            if recomputed != hash {
-                problems.push(format!("row {seq} ({kind}): its content does not match its hash (the row was edited)"));
+            let recomputed = row_hash(&r.prev_hash, r.at, r.run_id.as_deref(), &r.kind, &r.actor, &r.data, r.policy_version.as_deref());
+            if recomputed != r.hash {
+                problems.push(format!("row {} ({}): its content does not match its hash (the row was edited)", r.seq, r.kind));
             }
-            expected_prev = hash;
+            expected_prev = &r.hash;
         }
         Ok(AuditVerification { rows: rows.len(), intact: problems.is_empty(), problems })
     }
+}
+
+/// An audit row as stored.
+struct StoredRow {
+    seq: i64,
+    at: i64,
+    run_id: Option<String>,
+    kind: String,
+    actor: String,
+    data: String,
+    policy_version: Option<String>,
+    prev_hash: String,
+    hash: String,
 }

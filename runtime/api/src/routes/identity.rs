@@ -88,7 +88,7 @@ pub(crate) async fn advance_clock(
     };
     let Json(body) = body?;
     let now = clock.advance(body.advance_ms);
-    state.approvals.nudge();
+    // Fire what is now due before answering, so the caller sees its effects.
     state.approvals.tick().await?;
     Ok(Json(json!({"now_ms": now, "now": lever_identity::format_rfc3339(now)})))
 }
