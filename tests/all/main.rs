@@ -12,3 +12,4 @@ mod approvals;
 mod approval_timers;
 mod identity;
 mod email;
+mod adapters;

@@ -1,7 +1,9 @@
 //! Test support: builds the guest fixtures and the `lever` binary, spawns real servers,
 //! and hands out fresh SQLite and PostgreSQL databases.
 
+pub mod adapters;
 pub mod databases;
+pub mod fakes;
 pub mod guests;
 pub mod server;
 

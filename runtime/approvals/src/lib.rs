@@ -38,6 +38,8 @@ pub struct Approvals {
     nudge: tokio::sync::Notify,
     /// Delivers notifications by email, when `smtp:` is configured.
     email: Option<lever_notify::EmailNotifier>,
+    /// Delivers them through the `notifier` capability instead, when it is bound to an adapter.
+    capabilities: RwLock<Option<Arc<lever_capabilities::Capabilities>>>,
 }
 
 impl Approvals {
@@ -60,9 +62,21 @@ impl Approvals {
             active: RwLock::new(Active { set: PolicySet::default_policy(), version: format!("{DEFAULT_POLICY_NAME}@builtin") }),
             nudge: tokio::sync::Notify::new(),
             email,
+            capabilities: RwLock::new(None),
         });
         this.reload().await?;
         Ok(this)
+    }
+
+    /// Sends notifications through the `notifier` capability when it is bound to an adapter
+    /// (Slack): each approver gets a message with approve and reject buttons.
+    pub fn set_capabilities(&self, capabilities: Arc<lever_capabilities::Capabilities>) {
+        *self.capabilities.write().expect("not poisoned") = Some(capabilities);
+    }
+
+    /// The configuration (users, groups, Slack ids).
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The base URL one-click links point at (the server's own address).

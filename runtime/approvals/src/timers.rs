@@ -2,6 +2,8 @@
 //! escalation when the SLA passes, and the final expiry. Each is a guarded update in the
 //! store, so it fires once whatever restarts or other nodes do.
 
+use std::sync::Arc;
+
 use lever_identity::LinkDecision;
 use lever_store::{StageRecord, StageTimer};
 use serde_json::{Value, json};
@@ -75,15 +77,68 @@ impl Approvals {
         });
         self.store.record_notification(&stage.id, kind, &recipients, &body, self.now()).await?;
         tracing::info!(stage = %stage.name, run = %stage.run_id, kind, recipients = recipients.len(), "approval notification");
-        self.email(&recipients, body);
+        self.deliver(&recipients, body);
         Ok(())
     }
 }
 
 impl Approvals {
-    /// Emails each recipient who has an address, in the background: a slow or failing mail
-    /// server must not hold the timers (the notification is already stored, and readable at
-    /// `GET /api/v1/notifications`).
+    /// Delivers a stored notification in the background — through the `notifier` capability
+    /// when it is bound to an adapter, else by email — so a slow or failing provider never
+    /// holds the timers (the notification is stored, and readable at `GET /api/v1/notifications`).
+    fn deliver(&self, recipients: &[String], body: Value) {
+        let capabilities = self.capabilities.read().expect("not poisoned").clone();
+        match capabilities {
+            Some(c) if c.bindings().get("notifier").is_some_and(|b| !b.adapter.starts_with("builtin:")) => self.send_through_notifier(c, recipients, body),
+            _ => self.email(recipients, body),
+        }
+    }
+
+    /// One `notifier.send` per recipient, with their own approve and reject links as buttons;
+    /// each call is recorded in the run's log.
+    fn send_through_notifier(&self, capabilities: Arc<lever_capabilities::Capabilities>, recipients: &[String], body: Value) {
+        let messages: Vec<Value> = recipients
+            .iter()
+            .filter_map(|id| self.config.user(id))
+            .map(|u| {
+                let to = u.slack.clone().or_else(|| u.email.clone()).unwrap_or_else(|| u.id.clone());
+                let links = &body["links"][&u.id];
+                json!({
+                    "to": to,
+                    "subject": body["subject"],
+                    "text": format!(
+                        "{}\nRun {} · stage {} · requested by {}\nWhy: {}",
+                        body["subject"].as_str().unwrap_or_default(),
+                        body["run"].as_str().unwrap_or_default(),
+                        body["stage"].as_str().unwrap_or_default(),
+                        body["context"]["requested_by"]["id"].as_str().unwrap_or_default(),
+                        body["reasons"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ")).unwrap_or_default(),
+                    ),
+                    "links": [
+                        {"label": "Approve", "url": links["approve"], "kind": "approve"},
+                        {"label": "Reject", "url": links["reject"], "kind": "reject"},
+                    ],
+                })
+            })
+            .collect();
+        let store = self.store.clone();
+        let run_id = body["run"].as_str().unwrap_or_default().to_string();
+        tokio::spawn(async move {
+            let log = lever_sandbox::LogBook::new(64 * 1024);
+            let context = lever_sandbox::CallContext { run_id: run_id.clone(), step_id: "approval".into(), attempt: 1, requester: "lever".into(), ..Default::default() };
+            let scope = lever_capabilities::Scope { context, log: log.clone() };
+            for message in messages {
+                if let Err(e) = capabilities.call(&scope, "notifier", "send", message).await {
+                    tracing::warn!(error = %e, "approval notification not sent");
+                }
+            }
+            if let Err(e) = store.append_logs(&run_id, &log.lines()).await {
+                tracing::warn!(error = %e, "the notifier's log lines were not stored");
+            }
+        });
+    }
+
+    /// Emails each recipient who has an address.
     fn email(&self, recipients: &[String], body: Value) {
         let Some(email) = self.email.clone() else { return };
         let people: Vec<lever_notify::Recipient> = recipients

@@ -50,6 +50,13 @@ impl SecretBackend for MemoryState {
     }
 }
 
+#[lever_sandbox::async_trait]
+impl lever_sandbox::CapabilityBackend for MemoryState {
+    async fn call(&self, capability: &str, _: &str, _: serde_json::Value) -> Result<serde_json::Value, lever_sandbox::CapabilityError> {
+        Err(lever_sandbox::CapabilityError::unbound(capability, "the benchmarks bind no capability"))
+    }
+}
+
 async fn load(sandbox: &Sandbox, guest: &str) -> anyhow::Result<Plugin> {
     let compiled = sandbox.load(&lever_tests::guests::fixture(guest))?;
     let manifest = sandbox.describe(&compiled).await?;
@@ -59,7 +66,7 @@ async fn load(sandbox: &Sandbox, guest: &str) -> anyhow::Result<Plugin> {
 fn call(state: &Arc<MemoryState>) -> Call {
     Call {
         context: CallContext { run_id: "bench".into(), step_id: "main".into(), attempt: 1, ..Default::default() },
-        services: HostServices { state: state.clone(), secrets: state.clone() },
+        services: HostServices { state: state.clone(), secrets: state.clone(), capabilities: state.clone() },
         log: LogBook::new(64 * 1024),
     }
 }

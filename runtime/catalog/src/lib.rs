@@ -46,6 +46,7 @@ pub struct Entry {
 pub struct Catalog {
     store: Store,
     registry: Arc<Registry>,
+    capabilities: Arc<lever_capabilities::Capabilities>,
     expressions: Expressions,
     entries: Mutex<HashMap<(String, i64), Arc<Entry>>>,
 }
@@ -69,8 +70,13 @@ fn compile(record: TemplateRecord) -> Result<Entry, CatalogError> {
 
 impl Catalog {
     /// A catalog over `store`, resolving actions through `registry`.
-    pub fn new(store: Store, registry: Arc<Registry>) -> Self {
-        Self { store, registry, expressions: Expressions::new(), entries: Mutex::new(HashMap::new()) }
+    pub fn new(store: Store, registry: Arc<Registry>, capabilities: Arc<lever_capabilities::Capabilities>) -> Self {
+        Self { store, registry, capabilities, expressions: Expressions::new(), entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// The capability bindings template steps call.
+    pub fn capabilities(&self) -> &Arc<lever_capabilities::Capabilities> {
+        &self.capabilities
     }
 
     /// Parses and stores a template; returns the entry and whether it is a new version.

@@ -81,6 +81,14 @@ impl lever_sandbox::SecretBackend for NoSecretsInPlans {
     }
 }
 
+/// Nor may it call a capability: that would act during a preview.
+#[lever_sandbox::async_trait]
+impl lever_sandbox::CapabilityBackend for NoSecretsInPlans {
+    async fn call(&self, capability: &str, _: &str, _: Value) -> Result<Value, lever_sandbox::CapabilityError> {
+        Err(lever_sandbox::CapabilityError::unbound(capability, "plan() may not call capabilities: call them in run()"))
+    }
+}
+
 /// Keeps strings that read earlier steps' outputs as written: they are unknown before the run.
 fn render_known(catalog: &Catalog, value: &Value, context: &Value) -> Result<Value, String> {
     match value {
@@ -104,7 +112,73 @@ pub fn context(parameters: &Value, user: &str) -> Value {
     })
 }
 
+fn call_context(step_id: &str, user: &str, parameters: &Value) -> CallContext {
+    CallContext {
+        run_id: "preview".into(),
+        step_id: step_id.into(),
+        attempt: 1,
+        idempotency_key: format!("preview/{step_id}"),
+        requester: user.into(),
+        environment: parameters.get("environment").and_then(Value::as_str).unwrap_or("dev").into(),
+    }
+}
+
 impl Catalog {
+    /// Fills in a step that calls a capability: the binding it goes to, its risk, and the
+    /// provider's plan when the input is known before the run. Answers the missing binding.
+    #[allow(clippy::too_many_arguments)]
+    async fn preview_capability(
+        &self,
+        preview: &mut StepPreview,
+        capability: &str,
+        function: &str,
+        runs: bool,
+        user: &str,
+        parameters: &Value,
+        cost: &mut u64,
+    ) -> Option<MissingAction> {
+        preview.risk = Some(lever_capabilities::risk(capability, function));
+        let Some(binding) = self.capabilities.bindings().get(capability) else {
+            preview.status = "missing-action";
+            let message = format!("`{capability}` is not bound to a provider: add `bindings.{capability}` to lever.yaml");
+            preview.message = Some(message);
+            return Some(MissingAction { action: preview.action.clone(), plugin: capability.to_string(), closest: Vec::new() });
+        };
+        preview.resolved = Some(binding.adapter.clone());
+        let unknown_yet = preview.input.to_string().contains("steps");
+        if !runs {
+            preview.status = "skipped";
+            preview.message = Some("its `if` is false for these parameters".into());
+            return None;
+        }
+        if preview.status != "planned" {
+            return None;
+        }
+        if !unknown_yet && let Err(e) = lever_sandbox::check_capability_input(capability, function, &preview.input) {
+            preview.status = "invalid-input";
+            preview.message = Some(format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}"));
+            return None;
+        }
+        if unknown_yet {
+            preview.status = "no-preview";
+            preview.message = Some("its input depends on earlier steps' outputs".into());
+            return None;
+        }
+        let scope = lever_capabilities::Scope { context: call_context(&preview.id, user, parameters), log: LogBook::new(16 * 1024) };
+        match self.capabilities.plan(&scope, capability, function, &preview.input).await {
+            Ok(Some(plan)) => {
+                *cost += plan.resources.iter().filter_map(|r| r.monthly_cost_cents).sum::<u64>();
+                preview.plan = Some(plan);
+            }
+            Ok(None) => preview.status = "no-preview",
+            Err(e) => {
+                preview.status = "plan-failed";
+                preview.message = Some(e.message);
+            }
+        }
+        None
+    }
+
     /// Previews a run of `name` with `parameters` for `user`.
     pub async fn preview(&self, name: &str, parameters: &Value, user: &str) -> Result<Preview, CatalogError> {
         let entry = self.get(name).await?;
@@ -144,6 +218,15 @@ impl Catalog {
                 Some(c) if !c.to_string().contains("steps.") => self.expressions.is_true(Some(c), &ctx).unwrap_or(true),
                 _ => true,
             };
+            if let Some((capability, function)) = lever_capabilities::capability_action(&step.action) {
+                if let Some(m) = self.preview_capability(&mut preview, capability, function, runs, user, &filled, &mut cost).await
+                    && !missing.iter().any(|x| x.action == step.action)
+                {
+                    missing.push(m);
+                }
+                steps.push(preview);
+                continue;
+            }
             let reference = plugin_reference(&step.action);
             let resolved = match PluginRef::parse(&reference) {
                 Ok(r) => self.registry.resolve(&r).await.ok(),
@@ -178,15 +261,12 @@ impl Catalog {
                 preview.message = Some("its `if` is false for these parameters".into());
             } else if preview.status == "planned" {
                 let call = Call {
-                    context: CallContext {
-                        run_id: "preview".into(),
-                        step_id: step.id.clone(),
-                        attempt: 1,
-                        idempotency_key: format!("preview/{}", step.id),
-                        requester: user.into(),
-                        environment: filled.get("environment").and_then(Value::as_str).unwrap_or("dev").into(),
+                    context: call_context(&step.id, user, &filled),
+                    services: HostServices {
+                        state: Arc::new(self.store.clone()),
+                        secrets: Arc::new(NoSecretsInPlans),
+                        capabilities: Arc::new(NoSecretsInPlans),
                     },
-                    services: HostServices { state: Arc::new(self.store.clone()), secrets: Arc::new(NoSecretsInPlans) },
                     log: LogBook::new(16 * 1024),
                 };
                 match self.registry.sandbox().plan(&plugin, &call, &preview.input).await {

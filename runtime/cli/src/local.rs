@@ -1,10 +1,11 @@
 //! Opening Lever in this process: the store in the data dir (or PostgreSQL), the sandbox with
 //! its compiled-code cache, the registry and the executor.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use lever_capabilities::Capabilities;
 use lever_catalog::Catalog;
 use lever_registry::Registry;
 use lever_runs::Executor;
@@ -12,11 +13,13 @@ use lever_secrets::SealedSecrets;
 use lever_sandbox::{Sandbox, SandboxConfig};
 use lever_store::Store;
 
-/// Where Lever keeps its data.
+/// Where Lever keeps its data, and which `lever.yaml` configures it.
 #[derive(Debug, Clone)]
 pub(crate) struct Location {
     pub(crate) data_dir: PathBuf,
     pub(crate) database: Option<String>,
+    /// `--config`; else `<data-dir>/lever.yaml` if present, else the embedded demo config.
+    pub(crate) config: Option<PathBuf>,
 }
 
 /// Lever, opened in this process.
@@ -29,6 +32,10 @@ pub(crate) struct Local {
     pub(crate) data_dir: PathBuf,
     /// Secrets, sealed at rest with the key outside the database.
     pub(crate) secrets: Arc<SealedSecrets>,
+    /// The `lever.yaml` text in force (identity, `smtp:`, `bindings:` are read from it).
+    pub(crate) config_text: String,
+    /// The email notifier, when `smtp:` is configured.
+    pub(crate) email: Option<lever_notify::EmailNotifier>,
 }
 
 impl Location {
@@ -47,15 +54,33 @@ impl Location {
         let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
-        let catalog = Arc::new(Catalog::new(store.clone(), registry.clone()));
         let key = lever_secrets::load_key(&data_dir)?;
         let secrets = Arc::new(SealedSecrets::new(store.clone(), &key));
         let sealed = secrets.seal_plaintext().await?;
         if sealed > 0 {
             tracing::info!(sealed, "sealed secrets stored before encryption at rest");
         }
+        let config_text = self.config_text(&data_dir)?;
+        let email = match lever_notify::smtp_config(&config_text)? {
+            Some(smtp) => Some(lever_notify::EmailNotifier::new(&smtp)?),
+            None => None,
+        };
+        let bindings = lever_capabilities::bindings_config(&config_text).context("the config's `bindings:` section is not valid")?;
+        let capabilities = Arc::new(Capabilities::new(bindings, registry.clone(), store.clone(), secrets.clone(), email.clone()));
+        let catalog = Arc::new(Catalog::new(store.clone(), registry.clone(), capabilities));
         let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock, secrets.clone()).await?;
-        Ok(Local { store, registry, executor, catalog, data_dir, secrets })
+        Ok(Local { store, registry, executor, catalog, data_dir, secrets, config_text, email })
+    }
+
+    /// The `lever.yaml` text: `--config`, else `<data-dir>/lever.yaml`, else the embedded one.
+    pub(crate) fn config_text(&self, data_dir: &Path) -> anyhow::Result<String> {
+        let in_data_dir = data_dir.join("lever.yaml");
+        let path = match &self.config {
+            Some(p) => p.clone(),
+            None if in_data_dir.exists() => in_data_dir,
+            None => return Ok(lever_identity::EMBEDDED_CONFIG.to_string()),
+        };
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read the config {}", path.display()))
     }
 }
 

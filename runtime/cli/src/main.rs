@@ -107,10 +107,11 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let location = local::Location { data_dir: cli.data_dir, database: cli.database };
+        let mut location = local::Location { data_dir: cli.data_dir, database: cli.database, config: None };
         match cli.command {
             Command::Serve { listen, workers, publish, templates, config, manual_clock } => {
-                let options = commands::serve::ServeOptions { listen, workers, publish, templates, config, manual_clock };
+                location.config = config;
+                let options = commands::serve::ServeOptions { listen, workers, publish, templates, manual_clock };
                 commands::serve::serve(location, options).await
             }
             Command::Plugin { command } => commands::plugin::run(location, command).await,

@@ -11,6 +11,9 @@ use crate::freeze::FreezeWindow;
 use crate::oidc::OidcIdentity;
 use crate::principal::{Principal, Role, RunsRule, Source};
 
+/// The text of the embedded demo config (`demo/lever.yaml`), used when none is given.
+pub const EMBEDDED_CONFIG: &str = include_str!("../../../demo/lever.yaml");
+
 /// The whole identity config. Unknown top-level keys are ignored (other components may share
 /// the file); unknown keys inside a section are errors.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -44,6 +47,10 @@ pub struct UserConfig {
     /// Email address, for notifications.
     #[serde(default)]
     pub email: Option<String>,
+    /// Slack member id (`U024BE7LH`): where the `notifier` capability sends their approval
+    /// requests when it is bound to Slack, and who a Slack button press comes from.
+    #[serde(default)]
+    pub slack: Option<String>,
     /// Team; the user is always in the group of that name.
     #[serde(default)]
     pub team: Option<String>,
@@ -174,7 +181,7 @@ impl Config {
 
     /// The demo config shipped in `demo/lever.yaml`.
     pub fn embedded_default() -> Config {
-        Config::from_yaml(include_str!("../../../demo/lever.yaml")).expect("demo/lever.yaml is valid")
+        Config::from_yaml(EMBEDDED_CONFIG).expect("demo/lever.yaml is valid")
     }
 
     /// Checks cross-references: unique ids and names, known groups, key and OIDC settings.

@@ -13,7 +13,7 @@ pub mod tokens;
 
 use lever_store::{Store, TokenRecord};
 
-pub use config::{Config, GroupConfig, LinksConfig, OidcConfig, UserConfig};
+pub use config::{Config, EMBEDDED_CONFIG, GroupConfig, LinksConfig, OidcConfig, UserConfig};
 pub use error::IdentityError;
 pub use freeze::{FreezeWindow, Schedule, Weekday, format_rfc3339, parse_rfc3339};
 pub use links::{LinkClaims, LinkDecision, LinkError, LinkSigner};

@@ -107,6 +107,28 @@ impl EmailNotifier {
         Ok(Self { transport: builder.build(), from: mailbox(&config.from)? })
     }
 
+    /// Sends one message to `to` (an address): the `notifier` capability's `send`. Links and
+    /// buttons become lines of the text, each with its label.
+    pub async fn send_message(&self, to: &str, subject: &str, text: &str, links: &[(String, String)]) -> Result<String, NotifyError> {
+        let mut body = text.to_string();
+        if !links.is_empty() {
+            body.push_str("\n");
+            for (label, url) in links {
+                body.push_str(&format!("\n{label}: {url}"));
+            }
+            body.push('\n');
+        }
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mailbox(to)?)
+            .subject(subject)
+            .body(body)
+            .map_err(|e| NotifyError::Send(e.to_string()))?;
+        let id = message.headers().get_raw("Message-ID").unwrap_or_default().to_string();
+        self.transport.send(message).await.map_err(|e| NotifyError::Send(e.to_string()))?;
+        Ok(id)
+    }
+
     /// Sends one notification (as stored by the approvals service) to one recipient, with the
     /// recipient's own links from `body.links.<id>`.
     pub async fn send(&self, recipient: &Recipient, body: &Value) -> Result<(), NotifyError> {

@@ -141,6 +141,20 @@ impl PostgresProvider {
         Ok(provisioned(true))
     }
 
+    /// The database `<name>_<environment>` as it stands, or `None` when it does not exist.
+    pub async fn describe(&self, name: &str, environment: &str) -> Result<Option<Provisioned>, ProvisionError> {
+        let object = format!("{}_{}", identifier("name", name)?, identifier("environment", environment)?);
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&object).fetch_one(&self.admin).await?;
+        Ok(exists.then(|| Provisioned {
+            database: object.clone(),
+            role: object.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            secret_ref: format!("secret://{}", Self::secret_path(name, environment)),
+            created: false,
+        }))
+    }
+
     /// Drops the database and role and deletes their credentials (the rollback of
     /// `provision`); what is already gone is skipped.
     pub async fn destroy(&self, name: &str, environment: &str) -> Result<(), ProvisionError> {

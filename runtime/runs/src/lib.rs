@@ -254,8 +254,14 @@ impl Executor {
         }
     }
 
-    fn services(&self) -> HostServices {
-        HostServices { state: Arc::new(self.store.clone()), secrets: self.secrets.clone() }
+    /// The backends of one invocation; its capability calls are recorded in `log`.
+    fn services(&self, context: &lever_sandbox::CallContext, log: &lever_sandbox::LogBook) -> HostServices {
+        let scope = lever_capabilities::Scope { context: context.clone(), log: log.clone() };
+        HostServices {
+            state: Arc::new(self.store.clone()),
+            secrets: self.secrets.clone(),
+            capabilities: self.catalog.capabilities().backend(scope),
+        }
     }
 
     async fn execute(&self, id: &str) {

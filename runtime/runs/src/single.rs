@@ -14,19 +14,16 @@ impl Executor {
             Err(e) => Err(json!({"kind": "not-found", "message": e.to_string()})),
             Ok((_, plugin)) => {
                 let log = LogBook::new(plugin.limits().max_log_bytes);
-                let call = Call {
-                    context: CallContext {
-                        run_id: run.id.clone(),
-                        step_id: "main".into(),
-                        attempt: 1,
-                        // One logical attempt: a run resumed after a crash keeps its key.
-                        idempotency_key: format!("{}/main/1", run.id),
-                        requester: run.requester.clone(),
-                        environment: run.environment.clone(),
-                    },
-                    services: self.services(),
-                    log: log.clone(),
+                let context = CallContext {
+                    run_id: run.id.clone(),
+                    step_id: "main".into(),
+                    attempt: 1,
+                    // One logical attempt: a run resumed after a crash keeps its key.
+                    idempotency_key: format!("{}/main/1", run.id),
+                    requester: run.requester.clone(),
+                    environment: run.environment.clone(),
                 };
+                let call = Call { services: self.services(&context, &log), context, log: log.clone() };
                 let result = self.registry.sandbox().run(&plugin, &call, &run.input).await;
                 self.store.append_logs(&run.id, &log.lines()).await?;
                 result.map_err(|e| json!({"kind": e.code(), "message": e.to_string()}))

@@ -23,6 +23,17 @@ fn invoke_failure(e: &InvokeError) -> Value {
     failure(e.code(), e.to_string())
 }
 
+/// The call that undoes a capability step, from its stored input and output.
+fn inverse(step: &Step, row: &StepRecord) -> Option<(String, Value)> {
+    let (capability, function) = lever_capabilities::capability_action(&step.action)?;
+    if step.each.is_some() {
+        return None;
+    }
+    let (input, output) = (row.input.as_ref()?, row.output.as_ref()?);
+    let (undo, undo_input) = lever_sandbox::capability_inverse(capability, function, input, output)?;
+    Some((format!("{capability}.{undo}"), undo_input))
+}
+
 /// Delay before attempt `attempt + 1`.
 fn backoff(retry: &Retry, attempt: u32) -> Duration {
     let ms = if retry.exponential {
@@ -310,12 +321,23 @@ impl Executor {
             if !matches!(row.status.as_str(), "succeeded" | "rolling-back") {
                 continue;
             }
-            let Some(rollback) = &step.rollback else { continue };
+            // An explicit `rollback`, else the inverse of a capability call (a created
+            // repository is deleted, an applied workspace destroyed...).
+            let undo = match &step.rollback {
+                Some(rollback) => {
+                    self.catalog.expressions().render(&rollback.input, ctx).map(|input| (rollback.action.clone(), input)).map_err(|e| e.to_string())
+                }
+                None => match inverse(step, row) {
+                    Some(undo) => Ok(undo),
+                    None => continue,
+                },
+            };
+            let action = undo.as_ref().map(|(a, _)| a.clone()).unwrap_or_else(|_| step.action.clone());
             let started = StepUpdate { status: "rolling-back", output: row.output.as_ref(), ..Default::default() };
-            self.store.update_step(&run.id, &step.id, &started, Some(("rollback-started", &json!({"action": rollback.action})))).await?;
-            let outcome = match self.catalog.expressions().render(&rollback.input, ctx) {
-                Err(e) => StepOutcome::Failed { error: failure("invalid-input", e.to_string()), retryable: false },
-                Ok(input) => self.invoke(run, &step.id, &rollback.action, 1, &input, step.timeout_ms, "/rollback").await?,
+            self.store.update_step(&run.id, &step.id, &started, Some(("rollback-started", &json!({"action": action})))).await?;
+            let outcome = match undo {
+                Err(e) => StepOutcome::Failed { error: failure("invalid-input", e), retryable: false },
+                Ok((action, input)) => self.invoke(run, &step.id, &action, 1, &input, step.timeout_ms, "/rollback").await?,
             };
             match outcome {
                 StepOutcome::Succeeded(_) => {
@@ -369,6 +391,30 @@ impl Executor {
         timeout_ms: Option<u64>,
         suffix: &str,
     ) -> Result<StepOutcome, StoreError> {
+        let context = CallContext {
+            run_id: run.id.clone(),
+            step_id: step_id.to_string(),
+            attempt,
+            idempotency_key: format!("{}/{step_id}{suffix}/{attempt}", run.id),
+            requester: run.requester.clone(),
+            environment: run.environment.clone(),
+        };
+        if let Some((capability, function)) = lever_capabilities::capability_action(action) {
+            let log = LogBook::new(256 * 1024);
+            let scope = lever_capabilities::Scope { context, log: log.clone() };
+            let call = self.catalog.capabilities().run_step(&scope, capability, function, input.clone());
+            let result = match timeout_ms {
+                Some(ms) => tokio::time::timeout(Duration::from_millis(ms), call).await.unwrap_or_else(|_| {
+                    Err(lever_sandbox::CapabilityError { kind: "retryable", message: format!("`{action}` did not finish within {ms} ms") })
+                }),
+                None => call.await,
+            };
+            self.record_log(run, step_id, &log).await?;
+            return Ok(match result {
+                Ok(output) => StepOutcome::Succeeded(output),
+                Err(e) => StepOutcome::Failed { retryable: e.kind == "retryable", error: failure(e.kind, e.message) },
+            });
+        }
         let reference = match PluginRef::parse(&plugin_reference(action)) {
             Ok(r) => r,
             Err(e) => return Ok(StepOutcome::Failed { error: failure("missing-action", e.to_string()), retryable: false }),
@@ -378,18 +424,7 @@ impl Executor {
             Err(e) => return Ok(StepOutcome::Failed { error: failure("missing-action", e.to_string()), retryable: false }),
         };
         let log = LogBook::new(plugin.limits().max_log_bytes);
-        let call = Call {
-            context: CallContext {
-                run_id: run.id.clone(),
-                step_id: step_id.to_string(),
-                attempt,
-                idempotency_key: format!("{}/{step_id}{suffix}/{attempt}", run.id),
-                requester: run.requester.clone(),
-                environment: run.environment.clone(),
-            },
-            services: self.services(),
-            log: log.clone(),
-        };
+        let call = Call { services: self.services(&context, &log), context, log: log.clone() };
         let invocation = self.registry.sandbox().run(&plugin, &call, input);
         let result = match timeout_ms {
             Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), invocation).await {
@@ -398,6 +433,15 @@ impl Executor {
             },
             None => invocation.await,
         };
+        self.record_log(run, step_id, &log).await?;
+        Ok(match result {
+            Ok(output) => StepOutcome::Succeeded(output),
+            Err(e) => StepOutcome::Failed { retryable: e.is_retryable(), error: invoke_failure(&e) },
+        })
+    }
+
+    /// Stores an invocation's log lines and streams them (and its progress) as events.
+    async fn record_log(&self, run: &RunRecord, step_id: &str, log: &LogBook) -> Result<(), StoreError> {
         let lines = log.lines();
         self.store.append_logs(&run.id, &lines).await?;
         let (progress, logs): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.level == "progress");
@@ -411,9 +455,6 @@ impl Executor {
             let data = json!({"percent": percent.parse::<u8>().ok(), "message": message});
             self.store.append_event(&run.id, "progress", Some(step_id), &data).await?;
         }
-        Ok(match result {
-            Ok(output) => StepOutcome::Succeeded(output),
-            Err(e) => StepOutcome::Failed { retryable: e.is_retryable(), error: invoke_failure(&e) },
-        })
+        Ok(())
     }
 }

@@ -8,6 +8,8 @@ pub(crate) mod action {
         imports: { default: async | trappable },
         exports: { default: async },
         require_store_data_send: true,
+        // Capability records travel as JSON between template steps, the host and adapters.
+        additional_derives: [serde::Serialize, serde::Deserialize],
         with: {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
@@ -36,4 +38,5 @@ pub(crate) mod adapter {
 }
 
 pub(crate) use action::lever::host::{progress, secrets, state};
+pub(crate) use action::lever::plugin::{git_provider, infrastructure, notifier, observability, secrets_store};
 pub(crate) use action::lever::plugin::types as wit;

@@ -126,6 +126,11 @@ impl Sandbox {
         crate::bindings::secrets::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         crate::bindings::state::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         crate::bindings::progress::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::git_provider::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::secrets_store::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::infrastructure::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::notifier::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::observability::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         spawn_epoch_ticker(&engine);
         Ok(Self { engine, linker, fuel_metering: config.fuel_metering })
     }

@@ -14,7 +14,7 @@ use crate::engine::{Compiled, PluginKind, Pre, Sandbox};
 use crate::error::{InvokeError, LoadError, PluginErrorKind};
 use crate::grants::Grants;
 use crate::host::http::OutboundHttp;
-use crate::host::{BackendError, HostServices, HostState, SecretBackend, StateBackend};
+use crate::host::{BackendError, CapabilityBackend, CapabilityError, HostServices, HostState, SecretBackend, StateBackend};
 use crate::limits::{DeadlineHit, Limits, MemoryLimitHit, MemoryLimiter};
 use crate::log::LogBook;
 use crate::manifest::{ExecutionPlan, Manifest, Risk};
@@ -108,6 +108,8 @@ enum Op<'a> {
     Plan(&'a str),
     Run(&'a str),
     Rollback(&'a str, &'a str),
+    /// An adapter's `invoke`: function, settings, input.
+    Invoke(&'a str, &'a str, &'a str),
 }
 
 enum Done {
@@ -125,7 +127,7 @@ impl Sandbox {
     pub async fn describe(&self, compiled: &Compiled) -> Result<Manifest, LoadError> {
         let call = Call {
             context: CallContext { run_id: "publish".into(), step_id: "describe".into(), attempt: 1, ..Default::default() },
-            services: HostServices { state: Arc::new(Nothing), secrets: Arc::new(Nothing) },
+            services: HostServices { state: Arc::new(Nothing), secrets: Arc::new(Nothing), capabilities: Arc::new(Nothing) },
             log: LogBook::new(16 * 1024),
         };
         match self.execute(compiled, "publish", &Limits::default(), &Grants::default(), &call, Op::Describe).await {
@@ -177,6 +179,43 @@ impl Sandbox {
     ) -> Result<(), InvokeError> {
         let (input, output) = (input.to_string(), output.to_string());
         self.invoke(plugin, call, Op::Rollback(&input, &output)).await.map(|_| ())
+    }
+
+    /// Calls one capability function on an adapter with the binding's settings (checked against
+    /// the adapter's settings schema) and the input; the answer must be JSON within the output
+    /// limit. The caller checks its shape against the capability's WIT records. `grants` come
+    /// from the binding (the provider's host, the secrets its settings refer to), not from
+    /// publishing.
+    pub async fn invoke_adapter(
+        &self,
+        plugin: &Plugin,
+        grants: &Grants,
+        call: &Call,
+        function: &str,
+        settings: &serde_json::Value,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
+        if plugin.compiled.kind != PluginKind::Adapter {
+            return Err(InvokeError::WrongKind(format!(
+                "`{}` is an action, not an adapter: bind an adapter to a capability",
+                plugin.manifest.name
+            )));
+        }
+        let errors = schema_errors(&plugin.input_schema, settings);
+        if !errors.is_empty() {
+            return Err(InvokeError::InvalidInput { errors: errors.into_iter().map(|e| format!("binding settings: {e}")).collect() });
+        }
+        let (settings, input) = (settings.to_string(), input.to_string());
+        let op = Op::Invoke(function, &settings, &input);
+        let output = match self.execute(&plugin.compiled, &plugin.manifest.name, &plugin.limits, grants, call, op).await? {
+            Done::Output(o) => o,
+            _ => unreachable!("invoke returns output"),
+        };
+        let limit = plugin.limits.max_output_bytes;
+        if output.len() as u64 > limit {
+            return Err(InvokeError::OutputTooLarge { size: output.len() as u64, limit });
+        }
+        serde_json::from_str(&output).map_err(|e| InvokeError::OutputNotJson { error: e.to_string() })
     }
 
     async fn invoke(&self, plugin: &Plugin, call: &Call, op: Op<'_>) -> Result<Done, InvokeError> {
@@ -289,15 +328,21 @@ async fn call_guest(
                 Op::Rollback(input, output) => {
                     handler.call_rollback(&mut *store, ctx, input, output).await.map(|r| r.map(|()| Done::Unit))
                 }
+                Op::Invoke(..) => Ok(Err(wit::Error::Fatal("actions are run, not invoked as adapters".into()))),
             };
             result.map_err(Failure::Call)
         }
         Pre::Adapter(pre) => {
             let instance = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
+            let handler = instance.lever_plugin_adapter_handler();
             match op {
                 Op::Describe => {
-                    let m = instance.lever_plugin_adapter_handler().call_describe(&mut *store).await.map_err(Failure::Call)?;
+                    let m = handler.call_describe(&mut *store).await.map_err(Failure::Call)?;
                     Ok(Ok(Done::Manifest(adapter_manifest(m))))
+                }
+                Op::Invoke(function, settings, input) => {
+                    let r = handler.call_invoke(&mut *store, ctx, function, settings, input).await.map_err(Failure::Call)?;
+                    Ok(r.map(Done::Output))
                 }
                 _ => Ok(Err(wit::Error::Fatal("adapters are invoked through capabilities".into()))),
             }
@@ -395,5 +440,12 @@ impl StateBackend for Nothing {
 impl SecretBackend for Nothing {
     async fn get(&self, _: &str) -> Result<Option<String>, BackendError> {
         Err(BackendError("secrets are not available during describe".into()))
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl CapabilityBackend for Nothing {
+    async fn call(&self, capability: &str, _: &str, _: serde_json::Value) -> Result<serde_json::Value, CapabilityError> {
+        Err(CapabilityError::unbound(capability, "capabilities are not available during describe"))
     }
 }

@@ -31,6 +31,17 @@ impl From<ActionError> for WitError {
     }
 }
 
+impl From<crate::http::HttpError> for ActionError {
+    fn from(e: crate::http::HttpError) -> Self {
+        use crate::http::HttpError;
+        match e {
+            HttpError::Denied(m) => ActionError::Denied(m),
+            HttpError::Invalid(m) => ActionError::InvalidInput(m),
+            HttpError::Transport(m) => ActionError::Retryable(m),
+        }
+    }
+}
+
 impl From<secrets::Error> for ActionError {
     fn from(e: secrets::Error) -> Self {
         match e {

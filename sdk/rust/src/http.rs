@@ -1,7 +1,7 @@
 //! One blocking HTTP call through `wasi:http/outgoing-handler`. The host only lets it reach
 //! hosts granted to the plugin; anything else comes back as [`HttpError::Denied`].
+//! Shared source: the adapter SDK compiles this same file against its own bindings.
 
-use crate::ActionError;
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
@@ -41,16 +41,6 @@ pub enum HttpError {
     Invalid(String),
     /// Connection, DNS, TLS or protocol failure.
     Transport(String),
-}
-
-impl From<HttpError> for ActionError {
-    fn from(e: HttpError) -> Self {
-        match e {
-            HttpError::Denied(m) => ActionError::Denied(m),
-            HttpError::Invalid(m) => ActionError::InvalidInput(m),
-            HttpError::Transport(m) => ActionError::Retryable(m),
-        }
-    }
 }
 
 impl std::fmt::Display for HttpError {

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod audit;
+mod bindings;
 mod health;
 mod identity;
 mod links;
@@ -10,6 +11,7 @@ mod plugins;
 mod policies;
 mod runs;
 mod secrets;
+mod slack;
 mod templates;
 
 use axum::Router;
@@ -34,7 +36,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/runs/{id}/resubmit", post(runs::resubmit))
         .route("/api/v1/runs/{id}/steps/{step}/retry", post(runs::retry_step))
         .route("/api/v1/runs/{id}/steps/{step}/skip", post(runs::skip_step))
-        .route("/api/v1/secrets/{*name}", put(secrets::put).delete(secrets::delete))
+        .route("/api/v1/secrets/{*name}", put(secrets::put).delete(secrets::delete).get(secrets::get))
+        .route("/api/v1/bindings", get(bindings::list))
         .route("/api/v1/templates", post(templates::apply).get(templates::search))
         .route("/api/v1/templates/{name}", get(templates::show))
         .route("/api/v1/templates/{name}/validate", post(templates::validate))
@@ -58,5 +61,6 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/approve/{token}", get(links::show).post(links::confirm))
+        .route("/slack/interactions", post(slack::interactions))
         .merge(api)
 }

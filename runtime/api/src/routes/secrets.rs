@@ -1,5 +1,8 @@
 //! `PUT /api/v1/secrets/{name}` (names may contain `/`) stores a secret, sealed at rest;
-//! `DELETE` removes it. Values are never answered back.
+//! `DELETE` removes it. `GET` reveals a value to those allowed to read it: the platform role,
+//! and the readers a built-in provider recorded when it wrote the secret (the requester of the
+//! run and the owning team, for a provisioned database's credentials). Each reveal is audited
+//! by name; values appear nowhere else.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -40,6 +43,45 @@ pub(crate) async fn put(
     }
     state.secrets.put(&name, &body.value).await.map_err(secrets_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reveals a secret to a platform user or one of its recorded readers.
+pub(crate) async fn get(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(name): Path<String>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    use lever_sandbox::StateBackend;
+    let readers: Vec<String> = state
+        .store
+        .get(lever_capabilities::READERS, &name)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let allowed = principal.is_platform()
+        || readers.iter().any(|r| match r.split_once(':') {
+            Some(("user", id)) => id == principal.id,
+            Some(("team", team)) => principal.team.as_deref() == Some(team) || principal.in_group(team),
+            _ => false,
+        });
+    if !allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("`{}` may not read secret `{name}`: it is readable by the platform role and by {}", principal.id, if readers.is_empty() { "no one else".to_string() } else { readers.join(", ") }),
+        ));
+    }
+    let Some(value) = state.secrets.get(&name).await.map_err(secrets_error)? else {
+        return Err(ApiError::not_found(format!("no secret `{name}`")));
+    };
+    state
+        .store
+        .append_audit(&lever_store::AuditEntry {
+            run_id: None,
+            kind: "secret-revealed",
+            actor: &principal.id,
+            data: serde_json::json!({"secret": name}),
+            policy_version: None,
+        })
+        .await?;
+    Ok(axum::Json(serde_json::json!({"name": name, "value": value})))
 }
 
 /// Deletes a secret: 204, or 404 when there is none.

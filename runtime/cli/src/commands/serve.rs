@@ -1,7 +1,7 @@
 //! `lever serve`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,18 +16,15 @@ use crate::local::Location;
 /// Starts the server: opens the store, resumes unfinished runs, publishes `publish`, applies
 /// `templates`, listens.
 pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::Result<()> {
-    let ServeOptions { listen, workers, publish, templates, config, manual_clock } = options;
+    let ServeOptions { listen, workers, publish, templates, manual_clock } = options;
     let manual = manual_clock.then(|| Arc::new(ManualClock::default()));
     let clock: Arc<dyn Clock> = match &manual {
         Some(manual) => manual.clone(),
         None => Arc::new(SystemClock),
     };
     let local = location.open(workers, true, clock.clone()).await?;
-    let (config, text) = load_config_text(config.as_deref(), &local.data_dir)?;
-    let email = match lever_notify::smtp_config(text.as_deref().unwrap_or(""))? {
-        Some(smtp) => Some(lever_notify::EmailNotifier::new(&smtp)?),
-        None => None,
-    };
+    let config = Config::from_yaml(&local.config_text).context("the config is not valid")?;
+    let email = local.email.clone();
     let identity = Arc::new(Authenticator::new(config.clone(), local.store.clone()));
     let signer = LinkSigner::from_config(&config.links, &local.data_dir)?;
     let approvals = Approvals::new(local.store.clone(), Arc::new(config), clock, signer, email)
@@ -50,6 +47,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     approvals.set_base_url(&format!("http://{address}"));
+    approvals.set_capabilities(local.catalog.capabilities().clone());
     approvals.spawn_timers();
     if let Some(token) = identity.bootstrap_admin_token().await? {
         // Shown once: only its hash is stored.
@@ -83,34 +81,15 @@ pub(crate) struct ServeOptions {
     pub(crate) publish: Vec<PathBuf>,
     /// Templates to apply at start.
     pub(crate) templates: Vec<PathBuf>,
-    /// The identity config file.
-    pub(crate) config: Option<PathBuf>,
     /// Approval timers and links follow a clock moved through the API (tests).
     pub(crate) manual_clock: bool,
 }
 
 /// The identity config: `--config`, else `<data-dir>/lever.yaml` if present, else the
 /// embedded demo config (users, groups, no freeze).
-pub(crate) fn load_config(path: Option<&Path>, data_dir: &Path) -> anyhow::Result<Config> {
-    Ok(load_config_text(path, data_dir)?.0)
-}
-
-/// The config and the text it came from (other sections, like `smtp:`, are read from it).
-fn load_config_text(path: Option<&Path>, data_dir: &Path) -> anyhow::Result<(Config, Option<String>)> {
-    let in_data_dir = data_dir.join("lever.yaml");
-    let path = match path {
-        Some(p) => Some(p.to_path_buf()),
-        None if in_data_dir.exists() => Some(in_data_dir),
-        None => None,
-    };
-    match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
-            let config = Config::from_yaml(&text).with_context(|| format!("the config {} is not valid", path.display()))?;
-            Ok((config, Some(text)))
-        }
-        None => Ok((Config::embedded_default(), None)),
-    }
+pub(crate) fn load_config(location: &Location) -> anyhow::Result<Config> {
+    let text = location.config_text(&location.data_dir)?;
+    Config::from_yaml(&text).context("the config is not valid")
 }
 
 /// The files in `paths`, and in the directories among them those with one of `extensions`.

@@ -51,7 +51,8 @@ pub(crate) async fn run(location: Location, command: TokenCommand) -> anyhow::Re
     let store = store(&location).await?;
     match command {
         TokenCommand::Create { user, name, config } => {
-            let config = load_config(config.as_deref(), &location.data_dir)?;
+            let location = Location { config, ..location.clone() };
+            let config = load_config(&location)?;
             let identity = Authenticator::new(config, store.clone());
             let (record, token) = identity.create_token(&user, &name, "cli").await?;
             store

@@ -1,5 +1,6 @@
 //! The per-invocation store data and the `lever:host` imports implemented on it.
 
+pub(crate) mod capabilities;
 pub(crate) mod http;
 mod progress;
 pub(crate) mod secrets;
@@ -38,6 +39,32 @@ pub trait SecretBackend: Send + Sync {
     async fn get(&self, name: &str) -> Result<Option<String>, BackendError>;
 }
 
+/// Why a capability call failed: the WIT `error` case (`invalid-input`, `retryable`, `fatal`,
+/// `not-found`, `denied`, `other`) and a message saying what to fix.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct CapabilityError {
+    /// The WIT `error` case, kebab-case.
+    pub kind: &'static str,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl CapabilityError {
+    /// The capability has no binding (or calls are not available here).
+    pub fn unbound(capability: &str, why: &str) -> Self {
+        Self { kind: "denied", message: format!("`{capability}` cannot be called: {why}") }
+    }
+}
+
+/// Where an action's capability imports (`lever:plugin/git-provider`…) go: the bound adapter.
+/// `input` and the answer are the JSON forms `wit/capabilities.wit` describes.
+#[wasmtime_wasi::async_trait]
+pub trait CapabilityBackend: Send + Sync {
+    /// Calls `capability`'s `function` (`git-provider`, `create-repository`).
+    async fn call(&self, capability: &str, function: &str, input: serde_json::Value) -> Result<serde_json::Value, CapabilityError>;
+}
+
 /// The backends an invocation's host imports talk to.
 #[derive(Clone)]
 pub struct HostServices {
@@ -45,6 +72,8 @@ pub struct HostServices {
     pub state: Arc<dyn StateBackend>,
     /// Secret storage.
     pub secrets: Arc<dyn SecretBackend>,
+    /// Capability calls, routed to bound adapters.
+    pub capabilities: Arc<dyn CapabilityBackend>,
 }
 
 /// Largest state value accepted.

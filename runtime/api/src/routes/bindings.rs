@@ -1,0 +1,21 @@
+//! `GET /api/v1/bindings`: which adapter or built-in provider does each capability, with its
+//! settings (credentials in settings are `secret://` references, so nothing secret is shown).
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::AppState;
+
+/// Lists the bindings in force and the capabilities left unbound.
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
+    let bound = state.catalog.capabilities().bindings();
+    let capabilities: Vec<Value> = lever_sandbox::CAPABILITIES
+        .iter()
+        .map(|(capability, functions)| match bound.get(*capability) {
+            Some(b) => json!({"capability": capability, "functions": functions, "adapter": b.adapter, "settings": b.settings}),
+            None => json!({"capability": capability, "functions": functions, "adapter": null}),
+        })
+        .collect();
+    Json(json!({"bindings": capabilities}))
+}

@@ -1,0 +1,78 @@
+//! The built-in providers of the embedded default, host-side (why in `docs/providers.md`):
+//! sealed secrets as `secrets-store`, the PostgreSQL provider as `infrastructure`, email as
+//! `notifier`.
+
+mod email;
+mod postgres;
+mod secrets;
+
+use std::sync::Arc;
+
+use lever_sandbox::CapabilityError;
+use lever_secrets::SealedSecrets;
+use lever_store::Store;
+use serde_json::Value;
+
+use crate::{BindingConfig, Scope, error};
+
+/// The built-in providers, each created on first use.
+pub(crate) struct Builtins {
+    secrets: secrets::BuiltinSecrets,
+    postgres: postgres::BuiltinPostgres,
+    email: Option<lever_notify::EmailNotifier>,
+}
+
+impl Builtins {
+    pub(crate) fn new(store: Store, sealed: Arc<SealedSecrets>, email: Option<lever_notify::EmailNotifier>) -> Self {
+        let readers = Readers(store.clone());
+        Self {
+            secrets: secrets::BuiltinSecrets::new(store, sealed.clone(), readers.clone()),
+            postgres: postgres::BuiltinPostgres::new(sealed, readers),
+            email,
+        }
+    }
+
+    pub(crate) async fn call(&self, scope: &Scope, binding: &BindingConfig, capability: &str, function: &str, input: &Value) -> Result<Value, CapabilityError> {
+        match binding.adapter.as_str() {
+            "builtin:secrets" => self.secrets.call(scope, &binding.settings, function, input).await,
+            "builtin:postgres" => self.postgres.call(scope, &binding.settings, function, input).await,
+            "builtin:email" => match &self.email {
+                Some(email) => email::call(email, function, input).await,
+                None => Err(error("denied", "`builtin:email` needs the `smtp:` section of lever.yaml")),
+            },
+            other => Err(error("denied", format!("bindings.{capability}.adapter: `{other}` is not a built-in provider"))),
+        }
+    }
+}
+
+/// Who may read a secret a built-in provider wrote: `user:<id>` and `team:<name>` entries in
+/// the state namespace [`READERS`], read by `GET /api/v1/secrets/{path}`.
+#[derive(Clone)]
+pub(crate) struct Readers(Store);
+
+/// The state namespace holding each secret's readers.
+pub const READERS: &str = "secret-readers";
+
+impl Readers {
+    /// Records the requester (and a team, if any) as readers of `path`.
+    pub(crate) async fn grant(&self, path: &str, scope: &Scope, team: Option<&str>) -> Result<(), CapabilityError> {
+        use lever_sandbox::StateBackend;
+        let mut readers = vec![format!("user:{}", scope.context.requester)];
+        if let Some(team) = team.filter(|t| !t.is_empty()) {
+            readers.push(format!("team:{team}"));
+        }
+        let value = serde_json::to_vec(&readers).expect("a list of strings serialises");
+        self.0.set(READERS, path, &value).await.map_err(|e| error("retryable", format!("cannot record the readers of `{path}`: {e}")))
+    }
+
+    /// Forgets the readers of a deleted secret.
+    pub(crate) async fn forget(&self, path: &str) -> Result<(), CapabilityError> {
+        use lever_sandbox::StateBackend;
+        self.0.delete(READERS, path).await.map_err(|e| error("retryable", e.to_string()))
+    }
+}
+
+/// A string field of a call's input (already checked against the WIT shape).
+pub(crate) fn text<'a>(input: &'a Value, key: &str) -> &'a str {
+    input.get(key).and_then(Value::as_str).unwrap_or_default()
+}

@@ -1,0 +1,111 @@
+//! `builtin:postgres`: the `infrastructure` capability on the built-in PostgreSQL provider. A
+//! workspace is `<name>-<environment>` (`orders-db-dev`); applying it creates database and role
+//! `<name>_<environment>`, the password sealed at `databases/<name>/<environment>`. Provisioning
+//! is synchronous, so an apply answers `applied` at once. Settings: `admin_url` (a role that may
+//! create roles and databases; may be a `secret://` reference), `host` and `port` clients are
+//! told to use.
+
+use std::sync::Arc;
+
+use lever_provider_postgres::{PostgresProvider, ProvisionError};
+use lever_sandbox::CapabilityError;
+use lever_secrets::SealedSecrets;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use super::{Readers, text};
+use crate::{Scope, error};
+
+/// Monthly cost estimates by `size`, in US cents (what the preview and the policy see).
+const COSTS: &[(&str, u64)] = &[("small", 5_000), ("medium", 15_000), ("large", 40_000)];
+
+pub(crate) struct BuiltinPostgres {
+    sealed: Arc<SealedSecrets>,
+    readers: Readers,
+    provider: OnceCell<PostgresProvider>,
+}
+
+fn split(workspace: &str) -> Result<(&str, &str), CapabilityError> {
+    workspace
+        .rsplit_once('-')
+        .filter(|(name, env)| !name.is_empty() && !env.is_empty())
+        .ok_or_else(|| error("invalid-input", format!("workspace `{workspace}` must be `<name>-<environment>`, e.g. `orders-db-dev`")))
+}
+
+fn failed(e: ProvisionError) -> CapabilityError {
+    match e {
+        ProvisionError::InvalidInput(m) => error("invalid-input", m),
+        other => error("retryable", other.to_string()),
+    }
+}
+
+fn status(id: String) -> Value {
+    json!({"id": id, "state": "applied", "message": null})
+}
+
+impl BuiltinPostgres {
+    pub(crate) fn new(sealed: Arc<SealedSecrets>, readers: Readers) -> Self {
+        Self { sealed, readers, provider: OnceCell::new() }
+    }
+
+    async fn provider(&self, settings: &Value) -> Result<&PostgresProvider, CapabilityError> {
+        self.provider
+            .get_or_try_init(|| async {
+                let mut admin_url = settings.get("admin_url").and_then(Value::as_str).unwrap_or("postgres://postgres@127.0.0.1:5432/postgres").to_string();
+                if let Some(name) = admin_url.strip_prefix("secret://") {
+                    admin_url = self
+                        .sealed
+                        .get(name)
+                        .await
+                        .map_err(|e| error("other", e.to_string()))?
+                        .ok_or_else(|| error("denied", format!("bindings.infrastructure.settings.admin_url: no secret `{name}`")))?;
+                }
+                let host = settings.get("host").and_then(Value::as_str).unwrap_or("127.0.0.1");
+                let port = settings.get("port").and_then(Value::as_u64).unwrap_or(5432) as u16;
+                PostgresProvider::connect(&admin_url, host, port, (*self.sealed).clone())
+                    .await
+                    .map_err(|e| error("retryable", format!("cannot reach the PostgreSQL server of `builtin:postgres`: {e}")))
+            })
+            .await
+    }
+
+    pub(crate) async fn call(&self, scope: &Scope, settings: &Value, function: &str, input: &Value) -> Result<Value, CapabilityError> {
+        if function == "status" {
+            return Ok(status(text(input, "id").to_string()));
+        }
+        let workspace = text(input, "workspace");
+        let (name, environment) = split(workspace)?;
+        match function {
+            "plan" => {
+                let object = format!("{}_{}", name.replace('-', "_"), environment.replace('-', "_"));
+                let size = input["variables"]["size"].as_str().unwrap_or("small");
+                let cost = COSTS.iter().find(|(s, _)| *s == size).map(|(_, c)| *c);
+                Ok(json!({
+                    "id": format!("plan:{workspace}"),
+                    "changes": [
+                        {"address": format!("postgresql_role.{object}"), "action": "create"},
+                        {"address": format!("postgresql_database.{object}"), "action": "create"},
+                    ],
+                    "monthly_cost_cents": cost,
+                }))
+            }
+            "apply" => {
+                let db = self.provider(settings).await?.provision(name, environment).await.map_err(failed)?;
+                // The requester and the owning team may read the credentials.
+                let path = db.secret_ref.trim_start_matches("secret://");
+                self.readers.grant(path, scope, input["variables"]["owner"].as_str()).await?;
+                Ok(status(format!("postgres:{workspace}")))
+            }
+            "outputs" => match self.provider(settings).await?.describe(name, environment).await.map_err(failed)? {
+                Some(db) => Ok(json!({"database": db.database, "role": db.role, "host": db.host, "port": db.port, "credentials": db.secret_ref})),
+                None => Err(error("not-found", format!("workspace `{workspace}` has no database"))),
+            },
+            "destroy" => {
+                self.provider(settings).await?.destroy(name, environment).await.map_err(failed)?;
+                self.readers.forget(&format!("databases/{name}/{environment}")).await?;
+                Ok(status(format!("postgres-destroy:{workspace}")))
+            }
+            other => Err(error("invalid-input", format!("infrastructure has no function `{other}`"))),
+        }
+    }
+}

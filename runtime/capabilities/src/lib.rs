@@ -1,0 +1,168 @@
+//! Capability bindings. Templates and actions name a capability function
+//! (`git-provider.create-pull-request`); configuration binds each capability to one adapter
+//! component or built-in provider with its settings; this crate routes every call there,
+//! checks its input and answer against `wit/capabilities.wit`, and records it in the run log
+//! (by name, duration and outcome; never a value).
+//!
+//! Calls come from two places: a template step whose `action` is a capability function (the
+//! executor calls [`Capabilities::run_step`]), and an action that imports the capability
+//! interface (the sandbox calls the [`CapabilityBackend`] from [`Capabilities::backend`]).
+
+mod adapter;
+mod builtin;
+mod config;
+mod preview;
+
+pub use preview::risk;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lever_registry::Registry;
+use lever_sandbox::{CallContext, CapabilityBackend, CapabilityError, LogBook};
+use lever_secrets::SealedSecrets;
+use lever_store::Store;
+use serde_json::{Value, json};
+
+pub use builtin::READERS;
+pub use config::{BUILTINS, BindingConfig, bindings_config, secret_references};
+
+/// The configuration is not valid; the message names the key and what to write.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct CapabilityConfigError(pub String);
+
+/// Who a call is for and where its log goes.
+#[derive(Clone)]
+pub struct Scope {
+    /// The run, step and requester.
+    pub context: CallContext,
+    /// The run log the call is recorded in.
+    pub log: LogBook,
+}
+
+/// The capability bindings in force and the providers behind them.
+pub struct Capabilities {
+    bindings: BTreeMap<String, BindingConfig>,
+    registry: Arc<Registry>,
+    store: Store,
+    secrets: Arc<SealedSecrets>,
+    builtins: builtin::Builtins,
+}
+
+/// `capability.function` when `action` names a capability function (`git-provider.create-repository`).
+pub fn capability_action(action: &str) -> Option<(&str, &str)> {
+    let (capability, function) = action.split_once('.')?;
+    lever_sandbox::CAPABILITIES.iter().any(|(c, _)| *c == capability).then_some((capability, function))
+}
+
+fn error(kind: &'static str, message: impl Into<String>) -> CapabilityError {
+    CapabilityError { kind, message: message.into() }
+}
+
+impl Capabilities {
+    /// Bindings from the configuration; built-in providers use the store's sealed secrets, the
+    /// email notifier when SMTP is configured, and connect to their servers on first use.
+    pub fn new(
+        bindings: BTreeMap<String, BindingConfig>,
+        registry: Arc<Registry>,
+        store: Store,
+        secrets: Arc<SealedSecrets>,
+        email: Option<lever_notify::EmailNotifier>,
+    ) -> Self {
+        let builtins = builtin::Builtins::new(store.clone(), secrets.clone(), email);
+        Self { bindings, registry, store, secrets, builtins }
+    }
+
+    /// The bindings in force.
+    pub fn bindings(&self) -> &BTreeMap<String, BindingConfig> {
+        &self.bindings
+    }
+
+    /// Calls one function, as an action's import does: checked, routed, recorded.
+    pub async fn call(&self, scope: &Scope, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
+        lever_sandbox::check_capability_input(capability, function, &input)
+            .map_err(|e| error("invalid-input", format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}")))?;
+        let binding = self.bindings.get(capability).ok_or_else(|| {
+            error(
+                "denied",
+                format!("`{capability}` is not bound to a provider: add `bindings.{capability}` (an adapter and its settings) to lever.yaml"),
+            )
+        })?;
+        let started = Instant::now();
+        let result = if binding.adapter.starts_with("builtin:") {
+            self.builtins.call(scope, binding, capability, function, &input).await
+        } else {
+            adapter::call(self, scope, binding, capability, function, &input).await
+        };
+        let result = result.and_then(|answer| {
+            lever_sandbox::check_capability_output(capability, function, &answer)
+                .map(|()| answer)
+                .map_err(|e| error("fatal", format!("`{}` answered `{capability}.{function}` with the wrong shape: {e}", binding.adapter)))
+        });
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(_) => scope.log.push("capability", "info", &format!("{capability}.{function} via {}: ok in {ms} ms", binding.adapter)),
+            Err(e) => scope.log.push(
+                "capability",
+                "error",
+                &format!("{capability}.{function} via {}: {} after {ms} ms: {}", binding.adapter, e.kind, e.message),
+            ),
+        }
+        result
+    }
+
+    /// Runs a template step's capability call. `infrastructure.apply` and `.destroy` wait for
+    /// the provider to finish (polling `status`), and `apply` answers with the outputs too:
+    /// `{"id", "state", "outputs"}`.
+    pub async fn run_step(&self, scope: &Scope, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
+        let answer = self.call(scope, capability, function, input.clone()).await?;
+        if capability != "infrastructure" || !matches!(function, "apply" | "destroy") {
+            return Ok(answer);
+        }
+        let status = self.wait(scope, answer).await?;
+        if function == "destroy" {
+            return Ok(status);
+        }
+        let outputs = self.call(scope, "infrastructure", "outputs", json!({"workspace": input["workspace"]})).await?;
+        Ok(json!({"id": status["id"], "state": status["state"], "outputs": outputs}))
+    }
+
+    /// Polls an apply or destroy until it ends; `errored` or `cancelled` is a fatal error with
+    /// the provider's message.
+    async fn wait(&self, scope: &Scope, mut status: Value) -> Result<Value, CapabilityError> {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match status["state"].as_str().unwrap_or("") {
+                "applied" => return Ok(status),
+                "errored" | "cancelled" => {
+                    let said = status["message"].as_str().unwrap_or("no message");
+                    return Err(error("fatal", format!("the infrastructure run {} ended {}: {said}", status["id"], status["state"])));
+                }
+                _ => {}
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            status = self.call(scope, "infrastructure", "status", json!({"id": status["id"]})).await?;
+        }
+    }
+
+    /// The backend an action's capability imports call, for one invocation.
+    pub fn backend(self: &Arc<Self>, scope: Scope) -> Arc<dyn CapabilityBackend> {
+        Arc::new(ActionCalls { capabilities: self.clone(), scope })
+    }
+}
+
+/// An action's capability imports, bound to its invocation's run and log.
+struct ActionCalls {
+    capabilities: Arc<Capabilities>,
+    scope: Scope,
+}
+
+#[lever_sandbox::async_trait]
+impl CapabilityBackend for ActionCalls {
+    async fn call(&self, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
+        self.capabilities.call(&self.scope, capability, function, input).await
+    }
+}
