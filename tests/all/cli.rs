@@ -74,18 +74,21 @@ fn template_validate_reports_the_line_and_apply_adds_a_version() {
 #[test]
 fn run_a_template_with_parameters_and_watch_its_steps() {
     let dir = tempfile::tempdir().unwrap();
-    for plugin in ["debug_log", "infra_pull_request", "credentials_store"] {
-        let wasm = plugins_dir().join(format!("{plugin}.wasm"));
-        assert!(lever(dir.path(), &["plugin", "publish", wasm.to_str().unwrap()]).status.success());
-    }
     let template = lever_tests::repo_root().join("demo/templates/provision-postgresql-database.yaml");
     assert!(lever(dir.path(), &["template", "apply", template.to_str().unwrap()]).status.success());
-    let out = lever(dir.path(), &["run", "provision-postgresql-database", "-p", "name=orders", "-p", "owner=platform-team", "-p", "size=medium", "--watch"]);
+    let name = lever_tests::databases::unique_name("cli");
+    let name_param = format!("name={name}");
+    let out = lever(dir.path(), &["run", "provision-postgresql-database", "-p", &name_param, "-p", "owner=platform-team", "-p", "size=medium", "--watch"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let object = format!("{}_dev", name.replace('-', "_"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let existed = runtime.block_on(lever_tests::databases::provisioned_exists(&object));
+    runtime.block_on(lever_tests::databases::drop_provisioned(&object));
     assert!(out.status.success(), "{stdout}{stderr}");
-    for line in ["✓ pull-request succeeded", "✓ apply succeeded", "✓ credentials succeeded", "credentials stored at secret://databases/orders/dev"] {
+    for line in ["✓ database succeeded", "infrastructure.apply via builtin:postgres: ok"] {
         assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
     }
+    assert!(existed, "the in-process run created the database");
     let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(result["status"], "succeeded");
     let bad = lever(dir.path(), &["run", "provision-postgresql-database", "-p", "name=X"]);

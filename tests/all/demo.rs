@@ -1,11 +1,14 @@
-//! The demo catalog the README's run command loads: both workflows of the product brief run
-//! end to end through the first-party plugins, with a forced failure that rolls back and a
-//! manual pause resumed through the API.
+//! The demo catalog the README's run command loads, on the embedded default: a developer's
+//! database is really created on the local PostgreSQL by the built-in provider, its
+//! credentials are sealed in the secrets store and readable by the requester and their team
+//! only, and a failure after it destroys it again.
 
+use lever_tests::databases::{drop_provisioned, provisioned_exists, unique_name};
 use lever_tests::guests::plugins_dir;
 use lever_tests::repo_root;
 use lever_tests::server::Server;
 use serde_json::{Value, json};
+use sqlx::Connection;
 
 fn demo_server(dir: &std::path::Path) -> Server {
     let plugins = plugins_dir().to_string_lossy().into_owned();
@@ -13,95 +16,36 @@ fn demo_server(dir: &std::path::Path) -> Server {
     Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
 }
 
-async fn run(server: &Server, template: &str, parameters: Value) -> Value {
-    let (status, body) = server.post_json("/api/v1/runs", json!({"template": template, "parameters": parameters})).await;
-    assert_eq!(status, 201, "{body}");
-    server.wait(body["id"].as_str().unwrap()).await
-}
-
 fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
     run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()
 }
 
-#[tokio::test]
-async fn provision_postgresql_database_previews_runs_and_hands_over_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = demo_server(dir.path());
-    let (status, preview) =
-        server.post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": "orders", "owner": "platform-team", "size": "medium"}})).await;
-    assert_eq!(status, 200, "{preview}");
-    assert_eq!(preview["monthly_cost_cents"], 15_000);
-    assert_eq!(preview["steps"][0]["plan"]["resources"][0]["name"], "orders-dev");
-    assert!(preview["missing_actions"].as_array().unwrap().is_empty(), "{preview}");
-
-    let done = run(&server, "provision-postgresql-database", json!({"name": "orders", "owner": "platform-team"})).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
-    assert_eq!(step(&done, "apply")["output"]["wait"]["done"], true);
-    let text = done["output"]["text"][0]["content"].as_str().unwrap();
-    assert_eq!(text, "host orders.db.internal, port 5432, credentials at secret://databases/orders/dev");
-    assert!(done["output"]["links"][0]["url"].as_str().unwrap().contains("/pull/"));
-    let id = done["id"].as_str().unwrap();
-    let events: Value = server.http.get(format!("{}/api/v1/runs/{id}/events", server.url)).send().await.unwrap().json().await.unwrap();
-    let progress = events["events"].as_array().unwrap().iter().find(|e| e["kind"] == "progress").expect("a progress event");
-    assert_eq!((progress["step_id"].as_str(), progress["data"]["percent"].as_u64()), (Some("apply"), Some(50)));
-    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"step-polling") && kinds.contains(&"polling"), "{kinds:?}");
+async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
-async fn a_forced_failure_pauses_and_abort_rolls_everything_back() {
+async fn a_developer_gets_a_real_dev_database_and_connects_with_the_stored_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
-    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "billing", "owner": "platform-team"})).await["status"], "succeeded");
-    // The same database again: its credentials already exist, and that step is manual.
-    let paused = run(&server, "provision-postgresql-database", json!({"name": "billing", "owner": "platform-team"})).await;
-    assert_eq!(paused["status"], "paused", "{paused:#}");
-    assert!(step(&paused, "credentials")["error"]["message"].as_str().unwrap().contains("already exist"));
-    let id = paused["id"].as_str().unwrap();
-    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/abort"), json!({})).await.0, 202);
-    let rolled = server.wait(id).await;
-    assert_eq!(rolled["status"], "rolled-back", "{rolled:#}");
-    assert_eq!(step(&rolled, "apply")["status"], "rolled-back");
-    assert_eq!(step(&rolled, "pull-request")["status"], "rolled-back");
-}
-
-#[tokio::test]
-async fn a_manual_pause_is_resumed_through_the_api_with_an_edited_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = demo_server(dir.path());
-    assert_eq!(run(&server, "provision-postgresql-database", json!({"name": "ledger", "owner": "platform-team"})).await["status"], "succeeded");
-    let paused = run(&server, "provision-postgresql-database", json!({"name": "ledger", "owner": "platform-team"})).await;
-    let id = paused["id"].as_str().unwrap();
-    let edited = json!({"input": {"path": "databases/ledger/dev-2", "readers": ["platform-team"]}});
-    assert_eq!(server.post_json(&format!("/api/v1/runs/{id}/steps/credentials/retry"), edited).await.0, 202);
-    let resumed = server.wait(id).await;
-    assert_eq!(resumed["status"], "succeeded", "{resumed:#}");
-    assert_eq!(step(&resumed, "credentials")["output"]["secret_ref"], "secret://databases/ledger/dev-2");
-    assert_eq!(step(&resumed, "pull-request")["attempts"], 1);
-}
-
-#[tokio::test]
-async fn create_service_runs_every_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = demo_server(dir.path());
-    let done = run(&server, "create-service", json!({"name": "checkout", "owner": "platform-team"})).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
-    for id in ["validate", "repository", "pull-request", "apply", "credentials", "notify", "register"] {
-        assert_eq!(step(&done, id)["status"], "succeeded", "{id}: {done:#}");
-    }
-    assert_eq!(step(&done, "register")["output"]["entityRef"], "component:default/checkout");
-    assert_eq!(done["output"]["links"][0]["url"], "https://git.example.internal/platform-team/checkout");
-}
-
-#[tokio::test]
-async fn a_developer_gets_a_small_dev_database_without_waiting_for_anyone() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = demo_server(dir.path());
-    // alice, a payments developer of the demo config, with her own token.
+    let name = unique_name("orders");
+    let object = format!("{}_dev", name.replace('-', "_"));
     let alice = server.client_for("alice").await;
+
+    let (status, preview) = server
+        .post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": name, "owner": "payments", "size": "medium"}}))
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["monthly_cost_cents"], 15_000, "{preview:#}");
+    assert_eq!(preview["steps"][0]["resolved"], "builtin:postgres");
+    assert_eq!(preview["steps"][0]["plan"]["resources"][1]["name"], format!("postgresql_database.{object}"));
+    assert!(!provisioned_exists(&object).await, "a preview creates nothing");
+
+    // alice, a payments developer: a small dev database is automatic.
     let response = alice
         .post(format!("{}/api/v1/runs", server.url))
-        .json(&json!({"template": "provision-postgresql-database", "parameters": {"name": "orders", "owner": "payments"}}))
+        .json(&json!({"template": "provision-postgresql-database", "parameters": {"name": name, "owner": "payments"}}))
         .send()
         .await
         .unwrap();
@@ -110,5 +54,109 @@ async fn a_developer_gets_a_small_dev_database_without_waiting_for_anyone() {
     assert_eq!(created["approval"]["route"], "automatic", "{created:#}");
     let done = server.wait(created["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "succeeded", "{done:#}");
-    assert_eq!(done["requester"], "alice");
+    assert!(provisioned_exists(&object).await);
+    let reference = format!("secret://databases/{name}/dev");
+    assert_eq!(
+        done["output"]["text"][0]["content"],
+        format!("host 127.0.0.1, port 5432, database {object}, credentials at {reference}")
+    );
+    // The notifier is not bound in the embedded default: that step is skipped, with the reason.
+    assert_eq!(step(&done, "announce")["status"], "skipped");
+    assert!(step(&done, "announce")["error"]["message"].as_str().unwrap().contains("bindings.notifier"));
+
+    // The credentials are in the secrets store, readable by alice and her team, not others.
+    let (status, secret) = get(&alice, format!("{}/api/v1/secrets/databases/{name}/dev", server.url)).await;
+    assert_eq!(status, 200, "{secret}");
+    let credentials: Value = serde_json::from_str(secret["value"].as_str().unwrap()).unwrap();
+    let bob = server.client_for("bob").await;
+    assert_eq!(get(&bob, format!("{}/api/v1/secrets/databases/{name}/dev", server.url)).await.0, 200);
+    let dave = server.client_for("dave").await;
+    let (status, refused) = get(&dave, format!("{}/api/v1/secrets/databases/{name}/dev", server.url)).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("team:payments"), "{refused}");
+
+    // They log in and own the database.
+    let url = format!(
+        "postgres://{}:{}@{}:{}/{}",
+        credentials["username"].as_str().unwrap(),
+        credentials["password"].as_str().unwrap(),
+        credentials["host"].as_str().unwrap(),
+        credentials["port"],
+        credentials["database"].as_str().unwrap()
+    );
+    let mut db = sqlx::postgres::PgConnection::connect(&url).await.expect("the stored credentials log in");
+    let user: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut db).await.unwrap();
+    assert_eq!(user, object);
+    sqlx::query("CREATE TABLE orders (id bigint primary key)").execute(&mut db).await.expect("the role owns its database");
+    db.close().await.unwrap();
+
+    // The call is in the run log, by name; the password is nowhere in what the API answers.
+    let password = credentials["password"].as_str().unwrap();
+    let id = done["id"].as_str().unwrap();
+    let mut answers = String::new();
+    for path in [format!("/api/v1/runs/{id}"), format!("/api/v1/runs/{id}/events"), "/api/v1/audit".into(), "/api/v1/runs".into(), "/api/v1/notifications".into(), "/api/v1/bindings".into()] {
+        let (status, body) = server.get_json(&path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        answers.push_str(&body.to_string());
+    }
+    assert!(answers.contains("infrastructure.apply via builtin:postgres: ok"), "the call is logged");
+    assert!(!answers.contains(password), "the password leaked into an API answer");
+    assert!(!server.log().contains(password), "the password leaked into the server log");
+    let db_file = std::fs::read(dir.path().join("lever.db")).unwrap();
+    assert!(!db_file.windows(password.len()).any(|w| w == password.as_bytes()), "the password is stored unsealed");
+    drop_provisioned(&object).await;
+}
+
+#[tokio::test]
+async fn a_failure_after_the_database_destroys_it_and_deletes_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    // The built-in secrets store only writes under databases/, services/ and apps/: the second
+    // step is refused for real, after the database exists.
+    let template = r#"
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: database-then-failure}
+spec:
+  owner: platform-team
+  parameters:
+    - properties: {name: {type: string}}
+  steps:
+    - id: database
+      action: infrastructure.apply
+      input: {workspace: "${{ parameters.name }}-dev", variables: {size: small}}
+    - id: breaks
+      action: secrets-store.put
+      input: {path: "github-token", value: "overwritten"}
+"#;
+    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(template).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 201, "{}", response.text().await.unwrap());
+    let name = unique_name("ledger");
+    let object = format!("{}_dev", name.replace('-', "_"));
+    let (status, created) = server.post_json("/api/v1/runs", json!({"template": "database-then-failure", "parameters": {"name": name}})).await;
+    assert_eq!(status, 201, "{created}");
+    let run = server.wait(created["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "rolled-back", "{run:#}");
+    assert_eq!(step(&run, "breaks")["error"]["kind"], "denied");
+    assert_eq!(step(&run, "database")["status"], "rolled-back");
+    assert!(!provisioned_exists(&object).await, "the rollback dropped the database");
+    let (status, _) = server.get_json(&format!("/api/v1/secrets/databases/{name}/dev")).await;
+    assert_eq!(status, 404, "the rollback deleted the credentials");
+    let (_, events) = server.get_json(&format!("/api/v1/runs/{}/events", created["id"].as_str().unwrap())).await;
+    assert!(events.to_string().contains("infrastructure.destroy via builtin:postgres: ok"), "{events}");
+}
+
+#[tokio::test]
+async fn create_service_says_which_capabilities_the_embedded_default_leaves_unbound() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let (status, preview) = server.post_json("/api/v1/templates/create-service/preview", json!({"parameters": {"name": "checkout", "owner": "payments"}})).await;
+    assert_eq!(status, 200, "{preview}");
+    let missing: Vec<&str> = preview["missing_actions"].as_array().unwrap().iter().map(|m| m["action"].as_str().unwrap()).collect();
+    assert!(missing.contains(&"git-provider.create-repository") && missing.contains(&"observability.create-dashboard"), "{missing:?}");
+    assert!(preview["steps"][0]["message"].as_str().unwrap().contains("bindings.git-provider"), "{preview:#}");
+    let (_, bindings) = server.get_json("/api/v1/bindings").await;
+    let adapter = |c: &str| bindings["bindings"].as_array().unwrap().iter().find(|b| b["capability"] == c).unwrap()["adapter"].clone();
+    assert_eq!(adapter("infrastructure"), "builtin:postgres");
+    assert_eq!(adapter("git-provider"), Value::Null);
 }

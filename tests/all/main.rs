@@ -13,3 +13,4 @@ mod approval_timers;
 mod identity;
 mod email;
 mod adapters;
+mod integrations;

@@ -59,3 +59,27 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// A name no other test (or earlier CI run) uses: `prefix` plus eight hex digits, within the
+/// templates' `^[a-z][a-z0-9-]{2,30}$`.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// Whether the local PostgreSQL server has database `object` (`<name>_<env>`, as the built-in
+/// provider names it).
+pub async fn provisioned_exists(object: &str) -> bool {
+    let mut admin = PgConnection::connect(&postgres_admin_url()).await.expect("connect to PostgreSQL as admin");
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(object)
+        .fetch_one(&mut admin)
+        .await
+        .expect("query pg_database")
+}
+
+/// Drops what the built-in provider created for `object`, so tests leave the server clean.
+pub async fn drop_provisioned(object: &str) {
+    let mut admin = PgConnection::connect(&postgres_admin_url()).await.expect("connect to PostgreSQL as admin");
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{object}\" WITH (FORCE)")).execute(&mut admin).await;
+    let _ = sqlx::query(&format!("DROP ROLE IF EXISTS \"{object}\"")).execute(&mut admin).await;
+}

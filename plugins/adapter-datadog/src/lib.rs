@@ -126,8 +126,9 @@ fn connect(settings: &Value) -> Result<Api, Error> {
 /// input's title, ordered layout and no widgets unless it says otherwise.
 fn dashboard_body(ctx: &Context, request: &NewDashboard) -> Result<Value, Error> {
     let definition = match &request.definition {
-        Value::String(text) => lever_adapter_sdk::serde_json::from_str(text)
-            .map_err(|e| Error::InvalidInput(format!("`definition` is not JSON: {e}")))?,
+        Value::String(text) => {
+            lever_adapter_sdk::serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("`definition` is not JSON: {e}")))?
+        }
         Value::Null => json!({}),
         other => other.clone(),
     };

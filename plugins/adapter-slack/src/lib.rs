@@ -28,7 +28,8 @@ impl Guest for Slack {
             "properties": {
                 "base_url": {"type": "string", "description": "API address (default https://slack.com)"},
                 "token": {"type": "string", "description": "secret://NAME of the bot token (xoxb-...) with chat:write"},
-                "default_channel": {"type": "string", "description": "Channel used when a message has no `to`"}
+                "default_channel": {"type": "string", "description": "Channel used when a message has no `to`"},
+                "signing_secret": {"type": "string", "description": "secret://NAME of the app's signing secret: not used by the adapter; Lever's /slack/interactions endpoint verifies button presses with it"}
             },
             "required": ["token"],
             "additionalProperties": false
@@ -50,9 +51,11 @@ impl Guest for Slack {
         let settings = settings::parse(&settings)?;
         let message: Message = input(&function, &input_json)?;
         let channel = match message.to.trim() {
-            "" => settings.get("default_channel").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-                Error::InvalidInput("the message has no `to` and the binding has no `default_channel`".into())
-            })?,
+            "" => settings
+                .get("default_channel")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| Error::InvalidInput("the message has no `to` and the binding has no `default_channel`".into()))?,
             to => to.to_string(),
         };
         if message.subject.trim().is_empty() && message.text.trim().is_empty() {
@@ -107,7 +110,9 @@ fn post_body(channel: &str, message: &Message) -> Result<Value, Error> {
 /// same kind gets its position appended.
 fn button(links: &[ActionLink], index: usize) -> Result<Value, Error> {
     let link = &links[index];
-    let label = json!({"type": "plain_text", "text": truncate(&link.label, BUTTON_LABEL)});
+    // Slack refuses an empty button label: fall back to the kind.
+    let label = if link.label.trim().is_empty() { &link.kind } else { &link.label };
+    let label = json!({"type": "plain_text", "text": truncate(label, BUTTON_LABEL)});
     let repeated = links[..index].iter().any(|l| l.kind == link.kind);
     let suffix = if repeated { format!("-{index}") } else { String::new() };
     let (style, action) = match link.kind.as_str() {
@@ -143,8 +148,14 @@ fn error_of(answer: &Value) -> Error {
         "invalid_auth" | "not_authed" | "account_inactive" | "missing_scope" | "token_revoked" | "token_expired" | "no_permission"
         | "not_in_channel" | "restricted_action" | "ekm_access_denied" => Error::Denied(message),
         "channel_not_found" | "user_not_found" => Error::NotFound(message),
-        "invalid_blocks" | "invalid_blocks_format" | "invalid_arguments" | "no_text" | "msg_too_long" | "too_many_attachments"
-        | "invalid_charset" | "invalid_form_data" => Error::InvalidInput(message),
+        "invalid_blocks"
+        | "invalid_blocks_format"
+        | "invalid_arguments"
+        | "no_text"
+        | "msg_too_long"
+        | "too_many_attachments"
+        | "invalid_charset"
+        | "invalid_form_data" => Error::InvalidInput(message),
         _ => Error::Fatal(message),
     }
 }

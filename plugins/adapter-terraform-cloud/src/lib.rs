@@ -76,7 +76,10 @@ impl Guest for TerraformCloud {
                 let plan_only = function == "plan";
                 let id = match remembered(&memo) {
                     Some(id) => id,
-                    None => remember(&memo, tfc.start_run(&ctx, &workspace, json!({"plan-only": plan_only, "auto-apply": !plan_only, "variables": variables}))?),
+                    None => remember(
+                        &memo,
+                        tfc.start_run(&ctx, &workspace, json!({"plan-only": plan_only, "auto-apply": !plan_only, "variables": variables}))?,
+                    ),
                 };
                 if plan_only { output(&tfc.wait_for_plan(&id, &request.workspace)?) } else { output(&tfc.status(&id)?) }
             }
@@ -168,7 +171,9 @@ impl Tfc {
         let state = run_state(status);
         let message = match (state, status) {
             ("errored", _) => Some(format!("Terraform Cloud run {id} errored; its log is at {}", self.run_url(&answer.body, id))),
-            (_, "policy_override" | "policy_soft_failed") => Some(format!("run {id} waits for a policy override at {}", self.run_url(&answer.body, id))),
+            (_, "policy_override" | "policy_soft_failed") => {
+                Some(format!("run {id} waits for a policy override at {}", self.run_url(&answer.body, id)))
+            }
             (_, "planned") => Some(format!("run {id} waits for confirmation at {}", self.run_url(&answer.body, id))),
             _ => None,
         };
@@ -211,7 +216,8 @@ impl Tfc {
         let mut outputs = Map::new();
         let mut page = 1;
         loop {
-            let path = format!("/api/v2/workspaces/{}/current-state-version-outputs?page%5Bnumber%5D={page}&page%5Bsize%5D=100", encode(workspace_id));
+            let path =
+                format!("/api/v2/workspaces/{}/current-state-version-outputs?page%5Bnumber%5D={page}&page%5Bsize%5D=100", encode(workspace_id));
             let answer = self.api.get(&path)?.body;
             for item in answer.get("data").and_then(Value::as_array).into_iter().flatten() {
                 let attributes = item.get("attributes").unwrap_or(&Value::Null);
@@ -237,8 +243,14 @@ fn run_state(status: &str) -> &'static str {
         "applied" | "planned_and_finished" => "applied",
         "errored" => "errored",
         "canceled" | "discarded" | "force_canceled" => "cancelled",
-        "confirmed" | "apply_queued" | "queuing_apply" | "applying" | "pre_apply_running" | "pre_apply_completed"
-        | "post_apply_running" | "post_apply_completed" => "applying",
+        "confirmed"
+        | "apply_queued"
+        | "queuing_apply"
+        | "applying"
+        | "pre_apply_running"
+        | "pre_apply_completed"
+        | "post_apply_running"
+        | "post_apply_completed" => "applying",
         // pending, fetching, plan_queued, planning, planned, cost_estimating, policy_checking...
         _ => "pending",
     }
@@ -246,7 +258,10 @@ fn run_state(status: &str) -> &'static str {
 
 /// Whether a plan-only run has finished planning (the counts are final).
 fn plan_done(status: &str) -> bool {
-    matches!(status, "planned_and_finished" | "planned" | "cost_estimated" | "policy_checked" | "policy_override" | "policy_soft_failed" | "post_plan_completed")
+    matches!(
+        status,
+        "planned_and_finished" | "planned" | "cost_estimated" | "policy_checked" | "policy_override" | "policy_soft_failed" | "post_plan_completed"
+    )
 }
 
 /// The plan's counts as changes: one entry per non-zero kind, because the per-resource plan
@@ -299,7 +314,8 @@ fn run_variables(variables: &Value) -> Result<Value, Error> {
     let parsed;
     let variables = match variables {
         Value::String(text) => {
-            parsed = lever_adapter_sdk::serde_json::from_str::<Value>(text).map_err(|e| Error::InvalidInput(format!("`variables` is not JSON: {e}")))?;
+            parsed =
+                lever_adapter_sdk::serde_json::from_str::<Value>(text).map_err(|e| Error::InvalidInput(format!("`variables` is not JSON: {e}")))?;
             &parsed
         }
         other => other,

@@ -155,9 +155,11 @@ impl Kv {
             body["options"] = json!({"cas": cas});
         }
         let answer = self.api.post(&self.data(path), &body)?;
-        answer.body.pointer("/data/version").and_then(Value::as_u64).ok_or_else(|| {
-            Error::Fatal(format!("Vault answered no version for {}: is `{}` a KV version 2 mount?", path.plain, self.mount.plain))
-        })
+        answer
+            .body
+            .pointer("/data/version")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::Fatal(format!("Vault answered no version for {}: is `{}` a KV version 2 mount?", path.plain, self.mount.plain)))
     }
 
     /// The secret's current version; `not-found` when there is none.

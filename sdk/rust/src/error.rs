@@ -31,6 +31,20 @@ impl From<ActionError> for WitError {
     }
 }
 
+/// A capability call's error (`git_provider::create_repository`…) passes through unchanged.
+impl From<WitError> for ActionError {
+    fn from(e: WitError) -> Self {
+        match e {
+            WitError::InvalidInput(m) => ActionError::InvalidInput(m),
+            WitError::Retryable(m) => ActionError::Retryable(m),
+            WitError::Fatal(m) => ActionError::Fatal(m),
+            WitError::NotFound(m) => ActionError::NotFound(m),
+            WitError::Denied(m) => ActionError::Denied(m),
+            WitError::Other(m) => ActionError::Other(m),
+        }
+    }
+}
+
 impl From<crate::http::HttpError> for ActionError {
     fn from(e: crate::http::HttpError) -> Self {
         use crate::http::HttpError;

@@ -37,6 +37,12 @@ pub mod bindings {
     });
 }
 
+/// The capabilities an action may call (`capabilities::git_provider::create_repository`…);
+/// the host links each to the adapter its binding names and records every call in the run log.
+pub mod capabilities {
+    pub use crate::bindings::lever::plugin::{git_provider, infrastructure, notifier, observability, secrets_store};
+}
+
 mod error;
 pub mod http;
 pub mod log;

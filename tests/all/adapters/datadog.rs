@@ -75,7 +75,8 @@ async fn a_dashboard_is_created_with_its_web_address_and_deleted() {
 async fn app_url_sets_the_dashboard_web_host_and_definition_fields_pass_through() {
     let fake = fake().await;
     let harness = harness(&fake).await;
-    let settings = json!({"base_url": fake.base_url(), "app_url": "https://app.datadoghq.eu/", "api_key": "secret://dd-api", "app_key": "secret://dd-app"});
+    let settings =
+        json!({"base_url": fake.base_url(), "app_url": "https://app.datadoghq.eu/", "api_key": "secret://dd-api", "app_key": "secret://dd-app"});
     let definition = json!({"layout_type": "free", "template_variables": [{"name": "env", "prefix": "env"}]});
     let dashboard = harness.call("observability", "create-dashboard", settings, json!({"title": "Free", "definition": definition})).await.unwrap();
     assert!(dashboard["url"].as_str().unwrap().starts_with("https://app.datadoghq.eu/dashboard/"), "{dashboard}");
@@ -89,7 +90,8 @@ async fn app_url_sets_the_dashboard_web_host_and_definition_fields_pass_through(
 async fn a_monitor_is_created_and_deleted() {
     let fake = fake().await;
     let harness = harness(&fake).await;
-    let id = call(&harness, &fake, "create-monitor", json!({"name": "Payments CPU", "query": QUERY, "message": "CPU high @slack-ops"})).await.unwrap();
+    let id =
+        call(&harness, &fake, "create-monitor", json!({"name": "Payments CPU", "query": QUERY, "message": "CPU high @slack-ops"})).await.unwrap();
     let id = id.as_str().expect("the id is a string").to_string();
     assert!(id.parse::<u64>().is_ok(), "{id}");
     assert!(fake.monitor_exists(&id));
@@ -118,7 +120,13 @@ async fn a_rate_limit_is_retried_after_x_ratelimit_reset() {
 async fn persistent_503_is_retryable() {
     let fake = fake().await;
     let harness = harness(&fake).await;
-    fake.recorder.fail(Fault { matches: "/api/v1/".into(), times: 10, status: 503, body: json!({"errors": ["Service Unavailable"]}), retry_after: None });
+    fake.recorder.fail(Fault {
+        matches: "/api/v1/".into(),
+        times: 10,
+        status: 503,
+        body: json!({"errors": ["Service Unavailable"]}),
+        retry_after: None,
+    });
     let err = call(&harness, &fake, "create-dashboard", json!({"title": "Down", "definition": {}})).await.unwrap_err();
     assert_eq!(err.code(), "plugin-retryable", "{}", err.message());
     assert!(err.message().contains("Service Unavailable"), "{}", err.message());
@@ -128,9 +136,8 @@ async fn persistent_503_is_retryable() {
 async fn an_invalid_query_is_invalid_input_with_datadogs_message() {
     let fake = fake().await;
     let harness = harness(&fake).await;
-    let err = call(&harness, &fake, "create-monitor", json!({"name": "No threshold", "query": "avg:system.cpu.user{*}", "message": ""}))
-        .await
-        .unwrap_err();
+    let err =
+        call(&harness, &fake, "create-monitor", json!({"name": "No threshold", "query": "avg:system.cpu.user{*}", "message": ""})).await.unwrap_err();
     assert_eq!(err.code(), "plugin-invalid-input", "{}", err.message());
     assert!(err.message().contains("The value provided for parameter 'query' is invalid"), "{}", err.message());
 }

@@ -89,7 +89,12 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
     if org.rate_limited.0 > 0 {
         org.rate_limited.0 -= 1;
         let mut response = errors(StatusCode::TOO_MANY_REQUESTS, "Rate limit of 100 requests in 60 seconds reached. Please try again later.");
-        for (name, value) in [("x-ratelimit-limit", "100".to_string()), ("x-ratelimit-period", "60".into()), ("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", org.rate_limited.1.to_string())] {
+        for (name, value) in [
+            ("x-ratelimit-limit", "100".to_string()),
+            ("x-ratelimit-period", "60".into()),
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", org.rate_limited.1.to_string()),
+        ] {
             response.headers_mut().insert(name, value.parse().unwrap());
         }
         return response;
@@ -101,7 +106,8 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
             Ok(()) => {
                 org.next += 1;
                 let id = format!("abc-def-{}", org.next);
-                let slug: String = body["title"].as_str().unwrap_or("").to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+                let slug: String =
+                    body["title"].as_str().unwrap_or("").to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
                 let mut dashboard = body.clone();
                 dashboard["id"] = json!(id);
                 dashboard["url"] = json!(format!("/dashboard/{id}/{slug}"));
@@ -135,7 +141,16 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
 }
 
 const DASHBOARD_FIELDS: &[&str] = &[
-    "title", "layout_type", "widgets", "description", "template_variables", "template_variable_presets", "notify_list", "reflow_type", "tags", "is_read_only",
+    "title",
+    "layout_type",
+    "widgets",
+    "description",
+    "template_variables",
+    "template_variable_presets",
+    "notify_list",
+    "reflow_type",
+    "tags",
+    "is_read_only",
 ];
 
 fn check_dashboard(body: &Value) -> Result<(), String> {

@@ -26,7 +26,7 @@ use super::{Recorder, serve};
 
 const DOCS: &str = "https://docs.github.com/rest";
 
-/// The organisation every fake starts with, and its teams (name, slug): five teams, so the
+/// The organisation every fake starts with, and its teams (name, slug): six teams, so the
 /// two-per-page listing spans three pages.
 const ORG: &str = "acme";
 const TEAMS: &[(&str, &str)] = &[
@@ -35,6 +35,7 @@ const TEAMS: &[(&str, &str)] = &[
     ("Data", "data"),
     ("Frontend", "frontend"),
     ("Platform Engineers", "platform-engineers"),
+    ("Payments", "payments"),
 ];
 /// Teams per page, whatever `per_page` asks: small, so pagination is exercised.
 const PAGE: usize = 2;

@@ -31,6 +31,7 @@ const GROUPS: &[(u64, &str, &str, &str)] = &[
     (22, "Platform Data", "platform-data", "acme/platform-data"),
     (23, "Platform Web", "platform-web", "acme/platform-web"),
     (24, "Platform", "platform", "acme/platform"),
+    (25, "Payments", "payments", "acme/payments"),
 ];
 /// Groups per page, whatever `per_page` asks: small, so pagination is exercised.
 const PAGE: usize = 2;

@@ -38,11 +38,8 @@ impl FakeSlack {
     /// Starts Slack accepting bot token `token`, with `channels` (names without `#`).
     pub async fn start(token: &str, channels: &[&str]) -> Self {
         let recorder = Recorder::default();
-        let state = Arc::new(Mutex::new(Workspace {
-            token: token.into(),
-            channels: channels.iter().map(|c| c.to_string()).collect(),
-            messages: Vec::new(),
-        }));
+        let state =
+            Arc::new(Mutex::new(Workspace { token: token.into(), channels: channels.iter().map(|c| c.to_string()).collect(), messages: Vec::new() }));
         let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
         Self { recorder, addr, state }
@@ -111,8 +108,10 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
     }
     ws.messages.push(message.clone());
     let ts = format!("1700000000.{:06}", ws.messages.len());
-    axum::Json(json!({"ok": true, "channel": format!("C000{}", index + 1), "ts": ts, "message": {"type": "message", "text": message["text"], "ts": ts}}))
-        .into_response()
+    axum::Json(
+        json!({"ok": true, "channel": format!("C000{}", index + 1), "ts": ts, "message": {"type": "message", "text": message["text"], "ts": ts}}),
+    )
+    .into_response()
 }
 
 fn text_object(value: &Value, at: &str, types: &[&str], max: usize) -> Result<(), String> {
@@ -145,7 +144,10 @@ fn check_blocks(blocks: &Value) -> Result<(), String> {
                     }
                     text_object(&element["text"], &format!("{at}/text"), &["plain_text"], 75)?;
                     if let Some(id) = element.get("action_id") {
-                        let id = id.as_str().filter(|s| !s.is_empty() && s.len() <= 255).ok_or(format!("invalid action_id [json-pointer:{at}/action_id]"))?;
+                        let id = id
+                            .as_str()
+                            .filter(|s| !s.is_empty() && s.len() <= 255)
+                            .ok_or(format!("invalid action_id [json-pointer:{at}/action_id]"))?;
                         if !action_ids.insert(id.to_string()) {
                             return Err(format!("action_id `{id}` is already used [json-pointer:{at}/action_id]"));
                         }

@@ -43,12 +43,7 @@ impl FakeVault {
     /// (which then accept [`APPROLE_TOKEN`]).
     pub async fn start(token: &str, role_id: &str, secret_id: &str) -> Self {
         let recorder = Recorder::default();
-        let state = Arc::new(Mutex::new(Kv {
-            token: token.into(),
-            role_id: role_id.into(),
-            secret_id: secret_id.into(),
-            ..Default::default()
-        }));
+        let state = Arc::new(Mutex::new(Kv { token: token.into(), role_id: role_id.into(), secret_id: secret_id.into(), ..Default::default() }));
         let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
         Self { recorder, addr, state }
@@ -129,7 +124,9 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
                     .into_response()
             }
             Method::GET => match kv.secrets.get(secret) {
-                Some(versions) => axum::Json(json!({"data": {"data": {"value": versions.last()}, "metadata": {"version": versions.len()}}})).into_response(),
+                Some(versions) => {
+                    axum::Json(json!({"data": {"data": {"value": versions.last()}, "metadata": {"version": versions.len()}}})).into_response()
+                }
                 None => errors(404, &[]),
             },
             _ => errors(405, &["unsupported operation"]),
@@ -137,7 +134,9 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
     } else if let Some(secret) = rest.strip_prefix("metadata/").filter(|s| !s.is_empty()) {
         match method {
             Method::GET => match kv.secrets.get(secret) {
-                Some(versions) => axum::Json(json!({"data": {"current_version": versions.len(), "oldest_version": 1, "max_versions": 0}})).into_response(),
+                Some(versions) => {
+                    axum::Json(json!({"data": {"current_version": versions.len(), "oldest_version": 1, "max_versions": 0}})).into_response()
+                }
                 None => errors(404, &[]),
             },
             Method::DELETE => {

@@ -102,14 +102,38 @@ pub(crate) struct ShowQuery {
     wait: Option<u64>,
 }
 
+/// The steps of a template run that call `secrets-store.put` or `.rotate`.
+async fn steps_writing_secrets(state: &AppState, run: &RunRecord) -> Vec<String> {
+    let (Some(name), Some(version)) = (&run.template, run.template_version) else { return Vec::new() };
+    let Ok(entry) = state.catalog.get_version(name, version).await else { return Vec::new() };
+    entry
+        .parsed
+        .template
+        .steps
+        .iter()
+        .filter(|s| matches!(lever_capabilities::capability_action(&s.action), Some(("secrets-store", "put" | "rotate"))))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
 async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
     let logs = state.store.run_logs(&run.id).await?;
+    let sealed = steps_writing_secrets(state, &run).await;
     let steps: Vec<Value> = state
         .store
         .run_steps(&run.id)
         .await?
         .into_iter()
-        .map(|s| json!({"id": s.id, "status": s.status, "attempts": s.attempts, "input": s.input, "output": s.output, "error": s.error}))
+        .map(|s| {
+            let mut input = s.input;
+            // A value written to the secrets store is shown as where it went, never as itself.
+            if sealed.contains(&s.id)
+                && let Some(value) = input.as_mut().and_then(|i| i.get_mut("value"))
+            {
+                *value = json!("[sealed]");
+            }
+            json!({"id": s.id, "status": s.status, "attempts": s.attempts, "input": input, "output": s.output, "error": s.error})
+        })
         .collect();
     let is_template = run.template.is_some();
     let approvals = state.approvals.of_run(&run.id).await?;
