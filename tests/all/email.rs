@@ -107,3 +107,36 @@ async fn the_team_lead_gets_an_email_with_the_context_and_its_link_approves() {
     wait_for(&server, id, "succeeded").await;
     assert!(!smtp.messages().iter().any(|m| m.contains("To: alice") || m.contains("alice@")), "the requester is not asked");
 }
+
+#[tokio::test]
+async fn the_notifier_capability_bound_to_email_tells_the_owning_team() {
+    let smtp = SmtpServer::start();
+    let people = lever_identity::EMBEDDED_CONFIG.split("\nbindings:").next().unwrap();
+    let yaml = format!(
+        "{people}\nsmtp:\n  host: 127.0.0.1\n  port: {}\n  from: \"Lever <lever@example.com>\"\nbindings:\n  infrastructure: {{adapter: 'builtin:postgres'}}\n  notifier: {{adapter: 'builtin:email'}}\n",
+        smtp.port
+    );
+    let templates = lever_tests::repo_root().join("demo/templates").to_string_lossy().into_owned();
+    let server = Server::start_configured(&yaml, &["--templates", &templates]);
+    let name = lever_tests::databases::unique_name("mail");
+    let alice = server.client_for("alice").await;
+    let response = alice
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": "provision-postgresql-database", "parameters": {"name": name, "owner": "payments"}}))
+        .send()
+        .await
+        .unwrap();
+    let created: serde_json::Value = response.json().await.unwrap();
+    let done = server.wait(created["id"].as_str().unwrap()).await;
+    let object = format!("{}_dev", name.replace('-', "_"));
+    lever_tests::databases::drop_provisioned(&object).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let announce = done["steps"].as_array().unwrap().iter().find(|s| s["id"] == "announce").unwrap();
+    assert_eq!(announce["status"], "succeeded", "{done:#}");
+    let mails: Vec<String> = smtp.messages().into_iter().filter(|m| m.contains(&format!("Database {name} (dev) is ready"))).collect();
+    for member in ["alice@example.com", "bob@example.com", "carol@example.com"] {
+        assert!(mails.iter().any(|m| m.contains(member)), "{member} was not mailed; got {mails:#?}");
+    }
+    assert!(!mails.iter().any(|m| m.contains("dave@example.com")), "dave is not in payments");
+    assert!(mails[0].contains(&format!("credentials are in the secrets store at secret://databases/{name}/dev")), "{}", mails[0]);
+}

@@ -33,6 +33,9 @@ pub use config::{BUILTINS, BindingConfig, bindings_config, secret_references};
 #[error("{0}")]
 pub struct CapabilityConfigError(pub String);
 
+/// Email addresses by Lever user id and by team or group name, for `builtin:email`.
+pub type Directory = BTreeMap<String, Vec<String>>;
+
 /// Who a call is for and where its log goes.
 #[derive(Clone)]
 pub struct Scope {
@@ -73,6 +76,12 @@ impl Capabilities {
     ) -> Self {
         let builtins = builtin::Builtins::new(store.clone(), secrets.clone(), email);
         Self { bindings, registry, store, secrets, builtins }
+    }
+
+    /// Where `builtin:email` finds the addresses of a user or team named in `to`.
+    pub fn with_directory(mut self, directory: Directory) -> Self {
+        self.builtins.directory = directory;
+        self
     }
 
     /// The bindings in force.

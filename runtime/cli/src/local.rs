@@ -66,7 +66,8 @@ impl Location {
             None => None,
         };
         let bindings = lever_capabilities::bindings_config(&config_text).context("the config's `bindings:` section is not valid")?;
-        let capabilities = Arc::new(Capabilities::new(bindings, registry.clone(), store.clone(), secrets.clone(), email.clone()));
+        let directory = directory(&lever_identity::Config::from_yaml(&config_text).context("the config is not valid")?);
+        let capabilities = Arc::new(Capabilities::new(bindings, registry.clone(), store.clone(), secrets.clone(), email.clone()).with_directory(directory));
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone(), capabilities));
         let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock, secrets.clone()).await?;
         Ok(Local { store, registry, executor, catalog, data_dir, secrets, config_text, email })
@@ -82,6 +83,23 @@ impl Location {
         };
         std::fs::read_to_string(&path).with_context(|| format!("cannot read the config {}", path.display()))
     }
+}
+
+/// Email addresses by user id and by team or group, for the built-in email notifier.
+fn directory(config: &lever_identity::Config) -> lever_capabilities::Directory {
+    let email = |id: &str| config.user(id).and_then(|u| u.email.clone());
+    let mut directory = lever_capabilities::Directory::new();
+    for user in &config.users {
+        if let Some(address) = &user.email {
+            directory.insert(user.id.clone(), vec![address.clone()]);
+        }
+    }
+    let groups = config.groups.iter().map(|g| g.name.clone()).chain(config.users.iter().filter_map(|u| u.team.clone()));
+    for group in groups {
+        let addresses: Vec<String> = config.members_of(&group).iter().filter_map(|id| email(id)).collect();
+        directory.entry(group).or_insert(addresses);
+    }
+    directory
 }
 
 /// The URL without its password, for messages.

@@ -121,6 +121,7 @@ impl EmailNotifier {
         let message = Message::builder()
             .from(self.from.clone())
             .to(mailbox(to)?)
+            .message_id(None)
             .subject(subject)
             .body(body)
             .map_err(|e| NotifyError::Send(e.to_string()))?;

@@ -13,13 +13,14 @@ use lever_secrets::SealedSecrets;
 use lever_store::Store;
 use serde_json::Value;
 
-use crate::{BindingConfig, Scope, error};
+use crate::{BindingConfig, Directory, Scope, error};
 
 /// The built-in providers, each created on first use.
 pub(crate) struct Builtins {
     secrets: secrets::BuiltinSecrets,
     postgres: postgres::BuiltinPostgres,
     email: Option<lever_notify::EmailNotifier>,
+    pub(crate) directory: Directory,
 }
 
 impl Builtins {
@@ -29,6 +30,7 @@ impl Builtins {
             secrets: secrets::BuiltinSecrets::new(store, sealed.clone(), readers.clone()),
             postgres: postgres::BuiltinPostgres::new(sealed, readers),
             email,
+            directory: Directory::new(),
         }
     }
 
@@ -37,7 +39,7 @@ impl Builtins {
             "builtin:secrets" => self.secrets.call(scope, &binding.settings, function, input).await,
             "builtin:postgres" => self.postgres.call(scope, &binding.settings, function, input).await,
             "builtin:email" => match &self.email {
-                Some(email) => email::call(email, function, input).await,
+                Some(email) => email::call(email, &self.directory, function, input).await,
                 None => Err(error("denied", "`builtin:email` needs the `smtp:` section of lever.yaml")),
             },
             other => Err(error("denied", format!("bindings.{capability}.adapter: `{other}` is not a built-in provider"))),
