@@ -112,7 +112,7 @@ impl EmailNotifier {
     pub async fn send_message(&self, to: &str, subject: &str, text: &str, links: &[(String, String)]) -> Result<String, NotifyError> {
         let mut body = text.to_string();
         if !links.is_empty() {
-            body.push_str("\n");
+            body.push('\n');
             for (label, url) in links {
                 body.push_str(&format!("\n{label}: {url}"));
             }

@@ -70,7 +70,7 @@ pub(crate) async fn check(response: reqwest::Response) -> anyhow::Result<Value> 
 
 /// Where the run lives: this process, or a server.
 enum Source {
-    Local(Local),
+    Local(Box<Local>),
     Remote { server: String, http: reqwest::Client },
 }
 
@@ -197,7 +197,7 @@ async fn watch(source: &Source, id: &str, steps: u64) -> anyhow::Result<()> {
 pub(crate) async fn run(location: Location, args: RunArgs) -> anyhow::Result<()> {
     let source = match &args.server {
         Some(server) => Source::Remote { server: server.trim_end_matches('/').to_string(), http: client() },
-        None => Source::Local(location.open(4, false, Arc::new(lever_store::SystemClock)).await?),
+        None => Source::Local(Box::new(location.open(4, false, Arc::new(lever_store::SystemClock)).await?)),
     };
     let template = args.input.is_none() && (!args.params.is_empty() || source.is_template(&args.target).await?);
     let (target, input) = if template {
