@@ -5,37 +5,14 @@
 //! `api.datadoghq.eu` → `app.datadoghq.eu`, `api.us5.datadoghq.com` → `us5.datadoghq.com`),
 //! else `base_url` itself (a proxy or a test server).
 
+use lever_adapter_sdk::params::{Deletion, NewDashboard, NewMonitor};
 use lever_adapter_sdk::bindings::lever::host::state::{self, Scope};
 use lever_adapter_sdk::capabilities::observability::Dashboard;
 use lever_adapter_sdk::rest::{Api, encode};
 use lever_adapter_sdk::serde_json::{Value, json};
 use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings};
-use serde::Deserialize;
 
 struct Datadog;
-
-/// `create-dashboard`: the definition comes as a JSON object (or its text).
-#[derive(Deserialize)]
-struct NewDashboard {
-    title: String,
-    #[serde(default)]
-    definition: Value,
-}
-
-/// `create-monitor`.
-#[derive(Deserialize)]
-struct NewMonitor {
-    name: String,
-    query: String,
-    message: String,
-}
-
-/// `delete`.
-#[derive(Deserialize)]
-struct Deletion {
-    kind: String,
-    id: String,
-}
 
 impl Guest for Datadog {
     fn describe() -> AdapterManifest {

@@ -8,9 +8,9 @@ mod pulls;
 mod repositories;
 mod teams;
 
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
 use lever_adapter_sdk::capabilities::git_provider::{NewPullRequest, NewRepository};
 use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported};
-use serde::Deserialize;
 
 /// JSON Schema of the binding settings. `token` and `private_key` are `secret://name`
 /// references; the adapter refuses inline values, so a credential never sits in configuration.
@@ -32,27 +32,6 @@ const SETTINGS_SCHEMA: &str = r#"{
 /// The functions of `git-provider` this adapter implements (all of them).
 const FUNCTIONS: &[&str] =
     &["create-repository", "delete-repository", "create-pull-request", "get-pull-request", "close-pull-request", "grant-team-access"];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FullName {
-    full_name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PullRef {
-    repository: String,
-    number: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TeamAccess {
-    repository: String,
-    team: String,
-    permission: String,
-}
 
 struct GitHub;
 

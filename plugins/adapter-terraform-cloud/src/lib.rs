@@ -9,37 +9,17 @@
 
 use std::time::{Duration, Instant};
 
+use lever_adapter_sdk::params::{RunId, Workspace as WorkspaceName, WorkspaceVariables};
 use lever_adapter_sdk::bindings::lever::host::state::{self, Scope};
 use lever_adapter_sdk::capabilities::infrastructure::{ApplyStatus, Change, PlanResult};
 use lever_adapter_sdk::rest::{Api, encode};
 use lever_adapter_sdk::serde_json::{Map, Value, json};
 use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings};
-use serde::Deserialize;
 
 /// How long `plan` waits for Terraform Cloud to finish planning, inside the host's call timeout.
 const PLAN_BUDGET: Duration = Duration::from_secs(20);
 
 struct TerraformCloud;
-
-/// `plan` and `apply`: variables come as a JSON object (or its text).
-#[derive(Deserialize)]
-struct WorkspaceVariables {
-    workspace: String,
-    #[serde(default)]
-    variables: Value,
-}
-
-/// `outputs` and `destroy`.
-#[derive(Deserialize)]
-struct WorkspaceName {
-    workspace: String,
-}
-
-/// `status`.
-#[derive(Deserialize)]
-struct RunId {
-    id: String,
-}
 
 impl Guest for TerraformCloud {
     fn describe() -> AdapterManifest {

@@ -4,25 +4,12 @@
 //! `vault://{mount}/{path}`: they name the secret without its value and stay the same across
 //! rotations (Vault keeps the versions).
 
+use lever_adapter_sdk::params::{SecretPath as PathInput, SecretValue as ValueInput};
 use lever_adapter_sdk::rest::{Api, encode};
 use lever_adapter_sdk::serde_json::{Value, json};
 use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings};
-use serde::Deserialize;
 
 struct Vault;
-
-/// `reference` and `delete` take a path.
-#[derive(Deserialize)]
-struct PathInput {
-    path: String,
-}
-
-/// `put` and `rotate` take a path and the value.
-#[derive(Deserialize)]
-struct ValueInput {
-    path: String,
-    value: String,
-}
 
 impl Guest for Vault {
     fn describe() -> AdapterManifest {

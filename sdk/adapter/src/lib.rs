@@ -44,6 +44,7 @@ pub mod capabilities {
 
 #[path = "../../rust/src/http.rs"]
 pub mod http;
+pub mod params;
 pub mod rest;
 pub mod settings;
 
