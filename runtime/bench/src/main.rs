@@ -22,6 +22,7 @@ use lever_sandbox::{
 };
 use serde_json::{Value, json};
 
+mod adapters;
 mod workflows;
 
 /// State in memory, so the round trip measures the host call, not a database.
@@ -95,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
     let sandbox = Sandbox::new(&SandboxConfig::default())?;
     let state = Arc::new(MemoryState::default());
     let call = call(&state);
+    if std::env::args().nth(1).as_deref() == Some("adapters") {
+        return adapters::run().await;
+    }
     if std::env::args().nth(1).as_deref() == Some("workflows") {
         // The compute of one ~10 ms step, measured in process: what 40 steps cost at least.
         let compute = load(&sandbox, "bench_compute").await?;
