@@ -130,6 +130,13 @@ async fn create_service_runs_unchanged_on_github_then_gitlab() {
         let server = providers.server(git).await;
         let name = unique_name("svc");
         let full_name = format!("acme/{name}");
+        let (status, preview) = server.post_json("/api/v1/templates/create-service/preview", json!({"parameters": {"name": name, "owner": "payments"}})).await;
+        assert_eq!(status, 200, "{preview}");
+        assert!(preview["missing_actions"].as_array().unwrap().is_empty(), "{preview:#}");
+        assert_eq!(step(&preview, "repository")["resolved"], git);
+        assert_eq!(step(&preview, "repository")["plan"]["resources"][0], json!({"kind": "repository", "name": full_name, "change": "create", "monthly_cost_cents": null}));
+        assert_eq!(step(&preview, "database")["plan"]["resources"][1]["monthly_cost_cents"], 5_000, "the provider's plan prices the database");
+        assert_eq!(preview["monthly_cost_cents"], 5_000);
         let run = run_as_alice(&server, "create-service", json!({"name": name, "owner": "payments"})).await;
         assert_eq!(run["status"], "succeeded", "{git}: {run:#}");
         for id in ["repository", "access", "pull-request", "database", "runtime-secret", "dashboard", "alert", "notify"] {

@@ -93,12 +93,14 @@ impl Capabilities {
     pub async fn call(&self, scope: &Scope, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
         lever_sandbox::check_capability_input(capability, function, &input)
             .map_err(|e| error("invalid-input", format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}")))?;
-        let binding = self.bindings.get(capability).ok_or_else(|| {
-            error(
+        let Some(binding) = self.bindings.get(capability) else {
+            let e = error(
                 "denied",
                 format!("`{capability}` is not bound to a provider: add `bindings.{capability}` (an adapter and its settings) to lever.yaml"),
-            )
-        })?;
+            );
+            scope.log.push("capability", "error", &format!("{capability}.{function}: {}: {}", e.kind, e.message));
+            return Err(e);
+        };
         let started = Instant::now();
         let result = if binding.adapter.starts_with("builtin:") {
             self.builtins.call(scope, binding, capability, function, &input).await
