@@ -12,6 +12,7 @@ use lever_tests::fakes::datadog::FakeDatadog;
 use lever_tests::fakes::github::FakeGitHub;
 use lever_tests::fakes::gitlab::FakeGitLab;
 use lever_tests::fakes::slack::FakeSlack;
+use lever_tests::fakes::terraform_cloud::FakeTerraformCloud;
 use lever_tests::fakes::vault::FakeVault;
 use lever_tests::fakes::Fault;
 use lever_tests::guests::{fixture, plugins_dir};
@@ -27,6 +28,7 @@ const DD_API: &str = "ddapi000000000000000000000000004";
 const DD_APP: &str = "ddapp00000000000000000000000000000000005";
 const SLACK_TOKEN: &str = "xoxb-integration-000000000006";
 const SLACK_SIGNING: &str = "slacksigning00000000000000000007";
+const TFC_TOKEN: &str = "tfc.atlasv1.integration0000000008";
 
 /// Every fake provider of one test.
 struct Providers {
@@ -51,6 +53,11 @@ impl Providers {
     /// The demo config (users, groups) with every capability bound to an adapter; `git` picks
     /// the git provider. carol, the payments lead, has a Slack id.
     fn config(&self, git: &str) -> String {
+        self.config_with(git, "{adapter: 'builtin:postgres'}")
+    }
+
+    /// The same with `infrastructure` bound as `infrastructure` says.
+    fn config_with(&self, git: &str, infrastructure: &str) -> String {
         let demo = lever_identity::EMBEDDED_CONFIG;
         let people = demo.split("\nbindings:").next().unwrap().replace("  - id: carol\n", "  - id: carol\n    slack: U0CAROL\n");
         let git_binding = match git {
@@ -58,7 +65,7 @@ impl Providers {
             _ => format!("{{adapter: gitlab, settings: {{base_url: '{}', token: 'secret://gitlab-token'}}}}", self.gitlab.base_url()),
         };
         format!(
-            "{people}\nbindings:\n  git-provider: {git_binding}\n  infrastructure: {{adapter: 'builtin:postgres'}}\n  secrets-store: {{adapter: vault, settings: {{base_url: '{}', token: 'secret://vault-token'}}}}\n  observability: {{adapter: datadog, settings: {{base_url: '{}', api_key: 'secret://datadog-api-key', app_key: 'secret://datadog-app-key'}}}}\n  notifier: {{adapter: slack, settings: {{base_url: '{}', token: 'secret://slack-bot-token', signing_secret: 'secret://slack-signing-secret'}}}}\n",
+            "{people}\nbindings:\n  git-provider: {git_binding}\n  infrastructure: {infrastructure}\n  secrets-store: {{adapter: vault, settings: {{base_url: '{}', token: 'secret://vault-token'}}}}\n  observability: {{adapter: datadog, settings: {{base_url: '{}', api_key: 'secret://datadog-api-key', app_key: 'secret://datadog-app-key'}}}}\n  notifier: {{adapter: slack, settings: {{base_url: '{}', token: 'secret://slack-bot-token', signing_secret: 'secret://slack-signing-secret'}}}}\n",
             self.vault.base_url(),
             self.datadog.base_url(),
             self.slack.base_url(),
@@ -67,9 +74,14 @@ impl Providers {
 
     /// A server with the demo templates and every first-party plugin, the credentials stored.
     async fn server(&self, git: &str) -> Server {
+        self.server_with(self.config(git)).await
+    }
+
+    /// A server on `config`, with the demo templates, every plugin and the credentials.
+    async fn server_with(&self, config: String) -> Server {
         let plugins = plugins_dir().to_string_lossy().into_owned();
         let templates = repo_root().join("demo/templates").to_string_lossy().into_owned();
-        let server = Server::start_configured(&self.config(git), &["--publish", &plugins, "--templates", &templates]);
+        let server = Server::start_configured(&config, &["--publish", &plugins, "--templates", &templates]);
         for (name, value) in CREDENTIALS {
             let response = server.http.put(format!("{}/api/v1/secrets/{name}", server.url)).json(&json!({"value": value})).send().await.unwrap();
             assert_eq!(response.status().as_u16(), 204, "storing {name}");
@@ -86,6 +98,7 @@ const CREDENTIALS: &[(&str, &str)] = &[
     ("datadog-app-key", DD_APP),
     ("slack-bot-token", SLACK_TOKEN),
     ("slack-signing-secret", SLACK_SIGNING),
+    ("tfc-token", TFC_TOKEN),
 ];
 
 fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
@@ -325,4 +338,57 @@ spec:
     let run = server.wait(created["id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "rolled-back", "{run:#}");
     assert!(!providers.github.repo_exists(&format!("acme/{name}")), "the step's rollback deleted what the action created");
+}
+
+#[tokio::test]
+async fn the_database_template_runs_unchanged_on_terraform_cloud_and_a_failure_destroys_the_workspace() {
+    let providers = Providers::start().await;
+    let tfc = FakeTerraformCloud::start("acme", TFC_TOKEN).await;
+    let binding = format!("{{adapter: terraform-cloud, settings: {{base_url: '{}', organization: acme, token: 'secret://tfc-token'}}}}", tfc.base_url());
+    let server = providers.server_with(providers.config_with("github", &binding)).await;
+    let name = unique_name("tfc");
+    let workspace = format!("{name}-dev");
+
+    let (status, preview) = server.post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": name, "owner": "payments"}})).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(step(&preview, "database")["resolved"], "terraform-cloud");
+    assert_eq!(preview["monthly_cost_cents"], 4 * lever_tests::fakes::terraform_cloud::CENTS_PER_RESOURCE, "Terraform Cloud's cost estimate: {preview:#}");
+
+    let run = run_as_alice(&server, "provision-postgresql-database", json!({"name": name, "owner": "payments"})).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let database = step(&run, "database");
+    assert_eq!(database["output"]["state"], "applied", "polled until applied: {database:#}");
+    assert!(!tfc.resources(&workspace).is_empty(), "the workspace manages what the apply created");
+    let secret = FakeTerraformCloud::sensitive_value(&workspace);
+    assert_eq!(database["output"]["outputs"]["admin_password"], format!("terraform-cloud://acme/{workspace}/outputs/admin_password"));
+    let said = everything_said(&server, run["id"].as_str().unwrap()).await;
+    assert!(said.contains("infrastructure.status via terraform-cloud: ok"), "the polls are in the run log");
+    assert_no_secret_in(&said, &[&secret]);
+
+    // The same apply followed by a failing step: the workspace is destroyed again.
+    server.publish_ok(fixture("workflow_fail"), &[]).await;
+    let template = r#"
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: workspace-then-failure}
+spec:
+  owner: platform-team
+  parameters:
+    - properties: {name: {type: string}}
+  steps:
+    - id: database
+      action: infrastructure.apply
+      input: {workspace: "${{ parameters.name }}-dev", variables: {size: small}}
+    - id: breaks
+      action: workflow-fail
+      input: {kind: fatal, message: "injected failure"}
+"#;
+    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(template).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 201, "{}", response.text().await.unwrap());
+    let name = unique_name("tfc");
+    let (_, created) = server.post_json("/api/v1/runs", json!({"template": "workspace-then-failure", "parameters": {"name": name}})).await;
+    let run = server.wait(created["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "rolled-back", "{run:#}");
+    assert!(tfc.workspace_exists(&format!("{name}-dev")));
+    assert!(tfc.resources(&format!("{name}-dev")).is_empty(), "the rollback's destroy run removed everything");
 }
