@@ -127,3 +127,21 @@ async fn lever_token_create_makes_a_token_the_server_accepts_for_that_user() {
     assert!(String::from_utf8_lossy(&listed.stdout).contains("laptop"));
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(&token), "the secret is never shown again");
 }
+
+#[test]
+fn serve_refuses_a_binding_with_an_inline_credential_or_an_unknown_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lever.yaml");
+    std::fs::write(&config, "bindings:\n  git-provider:\n    adapter: github\n    settings: {token: ghp_inline}\n").unwrap();
+    let out = lever(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("bindings.git-provider.settings.token") && stderr.contains("secret://"), "{stderr}");
+    assert!(!stderr.contains("ghp_inline"), "the refused value is not echoed: {stderr}");
+
+    std::fs::write(&config, "bindings:\n  git-hosting:\n    adapter: github\n").unwrap();
+    let out = lever(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("bindings.git-hosting: not a capability"), "{stderr}");
+}

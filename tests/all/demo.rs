@@ -160,3 +160,19 @@ async fn create_service_says_which_capabilities_the_embedded_default_leaves_unbo
     assert_eq!(adapter("infrastructure"), "builtin:postgres");
     assert_eq!(adapter("git-provider"), Value::Null);
 }
+
+#[tokio::test]
+async fn a_binding_to_an_adapter_never_published_fails_the_step_saying_what_to_publish() {
+    let people = lever_identity::EMBEDDED_CONFIG.split("\nbindings:").next().unwrap();
+    let yaml = format!("{people}\nbindings:\n  git-provider: {{adapter: github, settings: {{token: 'secret://github-token'}}}}\n");
+    let templates = repo_root().join("demo/templates").to_string_lossy().into_owned();
+    let server = Server::start_configured(&yaml, &["--templates", &templates]);
+    let (status, created) = server.post_json("/api/v1/runs", json!({"template": "create-service", "parameters": {"name": "orphan", "owner": "platform-team"}})).await;
+    assert_eq!(status, 201, "{created}");
+    let run = server.wait(created["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "failed", "{run:#}");
+    let error = &step(&run, "repository")["error"];
+    assert_eq!(error["kind"], "denied", "{run:#}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("bindings.git-provider.adapter") && message.contains("publish the adapter"), "{message}");
+}
