@@ -36,6 +36,9 @@ pub struct CapabilityConfigError(pub String);
 /// Email addresses by Lever user id and by team or group name, for `builtin:email`.
 pub type Directory = BTreeMap<String, Vec<String>>;
 
+/// How long a template step waits for an infrastructure run before giving the worker back.
+pub const MAX_WAIT: Duration = Duration::from_secs(30 * 60);
+
 /// Who a call is for and where its log goes.
 #[derive(Clone)]
 pub struct Scope {
@@ -141,8 +144,11 @@ impl Capabilities {
     }
 
     /// Polls an apply or destroy until it ends; `errored` or `cancelled` is a fatal error with
-    /// the provider's message.
+    /// the provider's message. A run still going after [`MAX_WAIT`] is `retryable`: the step's
+    /// retry policy (or its `timeout`, if shorter) decides, and a retried apply finds the same
+    /// provider run.
     async fn wait(&self, scope: &Scope, mut status: Value) -> Result<Value, CapabilityError> {
+        let started = Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
             match status["state"].as_str().unwrap_or("") {
@@ -152,6 +158,12 @@ impl Capabilities {
                     return Err(error("fatal", format!("the infrastructure run {} ended {}: {said}", status["id"], status["state"])));
                 }
                 _ => {}
+            }
+            if started.elapsed() >= MAX_WAIT {
+                return Err(error(
+                    "retryable",
+                    format!("the infrastructure run {} is still {} after {} minutes", status["id"], status["state"], MAX_WAIT.as_secs() / 60),
+                ));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
