@@ -89,7 +89,7 @@ impl Approvals {
     fn deliver(&self, recipients: &[String], body: Value) {
         let capabilities = self.capabilities.read().expect("not poisoned").clone();
         match capabilities {
-            Some(c) if c.bindings().get("notifier").is_some_and(|b| !b.adapter.starts_with("builtin:")) => self.send_through_notifier(c, recipients, body),
+            Some(c) if c.bindings().get("notifier").is_some_and(|b| !b.is_builtin()) => self.send_through_notifier(c, recipients, body),
             _ => self.email(recipients, body),
         }
     }

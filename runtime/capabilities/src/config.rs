@@ -21,6 +21,13 @@ pub struct BindingConfig {
     pub settings: Value,
 }
 
+impl BindingConfig {
+    /// Whether a built-in provider (host-side) does this capability, not an adapter component.
+    pub fn is_builtin(&self) -> bool {
+        self.adapter.starts_with("builtin:")
+    }
+}
+
 fn empty() -> Value {
     Value::Object(Default::default())
 }
@@ -50,7 +57,7 @@ fn check(capability: &str, binding: &BindingConfig) -> Result<(), CapabilityConf
     if !binding.settings.is_object() {
         return Err(CapabilityConfigError(format!("bindings.{capability}.settings must be a mapping")));
     }
-    if binding.adapter.starts_with("builtin:") {
+    if binding.is_builtin() {
         match BUILTINS.iter().find(|(name, _)| *name == binding.adapter) {
             None => {
                 let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();

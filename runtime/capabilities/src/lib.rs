@@ -25,7 +25,7 @@ use lever_secrets::SealedSecrets;
 use lever_store::Store;
 use serde_json::{Value, json};
 
-pub use builtin::READERS;
+pub use builtin::{Reader, secret_readers};
 pub use config::{BUILTINS, BindingConfig, bindings_config, secret_references};
 
 /// The configuration is not valid; the message names the key and what to write.
@@ -92,20 +92,22 @@ impl Capabilities {
         &self.bindings
     }
 
+    /// The binding of `capability`, or why there is none.
+    fn binding(&self, capability: &str) -> Result<&BindingConfig, CapabilityError> {
+        self.bindings.get(capability).ok_or_else(|| {
+            error("denied", format!("`{capability}` is not bound to a provider: add `bindings.{capability}` (an adapter and its settings) to lever.yaml"))
+        })
+    }
+
     /// Calls one function, as an action's import does: checked, routed, recorded.
     pub async fn call(&self, scope: &Scope, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
         lever_sandbox::check_capability_input(capability, function, &input)
             .map_err(|e| error("invalid-input", format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}")))?;
-        let Some(binding) = self.bindings.get(capability) else {
-            let e = error(
-                "denied",
-                format!("`{capability}` is not bound to a provider: add `bindings.{capability}` (an adapter and its settings) to lever.yaml"),
-            );
+        let binding = self.binding(capability).inspect_err(|e| {
             scope.log.push("capability", "error", &format!("{capability}.{function}: {}: {}", e.kind, e.message));
-            return Err(e);
-        };
+        })?;
         let started = Instant::now();
-        let result = if binding.adapter.starts_with("builtin:") {
+        let result = if binding.is_builtin() {
             self.builtins.call(scope, binding, capability, function, &input).await
         } else {
             adapter::call(self, scope, binding, capability, function, &input).await

@@ -21,11 +21,9 @@ fn resource(kind: &str, name: &Value, change: &str) -> PlannedResource {
 }
 
 impl Capabilities {
-    /// The plan of one capability call, changing nothing. `None` when the capability is
-    /// unbound (the run would fail; the preview says so).
-    pub async fn plan(&self, scope: &Scope, capability: &str, function: &str, input: &Value) -> Result<Option<ExecutionPlan>, CapabilityError> {
-        let Some(binding) = self.bindings.get(capability) else { return Ok(None) };
-        let via = &binding.adapter;
+    /// The plan of one capability call, changing nothing.
+    pub async fn plan(&self, scope: &Scope, capability: &str, function: &str, input: &Value) -> Result<ExecutionPlan, CapabilityError> {
+        let via = &self.binding(capability)?.adapter;
         let summary = format!("{capability}.{function} through `{via}`");
         let resources = match (capability, function) {
             ("infrastructure", "apply") => {
@@ -70,6 +68,6 @@ impl Capabilities {
             )],
             _ => Vec::new(),
         };
-        Ok(Some(ExecutionPlan { summary, resources, permissions }))
+        Ok(ExecutionPlan { summary, resources, permissions })
     }
 }

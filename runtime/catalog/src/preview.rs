@@ -89,10 +89,15 @@ impl lever_sandbox::CapabilityBackend for NoSecretsInPlans {
     }
 }
 
+/// Whether an expression text reads earlier steps' outputs, which are unknown before the run.
+fn reads_steps(text: &str) -> bool {
+    text.contains("steps.") || text.contains("steps[")
+}
+
 /// Keeps strings that read earlier steps' outputs as written: they are unknown before the run.
 fn render_known(catalog: &Catalog, value: &Value, context: &Value) -> Result<Value, String> {
     match value {
-        Value::String(s) if s.contains("steps.") || s.contains("steps[") => Ok(value.clone()),
+        Value::String(s) if reads_steps(s) => Ok(value.clone()),
         Value::Array(items) => items.iter().map(|v| render_known(catalog, v, context)).collect::<Result<_, _>>().map(Value::Array),
         Value::Object(map) => map
             .iter()
@@ -145,7 +150,6 @@ impl Catalog {
             return Some(MissingAction { action: preview.action.clone(), plugin: capability.to_string(), closest: Vec::new() });
         };
         preview.resolved = Some(binding.adapter.clone());
-        let unknown_yet = preview.input.to_string().contains("steps");
         if !runs {
             preview.status = "skipped";
             preview.message = Some("its `if` is false for these parameters".into());
@@ -154,23 +158,22 @@ impl Catalog {
         if preview.status != "planned" {
             return None;
         }
-        if !unknown_yet && let Err(e) = lever_sandbox::check_capability_input(capability, function, &preview.input) {
-            preview.status = "invalid-input";
-            preview.message = Some(format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}"));
-            return None;
-        }
-        if unknown_yet {
+        if reads_steps(&preview.input.to_string()) {
             preview.status = "no-preview";
             preview.message = Some("its input depends on earlier steps' outputs".into());
             return None;
         }
+        if let Err(e) = lever_sandbox::check_capability_input(capability, function, &preview.input) {
+            preview.status = "invalid-input";
+            preview.message = Some(format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}"));
+            return None;
+        }
         let scope = lever_capabilities::Scope { context: call_context(&preview.id, user, parameters), log: LogBook::new(16 * 1024) };
         match self.capabilities.plan(&scope, capability, function, &preview.input).await {
-            Ok(Some(plan)) => {
+            Ok(plan) => {
                 *cost += plan.resources.iter().filter_map(|r| r.monthly_cost_cents).sum::<u64>();
                 preview.plan = Some(plan);
             }
-            Ok(None) => preview.status = "no-preview",
             Err(e) => {
                 preview.status = "plan-failed";
                 preview.message = Some(e.message);

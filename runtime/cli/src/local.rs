@@ -32,8 +32,8 @@ pub(crate) struct Local {
     pub(crate) data_dir: PathBuf,
     /// Secrets, sealed at rest with the key outside the database.
     pub(crate) secrets: Arc<SealedSecrets>,
-    /// The `lever.yaml` text in force (identity, `smtp:`, `bindings:` are read from it).
-    pub(crate) config_text: String,
+    /// The identity part of the `lever.yaml` in force (its `smtp:` and `bindings:` are read at open).
+    pub(crate) config: lever_identity::Config,
     /// The email notifier, when `smtp:` is configured.
     pub(crate) email: Option<lever_notify::EmailNotifier>,
 }
@@ -66,11 +66,12 @@ impl Location {
             None => None,
         };
         let bindings = lever_capabilities::bindings_config(&config_text).context("the config's `bindings:` section is not valid")?;
-        let directory = directory(&lever_identity::Config::from_yaml(&config_text).context("the config is not valid")?);
+        let config = lever_identity::Config::from_yaml(&config_text).context("the config is not valid")?;
+        let directory = directory(&config);
         let capabilities = Arc::new(Capabilities::new(bindings, registry.clone(), store.clone(), secrets.clone(), email.clone()).with_directory(directory));
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone(), capabilities));
         let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock, secrets.clone()).await?;
-        Ok(Local { store, registry, executor, catalog, data_dir, secrets, config_text, email })
+        Ok(Local { store, registry, executor, catalog, data_dir, secrets, config, email })
     }
 
     /// The `lever.yaml` text: `--config`, else `<data-dir>/lever.yaml`, else the embedded one.

@@ -118,9 +118,14 @@ impl EmailNotifier {
             }
             body.push('\n');
         }
+        self.mail(mailbox(to)?, subject, body).await
+    }
+
+    /// Sends one plain-text email; returns its Message-ID.
+    async fn mail(&self, to: Mailbox, subject: &str, body: String) -> Result<String, NotifyError> {
         let message = Message::builder()
             .from(self.from.clone())
-            .to(mailbox(to)?)
+            .to(to)
             .message_id(None)
             .subject(subject)
             .body(body)
@@ -137,14 +142,7 @@ impl EmailNotifier {
             Some(name) => Mailbox::new(Some(name.clone()), mailbox(&recipient.email)?.email),
             None => mailbox(&recipient.email)?,
         };
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(body["subject"].as_str().unwrap_or("Lever approval"))
-            .body(text(recipient, body))
-            .map_err(|e| NotifyError::Send(e.to_string()))?;
-        self.transport.send(message).await.map_err(|e| NotifyError::Send(e.to_string()))?;
-        Ok(())
+        self.mail(to, body["subject"].as_str().unwrap_or("Lever approval"), text(recipient, body)).await.map(|_| ())
     }
 }
 

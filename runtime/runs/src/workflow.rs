@@ -23,6 +23,14 @@ fn invoke_failure(e: &InvokeError) -> Value {
     failure(e.code(), e.to_string())
 }
 
+/// Awaits `work` within the step's `timeout` (ms), if it has one; `Err(ms)` when it passed.
+async fn within<T>(timeout_ms: Option<u64>, work: impl std::future::Future<Output = T>) -> Result<T, u64> {
+    match timeout_ms {
+        Some(ms) => tokio::time::timeout(Duration::from_millis(ms), work).await.map_err(|_| ms),
+        None => Ok(work.await),
+    }
+}
+
 /// The call that undoes a capability step, from its stored input and output.
 fn inverse(step: &Step, row: &StepRecord) -> Option<(String, Value)> {
     let (capability, function) = lever_capabilities::capability_action(&step.action)?;
@@ -403,12 +411,9 @@ impl Executor {
             let log = LogBook::new(256 * 1024);
             let scope = lever_capabilities::Scope { context, log: log.clone() };
             let call = self.catalog.capabilities().run_step(&scope, capability, function, input.clone());
-            let result = match timeout_ms {
-                Some(ms) => tokio::time::timeout(Duration::from_millis(ms), call).await.unwrap_or_else(|_| {
-                    Err(lever_sandbox::CapabilityError { kind: "retryable", message: format!("`{action}` did not finish within {ms} ms") })
-                }),
-                None => call.await,
-            };
+            let result = within(timeout_ms, call).await.unwrap_or_else(|ms| {
+                Err(lever_sandbox::CapabilityError { kind: "retryable", message: format!("`{action}` did not finish within {ms} ms") })
+            });
             self.record_log(run, step_id, &log).await?;
             return Ok(match result {
                 Ok(output) => StepOutcome::Succeeded(output),
@@ -426,13 +431,7 @@ impl Executor {
         let log = LogBook::new(plugin.limits().max_log_bytes);
         let call = Call { services: self.services(&context, &log), context, log: log.clone() };
         let invocation = self.registry.sandbox().run(&plugin, &call, input);
-        let result = match timeout_ms {
-            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), invocation).await {
-                Ok(result) => result,
-                Err(_) => Err(InvokeError::DeadlinePassed { timeout_ms: ms }),
-            },
-            None => invocation.await,
-        };
+        let result = within(timeout_ms, invocation).await.unwrap_or_else(|ms| Err(InvokeError::DeadlinePassed { timeout_ms: ms }));
         self.record_log(run, step_id, &log).await?;
         Ok(match result {
             Ok(output) => StepOutcome::Succeeded(output),

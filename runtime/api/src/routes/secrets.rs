@@ -47,25 +47,21 @@ pub(crate) async fn put(
 
 /// Reveals a secret to a platform user or one of its recorded readers.
 pub(crate) async fn get(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(name): Path<String>) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    use lever_sandbox::StateBackend;
-    let readers: Vec<String> = state
-        .store
-        .get(lever_capabilities::READERS, &name)
+    use lever_capabilities::Reader;
+    let readers = lever_capabilities::secret_readers(&state.store, &name)
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
     let allowed = principal.is_platform()
-        || readers.iter().any(|r| match r.split_once(':') {
-            Some(("user", id)) => id == principal.id,
-            Some(("team", team)) => principal.team.as_deref() == Some(team) || principal.in_group(team),
-            _ => false,
+        || readers.iter().any(|r| match r {
+            Reader::User(id) => *id == principal.id,
+            Reader::Team(team) => principal.team.as_deref() == Some(team) || principal.in_group(team),
         });
     if !allowed {
+        let others: Vec<String> = readers.iter().map(Reader::to_string).collect();
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("`{}` may not read secret `{name}`: it is readable by the platform role and by {}", principal.id, if readers.is_empty() { "no one else".to_string() } else { readers.join(", ") }),
+            format!("`{}` may not read secret `{name}`: it is readable by the platform role and by {}", principal.id, if others.is_empty() { "no one else".to_string() } else { others.join(", ") }),
         ));
     }
     let Some(value) = state.secrets.get(&name).await.map_err(secrets_error)? else {

@@ -37,7 +37,7 @@ pub(crate) fn signature_valid(secret: &str, timestamp: &str, body: &[u8], signat
 /// Handles one button press.
 pub(crate) async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let capabilities = state.catalog.capabilities();
-    let Some(binding) = capabilities.bindings().get("notifier").filter(|b| !b.adapter.starts_with("builtin:")) else {
+    let Some(binding) = capabilities.bindings().get("notifier").filter(|b| !b.is_builtin()) else {
         return refuse(StatusCode::NOT_FOUND, "the notifier capability is not bound to Slack here");
     };
     let Some(secret_name) = binding.settings.get("signing_secret").and_then(Value::as_str).and_then(|s| s.strip_prefix("secret://")) else {

@@ -47,23 +47,56 @@ impl Builtins {
     }
 }
 
-/// Who may read a secret a built-in provider wrote: `user:<id>` and `team:<name>` entries in
-/// the state namespace [`READERS`], read by `GET /api/v1/secrets/{path}`.
+/// Who may read a secret a built-in provider wrote, besides the platform role: stored as
+/// `user:<id>` and `team:<name>` entries in the state namespace [`READERS`].
 #[derive(Clone)]
 pub(crate) struct Readers(Store);
 
 /// The state namespace holding each secret's readers.
-pub const READERS: &str = "secret-readers";
+const READERS: &str = "secret-readers";
+
+/// One reader of a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    /// A Lever user, by id.
+    User(String),
+    /// Every member of a team or group.
+    Team(String),
+}
+
+impl std::fmt::Display for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reader::User(id) => write!(f, "user:{id}"),
+            Reader::Team(team) => write!(f, "team:{team}"),
+        }
+    }
+}
+
+/// The recorded readers of the secret at `path` (none when no built-in wrote it).
+pub async fn secret_readers(store: &Store, path: &str) -> Result<Vec<Reader>, lever_sandbox::BackendError> {
+    use lever_sandbox::StateBackend;
+    let entries: Vec<String> = store.get(READERS, path).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+    Ok(entries
+        .iter()
+        .filter_map(|e| match e.split_once(':') {
+            Some(("user", id)) => Some(Reader::User(id.to_string())),
+            Some(("team", team)) => Some(Reader::Team(team.to_string())),
+            _ => None,
+        })
+        .collect())
+}
 
 impl Readers {
     /// Records the requester (and a team, if any) as readers of `path`.
     pub(crate) async fn grant(&self, path: &str, scope: &Scope, team: Option<&str>) -> Result<(), CapabilityError> {
         use lever_sandbox::StateBackend;
-        let mut readers = vec![format!("user:{}", scope.context.requester)];
+        let mut readers = vec![Reader::User(scope.context.requester.clone())];
         if let Some(team) = team.filter(|t| !t.is_empty()) {
-            readers.push(format!("team:{team}"));
+            readers.push(Reader::Team(team.to_string()));
         }
-        let value = serde_json::to_vec(&readers).expect("a list of strings serialises");
+        let entries: Vec<String> = readers.iter().map(Reader::to_string).collect();
+        let value = serde_json::to_vec(&entries).expect("a list of strings serialises");
         self.0.set(READERS, path, &value).await.map_err(|e| error("retryable", format!("cannot record the readers of `{path}`: {e}")))
     }
 

@@ -23,7 +23,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         None => Arc::new(SystemClock),
     };
     let local = location.open(workers, true, clock.clone()).await?;
-    let config = Config::from_yaml(&local.config_text).context("the config is not valid")?;
+    let config = local.config.clone();
     let email = local.email.clone();
     let identity = Arc::new(Authenticator::new(config.clone(), local.store.clone()));
     let signer = LinkSigner::from_config(&config.links, &local.data_dir)?;

@@ -189,7 +189,8 @@ impl HostState {
     }
 }
 
-fn variables(text: &str) -> Value {
+/// A JSON-text parameter (`variables`, `definition`) as the JSON value it travels as.
+fn json_text(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::String(text.to_string()))
 }
 
@@ -231,10 +232,10 @@ impl secrets::Host for HostState {
 
 impl infra::Host for HostState {
     async fn plan(&mut self, workspace: String, variables_json: String) -> wasmtime::Result<Result<infra::PlanResult, Error>> {
-        self.capability("infrastructure", "plan", json!(WorkspaceVariables { workspace, variables: variables(&variables_json) })).await
+        self.capability("infrastructure", "plan", json!(WorkspaceVariables { workspace, variables: json_text(&variables_json) })).await
     }
     async fn apply(&mut self, workspace: String, variables_json: String) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
-        self.capability("infrastructure", "apply", json!(WorkspaceVariables { workspace, variables: variables(&variables_json) })).await
+        self.capability("infrastructure", "apply", json!(WorkspaceVariables { workspace, variables: json_text(&variables_json) })).await
     }
     async fn status(&mut self, id: String) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
         self.capability("infrastructure", "status", json!(RunId { id })).await
@@ -256,7 +257,7 @@ impl notifier::Host for HostState {
 
 impl obs::Host for HostState {
     async fn create_dashboard(&mut self, title: String, definition: String) -> wasmtime::Result<Result<obs::Dashboard, Error>> {
-        self.capability("observability", "create-dashboard", json!(NewDashboard { title, definition: variables(&definition) })).await
+        self.capability("observability", "create-dashboard", json!(NewDashboard { title, definition: json_text(&definition) })).await
     }
     async fn create_monitor(&mut self, name: String, query: String, message: String) -> wasmtime::Result<Result<String, Error>> {
         self.capability("observability", "create-monitor", json!(NewMonitor { name, query, message })).await
