@@ -9,7 +9,12 @@ use sha2::{Digest, Sha256};
 #[tokio::test]
 async fn healthz_answers() {
     let server = Server::start();
-    let response = server.http.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    let response = server
+        .http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["status"], "ok");
 }
@@ -18,22 +23,55 @@ async fn healthz_answers() {
 async fn publish_refuses_what_is_not_a_lever_component_and_says_why() {
     let server = Server::start();
     let (status, body) = server.publish(b"definitely not wasm".to_vec(), &[]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("not-wasm")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("expected a WebAssembly component"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("not-wasm"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected a WebAssembly component")
+    );
 
     let (status, body) = server.publish(b"\0asm\x01\0\0\0".to_vec(), &[]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("core-module")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("wasm32-wasip2"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("core-module"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wasm32-wasip2")
+    );
 
     let (status, body) = server.publish(fixture("registry_command"), &[]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("not-a-lever-world")), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("lever:plugin/action-handler@0.1.0"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("not-a-lever-world")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lever:plugin/action-handler@0.1.0")
+    );
 
     let (status, body) = server.publish(Vec::new(), &[]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("empty-body")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("empty-body"))
+    );
 
-    let (status, body) = server.publish(plugin("debug_log"), &[("memory_bytes", "12")]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-limits")));
+    let (status, body) = server
+        .publish(plugin("debug_log"), &[("memory_bytes", "12")])
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid-limits"))
+    );
 }
 
 #[tokio::test]
@@ -42,18 +80,42 @@ async fn versions_are_content_addressed_and_immutable() {
     let bytes = plugin("debug_log");
     let (status, body) = server.publish(bytes.clone(), &[]).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["digest"], format!("sha256:{}", hex::encode(Sha256::digest(&bytes))));
+    assert_eq!(
+        body["digest"],
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    );
     assert_eq!(body["manifest"]["name"], "debug-log");
-    assert_eq!(body["manifest"]["input_schema"]["properties"]["message"]["type"], json!(["string", "null"]));
+    assert_eq!(
+        body["manifest"]["input_schema"]["properties"]["message"]["type"],
+        json!(["string", "null"])
+    );
 
     let (status, _) = server.publish(bytes.clone(), &[]).await;
     assert_eq!(status, 200, "the same bytes again change nothing");
 
-    let (status, body) = server.publish(with_custom_section(&bytes, "other build"), &[]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("version-exists")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("publish a new version"));
+    let (status, body) = server
+        .publish(with_custom_section(&bytes, "other build"), &[])
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("version-exists"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("publish a new version")
+    );
 
-    let list: Value = server.http.get(format!("{}/api/v1/plugins", server.url)).send().await.unwrap().json().await.unwrap();
+    let list: Value = server
+        .http
+        .get(format!("{}/api/v1/plugins", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let plugins = list["plugins"].as_array().unwrap();
     assert_eq!(plugins.len(), 1);
     assert_eq!(plugins[0]["name"], "debug-log");
@@ -67,18 +129,40 @@ async fn bad_run_requests_get_4xx_that_say_what_to_fix() {
 
     let (status, body) = server.submit("debug-logg", json!({})).await;
     assert_eq!(status, 404);
-    assert!(body["error"]["message"].as_str().unwrap().contains("did you mean `debug-log`"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `debug-log`"),
+        "{body}"
+    );
 
     let (status, body) = server.submit("debug-log@9.9.9", json!({})).await;
     assert_eq!(status, 404);
-    assert!(body["error"]["message"].as_str().unwrap().contains("0.1.0"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("0.1.0"),
+        "{body}"
+    );
 
     let (status, body) = server.submit("debug-log", json!({"message": 5})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-input")), "{body}");
-    assert!(body["error"]["details"][0].as_str().unwrap().contains("/message"), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid-input")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("/message"),
+        "{body}"
+    );
 
     let (status, body) = server.submit("Not A Name", json!({})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-reference")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid-reference"))
+    );
 
     let response = server
         .http
@@ -89,9 +173,17 @@ async fn bad_run_requests_get_4xx_that_say_what_to_fix() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid-json");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid-json"
+    );
 
-    let response = server.http.get(format!("{}/api/v1/runs/nope", server.url)).send().await.unwrap();
+    let response = server
+        .http
+        .get(format!("{}/api/v1/runs/nope", server.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 404);
 }
 
@@ -108,10 +200,23 @@ async fn a_run_reports_status_output_and_logs() {
     assert_eq!(run["error"], Value::Null);
     assert_eq!(run["logs"][0]["message"], "hi");
     assert_eq!(run["logs"][0]["source"], "plugin");
-    let list: Value = server.http.get(format!("{}/api/v1/runs", server.url)).send().await.unwrap().json().await.unwrap();
+    let list: Value = server
+        .http
+        .get(format!("{}/api/v1/runs", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["runs"][0]["id"], id);
-    let cached = std::fs::read_dir(server.data_dir.join("cache")).map(|d| d.count()).unwrap_or(0);
-    assert!(cached > 0, "compiled code is cached on disk in the data dir");
+    let cached = std::fs::read_dir(server.data_dir.join("cache"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(
+        cached > 0,
+        "compiled code is cached on disk in the data dir"
+    );
 }
 
 #[tokio::test]
@@ -119,8 +224,15 @@ async fn runs_survive_a_crash_and_unfinished_ones_resume() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start_in(dir.path(), &[]);
     server.publish_ok(plugin("debug_log"), &[]).await;
-    server.publish_ok(fixture("sandbox_infinite_loop"), &[("fuel", "1000000000000000"), ("timeout_ms", "1500")]).await;
-    let done = server.run("debug-log", json!({"message": "before the crash"})).await;
+    server
+        .publish_ok(
+            fixture("sandbox_infinite_loop"),
+            &[("fuel", "1000000000000000"), ("timeout_ms", "1500")],
+        )
+        .await;
+    let done = server
+        .run("debug-log", json!({"message": "before the crash"}))
+        .await;
     let (_, in_flight) = server.submit("sandbox-infinite-loop", json!({})).await;
     let in_flight = in_flight["id"].as_str().unwrap().to_string();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -133,7 +245,10 @@ async fn runs_survive_a_crash_and_unfinished_ones_resume() {
     let resumed = server.wait(&in_flight).await;
     assert_eq!(resumed["status"], "failed", "{resumed:#}");
     assert_eq!(resumed["error"]["kind"], "deadline-passed");
-    assert_eq!(resumed["attempt"], 2, "the run started again after the restart");
+    assert_eq!(
+        resumed["attempt"], 2,
+        "the run started again after the restart"
+    );
     assert!(server.log().contains("resuming unfinished runs"));
 }
 
@@ -143,8 +258,13 @@ async fn serve_runs_on_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_in(dir.path(), &["--database", &database.url]);
     server.publish_ok(plugin("debug_log"), &[]).await;
-    let run = server.run("debug-log", json!({"message": "on postgres"})).await;
+    let run = server
+        .run("debug-log", json!({"message": "on postgres"}))
+        .await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["logs"][0]["message"], "on postgres");
-    assert!(!dir.path().join("lever.db").exists(), "no SQLite file when --database is given");
+    assert!(
+        !dir.path().join("lever.db").exists(),
+        "no SQLite file when --database is given"
+    );
 }

@@ -12,17 +12,28 @@ use sqlx::Connection;
 
 fn demo_server(dir: &std::path::Path) -> Server {
     let plugins = plugins_dir().to_string_lossy().into_owned();
-    let templates = repo_root().join("demo/templates").to_string_lossy().into_owned();
+    let templates = repo_root()
+        .join("demo/templates")
+        .to_string_lossy()
+        .into_owned();
     Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
 }
 
 fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
-    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
 }
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {
     let response = client.get(url).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -34,13 +45,22 @@ async fn a_developer_gets_a_real_dev_database_and_connects_with_the_stored_crede
     let alice = server.client_for("alice").await;
 
     let (status, preview) = server
-        .post_json("/api/v1/templates/provision-postgresql-database/preview", json!({"parameters": {"name": name, "owner": "payments", "size": "medium"}}))
+        .post_json(
+            "/api/v1/templates/provision-postgresql-database/preview",
+            json!({"parameters": {"name": name, "owner": "payments", "size": "medium"}}),
+        )
         .await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["monthly_cost_cents"], 15_000, "{preview:#}");
     assert_eq!(preview["steps"][0]["resolved"], "builtin:postgres");
-    assert_eq!(preview["steps"][0]["plan"]["resources"][1]["name"], format!("postgresql_database.{object}"));
-    assert!(!provisioned_exists(&object).await, "a preview creates nothing");
+    assert_eq!(
+        preview["steps"][0]["plan"]["resources"][1]["name"],
+        format!("postgresql_database.{object}")
+    );
+    assert!(
+        !provisioned_exists(&object).await,
+        "a preview creates nothing"
+    );
 
     // alice, a payments developer: a small dev database is automatic.
     let response = alice
@@ -62,18 +82,45 @@ async fn a_developer_gets_a_real_dev_database_and_connects_with_the_stored_crede
     );
     // The notifier is not bound in the embedded default: that step is skipped, with the reason.
     assert_eq!(step(&done, "announce")["status"], "skipped");
-    assert!(step(&done, "announce")["error"]["message"].as_str().unwrap().contains("bindings.notifier"));
+    assert!(
+        step(&done, "announce")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bindings.notifier")
+    );
 
     // The credentials are in the secrets store, readable by alice and her team, not others.
-    let (status, secret) = get(&alice, format!("{}/api/v1/secrets/databases/{name}/dev", server.url)).await;
+    let (status, secret) = get(
+        &alice,
+        format!("{}/api/v1/secrets/databases/{name}/dev", server.url),
+    )
+    .await;
     assert_eq!(status, 200, "{secret}");
     let credentials: Value = serde_json::from_str(secret["value"].as_str().unwrap()).unwrap();
     let bob = server.client_for("bob").await;
-    assert_eq!(get(&bob, format!("{}/api/v1/secrets/databases/{name}/dev", server.url)).await.0, 200);
+    assert_eq!(
+        get(
+            &bob,
+            format!("{}/api/v1/secrets/databases/{name}/dev", server.url)
+        )
+        .await
+        .0,
+        200
+    );
     let dave = server.client_for("dave").await;
-    let (status, refused) = get(&dave, format!("{}/api/v1/secrets/databases/{name}/dev", server.url)).await;
+    let (status, refused) = get(
+        &dave,
+        format!("{}/api/v1/secrets/databases/{name}/dev", server.url),
+    )
+    .await;
     assert_eq!(status, 403, "{refused}");
-    assert!(refused["error"]["message"].as_str().unwrap().contains("team:payments"), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("team:payments"),
+        "{refused}"
+    );
 
     // They log in and own the database.
     let url = format!(
@@ -84,26 +131,55 @@ async fn a_developer_gets_a_real_dev_database_and_connects_with_the_stored_crede
         credentials["port"],
         credentials["database"].as_str().unwrap()
     );
-    let mut db = sqlx::postgres::PgConnection::connect(&url).await.expect("the stored credentials log in");
-    let user: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut db).await.unwrap();
+    let mut db = sqlx::postgres::PgConnection::connect(&url)
+        .await
+        .expect("the stored credentials log in");
+    let user: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     assert_eq!(user, object);
-    sqlx::query("CREATE TABLE orders (id bigint primary key)").execute(&mut db).await.expect("the role owns its database");
+    sqlx::query("CREATE TABLE orders (id bigint primary key)")
+        .execute(&mut db)
+        .await
+        .expect("the role owns its database");
     db.close().await.unwrap();
 
     // The call is in the run log, by name; the password is nowhere in what the API answers.
     let password = credentials["password"].as_str().unwrap();
     let id = done["id"].as_str().unwrap();
     let mut answers = String::new();
-    for path in [format!("/api/v1/runs/{id}"), format!("/api/v1/runs/{id}/events"), "/api/v1/audit".into(), "/api/v1/runs".into(), "/api/v1/notifications".into(), "/api/v1/bindings".into()] {
+    for path in [
+        format!("/api/v1/runs/{id}"),
+        format!("/api/v1/runs/{id}/events"),
+        "/api/v1/audit".into(),
+        "/api/v1/runs".into(),
+        "/api/v1/notifications".into(),
+        "/api/v1/bindings".into(),
+    ] {
         let (status, body) = server.get_json(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
         answers.push_str(&body.to_string());
     }
-    assert!(answers.contains("infrastructure.apply via builtin:postgres: ok"), "the call is logged");
-    assert!(!answers.contains(password), "the password leaked into an API answer");
-    assert!(!server.log().contains(password), "the password leaked into the server log");
+    assert!(
+        answers.contains("infrastructure.apply via builtin:postgres: ok"),
+        "the call is logged"
+    );
+    assert!(
+        !answers.contains(password),
+        "the password leaked into an API answer"
+    );
+    assert!(
+        !server.log().contains(password),
+        "the password leaked into the server log"
+    );
     let db_file = std::fs::read(dir.path().join("lever.db")).unwrap();
-    assert!(!db_file.windows(password.len()).any(|w| w == password.as_bytes()), "the password is stored unsealed");
+    assert!(
+        !db_file
+            .windows(password.len())
+            .any(|w| w == password.as_bytes()),
+        "the password is stored unsealed"
+    );
     drop_provisioned(&object).await;
 }
 
@@ -129,43 +205,110 @@ spec:
       action: secrets-store.put
       input: {path: "github-token", value: "overwritten"}
 "#;
-    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(template).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 201, "{}", response.text().await.unwrap());
+    let response = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(template)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().await.unwrap()
+    );
     let name = unique_name("ledger");
     let object = format!("{}_dev", name.replace('-', "_"));
-    let (status, created) = server.post_json("/api/v1/runs", json!({"template": "database-then-failure", "parameters": {"name": name}})).await;
+    let (status, created) = server
+        .post_json(
+            "/api/v1/runs",
+            json!({"template": "database-then-failure", "parameters": {"name": name}}),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let run = server.wait(created["id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "rolled-back", "{run:#}");
     assert_eq!(step(&run, "breaks")["error"]["kind"], "denied");
     assert_eq!(step(&run, "database")["status"], "rolled-back");
-    assert!(!provisioned_exists(&object).await, "the rollback dropped the database");
-    let (status, _) = server.get_json(&format!("/api/v1/secrets/databases/{name}/dev")).await;
+    assert!(
+        !provisioned_exists(&object).await,
+        "the rollback dropped the database"
+    );
+    let (status, _) = server
+        .get_json(&format!("/api/v1/secrets/databases/{name}/dev"))
+        .await;
     assert_eq!(status, 404, "the rollback deleted the credentials");
-    let (_, events) = server.get_json(&format!("/api/v1/runs/{}/events", created["id"].as_str().unwrap())).await;
-    assert!(events.to_string().contains("infrastructure.destroy via builtin:postgres: ok"), "{events}");
+    let (_, events) = server
+        .get_json(&format!(
+            "/api/v1/runs/{}/events",
+            created["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        events
+            .to_string()
+            .contains("infrastructure.destroy via builtin:postgres: ok"),
+        "{events}"
+    );
 }
 
 #[tokio::test]
 async fn create_service_says_which_capabilities_the_embedded_default_leaves_unbound() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
-    let (status, preview) = server.post_json("/api/v1/templates/create-service/preview", json!({"parameters": {"name": "checkout", "owner": "payments"}})).await;
+    let (status, preview) = server
+        .post_json(
+            "/api/v1/templates/create-service/preview",
+            json!({"parameters": {"name": "checkout", "owner": "payments"}}),
+        )
+        .await;
     assert_eq!(status, 200, "{preview}");
-    let missing: Vec<&str> = preview["missing_actions"].as_array().unwrap().iter().map(|m| m["action"].as_str().unwrap()).collect();
-    assert!(missing.contains(&"git-provider.create-repository") && missing.contains(&"observability.create-dashboard"), "{missing:?}");
-    assert!(preview["steps"][0]["message"].as_str().unwrap().contains("bindings.git-provider"), "{preview:#}");
+    let missing: Vec<&str> = preview["missing_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        missing.contains(&"git-provider.create-repository")
+            && missing.contains(&"observability.create-dashboard"),
+        "{missing:?}"
+    );
+    assert!(
+        preview["steps"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bindings.git-provider"),
+        "{preview:#}"
+    );
     let (_, bindings) = server.get_json("/api/v1/bindings").await;
-    let adapter = |c: &str| bindings["bindings"].as_array().unwrap().iter().find(|b| b["capability"] == c).unwrap()["adapter"].clone();
+    let adapter = |c: &str| {
+        bindings["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["capability"] == c)
+            .unwrap()["adapter"]
+            .clone()
+    };
     assert_eq!(adapter("infrastructure"), "builtin:postgres");
     assert_eq!(adapter("git-provider"), Value::Null);
 }
 
 #[tokio::test]
 async fn a_binding_to_an_adapter_never_published_fails_the_step_saying_what_to_publish() {
-    let people = lever_identity::EMBEDDED_CONFIG.split("\nbindings:").next().unwrap();
-    let yaml = format!("{people}\nbindings:\n  git-provider: {{adapter: github, settings: {{token: 'secret://github-token'}}}}\n");
-    let templates = repo_root().join("demo/templates").to_string_lossy().into_owned();
+    let people = lever_identity::EMBEDDED_CONFIG
+        .split("\nbindings:")
+        .next()
+        .unwrap();
+    let yaml = format!(
+        "{people}\nbindings:\n  git-provider: {{adapter: github, settings: {{token: 'secret://github-token'}}}}\n"
+    );
+    let templates = repo_root()
+        .join("demo/templates")
+        .to_string_lossy()
+        .into_owned();
     let server = Server::start_configured(&yaml, &["--templates", &templates]);
     let (status, created) = server.post_json("/api/v1/runs", json!({"template": "create-service", "parameters": {"name": "orphan", "owner": "platform-team"}})).await;
     assert_eq!(status, 201, "{created}");
@@ -174,5 +317,9 @@ async fn a_binding_to_an_adapter_never_published_fails_the_step_saying_what_to_p
     let error = &step(&run, "repository")["error"];
     assert_eq!(error["kind"], "denied", "{run:#}");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("bindings.git-provider.adapter") && message.contains("publish the adapter"), "{message}");
+    assert!(
+        message.contains("bindings.git-provider.adapter")
+            && message.contains("publish the adapter"),
+        "{message}"
+    );
 }

@@ -1,16 +1,16 @@
 //! One integration-test binary, one module per topic, to keep link time down.
 
+mod adapters;
 mod api;
+mod approval_timers;
+mod approvals;
 mod cli;
 mod corpus;
 mod demo;
+mod email;
+mod identity;
+mod integrations;
 mod sandbox;
 mod store;
 mod templates;
 mod workflows;
-mod approvals;
-mod approval_timers;
-mod identity;
-mod email;
-mod adapters;
-mod integrations;

@@ -1,6 +1,8 @@
 //! The store, on SQLite and on PostgreSQL: every test runs against both.
 
-use lever_sandbox::{Grants, Limits, LogLine, Manifest, PluginKind, Risk, SecretBackend, StateBackend};
+use lever_sandbox::{
+    Grants, Limits, LogLine, Manifest, PluginKind, Risk, SecretBackend, StateBackend,
+};
 use lever_secrets::SealedSecrets;
 use lever_store::{NewRun, PluginRecord, PublishOutcome, RunStatus, Store, StoreError};
 use lever_tests::databases::TestDatabase;
@@ -48,63 +50,114 @@ fn record(version: &str, digest: &str) -> PluginRecord {
             capabilities: vec![],
         },
         limits: Limits::default(),
-        grants: Grants { hosts: vec!["example.com".into()], secrets: vec![] },
+        grants: Grants {
+            hosts: vec!["example.com".into()],
+            secrets: vec![],
+        },
         published_at: 1,
     }
 }
 
-both_backends!(plugins_are_immutable_per_version, |store: Store| async move {
-    assert_eq!(store.publish_plugin(&record("0.1.0", "aa"), b"abc").await.unwrap(), PublishOutcome::Created);
-    assert_eq!(store.publish_plugin(&record("0.1.0", "aa"), b"abc").await.unwrap(), PublishOutcome::Unchanged);
-    let conflict = store.publish_plugin(&record("0.1.0", "bb"), b"xyz").await;
-    assert!(matches!(conflict, Err(StoreError::VersionConflict { ref existing, .. }) if existing == "aa"), "{conflict:?}");
-    // A second version sharing the blob stores it once.
-    assert_eq!(store.publish_plugin(&record("0.2.0", "aa"), b"abc").await.unwrap(), PublishOutcome::Created);
-    let versions = store.plugin_versions("debug-log").await.unwrap();
-    assert_eq!(versions.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["0.1.0", "0.2.0"]);
-    assert_eq!(versions[0].grants.hosts, ["example.com"]);
-    assert_eq!(versions[0].manifest.input_schema, json!({"type": "object"}));
-    assert_eq!(store.plugin_blob("aa").await.unwrap().as_deref(), Some(&b"abc"[..]));
-    assert!(store.plugin("debug-log", "9.9.9").await.unwrap().is_none());
-});
+both_backends!(
+    plugins_are_immutable_per_version,
+    |store: Store| async move {
+        assert_eq!(
+            store
+                .publish_plugin(&record("0.1.0", "aa"), b"abc")
+                .await
+                .unwrap(),
+            PublishOutcome::Created
+        );
+        assert_eq!(
+            store
+                .publish_plugin(&record("0.1.0", "aa"), b"abc")
+                .await
+                .unwrap(),
+            PublishOutcome::Unchanged
+        );
+        let conflict = store.publish_plugin(&record("0.1.0", "bb"), b"xyz").await;
+        assert!(
+            matches!(conflict, Err(StoreError::VersionConflict { ref existing, .. }) if existing == "aa"),
+            "{conflict:?}"
+        );
+        // A second version sharing the blob stores it once.
+        assert_eq!(
+            store
+                .publish_plugin(&record("0.2.0", "aa"), b"abc")
+                .await
+                .unwrap(),
+            PublishOutcome::Created
+        );
+        let versions = store.plugin_versions("debug-log").await.unwrap();
+        assert_eq!(
+            versions
+                .iter()
+                .map(|r| r.version.as_str())
+                .collect::<Vec<_>>(),
+            ["0.1.0", "0.2.0"]
+        );
+        assert_eq!(versions[0].grants.hosts, ["example.com"]);
+        assert_eq!(versions[0].manifest.input_schema, json!({"type": "object"}));
+        assert_eq!(
+            store.plugin_blob("aa").await.unwrap().as_deref(),
+            Some(&b"abc"[..])
+        );
+        assert!(store.plugin("debug-log", "9.9.9").await.unwrap().is_none());
+    }
+);
 
-both_backends!(run_transitions_are_committed_and_guarded, |store: Store| async move {
-    let new = NewRun {
-        action: "debug-log".into(),
-        action_version: "0.1.0".into(),
-        input: json!({"message": "hi"}),
-        requester: "tester".into(),
-        environment: "dev".into(),
-        template: None,
-        idempotency_key: None,
-        resubmitted_from: None,
-        steps: vec![],
-        approval: None,
-    };
-    let (run, created) = store.create_run(&new).await.unwrap();
-    assert!(created);
-    assert_eq!(run.status, RunStatus::Pending);
-    assert_eq!(store.unfinished_runs().await.unwrap(), vec![run.id.clone()]);
-    let started = store.start_run(&run.id).await.unwrap();
-    assert_eq!((started.status, started.attempt), (RunStatus::Running, 1));
-    // A resumed run may start again: that counts a second attempt.
-    assert_eq!(store.start_run(&run.id).await.unwrap().attempt, 2);
-    store.finish_run(&run.id, Ok(&json!({"message": "hi"}))).await.unwrap();
-    let done = store.run(&run.id).await.unwrap().unwrap();
-    assert_eq!(done.status, RunStatus::Succeeded);
-    assert_eq!(done.output, Some(json!({"message": "hi"})));
-    assert!(store.unfinished_runs().await.unwrap().is_empty());
-    assert!(matches!(store.finish_run(&run.id, Err(&json!({"kind": "x"}))).await, Err(StoreError::StaleStatus { .. })));
-    assert!(matches!(store.start_run(&run.id).await, Err(StoreError::StaleStatus { .. })));
+both_backends!(
+    run_transitions_are_committed_and_guarded,
+    |store: Store| async move {
+        let new = NewRun {
+            action: "debug-log".into(),
+            action_version: "0.1.0".into(),
+            input: json!({"message": "hi"}),
+            requester: "tester".into(),
+            environment: "dev".into(),
+            template: None,
+            idempotency_key: None,
+            resubmitted_from: None,
+            steps: vec![],
+            approval: None,
+        };
+        let (run, created) = store.create_run(&new).await.unwrap();
+        assert!(created);
+        assert_eq!(run.status, RunStatus::Pending);
+        assert_eq!(store.unfinished_runs().await.unwrap(), vec![run.id.clone()]);
+        let started = store.start_run(&run.id).await.unwrap();
+        assert_eq!((started.status, started.attempt), (RunStatus::Running, 1));
+        // A resumed run may start again: that counts a second attempt.
+        assert_eq!(store.start_run(&run.id).await.unwrap().attempt, 2);
+        store
+            .finish_run(&run.id, Ok(&json!({"message": "hi"})))
+            .await
+            .unwrap();
+        let done = store.run(&run.id).await.unwrap().unwrap();
+        assert_eq!(done.status, RunStatus::Succeeded);
+        assert_eq!(done.output, Some(json!({"message": "hi"})));
+        assert!(store.unfinished_runs().await.unwrap().is_empty());
+        assert!(matches!(
+            store.finish_run(&run.id, Err(&json!({"kind": "x"}))).await,
+            Err(StoreError::StaleStatus { .. })
+        ));
+        assert!(matches!(
+            store.start_run(&run.id).await,
+            Err(StoreError::StaleStatus { .. })
+        ));
 
-    let (failed, _) = store.create_run(&new).await.unwrap();
-    store.start_run(&failed.id).await.unwrap();
-    store.finish_run(&failed.id, Err(&json!({"kind": "trap", "message": "boom"}))).await.unwrap();
-    let failed = store.run(&failed.id).await.unwrap().unwrap();
-    assert_eq!(failed.status, RunStatus::Failed);
-    assert_eq!(failed.error.unwrap()["kind"], "trap");
-    assert_eq!(store.recent_runs(10).await.unwrap().len(), 2);
-});
+        let (failed, _) = store.create_run(&new).await.unwrap();
+        store.start_run(&failed.id).await.unwrap();
+        store
+            .finish_run(&failed.id, Err(&json!({"kind": "trap", "message": "boom"})))
+            .await
+            .unwrap();
+        let failed = store.run(&failed.id).await.unwrap().unwrap();
+        assert_eq!(failed.status, RunStatus::Failed);
+        assert_eq!(failed.error.unwrap()["kind"], "trap");
+        assert_eq!(store.recent_runs(10).await.unwrap().len(), 2);
+    }
+);
 
 both_backends!(logs_append_in_order, |store: Store| async move {
     let run = store
@@ -123,22 +176,49 @@ both_backends!(logs_append_in_order, |store: Store| async move {
         .await
         .unwrap()
         .0;
-    let line = |m: &str| LogLine { at_ms: 1, source: "plugin".into(), level: "info".into(), message: m.into() };
-    store.append_logs(&run.id, &[line("one"), line("two")]).await.unwrap();
+    let line = |m: &str| LogLine {
+        at_ms: 1,
+        source: "plugin".into(),
+        level: "info".into(),
+        message: m.into(),
+    };
+    store
+        .append_logs(&run.id, &[line("one"), line("two")])
+        .await
+        .unwrap();
     store.append_logs(&run.id, &[line("three")]).await.unwrap();
     let logs = store.run_logs(&run.id).await.unwrap();
-    assert_eq!(logs.iter().map(|l| (l.seq, l.line.message.as_str())).collect::<Vec<_>>(), [(1, "one"), (2, "two"), (3, "three")]);
+    assert_eq!(
+        logs.iter()
+            .map(|l| (l.seq, l.line.message.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "one"), (2, "two"), (3, "three")]
+    );
 });
 
 both_backends!(state_and_secrets_round_trip, |store: Store| async move {
     assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), None);
-    StateBackend::set(&store, "run:1", "k", b"v1").await.unwrap();
-    StateBackend::set(&store, "run:1", "k", b"v2").await.unwrap();
-    StateBackend::set(&store, "plugin:x", "k", &[0, 159, 255]).await.unwrap();
-    assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), Some(b"v2".to_vec()));
-    assert_eq!(StateBackend::get(&store, "plugin:x", "k").await.unwrap(), Some(vec![0, 159, 255]));
+    StateBackend::set(&store, "run:1", "k", b"v1")
+        .await
+        .unwrap();
+    StateBackend::set(&store, "run:1", "k", b"v2")
+        .await
+        .unwrap();
+    StateBackend::set(&store, "plugin:x", "k", &[0, 159, 255])
+        .await
+        .unwrap();
+    assert_eq!(
+        StateBackend::get(&store, "run:1", "k").await.unwrap(),
+        Some(b"v2".to_vec())
+    );
+    assert_eq!(
+        StateBackend::get(&store, "plugin:x", "k").await.unwrap(),
+        Some(vec![0, 159, 255])
+    );
     StateBackend::delete(&store, "run:1", "k").await.unwrap();
-    StateBackend::delete(&store, "run:1", "missing").await.unwrap();
+    StateBackend::delete(&store, "run:1", "missing")
+        .await
+        .unwrap();
     assert_eq!(StateBackend::get(&store, "run:1", "k").await.unwrap(), None);
 
     // Secrets go through the sealed store: what the database holds opens only with the key,
@@ -146,19 +226,48 @@ both_backends!(state_and_secrets_round_trip, |store: Store| async move {
     let sealed = SealedSecrets::new(store.clone(), &[7u8; 32]);
     sealed.put("db/password", "one").await.unwrap();
     sealed.put("db/password", "two").await.unwrap();
-    assert_eq!(SecretBackend::get(&sealed, "db/password").await.unwrap().as_deref(), Some("two"));
+    assert_eq!(
+        SecretBackend::get(&sealed, "db/password")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("two")
+    );
     assert_eq!(SecretBackend::get(&sealed, "nope").await.unwrap(), None);
     let raw = store.secret("db/password").await.unwrap().unwrap();
-    assert!(raw.starts_with("lever-sealed:v1:") && !raw.contains("two"), "{raw}");
+    assert!(
+        raw.starts_with("lever-sealed:v1:") && !raw.contains("two"),
+        "{raw}"
+    );
     let other_key = SealedSecrets::new(store.clone(), &[8u8; 32]);
-    assert!(other_key.get("db/password").await.unwrap_err().to_string().contains("does not open"));
+    assert!(
+        other_key
+            .get("db/password")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("does not open")
+    );
     store.put_secret("moved", &raw).await.unwrap();
-    assert!(sealed.get("moved").await.is_err(), "a sealed value copied to another name does not open");
+    assert!(
+        sealed.get("moved").await.is_err(),
+        "a sealed value copied to another name does not open"
+    );
     // Values stored before sealing existed are sealed in place.
     store.put_secret("legacy", "plain-text").await.unwrap();
     assert_eq!(sealed.seal_plaintext().await.unwrap(), 1);
-    assert!(!store.secret("legacy").await.unwrap().unwrap().contains("plain-text"));
-    assert_eq!(sealed.get("legacy").await.unwrap().as_deref(), Some("plain-text"));
+    assert!(
+        !store
+            .secret("legacy")
+            .await
+            .unwrap()
+            .unwrap()
+            .contains("plain-text")
+    );
+    assert_eq!(
+        sealed.get("legacy").await.unwrap().as_deref(),
+        Some("plain-text")
+    );
     assert!(sealed.delete("legacy").await.unwrap());
     assert!(!sealed.delete("legacy").await.unwrap());
 });
@@ -179,6 +288,12 @@ async fn migrations_apply_once_and_reopen_cleanly_on_both_backends() {
 
 #[tokio::test]
 async fn an_unsupported_url_says_what_is_supported() {
-    let error = Store::connect("mysql://localhost/x").await.err().expect("refused");
-    assert!(error.to_string().contains("sqlite://PATH or postgres://"), "{error}");
+    let error = Store::connect("mysql://localhost/x")
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("sqlite://PATH or postgres://"),
+        "{error}"
+    );
 }

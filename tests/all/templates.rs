@@ -55,8 +55,17 @@ spec:
 "#;
 
 async fn post_template(server: &Server, body: &str) -> (u16, Value) {
-    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(body.to_string()).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    let response = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -66,17 +75,34 @@ async fn templates_are_versioned_searchable_and_serve_their_form() {
     assert_eq!((status, body["version"].as_i64()), (201, Some(1)), "{body}");
     let (status, _) = post_template(&server, DATABASE).await;
     assert_eq!(status, 200, "unchanged source adds no version");
-    let (status, body) = post_template(&server, &DATABASE.replace("A PostgreSQL database", "One PostgreSQL database")).await;
+    let (status, body) = post_template(
+        &server,
+        &DATABASE.replace("A PostgreSQL database", "One PostgreSQL database"),
+    )
+    .await;
     assert_eq!((status, body["version"].as_i64()), (201, Some(2)));
 
     let (_, form) = server.get_json("/api/v1/templates/small-database").await;
     assert_eq!(form["version"], 2);
     assert_eq!(form["pages"].as_array().unwrap().len(), 2);
-    assert_eq!(form["pages"][1]["schema"]["properties"]["size"]["enumNames"][1], "Medium ($150/month)");
+    assert_eq!(
+        form["pages"][1]["schema"]["properties"]["size"]["enumNames"][1],
+        "Medium ($150/month)"
+    );
 
-    for (query, expected) in [("q=postgresql%20database", 1), ("tag=database", 1), ("owner=platform-team", 1), ("q=kafka", 0), ("tag=none", 0)] {
+    for (query, expected) in [
+        ("q=postgresql%20database", 1),
+        ("tag=database", 1),
+        ("owner=platform-team", 1),
+        ("q=kafka", 0),
+        ("tag=none", 0),
+    ] {
         let (_, found) = server.get_json(&format!("/api/v1/templates?{query}")).await;
-        assert_eq!(found["templates"].as_array().unwrap().len(), expected, "{query}: {found}");
+        assert_eq!(
+            found["templates"].as_array().unwrap().len(),
+            expected,
+            "{query}: {found}"
+        );
     }
     let (status, body) = server.get_json("/api/v1/templates/nope").await;
     assert_eq!(status, 404, "{body}");
@@ -87,30 +113,71 @@ async fn invalid_templates_are_refused_with_the_line_to_fix() {
     let server = Server::start();
     let broken = DATABASE.replace("      action: http-request\n", "");
     let (status, body) = post_template(&server, &broken).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid-template")), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("step `call` has no action"), "{body}");
-    assert!(body["error"]["details"]["line"].as_u64().is_some(), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid-template")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step `call` has no action"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["details"]["line"].as_u64().is_some(),
+        "{body}"
+    );
     let (status, body) = post_template(&server, "kind: [").await;
     assert_eq!(status, 400, "{body}");
-    let with_unknown = DATABASE.replace("      name: Announce\n", "      name: Announce\n      colour: blue\n");
+    let with_unknown = DATABASE.replace(
+        "      name: Announce\n",
+        "      name: Announce\n      colour: blue\n",
+    );
     let (status, body) = post_template(&server, &with_unknown).await;
     assert_eq!(status, 201);
-    assert_eq!(body["warnings"][0]["path"], "spec.steps[0].colour", "unknown fields warn, not fail");
+    assert_eq!(
+        body["warnings"][0]["path"], "spec.steps[0].colour",
+        "unknown fields warn, not fail"
+    );
 }
 
 #[tokio::test]
 async fn validation_fills_defaults_and_lists_errors_per_field() {
     let server = Server::start();
     post_template(&server, DATABASE).await;
-    let (status, body) = server.post_json("/api/v1/templates/small-database/validate", json!({"parameters": {"name": "orders"}})).await;
+    let (status, body) = server
+        .post_json(
+            "/api/v1/templates/small-database/validate",
+            json!({"parameters": {"name": "orders"}}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["parameters"], json!({"name": "orders", "environment": "dev", "size": "small"}));
-    let (status, body) =
-        server.post_json("/api/v1/templates/small-database/validate", json!({"parameters": {"name": "X", "size": "huge"}})).await;
+    assert_eq!(
+        body["parameters"],
+        json!({"name": "orders", "environment": "dev", "size": "small"})
+    );
+    let (status, body) = server
+        .post_json(
+            "/api/v1/templates/small-database/validate",
+            json!({"parameters": {"name": "X", "size": "huge"}}),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["name", "size"], "{body}");
-    let (status, _) = server.post_json("/api/v1/templates/small-database/validate", json!({"parameters": {}})).await;
+    let (status, _) = server
+        .post_json(
+            "/api/v1/templates/small-database/validate",
+            json!({"parameters": {}}),
+        )
+        .await;
     assert_eq!(status, 422);
 }
 
@@ -120,16 +187,26 @@ async fn preview_renders_inputs_and_names_missing_actions() {
     server.publish_ok(plugin("debug_log"), &[]).await;
     server.publish_ok(plugin("http_request"), &[]).await;
     post_template(&server, DATABASE).await;
-    let (status, preview) =
-        server.post_json("/api/v1/templates/small-database/preview", json!({"parameters": {"name": "orders"}})).await;
+    let (status, preview) = server
+        .post_json(
+            "/api/v1/templates/small-database/preview",
+            json!({"parameters": {"name": "orders"}}),
+        )
+        .await;
     assert_eq!(status, 200, "{preview}");
     let steps = preview["steps"].as_array().unwrap();
     assert_eq!(steps[0]["resolved"], "debug-log@0.1.0");
     assert_eq!(steps[0]["status"], "no-preview");
     assert_eq!(steps[0]["input"]["message"], "creating orders in dev");
-    assert_eq!(steps[1]["status"], "skipped", "its if is false in dev: {preview}");
+    assert_eq!(
+        steps[1]["status"], "skipped",
+        "its if is false in dev: {preview}"
+    );
     assert_eq!(steps[2]["status"], "missing-action");
-    assert_eq!(steps[2]["input"]["previous"], "${{ steps.announce.output.message }}", "outputs are unknown before the run");
+    assert_eq!(
+        steps[2]["input"]["previous"], "${{ steps.announce.output.message }}",
+        "outputs are unknown before the run"
+    );
     assert_eq!(preview["missing_actions"][0]["action"], "catalog:register");
     assert_eq!(preview["approval"]["route"], "automatic");
     assert_eq!(preview["monthly_cost_cents"], 0);
@@ -153,24 +230,48 @@ async fn corpus_over_http(server: Server) {
     server.publish_ok(plugin("debug_log"), &[]).await;
     server.publish_ok(plugin("http_request"), &[]).await;
     let dir = repo_root().join("tests/corpus/backstage-templates");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
     files.sort();
     assert_eq!(files.len(), 23);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let (status, applied) = post_template(&server, &text).await;
-        assert!(status == 201 || status == 200, "{}: {applied}", file.display());
+        assert!(
+            status == 201 || status == 200,
+            "{}: {applied}",
+            file.display()
+        );
         let name = applied["name"].as_str().unwrap().to_string();
         let (status, form) = server.get_json(&format!("/api/v1/templates/{name}")).await;
         assert_eq!(status, 200, "{name}: {form}");
-        assert!(!form["pages"].as_array().unwrap().is_empty(), "{name}: the form is served");
-        let (status, preview) = server.post_json(&format!("/api/v1/templates/{name}/preview"), json!({"parameters": {}})).await;
+        assert!(
+            !form["pages"].as_array().unwrap().is_empty(),
+            "{name}: the form is served"
+        );
+        let (status, preview) = server
+            .post_json(
+                &format!("/api/v1/templates/{name}/preview"),
+                json!({"parameters": {}}),
+            )
+            .await;
         assert_eq!(status, 200, "{name}: {preview}");
-        let missing: Vec<&str> = preview["missing_actions"].as_array().unwrap().iter().map(|m| m["action"].as_str().unwrap()).collect();
+        let missing: Vec<&str> = preview["missing_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["action"].as_str().unwrap())
+            .collect();
         for step in preview["steps"].as_array().unwrap() {
             let action = step["action"].as_str().unwrap();
             match step["status"].as_str().unwrap() {
-                "missing-action" => assert!(missing.contains(&action), "{name}: {action} is named as missing"),
+                "missing-action" => assert!(
+                    missing.contains(&action),
+                    "{name}: {action} is named as missing"
+                ),
                 "planned" | "no-preview" | "skipped" | "invalid-input" => {
                     assert!(step["resolved"].is_string(), "{name}: {step}")
                 }

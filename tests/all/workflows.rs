@@ -35,9 +35,19 @@ async fn server(server: Server) -> Server {
 }
 
 async fn apply(server: &Server, yaml: &str) {
-    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(yaml.to_string()).send().await.unwrap();
+    let response = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(yaml.to_string())
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
-    assert!(status == 201 || status == 200, "{}", response.text().await.unwrap());
+    assert!(
+        status == 201 || status == 200,
+        "{}",
+        response.text().await.unwrap()
+    );
 }
 
 async fn submit(server: &Server, template: &str, parameters: Value) -> String {
@@ -49,11 +59,19 @@ async fn submit(server: &Server, template: &str, parameters: Value) -> String {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 201);
-    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
-    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}: {run:#}"))
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id}: {run:#}"))
 }
 
 fn template(name: &str, steps: &str) -> String {
@@ -319,14 +337,33 @@ async fn invalid_parameters_are_refused_per_field(server: Server) {
 /// Polls until step `step_id` of run `id` is `running`.
 async fn until_running(server: &Server, id: &str, step_id: &str) {
     for _ in 0..1200 {
-        let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
+        let run: Value = server
+            .http
+            .get(format!("{}/api/v1/runs/{id}", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if step(&run, step_id)["status"] == "running" {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
-    panic!("step {step_id} of run {id} never started: {run:#}\nserver log:\n{}", server.log());
+    let run: Value = server
+        .http
+        .get(format!("{}/api/v1/runs/{id}", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    panic!(
+        "step {step_id} of run {id} never started: {run:#}\nserver log:\n{}",
+        server.log()
+    );
 }
 
 on_both_stores! {
@@ -408,14 +445,34 @@ async fn crash_scenario(args: &[&str]) {
     let server = Server::start_in(dir.path(), args);
     for (id, name) in ids.iter().zip(names) {
         let run = server.wait(id).await;
-        let expected = if name == "doomed" { "rolled-back" } else { "succeeded" };
+        let expected = if name == "doomed" {
+            "rolled-back"
+        } else {
+            "succeeded"
+        };
         assert_eq!(run["status"], expected, "{run:#}");
-        assert_eq!(step(&run, "first")["attempts"], 1, "a completed step never runs again");
-        assert_eq!(step(&run, "slow")["attempts"], 1, "the step in flight resumes as the same logical attempt");
+        assert_eq!(
+            step(&run, "first")["attempts"],
+            1,
+            "a completed step never runs again"
+        );
+        assert_eq!(
+            step(&run, "slow")["attempts"],
+            1,
+            "the step in flight resumes as the same logical attempt"
+        );
         assert_eq!(step(&run, "slow")["output"]["slept_ms"], 4000);
-        let firsts = run["logs"].as_array().unwrap().iter().filter(|l| l["message"] == format!("first {name}")).count();
+        let firsts = run["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["message"] == format!("first {name}"))
+            .count();
         assert_eq!(firsts, 1, "{run:#}");
-        assert_eq!(run["attempt"], 2, "the worker picked the run up again after the restart");
+        assert_eq!(
+            run["attempt"], 2,
+            "the worker picked the run up again after the restart"
+        );
     }
     assert!(server.log().contains("resuming unfinished runs"));
 }
@@ -459,7 +516,15 @@ async fn a_waiting_run_is_only_a_row_and_wakes_on_time_after_a_restart() {
     let id = submit(&server, "patient", json!({})).await;
     let mut parked = None;
     for _ in 0..400 {
-        let run: Value = server.http.get(format!("{}/api/v1/runs/{id}", server.url)).send().await.unwrap().json().await.unwrap();
+        let run: Value = server
+            .http
+            .get(format!("{}/api/v1/runs/{id}", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if run["status"] == "waiting" {
             parked = Some(std::time::Instant::now());
             break;
@@ -472,5 +537,8 @@ async fn a_waiting_run_is_only_a_row_and_wakes_on_time_after_a_restart() {
     let run = server.wait(&id).await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(step(&run, "flaky")["attempts"], 2);
-    assert!(parked.elapsed() >= std::time::Duration::from_millis(2800), "the restart must not cut the backoff short");
+    assert!(
+        parked.elapsed() >= std::time::Duration::from_millis(2800),
+        "the restart must not cut the backoff short"
+    );
 }

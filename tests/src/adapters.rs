@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use lever_sandbox::{
-    BackendError, Call, CallContext, CapabilityBackend, CapabilityError, Grants, HostServices, InvokeError, Limits, LogBook,
-    Plugin, Sandbox, SandboxConfig, SecretBackend, StateBackend,
+    BackendError, Call, CallContext, CapabilityBackend, CapabilityError, Grants, HostServices,
+    InvokeError, Limits, LogBook, Plugin, Sandbox, SandboxConfig, SecretBackend, StateBackend,
 };
 use serde_json::Value;
 
@@ -15,7 +15,9 @@ use crate::guests::plugin;
 
 fn sandbox() -> Arc<Sandbox> {
     static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
-    SANDBOX.get_or_init(|| Arc::new(Sandbox::new(&SandboxConfig::default()).expect("sandbox"))).clone()
+    SANDBOX
+        .get_or_init(|| Arc::new(Sandbox::new(&SandboxConfig::default()).expect("sandbox")))
+        .clone()
 }
 
 /// Secrets and state in memory.
@@ -35,10 +37,18 @@ impl SecretBackend for Memory {
 #[lever_sandbox::async_trait]
 impl StateBackend for Memory {
     async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(self.state.lock().unwrap().get(&format!("{ns}/{key}")).cloned())
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .get(&format!("{ns}/{key}"))
+            .cloned())
     }
     async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
-        self.state.lock().unwrap().insert(format!("{ns}/{key}"), value.to_vec());
+        self.state
+            .lock()
+            .unwrap()
+            .insert(format!("{ns}/{key}"), value.to_vec());
         Ok(())
     }
     async fn delete(&self, ns: &str, key: &str) -> Result<(), BackendError> {
@@ -50,7 +60,10 @@ impl StateBackend for Memory {
 #[lever_sandbox::async_trait]
 impl CapabilityBackend for Memory {
     async fn call(&self, capability: &str, _: &str, _: Value) -> Result<Value, CapabilityError> {
-        Err(CapabilityError::unbound(capability, "adapters do not call capabilities"))
+        Err(CapabilityError::unbound(
+            capability,
+            "adapters do not call capabilities",
+        ))
     }
 }
 
@@ -96,17 +109,29 @@ impl AdapterHarness {
     pub async fn new(wasm_name: &str, authority: &str, secrets: &[(&str, &str)]) -> Self {
         let sandbox = sandbox();
         let compiled = sandbox.load(&plugin(wasm_name)).expect("adapter loads");
-        let manifest = sandbox.describe(&compiled).await.expect("adapter describes itself");
-        let plugin = Plugin::new(compiled, manifest, Limits::default(), Grants::default()).expect("schemas compile");
+        let manifest = sandbox
+            .describe(&compiled)
+            .await
+            .expect("adapter describes itself");
+        let plugin = Plugin::new(compiled, manifest, Limits::default(), Grants::default())
+            .expect("schemas compile");
         let grants = Grants {
             hosts: vec![authority.to_string()],
             secrets: secrets.iter().map(|(k, _)| k.to_string()).collect(),
         };
         let memory = Arc::new(Memory {
-            secrets: secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            secrets: secrets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Default::default()
         });
-        Self { plugin, grants, memory, log: LogBook::new(256 * 1024) }
+        Self {
+            plugin,
+            grants,
+            memory,
+            log: LogBook::new(256 * 1024),
+        }
     }
 
     /// The adapter's manifest.
@@ -115,8 +140,15 @@ impl AdapterHarness {
     }
 
     /// Calls `capability`'s `function` with `settings` and `input`, checking both shapes.
-    pub async fn call(&self, capability: &str, function: &str, settings: Value, input: Value) -> Result<Value, AdapterFailure> {
-        lever_sandbox::check_capability_input(capability, function, &input).map_err(AdapterFailure::Shape)?;
+    pub async fn call(
+        &self,
+        capability: &str,
+        function: &str,
+        settings: Value,
+        input: Value,
+    ) -> Result<Value, AdapterFailure> {
+        lever_sandbox::check_capability_input(capability, function, &input)
+            .map_err(AdapterFailure::Shape)?;
         let call = Call {
             context: CallContext {
                 run_id: "adapter-test".into(),
@@ -126,14 +158,26 @@ impl AdapterHarness {
                 requester: "tester".into(),
                 environment: "dev".into(),
             },
-            services: HostServices { state: self.memory.clone(), secrets: self.memory.clone(), capabilities: self.memory.clone() },
+            services: HostServices {
+                state: self.memory.clone(),
+                secrets: self.memory.clone(),
+                capabilities: self.memory.clone(),
+            },
             log: self.log.clone(),
         };
         let output = sandbox()
-            .invoke_adapter(&self.plugin, &self.grants, &call, function, &settings, &input)
+            .invoke_adapter(
+                &self.plugin,
+                &self.grants,
+                &call,
+                function,
+                &settings,
+                &input,
+            )
             .await
             .map_err(AdapterFailure::Invoke)?;
-        lever_sandbox::check_capability_output(capability, function, &output).map_err(AdapterFailure::Shape)?;
+        lever_sandbox::check_capability_output(capability, function, &output)
+            .map_err(AdapterFailure::Shape)?;
         Ok(output)
     }
 }

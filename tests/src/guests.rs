@@ -13,7 +13,13 @@ fn cargo() -> String {
 fn build(manifest: &Path) -> PathBuf {
     let dir = manifest.parent().expect("manifest has a parent");
     let status = Command::new(cargo())
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(manifest)
         .env("CARGO_TARGET_DIR", dir.join("target"))
         .status()

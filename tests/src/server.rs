@@ -30,7 +30,9 @@ pub fn lever_binary() -> &'static Path {
             .status()
             .expect("run cargo build");
         assert!(status.success(), "building the lever binary failed");
-        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join("target"));
         target.join("debug/lever")
     })
 }
@@ -54,9 +56,15 @@ pub struct Server {
 pub fn client(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(token) = token {
-        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header value"),
+        );
     }
-    reqwest::Client::builder().default_headers(headers).build().expect("http client")
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("http client")
 }
 
 impl Server {
@@ -132,10 +140,13 @@ impl Server {
         let token_file = data_dir.join("admin-token");
         let mut url = None;
         while url.is_none() {
-            let line = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
-                let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
-                panic!("lever serve did not start; its log:\n{log}")
-            });
+            let line = rx
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| {
+                    let log =
+                        std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+                    panic!("lever serve did not start; its log:\n{log}")
+                });
             if let Some(rest) = line.split("the admin API token is ").nth(1) {
                 // Printed once, at first start: keep it for restarts on the same data dir.
                 let token = rest.split_whitespace().next().expect("token").to_string();
@@ -144,7 +155,8 @@ impl Server {
                 url = Some(line.rsplit(' ').next().expect("address").trim().to_string());
             }
         }
-        let admin_token = std::fs::read_to_string(&token_file).expect("the admin token of this data dir");
+        let admin_token =
+            std::fs::read_to_string(&token_file).expect("the admin token of this data dir");
         Self {
             child,
             url: url.expect("address"),
@@ -184,20 +196,34 @@ impl Server {
     /// Publishes and asserts 201 or 200.
     pub async fn publish_ok(&self, bytes: Vec<u8>, query: &[(&str, &str)]) -> Value {
         let (status, body) = self.publish(bytes, query).await;
-        assert!(status == 201 || status == 200, "publish failed with {status}: {body}");
+        assert!(
+            status == 201 || status == 200,
+            "publish failed with {status}: {body}"
+        );
         body
     }
 
     /// POSTs `body` as JSON to `path`; returns status and body.
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.http.post(format!("{}{path}", self.url)).json(&body).send().await.expect("POST request");
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// GETs `path`; returns status and body.
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).send().await.expect("GET request");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -224,15 +250,22 @@ impl Server {
 
     /// Waits for a run to finish (at most 60 s) and returns it.
     pub async fn wait(&self, id: &str) -> Value {
-        let response =
-            self.http.get(format!("{}/api/v1/runs/{id}", self.url)).query(&[("wait", "60")]).send().await.expect("get run");
+        let response = self
+            .http
+            .get(format!("{}/api/v1/runs/{id}", self.url))
+            .query(&[("wait", "60")])
+            .send()
+            .await
+            .expect("get run");
         assert_eq!(response.status().as_u16(), 200);
         response.json().await.expect("run json")
     }
 
     /// Creates an API token for `user` (as admin) and returns a client using it.
     pub async fn client_for(&self, user: &str) -> reqwest::Client {
-        let (status, body) = self.post_json("/api/v1/tokens", json!({"user": user, "name": "test"})).await;
+        let (status, body) = self
+            .post_json("/api/v1/tokens", json!({"user": user, "name": "test"}))
+            .await;
         assert_eq!(status, 201, "token for {user}: {body}");
         client(body["token"].as_str())
     }

@@ -5,9 +5,9 @@
 //! `api.datadoghq.eu` → `app.datadoghq.eu`, `api.us5.datadoghq.com` → `us5.datadoghq.com`),
 //! else `base_url` itself (a proxy or a test server).
 
-use lever_adapter_sdk::params::{Deletion, NewDashboard, NewMonitor};
 use lever_adapter_sdk::bindings::lever::host::state::{self, Scope};
 use lever_adapter_sdk::capabilities::observability::Dashboard;
+use lever_adapter_sdk::params::{Deletion, NewDashboard, NewMonitor};
 use lever_adapter_sdk::rest::{Api, encode};
 use lever_adapter_sdk::serde_json::{Value, json};
 use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings};
@@ -33,14 +33,27 @@ impl Guest for Datadog {
             description: "Datadog: dashboards and monitors".into(),
             capabilities: vec!["observability".into()],
             settings_schema: schema.to_string(),
-            grants: Grants { hosts: vec!["api.datadoghq.com".into()], secrets: vec![] },
+            grants: Grants {
+                hosts: vec!["api.datadoghq.com".into()],
+                secrets: vec![],
+            },
         }
     }
 
-    fn invoke(ctx: Context, function: String, settings: String, input_json: String) -> Result<String, Error> {
+    fn invoke(
+        ctx: Context,
+        function: String,
+        settings: String,
+        input_json: String,
+    ) -> Result<String, Error> {
         let settings = settings::parse(&settings)?;
         // One step creates a dashboard or monitor once: a retried step gets the first one back.
-        let memo = format!("datadog/{function}/{}/{}/{:016x}", ctx.run_id, ctx.step_id, fnv(&input_json));
+        let memo = format!(
+            "datadog/{function}/{}/{}/{:016x}",
+            ctx.run_id,
+            ctx.step_id,
+            fnv(&input_json)
+        );
         match function.as_str() {
             "create-dashboard" => {
                 let request: NewDashboard = input(&function, &input_json)?;
@@ -50,10 +63,23 @@ impl Guest for Datadog {
                 }
                 let api = connect(&settings)?;
                 let answer = api.post("/api/v1/dashboard", &body)?.body;
-                let id = answer.get("id").and_then(Value::as_str).ok_or_else(|| Error::Fatal("Datadog answered no dashboard id".into()))?;
-                let path = answer.get("url").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("/dashboard/{id}"));
+                let id = answer
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::Fatal("Datadog answered no dashboard id".into()))?;
+                let path = answer
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("/dashboard/{id}"));
                 let url = format!("{}{path}", web_base(&settings, &api.base));
-                remember(&memo, output(&Dashboard { id: id.to_string(), url })?)
+                remember(
+                    &memo,
+                    output(&Dashboard {
+                        id: id.to_string(),
+                        url,
+                    })?,
+                )
             }
             "create-monitor" => {
                 let request: NewMonitor = input(&function, &input_json)?;
@@ -64,18 +90,38 @@ impl Guest for Datadog {
                 let body = json!({"name": request.name, "type": "metric alert", "query": request.query, "message": request.message});
                 let answer = api.post("/api/v1/monitor", &body)?.body;
                 // Monitor ids are integers; the capability hands ids around as strings.
-                let id = answer.get("id").and_then(Value::as_u64).ok_or_else(|| Error::Fatal("Datadog answered no monitor id".into()))?;
+                let id = answer
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| Error::Fatal("Datadog answered no monitor id".into()))?;
                 remember(&memo, output(&id.to_string())?)
             }
             "delete" => {
                 let request: Deletion = input(&function, &input_json)?;
                 let path = match request.kind.as_str() {
-                    "dashboard" if !request.id.is_empty() && request.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+                    "dashboard"
+                        if !request.id.is_empty()
+                            && request
+                                .id
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+                    {
                         format!("/api/v1/dashboard/{}", encode(&request.id))
                     }
-                    "monitor" if request.id.parse::<u64>().is_ok() => format!("/api/v1/monitor/{}", request.id),
-                    "dashboard" | "monitor" => return Err(Error::InvalidInput(format!("`{}` is not a Datadog {} id", request.id, request.kind))),
-                    other => return Err(Error::InvalidInput(format!("`kind` must be `dashboard` or `monitor`, not `{other}`"))),
+                    "monitor" if request.id.parse::<u64>().is_ok() => {
+                        format!("/api/v1/monitor/{}", request.id)
+                    }
+                    "dashboard" | "monitor" => {
+                        return Err(Error::InvalidInput(format!(
+                            "`{}` is not a Datadog {} id",
+                            request.id, request.kind
+                        )));
+                    }
+                    other => {
+                        return Err(Error::InvalidInput(format!(
+                            "`kind` must be `dashboard` or `monitor`, not `{other}`"
+                        )));
+                    }
                 };
                 // Already deleted counts as done, so a repeated rollback succeeds.
                 match connect(&settings)?.call("DELETE", &path, None) {
@@ -94,7 +140,10 @@ fn connect(settings: &Value) -> Result<Api, Error> {
     Ok(Api {
         provider: "Datadog",
         base: settings::string(settings, "base_url", "https://api.datadoghq.com"),
-        headers: vec![("dd-api-key".into(), api_key), ("dd-application-key".into(), app_key)],
+        headers: vec![
+            ("dd-api-key".into(), api_key),
+            ("dd-application-key".into(), app_key),
+        ],
         message,
     })
 }
@@ -103,19 +152,21 @@ fn connect(settings: &Value) -> Result<Api, Error> {
 /// input's title, ordered layout and no widgets unless it says otherwise.
 fn dashboard_body(ctx: &Context, request: &NewDashboard) -> Result<Value, Error> {
     let definition = match &request.definition {
-        Value::String(text) => {
-            lever_adapter_sdk::serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("`definition` is not JSON: {e}")))?
-        }
+        Value::String(text) => lever_adapter_sdk::serde_json::from_str(text)
+            .map_err(|e| Error::InvalidInput(format!("`definition` is not JSON: {e}")))?,
         Value::Null => json!({}),
         other => other.clone(),
     };
     let Value::Object(mut body) = definition else {
-        return Err(Error::InvalidInput("`definition` must be a JSON object (`widgets`, `layout_type`...)".into()));
+        return Err(Error::InvalidInput(
+            "`definition` must be a JSON object (`widgets`, `layout_type`...)".into(),
+        ));
     };
     body.insert("title".into(), json!(request.title));
     body.entry("layout_type").or_insert(json!("ordered"));
     body.entry("widgets").or_insert(json!([]));
-    body.entry("description").or_insert(json!(format!("Created by Lever (run {})", ctx.run_id)));
+    body.entry("description")
+        .or_insert(json!(format!("Created by Lever (run {})", ctx.run_id)));
     Ok(Value::Object(body))
 }
 
@@ -125,7 +176,9 @@ fn web_base(settings: &Value, api_base: &str) -> String {
     if !app_url.is_empty() {
         return app_url;
     }
-    let Some((scheme, host)) = api_base.split_once("://") else { return api_base.to_string() };
+    let Some((scheme, host)) = api_base.split_once("://") else {
+        return api_base.to_string();
+    };
     match host.strip_prefix("api.") {
         // api.datadoghq.com, api.datadoghq.eu, api.ddog-gov.com: the web host is `app.`.
         Some(site) if site.matches('.').count() == 1 => format!("{scheme}://app.{site}"),
@@ -137,14 +190,25 @@ fn web_base(settings: &Value, api_base: &str) -> String {
 
 /// Datadog's error body: `{"errors": ["..."]}`.
 fn message(body: &Value) -> Option<String> {
-    let errors: Vec<String> =
-        body.get("errors")?.as_array()?.iter().map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).collect();
+    let errors: Vec<String> = body
+        .get("errors")?
+        .as_array()?
+        .iter()
+        .map(|e| {
+            e.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string())
+        })
+        .collect();
     (!errors.is_empty()).then(|| errors.join("; "))
 }
 
 /// The answer given earlier for this step and input, if any.
 fn remembered(key: &str) -> Option<String> {
-    state::get(Scope::Run, key).ok().flatten().and_then(|bytes| String::from_utf8(bytes).ok())
+    state::get(Scope::Run, key)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// Remembers an answer; best effort, since losing it only risks a duplicate on a retry.
@@ -155,7 +219,9 @@ fn remember(key: &str, answer: String) -> Result<String, Error> {
 
 /// FNV-1a: a short, stable digest of the input for the memo key.
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 lever_adapter_sdk::bindings::export!(Datadog with_types_in lever_adapter_sdk::bindings);

@@ -46,11 +46,15 @@ pub fn message(body: &Value) -> Option<String> {
         .flatten()
         .filter_map(|e| match e {
             Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o.get("message").and_then(Value::as_str).map(str::to_string).or_else(|| {
-                let field = o.get("field").and_then(Value::as_str).unwrap_or("?");
-                let code = o.get("code").and_then(Value::as_str).unwrap_or("invalid");
-                Some(format!("{field} is {code}"))
-            }),
+            Value::Object(o) => o
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| {
+                    let field = o.get("field").and_then(Value::as_str).unwrap_or("?");
+                    let code = o.get("code").and_then(Value::as_str).unwrap_or("invalid");
+                    Some(format!("{field} is {code}"))
+                }),
             _ => None,
         })
         .collect();
@@ -63,8 +67,12 @@ pub fn message(body: &Value) -> Option<String> {
 /// Splits `owner/name`, refusing anything else with a message naming the field.
 pub fn split<'a>(field: &str, full_name: &'a str) -> Result<(&'a str, &'a str), Error> {
     match full_name.split_once('/') {
-        Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => Ok((owner, name)),
-        _ => Err(Error::InvalidInput(format!("`{field}` must be `owner/name`, not `{full_name}`"))),
+        Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((owner, name))
+        }
+        _ => Err(Error::InvalidInput(format!(
+            "`{field}` must be `owner/name`, not `{full_name}`"
+        ))),
     }
 }
 
@@ -83,16 +91,29 @@ pub fn encode_path(path: &str) -> String {
 /// The next page of a listing, from `Link: <url>; rel="next"`, as a path under the client's
 /// base. A next page elsewhere is refused rather than followed: the token goes with it.
 pub fn next_page(api: &Api, answer: &Answer) -> Result<Option<String>, Error> {
-    let Some(link) = answer.header("link") else { return Ok(None) };
+    let Some(link) = answer.header("link") else {
+        return Ok(None);
+    };
     let next = link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
-        params.split(';').any(|p| p.trim() == r#"rel="next""#).then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        params
+            .split(';')
+            .any(|p| p.trim() == r#"rel="next""#)
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
     });
     match next {
         None => Ok(None),
         Some(url) => match url.strip_prefix(&api.base) {
             Some(path) => Ok(Some(path.to_string())),
-            None => Err(Error::Fatal(format!("GitHub's next page `{url}` is not under `{}`", api.base))),
+            None => Err(Error::Fatal(format!(
+                "GitHub's next page `{url}` is not under `{}`",
+                api.base
+            ))),
         },
     }
 }

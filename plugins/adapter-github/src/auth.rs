@@ -38,7 +38,9 @@ fn id(settings: &Value, key: &str) -> Result<String, Error> {
     match settings.get(key) {
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Err(Error::InvalidInput(format!("the GitHub App setting `{key}` must be a number or a non-empty string"))),
+        _ => Err(Error::InvalidInput(format!(
+            "the GitHub App setting `{key}` must be a number or a non-empty string"
+        ))),
     }
 }
 
@@ -49,7 +51,9 @@ fn installation_token(settings: &Value, base: &str) -> Result<String, Error> {
     let app_id = id(settings, "app_id")?;
     let installation = id(settings, "installation_id")?;
     if !installation.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::InvalidInput(format!("the GitHub App setting `installation_id` must be numeric, not `{installation}`")));
+        return Err(Error::InvalidInput(format!(
+            "the GitHub App setting `installation_id` must be numeric, not `{installation}`"
+        )));
     }
     let pem = settings::secret(settings, "private_key")?;
     let now = std::time::SystemTime::now()
@@ -58,13 +62,19 @@ fn installation_token(settings: &Value, base: &str) -> Result<String, Error> {
         .as_secs();
     let jwt = app_jwt(&app_id, &pem, now)?;
     let app = api::client(base, format!("Bearer {jwt}"));
-    let answer = app.call("POST", &format!("/app/installations/{}/access_tokens", encode(&installation)), None)?;
+    let answer = app.call(
+        "POST",
+        &format!("/app/installations/{}/access_tokens", encode(&installation)),
+        None,
+    )?;
     answer
         .body
         .get("token")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| Error::Fatal("GitHub answered the installation token exchange without a `token`".into()))
+        .ok_or_else(|| {
+            Error::Fatal("GitHub answered the installation token exchange without a `token`".into())
+        })
 }
 
 /// The App's JWT: RS256 over `{iat, exp, iss}`. `iat` is backdated 60 s against clock drift
@@ -77,8 +87,12 @@ fn app_jwt(app_id: &str, pem: &str, now: u64) -> Result<String, Error> {
         )
     })?;
     let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "typ": "JWT"}).to_string());
-    let claims = URL_SAFE_NO_PAD.encode(json!({"iat": now - 60, "exp": now + 9 * 60, "iss": app_id}).to_string());
+    let claims = URL_SAFE_NO_PAD
+        .encode(json!({"iat": now - 60, "exp": now + 9 * 60, "iss": app_id}).to_string());
     let signing_input = format!("{header}.{claims}");
     let signature = SigningKey::<Sha256>::new(key).sign(signing_input.as_bytes());
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    ))
 }

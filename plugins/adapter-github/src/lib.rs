@@ -8,9 +8,11 @@ mod pulls;
 mod repositories;
 mod teams;
 
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
 use lever_adapter_sdk::capabilities::git_provider::{NewPullRequest, NewRepository};
-use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported};
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
+use lever_adapter_sdk::{
+    AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
+};
 
 /// JSON Schema of the binding settings. `token` and `private_key` are `secret://name`
 /// references; the adapter refuses inline values, so a credential never sits in configuration.
@@ -30,8 +32,14 @@ const SETTINGS_SCHEMA: &str = r#"{
 }"#;
 
 /// The functions of `git-provider` this adapter implements (all of them).
-const FUNCTIONS: &[&str] =
-    &["create-repository", "delete-repository", "create-pull-request", "get-pull-request", "close-pull-request", "grant-team-access"];
+const FUNCTIONS: &[&str] = &[
+    "create-repository",
+    "delete-repository",
+    "create-pull-request",
+    "get-pull-request",
+    "close-pull-request",
+    "grant-team-access",
+];
 
 struct GitHub;
 
@@ -40,14 +48,24 @@ impl Guest for GitHub {
         AdapterManifest {
             name: "github".into(),
             version: "0.1.0".into(),
-            description: "GitHub: repositories, pull requests and team access over the GitHub REST API".into(),
+            description:
+                "GitHub: repositories, pull requests and team access over the GitHub REST API"
+                    .into(),
             capabilities: vec!["git-provider".into()],
             settings_schema: SETTINGS_SCHEMA.into(),
-            grants: Grants { hosts: vec!["api.github.com".into()], secrets: vec![] },
+            grants: Grants {
+                hosts: vec!["api.github.com".into()],
+                secrets: vec![],
+            },
         }
     }
 
-    fn invoke(_ctx: Context, function: String, settings: String, input_json: String) -> Result<String, Error> {
+    fn invoke(
+        _ctx: Context,
+        function: String,
+        settings: String,
+        input_json: String,
+    ) -> Result<String, Error> {
         // Refuse an unknown function before revealing any credential.
         if !FUNCTIONS.contains(&function.as_str()) {
             return Err(unsupported("GitHub", &function));
@@ -61,7 +79,10 @@ impl Guest for GitHub {
             }
             "delete-repository" => {
                 let FullName { full_name } = input(f, &input_json)?;
-                output(&repositories::delete(&api::connect(&settings)?, &full_name)?)
+                output(&repositories::delete(
+                    &api::connect(&settings)?,
+                    &full_name,
+                )?)
             }
             "create-pull-request" => {
                 let request: NewPullRequest = input(f, &input_json)?;
@@ -73,11 +94,24 @@ impl Guest for GitHub {
             }
             "close-pull-request" => {
                 let PullRef { repository, number } = input(f, &input_json)?;
-                output(&pulls::close(&api::connect(&settings)?, &repository, number)?)
+                output(&pulls::close(
+                    &api::connect(&settings)?,
+                    &repository,
+                    number,
+                )?)
             }
             _ => {
-                let TeamAccess { repository, team, permission } = input(f, &input_json)?;
-                output(&teams::grant(&api::connect(&settings)?, &repository, &team, &permission)?)
+                let TeamAccess {
+                    repository,
+                    team,
+                    permission,
+                } = input(f, &input_json)?;
+                output(&teams::grant(
+                    &api::connect(&settings)?,
+                    &repository,
+                    &team,
+                    &permission,
+                )?)
             }
         }
     }

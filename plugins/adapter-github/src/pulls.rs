@@ -16,7 +16,10 @@ pub fn create(api: &Api, request: &NewPullRequest) -> Result<PullRequest, Error>
     let repo = repo_path("repository", &request.repository)?;
     let (owner, _) = split("repository", &request.repository)?;
     if request.head == request.base {
-        return Err(Error::InvalidInput(format!("`head` and `base` are both `{}`; a pull request needs two branches", request.head)));
+        return Err(Error::InvalidInput(format!(
+            "`head` and `base` are both `{}`; a pull request needs two branches",
+            request.head
+        )));
     }
     ensure_branch(api, &repo, &request.head, &request.base)?;
     for file in &request.files {
@@ -41,17 +44,30 @@ pub fn get(api: &Api, repository: &str, number: u64) -> Result<PullRequest, Erro
 /// Closes pull request `number` without merging.
 pub fn close(api: &Api, repository: &str, number: u64) -> Result<(), Error> {
     let repo = repo_path("repository", repository)?;
-    api.call("PATCH", &format!("{repo}/pulls/{number}"), Some(&json!({"state": "closed"})))?;
+    api.call(
+        "PATCH",
+        &format!("{repo}/pulls/{number}"),
+        Some(&json!({"state": "closed"})),
+    )?;
     Ok(())
 }
 
 /// Creates branch `head` at `base`'s tip unless it exists.
 fn ensure_branch(api: &Api, repo: &str, head: &str, base: &str) -> Result<(), Error> {
     let tip = api.get(&format!("{repo}/git/ref/heads/{}", encode_path(base)))?;
-    let sha = tip.body.pointer("/object/sha").and_then(Value::as_str).ok_or_else(|| {
-        Error::Fatal(format!("GitHub's answer for branch `{base}` has no `object.sha`"))
-    })?;
-    match api.post(&format!("{repo}/git/refs"), &json!({"ref": format!("refs/heads/{head}"), "sha": sha})) {
+    let sha = tip
+        .body
+        .pointer("/object/sha")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::Fatal(format!(
+                "GitHub's answer for branch `{base}` has no `object.sha`"
+            ))
+        })?;
+    match api.post(
+        &format!("{repo}/git/refs"),
+        &json!({"ref": format!("refs/heads/{head}"), "sha": sha}),
+    ) {
         Ok(_) => Ok(()),
         // The branch is there already (made by an earlier attempt, or by hand): use it.
         Err(Error::InvalidInput(message)) if message.contains("Reference already exists") => Ok(()),
@@ -63,7 +79,10 @@ fn ensure_branch(api: &Api, repo: &str, head: &str, base: &str) -> Result<(), Er
 /// adds no empty commit.
 fn commit_file(api: &Api, repo: &str, branch: &str, file: &File) -> Result<(), Error> {
     if file.path.is_empty() || file.path.starts_with('/') {
-        return Err(Error::InvalidInput(format!("file path `{}` must be relative and non-empty", file.path)));
+        return Err(Error::InvalidInput(format!(
+            "file path `{}` must be relative and non-empty",
+            file.path
+        )));
     }
     let path = format!("{repo}/contents/{}", encode_path(&file.path));
     let existing = match api.get(&format!("{path}?ref={}", encode(branch))) {
@@ -72,10 +91,16 @@ fn commit_file(api: &Api, repo: &str, branch: &str, file: &File) -> Result<(), E
         Err(e) => return Err(e),
     };
     let content = STANDARD.encode(file.content.as_bytes());
-    let mut body = json!({"message": format!("Add {}", file.path), "content": content, "branch": branch});
+    let mut body =
+        json!({"message": format!("Add {}", file.path), "content": content, "branch": branch});
     if let Some(existing) = existing {
         // GitHub wraps the base64 it returns at 60 columns.
-        let current: String = existing.get("content").and_then(Value::as_str).unwrap_or("").split_whitespace().collect();
+        let current: String = existing
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         if current == content {
             return Ok(());
         }
@@ -87,21 +112,47 @@ fn commit_file(api: &Api, repo: &str, branch: &str, file: &File) -> Result<(), E
 }
 
 /// The open pull request from `head` into `base`, if there is one.
-fn open_pull(api: &Api, repo: &str, owner: &str, request: &NewPullRequest) -> Result<Option<PullRequest>, Error> {
-    let query = format!("head={}&base={}&state=open", encode(&format!("{owner}:{}", request.head)), encode(&request.base));
+fn open_pull(
+    api: &Api,
+    repo: &str,
+    owner: &str,
+    request: &NewPullRequest,
+) -> Result<Option<PullRequest>, Error> {
+    let query = format!(
+        "head={}&base={}&state=open",
+        encode(&format!("{owner}:{}", request.head)),
+        encode(&request.base)
+    );
     let answer = api.get(&format!("{repo}/pulls?{query}"))?;
-    answer.body.as_array().and_then(|list| list.first()).map(pull_request).transpose()
+    answer
+        .body
+        .as_array()
+        .and_then(|list| list.first())
+        .map(pull_request)
+        .transpose()
 }
 
 /// The capability's record from GitHub's pull request object: GitHub reports a merged pull
 /// request as `closed` with `merged` (or `merged_at`) set.
 fn pull_request(body: &Value) -> Result<PullRequest, Error> {
-    let number = body.get("number").and_then(Value::as_u64).ok_or_else(|| Error::Fatal("GitHub's pull request answer has no `number`".into()))?;
-    let merged = body.get("merged").and_then(Value::as_bool).unwrap_or(false) || body.get("merged_at").is_some_and(|v| !v.is_null());
-    let state = if merged { "merged" } else { body.get("state").and_then(Value::as_str).unwrap_or("open") };
+    let number = body
+        .get("number")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::Fatal("GitHub's pull request answer has no `number`".into()))?;
+    let merged = body.get("merged").and_then(Value::as_bool).unwrap_or(false)
+        || body.get("merged_at").is_some_and(|v| !v.is_null());
+    let state = if merged {
+        "merged"
+    } else {
+        body.get("state").and_then(Value::as_str).unwrap_or("open")
+    };
     Ok(PullRequest {
         number,
-        url: body.get("html_url").and_then(Value::as_str).unwrap_or_default().to_string(),
+        url: body
+            .get("html_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         state: state.to_string(),
         merged,
     })

@@ -10,8 +10,14 @@ use crate::api::{repo_path, split};
 /// Creates `owner/name` in organisation `owner`, or generates it from `template` (a template
 /// repository) when one is set.
 pub fn create(api: &Api, request: &NewRepository) -> Result<Repository, Error> {
-    if request.owner.is_empty() || request.name.is_empty() || request.owner.contains('/') || request.name.contains('/') {
-        return Err(Error::InvalidInput("`owner` and `name` must be non-empty and contain no `/`".into()));
+    if request.owner.is_empty()
+        || request.name.is_empty()
+        || request.owner.contains('/')
+        || request.name.contains('/')
+    {
+        return Err(Error::InvalidInput(
+            "`owner` and `name` must be non-empty and contain no `/`".into(),
+        ));
     }
     let answer = match &request.template {
         // `auto_init` gives the repository its default branch, so a pull request can follow.

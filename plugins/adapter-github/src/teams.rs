@@ -17,11 +17,19 @@ const MAX_PAGES: usize = 100;
 /// organisation.
 pub fn grant(api: &Api, repository: &str, team: &str, permission: &str) -> Result<(), Error> {
     if !PERMISSIONS.contains(&permission) {
-        return Err(Error::InvalidInput(format!("`permission` must be one of {}, not `{permission}`", PERMISSIONS.join(", "))));
+        return Err(Error::InvalidInput(format!(
+            "`permission` must be one of {}, not `{permission}`",
+            PERMISSIONS.join(", ")
+        )));
     }
     let (owner, name) = split("repository", repository)?;
     let slug = team_slug(api, owner, team)?;
-    let path = format!("/orgs/{org}/teams/{}/repos/{org}/{}", encode(&slug), encode(name), org = encode(owner));
+    let path = format!(
+        "/orgs/{org}/teams/{}/repos/{org}/{}",
+        encode(&slug),
+        encode(name),
+        org = encode(owner)
+    );
     api.call("PUT", &path, Some(&json!({"permission": permission})))?;
     Ok(())
 }
@@ -33,7 +41,9 @@ fn team_slug(api: &Api, org: &str, team: &str) -> Result<String, Error> {
     while let Some(path) = next {
         pages += 1;
         if pages > MAX_PAGES {
-            return Err(Error::Fatal(format!("GitHub listed more than {MAX_PAGES} pages of teams in `{org}`")));
+            return Err(Error::Fatal(format!(
+                "GitHub listed more than {MAX_PAGES} pages of teams in `{org}`"
+            )));
         }
         let answer = api.get(&path)?;
         let found = answer.body.as_array().into_iter().flatten().find(|t| {
@@ -45,5 +55,7 @@ fn team_slug(api: &Api, org: &str, team: &str) -> Result<String, Error> {
         }
         next = next_page(api, &answer)?;
     }
-    Err(Error::NotFound(format!("GitHub organisation `{org}` has no team named `{team}`")))
+    Err(Error::NotFound(format!(
+        "GitHub organisation `{org}` has no team named `{team}`"
+    )))
 }

@@ -12,7 +12,12 @@ pub const DEFAULT_BASE: &str = "https://gitlab.com/api/v4";
 pub fn connect(settings: &Value) -> Result<Api, Error> {
     let base = settings::string(settings, "base_url", DEFAULT_BASE);
     let token = settings::secret(settings, "token")?;
-    Ok(Api { provider: "GitLab", base, headers: vec![("private-token".into(), token)], message })
+    Ok(Api {
+        provider: "GitLab",
+        base,
+        headers: vec![("private-token".into(), token)],
+        message,
+    })
 }
 
 /// GitLab answers errors as `{"message": "..."}`, `{"message": ["..."]}`, `{"message":
@@ -21,12 +26,27 @@ pub fn connect(settings: &Value) -> Result<Api, Error> {
 pub fn message(body: &Value) -> Option<String> {
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
-        Value::Array(items) => Some(items.iter().map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join("; ")),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
         _ => None,
     };
     match body.get("message") {
         Some(Value::Object(fields)) => {
-            let parts: Vec<String> = fields.iter().map(|(field, said)| format!("{field} {}", text(said).unwrap_or_else(|| said.to_string()))).collect();
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|(field, said)| {
+                    format!("{field} {}", text(said).unwrap_or_else(|| said.to_string()))
+                })
+                .collect();
             Some(parts.join("; "))
         }
         Some(other) => text(other),
@@ -44,7 +64,9 @@ pub fn message(body: &Value) -> Option<String> {
 pub fn project_path(field: &str, full_name: &str) -> Result<String, Error> {
     let parts: Vec<&str> = full_name.split('/').collect();
     if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
-        return Err(Error::InvalidInput(format!("`{field}` must be `group/project`, not `{full_name}`")));
+        return Err(Error::InvalidInput(format!(
+            "`{field}` must be `group/project`, not `{full_name}`"
+        )));
     }
     Ok(format!("/projects/{}", encode(full_name)))
 }

@@ -7,9 +7,11 @@ mod merge_requests;
 mod projects;
 mod sharing;
 
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
 use lever_adapter_sdk::capabilities::git_provider::{NewPullRequest, NewRepository};
-use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported};
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
+use lever_adapter_sdk::{
+    AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
+};
 
 /// JSON Schema of the binding settings. `token` is a `secret://name` reference; the adapter
 /// refuses an inline value, so a credential never sits in configuration.
@@ -26,8 +28,14 @@ const SETTINGS_SCHEMA: &str = r#"{
 }"#;
 
 /// The functions of `git-provider` this adapter implements (all of them).
-const FUNCTIONS: &[&str] =
-    &["create-repository", "delete-repository", "create-pull-request", "get-pull-request", "close-pull-request", "grant-team-access"];
+const FUNCTIONS: &[&str] = &[
+    "create-repository",
+    "delete-repository",
+    "create-pull-request",
+    "get-pull-request",
+    "close-pull-request",
+    "grant-team-access",
+];
 
 struct GitLab;
 
@@ -36,14 +44,24 @@ impl Guest for GitLab {
         AdapterManifest {
             name: "gitlab".into(),
             version: "0.1.0".into(),
-            description: "GitLab: projects, merge requests and group access over the GitLab REST API v4".into(),
+            description:
+                "GitLab: projects, merge requests and group access over the GitLab REST API v4"
+                    .into(),
             capabilities: vec!["git-provider".into()],
             settings_schema: SETTINGS_SCHEMA.into(),
-            grants: Grants { hosts: vec!["gitlab.com".into()], secrets: vec![] },
+            grants: Grants {
+                hosts: vec!["gitlab.com".into()],
+                secrets: vec![],
+            },
         }
     }
 
-    fn invoke(_ctx: Context, function: String, settings: String, input_json: String) -> Result<String, Error> {
+    fn invoke(
+        _ctx: Context,
+        function: String,
+        settings: String,
+        input_json: String,
+    ) -> Result<String, Error> {
         // Refuse an unknown function before revealing any credential.
         if !FUNCTIONS.contains(&function.as_str()) {
             return Err(unsupported("GitLab", &function));
@@ -61,19 +79,39 @@ impl Guest for GitLab {
             }
             "create-pull-request" => {
                 let request: NewPullRequest = input(f, &input_json)?;
-                output(&merge_requests::create(&api::connect(&settings)?, &request)?)
+                output(&merge_requests::create(
+                    &api::connect(&settings)?,
+                    &request,
+                )?)
             }
             "get-pull-request" => {
                 let PullRef { repository, number } = input(f, &input_json)?;
-                output(&merge_requests::get(&api::connect(&settings)?, &repository, number)?)
+                output(&merge_requests::get(
+                    &api::connect(&settings)?,
+                    &repository,
+                    number,
+                )?)
             }
             "close-pull-request" => {
                 let PullRef { repository, number } = input(f, &input_json)?;
-                output(&merge_requests::close(&api::connect(&settings)?, &repository, number)?)
+                output(&merge_requests::close(
+                    &api::connect(&settings)?,
+                    &repository,
+                    number,
+                )?)
             }
             _ => {
-                let TeamAccess { repository, team, permission } = input(f, &input_json)?;
-                output(&sharing::grant(&api::connect(&settings)?, &repository, &team, &permission)?)
+                let TeamAccess {
+                    repository,
+                    team,
+                    permission,
+                } = input(f, &input_json)?;
+                output(&sharing::grant(
+                    &api::connect(&settings)?,
+                    &repository,
+                    &team,
+                    &permission,
+                )?)
             }
         }
     }

@@ -16,9 +16,16 @@ use crate::api::project_path;
 pub fn create(api: &Api, request: &NewPullRequest) -> Result<PullRequest, Error> {
     let project = project_path("repository", &request.repository)?;
     if request.head == request.base {
-        return Err(Error::InvalidInput(format!("`head` and `base` are both `{}`; a merge request needs two branches", request.head)));
+        return Err(Error::InvalidInput(format!(
+            "`head` and `base` are both `{}`; a merge request needs two branches",
+            request.head
+        )));
     }
-    let branch = format!("{project}/repository/branches?branch={}&ref={}", encode(&request.head), encode(&request.base));
+    let branch = format!(
+        "{project}/repository/branches?branch={}&ref={}",
+        encode(&request.head),
+        encode(&request.base)
+    );
     match api.call("POST", &branch, None) {
         Ok(_) => {}
         // Made by an earlier attempt, or by hand: use it.
@@ -49,7 +56,11 @@ pub fn get(api: &Api, repository: &str, iid: u64) -> Result<PullRequest, Error> 
 /// Closes merge request `iid` without merging.
 pub fn close(api: &Api, repository: &str, iid: u64) -> Result<(), Error> {
     let project = project_path("repository", repository)?;
-    api.call("PUT", &format!("{project}/merge_requests/{iid}"), Some(&json!({"state_event": "close"})))?;
+    api.call(
+        "PUT",
+        &format!("{project}/merge_requests/{iid}"),
+        Some(&json!({"state_event": "close"})),
+    )?;
     Ok(())
 }
 
@@ -59,12 +70,23 @@ fn commit_files(api: &Api, project: &str, request: &NewPullRequest) -> Result<()
     let mut actions = Vec::new();
     for file in &request.files {
         if file.path.is_empty() || file.path.starts_with('/') {
-            return Err(Error::InvalidInput(format!("file path `{}` must be relative and non-empty", file.path)));
+            return Err(Error::InvalidInput(format!(
+                "file path `{}` must be relative and non-empty",
+                file.path
+            )));
         }
-        let url = format!("{project}/repository/files/{}?ref={}", encode(&file.path), encode(&request.head));
+        let url = format!(
+            "{project}/repository/files/{}?ref={}",
+            encode(&file.path),
+            encode(&request.head)
+        );
         let action = match api.get(&url) {
             Ok(existing) => {
-                let current = existing.body.get("content").and_then(Value::as_str).unwrap_or("");
+                let current = existing
+                    .body
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 if current == STANDARD.encode(file.content.as_bytes()) {
                     continue;
                 }
@@ -84,17 +106,36 @@ fn commit_files(api: &Api, project: &str, request: &NewPullRequest) -> Result<()
 }
 
 /// The open merge request from `head` into `base`, if there is one.
-fn open_merge_request(api: &Api, project: &str, request: &NewPullRequest) -> Result<Option<PullRequest>, Error> {
-    let query = format!("source_branch={}&target_branch={}&state=opened", encode(&request.head), encode(&request.base));
+fn open_merge_request(
+    api: &Api,
+    project: &str,
+    request: &NewPullRequest,
+) -> Result<Option<PullRequest>, Error> {
+    let query = format!(
+        "source_branch={}&target_branch={}&state=opened",
+        encode(&request.head),
+        encode(&request.base)
+    );
     let answer = api.get(&format!("{project}/merge_requests?{query}"))?;
-    answer.body.as_array().and_then(|list| list.first()).map(merge_request).transpose()
+    answer
+        .body
+        .as_array()
+        .and_then(|list| list.first())
+        .map(merge_request)
+        .transpose()
 }
 
 /// The capability's record from GitLab's merge request object: `opened` (and `locked`, a
 /// transient state while merging) read as `open`.
 fn merge_request(body: &Value) -> Result<PullRequest, Error> {
-    let iid = body.get("iid").and_then(Value::as_u64).ok_or_else(|| Error::Fatal("GitLab's merge request answer has no `iid`".into()))?;
-    let state = body.get("state").and_then(Value::as_str).unwrap_or("opened");
+    let iid = body
+        .get("iid")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::Fatal("GitLab's merge request answer has no `iid`".into()))?;
+    let state = body
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("opened");
     let merged = state == "merged" || body.get("merged_at").is_some_and(|v| !v.is_null());
     let state = match state {
         _ if merged => "merged",
@@ -103,7 +144,11 @@ fn merge_request(body: &Value) -> Result<PullRequest, Error> {
     };
     Ok(PullRequest {
         number: iid,
-        url: body.get("web_url").and_then(Value::as_str).unwrap_or_default().to_string(),
+        url: body
+            .get("web_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         state: state.to_string(),
         merged,
     })

@@ -14,16 +14,27 @@ use crate::api::project_path;
 /// keeps a fork link to the template; it can be removed in the project settings.
 pub fn create(api: &Api, request: &NewRepository) -> Result<Repository, Error> {
     if request.owner.is_empty() || request.name.is_empty() || request.name.contains('/') {
-        return Err(Error::InvalidInput("`owner` must be a group or user path and `name` non-empty without `/`".into()));
+        return Err(Error::InvalidInput(
+            "`owner` must be a group or user path and `name` non-empty without `/`".into(),
+        ));
     }
     let namespace = api.get(&format!("/namespaces/{}", encode(&request.owner)))?;
     let namespace_id = namespace
         .body
         .get("id")
         .and_then(Value::as_u64)
-        .ok_or_else(|| Error::Fatal(format!("GitLab's answer for namespace `{}` has no `id`", request.owner)))?;
+        .ok_or_else(|| {
+            Error::Fatal(format!(
+                "GitLab's answer for namespace `{}` has no `id`",
+                request.owner
+            ))
+        })?;
     // GitLab has no "visible to the organisation" other than `internal` (every signed-in user).
-    let visibility = if request.private { "private" } else { "internal" };
+    let visibility = if request.private {
+        "private"
+    } else {
+        "internal"
+    };
     let answer = match &request.template {
         // `initialize_with_readme` gives the project its default branch, so a merge request
         // can follow.

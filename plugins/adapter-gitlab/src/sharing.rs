@@ -16,7 +16,9 @@ fn access_level(permission: &str) -> Result<u64, Error> {
         "pull" => Ok(20),
         "push" => Ok(30),
         "maintain" | "admin" => Ok(40),
-        other => Err(Error::InvalidInput(format!("`permission` must be one of pull, push, maintain, admin, not `{other}`"))),
+        other => Err(Error::InvalidInput(format!(
+            "`permission` must be one of pull, push, maintain, admin, not `{other}`"
+        ))),
     }
 }
 
@@ -46,19 +48,47 @@ fn group_id(api: &Api, team: &str) -> Result<u64, Error> {
     let search = team.rsplit('/').next().unwrap_or(team);
     let matches = |g: &Value| {
         let field = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("");
-        if team.contains('/') { field("full_path") == team } else { field("full_path") == team || field("path") == team || field("name").eq_ignore_ascii_case(team) }
+        if team.contains('/') {
+            field("full_path") == team
+        } else {
+            field("full_path") == team
+                || field("path") == team
+                || field("name").eq_ignore_ascii_case(team)
+        }
     };
     let mut page = String::from("1");
     for _ in 0..MAX_PAGES {
-        let answer = api.get(&format!("/groups?search={}&per_page=100&page={}", encode(search), encode(&page)))?;
-        if let Some(id) = answer.body.as_array().into_iter().flatten().find(|g| matches(g)).and_then(|g| g.get("id")).and_then(Value::as_u64) {
+        let answer = api.get(&format!(
+            "/groups?search={}&per_page=100&page={}",
+            encode(search),
+            encode(&page)
+        ))?;
+        if let Some(id) = answer
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| matches(g))
+            .and_then(|g| g.get("id"))
+            .and_then(Value::as_u64)
+        {
             return Ok(id);
         }
         // GitLab sends `X-Next-Page` empty on the last page.
-        match answer.header("x-next-page").map(str::trim).filter(|p| !p.is_empty()) {
+        match answer
+            .header("x-next-page")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             Some(next) => page = next.to_string(),
-            None => return Err(Error::NotFound(format!("GitLab has no group `{team}` visible to this token"))),
+            None => {
+                return Err(Error::NotFound(format!(
+                    "GitLab has no group `{team}` visible to this token"
+                )));
+            }
         }
     }
-    Err(Error::Fatal(format!("GitLab listed more than {MAX_PAGES} pages of groups matching `{search}`")))
+    Err(Error::Fatal(format!(
+        "GitLab listed more than {MAX_PAGES} pages of groups matching `{search}`"
+    )))
 }

@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use lever_adapter_sdk::params::{RunId, Workspace as WorkspaceName, WorkspaceVariables};
 use lever_adapter_sdk::bindings::lever::host::state::{self, Scope};
 use lever_adapter_sdk::capabilities::infrastructure::{ApplyStatus, Change, PlanResult};
+use lever_adapter_sdk::params::{RunId, Workspace as WorkspaceName, WorkspaceVariables};
 use lever_adapter_sdk::rest::{Api, encode};
 use lever_adapter_sdk::serde_json::{Map, Value, json};
 use lever_adapter_sdk::{AdapterManifest, Context, Error, Grants, Guest, input, output, settings};
@@ -39,13 +39,26 @@ impl Guest for TerraformCloud {
             description: "Terraform Cloud (HCP Terraform): infrastructure runs and outputs".into(),
             capabilities: vec!["infrastructure".into()],
             settings_schema: schema.to_string(),
-            grants: Grants { hosts: vec!["app.terraform.io".into()], secrets: vec![] },
+            grants: Grants {
+                hosts: vec!["app.terraform.io".into()],
+                secrets: vec![],
+            },
         }
     }
 
-    fn invoke(ctx: Context, function: String, settings: String, input_json: String) -> Result<String, Error> {
+    fn invoke(
+        ctx: Context,
+        function: String,
+        settings: String,
+        input_json: String,
+    ) -> Result<String, Error> {
         let settings = settings::parse(&settings)?;
-        let memo = format!("terraform-cloud/{function}/{}/{}/{:016x}", ctx.run_id, ctx.step_id, fnv(&input_json));
+        let memo = format!(
+            "terraform-cloud/{function}/{}/{}/{:016x}",
+            ctx.run_id,
+            ctx.step_id,
+            fnv(&input_json)
+        );
         match function.as_str() {
             "plan" | "apply" => {
                 let request: WorkspaceVariables = input(&function, &input_json)?;
@@ -61,7 +74,11 @@ impl Guest for TerraformCloud {
                         tfc.start_run(&ctx, &workspace, json!({"plan-only": plan_only, "auto-apply": !plan_only, "variables": variables}))?,
                     ),
                 };
-                if plan_only { output(&tfc.wait_for_plan(&id, &request.workspace)?) } else { output(&tfc.status(&id)?) }
+                if plan_only {
+                    output(&tfc.wait_for_plan(&id, &request.workspace)?)
+                } else {
+                    output(&tfc.status(&id)?)
+                }
             }
             "status" => {
                 let request: RunId = input(&function, &input_json)?;
@@ -82,7 +99,14 @@ impl Guest for TerraformCloud {
                 let workspace = tfc.workspace(&request.workspace, false)?;
                 let id = match remembered(&memo) {
                     Some(id) => id,
-                    None => remember(&memo, tfc.start_run(&ctx, &workspace, json!({"is-destroy": true, "auto-apply": true}))?),
+                    None => remember(
+                        &memo,
+                        tfc.start_run(
+                            &ctx,
+                            &workspace,
+                            json!({"is-destroy": true, "auto-apply": true}),
+                        )?,
+                    ),
                 };
                 output(&tfc.status(&id)?)
             }
@@ -118,14 +142,21 @@ impl Tfc {
     /// The workspace's id; a missing one is created (`create`) or `not-found`.
     fn workspace(&self, name: &str, create: bool) -> Result<String, Error> {
         let org = encode(&self.organization);
-        let found = match self.api.get(&format!("/api/v2/organizations/{org}/workspaces/{}", encode(name))) {
+        let found = match self.api.get(&format!(
+            "/api/v2/organizations/{org}/workspaces/{}",
+            encode(name)
+        )) {
             Ok(answer) => answer,
             Err(Error::NotFound(_)) if create => {
                 let body = json!({"data": {"type": "workspaces", "attributes": {"name": name, "auto-apply": true}}});
-                self.api.post(&format!("/api/v2/organizations/{org}/workspaces"), &body)?
+                self.api
+                    .post(&format!("/api/v2/organizations/{org}/workspaces"), &body)?
             }
             Err(Error::NotFound(m)) => {
-                return Err(Error::NotFound(format!("no workspace `{name}` in organization `{}`: {m}", self.organization)));
+                return Err(Error::NotFound(format!(
+                    "no workspace `{name}` in organization `{}`: {m}",
+                    self.organization
+                )));
             }
             Err(e) => return Err(e),
         };
@@ -133,7 +164,12 @@ impl Tfc {
     }
 
     /// Queues a run on the workspace with extra `attributes`; returns its id.
-    fn start_run(&self, ctx: &Context, workspace: &str, attributes: Value) -> Result<String, Error> {
+    fn start_run(
+        &self,
+        ctx: &Context,
+        workspace: &str,
+        attributes: Value,
+    ) -> Result<String, Error> {
         let mut attributes = attributes;
         attributes["message"] = json!(format!("Lever run {}, step {}", ctx.run_id, ctx.step_id));
         let body = json!({"data": {
@@ -146,24 +182,47 @@ impl Tfc {
 
     /// The run's state, with a link to the run when it errored.
     fn status(&self, id: &str) -> Result<ApplyStatus, Error> {
-        let answer = self.api.get(&format!("/api/v2/runs/{}?include=workspace", encode(id)))?;
-        let status = answer.body.pointer("/data/attributes/status").and_then(Value::as_str).unwrap_or("");
+        let answer = self
+            .api
+            .get(&format!("/api/v2/runs/{}?include=workspace", encode(id)))?;
+        let status = answer
+            .body
+            .pointer("/data/attributes/status")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let state = run_state(status);
         let message = match (state, status) {
-            ("errored", _) => Some(format!("Terraform Cloud run {id} errored; its log is at {}", self.run_url(&answer.body, id))),
-            (_, "policy_override" | "policy_soft_failed") => {
-                Some(format!("run {id} waits for a policy override at {}", self.run_url(&answer.body, id)))
-            }
-            (_, "planned") => Some(format!("run {id} waits for confirmation at {}", self.run_url(&answer.body, id))),
+            ("errored", _) => Some(format!(
+                "Terraform Cloud run {id} errored; its log is at {}",
+                self.run_url(&answer.body, id)
+            )),
+            (_, "policy_override" | "policy_soft_failed") => Some(format!(
+                "run {id} waits for a policy override at {}",
+                self.run_url(&answer.body, id)
+            )),
+            (_, "planned") => Some(format!(
+                "run {id} waits for confirmation at {}",
+                self.run_url(&answer.body, id)
+            )),
             _ => None,
         };
-        Ok(ApplyStatus { id: id.to_string(), state: state.to_string(), message })
+        Ok(ApplyStatus {
+            id: id.to_string(),
+            state: state.to_string(),
+            message,
+        })
     }
 
     /// The run's page, when the answer included its workspace.
     fn run_url(&self, run: &Value, id: &str) -> String {
-        let workspace = included(run, "workspaces").and_then(|w| w.pointer("/attributes/name")).and_then(Value::as_str).unwrap_or("-");
-        format!("{}/app/{}/workspaces/{workspace}/runs/{id}", self.api.base, self.organization)
+        let workspace = included(run, "workspaces")
+            .and_then(|w| w.pointer("/attributes/name"))
+            .and_then(Value::as_str)
+            .unwrap_or("-");
+        format!(
+            "{}/app/{}/workspaces/{workspace}/runs/{id}",
+            self.api.base, self.organization
+        )
     }
 
     /// Polls a plan-only run until its plan is done; counts what it would change.
@@ -171,11 +230,23 @@ impl Tfc {
         let started = Instant::now();
         let mut wait = Duration::from_millis(500);
         loop {
-            let run = self.api.get(&format!("/api/v2/runs/{}?include=plan,cost_estimate,workspace", encode(id)))?.body;
-            let status = run.pointer("/data/attributes/status").and_then(Value::as_str).unwrap_or("");
+            let run = self
+                .api
+                .get(&format!(
+                    "/api/v2/runs/{}?include=plan,cost_estimate,workspace",
+                    encode(id)
+                ))?
+                .body;
+            let status = run
+                .pointer("/data/attributes/status")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             match run_state(status) {
                 "errored" | "cancelled" => {
-                    return Err(Error::Fatal(format!("the plan of run {id} ended {status}; its log is at {}", self.run_url(&run, id))));
+                    return Err(Error::Fatal(format!(
+                        "the plan of run {id} ended {status}; its log is at {}",
+                        self.run_url(&run, id)
+                    )));
                 }
                 _ if plan_done(status) => return Ok(plan_result(id, workspace, &run)),
                 _ => {}
@@ -196,20 +267,39 @@ impl Tfc {
         let mut outputs = Map::new();
         let mut page = 1;
         loop {
-            let path =
-                format!("/api/v2/workspaces/{}/current-state-version-outputs?page%5Bnumber%5D={page}&page%5Bsize%5D=100", encode(workspace_id));
+            let path = format!(
+                "/api/v2/workspaces/{}/current-state-version-outputs?page%5Bnumber%5D={page}&page%5Bsize%5D=100",
+                encode(workspace_id)
+            );
             let answer = self.api.get(&path)?.body;
-            for item in answer.get("data").and_then(Value::as_array).into_iter().flatten() {
+            for item in answer
+                .get("data")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let attributes = item.get("attributes").unwrap_or(&Value::Null);
-                let Some(name) = attributes.get("name").and_then(Value::as_str) else { continue };
-                let value = if attributes.get("sensitive").and_then(Value::as_bool).unwrap_or(false) {
-                    json!(format!("terraform-cloud://{}/{workspace}/outputs/{name}", self.organization))
+                let Some(name) = attributes.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                let value = if attributes
+                    .get("sensitive")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                {
+                    json!(format!(
+                        "terraform-cloud://{}/{workspace}/outputs/{name}",
+                        self.organization
+                    ))
                 } else {
                     attributes.get("value").cloned().unwrap_or(Value::Null)
                 };
                 outputs.insert(name.to_string(), value);
             }
-            match answer.pointer("/meta/pagination/next-page").and_then(Value::as_u64) {
+            match answer
+                .pointer("/meta/pagination/next-page")
+                .and_then(Value::as_u64)
+            {
                 Some(next) if next > page && page < 50 => page = next,
                 _ => return Ok(Value::Object(outputs)),
             }
@@ -240,30 +330,61 @@ fn run_state(status: &str) -> &'static str {
 fn plan_done(status: &str) -> bool {
     matches!(
         status,
-        "planned_and_finished" | "planned" | "cost_estimated" | "policy_checked" | "policy_override" | "policy_soft_failed" | "post_plan_completed"
+        "planned_and_finished"
+            | "planned"
+            | "cost_estimated"
+            | "policy_checked"
+            | "policy_override"
+            | "policy_soft_failed"
+            | "post_plan_completed"
     )
 }
 
 /// The plan's counts as changes: one entry per non-zero kind, because the per-resource plan
 /// (`json-output`) is served from another host than the one the binding grants.
 fn plan_result(id: &str, workspace: &str, run: &Value) -> PlanResult {
-    let plan = included(run, "plans").and_then(|p| p.get("attributes")).cloned().unwrap_or(Value::Null);
-    let changes = [("resource-additions", "create"), ("resource-changes", "update"), ("resource-destructions", "delete")]
-        .into_iter()
-        .filter_map(|(count, action)| {
-            let n = plan.get(count).and_then(Value::as_u64).filter(|n| *n > 0)?;
-            Some(Change { address: format!("{n} resource{} in {workspace}", if n == 1 { "" } else { "s" }), action: action.into() })
+    let plan = included(run, "plans")
+        .and_then(|p| p.get("attributes"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let changes = [
+        ("resource-additions", "create"),
+        ("resource-changes", "update"),
+        ("resource-destructions", "delete"),
+    ]
+    .into_iter()
+    .filter_map(|(count, action)| {
+        let n = plan.get(count).and_then(Value::as_u64).filter(|n| *n > 0)?;
+        Some(Change {
+            address: format!(
+                "{n} resource{} in {workspace}",
+                if n == 1 { "" } else { "s" }
+            ),
+            action: action.into(),
         })
-        .collect();
+    })
+    .collect();
     let monthly_cost_cents = included(run, "cost-estimates")
         .filter(|c| c.pointer("/attributes/status").and_then(Value::as_str) == Some("finished"))
-        .and_then(|c| c.pointer("/attributes/proposed-monthly-cost")?.as_str().and_then(cents));
-    PlanResult { id: id.to_string(), changes, monthly_cost_cents }
+        .and_then(|c| {
+            c.pointer("/attributes/proposed-monthly-cost")?
+                .as_str()
+                .and_then(cents)
+        });
+    PlanResult {
+        id: id.to_string(),
+        changes,
+        monthly_cost_cents,
+    }
 }
 
 /// The first included resource of a JSON:API type.
 fn included<'a>(document: &'a Value, kind: &str) -> Option<&'a Value> {
-    document.get("included")?.as_array()?.iter().find(|r| r.get("type").and_then(Value::as_str) == Some(kind))
+    document
+        .get("included")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("type").and_then(Value::as_str) == Some(kind))
 }
 
 fn id_of(document: &Value) -> Result<String, Error> {
@@ -276,15 +397,25 @@ fn id_of(document: &Value) -> Result<String, Error> {
 
 /// `"12.34"` US dollars → 1234 cents.
 fn cents(dollars: &str) -> Option<u64> {
-    let (whole, fraction) = dollars.trim().split_once('.').unwrap_or((dollars.trim(), ""));
+    let (whole, fraction) = dollars
+        .trim()
+        .split_once('.')
+        .unwrap_or((dollars.trim(), ""));
     let fraction: String = fraction.chars().chain("00".chars()).take(2).collect();
     Some(whole.parse::<u64>().ok()? * 100 + fraction.parse::<u64>().ok()?)
 }
 
 /// Names go into URL paths: Terraform Cloud's own alphabet only, so none can reach another path.
 fn check_name(field: &str, name: &str) -> Result<(), Error> {
-    if name.is_empty() || name.len() > 90 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(Error::InvalidInput(format!("`{field}` must be 1 to 90 letters, digits, `-` or `_`, not `{name}`")));
+    if name.is_empty()
+        || name.len() > 90
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::InvalidInput(format!(
+            "`{field}` must be 1 to 90 letters, digits, `-` or `_`, not `{name}`"
+        )));
     }
     Ok(())
 }
@@ -294,8 +425,8 @@ fn run_variables(variables: &Value) -> Result<Value, Error> {
     let parsed;
     let variables = match variables {
         Value::String(text) => {
-            parsed =
-                lever_adapter_sdk::serde_json::from_str::<Value>(text).map_err(|e| Error::InvalidInput(format!("`variables` is not JSON: {e}")))?;
+            parsed = lever_adapter_sdk::serde_json::from_str::<Value>(text)
+                .map_err(|e| Error::InvalidInput(format!("`variables` is not JSON: {e}")))?;
             &parsed
         }
         other => other,
@@ -304,9 +435,16 @@ fn run_variables(variables: &Value) -> Result<Value, Error> {
     let map = match variables {
         Value::Object(map) => map,
         Value::Null => &empty,
-        _ => return Err(Error::InvalidInput("`variables` must be a JSON object of variable names to values".into())),
+        _ => {
+            return Err(Error::InvalidInput(
+                "`variables` must be a JSON object of variable names to values".into(),
+            ));
+        }
     };
-    Ok(map.iter().map(|(key, value)| json!({"key": key, "value": hcl(value)})).collect())
+    Ok(map
+        .iter()
+        .map(|(key, value)| json!({"key": key, "value": hcl(value)}))
+        .collect())
 }
 
 /// A JSON value as an HCL expression. JSON literals are HCL, except that `${` and `%{` start
@@ -314,9 +452,14 @@ fn run_variables(variables: &Value) -> Result<Value, Error> {
 fn hcl(value: &Value) -> String {
     match value {
         Value::String(_) => value.to_string().replace("${", "$${").replace("%{", "%%{"),
-        Value::Array(items) => format!("[{}]", items.iter().map(hcl).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(hcl).collect::<Vec<_>>().join(", "))
+        }
         Value::Object(map) => {
-            let fields: Vec<String> = map.iter().map(|(k, v)| format!("{} = {}", hcl(&json!(k)), hcl(v))).collect();
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{} = {}", hcl(&json!(k)), hcl(v)))
+                .collect();
             format!("{{{}}}", fields.join(", "))
         }
         other => other.to_string(),
@@ -346,7 +489,10 @@ fn message(body: &Value) -> Option<String> {
 
 /// The run started earlier for this step and input, if any.
 fn remembered(key: &str) -> Option<String> {
-    state::get(Scope::Run, key).ok().flatten().and_then(|bytes| String::from_utf8(bytes).ok())
+    state::get(Scope::Run, key)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// Remembers a started run; best effort, since losing it only risks a second run on a retry.
@@ -357,7 +503,9 @@ fn remember(key: &str, id: String) -> String {
 
 /// FNV-1a: a short, stable digest of the input for the memo key.
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 lever_adapter_sdk::bindings::export!(TerraformCloud with_types_in lever_adapter_sdk::bindings);

@@ -32,11 +32,19 @@ impl Guest for Vault {
             capabilities: vec!["secrets-store".into()],
             settings_schema: schema.to_string(),
             // Vault has no public default address: the binding's `base_url` is what the host grants.
-            grants: Grants { hosts: vec![], secrets: vec![] },
+            grants: Grants {
+                hosts: vec![],
+                secrets: vec![],
+            },
         }
     }
 
-    fn invoke(_ctx: Context, function: String, settings: String, input_json: String) -> Result<String, Error> {
+    fn invoke(
+        _ctx: Context,
+        function: String,
+        settings: String,
+        input_json: String,
+    ) -> Result<String, Error> {
         let settings = settings::parse(&settings)?;
         match function.as_str() {
             "put" => {
@@ -87,13 +95,24 @@ impl SecretPath {
     fn parse(path: &str) -> Result<SecretPath, Error> {
         let plain = path.trim_matches('/');
         let segments: Vec<&str> = plain.split('/').collect();
-        if plain.is_empty() || segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+        if plain.is_empty()
+            || segments
+                .iter()
+                .any(|s| s.is_empty() || *s == "." || *s == "..")
+        {
             return Err(Error::InvalidInput(format!(
                 "`{path}` is not a Vault secret path: use non-empty segments separated by `/`, without `.` or `..`"
             )));
         }
-        let encoded = segments.iter().map(|s| encode(s)).collect::<Vec<_>>().join("/");
-        Ok(SecretPath { plain: plain.to_string(), encoded })
+        let encoded = segments
+            .iter()
+            .map(|s| encode(s))
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok(SecretPath {
+            plain: plain.to_string(),
+            encoded,
+        })
     }
 }
 
@@ -108,18 +127,31 @@ impl Kv {
     fn connect(settings: &Value) -> Result<Kv, Error> {
         let base = settings::string(settings, "base_url", "");
         if base.is_empty() {
-            return Err(Error::InvalidInput("the Vault binding needs `base_url` (the Vault address)".into()));
+            return Err(Error::InvalidInput(
+                "the Vault binding needs `base_url` (the Vault address)".into(),
+            ));
         }
-        let mount = SecretPath::parse(&settings::string(settings, "mount", "secret"))
-            .map_err(|_| Error::InvalidInput("the binding setting `mount` must be a KV mount path such as `secret`".into()))?;
+        let mount =
+            SecretPath::parse(&settings::string(settings, "mount", "secret")).map_err(|_| {
+                Error::InvalidInput(
+                    "the binding setting `mount` must be a KV mount path such as `secret`".into(),
+                )
+            })?;
         let token = if settings.get("token").is_some() {
             settings::secret(settings, "token")?
         } else if settings.get("role_id").is_some() || settings.get("secret_id").is_some() {
             approle_login(&base, settings)?
         } else {
-            return Err(Error::InvalidInput("the Vault binding needs `token`, or `role_id` and `secret_id` (AppRole)".into()));
+            return Err(Error::InvalidInput(
+                "the Vault binding needs `token`, or `role_id` and `secret_id` (AppRole)".into(),
+            ));
         };
-        let api = Api { provider: "Vault", base, headers: vec![("x-vault-token".into(), token)], message };
+        let api = Api {
+            provider: "Vault",
+            base,
+            headers: vec![("x-vault-token".into(), token)],
+            message,
+        };
         Ok(Kv { api, mount })
     }
 
@@ -146,17 +178,28 @@ impl Kv {
             .body
             .pointer("/data/version")
             .and_then(Value::as_u64)
-            .ok_or_else(|| Error::Fatal(format!("Vault answered no version for {}: is `{}` a KV version 2 mount?", path.plain, self.mount.plain)))
+            .ok_or_else(|| {
+                Error::Fatal(format!(
+                    "Vault answered no version for {}: is `{}` a KV version 2 mount?",
+                    path.plain, self.mount.plain
+                ))
+            })
     }
 
     /// The secret's current version; `not-found` when there is none.
     fn current_version(&self, path: &SecretPath) -> Result<u64, Error> {
         let answer = self.api.get(&self.metadata(path)).map_err(|e| match e {
             // Vault answers a missing secret with an empty `errors` list: say what is missing.
-            Error::NotFound(_) => Error::NotFound(format!("Vault has no secret at {}", self.reference(path))),
+            Error::NotFound(_) => {
+                Error::NotFound(format!("Vault has no secret at {}", self.reference(path)))
+            }
             other => other,
         })?;
-        Ok(answer.body.pointer("/data/current_version").and_then(Value::as_u64).unwrap_or(0))
+        Ok(answer
+            .body
+            .pointer("/data/current_version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0))
     }
 
     /// Deletes every version and the metadata. Already gone counts as done, so a repeated
@@ -176,12 +219,24 @@ fn approle_login(base: &str, settings: &Value) -> Result<String, Error> {
         _ => settings::required(settings, "role_id")?,
     };
     let secret_id = settings::secret(settings, "secret_id")?;
-    let api = Api { provider: "Vault", base: base.to_string(), headers: vec![], message };
-    let answer = api.post("/v1/auth/approle/login", &json!({"role_id": role_id, "secret_id": secret_id})).map_err(|e| match e {
-        // Vault answers a wrong role or secret ID with 400: for the binding that is a refusal.
-        Error::InvalidInput(m) | Error::NotFound(m) | Error::Denied(m) => Error::Denied(format!("AppRole login refused: {m}")),
-        other => other,
-    })?;
+    let api = Api {
+        provider: "Vault",
+        base: base.to_string(),
+        headers: vec![],
+        message,
+    };
+    let answer = api
+        .post(
+            "/v1/auth/approle/login",
+            &json!({"role_id": role_id, "secret_id": secret_id}),
+        )
+        .map_err(|e| match e {
+            // Vault answers a wrong role or secret ID with 400: for the binding that is a refusal.
+            Error::InvalidInput(m) | Error::NotFound(m) | Error::Denied(m) => {
+                Error::Denied(format!("AppRole login refused: {m}"))
+            }
+            other => other,
+        })?;
     answer
         .body
         .pointer("/auth/client_token")
@@ -192,7 +247,12 @@ fn approle_login(base: &str, settings: &Value) -> Result<String, Error> {
 
 /// Vault's error body: `{"errors": ["..."]}`.
 fn message(body: &Value) -> Option<String> {
-    let errors: Vec<&str> = body.get("errors")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    let errors: Vec<&str> = body
+        .get("errors")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     (!errors.is_empty()).then(|| errors.join("; "))
 }
 

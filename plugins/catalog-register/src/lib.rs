@@ -21,13 +21,28 @@ struct Output {
     entity_ref: String,
 }
 
-#[action(name = "catalog-register", version = "0.1.0", description = "Registers a component in the catalog (stand-in)")]
+#[action(
+    name = "catalog-register",
+    version = "0.1.0",
+    description = "Registers a component in the catalog (stand-in)"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
-    let name = input.repo_contents_url.trim_end_matches('/').rsplit('/').next().unwrap_or("component").to_string();
+    let name = input
+        .repo_contents_url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("component")
+        .to_string();
     lever_sdk::log::info(&format!(
         "registered {}{}",
         input.repo_contents_url,
-        input.catalog_info_path.as_deref().unwrap_or("/catalog-info.yaml")
+        input
+            .catalog_info_path
+            .as_deref()
+            .unwrap_or("/catalog-info.yaml")
     ));
-    Ok(Output { entity_ref: format!("component:default/{name}") })
+    Ok(Output {
+        entity_ref: format!("component:default/{name}"),
+    })
 }

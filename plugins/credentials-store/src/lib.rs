@@ -19,10 +19,16 @@ struct Input {
     delete: bool,
 }
 
-#[action(name = "credentials-store", version = "0.1.0", description = "Stores a resource's credentials and returns a reference, or deletes them (stand-in)")]
+#[action(
+    name = "credentials-store",
+    version = "0.1.0",
+    description = "Stores a resource's credentials and returns a reference, or deletes them (stand-in)"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
     if input.path.is_empty() || input.path.contains("..") {
-        return Err(ActionError::InvalidInput("path is a relative secret path like databases/orders/dev".into()));
+        return Err(ActionError::InvalidInput(
+            "path is a relative secret path like databases/orders/dev".into(),
+        ));
     }
     let key = format!("secret/{}", input.path);
     if input.delete {

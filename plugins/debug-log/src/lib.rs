@@ -20,7 +20,11 @@ struct Output {
     message: String,
 }
 
-#[action(name = "debug-log", version = "0.1.0", description = "Writes a message to the run log")]
+#[action(
+    name = "debug-log",
+    version = "0.1.0",
+    description = "Writes a message to the run log"
+)]
 fn run(ctx: &Context, input: Input) -> Result<Output, ActionError> {
     let message = input.message.unwrap_or_default();
     lever_sdk::log::info(&message);

@@ -52,14 +52,26 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
         None => Vec::new(),
         Some(serde_json::Value::String(s)) => s.into_bytes(),
         Some(json) => {
-            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
                 headers.push(("content-type".into(), "application/json".into()));
             }
             json.to_string().into_bytes()
         }
     };
-    lever_sdk::log::info(&format!("{} {}", input.method.to_ascii_uppercase(), input.url));
-    let response = send(&Request { method: input.method, url: input.url.clone(), headers, body })?;
+    lever_sdk::log::info(&format!(
+        "{} {}",
+        input.method.to_ascii_uppercase(),
+        input.url
+    ));
+    let response = send(&Request {
+        method: input.method,
+        url: input.url.clone(),
+        headers,
+        body,
+    })?;
     let text = String::from_utf8_lossy(&response.body).into_owned();
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
     if response.status >= 400 && !input.allow_error_status {
@@ -72,6 +84,14 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
         });
     }
     lever_sdk::log::info(&format!("answered {}", response.status));
-    let headers = response.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    Ok(Output { status: response.status, headers, body })
+    let headers = response
+        .headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    Ok(Output {
+        status: response.status,
+        headers,
+        body,
+    })
 }

@@ -24,7 +24,12 @@ fn plan(_ctx: &Context, input: Input) -> Result<Plan, ActionError> {
     let change = if input.delete { "delete" } else { "create" };
     Ok(Plan {
         summary: format!("{change} repository {}/{}", input.owner, input.name),
-        resources: vec![PlannedResource { kind: "git-repository".into(), name: format!("{}/{}", input.owner, input.name), change: change.into(), monthly_cost_cents: None }],
+        resources: vec![PlannedResource {
+            kind: "git-repository".into(),
+            name: format!("{}/{}", input.owner, input.name),
+            change: change.into(),
+            monthly_cost_cents: None,
+        }],
         permissions: vec![format!("team {} gets admin on {}", input.owner, input.name)],
     })
 }
@@ -39,9 +44,14 @@ fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
         return Ok(json!({"deleted": slug}));
     }
     if state::get(Scope::Plugin, &key)?.is_some() {
-        return Err(ActionError::Fatal(format!("repository {slug} already exists; pick another name")));
+        return Err(ActionError::Fatal(format!(
+            "repository {slug} already exists; pick another name"
+        )));
     }
     state::set(Scope::Plugin, &key, b"exists")?;
-    lever_sdk::log::info(&format!("created repository {slug} from {}", input.template.as_deref().unwrap_or("an empty repository")));
+    lever_sdk::log::info(&format!(
+        "created repository {slug} from {}",
+        input.template.as_deref().unwrap_or("an empty repository")
+    ));
     Ok(json!({"url": format!("https://git.example.internal/{slug}"), "slug": slug}))
 }

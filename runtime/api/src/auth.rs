@@ -11,8 +11,16 @@ use lever_identity::{IdentityError, Principal};
 use crate::{ApiError, AppState};
 
 /// Authenticates the request or answers 401.
-pub(crate) async fn require_principal(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let header = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+pub(crate) async fn require_principal(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let principal = state.identity.authenticate(header.as_deref()).await?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
@@ -23,7 +31,14 @@ pub(crate) fn require_platform(principal: &Principal, what: &str) -> Result<(), 
     if principal.is_platform() {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("{what} needs the platform role; {} does not have it", principal.id)))
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{what} needs the platform role; {} does not have it",
+                principal.id
+            ),
+        ))
     }
 }
 
@@ -51,8 +66,15 @@ impl From<lever_approvals::ApprovalError> for ApiError {
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut error = ApiError::new(status, e.code(), e.to_string());
-        if let lever_approvals::ApprovalError::Policy(lever_policy::PolicyError::Syntax { file, line, column, .. }) = &e {
-            error = error.with_details(serde_json::json!({"file": file, "line": line, "column": column}));
+        if let lever_approvals::ApprovalError::Policy(lever_policy::PolicyError::Syntax {
+            file,
+            line,
+            column,
+            ..
+        }) = &e
+        {
+            error = error
+                .with_details(serde_json::json!({"file": file, "line": line, "column": column}));
         }
         error
     }

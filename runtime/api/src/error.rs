@@ -23,7 +23,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, a stable code and a message that says what to fix.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// Adds structured details (field errors...).
@@ -59,19 +64,35 @@ impl From<StoreError> for ApiError {
             return ApiError::new(StatusCode::CONFLICT, "conflict", message);
         }
         tracing::error!(error = %e, "store error");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "the database is unavailable; try again shortly")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "the database is unavailable; try again shortly",
+        )
     }
 }
 
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
-            PublishError::Load(LoadError::NotWasm) => ApiError::bad_request("not-wasm", e.to_string()),
-            PublishError::Load(LoadError::CoreModule) => ApiError::bad_request("core-module", e.to_string()),
-            PublishError::Load(LoadError::NotALeverWorld { .. }) => ApiError::bad_request("not-a-lever-world", e.to_string()),
-            PublishError::Load(LoadError::UnknownImport(_)) => ApiError::bad_request("unknown-import", e.to_string()),
-            PublishError::Load(_) | PublishError::InvalidManifest(_) => ApiError::bad_request("invalid-plugin", e.to_string()),
-            PublishError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "version-exists", e.to_string()),
+            PublishError::Load(LoadError::NotWasm) => {
+                ApiError::bad_request("not-wasm", e.to_string())
+            }
+            PublishError::Load(LoadError::CoreModule) => {
+                ApiError::bad_request("core-module", e.to_string())
+            }
+            PublishError::Load(LoadError::NotALeverWorld { .. }) => {
+                ApiError::bad_request("not-a-lever-world", e.to_string())
+            }
+            PublishError::Load(LoadError::UnknownImport(_)) => {
+                ApiError::bad_request("unknown-import", e.to_string())
+            }
+            PublishError::Load(_) | PublishError::InvalidManifest(_) => {
+                ApiError::bad_request("invalid-plugin", e.to_string())
+            }
+            PublishError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "version-exists", e.to_string())
+            }
             PublishError::Store(s) => s.into(),
         }
     }
@@ -84,7 +105,11 @@ impl From<ResolveError> for ApiError {
             ResolveError::Reference(r) => ApiError::bad_request("invalid-reference", r.to_string()),
             ResolveError::Load(..) => {
                 tracing::error!(error = %e, "stored plugin does not load");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "plugin-unloadable", e.to_string())
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "plugin-unloadable",
+                    e.to_string(),
+                )
             }
             ResolveError::Store(s) => s.into(),
         }
@@ -97,7 +122,10 @@ impl From<SubmitError> for ApiError {
             SubmitError::Resolve(r) => r.into(),
             SubmitError::Input(InvokeError::InvalidInput { errors }) => ApiError::bad_request(
                 "invalid-input",
-                format!("the input does not match the action's input schema: {}", errors.join("; ")),
+                format!(
+                    "the input does not match the action's input schema: {}",
+                    errors.join("; ")
+                ),
             )
             .with_details(json!(errors)),
             SubmitError::Input(other) => ApiError::bad_request("invalid-input", other.to_string()),
@@ -116,7 +144,13 @@ impl From<SubmitError> for ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        ApiError::bad_request("invalid-json", format!("the request body is not the JSON this endpoint expects: {}", e.body_text()))
+        ApiError::bad_request(
+            "invalid-json",
+            format!(
+                "the request body is not the JSON this endpoint expects: {}",
+                e.body_text()
+            ),
+        )
     }
 }
 
@@ -129,9 +163,8 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
-            CatalogError::Template(t) => {
-                ApiError::bad_request("invalid-template", t.to_string()).with_details(json!({"line": t.line, "message": t.message}))
-            }
+            CatalogError::Template(t) => ApiError::bad_request("invalid-template", t.to_string())
+                .with_details(json!({"line": t.line, "message": t.message})),
             CatalogError::Form(m) => ApiError::bad_request("invalid-form", m),
             CatalogError::NotFound(m) => ApiError::not_found(m),
             CatalogError::Store(s) => s.into(),

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use lever_catalog::Preview;
 use lever_identity::{Config, LinkSigner, Principal};
-use lever_policy::{PolicySet, DEFAULT_POLICY, DEFAULT_POLICY_NAME};
+use lever_policy::{DEFAULT_POLICY, DEFAULT_POLICY_NAME, PolicySet};
 use lever_store::{Clock, DecideOutcome, PolicyRecord, StageRecord, Store};
 use serde_json::{Value, json};
 
@@ -59,7 +59,10 @@ impl Approvals {
             signer,
             link_ttl_ms,
             base_url: RwLock::new("http://127.0.0.1:7878".into()),
-            active: RwLock::new(Active { set: PolicySet::default_policy(), version: format!("{DEFAULT_POLICY_NAME}@builtin") }),
+            active: RwLock::new(Active {
+                set: PolicySet::default_policy(),
+                version: format!("{DEFAULT_POLICY_NAME}@builtin"),
+            }),
             nudge: tokio::sync::Notify::new(),
             email,
             capabilities: RwLock::new(None),
@@ -99,7 +102,10 @@ impl Approvals {
         let mut modules = Vec::new();
         let mut labels = Vec::new();
         if !stored.iter().any(|p| p.name == DEFAULT_POLICY_NAME) {
-            modules.push((format!("{DEFAULT_POLICY_NAME}.rego"), DEFAULT_POLICY.to_string()));
+            modules.push((
+                format!("{DEFAULT_POLICY_NAME}.rego"),
+                DEFAULT_POLICY.to_string(),
+            ));
             labels.push(format!("{DEFAULT_POLICY_NAME}@builtin"));
         }
         for p in stored {
@@ -120,10 +126,28 @@ impl Approvals {
 
     /// Publishes a new version of policy `name`: it must compile alone and together with the
     /// other policies in force; a syntax error names its line and column.
-    pub async fn put_policy(&self, name: &str, source: &str, by: &Principal) -> Result<(PolicyRecord, bool), ApprovalError> {
+    pub async fn put_policy(
+        &self,
+        name: &str,
+        source: &str,
+        by: &Principal,
+    ) -> Result<(PolicyRecord, bool), ApprovalError> {
         PolicySet::compile(&[(format!("{name}.rego"), source.to_string())])?;
-        let mut stored: Vec<PolicyRecord> = self.store.current_policies().await?.into_iter().filter(|p| p.name != name).collect();
-        stored.push(PolicyRecord { name: name.into(), version: 0, source: source.into(), sha256: String::new(), created_by: by.id.clone(), created_at: 0 });
+        let mut stored: Vec<PolicyRecord> = self
+            .store
+            .current_policies()
+            .await?
+            .into_iter()
+            .filter(|p| p.name != name)
+            .collect();
+        stored.push(PolicyRecord {
+            name: name.into(),
+            version: 0,
+            source: source.into(),
+            sha256: String::new(),
+            created_by: by.id.clone(),
+            created_at: 0,
+        });
         let (modules, _) = Self::modules(&stored);
         let candidate = PolicySet::compile(&modules)?;
         // The decision rule must still evaluate on a typical request.
@@ -147,29 +171,72 @@ impl Approvals {
     }
 
     /// Evaluates the policies in force on `input`.
-    pub fn evaluate(&self, input: &Value) -> Result<(lever_policy::Decision, String), ApprovalError> {
+    pub fn evaluate(
+        &self,
+        input: &Value,
+    ) -> Result<(lever_policy::Decision, String), ApprovalError> {
         let active = self.active.read().expect("not poisoned");
         Ok((active.set.decide(input)?, active.version.clone()))
     }
 
     /// Routes a template run from its preview (which gains the route), for `principal`.
-    pub fn route_template(&self, preview: &mut Preview, template: &lever_templates::Template, principal: &Principal) -> Result<Routed, ApprovalError> {
+    pub fn route_template(
+        &self,
+        preview: &mut Preview,
+        template: &lever_templates::Template,
+        principal: &Principal,
+    ) -> Result<Routed, ApprovalError> {
         let now = self.now();
         let input = routing::template_input(preview, template, principal, &self.config, now);
         let (decision, version) = self.evaluate(&input)?;
-        let resources: Vec<Value> = preview.steps.iter().filter_map(|s| s.plan.as_ref()).flat_map(|p| p.resources.iter()).map(|r| json!(r)).collect();
-        let context = routing::context(&format!("template {}", template.name), &input, &decision, json!(resources));
-        let approval = routing::new_approval(&decision, &version, &input, &context, &self.config, now, true);
-        let routed = Routed { decision, input, policy_version: version, approval };
+        let resources: Vec<Value> = preview
+            .steps
+            .iter()
+            .filter_map(|s| s.plan.as_ref())
+            .flat_map(|p| p.resources.iter())
+            .map(|r| json!(r))
+            .collect();
+        let context = routing::context(
+            &format!("template {}", template.name),
+            &input,
+            &decision,
+            json!(resources),
+        );
+        let approval = routing::new_approval(
+            &decision,
+            &version,
+            &input,
+            &context,
+            &self.config,
+            now,
+            true,
+        );
+        let routed = Routed {
+            decision,
+            input,
+            policy_version: version,
+            approval,
+        };
         preview.approval = Some(routed.summary());
         Ok(routed)
     }
 
     /// Routes a single-action run: one step, the action's risk, no cost estimate. Stages the
     /// policy puts on the step gate the whole run.
-    pub fn route_action(&self, action: &str, risk: lever_sandbox::Risk, input_value: &Value, environment: &str, principal: &Principal) -> Result<Routed, ApprovalError> {
+    pub fn route_action(
+        &self,
+        action: &str,
+        risk: lever_sandbox::Risk,
+        input_value: &Value,
+        environment: &str,
+        principal: &Principal,
+    ) -> Result<Routed, ApprovalError> {
         let now = self.now();
-        let risk = if risk == lever_sandbox::Risk::High { "high" } else { "standard" };
+        let risk = if risk == lever_sandbox::Risk::High {
+            "high"
+        } else {
+            "standard"
+        };
         let input = json!({
             "template": {"name": action, "owner": null, "type": "action", "tags": []},
             "parameters": input_value,
@@ -182,12 +249,29 @@ impl Approvals {
         });
         let (decision, version) = self.evaluate(&input)?;
         let context = routing::context(&format!("action {action}"), &input, &decision, json!([]));
-        let approval = routing::new_approval(&decision, &version, &input, &context, &self.config, now, false);
-        Ok(Routed { decision, input, policy_version: version, approval })
+        let approval = routing::new_approval(
+            &decision,
+            &version,
+            &input,
+            &context,
+            &self.config,
+            now,
+            false,
+        );
+        Ok(Routed {
+            decision,
+            input,
+            policy_version: version,
+            approval,
+        })
     }
 
     /// Whether `principal` may decide on `stage` of a run requested by `requester`.
-    fn check_approver(principal: &Principal, stage: &StageRecord, requester: &str) -> Result<(), ApprovalError> {
+    fn check_approver(
+        principal: &Principal,
+        stage: &StageRecord,
+        requester: &str,
+    ) -> Result<(), ApprovalError> {
         if principal.id == requester {
             return Err(ApprovalError::Forbidden(format!(
                 "{} requested this run and cannot approve it; someone in {} must",
@@ -207,11 +291,29 @@ impl Approvals {
     }
 
     /// `principal` approves or rejects a stage.
-    pub async fn decide(&self, principal: &Principal, stage_id: &str, approve: bool, comment: &str, via: &str) -> Result<DecideOutcome, ApprovalError> {
-        let stage = self.store.stage(stage_id).await?.ok_or_else(|| ApprovalError::NotFound(format!("no approval `{stage_id}`")))?;
-        let run = self.store.run(&stage.run_id).await?.ok_or_else(|| ApprovalError::NotFound(format!("no run `{}`", stage.run_id)))?;
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        stage_id: &str,
+        approve: bool,
+        comment: &str,
+        via: &str,
+    ) -> Result<DecideOutcome, ApprovalError> {
+        let stage = self
+            .store
+            .stage(stage_id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(format!("no approval `{stage_id}`")))?;
+        let run = self
+            .store
+            .run(&stage.run_id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(format!("no run `{}`", stage.run_id)))?;
         Self::check_approver(principal, &stage, &run.requester)?;
-        let outcome = self.store.decide_stage(stage_id, &principal.id, approve, comment, via, self.now()).await?;
+        let outcome = self
+            .store
+            .decide_stage(stage_id, &principal.id, approve, comment, via, self.now())
+            .await?;
         self.nudge();
         tracing::info!(stage = %stage.name, run = %run.id, approver = %principal.id, ?outcome, "approval decided");
         Ok(outcome)
@@ -254,11 +356,19 @@ impl Approvals {
     pub async fn assigned(&self, principal: &Principal) -> Result<Vec<Value>, ApprovalError> {
         let mut out = Vec::new();
         for stage in self.store.open_stages().await? {
-            let Some(run) = self.store.run(&stage.run_id).await? else { continue };
+            let Some(run) = self.store.run(&stage.run_id).await? else {
+                continue;
+            };
             if Self::check_approver(principal, &stage, &run.requester).is_err() {
                 continue;
             }
-            if self.store.stage_decisions(&stage.id).await?.iter().any(|d| d.approver == principal.id) {
+            if self
+                .store
+                .stage_decisions(&stage.id)
+                .await?
+                .iter()
+                .any(|d| d.approver == principal.id)
+            {
                 continue;
             }
             out.push(self.view(&stage).await?);
@@ -277,7 +387,11 @@ impl Approvals {
 
     /// One stage, as approvers see it.
     pub async fn get(&self, stage_id: &str) -> Result<Value, ApprovalError> {
-        let stage = self.store.stage(stage_id).await?.ok_or_else(|| ApprovalError::NotFound(format!("no approval `{stage_id}`")))?;
+        let stage = self
+            .store
+            .stage(stage_id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(format!("no approval `{stage_id}`")))?;
         self.view(&stage).await
     }
 

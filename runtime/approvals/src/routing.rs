@@ -3,9 +3,9 @@
 //! stages to create with the context approvers will see.
 
 use lever_catalog::Preview;
+use lever_identity::format_rfc3339;
 use lever_identity::{Config, Principal};
 use lever_policy::{Decision, Required};
-use lever_identity::format_rfc3339;
 use lever_store::{NewApproval, NewStage};
 use serde_json::{Value, json};
 
@@ -47,13 +47,28 @@ pub(crate) fn requester(principal: &Principal) -> Value {
 
 /// The time and the change-freeze windows in force.
 pub(crate) fn time(config: &Config, now: i64) -> Value {
-    let windows: Vec<Value> = config.freeze_active(now).iter().map(|w| json!({"name": w.name, "reason": w.reason})).collect();
+    let windows: Vec<Value> = config
+        .freeze_active(now)
+        .iter()
+        .map(|w| json!({"name": w.name, "reason": w.reason}))
+        .collect();
     json!({"now": format_rfc3339(now), "now_ms": now, "freeze": {"active": !windows.is_empty(), "windows": windows}})
 }
 
 /// The policy input for a template run, from its preview.
-pub(crate) fn template_input(preview: &Preview, template: &lever_templates::Template, principal: &Principal, config: &Config, now: i64) -> Value {
-    let environment = preview.parameters.get("environment").and_then(Value::as_str).unwrap_or("dev").to_string();
+pub(crate) fn template_input(
+    preview: &Preview,
+    template: &lever_templates::Template,
+    principal: &Principal,
+    config: &Config,
+    now: i64,
+) -> Value {
+    let environment = preview
+        .parameters
+        .get("environment")
+        .and_then(Value::as_str)
+        .unwrap_or("dev")
+        .to_string();
     let steps: Vec<Value> = preview
         .steps
         .iter()
@@ -70,7 +85,12 @@ pub(crate) fn template_input(preview: &Preview, template: &lever_templates::Temp
     // owner or team. (The template's own owner publishes the golden path; it is not affected.)
     let mut teams: Vec<String> = Vec::new();
     for key in ["owner", "team"] {
-        if let Some(owner) = preview.parameters.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(owner) = preview
+            .parameters
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             teams.push(team_of(owner));
         }
     }
@@ -89,7 +109,12 @@ pub(crate) fn template_input(preview: &Preview, template: &lever_templates::Temp
 }
 
 /// The context every channel shows approvers.
-pub(crate) fn context(run_label: &str, input: &Value, decision: &Decision, resources: Value) -> Value {
+pub(crate) fn context(
+    run_label: &str,
+    input: &Value,
+    decision: &Decision,
+    resources: Value,
+) -> Value {
     json!({
         "request": run_label,
         "requested_by": input["requester"],
@@ -115,7 +140,15 @@ pub(crate) fn members(config: &Config, groups: &[String]) -> Vec<String> {
 }
 
 /// The stages to store for `decision`.
-pub(crate) fn new_approval(decision: &Decision, policy_version: &str, input: &Value, context: &Value, config: &Config, now: i64, gate_steps: bool) -> NewApproval {
+pub(crate) fn new_approval(
+    decision: &Decision,
+    policy_version: &str,
+    input: &Value,
+    context: &Value,
+    config: &Config,
+    now: i64,
+    gate_steps: bool,
+) -> NewApproval {
     let stages = decision
         .stages
         .iter()
@@ -135,13 +168,20 @@ pub(crate) fn new_approval(decision: &Decision, policy_version: &str, input: &Va
                 sla_ms: (s.sla_minutes as i64).saturating_mul(60_000),
                 escalate_to: s.escalate_to.clone(),
                 expire_ms: s.expire_minutes.map(|m| (m as i64).saturating_mul(60_000)),
-                on_expiry: serde_json::to_value(s.on_expiry).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "reject".into()),
+                on_expiry: serde_json::to_value(s.on_expiry)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "reject".into()),
                 context: ctx,
             }
         })
         .collect::<Vec<_>>();
     NewApproval {
-        route: if stages.is_empty() { "automatic".into() } else { "approval".into() },
+        route: if stages.is_empty() {
+            "automatic".into()
+        } else {
+            "approval".into()
+        },
         policy_version: policy_version.to_string(),
         decision: json!({"decision": decision, "input": input}),
         stages,

@@ -15,17 +15,41 @@ impl Approvals {
     pub async fn tick(&self) -> Result<(), ApprovalError> {
         let now = self.now();
         for stage in self.store.open_stages().await? {
-            let Some(opened) = stage.opened_at else { continue };
-            if stage.notified_at.is_none() && self.store.fire_stage_timer(&stage.id, StageTimer::Notified, now).await? {
-                self.notify(&stage, "approval-requested", &stage.groups).await?;
+            let Some(opened) = stage.opened_at else {
+                continue;
+            };
+            if stage.notified_at.is_none()
+                && self
+                    .store
+                    .fire_stage_timer(&stage.id, StageTimer::Notified, now)
+                    .await?
+            {
+                self.notify(&stage, "approval-requested", &stage.groups)
+                    .await?;
             }
-            if stage.reminded_at.is_none() && now >= opened + stage.sla_ms / 2 && self.store.fire_stage_timer(&stage.id, StageTimer::Reminded, now).await? {
+            if stage.reminded_at.is_none()
+                && now >= opened + stage.sla_ms / 2
+                && self
+                    .store
+                    .fire_stage_timer(&stage.id, StageTimer::Reminded, now)
+                    .await?
+            {
                 self.notify(&stage, "reminder", &stage.groups).await?;
             }
-            if stage.escalated_at.is_none() && now >= opened + stage.sla_ms && self.store.fire_stage_timer(&stage.id, StageTimer::Escalated, now).await? {
+            if stage.escalated_at.is_none()
+                && now >= opened + stage.sla_ms
+                && self
+                    .store
+                    .fire_stage_timer(&stage.id, StageTimer::Escalated, now)
+                    .await?
+            {
                 let mut targets = stage.groups.clone();
                 targets.extend(stage.escalate_to.clone());
-                let current = self.store.stage(&stage.id).await?.unwrap_or_else(|| stage.clone());
+                let current = self
+                    .store
+                    .stage(&stage.id)
+                    .await?
+                    .unwrap_or_else(|| stage.clone());
                 self.notify(&current, "escalated", &targets).await?;
             }
             if let Some(expire) = stage.expire_ms
@@ -43,14 +67,25 @@ impl Approvals {
 
     /// The users who may decide on `stage`: members of `groups`, except the requester.
     fn recipients(&self, groups: &[String], requester: &str) -> Vec<String> {
-        crate::routing::members(&self.config, groups).into_iter().filter(|id| id != requester).collect()
+        crate::routing::members(&self.config, groups)
+            .into_iter()
+            .filter(|id| id != requester)
+            .collect()
     }
 
     /// Sends (stores) a notification with the stage's whole context and, for each recipient,
     /// their own signed approve and reject links.
-    async fn notify(&self, stage: &StageRecord, kind: &str, groups: &[String]) -> Result<(), ApprovalError> {
+    async fn notify(
+        &self,
+        stage: &StageRecord,
+        kind: &str,
+        groups: &[String],
+    ) -> Result<(), ApprovalError> {
         let run = self.store.run(&stage.run_id).await?;
-        let requester = run.as_ref().map(|r| r.requester.clone()).unwrap_or_default();
+        let requester = run
+            .as_ref()
+            .map(|r| r.requester.clone())
+            .unwrap_or_default();
         let recipients = self.recipients(groups, &requester);
         let mut links = serde_json::Map::new();
         if kind != "expired" {
@@ -75,7 +110,9 @@ impl Approvals {
             "context": stage.context,
             "links": Value::Object(links),
         });
-        self.store.record_notification(&stage.id, kind, &recipients, &body, self.now()).await?;
+        self.store
+            .record_notification(&stage.id, kind, &recipients, &body, self.now())
+            .await?;
         tracing::info!(stage = %stage.name, run = %stage.run_id, kind, recipients = recipients.len(), "approval notification");
         self.deliver(&recipients, body);
         Ok(())
@@ -89,14 +126,25 @@ impl Approvals {
     fn deliver(&self, recipients: &[String], body: Value) {
         let capabilities = self.capabilities.read().expect("not poisoned").clone();
         match capabilities {
-            Some(c) if c.bindings().get("notifier").is_some_and(|b| !b.is_builtin()) => self.send_through_notifier(c, recipients, body),
+            Some(c)
+                if c.bindings()
+                    .get("notifier")
+                    .is_some_and(|b| !b.is_builtin()) =>
+            {
+                self.send_through_notifier(c, recipients, body)
+            }
             _ => self.email(recipients, body),
         }
     }
 
     /// One `notifier.send` per recipient, with their own approve and reject links as buttons;
     /// each call is recorded in the run's log.
-    fn send_through_notifier(&self, capabilities: Arc<lever_capabilities::Capabilities>, recipients: &[String], body: Value) {
+    fn send_through_notifier(
+        &self,
+        capabilities: Arc<lever_capabilities::Capabilities>,
+        recipients: &[String],
+        body: Value,
+    ) {
         let messages: Vec<Value> = recipients
             .iter()
             .filter_map(|id| self.config.user(id))
@@ -125,8 +173,17 @@ impl Approvals {
         let run_id = body["run"].as_str().unwrap_or_default().to_string();
         tokio::spawn(async move {
             let log = lever_sandbox::LogBook::new(64 * 1024);
-            let context = lever_sandbox::CallContext { run_id: run_id.clone(), step_id: "approval".into(), attempt: 1, requester: "lever".into(), ..Default::default() };
-            let scope = lever_capabilities::Scope { context, log: log.clone() };
+            let context = lever_sandbox::CallContext {
+                run_id: run_id.clone(),
+                step_id: "approval".into(),
+                attempt: 1,
+                requester: "lever".into(),
+                ..Default::default()
+            };
+            let scope = lever_capabilities::Scope {
+                context,
+                log: log.clone(),
+            };
             for message in messages {
                 if let Err(e) = capabilities.call(&scope, "notifier", "send", message).await {
                     tracing::warn!(error = %e, "approval notification not sent");
@@ -140,11 +197,19 @@ impl Approvals {
 
     /// Emails each recipient who has an address.
     fn email(&self, recipients: &[String], body: Value) {
-        let Some(email) = self.email.clone() else { return };
+        let Some(email) = self.email.clone() else {
+            return;
+        };
         let people: Vec<lever_notify::Recipient> = recipients
             .iter()
             .filter_map(|id| self.config.user(id))
-            .filter_map(|u| u.email.clone().map(|email| lever_notify::Recipient { id: u.id.clone(), name: u.name.clone(), email }))
+            .filter_map(|u| {
+                u.email.clone().map(|email| lever_notify::Recipient {
+                    id: u.id.clone(),
+                    name: u.name.clone(),
+                    email,
+                })
+            })
             .collect();
         tokio::spawn(async move {
             for person in people {
@@ -159,8 +224,14 @@ impl Approvals {
 fn subject(kind: &str, stage: &StageRecord, template: &str) -> String {
     match kind {
         "approval-requested" => format!("Approval needed ({}): {template} requested", stage.name),
-        "reminder" => format!("Reminder: approval ({}) for {template} is half-way to its deadline", stage.name),
-        "escalated" => format!("Escalated: approval ({}) for {template} passed its deadline", stage.name),
+        "reminder" => format!(
+            "Reminder: approval ({}) for {template} is half-way to its deadline",
+            stage.name
+        ),
+        "escalated" => format!(
+            "Escalated: approval ({}) for {template} passed its deadline",
+            stage.name
+        ),
         _ => format!("Expired: approval ({}) for {template}", stage.name),
     }
 }

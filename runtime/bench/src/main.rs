@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lever_sandbox::{
-    BackendError, Call, CallContext, Grants, HostServices, Limits, LogBook, Plugin, Sandbox, SandboxConfig, SecretBackend,
-    StateBackend,
+    BackendError, Call, CallContext, Grants, HostServices, Limits, LogBook, Plugin, Sandbox,
+    SandboxConfig, SecretBackend, StateBackend,
 };
 use serde_json::{Value, json};
 
@@ -32,14 +32,25 @@ struct MemoryState(Mutex<HashMap<(String, String), Vec<u8>>>);
 #[lever_sandbox::async_trait]
 impl StateBackend for MemoryState {
     async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(self.0.lock().unwrap().get(&(ns.to_string(), key.to_string())).cloned())
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(&(ns.to_string(), key.to_string()))
+            .cloned())
     }
     async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
-        self.0.lock().unwrap().insert((ns.to_string(), key.to_string()), value.to_vec());
+        self.0
+            .lock()
+            .unwrap()
+            .insert((ns.to_string(), key.to_string()), value.to_vec());
         Ok(())
     }
     async fn delete(&self, ns: &str, key: &str) -> Result<(), BackendError> {
-        self.0.lock().unwrap().remove(&(ns.to_string(), key.to_string()));
+        self.0
+            .lock()
+            .unwrap()
+            .remove(&(ns.to_string(), key.to_string()));
         Ok(())
     }
 }
@@ -53,21 +64,46 @@ impl SecretBackend for MemoryState {
 
 #[lever_sandbox::async_trait]
 impl lever_sandbox::CapabilityBackend for MemoryState {
-    async fn call(&self, capability: &str, _: &str, _: serde_json::Value) -> Result<serde_json::Value, lever_sandbox::CapabilityError> {
-        Err(lever_sandbox::CapabilityError::unbound(capability, "the benchmarks bind no capability"))
+    async fn call(
+        &self,
+        capability: &str,
+        _: &str,
+        _: serde_json::Value,
+    ) -> Result<serde_json::Value, lever_sandbox::CapabilityError> {
+        Err(lever_sandbox::CapabilityError::unbound(
+            capability,
+            "the benchmarks bind no capability",
+        ))
     }
 }
 
 async fn load(sandbox: &Sandbox, guest: &str) -> anyhow::Result<Plugin> {
     let compiled = sandbox.load(&lever_tests::guests::fixture(guest))?;
     let manifest = sandbox.describe(&compiled).await?;
-    Ok(Plugin::new(compiled, manifest, Limits { fuel: u64::MAX / 2, ..Limits::default() }, Grants::default())?)
+    Ok(Plugin::new(
+        compiled,
+        manifest,
+        Limits {
+            fuel: u64::MAX / 2,
+            ..Limits::default()
+        },
+        Grants::default(),
+    )?)
 }
 
 fn call(state: &Arc<MemoryState>) -> Call {
     Call {
-        context: CallContext { run_id: "bench".into(), step_id: "main".into(), attempt: 1, ..Default::default() },
-        services: HostServices { state: state.clone(), secrets: state.clone(), capabilities: state.clone() },
+        context: CallContext {
+            run_id: "bench".into(),
+            step_id: "main".into(),
+            attempt: 1,
+            ..Default::default()
+        },
+        services: HostServices {
+            state: state.clone(),
+            secrets: state.clone(),
+            capabilities: state.clone(),
+        },
         log: LogBook::new(64 * 1024),
     }
 }
@@ -77,7 +113,13 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-async fn time_runs(sandbox: &Sandbox, plugin: &Plugin, call: &Call, input: &Value, n: usize) -> anyhow::Result<Vec<Duration>> {
+async fn time_runs(
+    sandbox: &Sandbox,
+    plugin: &Plugin,
+    call: &Call,
+    input: &Value,
+    n: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
@@ -104,12 +146,15 @@ async fn main() -> anyhow::Result<()> {
         let compute = load(&sandbox, "bench_compute").await?;
         let work = json!({"kind": "sieve", "iterations": 20});
         let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
-        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "-p", "lever-cli", "--bin", "lever"])
-            .current_dir(lever_tests::repo_root())
-            .status()?;
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--release", "-p", "lever-cli", "--bin", "lever"])
+                .current_dir(lever_tests::repo_root())
+                .status()?;
         anyhow::ensure!(status.success(), "building the release lever binary failed");
-        let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| lever_tests::repo_root().join("target"));
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| lever_tests::repo_root().join("target"));
         lever_tests::server::use_lever_binary(target.join("release/lever"));
         return workflows::run(step).await;
     }
@@ -128,7 +173,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // 2. Host call round trip.
-    state.set("run:bench", "k", b"v").await.map_err(|e| anyhow::anyhow!(e.0))?;
+    state
+        .set("run:bench", "k", b"v")
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0))?;
     let getter = load(&sandbox, "bench_state_get").await?;
     const GETS: u64 = 10_000;
     time_runs(&sandbox, &getter, &call, &json!({"n": GETS}), 20).await?;
@@ -140,8 +188,15 @@ async fn main() -> anyhow::Result<()> {
     let mut native = Vec::new();
     for i in 0..520 {
         let started = Instant::now();
-        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
-        child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes())?;
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.to_string().as_bytes())?;
         let out = child.wait_with_output()?;
         let _: Value = serde_json::from_slice(&out.stdout)?;
         if i >= 20 {
@@ -151,7 +206,10 @@ async fn main() -> anyhow::Result<()> {
     let native = median(native);
 
     // 4. Fuel metering overhead on a compute-bound guest.
-    let unmetered_sandbox = Sandbox::new(&SandboxConfig { fuel_metering: false, ..SandboxConfig::default() })?;
+    let unmetered_sandbox = Sandbox::new(&SandboxConfig {
+        fuel_metering: false,
+        ..SandboxConfig::default()
+    })?;
     let metered = load(&sandbox, "bench_compute").await?;
     let unmetered = load(&unmetered_sandbox, "bench_compute").await?;
     let mut fuel_rows = Vec::new();
@@ -164,15 +222,33 @@ async fn main() -> anyhow::Result<()> {
             off.extend(time_runs(&unmetered_sandbox, &unmetered, &call, &work, 1).await?);
         }
         let (on, off) = (median(on), median(off));
-        fuel_rows.push((kind, iterations, on, off, (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0));
+        fuel_rows.push((
+            kind,
+            iterations,
+            on,
+            off,
+            (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0,
+        ));
     }
 
     println!("| figure | result | target |");
     println!("| --- | --- | --- |");
-    println!("| step overhead (fresh Store + instantiate + trivial run + drop), median of 20,000 | {:.1} µs | ≤ 20 µs |", us(step));
-    println!("| host call round trip (guest → state.get → guest), median of 200 × {GETS} | {:.3} µs | ≤ 1 µs |", us(round_trip));
-    println!("| same work as a spawned native process (`cat`), median of 500 | {:.1} µs | — |", us(native));
-    println!("| native process / Wasm step | {:.0}× | — |", native.as_secs_f64() / step.as_secs_f64());
+    println!(
+        "| step overhead (fresh Store + instantiate + trivial run + drop), median of 20,000 | {:.1} µs | ≤ 20 µs |",
+        us(step)
+    );
+    println!(
+        "| host call round trip (guest → state.get → guest), median of 200 × {GETS} | {:.3} µs | ≤ 1 µs |",
+        us(round_trip)
+    );
+    println!(
+        "| same work as a spawned native process (`cat`), median of 500 | {:.1} µs | — |",
+        us(native)
+    );
+    println!(
+        "| native process / Wasm step | {:.0}× | — |",
+        native.as_secs_f64() / step.as_secs_f64()
+    );
     for (kind, iterations, on, off, overhead) in fuel_rows {
         println!(
             "| fuel metering overhead, `{kind}` guest × {iterations} ({:.1} ms metered, {:.1} ms unmetered), median of 15 | {overhead:.1} % | — |",

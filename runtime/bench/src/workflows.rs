@@ -11,12 +11,23 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Row, SqliteConnection};
 
 fn template(name: &str, steps: &str) -> String {
-    format!("apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: {name}\nspec:\n  steps:\n{steps}")
+    format!(
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: {name}\nspec:\n  steps:\n{steps}"
+    )
 }
 
 async fn apply(server: &Server, yaml: String) -> anyhow::Result<()> {
-    let response = server.http.post(format!("{}/api/v1/templates", server.url)).body(yaml).send().await?;
-    anyhow::ensure!(response.status().is_success(), "apply: {}", response.text().await?);
+    let response = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(yaml)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "apply: {}",
+        response.text().await?
+    );
     Ok(())
 }
 
@@ -29,12 +40,18 @@ async fn submit(server: &Server, template: &str) -> anyhow::Result<String> {
         .await?
         .json()
         .await?;
-    Ok(body["id"].as_str().ok_or_else(|| anyhow::anyhow!("no id: {body}"))?.to_string())
+    Ok(body["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no id: {body}"))?
+        .to_string())
 }
 
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
     Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
 }
 
@@ -52,7 +69,9 @@ async fn raw_sqlite_steps_per_second(steps: usize) -> anyhow::Result<f64> {
         .execute(&mut conn)
         .await?;
     for _ in 0..steps {
-        sqlx::query("INSERT INTO q (status) VALUES ('pending')").execute(&mut conn).await?;
+        sqlx::query("INSERT INTO q (status) VALUES ('pending')")
+            .execute(&mut conn)
+            .await?;
     }
     let started = Instant::now();
     loop {
@@ -64,7 +83,10 @@ async fn raw_sqlite_steps_per_second(steps: usize) -> anyhow::Result<f64> {
         tx.commit().await?;
         let id: i64 = row.try_get(0)?;
         let mut tx = conn.begin().await?;
-        sqlx::query("UPDATE q SET status = 'done', output = '{}' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE q SET status = 'done', output = '{}' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
     }
     Ok(steps as f64 / started.elapsed().as_secs_f64())
@@ -132,7 +154,13 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         last = submit(&server, "waits-an-hour").await?;
     }
     loop {
-        let run: Value = server.http.get(format!("{}/api/v1/runs/{last}", server.url)).send().await?.json().await?;
+        let run: Value = server
+            .http
+            .get(format!("{}/api/v1/runs/{last}", server.url))
+            .send()
+            .await?
+            .json()
+            .await?;
         if run["status"] == "waiting" {
             break;
         }
@@ -147,8 +175,13 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         "| throughput, 3-step no-op runs ({RUNS} at once, 16 workers), SQLite | {engine_steps_per_second:.0} steps/s ({:.0} runs/s) | — |",
         engine_steps_per_second / 3.0
     );
-    println!("| raw SQLite claim-and-complete loop, same machine, same run | {raw_steps_per_second:.0} steps/s | — |");
-    println!("| engine / raw | {:.0} % | ≥ 50 % |", engine_steps_per_second / raw_steps_per_second * 100.0);
+    println!(
+        "| raw SQLite claim-and-complete loop, same machine, same run | {raw_steps_per_second:.0} steps/s | — |"
+    );
+    println!(
+        "| engine / raw | {:.0} % | ≥ 50 % |",
+        engine_steps_per_second / raw_steps_per_second * 100.0
+    );
     let forty_median = forty_runs[forty_runs.len() / 2];
     let compute = step_compute.as_secs_f64() * 40.0;
     println!(

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use lever_registry::{PluginRef, ResolveError};
-use lever_sandbox::{Call, CapabilityBackend, CapabilityError, Grants, HostServices, InvokeError, PluginErrorKind, PluginKind};
+use lever_sandbox::{
+    Call, CapabilityBackend, CapabilityError, Grants, HostServices, InvokeError, PluginErrorKind,
+    PluginKind,
+};
 use serde_json::Value;
 
 use crate::{BindingConfig, Capabilities, Scope, error, secret_references};
@@ -20,11 +23,19 @@ fn authority(url: &str) -> Option<String> {
 
 /// What a binding grants its adapter.
 pub(crate) fn grants(binding: &BindingConfig, declared: &Grants) -> Grants {
-    let hosts = match binding.settings.get("base_url").and_then(Value::as_str).and_then(authority) {
+    let hosts = match binding
+        .settings
+        .get("base_url")
+        .and_then(Value::as_str)
+        .and_then(authority)
+    {
         Some(host) => vec![host],
         None => declared.hosts.clone(),
     };
-    Grants { hosts, secrets: secret_references(&binding.settings) }
+    Grants {
+        hosts,
+        secrets: secret_references(&binding.settings),
+    }
 }
 
 pub(crate) async fn call(
@@ -36,19 +47,35 @@ pub(crate) async fn call(
     input: &Value,
 ) -> Result<Value, CapabilityError> {
     let at = format!("bindings.{capability}.adapter");
-    let reference = PluginRef::parse(&binding.adapter).map_err(|e| error("denied", format!("{at}: {e}")))?;
-    let (record, plugin) = capabilities.registry.resolve(&reference).await.map_err(|e| match e {
-        ResolveError::NotFound(m) => error("denied", format!("{at}: {m}; publish the adapter component (plugins/adapter-*) first")),
-        other => error("other", format!("{at}: {other}")),
-    })?;
+    let reference =
+        PluginRef::parse(&binding.adapter).map_err(|e| error("denied", format!("{at}: {e}")))?;
+    let (record, plugin) =
+        capabilities
+            .registry
+            .resolve(&reference)
+            .await
+            .map_err(|e| match e {
+                ResolveError::NotFound(m) => error(
+                    "denied",
+                    format!("{at}: {m}; publish the adapter component (plugins/adapter-*) first"),
+                ),
+                other => error("other", format!("{at}: {other}")),
+            })?;
     let manifest = plugin.manifest();
     if manifest.kind != PluginKind::Adapter {
-        return Err(error("denied", format!("{at}: `{}` is an action, not an adapter", record.name)));
+        return Err(error(
+            "denied",
+            format!("{at}: `{}` is an action, not an adapter", record.name),
+        ));
     }
     if !manifest.capabilities.iter().any(|c| c == capability) {
         return Err(error(
             "denied",
-            format!("{at}: `{}` implements {}, not `{capability}`", record.name, manifest.capabilities.join(", ")),
+            format!(
+                "{at}: `{}` implements {}, not `{capability}`",
+                record.name,
+                manifest.capabilities.join(", ")
+            ),
         ));
     }
     let call = Call {
@@ -93,7 +120,10 @@ struct NoNesting;
 #[lever_sandbox::async_trait]
 impl CapabilityBackend for NoNesting {
     async fn call(&self, capability: &str, _: &str, _: Value) -> Result<Value, CapabilityError> {
-        Err(CapabilityError::unbound(capability, "an adapter cannot call capabilities"))
+        Err(CapabilityError::unbound(
+            capability,
+            "an adapter cannot call capabilities",
+        ))
     }
 }
 
@@ -103,13 +133,28 @@ mod tests {
 
     #[test]
     fn base_url_replaces_the_declared_host() {
-        let declared = Grants { hosts: vec!["api.github.com".into()], secrets: vec![] };
+        let declared = Grants {
+            hosts: vec!["api.github.com".into()],
+            secrets: vec![],
+        };
         let binding = BindingConfig {
             adapter: "github".into(),
             settings: serde_json::json!({"base_url": "http://127.0.0.1:8081/api/v3", "token": "secret://gh"}),
         };
-        assert_eq!(grants(&binding, &declared), Grants { hosts: vec!["127.0.0.1:8081".into()], secrets: vec!["gh".into()] });
-        let binding = BindingConfig { adapter: "github".into(), settings: serde_json::json!({}) };
-        assert_eq!(grants(&binding, &declared).hosts, vec!["api.github.com".to_string()]);
+        assert_eq!(
+            grants(&binding, &declared),
+            Grants {
+                hosts: vec!["127.0.0.1:8081".into()],
+                secrets: vec!["gh".into()]
+            }
+        );
+        let binding = BindingConfig {
+            adapter: "github".into(),
+            settings: serde_json::json!({}),
+        };
+        assert_eq!(
+            grants(&binding, &declared).hosts,
+            vec!["api.github.com".to_string()]
+        );
     }
 }

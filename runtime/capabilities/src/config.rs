@@ -33,16 +33,23 @@ fn empty() -> Value {
 }
 
 /// The built-in providers and the capability each implements.
-pub const BUILTINS: &[(&str, &str)] = &[("builtin:postgres", "infrastructure"), ("builtin:secrets", "secrets-store"), ("builtin:email", "notifier")];
+pub const BUILTINS: &[(&str, &str)] = &[
+    ("builtin:postgres", "infrastructure"),
+    ("builtin:secrets", "secrets-store"),
+    ("builtin:email", "notifier"),
+];
 
 /// Reads and checks the `bindings:` section of a `lever.yaml` text (absent: no bindings).
-pub fn bindings_config(lever_yaml: &str) -> Result<BTreeMap<String, BindingConfig>, CapabilityConfigError> {
+pub fn bindings_config(
+    lever_yaml: &str,
+) -> Result<BTreeMap<String, BindingConfig>, CapabilityConfigError> {
     #[derive(Deserialize)]
     struct Whole {
         #[serde(default)]
         bindings: BTreeMap<String, BindingConfig>,
     }
-    let whole: Whole = serde_yaml::from_str(lever_yaml).map_err(|e| CapabilityConfigError(format!("bindings: {e}")))?;
+    let whole: Whole = serde_yaml::from_str(lever_yaml)
+        .map_err(|e| CapabilityConfigError(format!("bindings: {e}")))?;
     for (capability, binding) in &whole.bindings {
         check(capability, binding)?;
     }
@@ -50,35 +57,68 @@ pub fn bindings_config(lever_yaml: &str) -> Result<BTreeMap<String, BindingConfi
 }
 
 fn check(capability: &str, binding: &BindingConfig) -> Result<(), CapabilityConfigError> {
-    let known: Vec<&str> = lever_sandbox::CAPABILITIES.iter().map(|(c, _)| *c).collect();
+    let known: Vec<&str> = lever_sandbox::CAPABILITIES
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
     if !known.contains(&capability) {
-        return Err(CapabilityConfigError(format!("bindings.{capability}: not a capability; bind one of {}", known.join(", "))));
+        return Err(CapabilityConfigError(format!(
+            "bindings.{capability}: not a capability; bind one of {}",
+            known.join(", ")
+        )));
     }
     if !binding.settings.is_object() {
-        return Err(CapabilityConfigError(format!("bindings.{capability}.settings must be a mapping")));
+        return Err(CapabilityConfigError(format!(
+            "bindings.{capability}.settings must be a mapping"
+        )));
     }
     if binding.is_builtin() {
         match BUILTINS.iter().find(|(name, _)| *name == binding.adapter) {
             None => {
                 let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
-                return Err(CapabilityConfigError(format!("bindings.{capability}.adapter: `{}` is not a built-in provider; there are {}", binding.adapter, names.join(", "))));
+                return Err(CapabilityConfigError(format!(
+                    "bindings.{capability}.adapter: `{}` is not a built-in provider; there are {}",
+                    binding.adapter,
+                    names.join(", ")
+                )));
             }
             Some((name, implements)) if *implements != capability => {
-                return Err(CapabilityConfigError(format!("bindings.{capability}.adapter: `{name}` implements `{implements}`, not `{capability}`")));
+                return Err(CapabilityConfigError(format!(
+                    "bindings.{capability}.adapter: `{name}` implements `{implements}`, not `{capability}`"
+                )));
             }
             Some(_) => {}
         }
     }
-    inline_credentials(&binding.settings, &format!("bindings.{capability}.settings"))
+    inline_credentials(
+        &binding.settings,
+        &format!("bindings.{capability}.settings"),
+    )
 }
 
 /// Names that hold credentials must be secret references, so none sits in the file.
 fn inline_credentials(settings: &Value, at: &str) -> Result<(), CapabilityConfigError> {
-    const CREDENTIALS: &[&str] = &["token", "password", "secret", "private_key", "api_key", "app_key", "secret_id", "signing_secret"];
-    let Value::Object(map) = settings else { return Ok(()) };
+    const CREDENTIALS: &[&str] = &[
+        "token",
+        "password",
+        "secret",
+        "private_key",
+        "api_key",
+        "app_key",
+        "secret_id",
+        "signing_secret",
+    ];
+    let Value::Object(map) = settings else {
+        return Ok(());
+    };
     for (key, value) in map {
         match value {
-            Value::String(s) if CREDENTIALS.iter().any(|c| key == c || key.ends_with(&format!("_{c}"))) && !s.starts_with("secret://") => {
+            Value::String(s)
+                if CREDENTIALS
+                    .iter()
+                    .any(|c| key == c || key.ends_with(&format!("_{c}")))
+                    && !s.starts_with("secret://") =>
+            {
                 return Err(CapabilityConfigError(format!(
                     "{at}.{key}: credentials are secret references (`secret://name`, stored with `PUT /api/v1/secrets/name`), never values in the file"
                 )));
@@ -118,17 +158,27 @@ mod tests {
 
     #[test]
     fn inline_token_is_refused_and_references_are_collected() {
-        let err = bindings_config("bindings:\n  git-provider:\n    adapter: github\n    settings: {token: ghp_abc}\n").unwrap_err();
-        assert!(err.0.contains("bindings.git-provider.settings.token"), "{err}");
+        let err = bindings_config(
+            "bindings:\n  git-provider:\n    adapter: github\n    settings: {token: ghp_abc}\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.0.contains("bindings.git-provider.settings.token"),
+            "{err}"
+        );
         let ok = bindings_config("bindings:\n  git-provider:\n    adapter: github\n    settings: {token: 'secret://gh', owner: acme}\n").unwrap();
-        assert_eq!(secret_references(&ok["git-provider"].settings), vec!["gh".to_string()]);
+        assert_eq!(
+            secret_references(&ok["git-provider"].settings),
+            vec!["gh".to_string()]
+        );
     }
 
     #[test]
     fn unknown_capability_and_mismatched_builtin_are_refused() {
         let err = bindings_config("bindings:\n  git-hosting:\n    adapter: github\n").unwrap_err();
         assert!(err.0.contains("not a capability"), "{err}");
-        let err = bindings_config("bindings:\n  git-provider:\n    adapter: builtin:postgres\n").unwrap_err();
+        let err = bindings_config("bindings:\n  git-provider:\n    adapter: builtin:postgres\n")
+            .unwrap_err();
         assert!(err.0.contains("implements `infrastructure`"), "{err}");
     }
 }

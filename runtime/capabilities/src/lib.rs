@@ -60,11 +60,17 @@ pub struct Capabilities {
 /// `capability.function` when `action` names a capability function (`git-provider.create-repository`).
 pub fn capability_action(action: &str) -> Option<(&str, &str)> {
     let (capability, function) = action.split_once('.')?;
-    lever_sandbox::CAPABILITIES.iter().any(|(c, _)| *c == capability).then_some((capability, function))
+    lever_sandbox::CAPABILITIES
+        .iter()
+        .any(|(c, _)| *c == capability)
+        .then_some((capability, function))
 }
 
 fn error(kind: &'static str, message: impl Into<String>) -> CapabilityError {
-    CapabilityError { kind, message: message.into() }
+    CapabilityError {
+        kind,
+        message: message.into(),
+    }
 }
 
 impl Capabilities {
@@ -78,7 +84,13 @@ impl Capabilities {
         email: Option<lever_notify::EmailNotifier>,
     ) -> Self {
         let builtins = builtin::Builtins::new(store.clone(), secrets.clone(), email);
-        Self { bindings, registry, store, secrets, builtins }
+        Self {
+            bindings,
+            registry,
+            store,
+            secrets,
+            builtins,
+        }
     }
 
     /// Where `builtin:email` finds the addresses of a user or team named in `to`.
@@ -100,30 +112,60 @@ impl Capabilities {
     }
 
     /// Calls one function, as an action's import does: checked, routed, recorded.
-    pub async fn call(&self, scope: &Scope, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
+    pub async fn call(
+        &self,
+        scope: &Scope,
+        capability: &str,
+        function: &str,
+        input: Value,
+    ) -> Result<Value, CapabilityError> {
         lever_sandbox::check_capability_input(capability, function, &input)
             .map_err(|e| error("invalid-input", format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}")))?;
         let binding = self.binding(capability).inspect_err(|e| {
-            scope.log.push("capability", "error", &format!("{capability}.{function}: {}: {}", e.kind, e.message));
+            scope.log.push(
+                "capability",
+                "error",
+                &format!("{capability}.{function}: {}: {}", e.kind, e.message),
+            );
         })?;
         let started = Instant::now();
         let result = if binding.is_builtin() {
-            self.builtins.call(scope, binding, capability, function, &input).await
+            self.builtins
+                .call(scope, binding, capability, function, &input)
+                .await
         } else {
             adapter::call(self, scope, binding, capability, function, &input).await
         };
         let result = result.and_then(|answer| {
             lever_sandbox::check_capability_output(capability, function, &answer)
                 .map(|()| answer)
-                .map_err(|e| error("fatal", format!("`{}` answered `{capability}.{function}` with the wrong shape: {e}", binding.adapter)))
+                .map_err(|e| {
+                    error(
+                        "fatal",
+                        format!(
+                            "`{}` answered `{capability}.{function}` with the wrong shape: {e}",
+                            binding.adapter
+                        ),
+                    )
+                })
         });
         let ms = started.elapsed().as_millis();
         match &result {
-            Ok(_) => scope.log.push("capability", "info", &format!("{capability}.{function} via {}: ok in {ms} ms", binding.adapter)),
+            Ok(_) => scope.log.push(
+                "capability",
+                "info",
+                &format!(
+                    "{capability}.{function} via {}: ok in {ms} ms",
+                    binding.adapter
+                ),
+            ),
             Err(e) => scope.log.push(
                 "capability",
                 "error",
-                &format!("{capability}.{function} via {}: {} after {ms} ms: {}", binding.adapter, e.kind, e.message),
+                &format!(
+                    "{capability}.{function} via {}: {} after {ms} ms: {}",
+                    binding.adapter, e.kind, e.message
+                ),
             ),
         }
         result
@@ -132,8 +174,16 @@ impl Capabilities {
     /// Runs a template step's capability call. `infrastructure.apply` and `.destroy` wait for
     /// the provider to finish (polling `status`), and `apply` answers with the outputs too:
     /// `{"id", "state", "outputs"}`.
-    pub async fn run_step(&self, scope: &Scope, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
-        let answer = self.call(scope, capability, function, input.clone()).await?;
+    pub async fn run_step(
+        &self,
+        scope: &Scope,
+        capability: &str,
+        function: &str,
+        input: Value,
+    ) -> Result<Value, CapabilityError> {
+        let answer = self
+            .call(scope, capability, function, input.clone())
+            .await?;
         if capability != "infrastructure" || !matches!(function, "apply" | "destroy") {
             return Ok(answer);
         }
@@ -141,7 +191,14 @@ impl Capabilities {
         if function == "destroy" {
             return Ok(status);
         }
-        let outputs = self.call(scope, "infrastructure", "outputs", json!({"workspace": input["workspace"]})).await?;
+        let outputs = self
+            .call(
+                scope,
+                "infrastructure",
+                "outputs",
+                json!({"workspace": input["workspace"]}),
+            )
+            .await?;
         Ok(json!({"id": status["id"], "state": status["state"], "outputs": outputs}))
     }
 
@@ -157,25 +214,46 @@ impl Capabilities {
                 "applied" => return Ok(status),
                 "errored" | "cancelled" => {
                     let said = status["message"].as_str().unwrap_or("no message");
-                    return Err(error("fatal", format!("the infrastructure run {} ended {}: {said}", status["id"], status["state"])));
+                    return Err(error(
+                        "fatal",
+                        format!(
+                            "the infrastructure run {} ended {}: {said}",
+                            status["id"], status["state"]
+                        ),
+                    ));
                 }
                 _ => {}
             }
             if started.elapsed() >= MAX_WAIT {
                 return Err(error(
                     "retryable",
-                    format!("the infrastructure run {} is still {} after {} minutes", status["id"], status["state"], MAX_WAIT.as_secs() / 60),
+                    format!(
+                        "the infrastructure run {} is still {} after {} minutes",
+                        status["id"],
+                        status["state"],
+                        MAX_WAIT.as_secs() / 60
+                    ),
                 ));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
-            status = self.call(scope, "infrastructure", "status", json!({"id": status["id"]})).await?;
+            status = self
+                .call(
+                    scope,
+                    "infrastructure",
+                    "status",
+                    json!({"id": status["id"]}),
+                )
+                .await?;
         }
     }
 
     /// The backend an action's capability imports call, for one invocation.
     pub fn backend(self: &Arc<Self>, scope: Scope) -> Arc<dyn CapabilityBackend> {
-        Arc::new(ActionCalls { capabilities: self.clone(), scope })
+        Arc::new(ActionCalls {
+            capabilities: self.clone(),
+            scope,
+        })
     }
 }
 
@@ -187,7 +265,14 @@ struct ActionCalls {
 
 #[lever_sandbox::async_trait]
 impl CapabilityBackend for ActionCalls {
-    async fn call(&self, capability: &str, function: &str, input: Value) -> Result<Value, CapabilityError> {
-        self.capabilities.call(&self.scope, capability, function, input).await
+    async fn call(
+        &self,
+        capability: &str,
+        function: &str,
+        input: Value,
+    ) -> Result<Value, CapabilityError> {
+        self.capabilities
+            .call(&self.scope, capability, function, input)
+            .await
     }
 }

@@ -65,13 +65,27 @@ pub struct Search {
 fn compile(record: TemplateRecord) -> Result<Entry, CatalogError> {
     let parsed = parse(&record.source)?;
     let form = Form::new(&parsed.template.pages).map_err(CatalogError::Form)?;
-    Ok(Entry { record, parsed, form })
+    Ok(Entry {
+        record,
+        parsed,
+        form,
+    })
 }
 
 impl Catalog {
     /// A catalog over `store`, resolving actions through `registry`.
-    pub fn new(store: Store, registry: Arc<Registry>, capabilities: Arc<lever_capabilities::Capabilities>) -> Self {
-        Self { store, registry, capabilities, expressions: Expressions::new(), entries: Mutex::new(HashMap::new()) }
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        capabilities: Arc<lever_capabilities::Capabilities>,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            capabilities,
+            expressions: Expressions::new(),
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The capability bindings template steps call.
@@ -104,14 +118,19 @@ impl Catalog {
             return Ok(entry.clone());
         }
         let entry = Arc::new(compile(record)?);
-        self.entries.lock().expect("catalog lock").insert(key, entry.clone());
+        self.entries
+            .lock()
+            .expect("catalog lock")
+            .insert(key, entry.clone());
         Ok(entry)
     }
 
     /// The latest version of `name`.
     pub async fn get(&self, name: &str) -> Result<Arc<Entry>, CatalogError> {
         let record = self.store.template(name, None).await?.ok_or_else(|| {
-            CatalogError::NotFound(format!("no template named `{name}`; GET /api/v1/templates lists them"))
+            CatalogError::NotFound(format!(
+                "no template named `{name}`; GET /api/v1/templates lists them"
+            ))
         })?;
         self.entry(record)
     }
@@ -122,7 +141,9 @@ impl Catalog {
             .store
             .template(name, Some(version))
             .await?
-            .ok_or_else(|| CatalogError::NotFound(format!("template `{name}` has no version {version}")))?;
+            .ok_or_else(|| {
+                CatalogError::NotFound(format!("template `{name}` has no version {version}"))
+            })?;
         self.entry(record)
     }
 
@@ -133,24 +154,47 @@ impl Catalog {
 
     /// Latest versions matching `search`.
     pub async fn search(&self, search: &Search) -> Result<Vec<TemplateRecord>, CatalogError> {
-        let q = search.q.as_deref().map(str::to_lowercase).unwrap_or_default();
+        let q = search
+            .q
+            .as_deref()
+            .map(str::to_lowercase)
+            .unwrap_or_default();
         Ok(self
             .store
             .latest_templates()
             .await?
             .into_iter()
             .filter(|t| {
-                let text = format!("{} {} {}", t.name, t.title.as_deref().unwrap_or(""), t.description.as_deref().unwrap_or(""))
-                    .to_lowercase();
+                let text = format!(
+                    "{} {} {}",
+                    t.name,
+                    t.title.as_deref().unwrap_or(""),
+                    t.description.as_deref().unwrap_or("")
+                )
+                .to_lowercase();
                 q.split_whitespace().all(|w| text.contains(w))
             })
-            .filter(|t| search.tag.as_ref().is_none_or(|tag| t.tags.iter().any(|x| x == tag)))
-            .filter(|t| search.owner.as_ref().is_none_or(|o| t.owner.as_ref() == Some(o)))
+            .filter(|t| {
+                search
+                    .tag
+                    .as_ref()
+                    .is_none_or(|tag| t.tags.iter().any(|x| x == tag))
+            })
+            .filter(|t| {
+                search
+                    .owner
+                    .as_ref()
+                    .is_none_or(|o| t.owner.as_ref() == Some(o))
+            })
             .collect())
     }
 
     /// Parameters with defaults filled in, and every field error.
-    pub async fn validate(&self, name: &str, parameters: &Value) -> Result<(Value, Vec<FieldError>), CatalogError> {
+    pub async fn validate(
+        &self,
+        name: &str,
+        parameters: &Value,
+    ) -> Result<(Value, Vec<FieldError>), CatalogError> {
         let entry = self.get(name).await?;
         let filled = entry.form.with_defaults(parameters);
         let errors = entry.form.validate(&filled);

@@ -48,7 +48,6 @@ pub struct StepPreview {
     pub approval_required: bool,
 }
 
-
 /// A whole preview.
 #[derive(Debug, Clone, Serialize)]
 pub struct Preview {
@@ -77,15 +76,25 @@ struct NoSecretsInPlans;
 #[lever_sandbox::async_trait]
 impl lever_sandbox::SecretBackend for NoSecretsInPlans {
     async fn get(&self, name: &str) -> Result<Option<String>, lever_sandbox::BackendError> {
-        Err(lever_sandbox::BackendError(format!("plan() cannot read secret `{name}`: read secrets in run()")))
+        Err(lever_sandbox::BackendError(format!(
+            "plan() cannot read secret `{name}`: read secrets in run()"
+        )))
     }
 }
 
 /// Nor may it call a capability: that would act during a preview.
 #[lever_sandbox::async_trait]
 impl lever_sandbox::CapabilityBackend for NoSecretsInPlans {
-    async fn call(&self, capability: &str, _: &str, _: Value) -> Result<Value, lever_sandbox::CapabilityError> {
-        Err(lever_sandbox::CapabilityError::unbound(capability, "plan() may not call capabilities: call them in run()"))
+    async fn call(
+        &self,
+        capability: &str,
+        _: &str,
+        _: Value,
+    ) -> Result<Value, lever_sandbox::CapabilityError> {
+        Err(lever_sandbox::CapabilityError::unbound(
+            capability,
+            "plan() may not call capabilities: call them in run()",
+        ))
     }
 }
 
@@ -98,13 +107,20 @@ fn reads_steps(text: &str) -> bool {
 fn render_known(catalog: &Catalog, value: &Value, context: &Value) -> Result<Value, String> {
     match value {
         Value::String(s) if reads_steps(s) => Ok(value.clone()),
-        Value::Array(items) => items.iter().map(|v| render_known(catalog, v, context)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| render_known(catalog, v, context))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         Value::Object(map) => map
             .iter()
             .map(|(k, v)| Ok((k.clone(), render_known(catalog, v, context)?)))
             .collect::<Result<_, String>>()
             .map(Value::Object),
-        other => catalog.expressions.render(other, context).map_err(|e| e.to_string()),
+        other => catalog
+            .expressions
+            .render(other, context)
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -124,7 +140,11 @@ fn call_context(step_id: &str, user: &str, parameters: &Value) -> CallContext {
         attempt: 1,
         idempotency_key: format!("preview/{step_id}"),
         requester: user.into(),
-        environment: parameters.get("environment").and_then(Value::as_str).unwrap_or("dev").into(),
+        environment: parameters
+            .get("environment")
+            .and_then(Value::as_str)
+            .unwrap_or("dev")
+            .into(),
     }
 }
 
@@ -145,9 +165,15 @@ impl Catalog {
         preview.risk = Some(lever_capabilities::risk(capability, function));
         let Some(binding) = self.capabilities.bindings().get(capability) else {
             preview.status = "missing-action";
-            let message = format!("`{capability}` is not bound to a provider: add `bindings.{capability}` to lever.yaml");
+            let message = format!(
+                "`{capability}` is not bound to a provider: add `bindings.{capability}` to lever.yaml"
+            );
             preview.message = Some(message);
-            return Some(MissingAction { action: preview.action.clone(), plugin: capability.to_string(), closest: Vec::new() });
+            return Some(MissingAction {
+                action: preview.action.clone(),
+                plugin: capability.to_string(),
+                closest: Vec::new(),
+            });
         };
         preview.resolved = Some(binding.adapter.clone());
         if !runs {
@@ -163,15 +189,29 @@ impl Catalog {
             preview.message = Some("its input depends on earlier steps' outputs".into());
             return None;
         }
-        if let Err(e) = lever_sandbox::check_capability_input(capability, function, &preview.input) {
+        if let Err(e) = lever_sandbox::check_capability_input(capability, function, &preview.input)
+        {
             preview.status = "invalid-input";
-            preview.message = Some(format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}"));
+            preview.message = Some(format!(
+                "the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}"
+            ));
             return None;
         }
-        let scope = lever_capabilities::Scope { context: call_context(&preview.id, user, parameters), log: LogBook::new(16 * 1024) };
-        match self.capabilities.plan(&scope, capability, function, &preview.input).await {
+        let scope = lever_capabilities::Scope {
+            context: call_context(&preview.id, user, parameters),
+            log: LogBook::new(16 * 1024),
+        };
+        match self
+            .capabilities
+            .plan(&scope, capability, function, &preview.input)
+            .await
+        {
             Ok(plan) => {
-                *cost += plan.resources.iter().filter_map(|r| r.monthly_cost_cents).sum::<u64>();
+                *cost += plan
+                    .resources
+                    .iter()
+                    .filter_map(|r| r.monthly_cost_cents)
+                    .sum::<u64>();
                 preview.plan = Some(plan);
             }
             Err(e) => {
@@ -183,13 +223,24 @@ impl Catalog {
     }
 
     /// Previews a run of `name` with `parameters` for `user`.
-    pub async fn preview(&self, name: &str, parameters: &Value, user: &str) -> Result<Preview, CatalogError> {
+    pub async fn preview(
+        &self,
+        name: &str,
+        parameters: &Value,
+        user: &str,
+    ) -> Result<Preview, CatalogError> {
         let entry = self.get(name).await?;
         let filled = entry.form.with_defaults(parameters);
         let errors = entry.form.validate(&filled);
         let ctx = context(&filled, user);
         let published: Vec<String> = {
-            let mut names: Vec<String> = self.registry.list().await?.into_iter().map(|p| p.name).collect();
+            let mut names: Vec<String> = self
+                .registry
+                .list()
+                .await?
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
             names.dedup();
             names
         };
@@ -218,11 +269,25 @@ impl Catalog {
                 }
             }
             let runs = match &step.condition {
-                Some(c) if !c.to_string().contains("steps.") => self.expressions.is_true(Some(c), &ctx).unwrap_or(true),
+                Some(c) if !c.to_string().contains("steps.") => {
+                    self.expressions.is_true(Some(c), &ctx).unwrap_or(true)
+                }
                 _ => true,
             };
-            if let Some((capability, function)) = lever_capabilities::capability_action(&step.action) {
-                if let Some(m) = self.preview_capability(&mut preview, capability, function, runs, user, &filled, &mut cost).await
+            if let Some((capability, function)) =
+                lever_capabilities::capability_action(&step.action)
+            {
+                if let Some(m) = self
+                    .preview_capability(
+                        &mut preview,
+                        capability,
+                        function,
+                        runs,
+                        user,
+                        &filled,
+                        &mut cost,
+                    )
+                    .await
                     && !missing.iter().any(|x| x.action == step.action)
                 {
                     missing.push(m);
@@ -236,23 +301,43 @@ impl Catalog {
                 Err(_) => None,
             };
             let Some((record, plugin)) = resolved else {
-                let plugin_name = reference.split('@').next().unwrap_or(&reference).to_string();
-                let mut near: Vec<String> = closest(&plugin_name, &published).into_iter().map(str::to_string).collect();
+                let plugin_name = reference
+                    .split('@')
+                    .next()
+                    .unwrap_or(&reference)
+                    .to_string();
+                let mut near: Vec<String> = closest(&plugin_name, &published)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
                 let family: Vec<String> = published
                     .iter()
-                    .filter(|p| p.split('-').next() == plugin_name.split('-').next() && !near.contains(p))
+                    .filter(|p| {
+                        p.split('-').next() == plugin_name.split('-').next() && !near.contains(p)
+                    })
                     .take(2)
                     .cloned()
                     .collect();
                 near.extend(family);
                 preview.status = "missing-action";
                 preview.message = Some(if near.is_empty() {
-                    format!("no published action provides `{}` (plugin `{plugin_name}`)", step.action)
+                    format!(
+                        "no published action provides `{}` (plugin `{plugin_name}`)",
+                        step.action
+                    )
                 } else {
-                    format!("no published action provides `{}` (plugin `{plugin_name}`); closest: {}", step.action, near.join(", "))
+                    format!(
+                        "no published action provides `{}` (plugin `{plugin_name}`); closest: {}",
+                        step.action,
+                        near.join(", ")
+                    )
                 });
                 if !missing.iter().any(|m| m.action == step.action) {
-                    missing.push(MissingAction { action: step.action.clone(), plugin: plugin_name, closest: near });
+                    missing.push(MissingAction {
+                        action: step.action.clone(),
+                        plugin: plugin_name,
+                        closest: near,
+                    });
                 }
                 steps.push(preview);
                 continue;
@@ -272,14 +357,24 @@ impl Catalog {
                     },
                     log: LogBook::new(16 * 1024),
                 };
-                match self.registry.sandbox().plan(&plugin, &call, &preview.input).await {
+                match self
+                    .registry
+                    .sandbox()
+                    .plan(&plugin, &call, &preview.input)
+                    .await
+                {
                     Ok(Some(plan)) => {
-                        cost += plan.resources.iter().filter_map(|r| r.monthly_cost_cents).sum::<u64>();
+                        cost += plan
+                            .resources
+                            .iter()
+                            .filter_map(|r| r.monthly_cost_cents)
+                            .sum::<u64>();
                         preview.plan = Some(plan);
                     }
                     Ok(None) => {
                         preview.status = "no-preview";
-                        preview.message = Some("this action does not describe what it would do".into());
+                        preview.message =
+                            Some("this action does not describe what it would do".into());
                     }
                     Err(lever_sandbox::InvokeError::InvalidInput { errors }) => {
                         preview.status = "invalid-input";

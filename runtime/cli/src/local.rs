@@ -9,8 +9,8 @@ use lever_capabilities::Capabilities;
 use lever_catalog::Catalog;
 use lever_registry::Registry;
 use lever_runs::Executor;
-use lever_secrets::SealedSecrets;
 use lever_sandbox::{Sandbox, SandboxConfig};
+use lever_secrets::SealedSecrets;
 use lever_store::Store;
 
 /// Where Lever keeps its data, and which `lever.yaml` configures it.
@@ -41,7 +41,12 @@ pub(crate) struct Local {
 impl Location {
     /// Opens the store, the sandbox, the registry and the executor. `resume` picks up runs a
     /// previous server left unfinished; only a server should.
-    pub(crate) async fn open(&self, workers: usize, resume: bool, clock: Arc<dyn lever_store::Clock>) -> anyhow::Result<Local> {
+    pub(crate) async fn open(
+        &self,
+        workers: usize,
+        resume: bool,
+        clock: Arc<dyn lever_store::Clock>,
+    ) -> anyhow::Result<Local> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("cannot create the data dir {}", self.data_dir.display()))?;
         // The compiled-code cache wants an absolute path; `./.lever` is the default.
@@ -51,8 +56,13 @@ impl Location {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", data_dir.join("lever.db").display()),
         };
-        let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let sandbox = Sandbox::new(&SandboxConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() })?;
+        let store = Store::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let sandbox = Sandbox::new(&SandboxConfig {
+            cache_dir: Some(data_dir.join("cache")),
+            ..Default::default()
+        })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
         let key = lever_secrets::load_key(&data_dir)?;
         let secrets = Arc::new(SealedSecrets::new(store.clone(), &key));
@@ -65,13 +75,42 @@ impl Location {
             Some(smtp) => Some(lever_notify::EmailNotifier::new(&smtp)?),
             None => None,
         };
-        let bindings = lever_capabilities::bindings_config(&config_text).context("the config's `bindings:` section is not valid")?;
-        let config = lever_identity::Config::from_yaml(&config_text).context("the config is not valid")?;
+        let bindings = lever_capabilities::bindings_config(&config_text)
+            .context("the config's `bindings:` section is not valid")?;
+        let config =
+            lever_identity::Config::from_yaml(&config_text).context("the config is not valid")?;
         let directory = directory(&config);
-        let capabilities = Arc::new(Capabilities::new(bindings, registry.clone(), store.clone(), secrets.clone(), email.clone()).with_directory(directory));
+        let capabilities = Arc::new(
+            Capabilities::new(
+                bindings,
+                registry.clone(),
+                store.clone(),
+                secrets.clone(),
+                email.clone(),
+            )
+            .with_directory(directory),
+        );
         let catalog = Arc::new(Catalog::new(store.clone(), registry.clone(), capabilities));
-        let executor = Executor::start(store.clone(), registry.clone(), catalog.clone(), workers, resume, clock, secrets.clone()).await?;
-        Ok(Local { store, registry, executor, catalog, data_dir, secrets, config, email })
+        let executor = Executor::start(
+            store.clone(),
+            registry.clone(),
+            catalog.clone(),
+            workers,
+            resume,
+            clock,
+            secrets.clone(),
+        )
+        .await?;
+        Ok(Local {
+            store,
+            registry,
+            executor,
+            catalog,
+            data_dir,
+            secrets,
+            config,
+            email,
+        })
     }
 
     /// The `lever.yaml` text: `--config`, else `<data-dir>/lever.yaml`, else the embedded one.
@@ -82,7 +121,8 @@ impl Location {
             None if in_data_dir.exists() => in_data_dir,
             None => return Ok(lever_identity::EMBEDDED_CONFIG.to_string()),
         };
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read the config {}", path.display()))
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the config {}", path.display()))
     }
 }
 
@@ -95,9 +135,17 @@ fn directory(config: &lever_identity::Config) -> lever_capabilities::Directory {
             directory.insert(user.id.clone(), vec![address.clone()]);
         }
     }
-    let groups = config.groups.iter().map(|g| g.name.clone()).chain(config.users.iter().filter_map(|u| u.team.clone()));
+    let groups = config
+        .groups
+        .iter()
+        .map(|g| g.name.clone())
+        .chain(config.users.iter().filter_map(|u| u.team.clone()));
     for group in groups {
-        let addresses: Vec<String> = config.members_of(&group).iter().filter_map(|id| email(id)).collect();
+        let addresses: Vec<String> = config
+            .members_of(&group)
+            .iter()
+            .filter_map(|id| email(id))
+            .collect();
         directory.entry(group).or_insert(addresses);
     }
     directory

@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "lever", version, about)]
 struct Cli {
     /// Where the embedded SQLite database and the compiled-code cache live.
-    #[arg(long, global = true, env = "LEVER_DATA_DIR", default_value = "./.lever")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEVER_DATA_DIR",
+        default_value = "./.lever"
+    )]
     data_dir: PathBuf,
     /// A PostgreSQL URL (postgres://USER@HOST:PORT/DB) to use instead of the SQLite file.
     #[arg(long, global = true, env = "LEVER_DATABASE")]
@@ -95,30 +100,56 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEVER_LOG").unwrap_or_else(|_| default_filter.into()),
+            tracing_subscriber::EnvFilter::try_from_env("LEVER_LOG")
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     if let Command::Policy { command } = cli.command {
         return commands::policy::run(command);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
-        let mut location = local::Location { data_dir: cli.data_dir, database: cli.database, config: None };
+        let mut location = local::Location {
+            data_dir: cli.data_dir,
+            database: cli.database,
+            config: None,
+        };
         match cli.command {
-            Command::Serve { listen, workers, publish, templates, config, manual_clock } => {
+            Command::Serve {
+                listen,
+                workers,
+                publish,
+                templates,
+                config,
+                manual_clock,
+            } => {
                 location.config = config;
-                let options = commands::serve::ServeOptions { listen, workers, publish, templates, manual_clock };
+                let options = commands::serve::ServeOptions {
+                    listen,
+                    workers,
+                    publish,
+                    templates,
+                    manual_clock,
+                };
                 commands::serve::serve(location, options).await
             }
             Command::Plugin { command } => commands::plugin::run(location, command).await,
             Command::Template { command } => commands::template::run(location, command).await,
             Command::Run(args) => commands::run::run(location, args).await,
             Command::Token { command } => commands::token::run(location, command).await,
-            Command::Audit { command: AuditCommand::Verify } => return commands::token::verify_audit(location).await,
+            Command::Audit {
+                command: AuditCommand::Verify,
+            } => return commands::token::verify_audit(location).await,
             Command::Policy { .. } => unreachable!("handled before the runtime starts"),
         }
         .map(|()| std::process::ExitCode::SUCCESS)

@@ -142,7 +142,10 @@ fn default_ttl_minutes() -> u64 {
 
 impl Default for LinksConfig {
     fn default() -> Self {
-        LinksConfig { key: None, ttl_minutes: default_ttl_minutes() }
+        LinksConfig {
+            key: None,
+            ttl_minutes: default_ttl_minutes(),
+        }
     }
 }
 
@@ -158,7 +161,9 @@ impl fmt::Debug for LinksConfig {
 impl LinksConfig {
     /// The link lifetime in milliseconds.
     pub fn ttl_ms(&self) -> i64 {
-        i64::try_from(self.ttl_minutes).unwrap_or(i64::MAX / 60_000).saturating_mul(60_000)
+        i64::try_from(self.ttl_minutes)
+            .unwrap_or(i64::MAX / 60_000)
+            .saturating_mul(60_000)
     }
 }
 
@@ -169,8 +174,8 @@ fn invalid(message: String) -> IdentityError {
 impl Config {
     /// Parses and validates YAML. Errors name the field and say what to fix.
     pub fn from_yaml(text: &str) -> Result<Config, IdentityError> {
-        let value: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| invalid(format!("lever.yaml is not valid YAML: {e}")))?;
+        let value: serde_yaml::Value = serde_yaml::from_str(text)
+            .map_err(|e| invalid(format!("lever.yaml is not valid YAML: {e}")))?;
         if value.is_null() {
             return Ok(Config::default());
         }
@@ -189,10 +194,16 @@ impl Config {
         let mut ids = HashSet::new();
         for (i, user) in self.users.iter().enumerate() {
             if user.id.trim().is_empty() || user.id.chars().any(char::is_whitespace) {
-                return Err(invalid(format!("users[{i}].id `{}` must be non-empty without spaces", user.id)));
+                return Err(invalid(format!(
+                    "users[{i}].id `{}` must be non-empty without spaces",
+                    user.id
+                )));
             }
             if !ids.insert(user.id.as_str()) {
-                return Err(invalid(format!("users[{i}].id: user `{}` is defined twice", user.id)));
+                return Err(invalid(format!(
+                    "users[{i}].id: user `{}` is defined twice",
+                    user.id
+                )));
             }
         }
         let mut known: HashSet<&str> = HashSet::new();
@@ -201,7 +212,10 @@ impl Config {
                 return Err(invalid(format!("groups[{i}].name is empty")));
             }
             if !known.insert(group.name.as_str()) {
-                return Err(invalid(format!("groups[{i}].name: group `{}` is defined twice", group.name)));
+                return Err(invalid(format!(
+                    "groups[{i}].name: group `{}` is defined twice",
+                    group.name
+                )));
             }
         }
         known.extend(self.users.iter().filter_map(|u| u.team.as_deref()));
@@ -228,10 +242,15 @@ impl Config {
         }
         if let Some(oidc) = &self.oidc {
             if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://")) {
-                return Err(invalid(format!("oidc.issuer `{}` must be an http(s) URL", oidc.issuer)));
+                return Err(invalid(format!(
+                    "oidc.issuer `{}` must be an http(s) URL",
+                    oidc.issuer
+                )));
             }
             if oidc.audience.trim().is_empty() {
-                return Err(invalid("oidc.audience is empty; set the client id your IdP puts in `aud`".to_string()));
+                return Err(invalid(
+                    "oidc.audience is empty; set the client id your IdP puts in `aud`".to_string(),
+                ));
             }
             for (field, claim) in [
                 ("user_claim", &oidc.user_claim),
@@ -246,7 +265,10 @@ impl Config {
         let mut windows = HashSet::new();
         for (i, window) in self.freeze_windows.iter().enumerate() {
             if !windows.insert(window.name.as_str()) {
-                return Err(invalid(format!("freeze_windows[{i}].name: window `{}` is defined twice", window.name)));
+                return Err(invalid(format!(
+                    "freeze_windows[{i}].name: window `{}` is defined twice",
+                    window.name
+                )));
             }
         }
         Ok(())
@@ -270,7 +292,11 @@ impl Config {
             .filter(|u| u.team.as_deref() == Some(group) || u.groups.iter().any(|g| g == group))
             .map(|u| u.id.clone())
             .collect();
-        for member in self.group(group).map(|g| g.members.as_slice()).unwrap_or_default() {
+        for member in self
+            .group(group)
+            .map(|g| g.members.as_slice())
+            .unwrap_or_default()
+        {
             if !out.contains(member) {
                 out.push(member.clone());
             }
@@ -280,7 +306,10 @@ impl Config {
 
     /// Change-freeze windows in force at this instant (Unix ms).
     pub fn freeze_active(&self, now_ms: i64) -> Vec<&FreezeWindow> {
-        self.freeze_windows.iter().filter(|w| w.active_at(now_ms)).collect()
+        self.freeze_windows
+            .iter()
+            .filter(|w| w.active_at(now_ms))
+            .collect()
     }
 
     /// The principal of a configured user (source [`Source::Config`]).
@@ -310,8 +339,14 @@ impl Config {
             .clone()
             .or_else(|| user.and_then(|u| u.name.clone()))
             .unwrap_or_else(|| identity.user_id.clone());
-        let email = identity.email.clone().or_else(|| user.and_then(|u| u.email.clone()));
-        let team = identity.team.clone().or_else(|| user.and_then(|u| u.team.clone()));
+        let email = identity
+            .email
+            .clone()
+            .or_else(|| user.and_then(|u| u.email.clone()));
+        let team = identity
+            .team
+            .clone()
+            .or_else(|| user.and_then(|u| u.team.clone()));
         self.assemble(&identity.user_id, name, email, team, groups, Source::Oidc)
     }
 
@@ -326,14 +361,26 @@ impl Config {
         source: Source,
     ) -> Principal {
         let mut groups = Vec::new();
-        let group_side = self.groups.iter().filter(|g| g.members.iter().any(|m| m == id)).map(|g| g.name.clone());
+        let group_side = self
+            .groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == id))
+            .map(|g| g.name.clone());
         for group in listed.into_iter().chain(team.clone()).chain(group_side) {
             if !group.is_empty() && !groups.contains(&group) {
                 groups.push(group);
             }
         }
-        let principal =
-            Principal { id: id.to_string(), name, email, team, groups, roles: Vec::new(), runs: Vec::new(), source };
+        let principal = Principal {
+            id: id.to_string(),
+            name,
+            email,
+            team,
+            groups,
+            roles: Vec::new(),
+            runs: Vec::new(),
+            source,
+        };
         self.with_grants(principal)
     }
 

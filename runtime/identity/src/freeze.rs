@@ -27,8 +27,15 @@ pub enum Weekday {
     Sun,
 }
 
-const WEEK: [Weekday; 7] =
-    [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
 
 impl Weekday {
     /// The three-letter lowercase name (`mon`, ..., `sun`).
@@ -39,7 +46,8 @@ impl Weekday {
     /// Parses `mon`/`monday` (any case) and so on.
     pub fn parse(s: &str) -> Option<Weekday> {
         let lower = s.trim().to_ascii_lowercase();
-        WEEK.into_iter().find(|d| lower == d.as_str() || lower == FULL_NAMES[*d as usize])
+        WEEK.into_iter()
+            .find(|d| lower == d.as_str() || lower == FULL_NAMES[*d as usize])
     }
 
     /// The weekday of a Unix time in milliseconds (UTC).
@@ -53,7 +61,15 @@ impl Weekday {
     }
 }
 
-const FULL_NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const FULL_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// When a freeze window applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +110,11 @@ impl FreezeWindow {
     pub fn active_at(&self, now_ms: i64) -> bool {
         match &self.schedule {
             Schedule::Once { start_ms, end_ms } => *start_ms <= now_ms && now_ms < *end_ms,
-            Schedule::Weekly { days, from_minute, to_minute } => {
+            Schedule::Weekly {
+                days,
+                from_minute,
+                to_minute,
+            } => {
                 let minute = (now_ms.rem_euclid(DAY_MS) / MINUTE_MS) as u16;
                 let today = Weekday::of_ms(now_ms);
                 if from_minute <= to_minute {
@@ -141,17 +161,22 @@ impl TryFrom<RawWindow> for FreezeWindow {
         }
         let schedule = match (raw.start, raw.end, raw.weekly) {
             (Some(start), Some(end), None) => {
-                let start_ms =
-                    parse_rfc3339(&start).map_err(|e| format!("freeze window `{name}`: start `{start}`: {e}"))?;
-                let end_ms = parse_rfc3339(&end).map_err(|e| format!("freeze window `{name}`: end `{end}`: {e}"))?;
+                let start_ms = parse_rfc3339(&start)
+                    .map_err(|e| format!("freeze window `{name}`: start `{start}`: {e}"))?;
+                let end_ms = parse_rfc3339(&end)
+                    .map_err(|e| format!("freeze window `{name}`: end `{end}`: {e}"))?;
                 if end_ms <= start_ms {
-                    return Err(format!("freeze window `{name}`: end `{end}` is not after start `{start}`"));
+                    return Err(format!(
+                        "freeze window `{name}`: end `{end}` is not after start `{start}`"
+                    ));
                 }
                 Schedule::Once { start_ms, end_ms }
             }
             (None, None, Some(weekly)) => {
                 if weekly.days.is_empty() {
-                    return Err(format!("freeze window `{name}`: weekly.days is empty; list days like [mon, fri]"));
+                    return Err(format!(
+                        "freeze window `{name}`: weekly.days is empty; list days like [mon, fri]"
+                    ));
                 }
                 let days = weekly
                     .days
@@ -163,11 +188,22 @@ impl TryFrom<RawWindow> for FreezeWindow {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let from_minute = parse_hh_mm(&weekly.from).ok_or_else(|| {
-                    format!("freeze window `{name}`: weekly.from `{}` is not HH:MM (UTC)", weekly.from)
+                    format!(
+                        "freeze window `{name}`: weekly.from `{}` is not HH:MM (UTC)",
+                        weekly.from
+                    )
                 })?;
-                let to_minute = parse_hh_mm(&weekly.to)
-                    .ok_or_else(|| format!("freeze window `{name}`: weekly.to `{}` is not HH:MM (UTC)", weekly.to))?;
-                Schedule::Weekly { days, from_minute, to_minute }
+                let to_minute = parse_hh_mm(&weekly.to).ok_or_else(|| {
+                    format!(
+                        "freeze window `{name}`: weekly.to `{}` is not HH:MM (UTC)",
+                        weekly.to
+                    )
+                })?;
+                Schedule::Weekly {
+                    days,
+                    from_minute,
+                    to_minute,
+                }
             }
             _ => {
                 return Err(format!(
@@ -175,15 +211,27 @@ impl TryFrom<RawWindow> for FreezeWindow {
                 ));
             }
         };
-        Ok(FreezeWindow { name, reason: raw.reason, schedule })
+        Ok(FreezeWindow {
+            name,
+            reason: raw.reason,
+            schedule,
+        })
     }
 }
 
 impl From<FreezeWindow> for RawWindow {
     fn from(w: FreezeWindow) -> Self {
         let (start, end, weekly) = match w.schedule {
-            Schedule::Once { start_ms, end_ms } => (Some(format_rfc3339(start_ms)), Some(format_rfc3339(end_ms)), None),
-            Schedule::Weekly { days, from_minute, to_minute } => (
+            Schedule::Once { start_ms, end_ms } => (
+                Some(format_rfc3339(start_ms)),
+                Some(format_rfc3339(end_ms)),
+                None,
+            ),
+            Schedule::Weekly {
+                days,
+                from_minute,
+                to_minute,
+            } => (
                 None,
                 None,
                 Some(RawWeekly {
@@ -193,7 +241,13 @@ impl From<FreezeWindow> for RawWindow {
                 }),
             ),
         };
-        RawWindow { name: w.name, reason: w.reason, start, end, weekly }
+        RawWindow {
+            name: w.name,
+            reason: w.reason,
+            start,
+            end,
+            weekly,
+        }
     }
 }
 
@@ -252,7 +306,13 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         Ok(part.iter().fold(0, |acc, c| acc * 10 + i64::from(c - b'0')))
     };
     let sep = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
-    if b.len() < 20 || !sep(4, b"-") || !sep(7, b"-") || !sep(10, b"Tt ") || !sep(13, b":") || !sep(16, b":") {
+    if b.len() < 20
+        || !sep(4, b"-")
+        || !sep(7, b"-")
+        || !sep(10, b"Tt ")
+        || !sep(13, b":")
+        || !sep(16, b":")
+    {
         return Err(SHAPE.to_string());
     }
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
@@ -261,17 +321,23 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         return Err(format!("{year:04}-{month:02}-{day:02} is not a date"));
     }
     if hour > 23 || minute > 59 || second > 60 {
-        return Err(format!("{hour:02}:{minute:02}:{second:02} is not a time of day"));
+        return Err(format!(
+            "{hour:02}:{minute:02}:{second:02} is not a time of day"
+        ));
     }
     let mut at = 19;
     let mut millis = 0;
     if b.get(at) == Some(&b'.') {
-        let digits = b[at + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if digits == 0 {
             return Err(SHAPE.to_string());
         }
         let frac = &b[at + 1..at + 1 + digits.min(3)];
-        millis = frac.iter().fold(0, |acc, c| acc * 10 + i64::from(c - b'0')) * 10_i64.pow(3 - frac.len() as u32);
+        millis = frac.iter().fold(0, |acc, c| acc * 10 + i64::from(c - b'0'))
+            * 10_i64.pow(3 - frac.len() as u32);
         at += 1 + digits;
     }
     let offset_minutes = match b.get(at) {
@@ -281,12 +347,17 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
             if h > 23 || m > 59 {
                 return Err("bad UTC offset".to_string());
             }
-            if *sign == b'+' { h * 60 + m } else { -(h * 60 + m) }
+            if *sign == b'+' {
+                h * 60 + m
+            } else {
+                -(h * 60 + m)
+            }
         }
         _ => return Err(format!("{SHAPE} (the time zone must be Z or +HH:MM)")),
     };
     let seconds =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset_minutes * 60;
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
+            - offset_minutes * 60;
     Ok(seconds * 1000 + millis)
 }
 
@@ -294,5 +365,10 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
 pub fn format_rfc3339(ms: i64) -> String {
     let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
     let secs = ms.rem_euclid(DAY_MS) / 1000;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }

@@ -29,7 +29,10 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("config", &self.config).field("oidc", &self.oidc).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("config", &self.config)
+            .field("oidc", &self.oidc)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,7 +40,11 @@ impl Authenticator {
     /// An authenticator; builds the OIDC verifier when `config.oidc` is set.
     pub fn new(config: Config, store: Store) -> Authenticator {
         let oidc = config.oidc.clone().map(OidcVerifier::new);
-        Authenticator { config, store, oidc }
+        Authenticator {
+            config,
+            store,
+            oidc,
+        }
     }
 
     /// The identity config.
@@ -58,10 +65,14 @@ impl Authenticator {
     }
 
     /// The caller of a request, from its `Authorization` header value.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, IdentityError> {
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Principal, IdentityError> {
         let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
             return Err(IdentityError::Unauthenticated(
-                "send Authorization: Bearer <token>; create one with `lever token create`".to_string(),
+                "send Authorization: Bearer <token>; create one with `lever token create`"
+                    .to_string(),
             ));
         };
         let (scheme, credential) = header.split_once(' ').unwrap_or((header, ""));
@@ -75,12 +86,16 @@ impl Authenticator {
             self.authenticate_token(credential).await
         } else if credential.split('.').count() == 3 {
             let Some(oidc) = &self.oidc else {
-                return Err(IdentityError::Unauthenticated("OIDC is not configured on this server".to_string()));
+                return Err(IdentityError::Unauthenticated(
+                    "OIDC is not configured on this server".to_string(),
+                ));
             };
             let identity = oidc.verify(credential).await?;
             Ok(self.config.oidc_principal(&identity))
         } else if credential.is_empty() {
-            Err(IdentityError::Unauthenticated("the Bearer token is empty".to_string()))
+            Err(IdentityError::Unauthenticated(
+                "the Bearer token is empty".to_string(),
+            ))
         } else {
             Err(IdentityError::Unauthenticated(
                 "the Bearer token is neither a Lever API token (lvr_...) nor a JWT".to_string(),
@@ -89,14 +104,27 @@ impl Authenticator {
     }
 
     async fn authenticate_token(&self, token: &str) -> Result<Principal, IdentityError> {
-        let record = self.store.token_by_hash(&tokens::hash(token)).await?.ok_or_else(|| {
-            IdentityError::Unauthenticated("unknown API token: check it was copied whole".to_string())
-        })?;
+        let record = self
+            .store
+            .token_by_hash(&tokens::hash(token))
+            .await?
+            .ok_or_else(|| {
+                IdentityError::Unauthenticated(
+                    "unknown API token: check it was copied whole".to_string(),
+                )
+            })?;
         if record.revoked_at.is_some() {
-            return Err(IdentityError::Unauthenticated("token was revoked".to_string()));
+            return Err(IdentityError::Unauthenticated(
+                "token was revoked".to_string(),
+            ));
         }
         self.principal(&record.user_id, Source::Token)
-            .ok_or_else(|| IdentityError::Unauthenticated(format!("user {} is no longer configured", record.user_id)))
+            .ok_or_else(|| {
+                IdentityError::Unauthenticated(format!(
+                    "user {} is no longer configured",
+                    record.user_id
+                ))
+            })
     }
 
     /// Creates an API token for a configured user (or `admin`). Returns the record and the
@@ -114,7 +142,9 @@ impl Authenticator {
         }
         let (token, hash) = tokens::generate();
         let id = tokens::new_id();
-        self.store.insert_token(&id, user_id, name, &hash, created_by).await?;
+        self.store
+            .insert_token(&id, user_id, name, &hash, created_by)
+            .await?;
         let record = self.store.token(&id).await?.expect("token just inserted");
         Ok((record, token))
     }

@@ -110,11 +110,14 @@ impl LinkSigner {
     /// generated and written there (mode 0600) on first start.
     pub fn from_config(links: &LinksConfig, data_dir: &Path) -> Result<LinkSigner, IdentityError> {
         if let Some(key) = &links.key {
-            let key = hex::decode(key.trim()).map_err(|e| IdentityError::InvalidConfig(format!("links.key: {e}")))?;
+            let key = hex::decode(key.trim())
+                .map_err(|e| IdentityError::InvalidConfig(format!("links.key: {e}")))?;
             return Ok(LinkSigner::new(&key));
         }
         let path = data_dir.join(KEY_FILE);
-        let io = |e: std::io::Error| IdentityError::InvalidConfig(format!("link key file {}: {e}", path.display()));
+        let io = |e: std::io::Error| {
+            IdentityError::InvalidConfig(format!("link key file {}: {e}", path.display()))
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let key = hex::decode(text.trim()).ok().filter(|k| k.len() >= 16).ok_or_else(|| {
@@ -131,7 +134,9 @@ impl LinkSigner {
                 match write_private(&path, hex::encode(&key).as_bytes()) {
                     Ok(()) => Ok(LinkSigner::new(&key)),
                     // Another process wrote it first: use theirs.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => LinkSigner::from_config(links, data_dir),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        LinkSigner::from_config(links, data_dir)
+                    }
                     Err(e) => Err(io(e)),
                 }
             }
@@ -155,11 +160,16 @@ impl LinkSigner {
     /// The claims of a link issued by this signer that has not expired at `now_ms`.
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<LinkClaims, LinkError> {
         let (payload, signature) = token.trim().split_once('.').ok_or(LinkError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| LinkError::Malformed)?;
-        let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| LinkError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| LinkError::Malformed)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| LinkError::Malformed)?;
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
-        mac.verify_slice(&signature).map_err(|_| LinkError::Forged)?;
+        mac.verify_slice(&signature)
+            .map_err(|_| LinkError::Forged)?;
         let claims: LinkClaims = serde_json::from_slice(&json).map_err(|_| LinkError::Malformed)?;
         if now_ms >= claims.expires_at_ms {
             return Err(LinkError::Expired);

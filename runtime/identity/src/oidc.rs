@@ -63,7 +63,9 @@ pub struct OidcVerifier {
 
 impl std::fmt::Debug for OidcVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcVerifier").field("issuer", &self.config.issuer).finish_non_exhaustive()
+        f.debug_struct("OidcVerifier")
+            .field("issuer", &self.config.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,8 +76,15 @@ fn refused(message: impl Into<String>) -> IdentityError {
 impl OidcVerifier {
     /// A verifier; nothing is fetched until the first token.
     pub fn new(config: OidcConfig) -> OidcVerifier {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        OidcVerifier { config, http, cache: Mutex::new(KeyCache::default()) }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        OidcVerifier {
+            config,
+            http,
+            cache: Mutex::new(KeyCache::default()),
+        }
     }
 
     /// The config it verifies against.
@@ -85,9 +94,13 @@ impl OidcVerifier {
 
     /// Checks signature, `iss`, `aud`, `exp` and `nbf` (30 s leeway) and returns the identity.
     pub async fn verify(&self, jwt: &str) -> Result<OidcIdentity, IdentityError> {
-        let header = jsonwebtoken::decode_header(jwt).map_err(|e| refused(format!("malformed token: {e}")))?;
+        let header = jsonwebtoken::decode_header(jwt)
+            .map_err(|e| refused(format!("malformed token: {e}")))?;
         if !ACCEPTED.contains(&header.alg) {
-            return Err(refused(format!("token algorithm {:?} is not accepted; use RS256 or ES256", header.alg)));
+            return Err(refused(format!(
+                "token algorithm {:?} is not accepted; use RS256 or ES256",
+                header.alg
+            )));
         }
         let key = self.key_for(header.kid.as_deref(), header.alg).await?;
         let mut validation = Validation::new(header.alg);
@@ -114,12 +127,22 @@ impl OidcVerifier {
         refused(match error.kind() {
             ErrorKind::InvalidSignature => "token signature does not verify".to_string(),
             ErrorKind::ExpiredSignature => "token expired".to_string(),
-            ErrorKind::ImmatureSignature => "token is not valid yet (its nbf is in the future)".to_string(),
+            ErrorKind::ImmatureSignature => {
+                "token is not valid yet (its nbf is in the future)".to_string()
+            }
             ErrorKind::InvalidIssuer => {
-                format!("issuer {} is not the configured issuer \"{}\"", claim("iss"), self.config.issuer)
+                format!(
+                    "issuer {} is not the configured issuer \"{}\"",
+                    claim("iss"),
+                    self.config.issuer
+                )
             }
             ErrorKind::InvalidAudience => {
-                format!("audience {} is not the configured audience \"{}\"", claim("aud"), self.config.audience)
+                format!(
+                    "audience {} is not the configured audience \"{}\"",
+                    claim("aud"),
+                    self.config.audience
+                )
             }
             ErrorKind::MissingRequiredClaim(name) => format!("token has no `{name}` claim"),
             ErrorKind::InvalidAlgorithm => "token algorithm does not match its key".to_string(),
@@ -134,10 +157,17 @@ impl OidcVerifier {
             _ => None,
         };
         let user_id = text(&self.config.user_claim).ok_or_else(|| {
-            refused(format!("token has no `{}` claim to identify the user (oidc.user_claim)", self.config.user_claim))
+            refused(format!(
+                "token has no `{}` claim to identify the user (oidc.user_claim)",
+                self.config.user_claim
+            ))
         })?;
         let groups = match claims.get(&self.config.groups_claim) {
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(group_name).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(group_name)
+                .collect(),
             Some(Value::String(s)) => vec![group_name(s)],
             _ => Vec::new(),
         };
@@ -152,7 +182,11 @@ impl OidcVerifier {
     }
 
     /// The decoding key for a token's `kid` and `alg`, fetching the JWKS as needed.
-    async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, IdentityError> {
+    async fn key_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<DecodingKey, IdentityError> {
         let mut cache = self.cache.lock().await;
         if cache.fetched_at.is_none_or(|at| at.elapsed() > MAX_KEY_AGE)
             && let Err(e) = self.refresh(&mut cache).await
@@ -165,36 +199,55 @@ impl OidcVerifier {
         if let Some(jwk) = find(&cache.keys, kid, alg)? {
             return key(jwk, alg);
         }
-        if cache.fetched_at.is_none_or(|at| at.elapsed() >= MIN_REFETCH) {
+        if cache
+            .fetched_at
+            .is_none_or(|at| at.elapsed() >= MIN_REFETCH)
+        {
             self.refresh(&mut cache).await?;
             if let Some(jwk) = find(&cache.keys, kid, alg)? {
                 return key(jwk, alg);
             }
         }
         Err(refused(match kid {
-            Some(kid) => format!("unknown key id `{kid}`: the identity provider's key set has no such key"),
-            None => format!("token has no key id and the identity provider has no single {alg:?} key"),
+            Some(kid) => {
+                format!("unknown key id `{kid}`: the identity provider's key set has no such key")
+            }
+            None => {
+                format!("token has no key id and the identity provider has no single {alg:?} key")
+            }
         }))
     }
 
     async fn refresh(&self, cache: &mut KeyCache) -> Result<(), IdentityError> {
-        let jwks_uri = match self.config.jwks_uri.clone().or_else(|| cache.jwks_uri.clone()) {
+        let jwks_uri = match self
+            .config
+            .jwks_uri
+            .clone()
+            .or_else(|| cache.jwks_uri.clone())
+        {
             Some(uri) => uri,
             None => {
-                let url = format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'));
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.config.issuer.trim_end_matches('/')
+                );
                 let discovery = self.get_json(&url, "OIDC discovery").await?;
-                let uri = discovery.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| {
-                    IdentityError::OidcProvider(format!("OIDC discovery at {url} has no jwks_uri; set oidc.jwks_uri"))
-                })?;
+                let uri = discovery
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        IdentityError::OidcProvider(format!(
+                            "OIDC discovery at {url} has no jwks_uri; set oidc.jwks_uri"
+                        ))
+                    })?;
                 cache.jwks_uri = Some(uri.to_string());
                 uri.to_string()
             }
         };
         let set = self.get_json(&jwks_uri, "JWKS").await?;
-        let entries = set
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| IdentityError::OidcProvider(format!("JWKS at {jwks_uri} has no `keys` array")))?;
+        let entries = set.get("keys").and_then(Value::as_array).ok_or_else(|| {
+            IdentityError::OidcProvider(format!("JWKS at {jwks_uri} has no `keys` array"))
+        })?;
         // One key the library cannot read must not take the others down with it.
         cache.keys = entries
             .iter()
@@ -214,11 +267,19 @@ impl OidcVerifier {
 
     async fn get_json(&self, url: &str, what: &str) -> Result<Value, IdentityError> {
         let fail = |e: String| IdentityError::OidcProvider(format!("{what} at {url}: {e}"));
-        let response = self.http.get(url).send().await.map_err(|e| fail(e.to_string()))?;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         if !response.status().is_success() {
             return Err(fail(format!("HTTP {}", response.status())));
         }
-        response.json().await.map_err(|e| fail(format!("not JSON: {e}")))
+        response
+            .json()
+            .await
+            .map_err(|e| fail(format!("not JSON: {e}")))
     }
 }
 
@@ -257,11 +318,20 @@ fn fits(jwk: &Jwk, alg: Algorithm) -> bool {
 }
 
 /// The key for a token: by `kid` if the token has one, else the only key that fits.
-fn find<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Result<Option<&'a Jwk>, IdentityError> {
+fn find<'a>(
+    keys: &'a [Jwk],
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<Option<&'a Jwk>, IdentityError> {
     match kid {
-        Some(kid) => match keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)) {
+        Some(kid) => match keys
+            .iter()
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+        {
             Some(jwk) if fits(jwk, alg) => Ok(Some(jwk)),
-            Some(_) => Err(refused(format!("token algorithm {alg:?} does not match key `{kid}`"))),
+            Some(_) => Err(refused(format!(
+                "token algorithm {alg:?} does not match key `{kid}`"
+            ))),
             None => Ok(None),
         },
         None => {

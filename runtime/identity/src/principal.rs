@@ -42,14 +42,18 @@ impl FromStr for Role {
             "developer" => Ok(Role::Developer),
             "approver" => Ok(Role::Approver),
             "platform" => Ok(Role::Platform),
-            other => Err(format!("unknown role `{other}`: use developer, approver or platform")),
+            other => Err(format!(
+                "unknown role `{other}`: use developer, approver or platform"
+            )),
         }
     }
 }
 
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -80,7 +84,9 @@ pub struct RunsRule {
 impl RunsRule {
     /// Whether a template with this owner and these tags is covered.
     pub fn matches(&self, owner: &str, tags: &[String]) -> bool {
-        self.owners.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(owner))
+        self.owners
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(owner))
             || self.tags.iter().any(|t| t == "*" || tags.contains(t))
     }
 }
@@ -147,7 +153,8 @@ impl Principal {
             return true;
         }
         if let Some(team) = &self.team
-            && (owner.eq_ignore_ascii_case(team) || owner.eq_ignore_ascii_case(&format!("group:default/{team}")))
+            && (owner.eq_ignore_ascii_case(team)
+                || owner.eq_ignore_ascii_case(&format!("group:default/{team}")))
         {
             return true;
         }

@@ -26,7 +26,10 @@ pub fn hash(token: &str) -> String {
 /// Whether a string has the shape of a Lever API token.
 pub fn looks_like_token(s: &str) -> bool {
     s.strip_prefix(PREFIX).is_some_and(|rest| {
-        rest.len() == 43 && rest.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
     })
 }
 

@@ -1,6 +1,8 @@
 //! Config loading and validation, principals, roles, runs rules and freeze windows.
 
-use lever_identity::{Config, IdentityError, Role, Schedule, Source, Weekday, format_rfc3339, parse_rfc3339};
+use lever_identity::{
+    Config, IdentityError, Role, Schedule, Source, Weekday, format_rfc3339, parse_rfc3339,
+};
 
 fn tags(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -19,10 +21,21 @@ fn config_error(yaml: &str) -> String {
 #[test]
 fn demo_config_parses_with_the_expected_people() {
     let config = Config::embedded_default();
-    for id in ["admin", "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"] {
-        assert!(config.user(id).is_some(), "{id} missing from demo/lever.yaml");
+    for id in [
+        "admin", "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+    ] {
+        assert!(
+            config.user(id).is_some(),
+            "{id} missing from demo/lever.yaml"
+        );
     }
-    for group in ["platform", "payments", "search", "finance-managers", "security-oncall"] {
+    for group in [
+        "platform",
+        "payments",
+        "search",
+        "finance-managers",
+        "security-oncall",
+    ] {
         assert!(config.group(group).is_some(), "group {group} missing");
     }
     assert!(config.oidc.is_none());
@@ -54,9 +67,12 @@ fn demo_principals_have_groups_and_roles() {
     assert!(dave.in_group("search") && dave.in_group("search-leads"));
     assert!(dave.has_role(Role::Approver));
 
-    for (id, group) in
-        [("erin", "finance"), ("frank", "security"), ("grace", "change-freeze-approvers"), ("heidi", "platform-oncall")]
-    {
+    for (id, group) in [
+        ("erin", "finance"),
+        ("frank", "security"),
+        ("grace", "change-freeze-approvers"),
+        ("heidi", "platform-oncall"),
+    ] {
         let p = config.principal(id).unwrap();
         assert!(p.in_group(group), "{id} not in {group}");
         assert!(p.has_role(Role::Approver), "{id} is no approver");
@@ -123,13 +139,22 @@ fn empty_config_is_default() {
 #[test]
 fn bad_configs_name_the_field() {
     let e = config_error("groups:\n  - name: x\n    roles: [admin]\n");
-    assert!(e.contains("groups[0].roles") && e.contains("unknown role `admin`"), "{e}");
+    assert!(
+        e.contains("groups[0].roles") && e.contains("unknown role `admin`"),
+        "{e}"
+    );
 
     let e = config_error("users:\n  - id: a\n    groups: [ghosts]\n");
-    assert!(e.contains("users[0].groups") && e.contains("unknown group `ghosts`"), "{e}");
+    assert!(
+        e.contains("users[0].groups") && e.contains("unknown group `ghosts`"),
+        "{e}"
+    );
 
     let e = config_error("users:\n  - id: a\n  - id: a\n");
-    assert!(e.contains("users[1].id") && e.contains("defined twice"), "{e}");
+    assert!(
+        e.contains("users[1].id") && e.contains("defined twice"),
+        "{e}"
+    );
 
     let e = config_error("users:\n  - id: a\n    gruops: [x]\n");
     assert!(e.contains("users[0]") && e.contains("gruops"), "{e}");
@@ -140,18 +165,27 @@ fn bad_configs_name_the_field() {
     let e = config_error("oidc:\n  issuer: idp.example.com\n  audience: lever\n");
     assert!(e.contains("oidc.issuer"), "{e}");
 
-    let e =
-        config_error("freeze_windows:\n  - name: w\n    start: 2026-13-01T00:00:00Z\n    end: 2027-01-04T00:00:00Z\n");
-    assert!(e.contains("freeze_windows") && e.contains("window `w`: start"), "{e}");
+    let e = config_error(
+        "freeze_windows:\n  - name: w\n    start: 2026-13-01T00:00:00Z\n    end: 2027-01-04T00:00:00Z\n",
+    );
+    assert!(
+        e.contains("freeze_windows") && e.contains("window `w`: start"),
+        "{e}"
+    );
 
-    let e =
-        config_error("freeze_windows:\n  - name: w\n    start: 2027-01-04T00:00:00Z\n    end: 2026-12-20T00:00:00Z\n");
+    let e = config_error(
+        "freeze_windows:\n  - name: w\n    start: 2027-01-04T00:00:00Z\n    end: 2026-12-20T00:00:00Z\n",
+    );
     assert!(e.contains("not after start"), "{e}");
 
-    let e = config_error("freeze_windows:\n  - name: w\n    weekly: {days: [funday], from: '15:00', to: '23:59'}\n");
+    let e = config_error(
+        "freeze_windows:\n  - name: w\n    weekly: {days: [funday], from: '15:00', to: '23:59'}\n",
+    );
     assert!(e.contains("freeze_windows") && e.contains("funday"), "{e}");
 
-    let e = config_error("freeze_windows:\n  - name: w\n    weekly: {days: [fri], from: '25:00', to: '23:59'}\n");
+    let e = config_error(
+        "freeze_windows:\n  - name: w\n    weekly: {days: [fri], from: '25:00', to: '23:59'}\n",
+    );
     assert!(e.contains("weekly.from"), "{e}");
 
     let e = config_error("freeze_windows:\n  - name: w\n    reason: r\n");
@@ -177,7 +211,11 @@ fn ms(text: &str) -> i64 {
 }
 
 fn active(config: &Config, at: &str) -> Vec<String> {
-    config.freeze_active(ms(at)).into_iter().map(|w| w.name.clone()).collect()
+    config
+        .freeze_active(ms(at))
+        .into_iter()
+        .map(|w| w.name.clone())
+        .collect()
 }
 
 #[test]
@@ -185,7 +223,10 @@ fn one_off_and_weekly_windows() {
     let config = Config::from_yaml(WINDOWS).unwrap();
     assert_eq!(
         config.freeze_windows[0].schedule,
-        Schedule::Once { start_ms: ms("2026-12-20T00:00:00Z"), end_ms: ms("2027-01-04T00:00:00Z") }
+        Schedule::Once {
+            start_ms: ms("2026-12-20T00:00:00Z"),
+            end_ms: ms("2027-01-04T00:00:00Z")
+        }
     );
     // One-off: start inclusive, end exclusive.
     assert!(active(&config, "2026-12-19T23:59:59Z").is_empty());
@@ -201,7 +242,10 @@ fn one_off_and_weekly_windows() {
     assert!(active(&config, "2026-07-04T00:00:00Z").is_empty());
     assert!(active(&config, "2026-07-02T16:00:00Z").is_empty());
     // An offset is honoured: 17:00+02:00 is 15:00 UTC.
-    assert_eq!(active(&config, "2026-07-03T17:00:00+02:00"), ["friday-deploys"]);
+    assert_eq!(
+        active(&config, "2026-07-03T17:00:00+02:00"),
+        ["friday-deploys"]
+    );
 
     // Overnight: Wednesday 22:00 to Thursday 02:00 (2026-07-08 is a Wednesday).
     assert!(active(&config, "2026-07-08T21:59:00Z").is_empty());
@@ -219,7 +263,11 @@ fn rfc3339_round_trip_and_epoch_math() {
     assert_eq!(format_rfc3339(951_827_696_789), "2000-02-29T12:34:56Z");
     assert_eq!(Weekday::of_ms(0), Weekday::Thu);
     assert_eq!(Weekday::of_ms(-1), Weekday::Wed);
-    for text in ["1969-12-31T23:59:59Z", "2026-12-20T00:00:00Z", "2100-03-01T00:00:00Z"] {
+    for text in [
+        "1969-12-31T23:59:59Z",
+        "2026-12-20T00:00:00Z",
+        "2100-03-01T00:00:00Z",
+    ] {
         assert_eq!(format_rfc3339(ms(text)), text);
     }
     assert!(parse_rfc3339("2026-02-29T00:00:00Z").is_err());

@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::routing::get;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
-use lever_identity::{Authenticator, Config, IdentityError, OidcConfig, OidcVerifier, Role, Source};
+use lever_identity::{
+    Authenticator, Config, IdentityError, OidcConfig, OidcVerifier, Role, Source,
+};
 use serde_json::{Value, json};
 
 const EC_KEY: &[u8] = include_bytes!("keys/ec-p256.pem");
@@ -40,13 +42,24 @@ async fn start_idp() -> Idp {
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let jwks = JwkSet {
         keys: vec![
-            public_jwk(&EncodingKey::from_ec_pem(EC_KEY).unwrap(), Algorithm::ES256, "ec-1"),
-            public_jwk(&EncodingKey::from_rsa_pem(RSA_KEY).unwrap(), Algorithm::RS256, "rsa-1"),
+            public_jwk(
+                &EncodingKey::from_ec_pem(EC_KEY).unwrap(),
+                Algorithm::ES256,
+                "ec-1",
+            ),
+            public_jwk(
+                &EncodingKey::from_rsa_pem(RSA_KEY).unwrap(),
+                Algorithm::RS256,
+                "rsa-1",
+            ),
         ],
     };
     let fetches = Arc::new(AtomicUsize::new(0));
-    let state =
-        IdpState { issuer: issuer.clone(), jwks: serde_json::to_value(jwks).unwrap(), fetches: fetches.clone() };
+    let state = IdpState {
+        issuer: issuer.clone(),
+        jwks: serde_json::to_value(jwks).unwrap(),
+        fetches: fetches.clone(),
+    };
     let app = Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -63,7 +76,10 @@ async fn start_idp() -> Idp {
         )
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Idp { issuer, jwks_fetches: fetches }
+    Idp {
+        issuer,
+        jwks_fetches: fetches,
+    }
 }
 
 fn claims(idp: &Idp, user: &str) -> Value {
@@ -92,13 +108,18 @@ fn sign(claims: &Value, key_pem: &[u8], alg: Algorithm, kid: &str) -> String {
 }
 
 fn oidc_config(idp: &Idp) -> OidcConfig {
-    OidcConfig { user_claim: "preferred_username".to_string(), ..OidcConfig::new(&idp.issuer, "lever") }
+    OidcConfig {
+        user_claim: "preferred_username".to_string(),
+        ..OidcConfig::new(&idp.issuer, "lever")
+    }
 }
 
 async fn authenticator(idp: &Idp, dir: &tempfile::TempDir) -> Authenticator {
     let mut config = Config::embedded_default();
     config.oidc = Some(oidc_config(idp));
-    let store = lever_store::Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+    let store = lever_store::Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
     Authenticator::new(config, store)
 }
 
@@ -120,14 +141,21 @@ async fn accepted_tokens_map_to_principals() {
 
     // A configured user: token groups plus config groups and team.
     let jwt = sign(&claims(&idp, "carol"), EC_KEY, Algorithm::ES256, "ec-1");
-    let carol = auth.authenticate(Some(&format!("Bearer {jwt}"))).await.unwrap();
+    let carol = auth
+        .authenticate(Some(&format!("Bearer {jwt}")))
+        .await
+        .unwrap();
     assert_eq!(carol.id, "carol");
     assert_eq!(carol.source, Source::Oidc);
     assert_eq!(carol.name, "From The IdP");
     assert_eq!(carol.email.as_deref(), Some("carol@example.com"));
     assert_eq!(carol.team.as_deref(), Some("payments"));
     for group in ["payments-leads", "oidc-only", "payments"] {
-        assert!(carol.in_group(group), "{group} missing from {:?}", carol.groups);
+        assert!(
+            carol.in_group(group),
+            "{group} missing from {:?}",
+            carol.groups
+        );
     }
     assert_eq!(carol.roles, [Role::Developer, Role::Approver]);
     assert!(carol.can_run("group:default/payments", &[]));
@@ -136,7 +164,10 @@ async fn accepted_tokens_map_to_principals() {
     let mut other = claims(&idp, "oscar");
     other["team"] = json!("search");
     let jwt = sign(&other, RSA_KEY, Algorithm::RS256, "rsa-1");
-    let oscar = auth.authenticate(Some(&format!("Bearer {jwt}"))).await.unwrap();
+    let oscar = auth
+        .authenticate(Some(&format!("Bearer {jwt}")))
+        .await
+        .unwrap();
     assert_eq!(oscar.id, "oscar");
     assert_eq!(oscar.team.as_deref(), Some("search"));
     assert!(oscar.in_group("search") && oscar.in_group("payments-leads"));
@@ -148,7 +179,13 @@ async fn accepted_tokens_map_to_principals() {
     let mut recent = claims(&idp, "alice");
     recent["exp"] = json!(get_current_timestamp() - 10);
     let jwt = sign(&recent, EC_KEY, Algorithm::ES256, "ec-1");
-    assert_eq!(auth.authenticate(Some(&format!("Bearer {jwt}"))).await.unwrap().id, "alice");
+    assert_eq!(
+        auth.authenticate(Some(&format!("Bearer {jwt}")))
+            .await
+            .unwrap()
+            .id,
+        "alice"
+    );
 
     // Discovery once, keys once: they are cached.
     assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
@@ -159,42 +196,87 @@ async fn refused_tokens_say_why() {
     let idp = start_idp().await;
     let verifier = OidcVerifier::new(oidc_config(&idp));
     let good = claims(&idp, "alice");
-    assert_eq!(verifier.verify(&sign(&good, EC_KEY, Algorithm::ES256, "ec-1")).await.unwrap().user_id, "alice");
+    assert_eq!(
+        verifier
+            .verify(&sign(&good, EC_KEY, Algorithm::ES256, "ec-1"))
+            .await
+            .unwrap()
+            .user_id,
+        "alice"
+    );
 
     let forged = sign(&good, EC_OTHER_KEY, Algorithm::ES256, "ec-1");
     assert!(refusal(verifier.verify(&forged).await).contains("token signature does not verify"));
 
     let mut wrong_aud = good.clone();
     wrong_aud["aud"] = json!("someone-else");
-    let e = refusal(verifier.verify(&sign(&wrong_aud, EC_KEY, Algorithm::ES256, "ec-1")).await);
-    assert!(e.contains("audience \"someone-else\" is not the configured audience \"lever\""), "{e}");
+    let e = refusal(
+        verifier
+            .verify(&sign(&wrong_aud, EC_KEY, Algorithm::ES256, "ec-1"))
+            .await,
+    );
+    assert!(
+        e.contains("audience \"someone-else\" is not the configured audience \"lever\""),
+        "{e}"
+    );
 
     let mut expired = good.clone();
     expired["exp"] = json!(get_current_timestamp() - 120);
-    let e = refusal(verifier.verify(&sign(&expired, EC_KEY, Algorithm::ES256, "ec-1")).await);
+    let e = refusal(
+        verifier
+            .verify(&sign(&expired, EC_KEY, Algorithm::ES256, "ec-1"))
+            .await,
+    );
     assert!(e.contains("token expired"), "{e}");
 
     let mut early = good.clone();
     early["nbf"] = json!(get_current_timestamp() + 600);
-    let e = refusal(verifier.verify(&sign(&early, EC_KEY, Algorithm::ES256, "ec-1")).await);
+    let e = refusal(
+        verifier
+            .verify(&sign(&early, EC_KEY, Algorithm::ES256, "ec-1"))
+            .await,
+    );
     assert!(e.contains("not valid yet"), "{e}");
 
     let mut wrong_iss = good.clone();
     wrong_iss["iss"] = json!("https://evil.example.com");
-    let e = refusal(verifier.verify(&sign(&wrong_iss, EC_KEY, Algorithm::ES256, "ec-1")).await);
-    assert!(e.contains("issuer \"https://evil.example.com\" is not the configured issuer"), "{e}");
+    let e = refusal(
+        verifier
+            .verify(&sign(&wrong_iss, EC_KEY, Algorithm::ES256, "ec-1"))
+            .await,
+    );
+    assert!(
+        e.contains("issuer \"https://evil.example.com\" is not the configured issuer"),
+        "{e}"
+    );
 
     let mut no_user = good.clone();
-    no_user.as_object_mut().unwrap().remove("preferred_username");
-    let e = refusal(verifier.verify(&sign(&no_user, EC_KEY, Algorithm::ES256, "ec-1")).await);
+    no_user
+        .as_object_mut()
+        .unwrap()
+        .remove("preferred_username");
+    let e = refusal(
+        verifier
+            .verify(&sign(&no_user, EC_KEY, Algorithm::ES256, "ec-1"))
+            .await,
+    );
     assert!(e.contains("preferred_username"), "{e}");
 
     // An ES256 token naming the RSA key.
-    let e = refusal(verifier.verify(&sign(&good, EC_KEY, Algorithm::ES256, "rsa-1")).await);
+    let e = refusal(
+        verifier
+            .verify(&sign(&good, EC_KEY, Algorithm::ES256, "rsa-1"))
+            .await,
+    );
     assert!(e.contains("does not match key"), "{e}");
 
     // HMAC tokens are never accepted.
-    let hs = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &good, &EncodingKey::from_secret(b"secret")).unwrap();
+    let hs = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &good,
+        &EncodingKey::from_secret(b"secret"),
+    )
+    .unwrap();
     let e = refusal(verifier.verify(&hs).await);
     assert!(e.contains("HS256"), "{e}");
 
@@ -202,7 +284,11 @@ async fn refused_tokens_say_why() {
     assert!(e.contains("malformed"), "{e}");
 
     // An unknown kid right after a fetch does not refetch (at most every 30 s).
-    let e = refusal(verifier.verify(&sign(&good, EC_OTHER_KEY, Algorithm::ES256, "rotated")).await);
+    let e = refusal(
+        verifier
+            .verify(&sign(&good, EC_OTHER_KEY, Algorithm::ES256, "rotated"))
+            .await,
+    );
     assert!(e.contains("unknown key id `rotated`"), "{e}");
     assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
 }
@@ -213,10 +299,16 @@ async fn unreachable_provider_is_a_provider_error() {
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let verifier = OidcVerifier::new(OidcConfig::new(&issuer, "lever"));
-    let idp = Idp { issuer: issuer.clone(), jwks_fetches: Arc::default() };
+    let idp = Idp {
+        issuer: issuer.clone(),
+        jwks_fetches: Arc::default(),
+    };
     let jwt = sign(&claims(&idp, "alice"), EC_KEY, Algorithm::ES256, "ec-1");
     let e = verifier.verify(&jwt).await.unwrap_err();
     assert!(matches!(e, IdentityError::OidcProvider(_)), "{e:?}");
     assert_eq!(e.status(), 502);
-    assert!(e.to_string().contains(".well-known/openid-configuration"), "{e}");
+    assert!(
+        e.to_string().contains(".well-known/openid-configuration"),
+        "{e}"
+    );
 }

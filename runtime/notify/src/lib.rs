@@ -60,7 +60,8 @@ pub fn smtp_config(lever_yaml: &str) -> Result<Option<SmtpConfig>, NotifyError> 
         #[serde(default)]
         smtp: Option<SmtpConfig>,
     }
-    let whole: Whole = serde_yaml::from_str(lever_yaml).map_err(|e| NotifyError::Config(e.to_string()))?;
+    let whole: Whole =
+        serde_yaml::from_str(lever_yaml).map_err(|e| NotifyError::Config(e.to_string()))?;
     Ok(whole.smtp)
 }
 
@@ -84,32 +85,51 @@ pub struct EmailNotifier {
 
 impl std::fmt::Debug for EmailNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmailNotifier").field("from", &self.from.to_string()).finish_non_exhaustive()
+        f.debug_struct("EmailNotifier")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
     }
 }
 
 fn mailbox(address: &str) -> Result<Mailbox, NotifyError> {
-    address.parse().map_err(|e: lettre::address::AddressError| NotifyError::Address { address: address.to_string(), error: e.to_string() })
+    address
+        .parse()
+        .map_err(|e: lettre::address::AddressError| NotifyError::Address {
+            address: address.to_string(),
+            error: e.to_string(),
+        })
 }
 
 impl EmailNotifier {
     /// A notifier for `config`. Plain SMTP (the embedded default talks to a local relay).
     pub fn new(config: &SmtpConfig) -> Result<Self, NotifyError> {
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).port(config.port);
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).port(config.port);
         let password = match (&config.password, &config.password_env) {
             (Some(p), _) => Some(p.clone()),
-            (None, Some(var)) => Some(std::env::var(var).map_err(|_| NotifyError::Config(format!("smtp.password_env: ${var} is not set")))?),
+            (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
+                NotifyError::Config(format!("smtp.password_env: ${var} is not set"))
+            })?),
             (None, None) => None,
         };
         if let (Some(user), Some(password)) = (&config.username, password) {
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
-        Ok(Self { transport: builder.build(), from: mailbox(&config.from)? })
+        Ok(Self {
+            transport: builder.build(),
+            from: mailbox(&config.from)?,
+        })
     }
 
     /// Sends one message to `to` (an address): the `notifier` capability's `send`. Links and
     /// buttons become lines of the text, each with its label.
-    pub async fn send_message(&self, to: &str, subject: &str, text: &str, links: &[(String, String)]) -> Result<String, NotifyError> {
+    pub async fn send_message(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        links: &[(String, String)],
+    ) -> Result<String, NotifyError> {
         let mut body = text.to_string();
         if !links.is_empty() {
             body.push('\n');
@@ -130,8 +150,15 @@ impl EmailNotifier {
             .subject(subject)
             .body(body)
             .map_err(|e| NotifyError::Send(e.to_string()))?;
-        let id = message.headers().get_raw("Message-ID").unwrap_or_default().to_string();
-        self.transport.send(message).await.map_err(|e| NotifyError::Send(e.to_string()))?;
+        let id = message
+            .headers()
+            .get_raw("Message-ID")
+            .unwrap_or_default()
+            .to_string();
+        self.transport
+            .send(message)
+            .await
+            .map_err(|e| NotifyError::Send(e.to_string()))?;
         Ok(id)
     }
 
@@ -142,14 +169,36 @@ impl EmailNotifier {
             Some(name) => Mailbox::new(Some(name.clone()), mailbox(&recipient.email)?.email),
             None => mailbox(&recipient.email)?,
         };
-        self.mail(to, body["subject"].as_str().unwrap_or("Lever approval"), text(recipient, body)).await.map(|_| ())
+        self.mail(
+            to,
+            body["subject"].as_str().unwrap_or("Lever approval"),
+            text(recipient, body),
+        )
+        .await
+        .map(|_| ())
     }
 }
 
 /// The email's text: what is asked, by whom, where, at what cost and risk, why, and the links.
 fn text(recipient: &Recipient, body: &Value) -> String {
     let context = &body["context"];
-    let list = |v: &Value| v.as_array().map(|a| a.iter().map(|x| format!("  - {}", x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))).collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        format!(
+                            "  - {}",
+                            x.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| x.to_string())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    };
     let mut out = format!(
         "Hello {name},\n\n{subject}\n\nRequest: {request}\nRequested by: {requester}\nEnvironment: {environment}\nEstimated cost: ${cost}/month\nStage: {stage} (decide by the deadline, or it escalates)\n\nWhy approval is needed:\n{reasons}\n",
         name = recipient.name.as_deref().unwrap_or(&recipient.id),
@@ -161,14 +210,25 @@ fn text(recipient: &Recipient, body: &Value) -> String {
         stage = body["stage"].as_str().unwrap_or_default(),
         reasons = list(&body["reasons"]),
     );
-    let high_risk = list(&context["high_risk_steps"].as_array().map(|s| s.iter().map(|x| x["action"].clone()).collect::<Vec<_>>()).map(Value::Array).unwrap_or(Value::Null));
+    let high_risk = list(
+        &context["high_risk_steps"]
+            .as_array()
+            .map(|s| s.iter().map(|x| x["action"].clone()).collect::<Vec<_>>())
+            .map(Value::Array)
+            .unwrap_or(Value::Null),
+    );
     if !high_risk.is_empty() {
         out.push_str(&format!("\nHigh-risk steps:\n{high_risk}\n"));
     }
     if let Some(resources) = context["resources"].as_array().filter(|r| !r.is_empty()) {
         out.push_str("\nWhat it creates:\n");
         for r in resources {
-            out.push_str(&format!("  - {} {} ({})\n", r["change"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or("")));
+            out.push_str(&format!(
+                "  - {} {} ({})\n",
+                r["change"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+                r["kind"].as_str().unwrap_or("")
+            ));
         }
     }
     if let Some(links) = body["links"].get(&recipient.id) {

@@ -91,7 +91,9 @@ impl<'de> Deserialize<'de> for Required {
         match Repr::deserialize(deserializer)? {
             Repr::Word(word) if word == "all" => Ok(Required::All),
             Repr::Count(n) if n >= 1 => Ok(Required::Count(n)),
-            _ => Err(serde::de::Error::custom(r#"expected "all" or a number of approvers >= 1"#)),
+            _ => Err(serde::de::Error::custom(
+                r#"expected "all" or a number of approvers >= 1"#,
+            )),
         }
     }
 }

@@ -40,36 +40,54 @@ impl PolicySet {
                     message: "another module has the same file name".into(),
                 });
             }
-            engine.add_policy(file.clone(), source.clone()).map_err(|e| PolicyError::from_regorus_syntax(&e, file))?;
+            engine
+                .add_policy(file.clone(), source.clone())
+                .map_err(|e| PolicyError::from_regorus_syntax(&e, file))?;
         }
         // Analysing the modules happens on first evaluation: do it now, with a trivial query, so
         // semantic errors surface here rather than in `decide`.
-        let fallback = modules.first().map(|(file, _)| file.as_str()).unwrap_or("<policy>");
-        engine.eval_query("true".to_string(), false).map_err(|e| PolicyError::from_regorus_syntax(&e, fallback))?;
+        let fallback = modules
+            .first()
+            .map(|(file, _)| file.as_str())
+            .unwrap_or("<policy>");
+        engine
+            .eval_query("true".to_string(), false)
+            .map_err(|e| PolicyError::from_regorus_syntax(&e, fallback))?;
         Ok(PolicySet { engine })
     }
 
     /// The built-in default policy (without its tests), compiled as `default.rego`.
     pub fn default_policy() -> Self {
-        Self::compile(&[(format!("{DEFAULT_POLICY_NAME}.rego"), DEFAULT_POLICY.to_string())])
-            .expect("the built-in default policy compiles (checked by the crate's tests)")
+        Self::compile(&[(
+            format!("{DEFAULT_POLICY_NAME}.rego"),
+            DEFAULT_POLICY.to_string(),
+        )])
+        .expect("the built-in default policy compiles (checked by the crate's tests)")
     }
 
     /// The file names of the compiled modules, in the order they were given.
     pub fn files(&self) -> Vec<String> {
-        self.engine.get_policies().map(|sources| sources.iter().map(|s| s.get_path().to_string()).collect()).unwrap_or_default()
+        self.engine
+            .get_policies()
+            .map(|sources| sources.iter().map(|s| s.get_path().to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// Evaluates [`DECISION_RULE`] with `input` and parses the result.
     pub fn decide(&self, input: &serde_json::Value) -> Result<Decision, PolicyError> {
         let mut engine = self.engine.clone();
         engine.set_input(regorus::Value::from(input.clone()));
-        let value = engine.eval_rule(DECISION_RULE.to_string()).map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        let value = engine
+            .eval_rule(DECISION_RULE.to_string())
+            .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
         if value == regorus::Value::Undefined {
-            return Err(PolicyError::Evaluation(format!("{DECISION_RULE} is undefined for this input")));
+            return Err(PolicyError::Evaluation(format!(
+                "{DECISION_RULE} is undefined for this input"
+            )));
         }
-        let json = serde_json::to_value(&value)
-            .map_err(|e| PolicyError::Output(format!("the decision is not representable as JSON: {e}")))?;
+        let json = serde_json::to_value(&value).map_err(|e| {
+            PolicyError::Output(format!("the decision is not representable as JSON: {e}"))
+        })?;
         crate::output::parse_decision(&json)
     }
 }

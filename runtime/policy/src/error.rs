@@ -40,7 +40,9 @@ impl PolicyError {
                 let mut parts = location.rsplitn(3, ':');
                 let column = parts.next().and_then(|c| c.trim().parse::<u32>().ok());
                 let line_number = parts.next().and_then(|l| l.trim().parse::<u32>().ok());
-                if let (Some(column), Some(line_number), Some(file)) = (column, line_number, parts.next()) {
+                if let (Some(column), Some(line_number), Some(file)) =
+                    (column, line_number, parts.next())
+                {
                     position = Some((file.to_string(), line_number, column));
                 }
             } else if position.is_some()
@@ -48,7 +50,11 @@ impl PolicyError {
                 && let Some(rest) = line.strip_prefix("error: ")
             {
                 let tail: Vec<&str> = text.lines().skip(index + 1).collect();
-                message = Some(if tail.is_empty() { rest.to_string() } else { format!("{rest}\n{}", tail.join("\n")) });
+                message = Some(if tail.is_empty() {
+                    rest.to_string()
+                } else {
+                    format!("{rest}\n{}", tail.join("\n"))
+                });
             }
         }
         match position {

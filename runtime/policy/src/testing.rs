@@ -25,8 +25,14 @@ impl PolicySet {
     /// Outcomes come module by module, each module's tests in the order they are first written.
     /// A rule defined in several modules of the same package runs once.
     pub fn run_tests(&self) -> Result<Vec<TestOutcome>, PolicyError> {
-        let sources = self.engine.get_policies().map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
-        let packages = self.engine.get_policy_package_components().map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        let sources = self
+            .engine
+            .get_policies()
+            .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        let packages = self
+            .engine
+            .get_policy_package_components()
+            .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
         let mut engine = self.engine.clone();
         let mut seen = BTreeSet::new();
         let mut outcomes = Vec::new();
@@ -34,7 +40,10 @@ impl PolicySet {
             let path = source.get_path();
             for name in test_candidates(source.get_contents()) {
                 // The scan also finds `test_` words in comments and strings: keep declared rules only.
-                if !engine.has_declared_rule_rooted_at(path, name).unwrap_or(false) {
+                if !engine
+                    .has_declared_rule_rooted_at(path, name)
+                    .unwrap_or(false)
+                {
                     continue;
                 }
                 let package_name = package.components.join(".");
@@ -44,11 +53,19 @@ impl PolicySet {
                 let rule = format!("data{}.{name}", rule_path(&package.components));
                 let (passed, error) = match engine.eval_rule(rule) {
                     Ok(regorus::Value::Bool(true)) => (true, None),
-                    Ok(regorus::Value::Undefined) => (false, Some("undefined (a condition in the test is false)".to_string())),
+                    Ok(regorus::Value::Undefined) => (
+                        false,
+                        Some("undefined (a condition in the test is false)".to_string()),
+                    ),
                     Ok(other) => (false, Some(format!("evaluated to {other}, not true"))),
                     Err(e) => (false, Some(format!("{e:#}").trim().to_string())),
                 };
-                outcomes.push(TestOutcome { package: package_name, name: name.to_string(), passed, error });
+                outcomes.push(TestOutcome {
+                    package: package_name,
+                    name: name.to_string(),
+                    passed,
+                    error,
+                });
             }
         }
         Ok(outcomes)
@@ -60,9 +77,16 @@ fn rule_path(components: &[String]) -> String {
     components
         .iter()
         .map(|c| {
-            let identifier = c.chars().next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            let identifier = c
+                .chars()
+                .next()
+                .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
                 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-            if identifier { format!(".{c}") } else { format!("[{}]", serde_json::Value::String(c.clone())) }
+            if identifier {
+                format!(".{c}")
+            } else {
+                format!("[{}]", serde_json::Value::String(c.clone()))
+            }
         })
         .collect()
 }
@@ -72,11 +96,16 @@ fn test_candidates(source: &str) -> Vec<&str> {
     let mut found = Vec::new();
     for line in source.lines() {
         let line = line.trim_start();
-        let line = line.strip_prefix("default ").map(str::trim_start).unwrap_or(line);
+        let line = line
+            .strip_prefix("default ")
+            .map(str::trim_start)
+            .unwrap_or(line);
         if !line.starts_with("test_") {
             continue;
         }
-        let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(line.len());
+        let end = line
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(line.len());
         let word = &line[..end];
         if !found.contains(&word) {
             found.push(word);
@@ -97,7 +126,10 @@ mod tests {
 
     #[test]
     fn rule_paths_quote_odd_components() {
-        assert_eq!(rule_path(&["lever".into(), "approval_test".into()]), ".lever.approval_test");
+        assert_eq!(
+            rule_path(&["lever".into(), "approval_test".into()]),
+            ".lever.approval_test"
+        );
         assert_eq!(rule_path(&["a".into(), "1.0".into()]), r#".a["1.0"]"#);
     }
 }

@@ -1,14 +1,21 @@
 //! The default policy, the test runner, and error reporting.
 
 use lever_policy::{
-    DEFAULT_POLICY, DEFAULT_POLICY_NAME, DEFAULT_POLICY_TESTS, Decision, OnExpiry, PolicyError, PolicySet, Required, Stage,
+    DEFAULT_POLICY, DEFAULT_POLICY_NAME, DEFAULT_POLICY_TESTS, Decision, OnExpiry, PolicyError,
+    PolicySet, Required, Stage,
 };
 use serde_json::{Value, json};
 
 fn default_with_tests() -> PolicySet {
     PolicySet::compile(&[
-        (format!("{DEFAULT_POLICY_NAME}.rego"), DEFAULT_POLICY.to_string()),
-        (format!("{DEFAULT_POLICY_NAME}_test.rego"), DEFAULT_POLICY_TESTS.to_string()),
+        (
+            format!("{DEFAULT_POLICY_NAME}.rego"),
+            DEFAULT_POLICY.to_string(),
+        ),
+        (
+            format!("{DEFAULT_POLICY_NAME}_test.rego"),
+            DEFAULT_POLICY_TESTS.to_string(),
+        ),
     ])
     .unwrap()
 }
@@ -55,13 +62,17 @@ fn default_policy_tests_pass() {
 
 #[test]
 fn dev_request_is_automatic_with_a_reason() {
-    let decision = PolicySet::default_policy().decide(&input(json!({}))).unwrap();
+    let decision = PolicySet::default_policy()
+        .decide(&input(json!({})))
+        .unwrap();
     assert_eq!(
         decision,
         Decision {
             auto: true,
             stages: vec![],
-            reasons: vec!["dev environment, $12.00/month, no high-risk step, no freeze: automatic".into()],
+            reasons: vec![
+                "dev environment, $12.00/month, no high-risk step, no freeze: automatic".into()
+            ],
         }
     );
 }
@@ -77,7 +88,10 @@ fn deleting_a_production_database_during_a_freeze() {
         .unwrap();
     assert!(!decision.auto);
     let names: Vec<&str> = decision.stages.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["change-freeze-exception", "security-review", "team-lead"]);
+    assert_eq!(
+        names,
+        ["change-freeze-exception", "security-review", "team-lead"]
+    );
     assert_eq!(
         decision.stages[2],
         Stage {
@@ -96,25 +110,49 @@ fn deleting_a_production_database_during_a_freeze() {
     let security = &decision.stages[1];
     assert_eq!(security.step.as_deref(), Some("drop-db"));
     assert_eq!(security.groups, ["security"]);
-    assert_eq!(security.reasons, ["step `drop-db` (delete-database) is high risk: security reviews it"]);
-    assert_eq!(decision.stages[0].reasons, ["change freeze `year-end` is active: a freeze exception is needed"]);
+    assert_eq!(
+        security.reasons,
+        ["step `drop-db` (delete-database) is high risk: security reviews it"]
+    );
+    assert_eq!(
+        decision.stages[0].reasons,
+        ["change freeze `year-end` is active: a freeze exception is needed"]
+    );
     assert_eq!(decision.reasons.len(), 3);
 }
 
 #[test]
 fn finance_comes_after_the_team_lead() {
-    let decision = PolicySet::default_policy().decide(&input(json!({"cost": {"monthly_usd": 620.0}}))).unwrap();
-    let names: Vec<(&str, u32)> = decision.stages.iter().map(|s| (s.name.as_str(), s.order)).collect();
+    let decision = PolicySet::default_policy()
+        .decide(&input(json!({"cost": {"monthly_usd": 620.0}})))
+        .unwrap();
+    let names: Vec<(&str, u32)> = decision
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.order))
+        .collect();
     assert_eq!(names, [("team-lead", 0), ("finance", 1)]);
-    assert_eq!(decision.stages[1].reasons, ["estimated cost $620.00/month is over $500: finance approves"]);
+    assert_eq!(
+        decision.stages[1].reasons,
+        ["estimated cost $620.00/month is over $500: finance approves"]
+    );
 }
 
 #[test]
 fn syntax_error_has_line_and_column() {
     let source = "package lever.approval\n\ndecision := {\n  \"stages\": [1, 2 3]\n}\n";
     match PolicySet::compile(&[("bad.rego".to_string(), source.to_string())]) {
-        Err(PolicyError::Syntax { file, line, column, message }) => {
-            assert_eq!((file.as_str(), line, column), ("bad.rego", 4, 19), "{message}");
+        Err(PolicyError::Syntax {
+            file,
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!(
+                (file.as_str(), line, column),
+                ("bad.rego", 4, 19),
+                "{message}"
+            );
             assert!(!message.contains("-->"), "{message}");
         }
         other => panic!("expected a syntax error, got {:?}", other.err()),
@@ -125,14 +163,21 @@ fn syntax_error_has_line_and_column() {
 fn unsafe_variable_is_reported_at_compile_time() {
     let source = "package lever.approval\n\nallow if {\n  x == 1\n}\n";
     match PolicySet::compile(&[("unsafe.rego".to_string(), source.to_string())]) {
-        Err(PolicyError::Syntax { file, line, .. }) => assert_eq!((file.as_str(), line), ("unsafe.rego", 4)),
+        Err(PolicyError::Syntax { file, line, .. }) => {
+            assert_eq!((file.as_str(), line), ("unsafe.rego", 4))
+        }
         other => panic!("expected a compile error, got {:?}", other.err()),
     }
 }
 
 #[test]
 fn syntax_error_display() {
-    let error = PolicyError::Syntax { file: "a.rego".into(), line: 3, column: 7, message: "unexpected token".into() };
+    let error = PolicyError::Syntax {
+        file: "a.rego".into(),
+        line: 3,
+        column: 7,
+        message: "unexpected token".into(),
+    };
     assert_eq!(error.to_string(), "a.rego:3:7: unexpected token");
 }
 
@@ -151,48 +196,119 @@ helper := 1
 "#;
     let set = PolicySet::compile(&[("sample_test.rego".to_string(), source.to_string())]).unwrap();
     let outcomes = set.run_tests().unwrap();
-    let summary: Vec<(&str, bool)> = outcomes.iter().map(|o| (o.name.as_str(), o.passed)).collect();
-    assert_eq!(summary, [("test_passes", true), ("test_fails", false), ("test_not_true", false)]);
+    let summary: Vec<(&str, bool)> = outcomes
+        .iter()
+        .map(|o| (o.name.as_str(), o.passed))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("test_passes", true),
+            ("test_fails", false),
+            ("test_not_true", false)
+        ]
+    );
     assert!(outcomes[1].error.is_some());
     assert_eq!(outcomes[0].package, "lever.sample_test");
 }
 
 #[test]
 fn undefined_decision_is_an_evaluation_error() {
-    let set = PolicySet::compile(&[("p.rego".to_string(), "package lever.approval\n\ndecision := 1 if input.x\n".to_string())]).unwrap();
-    assert!(matches!(set.decide(&json!({})), Err(PolicyError::Evaluation(_))));
-    let other = PolicySet::compile(&[("q.rego".to_string(), "package other\n\nx := 1\n".to_string())]).unwrap();
-    assert!(matches!(other.decide(&json!({})), Err(PolicyError::Evaluation(_))));
+    let set = PolicySet::compile(&[(
+        "p.rego".to_string(),
+        "package lever.approval\n\ndecision := 1 if input.x\n".to_string(),
+    )])
+    .unwrap();
+    assert!(matches!(
+        set.decide(&json!({})),
+        Err(PolicyError::Evaluation(_))
+    ));
+    let other = PolicySet::compile(&[(
+        "q.rego".to_string(),
+        "package other\n\nx := 1\n".to_string(),
+    )])
+    .unwrap();
+    assert!(matches!(
+        other.decide(&json!({})),
+        Err(PolicyError::Evaluation(_))
+    ));
 }
 
 #[test]
 fn defaults_and_auto_are_filled_in() {
-    let decision = yielding(r#"{"stages": [{"name": "ops", "groups": ["ops"]}], "reasons": ["r"]}"#).decide(&json!({})).unwrap();
+    let decision =
+        yielding(r#"{"stages": [{"name": "ops", "groups": ["ops"]}], "reasons": ["r"]}"#)
+            .decide(&json!({}))
+            .unwrap();
     assert!(!decision.auto);
     let stage = &decision.stages[0];
     assert_eq!(stage.required, Required::Count(1));
-    assert_eq!((stage.order, stage.sla_minutes, stage.on_expiry), (0, 1440, OnExpiry::Reject));
-    assert_eq!((stage.step.as_ref(), stage.escalate_to.as_ref(), stage.expire_minutes), (None, None, None));
+    assert_eq!(
+        (stage.order, stage.sla_minutes, stage.on_expiry),
+        (0, 1440, OnExpiry::Reject)
+    );
+    assert_eq!(
+        (
+            stage.step.as_ref(),
+            stage.escalate_to.as_ref(),
+            stage.expire_minutes
+        ),
+        (None, None, None)
+    );
     let all = yielding(r#"{"stages": [{"name": "ops", "groups": ["ops"], "required": "all", "on_expiry": "stay-open"}]}"#)
         .decide(&json!({}))
         .unwrap();
-    assert_eq!((all.stages[0].required, all.stages[0].on_expiry), (Required::All, OnExpiry::StayOpen));
-    assert!(yielding(r#"{"stages": [], "reasons": ["fine"]}"#).decide(&json!({})).unwrap().auto);
+    assert_eq!(
+        (all.stages[0].required, all.stages[0].on_expiry),
+        (Required::All, OnExpiry::StayOpen)
+    );
+    assert!(
+        yielding(r#"{"stages": [], "reasons": ["fine"]}"#)
+            .decide(&json!({}))
+            .unwrap()
+            .auto
+    );
 }
 
 #[test]
 fn malformed_decisions_are_output_errors() {
-    assert!(output_error(r#"{"stages": [{"name": "ops"}]}"#).starts_with("stages[0].groups: missing"));
-    assert!(output_error(r#"{"stages": [{"name": "ops", "groups": []}]}"#).starts_with("stages[0].groups:"));
-    let lots = output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "required": "lots"}]}"#);
+    assert!(
+        output_error(r#"{"stages": [{"name": "ops"}]}"#).starts_with("stages[0].groups: missing")
+    );
+    assert!(
+        output_error(r#"{"stages": [{"name": "ops", "groups": []}]}"#)
+            .starts_with("stages[0].groups:")
+    );
+    let lots =
+        output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "required": "lots"}]}"#);
     assert!(lots.starts_with("stages[0].required: expected"), "{lots}");
     assert!(lots.contains("\"lots\""), "{lots}");
-    assert!(output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "required": 0}]}"#).starts_with("stages[0].required:"));
-    assert!(output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "colour": "red"}]}"#).starts_with("stages[0].colour: unknown field"));
-    assert!(output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "order": "first"}]}"#).starts_with("stages[0].order:"));
-    assert!(output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "on_expiry": "explode"}]}"#).starts_with("stages[0].on_expiry:"));
-    assert!(output_error(r#"{"auto": true, "stages": [{"name": "ops", "groups": ["ops"]}]}"#).starts_with("auto:"));
-    assert!(output_error(r#"{"stages": [{"name": "a", "groups": ["x"]}, {"name": "a", "groups": ["y"]}]}"#).starts_with("stages[1].name:"));
+    assert!(
+        output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "required": 0}]}"#)
+            .starts_with("stages[0].required:")
+    );
+    assert!(
+        output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "colour": "red"}]}"#)
+            .starts_with("stages[0].colour: unknown field")
+    );
+    assert!(
+        output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "order": "first"}]}"#)
+            .starts_with("stages[0].order:")
+    );
+    assert!(
+        output_error(r#"{"stages": [{"name": "ops", "groups": ["ops"], "on_expiry": "explode"}]}"#)
+            .starts_with("stages[0].on_expiry:")
+    );
+    assert!(
+        output_error(r#"{"auto": true, "stages": [{"name": "ops", "groups": ["ops"]}]}"#)
+            .starts_with("auto:")
+    );
+    assert!(
+        output_error(
+            r#"{"stages": [{"name": "a", "groups": ["x"]}, {"name": "a", "groups": ["y"]}]}"#
+        )
+        .starts_with("stages[1].name:")
+    );
     assert!(output_error(r#"{"reasons": []}"#).starts_with("stages: missing"));
     assert!(output_error(r#""yes""#).starts_with("decision: expected an object"));
 }
@@ -212,10 +328,20 @@ fn decision_serializes_required_and_on_expiry() {
         reasons: vec![],
     };
     let json = serde_json::to_value(&stage).unwrap();
-    assert_eq!((&json["required"], &json["on_expiry"]), (&json!("all"), &json!("stay-open")));
-    let back: Stage = serde_json::from_value(json!({"name": "n", "groups": ["g"], "required": 2})).unwrap();
-    assert_eq!((back.required, back.sla_minutes, back.on_expiry), (Required::Count(2), 1440, OnExpiry::Reject));
-    assert!(serde_json::from_value::<Stage>(json!({"name": "n", "groups": ["g"], "required": "lots"})).is_err());
+    assert_eq!(
+        (&json["required"], &json["on_expiry"]),
+        (&json!("all"), &json!("stay-open"))
+    );
+    let back: Stage =
+        serde_json::from_value(json!({"name": "n", "groups": ["g"], "required": 2})).unwrap();
+    assert_eq!(
+        (back.required, back.sla_minutes, back.on_expiry),
+        (Required::Count(2), 1440, OnExpiry::Reject)
+    );
+    assert!(
+        serde_json::from_value::<Stage>(json!({"name": "n", "groups": ["g"], "required": "lots"}))
+            .is_err()
+    );
 }
 
 #[test]

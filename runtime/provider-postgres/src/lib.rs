@@ -71,7 +71,10 @@ pub struct PostgresProvider {
 
 impl std::fmt::Debug for PostgresProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresProvider").field("host", &self.host).field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("PostgresProvider")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +83,9 @@ fn identifier(what: &str, value: &str) -> Result<String, ProvisionError> {
     let ok = value.len() >= 2
         && value.len() <= 31
         && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if !ok {
         return Err(ProvisionError::InvalidInput(format!(
             "{what} `{value}` must be 2 to 31 of a-z, 0-9, `_` and `-`, starting with a letter"
@@ -92,9 +97,22 @@ fn identifier(what: &str, value: &str) -> Result<String, ProvisionError> {
 impl PostgresProvider {
     /// Connects to the server as an administrator (`admin_url`, a role that may create roles
     /// and databases); `host`/`port` are what clients are told to connect to.
-    pub async fn connect(admin_url: &str, host: &str, port: u16, secrets: SealedSecrets) -> Result<Self, ProvisionError> {
-        let admin = PgPoolOptions::new().max_connections(2).connect(admin_url).await?;
-        Ok(Self { admin, host: host.to_string(), port, secrets })
+    pub async fn connect(
+        admin_url: &str,
+        host: &str,
+        port: u16,
+        secrets: SealedSecrets,
+    ) -> Result<Self, ProvisionError> {
+        let admin = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(admin_url)
+            .await?;
+        Ok(Self {
+            admin,
+            host: host.to_string(),
+            port,
+            secrets,
+        })
     }
 
     fn secret_path(name: &str, environment: &str) -> String {
@@ -104,11 +122,27 @@ impl PostgresProvider {
     /// Creates database and role `<name>_<environment>` with a new random password, stored
     /// sealed at `databases/<name>/<environment>`. When they already exist with their
     /// credentials stored, changes nothing and answers `created: false` (retries are safe).
-    pub async fn provision(&self, name: &str, environment: &str) -> Result<Provisioned, ProvisionError> {
-        let object = format!("{}_{}", identifier("name", name)?, identifier("environment", environment)?);
+    pub async fn provision(
+        &self,
+        name: &str,
+        environment: &str,
+    ) -> Result<Provisioned, ProvisionError> {
+        let object = format!(
+            "{}_{}",
+            identifier("name", name)?,
+            identifier("environment", environment)?
+        );
         let path = Self::secret_path(name, environment);
-        let role_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(&object).fetch_one(&self.admin).await?;
-        let database_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&object).fetch_one(&self.admin).await?;
+        let role_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(&object)
+                .fetch_one(&self.admin)
+                .await?;
+        let database_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&object)
+                .fetch_one(&self.admin)
+                .await?;
         let stored = self.secrets.get(&path).await?.is_some();
         let provisioned = |created| Provisioned {
             database: object.clone(),
@@ -133,18 +167,43 @@ impl PostgresProvider {
         };
         self.admin.execute(role_sql.as_str()).await?;
         if !database_exists {
-            self.admin.execute(format!("CREATE DATABASE \"{object}\" OWNER \"{object}\"").as_str()).await?;
+            self.admin
+                .execute(format!("CREATE DATABASE \"{object}\" OWNER \"{object}\"").as_str())
+                .await?;
         }
-        let credentials = Credentials { username: object.clone(), password, host: self.host.clone(), port: self.port, database: object.clone() };
-        self.secrets.put(&path, &serde_json::to_string(&credentials).expect("credentials serialise")).await?;
+        let credentials = Credentials {
+            username: object.clone(),
+            password,
+            host: self.host.clone(),
+            port: self.port,
+            database: object.clone(),
+        };
+        self.secrets
+            .put(
+                &path,
+                &serde_json::to_string(&credentials).expect("credentials serialise"),
+            )
+            .await?;
         tracing::info!(database = %object, secret = %path, "provisioned a PostgreSQL database");
         Ok(provisioned(true))
     }
 
     /// The database `<name>_<environment>` as it stands, or `None` when it does not exist.
-    pub async fn describe(&self, name: &str, environment: &str) -> Result<Option<Provisioned>, ProvisionError> {
-        let object = format!("{}_{}", identifier("name", name)?, identifier("environment", environment)?);
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&object).fetch_one(&self.admin).await?;
+    pub async fn describe(
+        &self,
+        name: &str,
+        environment: &str,
+    ) -> Result<Option<Provisioned>, ProvisionError> {
+        let object = format!(
+            "{}_{}",
+            identifier("name", name)?,
+            identifier("environment", environment)?
+        );
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&object)
+                .fetch_one(&self.admin)
+                .await?;
         Ok(exists.then(|| Provisioned {
             database: object.clone(),
             role: object.clone(),
@@ -158,10 +217,20 @@ impl PostgresProvider {
     /// Drops the database and role and deletes their credentials (the rollback of
     /// `provision`); what is already gone is skipped.
     pub async fn destroy(&self, name: &str, environment: &str) -> Result<(), ProvisionError> {
-        let object = format!("{}_{}", identifier("name", name)?, identifier("environment", environment)?);
-        self.admin.execute(format!("DROP DATABASE IF EXISTS \"{object}\" WITH (FORCE)").as_str()).await?;
-        self.admin.execute(format!("DROP ROLE IF EXISTS \"{object}\"").as_str()).await?;
-        self.secrets.delete(&Self::secret_path(name, environment)).await?;
+        let object = format!(
+            "{}_{}",
+            identifier("name", name)?,
+            identifier("environment", environment)?
+        );
+        self.admin
+            .execute(format!("DROP DATABASE IF EXISTS \"{object}\" WITH (FORCE)").as_str())
+            .await?;
+        self.admin
+            .execute(format!("DROP ROLE IF EXISTS \"{object}\"").as_str())
+            .await?;
+        self.secrets
+            .delete(&Self::secret_path(name, environment))
+            .await?;
         tracing::info!(database = %object, "dropped a PostgreSQL database");
         Ok(())
     }

@@ -7,58 +7,129 @@ use lever_secrets::SealedSecrets;
 use lever_store::Store;
 
 fn admin_url() -> String {
-    std::env::var("LEVER_TEST_POSTGRES_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("LEVER_TEST_POSTGRES_ADMIN")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[tokio::test]
 async fn provisions_a_database_whose_stored_credentials_log_in_and_destroy_removes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/lever.db", dir.path().display())).await.unwrap();
+    let store = Store::connect(&format!("sqlite://{}/lever.db", dir.path().display()))
+        .await
+        .unwrap();
     let secrets = SealedSecrets::new(store.clone(), &[3u8; 32]);
-    let provider = PostgresProvider::connect(&admin_url(), "127.0.0.1", 5432, secrets.clone()).await.expect("PostgreSQL at 127.0.0.1:5432");
+    let provider = PostgresProvider::connect(&admin_url(), "127.0.0.1", 5432, secrets.clone())
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432");
     let name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
 
     let made = provider.provision(&name, "dev").await.unwrap();
     assert!(made.created);
     assert_eq!(made.database, format!("{name}_dev"));
     assert_eq!(made.secret_ref, format!("secret://databases/{name}/dev"));
-    let stored = secrets.get(&format!("databases/{name}/dev")).await.unwrap().expect("credentials stored");
+    let stored = secrets
+        .get(&format!("databases/{name}/dev"))
+        .await
+        .unwrap()
+        .expect("credentials stored");
     let credentials: Credentials = serde_json::from_str(&stored).unwrap();
-    assert!(!serde_json::to_string(&made).unwrap().contains(&credentials.password), "the password is only in the secrets store");
+    assert!(
+        !serde_json::to_string(&made)
+            .unwrap()
+            .contains(&credentials.password),
+        "the password is only in the secrets store"
+    );
 
     // The stored credentials connect to the new database as its owner.
-    let url = format!("postgres://{}:{}@127.0.0.1:5432/{}", credentials.username, credentials.password, credentials.database);
-    let pool = sqlx::PgPool::connect(&url).await.expect("log in with the stored credentials");
-    let (user, database): (String, String) = sqlx::query_as("SELECT current_user::text, current_database()::text").fetch_one(&pool).await.unwrap();
-    assert_eq!((user.as_str(), database.as_str()), (made.role.as_str(), made.database.as_str()));
-    sqlx::query("CREATE TABLE orders (id int)").execute(&pool).await.expect("the role owns its database");
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:5432/{}",
+        credentials.username, credentials.password, credentials.database
+    );
+    let pool = sqlx::PgPool::connect(&url)
+        .await
+        .expect("log in with the stored credentials");
+    let (user, database): (String, String) =
+        sqlx::query_as("SELECT current_user::text, current_database()::text")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (user.as_str(), database.as_str()),
+        (made.role.as_str(), made.database.as_str())
+    );
+    sqlx::query("CREATE TABLE orders (id int)")
+        .execute(&pool)
+        .await
+        .expect("the role owns its database");
     pool.close().await;
     // The role really has a password (this server trusts local connections, so also check it is set).
     let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-    let hashed: Option<String> = sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1").bind(&made.role).fetch_one(&admin).await.unwrap();
+    let hashed: Option<String> =
+        sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+            .bind(&made.role)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
     assert!(hashed.unwrap_or_default().starts_with("SCRAM-SHA-256$"));
 
     // A retried step changes nothing.
     let again = provider.provision(&name, "dev").await.unwrap();
     assert!(!again.created);
-    assert_eq!(secrets.get(&format!("databases/{name}/dev")).await.unwrap().as_deref(), Some(stored.as_str()));
+    assert_eq!(
+        secrets
+            .get(&format!("databases/{name}/dev"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(stored.as_str())
+    );
 
     provider.destroy(&name, "dev").await.unwrap();
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&made.database).fetch_one(&admin).await.unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&made.database)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
     assert!(!exists, "the database is dropped");
-    let role: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(&made.role).fetch_one(&admin).await.unwrap();
+    let role: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&made.role)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
     assert!(!role, "the role is dropped");
-    assert_eq!(secrets.get(&format!("databases/{name}/dev")).await.unwrap(), None, "the credentials are deleted");
-    provider.destroy(&name, "dev").await.expect("destroying twice is fine");
+    assert_eq!(
+        secrets.get(&format!("databases/{name}/dev")).await.unwrap(),
+        None,
+        "the credentials are deleted"
+    );
+    provider
+        .destroy(&name, "dev")
+        .await
+        .expect("destroying twice is fine");
 }
 
 #[tokio::test]
 async fn names_that_are_not_safe_identifiers_are_refused_before_any_sql() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/lever.db", dir.path().display())).await.unwrap();
-    let provider = PostgresProvider::connect(&admin_url(), "127.0.0.1", 5432, SealedSecrets::new(store, &[3u8; 32])).await.unwrap();
+    let store = Store::connect(&format!("sqlite://{}/lever.db", dir.path().display()))
+        .await
+        .unwrap();
+    let provider = PostgresProvider::connect(
+        &admin_url(),
+        "127.0.0.1",
+        5432,
+        SealedSecrets::new(store, &[3u8; 32]),
+    )
+    .await
+    .unwrap();
     for bad in ["x", "Orders", "a\"; DROP DATABASE postgres; --", "9lives"] {
-        let error = provider.provision(bad, "dev").await.unwrap_err().to_string();
+        let error = provider
+            .provision(bad, "dev")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("must be 2 to 31"), "{bad}: {error}");
     }
 }

@@ -66,7 +66,11 @@ pub struct Registry {
 impl Registry {
     /// A registry over `store`, compiling with `sandbox`.
     pub fn new(sandbox: Arc<Sandbox>, store: Store) -> Self {
-        Self { sandbox, store, loaded: Mutex::new(HashMap::new()) }
+        Self {
+            sandbox,
+            store,
+            loaded: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The sandbox plugins run in.
@@ -75,7 +79,11 @@ impl Registry {
     }
 
     /// Publishes a component. Publishing the same bytes again is a no-op.
-    pub async fn publish(&self, bytes: Vec<u8>, options: PublishOptions) -> Result<(PluginRecord, PublishOutcome), PublishError> {
+    pub async fn publish(
+        &self,
+        bytes: Vec<u8>,
+        options: PublishOptions,
+    ) -> Result<(PluginRecord, PublishOutcome), PublishError> {
         let digest = hex::encode(Sha256::digest(&bytes));
         let sandbox = self.sandbox.clone();
         let bytes = Arc::new(bytes);
@@ -85,9 +93,12 @@ impl Registry {
             .await
             .map_err(|e| PublishError::InvalidManifest(format!("compilation panicked: {e}")))??;
         let manifest = self.sandbox.describe(&compiled).await?;
-        reference::check_name(&manifest.name).map_err(|e| PublishError::InvalidManifest(format!("describe() returned an invalid name: {e}")))?;
-        reference::check_version(&manifest.version)
-            .map_err(|e| PublishError::InvalidManifest(format!("describe() returned an invalid version: {e}")))?;
+        reference::check_name(&manifest.name).map_err(|e| {
+            PublishError::InvalidManifest(format!("describe() returned an invalid name: {e}"))
+        })?;
+        reference::check_version(&manifest.version).map_err(|e| {
+            PublishError::InvalidManifest(format!("describe() returned an invalid version: {e}"))
+        })?;
         let grants = manifest.grants.union(&options.extra_grants);
         let record = PluginRecord {
             name: manifest.name.clone(),
@@ -100,19 +111,30 @@ impl Registry {
             published_at: now_ms(),
         };
         let plugin = Plugin::new(compiled, manifest, options.limits, grants)?;
-        let outcome = self.store.publish_plugin(&record, &bytes).await.map_err(|e| match e {
-            StoreError::VersionConflict { .. } => PublishError::Conflict(e),
-            other => PublishError::Store(other),
-        })?;
+        let outcome = self
+            .store
+            .publish_plugin(&record, &bytes)
+            .await
+            .map_err(|e| match e {
+                StoreError::VersionConflict { .. } => PublishError::Conflict(e),
+                other => PublishError::Store(other),
+            })?;
         match outcome {
             PublishOutcome::Created => {
-                self.loaded.lock().expect("registry lock").insert((record.name.clone(), record.version.clone()), Arc::new(plugin));
+                self.loaded.lock().expect("registry lock").insert(
+                    (record.name.clone(), record.version.clone()),
+                    Arc::new(plugin),
+                );
                 tracing::info!(name = %record.name, version = %record.version, digest = %record.digest, "plugin published");
                 Ok((record, outcome))
             }
             // Same bytes as before: report what is stored (its limits and grants stay).
             PublishOutcome::Unchanged => {
-                let stored = self.store.plugin(&record.name, &record.version).await.map_err(PublishError::Store)?;
+                let stored = self
+                    .store
+                    .plugin(&record.name, &record.version)
+                    .await
+                    .map_err(PublishError::Store)?;
                 Ok((stored.expect("an unchanged plugin is stored"), outcome))
             }
         }
@@ -127,25 +149,48 @@ impl Registry {
     pub async fn record(&self, reference: &PluginRef) -> Result<PluginRecord, ResolveError> {
         let versions = self.store.plugin_versions(&reference.name).await?;
         if versions.is_empty() {
-            let names: Vec<String> = self.store.plugins().await?.into_iter().map(|p| p.name).collect();
+            let names: Vec<String> = self
+                .store
+                .plugins()
+                .await?
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
             let hint = match closest(&reference.name, &names) {
                 Some(best) => format!("; did you mean `{best}`?"),
                 None if names.is_empty() => "; no plugin is published yet".to_string(),
                 None => format!("; published: {}", dedup(names).join(", ")),
             };
-            return Err(ResolveError::NotFound(format!("no action named `{}` is published{hint}", reference.name)));
+            return Err(ResolveError::NotFound(format!(
+                "no action named `{}` is published{hint}",
+                reference.name
+            )));
         }
         match &reference.version {
-            Some(v) => versions.iter().find(|r| &r.version == v).cloned().ok_or_else(|| {
-                let known: Vec<&str> = versions.iter().map(|r| r.version.as_str()).collect();
-                ResolveError::NotFound(format!("`{}` has no version {v}; published versions: {}", reference.name, known.join(", ")))
-            }),
-            None => Ok(versions.into_iter().max_by(|a, b| reference::compare_versions(&a.version, &b.version)).expect("not empty")),
+            Some(v) => versions
+                .iter()
+                .find(|r| &r.version == v)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = versions.iter().map(|r| r.version.as_str()).collect();
+                    ResolveError::NotFound(format!(
+                        "`{}` has no version {v}; published versions: {}",
+                        reference.name,
+                        known.join(", ")
+                    ))
+                }),
+            None => Ok(versions
+                .into_iter()
+                .max_by(|a, b| reference::compare_versions(&a.version, &b.version))
+                .expect("not empty")),
         }
     }
 
     /// A ready-to-run plugin, compiled once per process and cached.
-    pub async fn resolve(&self, reference: &PluginRef) -> Result<(PluginRecord, Arc<Plugin>), ResolveError> {
+    pub async fn resolve(
+        &self,
+        reference: &PluginRef,
+    ) -> Result<(PluginRecord, Arc<Plugin>), ResolveError> {
         let record = self.record(reference).await?;
         let key = (record.name.clone(), record.version.clone());
         if let Some(plugin) = self.loaded.lock().expect("registry lock").get(&key) {
@@ -156,17 +201,29 @@ impl Registry {
             .store
             .plugin_blob(&record.digest)
             .await?
-            .ok_or_else(|| ResolveError::NotFound(format!("the component of {label} is missing from the store")))?;
+            .ok_or_else(|| {
+                ResolveError::NotFound(format!(
+                    "the component of {label} is missing from the store"
+                ))
+            })?;
         let sandbox = self.sandbox.clone();
         let compiled = tokio::task::spawn_blocking(move || sandbox.load(&bytes))
             .await
             .map_err(|e| ResolveError::Load(label.clone(), LoadError::Invalid(e.to_string())))?
             .map_err(|e| ResolveError::Load(label.clone(), e))?;
         let plugin = Arc::new(
-            Plugin::new(compiled, record.manifest.clone(), record.limits, record.grants.clone())
-                .map_err(|e| ResolveError::Load(label, e))?,
+            Plugin::new(
+                compiled,
+                record.manifest.clone(),
+                record.limits,
+                record.grants.clone(),
+            )
+            .map_err(|e| ResolveError::Load(label, e))?,
         );
-        self.loaded.lock().expect("registry lock").insert(key, plugin.clone());
+        self.loaded
+            .lock()
+            .expect("registry lock")
+            .insert(key, plugin.clone());
         Ok((record, plugin))
     }
 }

@@ -27,7 +27,10 @@ impl PluginRef {
         if let Some(v) = version {
             check_version(v)?;
         }
-        Ok(Self { name: name.to_string(), version: version.map(str::to_string) })
+        Ok(Self {
+            name: name.to_string(),
+            version: version.map(str::to_string),
+        })
     }
 }
 
@@ -44,7 +47,9 @@ impl std::fmt::Display for PluginRef {
 pub(crate) fn check_name(name: &str) -> Result<(), ReferenceError> {
     let ok = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(())
     } else {
@@ -58,11 +63,16 @@ pub(crate) fn check_name(name: &str) -> Result<(), ReferenceError> {
 pub(crate) fn check_version(version: &str) -> Result<(), ReferenceError> {
     let core = version.split_once('-').map(|(c, _)| c).unwrap_or(version);
     let parts: Vec<&str> = core.split('.').collect();
-    let ok = parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()));
+    let ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()));
     if ok {
         Ok(())
     } else {
-        Err(ReferenceError(format!("`{version}` is not a valid version: use MAJOR.MINOR.PATCH, like 1.2.0")))
+        Err(ReferenceError(format!(
+            "`{version}` is not a valid version: use MAJOR.MINOR.PATCH, like 1.2.0"
+        )))
     }
 }
 
@@ -73,7 +83,11 @@ pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
             Some((c, p)) => (c, Some(p)),
             None => (v, None),
         };
-        (core.split('.').map(|p| p.parse().unwrap_or(0)).collect(), pre.is_none(), pre.unwrap_or(""))
+        (
+            core.split('.').map(|p| p.parse().unwrap_or(0)).collect(),
+            pre.is_none(),
+            pre.unwrap_or(""),
+        )
     }
     key(a).cmp(&key(b))
 }
@@ -96,7 +110,11 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
             prev = cur;
         }
     }
@@ -109,8 +127,20 @@ mod tests {
 
     #[test]
     fn references_parse_and_reject_bad_names_and_versions() {
-        assert_eq!(PluginRef::parse("debug-log").unwrap(), PluginRef { name: "debug-log".into(), version: None });
-        assert_eq!(PluginRef::parse("debug-log@1.2.3").unwrap().version.as_deref(), Some("1.2.3"));
+        assert_eq!(
+            PluginRef::parse("debug-log").unwrap(),
+            PluginRef {
+                name: "debug-log".into(),
+                version: None
+            }
+        );
+        assert_eq!(
+            PluginRef::parse("debug-log@1.2.3")
+                .unwrap()
+                .version
+                .as_deref(),
+            Some("1.2.3")
+        );
         assert!(PluginRef::parse("Debug").is_err());
         assert!(PluginRef::parse("debug-log@1.2").is_err());
         assert!(PluginRef::parse("debug:log").is_err());

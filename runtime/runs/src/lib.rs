@@ -23,13 +23,17 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 fn spawn_waker(executor: std::sync::Weak<Executor>) {
     tokio::spawn(async move {
         loop {
-            let Some(executor) = executor.upgrade() else { break };
+            let Some(executor) = executor.upgrade() else {
+                break;
+            };
             let pause = match executor.store.wake_due_runs().await {
                 Ok((woken, next)) => {
                     for id in woken {
                         executor.enqueue(&id);
                     }
-                    let until_next = next.map(|at| (at - lever_store::now_ms()).max(0) as u64).unwrap_or(1000);
+                    let until_next = next
+                        .map(|at| (at - lever_store::now_ms()).max(0) as u64)
+                        .unwrap_or(1000);
                     Duration::from_millis(until_next.clamp(5, 1000))
                 }
                 Err(e) => {
@@ -131,13 +135,28 @@ impl Executor {
     ) -> Result<Arc<Self>, StoreError> {
         let (queue, mut receiver) = mpsc::unbounded_channel::<String>();
         let (finished, _) = broadcast::channel(1024);
-        let executor = Arc::new(Self { store: store.clone(), registry, catalog, queue, finished, wake: tokio::sync::Notify::new(), clock, secrets });
+        let executor = Arc::new(Self {
+            store: store.clone(),
+            registry,
+            catalog,
+            queue,
+            finished,
+            wake: tokio::sync::Notify::new(),
+            clock,
+            secrets,
+        });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
         tokio::spawn(async move {
             while let Some(id) = receiver.recv().await {
-                let permit = permits.clone().acquire_owned().await.expect("semaphore never closes");
-                let Some(executor) = weak.upgrade() else { break };
+                let permit = permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closes");
+                let Some(executor) = weak.upgrade() else {
+                    break;
+                };
                 tokio::spawn(async move {
                     executor.execute(&id).await;
                     drop(permit);
@@ -145,7 +164,11 @@ impl Executor {
             }
         });
         spawn_waker(Arc::downgrade(&executor));
-        let unfinished = if resume { store.unfinished_runs().await? } else { Vec::new() };
+        let unfinished = if resume {
+            store.unfinished_runs().await?
+        } else {
+            Vec::new()
+        };
         if !unfinished.is_empty() {
             tracing::info!(count = unfinished.len(), "resuming unfinished runs");
         }
@@ -161,13 +184,17 @@ impl Executor {
     }
 
     fn enqueue(&self, id: &str) {
-        self.queue.send(id.to_string()).expect("dispatcher is running");
+        self.queue
+            .send(id.to_string())
+            .expect("dispatcher is running");
     }
 
     /// Parks a running run as `waiting` for `delay`: it holds no worker and no memory, only
     /// its row with a wake time, which survives a restart.
     async fn park(&self, id: &str, delay: Duration) -> Result<(), StoreError> {
-        self.store.park_run(id, lever_store::now_ms() + delay.as_millis() as i64).await?;
+        self.store
+            .park_run(id, lever_store::now_ms() + delay.as_millis() as i64)
+            .await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -189,7 +216,9 @@ impl Executor {
             Target::Action(action) => {
                 let reference = PluginRef::parse(action).map_err(ResolveError::from)?;
                 let (record, plugin) = self.registry.resolve(&reference).await?;
-                plugin.validate_input(&request.input).map_err(SubmitError::Input)?;
+                plugin
+                    .validate_input(&request.input)
+                    .map_err(SubmitError::Input)?;
                 NewRun {
                     action: record.name,
                     action_version: record.version,
@@ -210,7 +239,11 @@ impl Executor {
                 if !errors.is_empty() {
                     return Err(SubmitError::Parameters(errors));
                 }
-                let environment = parameters.get("environment").and_then(Value::as_str).unwrap_or(&request.environment).to_string();
+                let environment = parameters
+                    .get("environment")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&request.environment)
+                    .to_string();
                 NewRun {
                     action: String::new(),
                     action_version: String::new(),
@@ -220,7 +253,13 @@ impl Executor {
                     template: Some((entry.record.name.clone(), entry.record.version)),
                     idempotency_key: request.idempotency_key,
                     resubmitted_from: request.resubmitted_from,
-                    steps: entry.parsed.template.steps.iter().map(|s| s.id.clone()).collect(),
+                    steps: entry
+                        .parsed
+                        .template
+                        .steps
+                        .iter()
+                        .map(|s| s.id.clone())
+                        .collect(),
                     approval: request.approval,
                 }
             }
@@ -255,8 +294,15 @@ impl Executor {
     }
 
     /// The backends of one invocation; its capability calls are recorded in `log`.
-    fn services(&self, context: &lever_sandbox::CallContext, log: &lever_sandbox::LogBook) -> HostServices {
-        let scope = lever_capabilities::Scope { context: context.clone(), log: log.clone() };
+    fn services(
+        &self,
+        context: &lever_sandbox::CallContext,
+        log: &lever_sandbox::LogBook,
+    ) -> HostServices {
+        let scope = lever_capabilities::Scope {
+            context: context.clone(),
+            log: log.clone(),
+        };
         HostServices {
             state: Arc::new(self.store.clone()),
             secrets: self.secrets.clone(),
@@ -266,7 +312,9 @@ impl Executor {
 
     async fn execute(&self, id: &str) {
         // A panic in one run must not take the worker pool down, nor leave the run unreported.
-        let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id)).catch_unwind().await;
+        let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id))
+            .catch_unwind()
+            .await;
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -279,7 +327,11 @@ impl Executor {
                 tracing::error!(run = id, "run panicked");
                 let error = json!({"kind": "host-panic", "message": "the host failed while running this run; see the server log"});
                 let from = [RunStatus::Running, RunStatus::RollingBack];
-                if let Err(e) = self.store.set_run_status(id, &from, RunStatus::Failed, None, Some(&error)).await {
+                if let Err(e) = self
+                    .store
+                    .set_run_status(id, &from, RunStatus::Failed, None, Some(&error))
+                    .await
+                {
                     tracing::error!(run = id, error = %e, "could not record the panic");
                 }
             }
@@ -293,7 +345,11 @@ impl Executor {
             Err(StoreError::StaleStatus { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if run.template.is_some() { self.execute_template(run).await } else { self.execute_action(run).await }
+        if run.template.is_some() {
+            self.execute_template(run).await
+        } else {
+            self.execute_action(run).await
+        }
     }
 
     fn run_not_found(id: &str) -> SubmitError {
@@ -303,30 +359,70 @@ impl Executor {
     /// Restarts a failed or rolled-back template run from its failed step: steps that did not
     /// end `succeeded` or `skipped` run again.
     pub async fn retry_run(&self, id: &str) -> Result<(), SubmitError> {
-        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| Self::run_not_found(id))?;
         if run.template.is_none() {
-            return Err(SubmitError::Conflict("only template runs can be retried; submit the action again".into()));
+            return Err(SubmitError::Conflict(
+                "only template runs can be retried; submit the action again".into(),
+            ));
         }
-        let from = [RunStatus::Failed, RunStatus::RolledBack, RunStatus::RollbackFailed];
+        let from = [
+            RunStatus::Failed,
+            RunStatus::RolledBack,
+            RunStatus::RollbackFailed,
+        ];
         if !from.contains(&run.status) {
-            return Err(SubmitError::Conflict(format!("run {id} is {}; only failed or rolled-back runs can be retried", run.status.as_str())));
+            return Err(SubmitError::Conflict(format!(
+                "run {id} is {}; only failed or rolled-back runs can be retried",
+                run.status.as_str()
+            )));
         }
         for step in self.store.run_steps(id).await? {
             if step.status != "succeeded" && step.status != "skipped" {
-                self.store.update_step(id, &step.id, &StepUpdate { status: "pending", ..Default::default() }, None).await?;
+                self.store
+                    .update_step(
+                        id,
+                        &step.id,
+                        &StepUpdate {
+                            status: "pending",
+                            ..Default::default()
+                        },
+                        None,
+                    )
+                    .await?;
             }
         }
-        self.store.set_run_status(id, &from, RunStatus::Pending, None, None).await?;
-        self.store.append_event(id, "run-retried", None, &json!({})).await?;
+        self.store
+            .set_run_status(id, &from, RunStatus::Pending, None, None)
+            .await?;
+        self.store
+            .append_event(id, "run-retried", None, &json!({}))
+            .await?;
         self.enqueue(id);
         Ok(())
     }
 
     /// Resolves a paused run's failed step: `retry` it (with an edited input if given) or `skip` it.
-    pub async fn resolve_step(&self, id: &str, step_id: &str, retry: bool, input: Option<Value>) -> Result<(), SubmitError> {
-        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+    pub async fn resolve_step(
+        &self,
+        id: &str,
+        step_id: &str,
+        retry: bool,
+        input: Option<Value>,
+    ) -> Result<(), SubmitError> {
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| Self::run_not_found(id))?;
         if run.status != RunStatus::Paused {
-            return Err(SubmitError::Conflict(format!("run {id} is {}, not paused", run.status.as_str())));
+            return Err(SubmitError::Conflict(format!(
+                "run {id} is {}, not paused",
+                run.status.as_str()
+            )));
         }
         let step = self
             .store
@@ -336,57 +432,122 @@ impl Executor {
             .find(|s| s.id == step_id)
             .ok_or_else(|| SubmitError::NotFound(format!("run {id} has no step `{step_id}`")))?;
         if step.status != "failed" {
-            return Err(SubmitError::Conflict(format!("step `{step_id}` is {}, not the failed step", step.status)));
+            return Err(SubmitError::Conflict(format!(
+                "step `{step_id}` is {}, not the failed step",
+                step.status
+            )));
         }
         let update = if retry {
             match &input {
-                Some(edited) => StepUpdate { status: "edited", input: Some(edited), error: step.error.as_ref(), ..Default::default() },
-                None => StepUpdate { status: "pending", error: step.error.as_ref(), ..Default::default() },
+                Some(edited) => StepUpdate {
+                    status: "edited",
+                    input: Some(edited),
+                    error: step.error.as_ref(),
+                    ..Default::default()
+                },
+                None => StepUpdate {
+                    status: "pending",
+                    error: step.error.as_ref(),
+                    ..Default::default()
+                },
             }
         } else {
-            StepUpdate { status: "skipped", error: step.error.as_ref(), ..Default::default() }
+            StepUpdate {
+                status: "skipped",
+                error: step.error.as_ref(),
+                ..Default::default()
+            }
         };
-        let kind = if retry { "step-retry-requested" } else { "step-skipped" };
-        self.store.update_step(id, step_id, &update, Some((kind, &json!({"by": "api"})))).await?;
-        self.store.set_run_status(id, &[RunStatus::Paused], RunStatus::Pending, None, None).await?;
+        let kind = if retry {
+            "step-retry-requested"
+        } else {
+            "step-skipped"
+        };
+        self.store
+            .update_step(id, step_id, &update, Some((kind, &json!({"by": "api"}))))
+            .await?;
+        self.store
+            .set_run_status(id, &[RunStatus::Paused], RunStatus::Pending, None, None)
+            .await?;
         self.enqueue(id);
         Ok(())
     }
 
     /// Aborts a paused run: completed steps roll back.
     pub async fn abort(&self, id: &str) -> Result<(), SubmitError> {
-        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| Self::run_not_found(id))?;
         if run.status != RunStatus::Paused {
-            return Err(SubmitError::Conflict(format!("run {id} is {}, not paused; use cancel for a running run", run.status.as_str())));
+            return Err(SubmitError::Conflict(format!(
+                "run {id} is {}, not paused; use cancel for a running run",
+                run.status.as_str()
+            )));
         }
-        self.store.set_run_status(id, &[RunStatus::Paused], RunStatus::RollingBack, None, run.error.as_ref()).await?;
-        self.store.append_event(id, "run-aborted", None, &json!({})).await?;
+        self.store
+            .set_run_status(
+                id,
+                &[RunStatus::Paused],
+                RunStatus::RollingBack,
+                None,
+                run.error.as_ref(),
+            )
+            .await?;
+        self.store
+            .append_event(id, "run-aborted", None, &json!({}))
+            .await?;
         self.enqueue(id);
         Ok(())
     }
 
     /// Cancels a run: it stops at the next step boundary and rolls back.
     pub async fn cancel(&self, id: &str) -> Result<(), SubmitError> {
-        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| Self::run_not_found(id))?;
         if run.status.is_final() {
-            return Err(SubmitError::Conflict(format!("run {id} is already {}", run.status.as_str())));
+            return Err(SubmitError::Conflict(format!(
+                "run {id} is already {}",
+                run.status.as_str()
+            )));
         }
         self.store.request_cancel(id).await?;
-        self.store.append_event(id, "cancel-requested", None, &json!({})).await?;
+        self.store
+            .append_event(id, "cancel-requested", None, &json!({}))
+            .await?;
         if run.status == RunStatus::AwaitingApproval {
             self.store.cancel_stages(id).await?;
         }
         if matches!(run.status, RunStatus::Paused | RunStatus::AwaitingApproval) {
-            self.store.set_run_status(id, &[run.status], RunStatus::Pending, None, None).await?;
+            self.store
+                .set_run_status(id, &[run.status], RunStatus::Pending, None, None)
+                .await?;
             self.enqueue(id);
         }
         Ok(())
     }
 
     /// Creates a new run of the same template with edited parameters, linked to the old one.
-    pub async fn resubmit(&self, id: &str, parameters: Value, requester: String, approval: Option<lever_store::NewApproval>) -> Result<RunRecord, SubmitError> {
-        let run = self.store.run(id).await?.ok_or_else(|| Self::run_not_found(id))?;
-        let template = run.template.clone().ok_or_else(|| SubmitError::Conflict("only template runs can be resubmitted".into()))?;
+    pub async fn resubmit(
+        &self,
+        id: &str,
+        parameters: Value,
+        requester: String,
+        approval: Option<lever_store::NewApproval>,
+    ) -> Result<RunRecord, SubmitError> {
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| Self::run_not_found(id))?;
+        let template = run
+            .template
+            .clone()
+            .ok_or_else(|| SubmitError::Conflict("only template runs can be resubmitted".into()))?;
         let (new, _) = self
             .submit(RunRequest {
                 target: Target::Template(template),

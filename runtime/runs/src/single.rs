@@ -9,7 +9,10 @@ use crate::Executor;
 
 impl Executor {
     pub(crate) async fn execute_action(&self, run: RunRecord) -> Result<(), StoreError> {
-        let reference = PluginRef { name: run.action.clone(), version: Some(run.action_version.clone()) };
+        let reference = PluginRef {
+            name: run.action.clone(),
+            version: Some(run.action_version.clone()),
+        };
         let result = match self.registry.resolve(&reference).await {
             Err(e) => Err(json!({"kind": "not-found", "message": e.to_string()})),
             Ok((_, plugin)) => {
@@ -23,15 +26,25 @@ impl Executor {
                     requester: run.requester.clone(),
                     environment: run.environment.clone(),
                 };
-                let call = Call { services: self.services(&context, &log), context, log: log.clone() };
-                let result = self.registry.sandbox().run(&plugin, &call, &run.input).await;
+                let call = Call {
+                    services: self.services(&context, &log),
+                    context,
+                    log: log.clone(),
+                };
+                let result = self
+                    .registry
+                    .sandbox()
+                    .run(&plugin, &call, &run.input)
+                    .await;
                 self.store.append_logs(&run.id, &log.lines()).await?;
                 result.map_err(|e| json!({"kind": e.code(), "message": e.to_string()}))
             }
         };
         match &result {
             Ok(_) => tracing::info!(run = %run.id, action = %run.action, "run succeeded"),
-            Err(e) => tracing::info!(run = %run.id, action = %run.action, error = %e["kind"], "run failed"),
+            Err(e) => {
+                tracing::info!(run = %run.id, action = %run.action, error = %e["kind"], "run failed")
+            }
         }
         self.store.finish_run(&run.id, result.as_ref()).await
     }

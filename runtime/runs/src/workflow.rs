@@ -24,9 +24,14 @@ fn invoke_failure(e: &InvokeError) -> Value {
 }
 
 /// Awaits `work` within the step's `timeout` (ms), if it has one; `Err(ms)` when it passed.
-async fn within<T>(timeout_ms: Option<u64>, work: impl std::future::Future<Output = T>) -> Result<T, u64> {
+async fn within<T>(
+    timeout_ms: Option<u64>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, u64> {
     match timeout_ms {
-        Some(ms) => tokio::time::timeout(Duration::from_millis(ms), work).await.map_err(|_| ms),
+        Some(ms) => tokio::time::timeout(Duration::from_millis(ms), work)
+            .await
+            .map_err(|_| ms),
         None => Ok(work.await),
     }
 }
@@ -38,14 +43,17 @@ fn inverse(step: &Step, row: &StepRecord) -> Option<(String, Value)> {
         return None;
     }
     let (input, output) = (row.input.as_ref()?, row.output.as_ref()?);
-    let (undo, undo_input) = lever_sandbox::capability_inverse(capability, function, input, output)?;
+    let (undo, undo_input) =
+        lever_sandbox::capability_inverse(capability, function, input, output)?;
     Some((format!("{capability}.{undo}"), undo_input))
 }
 
 /// Delay before attempt `attempt + 1`.
 fn backoff(retry: &Retry, attempt: u32) -> Duration {
     let ms = if retry.exponential {
-        retry.delay_ms.saturating_mul(1u64 << (attempt.saturating_sub(1)).min(20))
+        retry
+            .delay_ms
+            .saturating_mul(1u64 << (attempt.saturating_sub(1)).min(20))
     } else {
         retry.delay_ms
     };
@@ -68,16 +76,34 @@ enum StepOutcome {
 
 impl Executor {
     pub(crate) async fn execute_template(&self, run: RunRecord) -> Result<(), StoreError> {
-        let (name, version) = (run.template.clone().expect("template run"), run.template_version.unwrap_or(1));
+        let (name, version) = (
+            run.template.clone().expect("template run"),
+            run.template_version.unwrap_or(1),
+        );
         let entry = match self.catalog.get_version(&name, version).await {
             Ok(entry) => entry,
             Err(e) => {
                 let error = failure("template-unavailable", e.to_string());
-                return self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Failed, None, Some(&error)).await;
+                return self
+                    .store
+                    .set_run_status(
+                        &run.id,
+                        &[RunStatus::Running],
+                        RunStatus::Failed,
+                        None,
+                        Some(&error),
+                    )
+                    .await;
             }
         };
         let rows = self.rows(&run.id).await?;
-        let gated: HashSet<String> = self.store.run_stages(&run.id).await?.into_iter().filter_map(|s| s.step_id).collect();
+        let gated: HashSet<String> = self
+            .store
+            .run_stages(&run.id)
+            .await?
+            .into_iter()
+            .filter_map(|s| s.step_id)
+            .collect();
         let mut ctx = lever_catalog::context(&run.input, &run.requester);
         for (id, row) in &rows {
             if row.status == "succeeded" || row.status == "skipped" {
@@ -85,17 +111,28 @@ impl Executor {
             }
         }
         if run.status == RunStatus::RollingBack {
-            let cause = run.error.clone().unwrap_or_else(|| failure("aborted", "the run was aborted"));
-            return self.roll_back(&run, &entry, &ctx, cause, run.cancel_requested).await;
+            let cause = run
+                .error
+                .clone()
+                .unwrap_or_else(|| failure("aborted", "the run was aborted"));
+            return self
+                .roll_back(&run, &entry, &ctx, cause, run.cancel_requested)
+                .await;
         }
         for step in &entry.parsed.template.steps {
-            let row = rows.get(&step.id).cloned().expect("every template step has a row");
+            let row = rows
+                .get(&step.id)
+                .cloned()
+                .expect("every template step has a row");
             if matches!(row.status.as_str(), "succeeded" | "skipped") {
                 continue;
             }
             if row.status == "polling" {
                 let output = row.output.clone().unwrap_or(Value::Null);
-                match self.poll(&run, step, &mut ctx, output, row.poll_deadline.unwrap_or(0)).await? {
+                match self
+                    .poll(&run, step, &mut ctx, output, row.poll_deadline.unwrap_or(0))
+                    .await?
+                {
                     Polled::Done => continue,
                     Polled::Waiting => return Ok(()),
                     Polled::Failed(error) => {
@@ -118,8 +155,18 @@ impl Executor {
             match self.expressions_true(step, &ctx) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let update = StepUpdate { status: "skipped", ..Default::default() };
-                    self.store.update_step(&run.id, &step.id, &update, Some(("step-skipped", &json!({"reason": "its `if` is false"})))).await?;
+                    let update = StepUpdate {
+                        status: "skipped",
+                        ..Default::default()
+                    };
+                    self.store
+                        .update_step(
+                            &run.id,
+                            &step.id,
+                            &update,
+                            Some(("step-skipped", &json!({"reason": "its `if` is false"}))),
+                        )
+                        .await?;
                     ctx["steps"][&step.id] = json!({"output": null});
                     continue;
                 }
@@ -132,9 +179,20 @@ impl Executor {
             }
             if gated.contains(&step.id)
                 && matches!(row.status.as_str(), "pending")
-                && self.store.open_step_gate(&run.id, &step.id, self.clock.now_ms()).await? == GateState::Waiting
+                && self
+                    .store
+                    .open_step_gate(&run.id, &step.id, self.clock.now_ms())
+                    .await?
+                    == GateState::Waiting
             {
-                self.store.append_event(&run.id, "awaiting-approval", Some(&step.id), &json!({"step": step.id})).await?;
+                self.store
+                    .append_event(
+                        &run.id,
+                        "awaiting-approval",
+                        Some(&step.id),
+                        &json!({"step": step.id}),
+                    )
+                    .await?;
                 return Ok(());
             }
             // A step found `running` was in flight when the process died: resume the same
@@ -157,14 +215,38 @@ impl Executor {
                     continue;
                 }
             };
-            let started = StepUpdate { status: "running", attempts: Some(attempt as i64), input: Some(&input), ..Default::default() };
-            self.store.update_step(&run.id, &step.id, &started, Some(("step-started", &json!({"attempt": attempt})))).await?;
+            let started = StepUpdate {
+                status: "running",
+                attempts: Some(attempt as i64),
+                input: Some(&input),
+                ..Default::default()
+            };
+            self.store
+                .update_step(
+                    &run.id,
+                    &step.id,
+                    &started,
+                    Some(("step-started", &json!({"attempt": attempt}))),
+                )
+                .await?;
             match self.invoke_step(&run, step, attempt, &input).await? {
                 StepOutcome::Succeeded(output) if step.wait_for.is_some() => {
                     let wait = step.wait_for.as_ref().expect("checked");
                     let deadline = lever_store::now_ms() + wait.timeout_ms as i64;
-                    let polling = StepUpdate { status: "polling", output: Some(&output), poll_deadline: Some(deadline), ..Default::default() };
-                    self.store.update_step(&run.id, &step.id, &polling, Some(("step-polling", &json!({"action": wait.call.action})))).await?;
+                    let polling = StepUpdate {
+                        status: "polling",
+                        output: Some(&output),
+                        poll_deadline: Some(deadline),
+                        ..Default::default()
+                    };
+                    self.store
+                        .update_step(
+                            &run.id,
+                            &step.id,
+                            &polling,
+                            Some(("step-polling", &json!({"action": wait.call.action}))),
+                        )
+                        .await?;
                     match self.poll(&run, step, &mut ctx, output, deadline).await? {
                         Polled::Done => {}
                         Polled::Waiting => return Ok(()),
@@ -176,17 +258,39 @@ impl Executor {
                     }
                 }
                 StepOutcome::Succeeded(output) => {
-                    let done = StepUpdate { status: "succeeded", output: Some(&output), ..Default::default() };
-                    self.store.update_step(&run.id, &step.id, &done, Some(("step-succeeded", &json!({"attempt": attempt})))).await?;
+                    let done = StepUpdate {
+                        status: "succeeded",
+                        output: Some(&output),
+                        ..Default::default()
+                    };
+                    self.store
+                        .update_step(
+                            &run.id,
+                            &step.id,
+                            &done,
+                            Some(("step-succeeded", &json!({"attempt": attempt}))),
+                        )
+                        .await?;
                     ctx["steps"][&step.id] = json!({"output": output});
                 }
                 StepOutcome::Failed { error, retryable } => {
                     let attempts = step.retry.as_ref().map(|r| r.attempts).unwrap_or(1);
                     if retryable && attempt < attempts {
-                        let delay = backoff(step.retry.as_ref().expect("attempts > 1 means a retry policy"), attempt);
-                        let waiting = StepUpdate { status: "waiting", error: Some(&error), ..Default::default() };
+                        let delay = backoff(
+                            step.retry
+                                .as_ref()
+                                .expect("attempts > 1 means a retry policy"),
+                            attempt,
+                        );
+                        let waiting = StepUpdate {
+                            status: "waiting",
+                            error: Some(&error),
+                            ..Default::default()
+                        };
                         let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error});
-                        self.store.update_step(&run.id, &step.id, &waiting, Some(("retrying", &data))).await?;
+                        self.store
+                            .update_step(&run.id, &step.id, &waiting, Some(("retrying", &data)))
+                            .await?;
                         self.park(&run.id, delay).await?;
                         return Ok(());
                     }
@@ -199,22 +303,62 @@ impl Executor {
         }
         let output = match &entry.parsed.template.output {
             Value::Null => json!({}),
-            o => self.catalog.expressions().render(o, &ctx).unwrap_or_else(|e| json!({"error": e.to_string()})),
+            o => self
+                .catalog
+                .expressions()
+                .render(o, &ctx)
+                .unwrap_or_else(|e| json!({"error": e.to_string()})),
         };
-        self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Succeeded, Some(&output), None).await?;
-        self.store.append_event(&run.id, "run-finished", None, &json!({"status": "succeeded"})).await?;
+        self.store
+            .set_run_status(
+                &run.id,
+                &[RunStatus::Running],
+                RunStatus::Succeeded,
+                Some(&output),
+                None,
+            )
+            .await?;
+        self.store
+            .append_event(
+                &run.id,
+                "run-finished",
+                None,
+                &json!({"status": "succeeded"}),
+            )
+            .await?;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
         Ok(())
     }
 
     /// Polls a step's `waitFor` once. The poll sees the step's own output as
     /// `steps.<id>.output`; it answers `{"done": true, ...}` when the wait is over.
-    async fn poll(&self, run: &RunRecord, step: &Step, ctx: &mut Value, output: Value, deadline: i64) -> Result<Polled, StoreError> {
+    async fn poll(
+        &self,
+        run: &RunRecord,
+        step: &Step,
+        ctx: &mut Value,
+        output: Value,
+        deadline: i64,
+    ) -> Result<Polled, StoreError> {
         let wait = step.wait_for.as_ref().expect("a polling step has waitFor");
         ctx["steps"][&step.id] = json!({"output": output});
         let outcome = match self.catalog.expressions().render(&wait.call.input, ctx) {
-            Err(e) => StepOutcome::Failed { error: failure("invalid-input", e.to_string()), retryable: false },
-            Ok(input) => self.invoke(run, &step.id, &wait.call.action, 1, &input, step.timeout_ms, "/wait").await?,
+            Err(e) => StepOutcome::Failed {
+                error: failure("invalid-input", e.to_string()),
+                retryable: false,
+            },
+            Ok(input) => {
+                self.invoke(
+                    run,
+                    &step.id,
+                    &wait.call.action,
+                    1,
+                    &input,
+                    step.timeout_ms,
+                    "/wait",
+                )
+                .await?
+            }
         };
         let not_done = match outcome {
             StepOutcome::Succeeded(answer) if answer["done"] == json!(true) => {
@@ -222,25 +366,53 @@ impl Executor {
                 if merged.is_object() {
                     merged["wait"] = answer;
                 }
-                let done = StepUpdate { status: "succeeded", output: Some(&merged), ..Default::default() };
-                self.store.update_step(&run.id, &step.id, &done, Some(("step-succeeded", &json!({"waited": true})))).await?;
+                let done = StepUpdate {
+                    status: "succeeded",
+                    output: Some(&merged),
+                    ..Default::default()
+                };
+                self.store
+                    .update_step(
+                        &run.id,
+                        &step.id,
+                        &done,
+                        Some(("step-succeeded", &json!({"waited": true}))),
+                    )
+                    .await?;
                 ctx["steps"][&step.id] = json!({"output": merged});
                 return Ok(Polled::Done);
             }
             StepOutcome::Succeeded(answer) => answer,
-            StepOutcome::Failed { error, retryable: true } => error,
-            StepOutcome::Failed { error, retryable: false } => return Ok(Polled::Failed(error)),
+            StepOutcome::Failed {
+                error,
+                retryable: true,
+            } => error,
+            StepOutcome::Failed {
+                error,
+                retryable: false,
+            } => return Ok(Polled::Failed(error)),
         };
         if lever_store::now_ms() >= deadline {
             return Ok(Polled::Failed(failure(
                 "wait-timeout",
-                format!("`{}` did not report done within {} ms (last answer: {not_done})", wait.call.action, wait.timeout_ms),
+                format!(
+                    "`{}` did not report done within {} ms (last answer: {not_done})",
+                    wait.call.action, wait.timeout_ms
+                ),
             )));
         }
-        let polling = StepUpdate { status: "polling", output: Some(&output), poll_deadline: Some(deadline), ..Default::default() };
+        let polling = StepUpdate {
+            status: "polling",
+            output: Some(&output),
+            poll_deadline: Some(deadline),
+            ..Default::default()
+        };
         let data = json!({"next_poll_ms": wait.interval_ms, "answer": not_done});
-        self.store.update_step(&run.id, &step.id, &polling, Some(("polling", &data))).await?;
-        self.park(&run.id, Duration::from_millis(wait.interval_ms)).await?;
+        self.store
+            .update_step(&run.id, &step.id, &polling, Some(("polling", &data)))
+            .await?;
+        self.park(&run.id, Duration::from_millis(wait.interval_ms))
+            .await?;
         Ok(Polled::Waiting)
     }
 
@@ -249,11 +421,25 @@ impl Executor {
     fn render_input(&self, step: &Step, ctx: &Value) -> Result<Value, Value> {
         let expressions = self.catalog.expressions();
         let bad = |e: lever_templates::ExpressionError| failure("invalid-input", e.to_string());
-        let Some(each) = &step.each else { return expressions.render(&step.input, ctx).map_err(bad) };
+        let Some(each) = &step.each else {
+            return expressions.render(&step.input, ctx).map_err(bad);
+        };
         let items: Vec<(Value, Value)> = match expressions.render(each, ctx).map_err(bad)? {
-            Value::Array(items) => items.into_iter().enumerate().map(|(i, v)| (json!(i), v)).collect(),
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (json!(i), v))
+                .collect(),
             Value::Object(map) => map.into_iter().map(|(k, v)| (json!(k), v)).collect(),
-            other => return Err(failure("invalid-input", format!("`each` of step `{}` must be a list or a mapping, not {other}", step.id))),
+            other => {
+                return Err(failure(
+                    "invalid-input",
+                    format!(
+                        "`each` of step `{}` must be a list or a mapping, not {other}",
+                        step.id
+                    ),
+                ));
+            }
         };
         let mut inputs = Vec::with_capacity(items.len());
         for (key, value) in items {
@@ -266,13 +452,40 @@ impl Executor {
 
     /// Runs a step's action once, or once per item of its `each` (output `{"results": [...]}`,
     /// stopping at the first failure; each item has its own idempotency key).
-    async fn invoke_step(&self, run: &RunRecord, step: &Step, attempt: u32, input: &Value) -> Result<StepOutcome, StoreError> {
+    async fn invoke_step(
+        &self,
+        run: &RunRecord,
+        step: &Step,
+        attempt: u32,
+        input: &Value,
+    ) -> Result<StepOutcome, StoreError> {
         if step.each.is_none() {
-            return self.invoke(run, &step.id, &step.action, attempt, input, step.timeout_ms, "").await;
+            return self
+                .invoke(
+                    run,
+                    &step.id,
+                    &step.action,
+                    attempt,
+                    input,
+                    step.timeout_ms,
+                    "",
+                )
+                .await;
         }
         let mut results = Vec::new();
         for (i, item) in input.as_array().into_iter().flatten().enumerate() {
-            match self.invoke(run, &step.id, &step.action, attempt, item, step.timeout_ms, &format!("/{i}")).await? {
+            match self
+                .invoke(
+                    run,
+                    &step.id,
+                    &step.action,
+                    attempt,
+                    item,
+                    step.timeout_ms,
+                    &format!("/{i}"),
+                )
+                .await?
+            {
                 StepOutcome::Succeeded(output) => results.push(output),
                 failed => return Ok(failed),
             }
@@ -281,34 +494,100 @@ impl Executor {
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {
-        Ok(self.store.run_steps(run_id).await?.into_iter().map(|r| (r.id.clone(), r)).collect())
+        Ok(self
+            .store
+            .run_steps(run_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect())
     }
 
     fn expressions_true(&self, step: &Step, ctx: &Value) -> Result<bool, Value> {
-        self.catalog.expressions().is_true(step.condition.as_ref(), ctx).map_err(|e| failure("invalid-condition", e.to_string()))
+        self.catalog
+            .expressions()
+            .is_true(step.condition.as_ref(), ctx)
+            .map_err(|e| failure("invalid-condition", e.to_string()))
     }
 
     /// Applies the step's failure policy. Returns `true` when the run stops here (paused or
     /// rolled back), `false` when it carries on (skip).
-    async fn fail_step(&self, run: &RunRecord, entry: &Entry, ctx: &Value, step: &Step, error: Value) -> Result<bool, StoreError> {
+    async fn fail_step(
+        &self,
+        run: &RunRecord,
+        entry: &Entry,
+        ctx: &Value,
+        step: &Step,
+        error: Value,
+    ) -> Result<bool, StoreError> {
         match step.on_failure {
             OnFailure::Skip => {
-                let update = StepUpdate { status: "skipped", error: Some(&error), ..Default::default() };
-                self.store.update_step(&run.id, &step.id, &update, Some(("step-skipped", &json!({"error": error})))).await?;
+                let update = StepUpdate {
+                    status: "skipped",
+                    error: Some(&error),
+                    ..Default::default()
+                };
+                self.store
+                    .update_step(
+                        &run.id,
+                        &step.id,
+                        &update,
+                        Some(("step-skipped", &json!({"error": error}))),
+                    )
+                    .await?;
                 Ok(false)
             }
             OnFailure::Manual => {
-                let update = StepUpdate { status: "failed", error: Some(&error), ..Default::default() };
-                self.store.update_step(&run.id, &step.id, &update, Some(("step-failed", &json!({"error": error})))).await?;
-                self.store.set_run_status(&run.id, &[RunStatus::Running], RunStatus::Paused, None, Some(&error)).await?;
+                let update = StepUpdate {
+                    status: "failed",
+                    error: Some(&error),
+                    ..Default::default()
+                };
+                self.store
+                    .update_step(
+                        &run.id,
+                        &step.id,
+                        &update,
+                        Some(("step-failed", &json!({"error": error}))),
+                    )
+                    .await?;
+                self.store
+                    .set_run_status(
+                        &run.id,
+                        &[RunStatus::Running],
+                        RunStatus::Paused,
+                        None,
+                        Some(&error),
+                    )
+                    .await?;
                 let data = json!({"step": step.id, "actions": ["retry", "skip", "abort"]});
-                self.store.append_event(&run.id, "run-paused", Some(&step.id), &data).await?;
+                self.store
+                    .append_event(&run.id, "run-paused", Some(&step.id), &data)
+                    .await?;
                 Ok(true)
             }
             OnFailure::Abort | OnFailure::Retry => {
-                let update = StepUpdate { status: "failed", error: Some(&error), ..Default::default() };
-                self.store.update_step(&run.id, &step.id, &update, Some(("step-failed", &json!({"error": error})))).await?;
-                self.roll_back(run, entry, ctx, json!({"kind": error["kind"], "message": error["message"], "step": step.id}), false).await?;
+                let update = StepUpdate {
+                    status: "failed",
+                    error: Some(&error),
+                    ..Default::default()
+                };
+                self.store
+                    .update_step(
+                        &run.id,
+                        &step.id,
+                        &update,
+                        Some(("step-failed", &json!({"error": error}))),
+                    )
+                    .await?;
+                self.roll_back(
+                    run,
+                    entry,
+                    ctx,
+                    json!({"kind": error["kind"], "message": error["message"], "step": step.id}),
+                    false,
+                )
+                .await?;
                 Ok(true)
             }
         }
@@ -317,10 +596,25 @@ impl Executor {
     /// Rolls back completed steps in reverse order, each persisted, then ends the run:
     /// `rollback-failed` (listing what is left behind), `cancelled`, `rolled-back`, or
     /// `failed` when nothing needed undoing.
-    async fn roll_back(&self, run: &RunRecord, entry: &Entry, ctx: &Value, cause: Value, cancelled: bool) -> Result<(), StoreError> {
-        let from = [RunStatus::Running, RunStatus::RollingBack, RunStatus::Pending];
-        self.store.set_run_status(&run.id, &from, RunStatus::RollingBack, None, Some(&cause)).await?;
-        self.store.append_event(&run.id, "rolling-back", None, &json!({"cause": cause})).await?;
+    async fn roll_back(
+        &self,
+        run: &RunRecord,
+        entry: &Entry,
+        ctx: &Value,
+        cause: Value,
+        cancelled: bool,
+    ) -> Result<(), StoreError> {
+        let from = [
+            RunStatus::Running,
+            RunStatus::RollingBack,
+            RunStatus::Pending,
+        ];
+        self.store
+            .set_run_status(&run.id, &from, RunStatus::RollingBack, None, Some(&cause))
+            .await?;
+        self.store
+            .append_event(&run.id, "rolling-back", None, &json!({"cause": cause}))
+            .await?;
         let rows = self.rows(&run.id).await?;
         let mut left_behind = Vec::new();
         let mut undone = 0;
@@ -332,35 +626,87 @@ impl Executor {
             // An explicit `rollback`, else the inverse of a capability call (a created
             // repository is deleted, an applied workspace destroyed...).
             let undo = match &step.rollback {
-                Some(rollback) => {
-                    self.catalog.expressions().render(&rollback.input, ctx).map(|input| (rollback.action.clone(), input)).map_err(|e| e.to_string())
-                }
+                Some(rollback) => self
+                    .catalog
+                    .expressions()
+                    .render(&rollback.input, ctx)
+                    .map(|input| (rollback.action.clone(), input))
+                    .map_err(|e| e.to_string()),
                 None => match inverse(step, row) {
                     Some(undo) => Ok(undo),
                     None => continue,
                 },
             };
-            let action = undo.as_ref().map(|(a, _)| a.clone()).unwrap_or_else(|_| step.action.clone());
-            let started = StepUpdate { status: "rolling-back", output: row.output.as_ref(), ..Default::default() };
-            self.store.update_step(&run.id, &step.id, &started, Some(("rollback-started", &json!({"action": action})))).await?;
+            let action = undo
+                .as_ref()
+                .map(|(a, _)| a.clone())
+                .unwrap_or_else(|_| step.action.clone());
+            let started = StepUpdate {
+                status: "rolling-back",
+                output: row.output.as_ref(),
+                ..Default::default()
+            };
+            self.store
+                .update_step(
+                    &run.id,
+                    &step.id,
+                    &started,
+                    Some(("rollback-started", &json!({"action": action}))),
+                )
+                .await?;
             let outcome = match undo {
-                Err(e) => StepOutcome::Failed { error: failure("invalid-input", e), retryable: false },
-                Ok((action, input)) => self.invoke(run, &step.id, &action, 1, &input, step.timeout_ms, "/rollback").await?,
+                Err(e) => StepOutcome::Failed {
+                    error: failure("invalid-input", e),
+                    retryable: false,
+                },
+                Ok((action, input)) => {
+                    self.invoke(
+                        run,
+                        &step.id,
+                        &action,
+                        1,
+                        &input,
+                        step.timeout_ms,
+                        "/rollback",
+                    )
+                    .await?
+                }
             };
             match outcome {
                 StepOutcome::Succeeded(_) => {
                     undone += 1;
-                    let done = StepUpdate { status: "rolled-back", output: row.output.as_ref(), ..Default::default() };
-                    self.store.update_step(&run.id, &step.id, &done, Some(("rolled-back", &json!({})))).await?;
+                    let done = StepUpdate {
+                        status: "rolled-back",
+                        output: row.output.as_ref(),
+                        ..Default::default()
+                    };
+                    self.store
+                        .update_step(&run.id, &step.id, &done, Some(("rolled-back", &json!({}))))
+                        .await?;
                 }
                 StepOutcome::Failed { error, .. } => {
                     left_behind.push(step.id.clone());
-                    let failed = StepUpdate { status: "rollback-failed", output: row.output.as_ref(), error: Some(&error), ..Default::default() };
-                    self.store.update_step(&run.id, &step.id, &failed, Some(("rollback-failed", &json!({"error": error})))).await?;
+                    let failed = StepUpdate {
+                        status: "rollback-failed",
+                        output: row.output.as_ref(),
+                        error: Some(&error),
+                        ..Default::default()
+                    };
+                    self.store
+                        .update_step(
+                            &run.id,
+                            &step.id,
+                            &failed,
+                            Some(("rollback-failed", &json!({"error": error}))),
+                        )
+                        .await?;
                 }
             }
         }
-        let rejected = matches!(cause["kind"].as_str(), Some("rejected" | "approval-expired"));
+        let rejected = matches!(
+            cause["kind"].as_str(),
+            Some("rejected" | "approval-expired")
+        );
         let status = if !left_behind.is_empty() {
             RunStatus::RollbackFailed
         } else if rejected {
@@ -381,8 +727,23 @@ impl Executor {
                 left_behind.join(", ")
             ));
         }
-        self.store.set_run_status(&run.id, &[RunStatus::RollingBack], status, None, Some(&error)).await?;
-        self.store.append_event(&run.id, "run-finished", None, &json!({"status": status.as_str()})).await?;
+        self.store
+            .set_run_status(
+                &run.id,
+                &[RunStatus::RollingBack],
+                status,
+                None,
+                Some(&error),
+            )
+            .await?;
+        self.store
+            .append_event(
+                &run.id,
+                "run-finished",
+                None,
+                &json!({"status": status.as_str()}),
+            )
+            .await?;
         tracing::info!(run = %run.id, status = status.as_str(), "run ended after rollback");
         Ok(())
     }
@@ -409,50 +770,90 @@ impl Executor {
         };
         if let Some((capability, function)) = lever_capabilities::capability_action(action) {
             let log = LogBook::new(256 * 1024);
-            let scope = lever_capabilities::Scope { context, log: log.clone() };
-            let call = self.catalog.capabilities().run_step(&scope, capability, function, input.clone());
+            let scope = lever_capabilities::Scope {
+                context,
+                log: log.clone(),
+            };
+            let call =
+                self.catalog
+                    .capabilities()
+                    .run_step(&scope, capability, function, input.clone());
             let result = within(timeout_ms, call).await.unwrap_or_else(|ms| {
-                Err(lever_sandbox::CapabilityError { kind: "retryable", message: format!("`{action}` did not finish within {ms} ms") })
+                Err(lever_sandbox::CapabilityError {
+                    kind: "retryable",
+                    message: format!("`{action}` did not finish within {ms} ms"),
+                })
             });
             self.record_log(run, step_id, &log).await?;
             return Ok(match result {
                 Ok(output) => StepOutcome::Succeeded(output),
-                Err(e) => StepOutcome::Failed { retryable: e.kind == "retryable", error: failure(e.kind, e.message) },
+                Err(e) => StepOutcome::Failed {
+                    retryable: e.kind == "retryable",
+                    error: failure(e.kind, e.message),
+                },
             });
         }
         let reference = match PluginRef::parse(&plugin_reference(action)) {
             Ok(r) => r,
-            Err(e) => return Ok(StepOutcome::Failed { error: failure("missing-action", e.to_string()), retryable: false }),
+            Err(e) => {
+                return Ok(StepOutcome::Failed {
+                    error: failure("missing-action", e.to_string()),
+                    retryable: false,
+                });
+            }
         };
         let plugin = match self.registry.resolve(&reference).await {
             Ok((_, plugin)) => plugin,
-            Err(e) => return Ok(StepOutcome::Failed { error: failure("missing-action", e.to_string()), retryable: false }),
+            Err(e) => {
+                return Ok(StepOutcome::Failed {
+                    error: failure("missing-action", e.to_string()),
+                    retryable: false,
+                });
+            }
         };
         let log = LogBook::new(plugin.limits().max_log_bytes);
-        let call = Call { services: self.services(&context, &log), context, log: log.clone() };
+        let call = Call {
+            services: self.services(&context, &log),
+            context,
+            log: log.clone(),
+        };
         let invocation = self.registry.sandbox().run(&plugin, &call, input);
-        let result = within(timeout_ms, invocation).await.unwrap_or_else(|ms| Err(InvokeError::DeadlinePassed { timeout_ms: ms }));
+        let result = within(timeout_ms, invocation)
+            .await
+            .unwrap_or_else(|ms| Err(InvokeError::DeadlinePassed { timeout_ms: ms }));
         self.record_log(run, step_id, &log).await?;
         Ok(match result {
             Ok(output) => StepOutcome::Succeeded(output),
-            Err(e) => StepOutcome::Failed { retryable: e.is_retryable(), error: invoke_failure(&e) },
+            Err(e) => StepOutcome::Failed {
+                retryable: e.is_retryable(),
+                error: invoke_failure(&e),
+            },
         })
     }
 
     /// Stores an invocation's log lines and streams them (and its progress) as events.
-    async fn record_log(&self, run: &RunRecord, step_id: &str, log: &LogBook) -> Result<(), StoreError> {
+    async fn record_log(
+        &self,
+        run: &RunRecord,
+        step_id: &str,
+        log: &LogBook,
+    ) -> Result<(), StoreError> {
         let lines = log.lines();
         self.store.append_logs(&run.id, &lines).await?;
         let (progress, logs): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.level == "progress");
         if !logs.is_empty() {
             let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
-            self.store.append_event(&run.id, "log", Some(step_id), &json!({"lines": messages})).await?;
+            self.store
+                .append_event(&run.id, "log", Some(step_id), &json!({"lines": messages}))
+                .await?;
         }
         for line in progress {
             // `percent% message`, as the progress host import writes it.
             let (percent, message) = line.message.split_once("% ").unwrap_or(("", &line.message));
             let data = json!({"percent": percent.parse::<u8>().ok(), "message": message});
-            self.store.append_event(&run.id, "progress", Some(step_id), &data).await?;
+            self.store
+                .append_event(&run.id, "progress", Some(step_id), &data)
+                .await?;
         }
         Ok(())
     }

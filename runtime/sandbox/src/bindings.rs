@@ -38,5 +38,7 @@ pub(crate) mod adapter {
 }
 
 pub(crate) use action::lever::host::{progress, secrets, state};
-pub(crate) use action::lever::plugin::{git_provider, infrastructure, notifier, observability, secrets_store};
 pub(crate) use action::lever::plugin::types as wit;
+pub(crate) use action::lever::plugin::{
+    git_provider, infrastructure, notifier, observability, secrets_store,
+};

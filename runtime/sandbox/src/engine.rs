@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 
 use crate::bindings::{action, adapter};
 use crate::error::{EngineError, LoadError};
@@ -28,7 +30,11 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { cache_dir: None, fuel_metering: true, max_concurrent_instances: 256 }
+        Self {
+            cache_dir: None,
+            fuel_metering: true,
+            max_concurrent_instances: 256,
+        }
     }
 }
 
@@ -113,7 +119,9 @@ impl Sandbox {
             .max_wasm_stack(1 << 20)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &config.cache_dir {
-            std::fs::create_dir_all(dir).map_err(|e| wasmtime::format_err!("cannot create cache dir {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                wasmtime::format_err!("cannot create cache dir {}: {e}", dir.display())
+            })?;
             let mut cache = CacheConfig::new();
             cache.with_directory(dir.clone());
             wasm.cache(Some(Cache::new(cache)?));
@@ -128,11 +136,18 @@ impl Sandbox {
         crate::bindings::progress::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         crate::bindings::git_provider::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         crate::bindings::secrets_store::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
-        crate::bindings::infrastructure::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::infrastructure::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
         crate::bindings::notifier::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         crate::bindings::observability::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         spawn_epoch_ticker(&engine);
-        Ok(Self { engine, linker, fuel_metering: config.fuel_metering })
+        Ok(Self {
+            engine,
+            linker,
+            fuel_metering: config.fuel_metering,
+        })
     }
 
     /// Checks that `bytes` is a component targeting a Lever world, compiles it (through the
@@ -147,25 +162,37 @@ impl Sandbox {
         if !wasmparser::Parser::is_component(bytes) {
             return Err(LoadError::NotWasm);
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let exports: Vec<String> =
-            component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         let kind = if exports.iter().any(|e| e == ACTION_EXPORT) {
             PluginKind::Action
         } else if exports.iter().any(|e| e == ADAPTER_EXPORT) {
             PluginKind::Adapter
         } else {
-            let exports = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            let exports = if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            };
             return Err(LoadError::NotALeverWorld { exports });
         };
-        let instance_pre =
-            self.linker.instantiate_pre(&component).map_err(|e| LoadError::UnknownImport(format!("{e:#}")))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnknownImport(format!("{e:#}")))?;
         let pre = match kind {
             PluginKind::Action => Pre::Action(
-                action::ActionPre::new(instance_pre).map_err(|e| LoadError::Invalid(format!("{e:#}")))?,
+                action::ActionPre::new(instance_pre)
+                    .map_err(|e| LoadError::Invalid(format!("{e:#}")))?,
             ),
             PluginKind::Adapter => Pre::Adapter(
-                adapter::AdapterPre::new(instance_pre).map_err(|e| LoadError::Invalid(format!("{e:#}")))?,
+                adapter::AdapterPre::new(instance_pre)
+                    .map_err(|e| LoadError::Invalid(format!("{e:#}")))?,
             ),
         };
         Ok(Compiled { kind, pre })

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The bytes are not WebAssembly at all.
-    #[error("the upload is not a WebAssembly binary: expected a WebAssembly component (built for wasm32-wasip2 or by a componentizer)")]
+    #[error(
+        "the upload is not a WebAssembly binary: expected a WebAssembly component (built for wasm32-wasip2 or by a componentizer)"
+    )]
     NotWasm,
     /// A core module, not a component.
     #[error(
@@ -18,13 +20,17 @@ pub enum LoadError {
     #[error("the component is invalid: {0}")]
     Invalid(String),
     /// It exports neither Lever world.
-    #[error("the component does not target a Lever world: it must export `lever:plugin/action-handler@0.1.0` (world `action`) or `lever:plugin/adapter-handler@0.1.0` (world `adapter`); it exports: {exports}")]
+    #[error(
+        "the component does not target a Lever world: it must export `lever:plugin/action-handler@0.1.0` (world `action`) or `lever:plugin/adapter-handler@0.1.0` (world `adapter`); it exports: {exports}"
+    )]
     NotALeverWorld {
         /// What it exports instead.
         exports: String,
     },
     /// It imports something the host does not provide.
-    #[error("the component imports something Lever does not provide: {0}. Plugins may import the lever:host interfaces, wasi:http/outgoing-handler and WASI p2")]
+    #[error(
+        "the component imports something Lever does not provide: {0}. Plugins may import the lever:host interfaces, wasi:http/outgoing-handler and WASI p2"
+    )]
     UnknownImport(String),
     /// `describe` failed or returned something unusable.
     #[error("describe() failed: {0}")]
@@ -59,19 +65,25 @@ pub enum InvokeError {
         errors: Vec<String>,
     },
     /// The guest burned its whole fuel budget.
-    #[error("the plugin ran out of fuel after {budget} units (an endless loop or too much work); raise its `fuel` limit if the work is legitimate")]
+    #[error(
+        "the plugin ran out of fuel after {budget} units (an endless loop or too much work); raise its `fuel` limit if the work is legitimate"
+    )]
     FuelExhausted {
         /// The budget it had.
         budget: u64,
     },
     /// The wall-clock deadline passed.
-    #[error("the plugin did not finish within its deadline of {timeout_ms} ms; raise its `timeout_ms` limit if the work is legitimate")]
+    #[error(
+        "the plugin did not finish within its deadline of {timeout_ms} ms; raise its `timeout_ms` limit if the work is legitimate"
+    )]
     DeadlinePassed {
         /// The deadline it had.
         timeout_ms: u64,
     },
     /// The guest tried to grow memory past its cap.
-    #[error("the plugin hit its memory limit of {limit} bytes (it asked for {requested}); raise its `memory_bytes` limit if it really needs more")]
+    #[error(
+        "the plugin hit its memory limit of {limit} bytes (it asked for {requested}); raise its `memory_bytes` limit if it really needs more"
+    )]
     MemoryLimit {
         /// The cap.
         limit: u64,
@@ -93,7 +105,9 @@ pub enum InvokeError {
         backtrace: String,
     },
     /// The guest tried to reach a host it was not granted.
-    #[error("the plugin tried to reach `{host}`, which it was not granted; grant it with `hosts` at publish if it should")]
+    #[error(
+        "the plugin tried to reach `{host}`, which it was not granted; grant it with `hosts` at publish if it should"
+    )]
     HostNotGranted {
         /// The host it tried.
         host: String,
@@ -111,7 +125,9 @@ pub enum InvokeError {
         errors: Vec<String>,
     },
     /// The output is bigger than allowed.
-    #[error("the plugin returned {size} bytes of output, over its limit of {limit}; raise its `max_output_bytes` limit or return less")]
+    #[error(
+        "the plugin returned {size} bytes of output, over its limit of {limit}; raise its `max_output_bytes` limit or return less"
+    )]
     OutputTooLarge {
         /// What it returned.
         size: u64,
@@ -165,7 +181,10 @@ impl InvokeError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            InvokeError::Plugin { kind: PluginErrorKind::Retryable, .. } | InvokeError::Instantiate(_)
+            InvokeError::Plugin {
+                kind: PluginErrorKind::Retryable,
+                ..
+            } | InvokeError::Instantiate(_)
         )
     }
 }

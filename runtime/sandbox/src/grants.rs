@@ -21,7 +21,9 @@ impl Grants {
             let entry = entry.to_ascii_lowercase();
             let (entry_host, entry_port) = split_authority(&entry);
             let host_ok = match entry_host.strip_prefix("*.") {
-                Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+                Some(suffix) => {
+                    host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}"))
+                }
                 None => entry_host == host,
             };
             host_ok && (entry_port.is_none() || entry_port == port)
@@ -30,10 +32,12 @@ impl Grants {
 
     /// Whether the secret `name` may be opened.
     pub fn allows_secret(&self, name: &str) -> bool {
-        self.secrets.iter().any(|entry| match entry.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => entry == name,
-        })
+        self.secrets
+            .iter()
+            .any(|entry| match entry.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => entry == name,
+            })
     }
 
     /// These grants plus `other`'s, without duplicates.
@@ -70,7 +74,10 @@ mod tests {
     use super::*;
 
     fn grants(hosts: &[&str]) -> Grants {
-        Grants { hosts: hosts.iter().map(|s| s.to_string()).collect(), secrets: vec![] }
+        Grants {
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            secrets: vec![],
+        }
     }
 
     #[test]
@@ -89,7 +96,10 @@ mod tests {
 
     #[test]
     fn secrets_match_by_name_or_prefix() {
-        let g = Grants { hosts: vec![], secrets: vec!["db/password".into(), "team-a/*".into()] };
+        let g = Grants {
+            hosts: vec![],
+            secrets: vec!["db/password".into(), "team-a/*".into()],
+        };
         assert!(g.allows_secret("db/password"));
         assert!(g.allows_secret("team-a/token"));
         assert!(!g.allows_secret("team-b/token"));

@@ -14,7 +14,10 @@ use crate::engine::{Compiled, PluginKind, Pre, Sandbox};
 use crate::error::{InvokeError, LoadError, PluginErrorKind};
 use crate::grants::Grants;
 use crate::host::http::OutboundHttp;
-use crate::host::{BackendError, CapabilityBackend, CapabilityError, HostServices, HostState, SecretBackend, StateBackend};
+use crate::host::{
+    BackendError, CapabilityBackend, CapabilityError, HostServices, HostState, SecretBackend,
+    StateBackend,
+};
 use crate::limits::{DeadlineHit, Limits, MemoryLimitHit, MemoryLimiter};
 use crate::log::LogBook;
 use crate::manifest::{ExecutionPlan, Manifest, Risk};
@@ -33,14 +36,27 @@ pub struct Plugin {
 
 impl Plugin {
     /// Assembles a plugin; fails when the manifest's schemas are not valid JSON Schema.
-    pub fn new(compiled: Compiled, manifest: Manifest, limits: Limits, grants: Grants) -> Result<Self, LoadError> {
+    pub fn new(
+        compiled: Compiled,
+        manifest: Manifest,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Self, LoadError> {
         let compile = |what: &str, schema: &serde_json::Value| {
-            jsonschema::validator_for(schema)
-                .map_err(|e| LoadError::Describe(format!("the {what} schema is not valid JSON Schema: {e}")))
+            jsonschema::validator_for(schema).map_err(|e| {
+                LoadError::Describe(format!("the {what} schema is not valid JSON Schema: {e}"))
+            })
         };
         let input_schema = compile("input", &manifest.input_schema)?;
         let output_schema = compile("output", &manifest.output_schema)?;
-        Ok(Self { compiled, manifest, limits, grants, input_schema, output_schema })
+        Ok(Self {
+            compiled,
+            manifest,
+            limits,
+            grants,
+            input_schema,
+            output_schema,
+        })
     }
 
     /// What the plugin says about itself.
@@ -61,7 +77,11 @@ impl Plugin {
     /// Checks `input` against the input schema.
     pub fn validate_input(&self, input: &serde_json::Value) -> Result<(), InvokeError> {
         let errors = schema_errors(&self.input_schema, input);
-        if errors.is_empty() { Ok(()) } else { Err(InvokeError::InvalidInput { errors }) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(InvokeError::InvalidInput { errors })
+        }
     }
 }
 
@@ -70,7 +90,11 @@ fn schema_errors(validator: &jsonschema::Validator, value: &serde_json::Value) -
         .iter_errors(value)
         .map(|e| {
             let path = e.instance_path.to_string();
-            if path.is_empty() { e.to_string() } else { format!("{path}: {e}") }
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
         })
         .collect()
 }
@@ -126,11 +150,30 @@ impl Sandbox {
     /// Calls `describe` once on a freshly loaded component.
     pub async fn describe(&self, compiled: &Compiled) -> Result<Manifest, LoadError> {
         let call = Call {
-            context: CallContext { run_id: "publish".into(), step_id: "describe".into(), attempt: 1, ..Default::default() },
-            services: HostServices { state: Arc::new(Nothing), secrets: Arc::new(Nothing), capabilities: Arc::new(Nothing) },
+            context: CallContext {
+                run_id: "publish".into(),
+                step_id: "describe".into(),
+                attempt: 1,
+                ..Default::default()
+            },
+            services: HostServices {
+                state: Arc::new(Nothing),
+                secrets: Arc::new(Nothing),
+                capabilities: Arc::new(Nothing),
+            },
             log: LogBook::new(16 * 1024),
         };
-        match self.execute(compiled, "publish", &Limits::default(), &Grants::default(), &call, Op::Describe).await {
+        match self
+            .execute(
+                compiled,
+                "publish",
+                &Limits::default(),
+                &Grants::default(),
+                &call,
+                Op::Describe,
+            )
+            .await
+        {
             Ok(Done::Manifest(m)) => Ok(m),
             Ok(_) => unreachable!("describe returns a manifest"),
             Err(e) => Err(LoadError::Describe(e.to_string())),
@@ -139,7 +182,12 @@ impl Sandbox {
 
     /// Runs an action: validates the input, calls `run`, and checks the output's size,
     /// syntax and schema.
-    pub async fn run(&self, plugin: &Plugin, call: &Call, input: &serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+    pub async fn run(
+        &self,
+        plugin: &Plugin,
+        call: &Call,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
         plugin.validate_input(input)?;
         let input = input.to_string();
         let output = match self.invoke(plugin, call, Op::Run(&input)).await? {
@@ -148,10 +196,15 @@ impl Sandbox {
         };
         let limit = plugin.limits.max_output_bytes;
         if output.len() as u64 > limit {
-            return Err(InvokeError::OutputTooLarge { size: output.len() as u64, limit });
+            return Err(InvokeError::OutputTooLarge {
+                size: output.len() as u64,
+                limit,
+            });
         }
         let value: serde_json::Value =
-            serde_json::from_str(&output).map_err(|e| InvokeError::OutputNotJson { error: e.to_string() })?;
+            serde_json::from_str(&output).map_err(|e| InvokeError::OutputNotJson {
+                error: e.to_string(),
+            })?;
         let errors = schema_errors(&plugin.output_schema, &value);
         if !errors.is_empty() {
             return Err(InvokeError::OutputSchema { errors });
@@ -160,7 +213,12 @@ impl Sandbox {
     }
 
     /// Asks an action what `run` would do; `None` when it has no preview.
-    pub async fn plan(&self, plugin: &Plugin, call: &Call, input: &serde_json::Value) -> Result<Option<ExecutionPlan>, InvokeError> {
+    pub async fn plan(
+        &self,
+        plugin: &Plugin,
+        call: &Call,
+        input: &serde_json::Value,
+    ) -> Result<Option<ExecutionPlan>, InvokeError> {
         plugin.validate_input(input)?;
         let input = input.to_string();
         match self.invoke(plugin, call, Op::Plan(&input)).await? {
@@ -178,7 +236,9 @@ impl Sandbox {
         output: &serde_json::Value,
     ) -> Result<(), InvokeError> {
         let (input, output) = (input.to_string(), output.to_string());
-        self.invoke(plugin, call, Op::Rollback(&input, &output)).await.map(|_| ())
+        self.invoke(plugin, call, Op::Rollback(&input, &output))
+            .await
+            .map(|_| ())
     }
 
     /// Calls one capability function on an adapter with the binding's settings (checked against
@@ -203,19 +263,39 @@ impl Sandbox {
         }
         let errors = schema_errors(&plugin.input_schema, settings);
         if !errors.is_empty() {
-            return Err(InvokeError::InvalidInput { errors: errors.into_iter().map(|e| format!("binding settings: {e}")).collect() });
+            return Err(InvokeError::InvalidInput {
+                errors: errors
+                    .into_iter()
+                    .map(|e| format!("binding settings: {e}"))
+                    .collect(),
+            });
         }
         let (settings, input) = (settings.to_string(), input.to_string());
         let op = Op::Invoke(function, &settings, &input);
-        let output = match self.execute(&plugin.compiled, &plugin.manifest.name, &plugin.limits, grants, call, op).await? {
+        let output = match self
+            .execute(
+                &plugin.compiled,
+                &plugin.manifest.name,
+                &plugin.limits,
+                grants,
+                call,
+                op,
+            )
+            .await?
+        {
             Done::Output(o) => o,
             _ => unreachable!("invoke returns output"),
         };
         let limit = plugin.limits.max_output_bytes;
         if output.len() as u64 > limit {
-            return Err(InvokeError::OutputTooLarge { size: output.len() as u64, limit });
+            return Err(InvokeError::OutputTooLarge {
+                size: output.len() as u64,
+                limit,
+            });
         }
-        serde_json::from_str(&output).map_err(|e| InvokeError::OutputNotJson { error: e.to_string() })
+        serde_json::from_str(&output).map_err(|e| InvokeError::OutputNotJson {
+            error: e.to_string(),
+        })
     }
 
     async fn invoke(&self, plugin: &Plugin, call: &Call, op: Op<'_>) -> Result<Done, InvokeError> {
@@ -225,7 +305,15 @@ impl Sandbox {
                 plugin.manifest.name
             )));
         }
-        self.execute(&plugin.compiled, &plugin.manifest.name, &plugin.limits, &plugin.grants, call, op).await
+        self.execute(
+            &plugin.compiled,
+            &plugin.manifest.name,
+            &plugin.limits,
+            &plugin.grants,
+            call,
+            op,
+        )
+        .await
     }
 
     async fn execute(
@@ -253,9 +341,16 @@ impl Sandbox {
         let state = HostState {
             wasi,
             http: WasiHttpCtx::new(),
-            http_hooks: OutboundHttp { grants: grants.clone(), log: call.log.clone(), denied: denied.clone(), deadline },
+            http_hooks: OutboundHttp {
+                grants: grants.clone(),
+                log: call.log.clone(),
+                denied: denied.clone(),
+                deadline,
+            },
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit: limits.memory_bytes },
+            limiter: MemoryLimiter {
+                limit: limits.memory_bytes,
+            },
             services: call.services.clone(),
             grants: grants.clone(),
             log: call.log.clone(),
@@ -265,7 +360,9 @@ impl Sandbox {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         if self.fuel_metering {
-            store.set_fuel(limits.fuel).map_err(|e| InvokeError::Instantiate(e.to_string()))?;
+            store
+                .set_fuel(limits.fuel)
+                .map_err(|e| InvokeError::Instantiate(e.to_string()))?;
         }
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
@@ -284,15 +381,25 @@ impl Sandbox {
             requester: call.context.requester.clone(),
             environment: call.context.environment.clone(),
         };
-        let outcome = tokio::time::timeout(limits.timeout() + OUTER_GRACE, call_guest(&mut store, compiled, &ctx, op)).await;
+        let outcome = tokio::time::timeout(
+            limits.timeout() + OUTER_GRACE,
+            call_guest(&mut store, compiled, &ctx, op),
+        )
+        .await;
         for (source, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
             for line in pipe.take_text().lines().filter(|l| !l.trim().is_empty()) {
-                call.log.push(source, if source == "stderr" { "warn" } else { "info" }, line);
+                call.log.push(
+                    source,
+                    if source == "stderr" { "warn" } else { "info" },
+                    line,
+                );
             }
         }
         let denied_host = denied.lock().expect("denied lock").clone();
         let result = match outcome {
-            Err(_elapsed) => Err(InvokeError::DeadlinePassed { timeout_ms: limits.timeout_ms }),
+            Err(_elapsed) => Err(InvokeError::DeadlinePassed {
+                timeout_ms: limits.timeout_ms,
+            }),
             Ok(Err(Failure::Instantiate(e))) => Err(classify(e, limits, true)),
             Ok(Err(Failure::Call(e))) => Err(classify(e, limits, false)),
             Ok(Ok(Err(guest))) => Err(match denied_host {
@@ -301,7 +408,12 @@ impl Sandbox {
             }),
             Ok(Ok(Ok(done))) => Ok(done),
         };
-        tracing::debug!(plugin = plugin_name, elapsed_us = started.elapsed().as_micros() as u64, ok = result.is_ok(), "invocation");
+        tracing::debug!(
+            plugin = plugin_name,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            ok = result.is_ok(),
+            "invocation"
+        );
         result
     }
 }
@@ -319,32 +431,58 @@ async fn call_guest(
 ) -> Result<Result<Done, wit::Error>, Failure> {
     match &compiled.pre {
         Pre::Action(pre) => {
-            let instance = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
+            let instance = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Instantiate)?;
             let handler = instance.lever_plugin_action_handler();
             let result = match op {
-                Op::Describe => handler.call_describe(&mut *store).await.map(|m| Ok(Done::Manifest(action_manifest(m)))),
-                Op::Plan(input) => handler.call_plan(&mut *store, ctx, input).await.map(|r| r.map(|p| Done::Plan(p.map(Into::into)))),
-                Op::Run(input) => handler.call_run(&mut *store, ctx, input).await.map(|r| r.map(Done::Output)),
-                Op::Rollback(input, output) => {
-                    handler.call_rollback(&mut *store, ctx, input, output).await.map(|r| r.map(|()| Done::Unit))
-                }
-                Op::Invoke(..) => Ok(Err(wit::Error::Fatal("actions are run, not invoked as adapters".into()))),
+                Op::Describe => handler
+                    .call_describe(&mut *store)
+                    .await
+                    .map(|m| Ok(Done::Manifest(action_manifest(m)))),
+                Op::Plan(input) => handler
+                    .call_plan(&mut *store, ctx, input)
+                    .await
+                    .map(|r| r.map(|p| Done::Plan(p.map(Into::into)))),
+                Op::Run(input) => handler
+                    .call_run(&mut *store, ctx, input)
+                    .await
+                    .map(|r| r.map(Done::Output)),
+                Op::Rollback(input, output) => handler
+                    .call_rollback(&mut *store, ctx, input, output)
+                    .await
+                    .map(|r| r.map(|()| Done::Unit)),
+                Op::Invoke(..) => Ok(Err(wit::Error::Fatal(
+                    "actions are run, not invoked as adapters".into(),
+                ))),
             };
             result.map_err(Failure::Call)
         }
         Pre::Adapter(pre) => {
-            let instance = pre.instantiate_async(&mut *store).await.map_err(Failure::Instantiate)?;
+            let instance = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Instantiate)?;
             let handler = instance.lever_plugin_adapter_handler();
             match op {
                 Op::Describe => {
-                    let m = handler.call_describe(&mut *store).await.map_err(Failure::Call)?;
+                    let m = handler
+                        .call_describe(&mut *store)
+                        .await
+                        .map_err(Failure::Call)?;
                     Ok(Ok(Done::Manifest(adapter_manifest(m))))
                 }
                 Op::Invoke(function, settings, input) => {
-                    let r = handler.call_invoke(&mut *store, ctx, function, settings, input).await.map_err(Failure::Call)?;
+                    let r = handler
+                        .call_invoke(&mut *store, ctx, function, settings, input)
+                        .await
+                        .map_err(Failure::Call)?;
                     Ok(r.map(Done::Output))
                 }
-                _ => Ok(Err(wit::Error::Fatal("adapters are invoked through capabilities".into()))),
+                _ => Ok(Err(wit::Error::Fatal(
+                    "adapters are invoked through capabilities".into(),
+                ))),
             }
         }
     }
@@ -356,7 +494,10 @@ fn parse_schema(text: &str) -> serde_json::Value {
 }
 
 fn grants_of(g: wit::Grants) -> Grants {
-    Grants { hosts: g.hosts, secrets: g.secrets }
+    Grants {
+        hosts: g.hosts,
+        secrets: g.secrets,
+    }
 }
 
 fn action_manifest(m: wit::Manifest) -> Manifest {
@@ -376,7 +517,9 @@ fn action_manifest(m: wit::Manifest) -> Manifest {
     }
 }
 
-fn adapter_manifest(m: crate::bindings::adapter::exports::lever::plugin::adapter_handler::AdapterManifest) -> Manifest {
+fn adapter_manifest(
+    m: crate::bindings::adapter::exports::lever::plugin::adapter_handler::AdapterManifest,
+) -> Manifest {
     Manifest {
         kind: PluginKind::Adapter,
         name: m.name,
@@ -404,19 +547,37 @@ fn guest_error(e: wit::Error) -> InvokeError {
 
 fn classify(e: wasmtime::Error, limits: &Limits, instantiating: bool) -> InvokeError {
     if e.downcast_ref::<DeadlineHit>().is_some() {
-        return InvokeError::DeadlinePassed { timeout_ms: limits.timeout_ms };
+        return InvokeError::DeadlinePassed {
+            timeout_ms: limits.timeout_ms,
+        };
     }
     if let Some(hit) = e.downcast_ref::<MemoryLimitHit>() {
-        return InvokeError::MemoryLimit { limit: hit.limit, requested: hit.requested };
+        return InvokeError::MemoryLimit {
+            limit: hit.limit,
+            requested: hit.requested,
+        };
     }
-    let backtrace = e.downcast_ref::<WasmBacktrace>().map(|b| b.to_string()).unwrap_or_default();
+    let backtrace = e
+        .downcast_ref::<WasmBacktrace>()
+        .map(|b| b.to_string())
+        .unwrap_or_default();
     match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => InvokeError::FuelExhausted { budget: limits.fuel },
+        Some(Trap::OutOfFuel) => InvokeError::FuelExhausted {
+            budget: limits.fuel,
+        },
         Some(Trap::StackOverflow) => InvokeError::StackOverflow { backtrace },
-        Some(Trap::Interrupt) => InvokeError::DeadlinePassed { timeout_ms: limits.timeout_ms },
-        Some(trap) => InvokeError::Trap { message: trap.to_string(), backtrace },
+        Some(Trap::Interrupt) => InvokeError::DeadlinePassed {
+            timeout_ms: limits.timeout_ms,
+        },
+        Some(trap) => InvokeError::Trap {
+            message: trap.to_string(),
+            backtrace,
+        },
         None if instantiating => InvokeError::Instantiate(format!("{e:#}")),
-        None => InvokeError::Trap { message: format!("{e:#}"), backtrace },
+        None => InvokeError::Trap {
+            message: format!("{e:#}"),
+            backtrace,
+        },
     }
 }
 
@@ -426,26 +587,42 @@ struct Nothing;
 #[wasmtime_wasi::async_trait]
 impl StateBackend for Nothing {
     async fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(BackendError("state is not available during describe".into()))
+        Err(BackendError(
+            "state is not available during describe".into(),
+        ))
     }
     async fn set(&self, _: &str, _: &str, _: &[u8]) -> Result<(), BackendError> {
-        Err(BackendError("state is not available during describe".into()))
+        Err(BackendError(
+            "state is not available during describe".into(),
+        ))
     }
     async fn delete(&self, _: &str, _: &str) -> Result<(), BackendError> {
-        Err(BackendError("state is not available during describe".into()))
+        Err(BackendError(
+            "state is not available during describe".into(),
+        ))
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl SecretBackend for Nothing {
     async fn get(&self, _: &str) -> Result<Option<String>, BackendError> {
-        Err(BackendError("secrets are not available during describe".into()))
+        Err(BackendError(
+            "secrets are not available during describe".into(),
+        ))
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl CapabilityBackend for Nothing {
-    async fn call(&self, capability: &str, _: &str, _: serde_json::Value) -> Result<serde_json::Value, CapabilityError> {
-        Err(CapabilityError::unbound(capability, "capabilities are not available during describe"))
+    async fn call(
+        &self,
+        capability: &str,
+        _: &str,
+        _: serde_json::Value,
+    ) -> Result<serde_json::Value, CapabilityError> {
+        Err(CapabilityError::unbound(
+            capability,
+            "capabilities are not available during describe",
+        ))
     }
 }

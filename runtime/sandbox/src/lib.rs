@@ -21,8 +21,13 @@ mod output;
 pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};
 pub use error::{EngineError, InvokeError, LoadError, PluginErrorKind};
 pub use grants::Grants;
-pub use host::capabilities::{CAPABILITIES, check_input as check_capability_input, check_output as check_capability_output, inverse as capability_inverse};
-pub use host::{BackendError, CapabilityBackend, CapabilityError, HostServices, SecretBackend, StateBackend};
+pub use host::capabilities::{
+    CAPABILITIES, check_input as check_capability_input, check_output as check_capability_output,
+    inverse as capability_inverse,
+};
+pub use host::{
+    BackendError, CapabilityBackend, CapabilityError, HostServices, SecretBackend, StateBackend,
+};
 pub use invoke::{Call, CallContext, Plugin};
 pub use limits::Limits;
 pub use log::{LogBook, LogLine};

@@ -36,7 +36,12 @@ const MAX_LINE: usize = 4096;
 impl LogBook {
     /// A log that keeps at most `limit` bytes of messages.
     pub fn new(limit: u64) -> Self {
-        Self(Arc::new(Mutex::new(Inner { lines: Vec::new(), bytes: 0, limit, dropped: 0 })))
+        Self(Arc::new(Mutex::new(Inner {
+            lines: Vec::new(),
+            bytes: 0,
+            limit,
+            dropped: 0,
+        })))
     }
 
     /// Appends a line; past the limit lines are counted, not kept.
@@ -56,8 +61,16 @@ impl LogBook {
             return;
         }
         inner.bytes += message.len() as u64;
-        let at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        inner.lines.push(LogLine { at_ms, source: source.into(), level: level.into(), message });
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        inner.lines.push(LogLine {
+            at_ms,
+            source: source.into(),
+            level: level.into(),
+            message,
+        });
     }
 
     /// Every kept line, plus a note when lines were dropped.

@@ -70,7 +70,12 @@ impl From<wit::ExecutionPlan> for ExecutionPlan {
             resources: p
                 .resources
                 .into_iter()
-                .map(|r| PlannedResource { kind: r.kind, name: r.name, change: r.change, monthly_cost_cents: r.monthly_cost_cents })
+                .map(|r| PlannedResource {
+                    kind: r.kind,
+                    name: r.name,
+                    change: r.change,
+                    monthly_cost_cents: r.monthly_cost_cents,
+                })
                 .collect(),
             permissions: p.permissions,
         }

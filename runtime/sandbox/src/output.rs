@@ -16,7 +16,10 @@ pub(crate) struct BoundedPipe {
 
 impl BoundedPipe {
     pub(crate) fn new(cap: usize) -> Self {
-        Self { buffer: Arc::new(Mutex::new(Vec::new())), cap }
+        Self {
+            buffer: Arc::new(Mutex::new(Vec::new())),
+            cap,
+        }
     }
 
     /// Everything captured so far, as text.
@@ -27,7 +30,11 @@ impl BoundedPipe {
 }
 
 impl AsyncWrite for BoundedPipe {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let mut buffer = self.buffer.lock().expect("pipe lock");
         let room = self.cap.saturating_sub(buffer.len());
         buffer.extend_from_slice(&buf[..buf.len().min(room)]);

@@ -29,7 +29,9 @@ pub enum SecretsError {
     #[error("secrets key: {0}")]
     Key(String),
     /// A stored value does not open with this key: another key, or an edited row.
-    #[error("secret `{0}` does not open with this server's key (was the key changed, or the row edited?)")]
+    #[error(
+        "secret `{0}` does not open with this server's key (was the key changed, or the row edited?)"
+    )]
     Unsealable(String),
     /// Storage failure.
     #[error(transparent)]
@@ -67,28 +69,42 @@ pub fn load_key(data_dir: &Path) -> Result<[u8; 32], SecretsError> {
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             match options.open(&path) {
                 Ok(mut file) => {
-                    file.write_all(hex::encode(key).as_bytes()).map_err(|e| SecretsError::Key(format!("cannot write {}: {e}", path.display())))?;
+                    file.write_all(hex::encode(key).as_bytes()).map_err(|e| {
+                        SecretsError::Key(format!("cannot write {}: {e}", path.display()))
+                    })?;
                     tracing::info!(path = %path.display(), "generated the secrets key; back it up: without it the stored secrets cannot be read");
                     Ok(key)
                 }
                 // Another process created it first: use theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_key(data_dir),
-                Err(e) => Err(SecretsError::Key(format!("cannot create {}: {e}", path.display()))),
+                Err(e) => Err(SecretsError::Key(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                ))),
             }
         }
-        Err(e) => Err(SecretsError::Key(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(SecretsError::Key(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 fn parse_key(text: &str, source: &str) -> Result<[u8; 32], SecretsError> {
-    let bytes = hex::decode(text.trim()).map_err(|e| SecretsError::Key(format!("{source} is not hex: {e}")))?;
-    bytes.try_into().map_err(|_| SecretsError::Key(format!("{source} must hold 64 hex digits (32 bytes)")))
+    let bytes = hex::decode(text.trim())
+        .map_err(|e| SecretsError::Key(format!("{source} is not hex: {e}")))?;
+    bytes
+        .try_into()
+        .map_err(|_| SecretsError::Key(format!("{source} must hold 64 hex digits (32 bytes)")))
 }
 
 impl SealedSecrets {
     /// A store sealing with `key`.
     pub fn new(store: Store, key: &[u8; 32]) -> Self {
-        Self { store, cipher: XChaCha20Poly1305::new(key.into()) }
+        Self {
+            store,
+            cipher: XChaCha20Poly1305::new(key.into()),
+        }
     }
 
     fn seal(&self, name: &str, value: &str) -> String {
@@ -96,7 +112,13 @@ impl SealedSecrets {
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: value.as_bytes(), aad: name.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: value.as_bytes(),
+                    aad: name.as_bytes(),
+                },
+            )
             .expect("XChaCha20-Poly1305 encrypts any length we store");
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
@@ -105,12 +127,23 @@ impl SealedSecrets {
 
     fn open(&self, name: &str, stored: &str) -> Result<String, SecretsError> {
         let unsealable = || SecretsError::Unsealable(name.to_string());
-        let bytes = STANDARD.decode(stored.strip_prefix(SEALED).ok_or_else(unsealable)?).map_err(|_| unsealable())?;
+        let bytes = STANDARD
+            .decode(stored.strip_prefix(SEALED).ok_or_else(unsealable)?)
+            .map_err(|_| unsealable())?;
         if bytes.len() < 24 {
             return Err(unsealable());
         }
         let (nonce, sealed) = bytes.split_at(24);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: name.as_bytes() }).map_err(|_| unsealable())?;
+        let plain = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| unsealable())?;
         String::from_utf8(plain).map_err(|_| unsealable())
     }
 
@@ -140,7 +173,9 @@ impl SealedSecrets {
             if let Some(stored) = self.store.secret(&name).await?
                 && !stored.starts_with(SEALED)
             {
-                self.store.put_secret(&name, &self.seal(&name, &stored)).await?;
+                self.store
+                    .put_secret(&name, &self.seal(&name, &stored))
+                    .await?;
                 sealed += 1;
             }
         }
@@ -151,6 +186,8 @@ impl SealedSecrets {
 #[lever_sandbox::async_trait]
 impl SecretBackend for SealedSecrets {
     async fn get(&self, name: &str) -> Result<Option<String>, BackendError> {
-        SealedSecrets::get(self, name).await.map_err(|e| BackendError(e.to_string()))
+        SealedSecrets::get(self, name)
+            .await
+            .map_err(|e| BackendError(e.to_string()))
     }
 }

@@ -200,9 +200,18 @@ fn stage(row: &AnyRow) -> Result<StageRecord, StoreError> {
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// One stage by id, on the pool or inside a transaction.
-async fn stage_by_id<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>, id: &str) -> Result<Option<StageRecord>, StoreError> {
+async fn stage_by_id<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+) -> Result<Option<StageRecord>, StoreError> {
     let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE id = $1");
-    sqlx::query(&sql).bind(id).fetch_optional(executor).await?.as_ref().map(stage).transpose()
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(executor)
+        .await?
+        .as_ref()
+        .map(stage)
+        .transpose()
 }
 
 /// Inserts a new run's stages (all `blocked`), opens the first tier of the run gate, and
@@ -253,15 +262,29 @@ pub(crate) async fn insert_stages(
 
 /// Opens the lowest-order blocked stages of a gate when no stage of that gate is open.
 /// Returns whether the gate still has stages that are not approved.
-async fn open_next_tier(tx: &mut Tx, backend: Backend, run_id: &str, step: Option<&str>, now: i64) -> Result<bool, StoreError> {
+async fn open_next_tier(
+    tx: &mut Tx,
+    backend: Backend,
+    run_id: &str,
+    step: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
     let gate = gate_stages(tx, run_id, step).await?;
     if gate.iter().any(|s| s.status == "open") {
         return Ok(true);
     }
-    let Some(order) = gate.iter().filter(|s| s.status == "blocked").map(|s| s.order).min() else {
+    let Some(order) = gate
+        .iter()
+        .filter(|s| s.status == "blocked")
+        .map(|s| s.order)
+        .min()
+    else {
         return Ok(false);
     };
-    for s in gate.iter().filter(|s| s.status == "blocked" && s.order == order) {
+    for s in gate
+        .iter()
+        .filter(|s| s.status == "blocked" && s.order == order)
+    {
         sqlx::query("UPDATE approval_stages SET status = 'open', opened_at = $2 WHERE id = $1 AND status = 'blocked'")
             .bind(&s.id)
             .bind(now)
@@ -279,7 +302,11 @@ async fn open_next_tier(tx: &mut Tx, backend: Backend, run_id: &str, step: Optio
     Ok(true)
 }
 
-async fn gate_stages(tx: &mut Tx, run_id: &str, step: Option<&str>) -> Result<Vec<StageRecord>, StoreError> {
+async fn gate_stages(
+    tx: &mut Tx,
+    run_id: &str,
+    step: Option<&str>,
+) -> Result<Vec<StageRecord>, StoreError> {
     let rows = match step {
         None => {
             sqlx::query(&format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE run_id = $1 AND step_id IS NULL ORDER BY position"))
@@ -298,7 +325,14 @@ async fn gate_stages(tx: &mut Tx, run_id: &str, step: Option<&str>) -> Result<Ve
     rows.iter().map(stage).collect()
 }
 
-async fn set_run(tx: &mut Tx, run_id: &str, from: RunStatus, to: RunStatus, wake_at: Option<i64>, error: Option<&serde_json::Value>) -> Result<u64, StoreError> {
+async fn set_run(
+    tx: &mut Tx,
+    run_id: &str,
+    from: RunStatus,
+    to: RunStatus,
+    wake_at: Option<i64>,
+    error: Option<&serde_json::Value>,
+) -> Result<u64, StoreError> {
     Ok(sqlx::query("UPDATE runs SET status = $3, wake_at = $4, error = COALESCE($5, error), updated_at = $6 WHERE id = $1 AND status = $2")
         .bind(run_id)
         .bind(from.as_str())
@@ -315,16 +349,40 @@ async fn set_run(tx: &mut Tx, run_id: &str, from: RunStatus, to: RunStatus, wake
 /// nothing has run, so the run ends `rejected` at once; at a step's gate earlier steps have
 /// done things, so the run is woken with a cancel request and rolls them back first (it
 /// still ends `rejected`, with this error).
-async fn reject_run(tx: &mut Tx, run_id: &str, step: Option<&str>, error: &serde_json::Value) -> Result<(), StoreError> {
+async fn reject_run(
+    tx: &mut Tx,
+    run_id: &str,
+    step: Option<&str>,
+    error: &serde_json::Value,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE approval_stages SET status = 'cancelled' WHERE run_id = $1 AND status IN ('blocked', 'open')")
         .bind(run_id)
         .execute(&mut **tx)
         .await?;
     if step.is_none() {
-        set_run(tx, run_id, RunStatus::AwaitingApproval, RunStatus::Rejected, None, Some(error)).await?;
+        set_run(
+            tx,
+            run_id,
+            RunStatus::AwaitingApproval,
+            RunStatus::Rejected,
+            None,
+            Some(error),
+        )
+        .await?;
     } else {
-        sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1").bind(run_id).execute(&mut **tx).await?;
-        set_run(tx, run_id, RunStatus::AwaitingApproval, RunStatus::Waiting, Some(0), Some(error)).await?;
+        sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1")
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+        set_run(
+            tx,
+            run_id,
+            RunStatus::AwaitingApproval,
+            RunStatus::Waiting,
+            Some(0),
+            Some(error),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -332,8 +390,16 @@ async fn reject_run(tx: &mut Tx, run_id: &str, step: Option<&str>, error: &serde
 impl Store {
     /// The stages of a run, in the policy's order.
     pub async fn run_stages(&self, run_id: &str) -> Result<Vec<StageRecord>, StoreError> {
-        let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE run_id = $1 ORDER BY position");
-        sqlx::query(&sql).bind(run_id).fetch_all(&self.pool).await?.iter().map(stage).collect()
+        let sql = format!(
+            "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE run_id = $1 ORDER BY position"
+        );
+        sqlx::query(&sql)
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(stage)
+            .collect()
     }
 
     /// One stage.
@@ -343,8 +409,15 @@ impl Store {
 
     /// Every open stage, oldest first.
     pub async fn open_stages(&self) -> Result<Vec<StageRecord>, StoreError> {
-        let sql = format!("SELECT {STAGE_COLUMNS} FROM approval_stages WHERE status = 'open' ORDER BY opened_at, position");
-        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(stage).collect()
+        let sql = format!(
+            "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE status = 'open' ORDER BY opened_at, position"
+        );
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(stage)
+            .collect()
     }
 
     /// The decisions on a stage, in order.
@@ -354,7 +427,15 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok(DecisionRecord { approver: r.try_get(0)?, decision: r.try_get(1)?, comment: r.try_get(2)?, via: r.try_get(3)?, at: r.try_get(4)? }))
+            .map(|r| {
+                Ok(DecisionRecord {
+                    approver: r.try_get(0)?,
+                    decision: r.try_get(1)?,
+                    comment: r.try_get(2)?,
+                    via: r.try_get(3)?,
+                    at: r.try_get(4)?,
+                })
+            })
             .collect()
     }
 
@@ -363,16 +444,29 @@ impl Store {
     /// gate's next tier, and release the run (to `waiting`, due now) when the gate is clear.
     /// Refuses ([`StoreError::Refused`]) a stage that is not open and a second decision by
     /// the same person.
-    pub async fn decide_stage(&self, stage_id: &str, approver: &str, approve: bool, comment: &str, via: &str, now: i64) -> Result<DecideOutcome, StoreError> {
+    pub async fn decide_stage(
+        &self,
+        stage_id: &str,
+        approver: &str,
+        approve: bool,
+        comment: &str,
+        via: &str,
+        now: i64,
+    ) -> Result<DecideOutcome, StoreError> {
         let mut tx = self.write_transaction().await?;
         // Two approvers of parallel stages deciding at once must not both see the other's
         // stage still open (and leave the run unreleased): decisions run one at a time.
         audit::serialise(&mut tx, self.backend).await?;
         let Some(s) = stage_by_id(&mut *tx, stage_id).await? else {
-            return Err(StoreError::Refused(format!("no approval stage `{stage_id}`")));
+            return Err(StoreError::Refused(format!(
+                "no approval stage `{stage_id}`"
+            )));
         };
         if s.status != "open" {
-            return Err(StoreError::Refused(format!("stage `{}` is {}, not open for decisions", s.name, s.status)));
+            return Err(StoreError::Refused(format!(
+                "stage `{}` is {}, not open for decisions",
+                s.name, s.status
+            )));
         }
         let decision = if approve { "approve" } else { "reject" };
         let inserted = sqlx::query("INSERT INTO approval_decisions (stage_id, approver, decision, comment, via, at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -387,7 +481,10 @@ impl Store {
         if let Err(sqlx::Error::Database(db)) = &inserted
             && db.is_unique_violation()
         {
-            return Err(StoreError::Refused(format!("{approver} has already decided on stage `{}`; one person counts once", s.name)));
+            return Err(StoreError::Refused(format!(
+                "{approver} has already decided on stage `{}`; one person counts once",
+                s.name
+            )));
         }
         inserted?;
         let entry = AuditEntry {
@@ -399,7 +496,13 @@ impl Store {
         };
         audit::append(&mut tx, self.backend, &entry).await?;
         let outcome = if !approve {
-            sqlx::query("UPDATE approval_stages SET status = 'rejected', decided_at = $2 WHERE id = $1").bind(stage_id).bind(now).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE approval_stages SET status = 'rejected', decided_at = $2 WHERE id = $1",
+            )
+            .bind(stage_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             let error = serde_json::json!({
                 "kind": "rejected",
                 "message": format!("{approver} rejected the request at stage `{}`: {comment}", s.name),
@@ -416,7 +519,13 @@ impl Store {
             if approvals < s.required {
                 DecideOutcome::Counted
             } else {
-                sqlx::query("UPDATE approval_stages SET status = 'approved', decided_at = $2 WHERE id = $1").bind(stage_id).bind(now).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE approval_stages SET status = 'approved', decided_at = $2 WHERE id = $1",
+                )
+                .bind(stage_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 let entry = AuditEntry {
                     run_id: Some(&s.run_id),
                     kind: "stage-approved",
@@ -425,12 +534,28 @@ impl Store {
                     policy_version: Some(&s.policy_version),
                 };
                 audit::append(&mut tx, self.backend, &entry).await?;
-                if open_next_tier(&mut tx, self.backend, &s.run_id, s.step_id.as_deref(), now).await? {
+                if open_next_tier(&mut tx, self.backend, &s.run_id, s.step_id.as_deref(), now)
+                    .await?
+                {
                     DecideOutcome::StageApproved
                 } else {
                     // Gate clear: the waker picks the run up (it is due at once).
-                    set_run(&mut tx, &s.run_id, RunStatus::AwaitingApproval, RunStatus::Waiting, Some(0), None).await?;
-                    let entry = AuditEntry { run_id: Some(&s.run_id), kind: "run-released", actor: "system", data: serde_json::json!({"step": s.step_id}), policy_version: Some(&s.policy_version) };
+                    set_run(
+                        &mut tx,
+                        &s.run_id,
+                        RunStatus::AwaitingApproval,
+                        RunStatus::Waiting,
+                        Some(0),
+                        None,
+                    )
+                    .await?;
+                    let entry = AuditEntry {
+                        run_id: Some(&s.run_id),
+                        kind: "run-released",
+                        actor: "system",
+                        data: serde_json::json!({"step": s.step_id}),
+                        policy_version: Some(&s.policy_version),
+                    };
                     audit::append(&mut tx, self.backend, &entry).await?;
                     DecideOutcome::RunReleased
                 }
@@ -442,12 +567,27 @@ impl Store {
 
     /// Before a step starts: opens its gate if it has one that is not yet approved, moving the
     /// `running` run to `awaiting-approval`.
-    pub async fn open_step_gate(&self, run_id: &str, step_id: &str, now: i64) -> Result<GateState, StoreError> {
+    pub async fn open_step_gate(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        now: i64,
+    ) -> Result<GateState, StoreError> {
         let mut tx = self.write_transaction().await?;
         if !open_next_tier(&mut tx, self.backend, run_id, Some(step_id), now).await? {
             return Ok(GateState::Clear);
         }
-        if set_run(&mut tx, run_id, RunStatus::Running, RunStatus::AwaitingApproval, None, None).await? == 0 {
+        if set_run(
+            &mut tx,
+            run_id,
+            RunStatus::Running,
+            RunStatus::AwaitingApproval,
+            None,
+            None,
+        )
+        .await?
+            == 0
+        {
             return Err(self.stale_status(run_id, "running".into()).await);
         }
         tx.commit().await?;
@@ -457,7 +597,12 @@ impl Store {
     /// Sets a stage's timer column (`notified_at`, `reminded_at`, `escalated_at`) if it is
     /// unset and the stage still open; `true` only for the one caller that set it, so each
     /// timer fires once even across restarts. Escalation adds `escalate_to` to the groups.
-    pub async fn fire_stage_timer(&self, stage_id: &str, timer: StageTimer, now: i64) -> Result<bool, StoreError> {
+    pub async fn fire_stage_timer(
+        &self,
+        stage_id: &str,
+        timer: StageTimer,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let column = timer.column();
         let changed = sqlx::query(&format!("UPDATE approval_stages SET {column} = $2 WHERE id = $1 AND {column} IS NULL AND status = 'open'"))
@@ -469,7 +614,9 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        let s = stage_by_id(&mut *tx, stage_id).await?.expect("the stage just updated exists");
+        let s = stage_by_id(&mut *tx, stage_id)
+            .await?
+            .expect("the stage just updated exists");
         if timer == StageTimer::Escalated
             && let Some(target) = &s.escalate_to
             && !s.groups.contains(target)
@@ -498,7 +645,12 @@ impl Store {
 
     /// Expires an open stage once. With `reject`, the stage ends `expired` and the run is
     /// rejected; otherwise the stage stays open and only the expiry is recorded.
-    pub async fn expire_stage(&self, stage_id: &str, reject: bool, now: i64) -> Result<bool, StoreError> {
+    pub async fn expire_stage(
+        &self,
+        stage_id: &str,
+        reject: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let status = if reject { "expired" } else { "open" };
         let changed = sqlx::query("UPDATE approval_stages SET expired_at = $2, status = $3 WHERE id = $1 AND expired_at IS NULL AND status = 'open'")
@@ -511,10 +663,16 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        let s = stage_by_id(&mut *tx, stage_id).await?.expect("the stage just updated exists");
+        let s = stage_by_id(&mut *tx, stage_id)
+            .await?
+            .expect("the stage just updated exists");
         let entry = AuditEntry {
             run_id: Some(&s.run_id),
-            kind: if reject { "stage-expired" } else { "stage-expired-kept-open" },
+            kind: if reject {
+                "stage-expired"
+            } else {
+                "stage-expired-kept-open"
+            },
             actor: "system",
             data: serde_json::json!({"stage": s.name}),
             policy_version: Some(&s.policy_version),
@@ -538,7 +696,14 @@ impl Store {
     }
 
     /// Stores a sent notification.
-    pub async fn record_notification(&self, stage_id: &str, kind: &str, recipients: &[String], body: &serde_json::Value, at: i64) -> Result<(), StoreError> {
+    pub async fn record_notification(
+        &self,
+        stage_id: &str,
+        kind: &str,
+        recipients: &[String],
+        body: &serde_json::Value,
+        at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO notifications (stage_id, kind, recipients, body, at) VALUES ($1, $2, $3, $4, $5)")
             .bind(stage_id)
             .bind(kind)
@@ -551,11 +716,19 @@ impl Store {
     }
 
     /// Notifications that went to `user` (or every one, with `None`), oldest first.
-    pub async fn notifications(&self, user: Option<&str>) -> Result<Vec<NotificationRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, stage_id, kind, recipients, body, at FROM notifications ORDER BY id").fetch_all(&self.pool).await?;
+    pub async fn notifications(
+        &self,
+        user: Option<&str>,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, stage_id, kind, recipients, body, at FROM notifications ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for r in &rows {
-            let recipients: Vec<String> = parse_json("notifications.recipients", &r.try_get::<String, _>(3)?)?;
+            let recipients: Vec<String> =
+                parse_json("notifications.recipients", &r.try_get::<String, _>(3)?)?;
             if user.is_some_and(|u| !recipients.iter().any(|x| x == u)) {
                 continue;
             }
@@ -573,7 +746,11 @@ impl Store {
 
     /// Spends a one-click link's nonce; `false` when it was spent before.
     pub async fn spend_link_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        let inserted = sqlx::query("INSERT INTO used_link_nonces (nonce, used_at) VALUES ($1, $2)").bind(nonce).bind(now).execute(&self.pool).await;
+        let inserted = sqlx::query("INSERT INTO used_link_nonces (nonce, used_at) VALUES ($1, $2)")
+            .bind(nonce)
+            .bind(now)
+            .execute(&self.pool)
+            .await;
         match inserted {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
@@ -583,15 +760,24 @@ impl Store {
 
     /// Whether a nonce was spent.
     pub async fn link_nonce_spent(&self, nonce: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM used_link_nonces WHERE nonce = $1").bind(nonce).fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM used_link_nonces WHERE nonce = $1")
+            .bind(nonce)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n > 0)
     }
 
     /// Measures for insights: share of runs approved automatically, and time to approval per
     /// stage name and policy version.
     pub async fn approval_measures(&self) -> Result<serde_json::Value, StoreError> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE approval_route IS NOT NULL").fetch_one(&self.pool).await?;
-        let automatic: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE approval_route = 'automatic'").fetch_one(&self.pool).await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE approval_route IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let automatic: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE approval_route = 'automatic'")
+                .fetch_one(&self.pool)
+                .await?;
         let rows = sqlx::query(
             "SELECT name, policy_version, COUNT(*), CAST(AVG(decided_at - opened_at) AS BIGINT), MAX(decided_at - opened_at) \
              FROM approval_stages WHERE status = 'approved' AND opened_at IS NOT NULL GROUP BY name, policy_version ORDER BY name, policy_version",
@@ -608,8 +794,14 @@ impl Store {
                 "max_ms_to_approval": r.try_get::<Option<i64>, _>(4)?,
             }));
         }
-        let share = if total > 0 { automatic as f64 / total as f64 } else { 0.0 };
-        Ok(serde_json::json!({"runs": total, "automatic": automatic, "share_automatic": share, "stages": stages}))
+        let share = if total > 0 {
+            automatic as f64 / total as f64
+        } else {
+            0.0
+        };
+        Ok(
+            serde_json::json!({"runs": total, "automatic": automatic, "share_automatic": share, "stages": stages}),
+        )
     }
 }
 

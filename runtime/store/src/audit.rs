@@ -60,7 +60,15 @@ pub struct AuditVerification {
     pub problems: Vec<String>,
 }
 
-fn row_hash(prev: &str, at: i64, run_id: Option<&str>, kind: &str, actor: &str, data: &str, policy: Option<&str>) -> String {
+fn row_hash(
+    prev: &str,
+    at: i64,
+    run_id: Option<&str>,
+    kind: &str,
+    actor: &str,
+    data: &str,
+    policy: Option<&str>,
+) -> String {
     let canonical = serde_json::json!([prev, at, run_id, kind, actor, data, policy]).to_string();
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
@@ -68,9 +76,14 @@ fn row_hash(prev: &str, at: i64, run_id: Option<&str>, kind: &str, actor: &str, 
 /// Serialises the transactions that append to the audit trail or decide approvals, until
 /// `tx` ends. SQLite write transactions already hold the database's one write lock; on
 /// PostgreSQL this takes a transaction-scoped advisory lock (re-entrant within `tx`).
-pub(crate) async fn serialise(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend) -> Result<(), StoreError> {
+pub(crate) async fn serialise(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(7470)").execute(&mut **tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7470)")
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -83,11 +96,21 @@ pub(crate) async fn append(
 ) -> Result<(), StoreError> {
     serialise(tx, backend).await?;
     let prev: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
     let prev = prev.unwrap_or_else(|| GENESIS.to_string());
     let at = now_ms();
     let data = entry.data.to_string();
-    let hash = row_hash(&prev, at, entry.run_id, entry.kind, entry.actor, &data, entry.policy_version);
+    let hash = row_hash(
+        &prev,
+        at,
+        entry.run_id,
+        entry.kind,
+        entry.actor,
+        &data,
+        entry.policy_version,
+    );
     sqlx::query(
         "INSERT INTO audit_log (at, run_id, kind, actor, data, policy_version, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -117,8 +140,17 @@ impl Store {
     async fn stored_rows(&self, run_id: Option<&str>) -> Result<Vec<StoredRow>, StoreError> {
         let sql = "SELECT seq, at, run_id, kind, actor, data, policy_version, prev_hash, hash FROM audit_log";
         let rows = match run_id {
-            Some(run) => sqlx::query(&format!("{sql} WHERE run_id = $1 ORDER BY seq")).bind(run).fetch_all(&self.pool).await?,
-            None => sqlx::query(&format!("{sql} ORDER BY seq")).fetch_all(&self.pool).await?,
+            Some(run) => {
+                sqlx::query(&format!("{sql} WHERE run_id = $1 ORDER BY seq"))
+                    .bind(run)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("{sql} ORDER BY seq"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
         };
         rows.iter()
             .map(|row| {
@@ -167,13 +199,28 @@ impl Store {
             if r.prev_hash != expected_prev {
                 problems.push(format!("row {}: does not link to the row before it (a row was deleted or inserted before it)", r.seq));
             }
-            let recomputed = row_hash(&r.prev_hash, r.at, r.run_id.as_deref(), &r.kind, &r.actor, &r.data, r.policy_version.as_deref());
+            let recomputed = row_hash(
+                &r.prev_hash,
+                r.at,
+                r.run_id.as_deref(),
+                &r.kind,
+                &r.actor,
+                &r.data,
+                r.policy_version.as_deref(),
+            );
             if recomputed != r.hash {
-                problems.push(format!("row {} ({}): its content does not match its hash (the row was edited)", r.seq, r.kind));
+                problems.push(format!(
+                    "row {} ({}): its content does not match its hash (the row was edited)",
+                    r.seq, r.kind
+                ));
             }
             expected_prev = &r.hash;
         }
-        Ok(AuditVerification { rows: rows.len(), intact: problems.is_empty(), problems })
+        Ok(AuditVerification {
+            rows: rows.len(),
+            intact: problems.is_empty(),
+            problems,
+        })
     }
 }
 

@@ -21,9 +21,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use approvals::{DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage, NotificationRecord, StageRecord, StageTimer};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use approvals::{
+    DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage, NotificationRecord,
+    StageRecord, StageTimer,
+};
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
@@ -38,7 +41,9 @@ pub enum StoreError {
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
     UnsupportedUrl(String),
     /// `name@version` already exists with different bytes.
-    #[error("{name}@{version} is already published with different content (sha256 {existing}); versions are immutable, publish a new version")]
+    #[error(
+        "{name}@{version} is already published with different content (sha256 {existing}); versions are immutable, publish a new version"
+    )]
     VersionConflict {
         /// Plugin name.
         name: String,
@@ -114,7 +119,8 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let options =
+            AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -154,11 +160,20 @@ impl Store {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what, error: e.to_string() })
+fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what,
+        error: e.to_string(),
+    })
 }
 
 impl Store {

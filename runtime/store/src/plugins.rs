@@ -36,7 +36,8 @@ pub enum PublishOutcome {
     Unchanged,
 }
 
-const COLUMNS: &str = "p.name, p.version, p.digest, b.size, p.manifest, p.limits, p.grants, p.published_at";
+const COLUMNS: &str =
+    "p.name, p.version, p.digest, b.size, p.manifest, p.limits, p.grants, p.published_at";
 
 fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
     Ok(PluginRecord {
@@ -54,18 +55,27 @@ fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
 impl Store {
     /// Stores the blob (once per digest) and the `name@version` record, atomically.
     /// The same version with different bytes is a [`StoreError::VersionConflict`].
-    pub async fn publish_plugin(&self, record: &PluginRecord, bytes: &[u8]) -> Result<PublishOutcome, StoreError> {
+    pub async fn publish_plugin(
+        &self,
+        record: &PluginRecord,
+        bytes: &[u8],
+    ) -> Result<PublishOutcome, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT digest FROM plugins WHERE name = $1 AND version = $2")
-            .bind(&record.name)
-            .bind(&record.version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT digest FROM plugins WHERE name = $1 AND version = $2")
+                .bind(&record.name)
+                .bind(&record.version)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(existing) = existing {
             return if existing == record.digest {
                 Ok(PublishOutcome::Unchanged)
             } else {
-                Err(StoreError::VersionConflict { name: record.name.clone(), version: record.version.clone(), existing })
+                Err(StoreError::VersionConflict {
+                    name: record.name.clone(),
+                    version: record.version.clone(),
+                    existing,
+                })
             };
         }
         sqlx::query("INSERT INTO plugin_blobs (digest, bytes, size, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING")
@@ -104,25 +114,54 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.name = $1 ORDER BY p.published_at, p.version"
         );
-        sqlx::query(&sql).bind(name).fetch_all(&self.pool).await?.iter().map(record).collect()
+        sqlx::query(&sql)
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 
     /// One `name@version`.
-    pub async fn plugin(&self, name: &str, version: &str) -> Result<Option<PluginRecord>, StoreError> {
+    pub async fn plugin(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<PluginRecord>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.name = $1 AND p.version = $2"
         );
-        sqlx::query(&sql).bind(name).bind(version).fetch_optional(&self.pool).await?.as_ref().map(record).transpose()
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
     }
 
     /// Every published plugin version.
     pub async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest ORDER BY p.name, p.published_at");
-        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(record).collect()
+        let sql = format!(
+            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest ORDER BY p.name, p.published_at"
+        );
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 
     /// The component bytes stored under `digest`.
     pub async fn plugin_blob(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT bytes FROM plugin_blobs WHERE digest = $1").bind(digest).fetch_optional(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT bytes FROM plugin_blobs WHERE digest = $1")
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

@@ -39,7 +39,12 @@ fn record(row: &sqlx::any::AnyRow) -> Result<PolicyRecord, StoreError> {
 impl Store {
     /// Stores `source` as the next version of `name` (the same source as the latest version
     /// returns that version), with an audit row.
-    pub async fn put_policy(&self, name: &str, source: &str, by: &str) -> Result<(PolicyRecord, bool), StoreError> {
+    pub async fn put_policy(
+        &self,
+        name: &str,
+        source: &str,
+        by: &str,
+    ) -> Result<(PolicyRecord, bool), StoreError> {
         let sha = hex::encode(Sha256::digest(source.as_bytes()));
         let mut tx = self.write_transaction().await?;
         let latest = sqlx::query("SELECT name, version, source, sha256, created_by, created_at FROM policies WHERE name = $1 ORDER BY version DESC LIMIT 1")
@@ -52,7 +57,12 @@ impl Store {
         if let Some(latest) = latest.filter(|l| l.sha256 == sha) {
             return Ok((latest, false));
         }
-        let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM policies WHERE name = $1").bind(name).fetch_one(&mut *tx).await?;
+        let version: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM policies WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO policies (name, version, source, sha256, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(name)
             .bind(version)
@@ -63,10 +73,23 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let label = format!("{name}@{version}");
-        let entry = AuditEntry { run_id: None, kind: "policy-published", actor: by, data: serde_json::json!({"policy": label, "sha256": sha}), policy_version: Some(&label) };
+        let entry = AuditEntry {
+            run_id: None,
+            kind: "policy-published",
+            actor: by,
+            data: serde_json::json!({"policy": label, "sha256": sha}),
+            policy_version: Some(&label),
+        };
         audit::append(&mut tx, self.backend, &entry).await?;
         tx.commit().await?;
-        let stored = PolicyRecord { name: name.into(), version, source: source.into(), sha256: sha, created_by: by.into(), created_at: now_ms() };
+        let stored = PolicyRecord {
+            name: name.into(),
+            version,
+            source: source.into(),
+            sha256: sha,
+            created_by: by.into(),
+            created_at: now_ms(),
+        };
         Ok((stored, true))
     }
 
@@ -82,7 +105,11 @@ impl Store {
     }
 
     /// One version of a policy, or its latest.
-    pub async fn policy(&self, name: &str, version: Option<i64>) -> Result<Option<PolicyRecord>, StoreError> {
+    pub async fn policy(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<PolicyRecord>, StoreError> {
         let row = match version {
             Some(v) => sqlx::query("SELECT name, version, source, sha256, created_by, created_at FROM policies WHERE name = $1 AND version = $2")
                 .bind(name)

@@ -71,7 +71,12 @@ impl RunStatus {
             "cancelled" => RunStatus::Cancelled,
             "awaiting-approval" => RunStatus::AwaitingApproval,
             "rejected" => RunStatus::Rejected,
-            other => return Err(StoreError::Corrupt { what: "runs.status", error: format!("unknown status `{other}`") }),
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "runs.status",
+                    error: format!("unknown status `{other}`"),
+                });
+            }
         })
     }
 
@@ -79,7 +84,12 @@ impl RunStatus {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::RolledBack | RunStatus::RollbackFailed | RunStatus::Cancelled | RunStatus::Rejected
+            RunStatus::Succeeded
+                | RunStatus::Failed
+                | RunStatus::RolledBack
+                | RunStatus::RollbackFailed
+                | RunStatus::Cancelled
+                | RunStatus::Rejected
         )
     }
 }
@@ -167,9 +177,12 @@ const COLUMNS: &str = "id, action, action_version, status, input, output, error,
                        approval_route, policy_version";
 
 fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
-    let optional = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
-        row.try_get::<Option<String>, _>(i)?.map(|t| parse_json(what, &t)).transpose()
-    };
+    let optional =
+        |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
+            row.try_get::<Option<String>, _>(i)?
+                .map(|t| parse_json(what, &t))
+                .transpose()
+        };
     Ok(RunRecord {
         id: row.try_get(0)?,
         action: row.try_get(1)?,
@@ -206,8 +219,15 @@ impl Store {
         }
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
-        let gated = run.approval.as_ref().is_some_and(|a| a.stages.iter().any(|s| s.step_id.is_none()));
-        let status = if gated { RunStatus::AwaitingApproval } else { RunStatus::Pending };
+        let gated = run
+            .approval
+            .as_ref()
+            .is_some_and(|a| a.stages.iter().any(|s| s.step_id.is_none()));
+        let status = if gated {
+            RunStatus::AwaitingApproval
+        } else {
+            RunStatus::Pending
+        };
         let mut tx = self.write_transaction().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
@@ -236,7 +256,10 @@ impl Store {
                 && db.is_unique_violation()
             {
                 drop(tx);
-                let existing = self.run_by_idempotency_key(key).await?.ok_or(StoreError::Database(e))?;
+                let existing = self
+                    .run_by_idempotency_key(key)
+                    .await?
+                    .ok_or(StoreError::Database(e))?;
                 return Ok((existing, false));
             }
             return Err(e.into());
@@ -253,15 +276,25 @@ impl Store {
             .await?;
         }
         if let Some(approval) = &run.approval {
-            crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester).await?;
+            crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester)
+                .await?;
         }
         tx.commit().await?;
-        Ok((self.run(&id).await?.expect("the run just inserted exists"), true))
+        Ok((
+            self.run(&id).await?.expect("the run just inserted exists"),
+            true,
+        ))
     }
 
     async fn run_by_idempotency_key(&self, key: &str) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM runs WHERE idempotency_key = $1");
-        sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?.as_ref().map(record).transpose()
+        sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
     }
 
     /// Moves a run from one of `from` to `to`, optionally setting its output and error.
@@ -289,7 +322,11 @@ impl Store {
             .await?
             .rows_affected();
         if changed == 0 {
-            let expected = from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ");
+            let expected = from
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ");
             return Err(self.stale_status(id, expected).await);
         }
         Ok(())
@@ -298,13 +335,25 @@ impl Store {
     /// One run.
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
-        sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.as_ref().map(record).transpose()
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
     }
 
     /// The most recent runs, newest first.
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM runs ORDER BY created_at DESC, id DESC LIMIT $1");
-        sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?.iter().map(record).collect()
+        sqlx::query(&sql)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 
     /// Ids of runs a worker must pick up (`pending`, `running`, `rolling-back`), oldest first:
@@ -333,7 +382,11 @@ impl Store {
             actual: "missing".into(),
         })?;
         if changed == 0 {
-            return Err(StoreError::StaleStatus { id: id.into(), expected: "pending".into(), actual: run.status.as_str().into() });
+            return Err(StoreError::StaleStatus {
+                id: id.into(),
+                expected: "pending".into(),
+                actual: run.status.as_str().into(),
+            });
         }
         Ok(run)
     }
@@ -345,8 +398,26 @@ impl Store {
         outcome: Result<&serde_json::Value, &serde_json::Value>,
     ) -> Result<(), StoreError> {
         match outcome {
-            Ok(output) => self.set_run_status(id, &[RunStatus::Running], RunStatus::Succeeded, Some(output), None).await,
-            Err(error) => self.set_run_status(id, &[RunStatus::Running], RunStatus::Failed, None, Some(error)).await,
+            Ok(output) => {
+                self.set_run_status(
+                    id,
+                    &[RunStatus::Running],
+                    RunStatus::Succeeded,
+                    Some(output),
+                    None,
+                )
+                .await
+            }
+            Err(error) => {
+                self.set_run_status(
+                    id,
+                    &[RunStatus::Running],
+                    RunStatus::Failed,
+                    None,
+                    Some(error),
+                )
+                .await
+            }
         }
     }
 
@@ -356,10 +427,11 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.write_transaction().await?;
-        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = $1")
-            .bind(run_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await?;
         for (i, line) in lines.iter().enumerate() {
             sqlx::query("INSERT INTO run_logs (run_id, seq, at_ms, source, level, message) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(run_id)
@@ -385,7 +457,12 @@ impl Store {
             .map(|row| {
                 Ok(LogRecord {
                     seq: row.try_get(0)?,
-                    line: LogLine { at_ms: row.try_get(1)?, source: row.try_get(2)?, level: row.try_get(3)?, message: row.try_get(4)? },
+                    line: LogLine {
+                        at_ms: row.try_get(1)?,
+                        source: row.try_get(2)?,
+                        level: row.try_get(3)?,
+                        message: row.try_get(4)?,
+                    },
                 })
             })
             .collect()
@@ -395,12 +472,13 @@ impl Store {
 impl Store {
     /// Asks for run `id` to stop at its next step boundary and roll back.
     pub async fn request_cancel(&self, id: &str) -> Result<bool, StoreError> {
-        let changed = sqlx::query("UPDATE runs SET cancel_requested = 1, updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE runs SET cancel_requested = 1, updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok(changed > 0)
     }
 }
@@ -410,8 +488,14 @@ impl Store {
     pub(crate) async fn stale_status(&self, id: &str, expected: String) -> StoreError {
         match self.run(id).await {
             Ok(run) => {
-                let actual = run.map(|r| r.status.as_str().to_string()).unwrap_or_else(|| "missing".into());
-                StoreError::StaleStatus { id: id.into(), expected, actual }
+                let actual = run
+                    .map(|r| r.status.as_str().to_string())
+                    .unwrap_or_else(|| "missing".into());
+                StoreError::StaleStatus {
+                    id: id.into(),
+                    expected,
+                    actual,
+                }
             }
             Err(e) => e,
         }
@@ -452,7 +536,10 @@ impl Store {
                 woken.push(id);
             }
         }
-        let next: Option<i64> = sqlx::query_scalar("SELECT MIN(wake_at) FROM runs WHERE status = 'waiting'").fetch_one(&self.pool).await?;
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(wake_at) FROM runs WHERE status = 'waiting'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok((woken, next))
     }
 }

@@ -22,17 +22,29 @@ impl Store {
 
     /// A secret's stored (sealed) form.
     pub async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1").bind(name).fetch_optional(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Deletes a secret; `false` when there was none.
     pub async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(&self.pool).await?.rows_affected() > 0)
+        Ok(sqlx::query("DELETE FROM secrets WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0)
     }
 
     /// Every secret's name.
     pub async fn secret_names(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?)
     }
 }
 
@@ -76,4 +88,3 @@ impl StateBackend for Store {
             .map_err(|e| backend(e.into()))
     }
 }
-

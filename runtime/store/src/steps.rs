@@ -68,7 +68,9 @@ pub struct StepUpdate<'a> {
 
 fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
     let json = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
-        row.try_get::<Option<String>, _>(i)?.map(|t| parse_json(what, &t)).transpose()
+        row.try_get::<Option<String>, _>(i)?
+            .map(|t| parse_json(what, &t))
+            .transpose()
     };
     Ok(StepRecord {
         id: row.try_get(0)?,
@@ -131,7 +133,13 @@ impl Store {
     }
 
     /// Records an event.
-    pub async fn append_event(&self, run_id: &str, kind: &str, step_id: Option<&str>, data: &serde_json::Value) -> Result<(), StoreError> {
+    pub async fn append_event(
+        &self,
+        run_id: &str,
+        kind: &str,
+        step_id: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         insert_event(&mut tx, run_id, kind, step_id, data, now_ms()).await?;
         tx.commit().await?;
@@ -139,7 +147,11 @@ impl Store {
     }
 
     /// Events of a run after id `after`, oldest first.
-    pub async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<EventRecord>, StoreError> {
+    pub async fn run_events(
+        &self,
+        run_id: &str,
+        after: i64,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query("SELECT id, run_id, kind, step_id, data, at_ms FROM run_events WHERE run_id = $1 AND id > $2 ORDER BY id")
             .bind(run_id)
             .bind(after)
@@ -168,13 +180,15 @@ async fn insert_event(
     data: &serde_json::Value,
     at_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO run_events (run_id, kind, step_id, data, at_ms) VALUES ($1, $2, $3, $4, $5)")
-        .bind(run_id)
-        .bind(kind)
-        .bind(step_id)
-        .bind(data.to_string())
-        .bind(at_ms)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO run_events (run_id, kind, step_id, data, at_ms) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(run_id)
+    .bind(kind)
+    .bind(step_id)
+    .bind(data.to_string())
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -62,15 +62,20 @@ fn record(row: &AnyRow) -> Result<TemplateRecord, StoreError> {
 impl Store {
     /// Stores a new version, unless the latest one has the same source. Returns the version
     /// in force and whether it is new.
-    pub async fn put_template(&self, template: &NewTemplate<'_>) -> Result<(TemplateRecord, bool), StoreError> {
+    pub async fn put_template(
+        &self,
+        template: &NewTemplate<'_>,
+    ) -> Result<(TemplateRecord, bool), StoreError> {
         let mut tx = self.write_transaction().await?;
-        let latest = sqlx::query(&format!("SELECT {COLUMNS} FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1"))
-            .bind(template.name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()?;
+        let latest = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(template.name)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()?;
         if let Some(latest) = &latest
             && latest.source == template.source
         {
@@ -91,22 +96,38 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((self.template(template.name, Some(version)).await?.expect("just inserted"), true))
+        Ok((
+            self.template(template.name, Some(version))
+                .await?
+                .expect("just inserted"),
+            true,
+        ))
     }
 
     /// One version of a template, or its latest.
-    pub async fn template(&self, name: &str, version: Option<i64>) -> Result<Option<TemplateRecord>, StoreError> {
-        let row = match version {
-            Some(v) => sqlx::query(&format!("SELECT {COLUMNS} FROM templates WHERE name = $1 AND version = $2"))
+    pub async fn template(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<TemplateRecord>, StoreError> {
+        let row =
+            match version {
+                Some(v) => {
+                    sqlx::query(&format!(
+                        "SELECT {COLUMNS} FROM templates WHERE name = $1 AND version = $2"
+                    ))
+                    .bind(name)
+                    .bind(v)
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+                None => sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1"
+                ))
                 .bind(name)
-                .bind(v)
                 .fetch_optional(&self.pool)
                 .await?,
-            None => sqlx::query(&format!("SELECT {COLUMNS} FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1"))
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        };
+            };
         row.as_ref().map(record).transpose()
     }
 
@@ -115,6 +136,11 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM templates t WHERE version = (SELECT MAX(version) FROM templates u WHERE u.name = t.name) ORDER BY name"
         );
-        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(record).collect()
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 }

@@ -77,51 +77,62 @@ impl Store {
     /// The token with this hash, revoked or not. A token that is not revoked has its
     /// `last_used_at` set to now, since looking it up means it is being used.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(hash)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"))
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(hash)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
     }
 
     /// Every token of one user, or of everyone, oldest first (revoked ones included).
     pub async fn tokens_of(&self, user_id: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = match user_id {
-            Some(user) => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id"))
-                    .bind(user)
+        let rows =
+            match user_id {
+                Some(user) => sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(&format!(
+                        "SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id"
+                    ))
                     .fetch_all(&self.pool)
                     .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id"))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+                }
+            };
         rows.iter().map(record).collect()
     }
 
     /// Revokes a token. Returns false if there is no such token or it was already revoked.
     pub async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
-        let changed = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(changed > 0)
     }
 
     /// How many tokens exist, revoked ones included.
     pub async fn count_tokens(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await?)
     }
 }

@@ -29,7 +29,13 @@ impl Form {
             .map(|(i, page)| {
                 jsonschema::validator_for(&page.schema)
                     .map(|v| (page.clone(), v))
-                    .map_err(|e| format!("parameters page {} ({}) is not valid JSON Schema: {e}", i + 1, page.title.as_deref().unwrap_or("untitled")))
+                    .map_err(|e| {
+                        format!(
+                            "parameters page {} ({}) is not valid JSON Schema: {e}",
+                            i + 1,
+                            page.title.as_deref().unwrap_or("untitled")
+                        )
+                    })
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { pages: compiled })
@@ -52,12 +58,25 @@ impl Form {
         let mut errors = Vec::new();
         for (_, validator) in &self.pages {
             for e in validator.iter_errors(parameters) {
-                let mut field: Vec<String> =
-                    e.instance_path.to_string().split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                let mut field: Vec<String> = e
+                    .instance_path
+                    .to_string()
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
                 if let jsonschema::error::ValidationErrorKind::Required { property } = &e.kind {
-                    field.push(property.as_str().map(str::to_string).unwrap_or_else(|| property.to_string()));
+                    field.push(
+                        property
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| property.to_string()),
+                    );
                 }
-                let error = FieldError { field: field.join("."), message: e.to_string() };
+                let error = FieldError {
+                    field: field.join("."),
+                    message: e.to_string(),
+                };
                 if !errors.contains(&error) {
                     errors.push(error);
                 }
@@ -68,7 +87,9 @@ impl Form {
 }
 
 fn fill_defaults(schema: &Value, out: &mut Map<String, Value>) {
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
     for (name, property) in properties {
         match out.get_mut(name) {
             None => {
@@ -113,7 +134,10 @@ mod tests {
     #[test]
     fn defaults_fill_missing_fields_only() {
         let filled = form().with_defaults(&json!({"name": "orders", "size": "medium"}));
-        assert_eq!(filled, json!({"name": "orders", "environment": "dev", "size": "medium"}));
+        assert_eq!(
+            filled,
+            json!({"name": "orders", "environment": "dev", "size": "medium"})
+        );
     }
 
     #[test]
@@ -122,7 +146,10 @@ mod tests {
         let errors = f.validate(&json!({"environment": "prod"}));
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "environment"], "{errors:?}");
-        assert!(f.validate(&f.with_defaults(&json!({"name": "orders"}))).is_empty());
+        assert!(
+            f.validate(&f.with_defaults(&json!({"name": "orders"})))
+                .is_empty()
+        );
         assert_eq!(f.validate(&json!({"name": "X"}))[0].field, "name");
     }
 }

@@ -123,7 +123,16 @@ pub fn plugin_reference(action: &str) -> String {
         Some((n, v)) => (n, Some(v)),
         None => (action, None),
     };
-    let name: String = name.chars().map(|c| if matches!(c, ':' | '.' | '_') { '-' } else { c.to_ascii_lowercase() }).collect();
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if matches!(c, ':' | '.' | '_') {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
     match version {
         Some(v) => format!("{name}@{v}"),
         None => name,

@@ -41,11 +41,43 @@ struct Parser<'a> {
 }
 
 const TOP: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
-const METADATA: &[&str] = &["name", "title", "description", "tags", "namespace", "annotations", "labels", "links", "uid", "etag"];
-const SPEC: &[&str] = &["owner", "type", "parameters", "steps", "output", "lifecycle", "presentation", "EXPERIMENTAL_formDecorators"];
+const METADATA: &[&str] = &[
+    "name",
+    "title",
+    "description",
+    "tags",
+    "namespace",
+    "annotations",
+    "labels",
+    "links",
+    "uid",
+    "etag",
+];
+const SPEC: &[&str] = &[
+    "owner",
+    "type",
+    "parameters",
+    "steps",
+    "output",
+    "lifecycle",
+    "presentation",
+    "EXPERIMENTAL_formDecorators",
+];
 const STEP: &[&str] = &[
-    "id", "name", "action", "input", "if", "each", "backstage:permissions", "onFailure", "retry", "timeout", "rollback",
-    "needs", "waitFor", "approval",
+    "id",
+    "name",
+    "action",
+    "input",
+    "if",
+    "each",
+    "backstage:permissions",
+    "onFailure",
+    "retry",
+    "timeout",
+    "rollback",
+    "needs",
+    "waitFor",
+    "approval",
 ];
 
 /// Parses a template from YAML (or JSON, which is YAML).
@@ -54,21 +86,35 @@ pub fn parse(text: &str) -> Result<Parsed, TemplateError> {
         line: e.location().map(|l| l.line()),
         message: format!("not valid YAML: {e}"),
     })?;
-    let doc: Value = serde_json::to_value(yaml)
-        .map_err(|e| TemplateError { line: None, message: format!("the document cannot be read as JSON data: {e}") })?;
-    let mut parser = Parser { text, warnings: Vec::new() };
+    let doc: Value = serde_json::to_value(yaml).map_err(|e| TemplateError {
+        line: None,
+        message: format!("the document cannot be read as JSON data: {e}"),
+    })?;
+    let mut parser = Parser {
+        text,
+        warnings: Vec::new(),
+    };
     let template = parser.template(&doc)?;
-    Ok(Parsed { template, warnings: parser.warnings })
+    Ok(Parsed {
+        template,
+        warnings: parser.warnings,
+    })
 }
 
 impl Parser<'_> {
     /// The 1-based line where `needle` first appears at the start of a line's content.
     fn line_of(&self, needle: &str) -> Option<usize> {
-        self.text.lines().position(|l| l.trim_start().trim_start_matches("- ").starts_with(needle)).map(|i| i + 1)
+        self.text
+            .lines()
+            .position(|l| l.trim_start().trim_start_matches("- ").starts_with(needle))
+            .map(|i| i + 1)
     }
 
     fn error(&self, near: Option<&str>, message: impl Into<String>) -> TemplateError {
-        TemplateError { line: near.and_then(|n| self.line_of(n)), message: message.into() }
+        TemplateError {
+            line: near.and_then(|n| self.line_of(n)),
+            message: message.into(),
+        }
     }
 
     fn unknown(&mut self, path: &str, object: &Map<String, Value>, known: &[&str]) {
@@ -81,21 +127,32 @@ impl Parser<'_> {
     }
 
     fn template(&mut self, doc: &Value) -> Result<Template, TemplateError> {
-        let top = doc.as_object().ok_or_else(|| self.error(None, "a template is a mapping with apiVersion, kind, metadata and spec"))?;
+        let top = doc.as_object().ok_or_else(|| {
+            self.error(
+                None,
+                "a template is a mapping with apiVersion, kind, metadata and spec",
+            )
+        })?;
         self.unknown("", top, TOP);
         match top.get("apiVersion").and_then(Value::as_str) {
             Some("scaffolder.backstage.io/v1beta3") => {}
             other => {
                 return Err(self.error(
                     Some("apiVersion"),
-                    format!("apiVersion must be scaffolder.backstage.io/v1beta3, not {}", other.map(|s| format!("`{s}`")).unwrap_or("missing".into())),
+                    format!(
+                        "apiVersion must be scaffolder.backstage.io/v1beta3, not {}",
+                        other.map(|s| format!("`{s}`")).unwrap_or("missing".into())
+                    ),
                 ));
             }
         }
         if top.get("kind").and_then(Value::as_str) != Some("Template") {
             return Err(self.error(Some("kind"), "kind must be Template"));
         }
-        let metadata = top.get("metadata").and_then(Value::as_object).ok_or_else(|| self.error(None, "metadata is missing"))?;
+        let metadata = top
+            .get("metadata")
+            .and_then(Value::as_object)
+            .ok_or_else(|| self.error(None, "metadata is missing"))?;
         self.unknown("metadata", metadata, METADATA);
         let name = metadata
             .get("name")
@@ -104,18 +161,32 @@ impl Parser<'_> {
             .ok_or_else(|| self.error(Some("metadata"), "metadata.name is missing"))?
             .to_string();
         let valid_name = name.len() <= 63
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && name.starts_with(|c: char| c.is_ascii_alphanumeric());
         if !valid_name {
-            return Err(self.error(Some("name:"), format!("metadata.name `{name}` must be 1 to 63 letters, digits, '-', '_' or '.'")));
+            return Err(self.error(
+                Some("name:"),
+                format!("metadata.name `{name}` must be 1 to 63 letters, digits, '-', '_' or '.'"),
+            ));
         }
-        let spec = top.get("spec").and_then(Value::as_object).ok_or_else(|| self.error(None, "spec is missing"))?;
+        let spec = top
+            .get("spec")
+            .and_then(Value::as_object)
+            .ok_or_else(|| self.error(None, "spec is missing"))?;
         self.unknown("spec", spec, SPEC);
-        let text = |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+        let text =
+            |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
         let tags = metadata
             .get("tags")
             .and_then(Value::as_array)
-            .map(|t| t.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|t| {
+                t.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let pages = self.pages(spec.get("parameters"))?;
         let steps = self.steps(spec.get("steps"))?;
@@ -137,13 +208,24 @@ impl Parser<'_> {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(pages)) => pages.clone(),
             Some(page @ Value::Object(_)) => vec![page.clone()],
-            Some(_) => return Err(self.error(Some("parameters"), "spec.parameters must be a JSON Schema object or a list of them")),
+            Some(_) => {
+                return Err(self.error(
+                    Some("parameters"),
+                    "spec.parameters must be a JSON Schema object or a list of them",
+                ));
+            }
         };
         list.into_iter()
             .enumerate()
             .map(|(i, schema)| match &schema {
-                Value::Object(o) => Ok(Page { title: o.get("title").and_then(Value::as_str).map(str::to_string), schema }),
-                _ => Err(self.error(Some("parameters"), format!("spec.parameters[{i}] must be a JSON Schema object"))),
+                Value::Object(o) => Ok(Page {
+                    title: o.get("title").and_then(Value::as_str).map(str::to_string),
+                    schema,
+                }),
+                _ => Err(self.error(
+                    Some("parameters"),
+                    format!("spec.parameters[{i}] must be a JSON Schema object"),
+                )),
             })
             .collect()
     }
@@ -157,12 +239,21 @@ impl Parser<'_> {
         let mut parsed: Vec<Step> = Vec::new();
         for (i, raw) in list.iter().enumerate() {
             let path = format!("spec.steps[{i}]");
-            let step = raw.as_object().ok_or_else(|| self.error(Some("steps"), format!("{path} must be a mapping")))?;
+            let step = raw
+                .as_object()
+                .ok_or_else(|| self.error(Some("steps"), format!("{path} must be a mapping")))?;
             self.unknown(&path, step, STEP);
-            let id = step.get("id").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("step-{}", i + 1));
+            let id = step
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("step-{}", i + 1));
             let near = format!("id: {id}");
             if parsed.iter().any(|s| s.id == id) {
-                return Err(self.error(Some(&near), format!("step id `{id}` is used twice; ids must be unique")));
+                return Err(self.error(
+                    Some(&near),
+                    format!("step id `{id}` is used twice; ids must be unique"),
+                ));
             }
             let action = step
                 .get("action")
@@ -176,18 +267,40 @@ impl Parser<'_> {
                 Some("skip") => OnFailure::Skip,
                 Some("manual") => OnFailure::Manual,
                 Some(other) => {
-                    return Err(self.error(Some("onFailure"), format!("step `{id}`: onFailure `{other}` must be abort, retry, skip or manual")));
+                    return Err(self.error(
+                        Some("onFailure"),
+                        format!(
+                            "step `{id}`: onFailure `{other}` must be abort, retry, skip or manual"
+                        ),
+                    ));
                 }
             };
             let retry = match step.get("retry") {
-                None => (on_failure == OnFailure::Retry).then_some(Retry { attempts: 3, exponential: true, delay_ms: 1000, max_delay_ms: 60_000 }),
+                None => (on_failure == OnFailure::Retry).then_some(Retry {
+                    attempts: 3,
+                    exponential: true,
+                    delay_ms: 1000,
+                    max_delay_ms: 60_000,
+                }),
                 Some(r) => Some(self.retry(&id, r)?),
             };
             let needs = match step.get("needs") {
-                None => parsed.last().map(|s| vec![s.id.clone()]).unwrap_or_default(),
+                None => parsed
+                    .last()
+                    .map(|s| vec![s.id.clone()])
+                    .unwrap_or_default(),
                 Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-                Some(_) => return Err(self.error(Some("needs"), format!("step `{id}`: needs is a list of step ids"))),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                Some(_) => {
+                    return Err(self.error(
+                        Some("needs"),
+                        format!("step `{id}`: needs is a list of step ids"),
+                    ));
+                }
             };
             for need in &needs {
                 if !parsed.iter().any(|s| &s.id == need) {
@@ -198,16 +311,32 @@ impl Parser<'_> {
                 }
             }
             parsed.push(Step {
-                name: step.get("name").and_then(Value::as_str).unwrap_or(&id).to_string(),
-                input: step.get("input").cloned().unwrap_or(Value::Object(Map::new())),
+                name: step
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&id)
+                    .to_string(),
+                input: step
+                    .get("input")
+                    .cloned()
+                    .unwrap_or(Value::Object(Map::new())),
                 condition: step.get("if").cloned(),
                 each: step.get("each").cloned(),
                 on_failure,
                 retry,
-                timeout_ms: step.get("timeout").map(|t| self.duration(&id, "timeout", t)).transpose()?,
-                rollback: step.get("rollback").map(|r| self.call(&id, "rollback", r)).transpose()?,
+                timeout_ms: step
+                    .get("timeout")
+                    .map(|t| self.duration(&id, "timeout", t))
+                    .transpose()?,
+                rollback: step
+                    .get("rollback")
+                    .map(|r| self.call(&id, "rollback", r))
+                    .transpose()?,
                 needs,
-                wait_for: step.get("waitFor").map(|w| self.wait_for(&id, w)).transpose()?,
+                wait_for: step
+                    .get("waitFor")
+                    .map(|w| self.wait_for(&id, w))
+                    .transpose()?,
                 approval_required: step.get("approval").and_then(Value::as_str) == Some("required"),
                 action,
                 id,
@@ -219,44 +348,97 @@ impl Parser<'_> {
     }
 
     fn retry(&self, id: &str, value: &Value) -> Result<Retry, TemplateError> {
-        let o = value.as_object().ok_or_else(|| self.error(Some("retry"), format!("step `{id}`: retry is a mapping")))?;
-        let attempts = o.get("attempts").map(|a| a.as_u64().filter(|n| (1..=100).contains(n))).unwrap_or(Some(3));
-        let attempts = attempts.ok_or_else(|| self.error(Some("attempts"), format!("step `{id}`: retry.attempts is a number from 1 to 100")))?;
+        let o = value
+            .as_object()
+            .ok_or_else(|| self.error(Some("retry"), format!("step `{id}`: retry is a mapping")))?;
+        let attempts = o
+            .get("attempts")
+            .map(|a| a.as_u64().filter(|n| (1..=100).contains(n)))
+            .unwrap_or(Some(3));
+        let attempts = attempts.ok_or_else(|| {
+            self.error(
+                Some("attempts"),
+                format!("step `{id}`: retry.attempts is a number from 1 to 100"),
+            )
+        })?;
         let exponential = match o.get("backoff").and_then(Value::as_str) {
             None | Some("exponential") => true,
             Some("constant") => false,
-            Some(other) => return Err(self.error(Some("backoff"), format!("step `{id}`: backoff `{other}` must be constant or exponential"))),
+            Some(other) => {
+                return Err(self.error(
+                    Some("backoff"),
+                    format!("step `{id}`: backoff `{other}` must be constant or exponential"),
+                ));
+            }
         };
-        let delay_ms = o.get("delay").map(|d| self.duration(id, "retry.delay", d)).transpose()?.unwrap_or(1000);
-        let max_delay_ms = o.get("maxDelay").map(|d| self.duration(id, "retry.maxDelay", d)).transpose()?.unwrap_or(60_000);
-        Ok(Retry { attempts: attempts as u32, exponential, delay_ms, max_delay_ms: max_delay_ms.max(delay_ms) })
+        let delay_ms = o
+            .get("delay")
+            .map(|d| self.duration(id, "retry.delay", d))
+            .transpose()?
+            .unwrap_or(1000);
+        let max_delay_ms = o
+            .get("maxDelay")
+            .map(|d| self.duration(id, "retry.maxDelay", d))
+            .transpose()?
+            .unwrap_or(60_000);
+        Ok(Retry {
+            attempts: attempts as u32,
+            exponential,
+            delay_ms,
+            max_delay_ms: max_delay_ms.max(delay_ms),
+        })
     }
 
     fn call(&self, id: &str, what: &str, value: &Value) -> Result<StepCall, TemplateError> {
-        let o = value.as_object().ok_or_else(|| self.error(Some(what), format!("step `{id}`: {what} is a mapping with action and input")))?;
-        let action = o
-            .get("action")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.error(Some(what), format!("step `{id}`: {what} needs an action")))?;
-        Ok(StepCall { action: action.to_string(), input: o.get("input").cloned().unwrap_or(Value::Object(Map::new())) })
+        let o = value.as_object().ok_or_else(|| {
+            self.error(
+                Some(what),
+                format!("step `{id}`: {what} is a mapping with action and input"),
+            )
+        })?;
+        let action = o.get("action").and_then(Value::as_str).ok_or_else(|| {
+            self.error(Some(what), format!("step `{id}`: {what} needs an action"))
+        })?;
+        Ok(StepCall {
+            action: action.to_string(),
+            input: o.get("input").cloned().unwrap_or(Value::Object(Map::new())),
+        })
     }
 
     fn wait_for(&self, id: &str, value: &Value) -> Result<WaitFor, TemplateError> {
         let call = self.call(id, "waitFor", value)?;
         let o = value.as_object().expect("checked by call");
-        let interval_ms = o.get("interval").map(|d| self.duration(id, "waitFor.interval", d)).transpose()?.unwrap_or(10_000);
-        let timeout_ms = o.get("timeout").map(|d| self.duration(id, "waitFor.timeout", d)).transpose()?.unwrap_or(3_600_000);
-        Ok(WaitFor { call, interval_ms, timeout_ms })
+        let interval_ms = o
+            .get("interval")
+            .map(|d| self.duration(id, "waitFor.interval", d))
+            .transpose()?
+            .unwrap_or(10_000);
+        let timeout_ms = o
+            .get("timeout")
+            .map(|d| self.duration(id, "waitFor.timeout", d))
+            .transpose()?
+            .unwrap_or(3_600_000);
+        Ok(WaitFor {
+            call,
+            interval_ms,
+            timeout_ms,
+        })
     }
 
     /// `500ms`, `30s`, `5m`, `2h`, or a number of milliseconds.
     fn duration(&self, id: &str, what: &str, value: &Value) -> Result<u64, TemplateError> {
-        let bad = || self.error(Some(what.rsplit('.').next().unwrap_or(what)), format!("step `{id}`: {what} is a duration like 500ms, 30s, 5m or 2h"));
+        let bad = || {
+            self.error(
+                Some(what.rsplit('.').next().unwrap_or(what)),
+                format!("step `{id}`: {what} is a duration like 500ms, 30s, 5m or 2h"),
+            )
+        };
         match value {
             Value::Number(n) => n.as_u64().ok_or_else(bad),
             Value::String(s) => {
                 let s = s.trim();
-                let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+                let (digits, unit) =
+                    s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
                 let n: u64 = digits.parse().map_err(|_| bad())?;
                 let factor = match unit {
                     "ms" => 1,
@@ -286,7 +468,15 @@ mod tests {
         let parsed = parse(&text).unwrap();
         let a = &parsed.template.steps[0];
         assert_eq!(a.on_failure, OnFailure::Retry);
-        assert_eq!(a.retry, Some(Retry { attempts: 5, exponential: false, delay_ms: 2000, max_delay_ms: 60_000 }));
+        assert_eq!(
+            a.retry,
+            Some(Retry {
+                attempts: 5,
+                exponential: false,
+                delay_ms: 2000,
+                max_delay_ms: 60_000
+            })
+        );
         assert_eq!(a.timeout_ms, Some(300_000));
         assert_eq!(a.rollback.as_ref().unwrap().action, "undo");
         let b = &parsed.template.steps[1];
@@ -300,10 +490,14 @@ mod tests {
     fn errors_carry_line_numbers() {
         let bad_yaml = parse("apiVersion: x\nkind: [unclosed\n").unwrap_err();
         assert!(bad_yaml.line.is_some(), "{bad_yaml}");
-        let no_action = parse(&format!("{MINIMAL}    - id: first\n      name: nothing\n")).unwrap_err();
+        let no_action =
+            parse(&format!("{MINIMAL}    - id: first\n      name: nothing\n")).unwrap_err();
         assert_eq!(no_action.line, Some(7), "{no_action}");
         assert!(no_action.message.contains("has no action"));
-        let bad_need = parse(&format!("{MINIMAL}    - id: a\n      action: x\n      needs: [zz]\n")).unwrap_err();
+        let bad_need = parse(&format!(
+            "{MINIMAL}    - id: a\n      action: x\n      needs: [zz]\n"
+        ))
+        .unwrap_err();
         assert!(bad_need.message.contains("needs `zz`"), "{bad_need}");
         let wrong_version = parse("apiVersion: v1\nkind: Template\n").unwrap_err();
         assert_eq!(wrong_version.line, Some(1));

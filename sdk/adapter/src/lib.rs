@@ -54,7 +54,11 @@ pub use serde_json;
 
 /// Decodes a call's JSON input into the function's parameters.
 pub fn input<T: serde::de::DeserializeOwned>(function: &str, input: &str) -> Result<T, Error> {
-    serde_json::from_str(input).map_err(|e| Error::InvalidInput(format!("the input of `{function}` does not match wit/capabilities.wit: {e}")))
+    serde_json::from_str(input).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the input of `{function}` does not match wit/capabilities.wit: {e}"
+        ))
+    })
 }
 
 /// Encodes a function's result as the JSON the host expects.
@@ -64,5 +68,7 @@ pub fn output<T: serde::Serialize>(value: &T) -> Result<String, Error> {
 
 /// The error for a function the adapter does not implement.
 pub fn unsupported(adapter: &str, function: &str) -> Error {
-    Error::InvalidInput(format!("the {adapter} adapter does not implement `{function}` (see docs/adapters.md)"))
+    Error::InvalidInput(format!(
+        "the {adapter} adapter does not implement `{function}` (see docs/adapters.md)"
+    ))
 }

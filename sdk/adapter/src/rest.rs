@@ -41,7 +41,10 @@ pub struct Answer {
 impl Answer {
     /// A response header.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -61,7 +64,11 @@ impl Api {
     /// tried again (up to three attempts) after the wait the provider asks for, when it is short.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, Error> {
         let mut headers = self.headers.clone();
-        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             headers.push(("content-type".into(), "application/json".into()));
         }
         headers.push(("user-agent".into(), "lever-adapter".into()));
@@ -80,10 +87,16 @@ impl Api {
             })?;
             if (200..300).contains(&response.status) {
                 let body = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-                return Ok(Answer { status: response.status, headers: response.headers, body });
+                return Ok(Answer {
+                    status: response.status,
+                    headers: response.headers,
+                    body,
+                });
             }
-            let retryable = response.status == 429 || response.status >= 500 || rate_limited(&response);
-            let wait = retry_after(&response).unwrap_or(Duration::from_millis(500 * u64::from(attempt)));
+            let retryable =
+                response.status == 429 || response.status >= 500 || rate_limited(&response);
+            let wait =
+                retry_after(&response).unwrap_or(Duration::from_millis(500 * u64::from(attempt)));
             if retryable && attempt < ATTEMPTS && wait <= MAX_WAIT {
                 std::thread::sleep(wait);
                 attempt += 1;
@@ -93,14 +106,35 @@ impl Api {
         }
     }
 
-    fn error(&self, method: &str, path: &str, response: &Response, retry: Option<Duration>) -> Error {
+    fn error(
+        &self,
+        method: &str,
+        path: &str,
+        response: &Response,
+        retry: Option<Duration>,
+    ) -> Error {
         let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         let said = (self.message)(&body)
-            .or_else(|| Some(String::from_utf8_lossy(&response.body).trim().chars().take(300).collect::<String>()).filter(|s| !s.is_empty()))
+            .or_else(|| {
+                Some(
+                    String::from_utf8_lossy(&response.body)
+                        .trim()
+                        .chars()
+                        .take(300)
+                        .collect::<String>(),
+                )
+                .filter(|s| !s.is_empty())
+            })
             .unwrap_or_else(|| "no message".into());
-        let message = format!("{} answered {} to {method} {path}: {said}", self.provider, response.status);
+        let message = format!(
+            "{} answered {} to {method} {path}: {said}",
+            self.provider, response.status
+        );
         match (response.status, retry) {
-            (_, Some(wait)) => Error::Retryable(format!("{message} (retry after {} s)", wait.as_secs().max(1))),
+            (_, Some(wait)) => Error::Retryable(format!(
+                "{message} (retry after {} s)",
+                wait.as_secs().max(1)
+            )),
             (400 | 422, _) => Error::InvalidInput(message),
             (401 | 403, _) => Error::Denied(message),
             (404, _) => Error::NotFound(message),
@@ -110,7 +144,11 @@ impl Api {
 }
 
 fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+    response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
 }
 
 /// GitHub answers an exhausted primary rate limit with 403 and `x-ratelimit-remaining: 0`.
@@ -128,7 +166,10 @@ fn retry_after(response: &Response) -> Option<Duration> {
     if reset < 1_000_000_000 {
         return Some(Duration::from_secs(reset));
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
     Some(Duration::from_secs(reset.saturating_sub(now)))
 }
 
@@ -137,7 +178,9 @@ pub fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -5,7 +5,10 @@ use proc_macro2::TokenStream as Tokens;
 use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, FnArg, GenericArgument, ItemFn, Lit, MetaNameValue, PathArguments, ReturnType, Token, Type};
+use syn::{
+    Expr, ExprLit, FnArg, GenericArgument, ItemFn, Lit, MetaNameValue, PathArguments, ReturnType,
+    Token, Type,
+};
 
 /// Exports the annotated `fn(&Context, Input) -> Result<Output, ActionError>` as a Lever action.
 ///
@@ -33,7 +36,9 @@ struct Args {
 
 fn string(expr: &Expr) -> syn::Result<String> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.value()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s.value()),
         other => Err(syn::Error::new_spanned(other, "expected a string literal")),
     }
 }
@@ -41,7 +46,10 @@ fn string(expr: &Expr) -> syn::Result<String> {
 fn strings(expr: &Expr) -> syn::Result<Vec<String>> {
     match expr {
         Expr::Array(array) => array.elems.iter().map(string).collect(),
-        other => Err(syn::Error::new_spanned(other, "expected an array of string literals")),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected an array of string literals",
+        )),
     }
 }
 
@@ -56,7 +64,11 @@ fn parse_args(tokens: Tokens) -> syn::Result<Args> {
     let metas = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens)?;
     let mut args = Args::default();
     for meta in metas {
-        let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         match key.as_str() {
             "name" => args.name = Some(string(&meta.value)?),
             "version" => args.version = Some(string(&meta.value)?),
@@ -67,7 +79,12 @@ fn parse_args(tokens: Tokens) -> syn::Result<Args> {
                 args.high_risk = match string(&meta.value)?.as_str() {
                     "high" => true,
                     "standard" => false,
-                    _ => return Err(syn::Error::new_spanned(&meta.value, "risk is \"standard\" or \"high\"")),
+                    _ => {
+                        return Err(syn::Error::new_spanned(
+                            &meta.value,
+                            "risk is \"standard\" or \"high\"",
+                        ));
+                    }
                 }
             }
             "plan" => args.plan = Some(path(&meta.value)?),
@@ -88,7 +105,10 @@ fn io_types(f: &ItemFn) -> syn::Result<(Type, Type)> {
     let input = match f.sig.inputs.iter().nth(1) {
         Some(FnArg::Typed(pat)) => (*pat.ty).clone(),
         _ => {
-            return Err(syn::Error::new_spanned(&f.sig, "an action is `fn(&Context, Input) -> Result<Output, ActionError>`"));
+            return Err(syn::Error::new_spanned(
+                &f.sig,
+                "an action is `fn(&Context, Input) -> Result<Output, ActionError>`",
+            ));
         }
     };
     let output = match &f.sig.output {
@@ -104,17 +124,27 @@ fn io_types(f: &ItemFn) -> syn::Result<(Type, Type)> {
         },
         ReturnType::Default => None,
     };
-    let output = output.ok_or_else(|| syn::Error::new_spanned(&f.sig.output, "an action returns `Result<Output, ActionError>`"))?;
+    let output = output.ok_or_else(|| {
+        syn::Error::new_spanned(
+            &f.sig.output,
+            "an action returns `Result<Output, ActionError>`",
+        )
+    })?;
     Ok((input, output))
 }
 
 fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let f: ItemFn = syn::parse2(item)?;
     let args = parse_args(args)?;
-    let missing = |what: &str| syn::Error::new_spanned(&f.sig.ident, format!("#[action] needs `{what} = \"...\"`"));
+    let missing = |what: &str| {
+        syn::Error::new_spanned(&f.sig.ident, format!("#[action] needs `{what} = \"...\"`"))
+    };
     let name = args.name.clone().ok_or_else(|| missing("name"))?;
     let version = args.version.clone().ok_or_else(|| missing("version"))?;
-    let description = args.description.clone().ok_or_else(|| missing("description"))?;
+    let description = args
+        .description
+        .clone()
+        .ok_or_else(|| missing("description"))?;
     let (input_ty, output_ty) = io_types(&f)?;
     let run_fn = &f.sig.ident;
     let hosts = &args.hosts;
@@ -122,11 +152,19 @@ fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let high_risk = args.high_risk;
     let plan_body = match &args.plan {
         Some(p) => quote!(::lever_sdk::__private::plan::<#input_ty>(ctx, &input, #p)),
-        None => quote!({ let _ = (ctx, input); Ok(None) }),
+        None => quote!({
+            let _ = (ctx, input);
+            Ok(None)
+        }),
     };
     let rollback_body = match &args.rollback {
-        Some(p) => quote!(::lever_sdk::__private::rollback::<#input_ty, #output_ty>(ctx, &input, &output, #p)),
-        None => quote!({ let _ = (ctx, input, output); Ok(()) }),
+        Some(p) => {
+            quote!(::lever_sdk::__private::rollback::<#input_ty, #output_ty>(ctx, &input, &output, #p))
+        }
+        None => quote!({
+            let _ = (ctx, input, output);
+            Ok(())
+        }),
     };
     Ok(quote! {
         #f

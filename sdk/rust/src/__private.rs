@@ -5,8 +5,11 @@ use crate::{ActionError, Context, Plan};
 use serde::{Serialize, de::DeserializeOwned};
 
 fn parse<I: DeserializeOwned>(input: &str) -> Result<I, WitError> {
-    serde_json::from_str(input)
-        .map_err(|e| WitError::InvalidInput(format!("the input does not match this action's schema: {e}")))
+    serde_json::from_str(input).map_err(|e| {
+        WitError::InvalidInput(format!(
+            "the input does not match this action's schema: {e}"
+        ))
+    })
 }
 
 /// Builds the manifest from the attribute's arguments and the function's types.
@@ -28,7 +31,11 @@ pub fn manifest<I: schemars::JsonSchema, O: schemars::JsonSchema>(
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             secrets: secrets.iter().map(|s| s.to_string()).collect(),
         },
-        risk: if high_risk { wit::Risk::High } else { wit::Risk::Standard },
+        risk: if high_risk {
+            wit::Risk::High
+        } else {
+            wit::Risk::Standard
+        },
     }
 }
 
@@ -39,7 +46,8 @@ pub fn run<I: DeserializeOwned, O: Serialize>(
     f: fn(&Context, I) -> Result<O, ActionError>,
 ) -> Result<String, WitError> {
     let output = f(&ctx.into(), parse(input)?)?;
-    serde_json::to_string(&output).map_err(|e| WitError::Fatal(format!("the action's output could not be serialised: {e}")))
+    serde_json::to_string(&output)
+        .map_err(|e| WitError::Fatal(format!("the action's output could not be serialised: {e}")))
 }
 
 /// Parses the input and calls the action's plan function.
@@ -58,7 +66,10 @@ pub fn rollback<I: DeserializeOwned, O: DeserializeOwned>(
     output: &str,
     f: fn(&Context, I, O) -> Result<(), ActionError>,
 ) -> Result<(), WitError> {
-    let output = serde_json::from_str(output)
-        .map_err(|e| WitError::InvalidInput(format!("the output to roll back does not match this action's schema: {e}")))?;
+    let output = serde_json::from_str(output).map_err(|e| {
+        WitError::InvalidInput(format!(
+            "the output to roll back does not match this action's schema: {e}"
+        ))
+    })?;
     Ok(f(&ctx.into(), parse(input)?, output)?)
 }

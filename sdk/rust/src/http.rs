@@ -46,7 +46,9 @@ pub enum HttpError {
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HttpError::Denied(m) | HttpError::Invalid(m) | HttpError::Transport(m) => f.write_str(m),
+            HttpError::Denied(m) | HttpError::Invalid(m) | HttpError::Transport(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -67,7 +69,9 @@ fn split_url(url: &str) -> Result<(Scheme, &str, &str), HttpError> {
     } else if let Some(rest) = url.strip_prefix("http://") {
         (Scheme::Http, rest)
     } else {
-        return Err(HttpError::Invalid(format!("`{url}` is not an absolute http:// or https:// URL")));
+        return Err(HttpError::Invalid(format!(
+            "`{url}` is not an absolute http:// or https:// URL"
+        )));
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => rest.split_at(i),
@@ -102,11 +106,20 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
             .map_err(|e| HttpError::Invalid(format!("header `{name}` is not allowed: {e:?}")))?;
     }
     let outgoing = OutgoingRequest::new(headers);
-    let invalid = |what: &str| HttpError::Invalid(format!("{what} of `{}` is not valid", request.url));
-    outgoing.set_method(&method(&request.method)).map_err(|()| invalid("the method"))?;
-    outgoing.set_scheme(Some(&scheme)).map_err(|()| invalid("the scheme"))?;
-    outgoing.set_authority(Some(authority)).map_err(|()| invalid("the host"))?;
-    outgoing.set_path_with_query(Some(path)).map_err(|()| invalid("the path"))?;
+    let invalid =
+        |what: &str| HttpError::Invalid(format!("{what} of `{}` is not valid", request.url));
+    outgoing
+        .set_method(&method(&request.method))
+        .map_err(|()| invalid("the method"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("the scheme"))?;
+    outgoing
+        .set_authority(Some(authority))
+        .map_err(|()| invalid("the host"))?;
+    outgoing
+        .set_path_with_query(Some(path))
+        .map_err(|()| invalid("the path"))?;
     let body = outgoing.body().map_err(|()| invalid("the body"))?;
     {
         let stream = body.write().map_err(|()| invalid("the body"))?;
@@ -116,14 +129,18 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
                 .map_err(|e| HttpError::Transport(format!("writing the body failed: {e:?}")))?;
         }
     }
-    let future = outgoing_handler::handle(outgoing, None).map_err(|c| code_to_error(&request.url, c))?;
+    let future =
+        outgoing_handler::handle(outgoing, None).map_err(|c| code_to_error(&request.url, c))?;
     OutgoingBody::finish(body, None).map_err(|c| code_to_error(&request.url, c))?;
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(code))) => return Err(code_to_error(&request.url, code)),
         Some(Err(())) | None => {
-            return Err(HttpError::Transport(format!("no response from {}", request.url)));
+            return Err(HttpError::Transport(format!(
+                "no response from {}",
+                request.url
+            )));
         }
     };
     let status = response.status();
@@ -133,18 +150,30 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    let incoming = response.consume().map_err(|()| HttpError::Transport("the response body was already read".into()))?;
+    let incoming = response
+        .consume()
+        .map_err(|()| HttpError::Transport("the response body was already read".into()))?;
     let mut bytes = Vec::new();
     {
-        let stream = incoming.stream().map_err(|()| HttpError::Transport("the response body was already read".into()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|()| HttpError::Transport("the response body was already read".into()))?;
         loop {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => bytes.extend_from_slice(&chunk),
                 Err(StreamError::Closed) => break,
-                Err(e) => return Err(HttpError::Transport(format!("reading the response failed: {e:?}"))),
+                Err(e) => {
+                    return Err(HttpError::Transport(format!(
+                        "reading the response failed: {e:?}"
+                    )));
+                }
             }
         }
     }
     let _trailers = IncomingBody::finish(incoming);
-    Ok(Response { status, headers, body: bytes })
+    Ok(Response {
+        status,
+        headers,
+        body: bytes,
+    })
 }

@@ -40,17 +40,19 @@ pub mod bindings {
 /// The capabilities an action may call (`capabilities::git_provider::create_repository`…);
 /// the host links each to the adapter its binding names and records every call in the run log.
 pub mod capabilities {
-    pub use crate::bindings::lever::plugin::{git_provider, infrastructure, notifier, observability, secrets_store};
+    pub use crate::bindings::lever::plugin::{
+        git_provider, infrastructure, notifier, observability, secrets_store,
+    };
 }
 
+#[doc(hidden)]
+pub mod __private;
 mod error;
 pub mod http;
 pub mod log;
+mod plan;
 pub mod secrets;
 pub mod state;
-mod plan;
-#[doc(hidden)]
-pub mod __private;
 
 pub use error::ActionError;
 pub use plan::{Plan, PlannedResource};

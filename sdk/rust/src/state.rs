@@ -1,7 +1,7 @@
 //! Small key-value state, scoped to the run or to the plugin.
 
-pub use crate::bindings::lever::host::state::{Error, Scope};
 use crate::bindings::lever::host::state;
+pub use crate::bindings::lever::host::state::{Error, Scope};
 
 /// Reads a key; `None` when it was never set.
 pub fn get(scope: Scope, key: &str) -> Result<Option<Vec<u8>>, Error> {

@@ -53,7 +53,12 @@ IQIDAQAB\n\
 
 async fn setup() -> (FakeGitHub, AdapterHarness) {
     let fake = FakeGitHub::start(TOKEN).await;
-    let harness = AdapterHarness::new("adapter_github", &fake.authority(), &[("github-token", TOKEN)]).await;
+    let harness = AdapterHarness::new(
+        "adapter_github",
+        &fake.authority(),
+        &[("github-token", TOKEN)],
+    )
+    .await;
     (fake, harness)
 }
 
@@ -66,7 +71,15 @@ fn new_repo(name: &str) -> Value {
 }
 
 async fn create_repo(fake: &FakeGitHub, harness: &AdapterHarness, name: &str) -> Value {
-    harness.call("git-provider", "create-repository", settings(fake), new_repo(name)).await.expect("repository created")
+    harness
+        .call(
+            "git-provider",
+            "create-repository",
+            settings(fake),
+            new_repo(name),
+        )
+        .await
+        .expect("repository created")
 }
 
 async fn open_pull(fake: &FakeGitHub, harness: &AdapterHarness, head: &str) -> Value {
@@ -74,7 +87,10 @@ async fn open_pull(fake: &FakeGitHub, harness: &AdapterHarness, head: &str) -> V
         "repository": "acme/payments", "title": "Deploy payments", "body": "Adds the deployment.",
         "head": head, "base": "main", "files": [{"path": "deploy/app.yaml", "content": "replicas: 2\n"}],
     });
-    harness.call("git-provider", "create-pull-request", settings(fake), input).await.expect("pull request opened")
+    harness
+        .call("git-provider", "create-pull-request", settings(fake), input)
+        .await
+        .expect("pull request opened")
 }
 
 fn failure(result: Result<Value, AdapterFailure>) -> AdapterFailure {
@@ -87,7 +103,11 @@ fn failure(result: Result<Value, AdapterFailure>) -> AdapterFailure {
 /// No log line may carry a secret's value.
 fn assert_not_logged(harness: &AdapterHarness, secret: &str) {
     for line in harness.log.lines() {
-        assert!(!line.message.contains(secret), "the log leaks a secret: {}", line.message);
+        assert!(
+            !line.message.contains(secret),
+            "the log leaks a secret: {}",
+            line.message
+        );
     }
 }
 
@@ -102,8 +122,17 @@ async fn github_describes_itself() {
     assert!(manifest.grants.secrets.is_empty());
     let schema = &manifest.input_schema;
     assert_eq!(schema["additionalProperties"], json!(false));
-    for key in ["base_url", "token", "app_id", "installation_id", "private_key"] {
-        assert!(schema["properties"].get(key).is_some(), "settings schema lists {key}");
+    for key in [
+        "base_url",
+        "token",
+        "app_id",
+        "installation_id",
+        "private_key",
+    ] {
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "settings schema lists {key}"
+        );
     }
 }
 
@@ -113,7 +142,10 @@ async fn github_creates_a_repository_in_an_organisation() {
     let repo = create_repo(&fake, &harness, "payments").await;
     assert_eq!(repo["full_name"], "acme/payments");
     assert_eq!(repo["url"], format!("{}/acme/payments", fake.base_url()));
-    assert_eq!(repo["clone_url"], format!("{}/acme/payments.git", fake.base_url()));
+    assert_eq!(
+        repo["clone_url"],
+        format!("{}/acme/payments.git", fake.base_url())
+    );
     assert_eq!(repo["default_branch"], "main");
     assert!(fake.repo_exists("acme/payments"));
 
@@ -122,8 +154,15 @@ async fn github_creates_a_repository_in_an_organisation() {
     let request = &sent[0];
     assert_eq!(request.header("authorization"), Some("Bearer ghp_test"));
     assert_eq!(request.header("x-github-api-version"), Some("2022-11-28"));
-    assert_eq!(request.header("accept"), Some("application/vnd.github+json"));
-    assert!(request.header("user-agent").is_some_and(|ua| !ua.is_empty()));
+    assert_eq!(
+        request.header("accept"),
+        Some("application/vnd.github+json")
+    );
+    assert!(
+        request
+            .header("user-agent")
+            .is_some_and(|ua| !ua.is_empty())
+    );
     assert_eq!(request.json["name"], "payments");
     assert_eq!(request.json["description"], "Payments service");
     assert_eq!(request.json["private"], true);
@@ -136,26 +175,52 @@ async fn github_creates_a_repository_from_a_template() {
     let mut input = new_repo("orders");
     input["template"] = json!(TEMPLATE);
     input["private"] = json!(false);
-    let repo = harness.call("git-provider", "create-repository", settings(&fake), input).await.unwrap();
+    let repo = harness
+        .call("git-provider", "create-repository", settings(&fake), input)
+        .await
+        .unwrap();
     assert_eq!(repo["full_name"], "acme/orders");
-    let sent = fake.recorder.matching("POST /repos/acme/service-template/generate");
+    let sent = fake
+        .recorder
+        .matching("POST /repos/acme/service-template/generate");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json["owner"], "acme");
     assert_eq!(sent[0].json["name"], "orders");
     assert_eq!(sent[0].json["private"], false);
     assert!(fake.recorder.matching("/orgs/acme/repos").is_empty());
-    assert_eq!(fake.file("acme/orders", "main", "README.md").as_deref(), Some("# Service template\n"));
+    assert_eq!(
+        fake.file("acme/orders", "main", "README.md").as_deref(),
+        Some("# Service template\n")
+    );
 }
 
 #[tokio::test]
 async fn github_deletes_a_repository() {
     let (fake, harness) = setup().await;
     create_repo(&fake, &harness, "payments").await;
-    let out = harness.call("git-provider", "delete-repository", settings(&fake), json!({"full_name": "acme/payments"})).await.unwrap();
+    let out = harness
+        .call(
+            "git-provider",
+            "delete-repository",
+            settings(&fake),
+            json!({"full_name": "acme/payments"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(out, Value::Null);
     assert!(!fake.repo_exists("acme/payments"));
-    assert_eq!(fake.recorder.matching("DELETE /repos/acme/payments").len(), 1);
-    let again = harness.call("git-provider", "delete-repository", settings(&fake), json!({"full_name": "acme/payments"})).await;
+    assert_eq!(
+        fake.recorder.matching("DELETE /repos/acme/payments").len(),
+        1
+    );
+    let again = harness
+        .call(
+            "git-provider",
+            "delete-repository",
+            settings(&fake),
+            json!({"full_name": "acme/payments"}),
+        )
+        .await;
     assert_eq!(failure(again).code(), "plugin-not-found");
 }
 
@@ -167,14 +232,31 @@ async fn github_opens_a_pull_request_with_its_files() {
     assert_eq!(pull["number"], 1);
     assert_eq!(pull["state"], "open");
     assert_eq!(pull["merged"], false);
-    assert_eq!(pull["url"], format!("{}/acme/payments/pull/1", fake.base_url()));
-    assert_eq!(fake.file("acme/payments", "feature/deploy", "deploy/app.yaml").as_deref(), Some("replicas: 2\n"));
-    assert_eq!(fake.pull_title("acme/payments", 1).as_deref(), Some("Deploy payments"));
+    assert_eq!(
+        pull["url"],
+        format!("{}/acme/payments/pull/1", fake.base_url())
+    );
+    assert_eq!(
+        fake.file("acme/payments", "feature/deploy", "deploy/app.yaml")
+            .as_deref(),
+        Some("replicas: 2\n")
+    );
+    assert_eq!(
+        fake.pull_title("acme/payments", 1).as_deref(),
+        Some("Deploy payments")
+    );
 
-    assert_eq!(fake.recorder.matching("GET /repos/acme/payments/git/ref/heads/main").len(), 1);
+    assert_eq!(
+        fake.recorder
+            .matching("GET /repos/acme/payments/git/ref/heads/main")
+            .len(),
+        1
+    );
     let refs = fake.recorder.matching("POST /repos/acme/payments/git/refs");
     assert_eq!(refs[0].json["ref"], "refs/heads/feature/deploy");
-    let put = fake.recorder.matching("PUT /repos/acme/payments/contents/deploy/app.yaml");
+    let put = fake
+        .recorder
+        .matching("PUT /repos/acme/payments/contents/deploy/app.yaml");
     assert_eq!(put.len(), 1);
     assert_eq!(put[0].json["content"], STANDARD.encode("replicas: 2\n"));
     assert_eq!(put[0].json["branch"], "feature/deploy");
@@ -186,8 +268,18 @@ async fn github_opens_a_pull_request_with_its_files() {
     // Called again (the host retries after a crash): the same pull request, no second commit.
     let again = open_pull(&fake, &harness, "feature/deploy").await;
     assert_eq!(again["number"], 1);
-    assert_eq!(fake.recorder.matching("PUT /repos/acme/payments/contents").len(), 1);
-    assert_eq!(fake.recorder.matching("POST /repos/acme/payments/pulls").len(), 2);
+    assert_eq!(
+        fake.recorder
+            .matching("PUT /repos/acme/payments/contents")
+            .len(),
+        1
+    );
+    assert_eq!(
+        fake.recorder
+            .matching("POST /repos/acme/payments/pulls")
+            .len(),
+        2
+    );
     assert_eq!(fake.pull_state("acme/payments", 2), None);
     assert_not_logged(&harness, TOKEN);
 }
@@ -200,11 +292,30 @@ async fn github_updates_an_existing_file_with_its_sha() {
         "repository": "acme/payments", "title": "Readme", "body": "", "head": "docs", "base": "main",
         "files": [{"path": "README.md", "content": "# Payments\n\nNew text.\n"}],
     });
-    harness.call("git-provider", "create-pull-request", settings(&fake), input).await.unwrap();
-    let put = fake.recorder.matching("PUT /repos/acme/payments/contents/README.md");
-    assert!(put[0].json["sha"].is_string(), "an update names the blob it replaces");
-    assert_eq!(fake.file("acme/payments", "docs", "README.md").as_deref(), Some("# Payments\n\nNew text.\n"));
-    assert_eq!(fake.file("acme/payments", "main", "README.md").as_deref(), Some("# payments\n"));
+    harness
+        .call(
+            "git-provider",
+            "create-pull-request",
+            settings(&fake),
+            input,
+        )
+        .await
+        .unwrap();
+    let put = fake
+        .recorder
+        .matching("PUT /repos/acme/payments/contents/README.md");
+    assert!(
+        put[0].json["sha"].is_string(),
+        "an update names the blob it replaces"
+    );
+    assert_eq!(
+        fake.file("acme/payments", "docs", "README.md").as_deref(),
+        Some("# Payments\n\nNew text.\n")
+    );
+    assert_eq!(
+        fake.file("acme/payments", "main", "README.md").as_deref(),
+        Some("# payments\n")
+    );
 }
 
 #[tokio::test]
@@ -213,20 +324,67 @@ async fn github_reads_a_merged_pull_request_and_closes_another() {
     create_repo(&fake, &harness, "payments").await;
     open_pull(&fake, &harness, "one").await;
     let reference = json!({"repository": "acme/payments", "number": 1});
-    let read = harness.call("git-provider", "get-pull-request", settings(&fake), reference.clone()).await.unwrap();
-    assert_eq!((read["state"].as_str(), read["merged"].as_bool()), (Some("open"), Some(false)));
+    let read = harness
+        .call(
+            "git-provider",
+            "get-pull-request",
+            settings(&fake),
+            reference.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["state"].as_str(), read["merged"].as_bool()),
+        (Some("open"), Some(false))
+    );
     fake.merge("acme/payments", 1);
-    let read = harness.call("git-provider", "get-pull-request", settings(&fake), reference).await.unwrap();
-    assert_eq!((read["state"].as_str(), read["merged"].as_bool()), (Some("merged"), Some(true)));
+    let read = harness
+        .call(
+            "git-provider",
+            "get-pull-request",
+            settings(&fake),
+            reference,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["state"].as_str(), read["merged"].as_bool()),
+        (Some("merged"), Some(true))
+    );
 
     open_pull(&fake, &harness, "two").await;
     let reference = json!({"repository": "acme/payments", "number": 2});
-    let out = harness.call("git-provider", "close-pull-request", settings(&fake), reference.clone()).await.unwrap();
+    let out = harness
+        .call(
+            "git-provider",
+            "close-pull-request",
+            settings(&fake),
+            reference.clone(),
+        )
+        .await
+        .unwrap();
     assert_eq!(out, Value::Null);
-    assert_eq!(fake.pull_state("acme/payments", 2).as_deref(), Some("closed"));
-    assert_eq!(fake.recorder.matching("PATCH /repos/acme/payments/pulls/2")[0].json, json!({"state": "closed"}));
-    let read = harness.call("git-provider", "get-pull-request", settings(&fake), reference).await.unwrap();
-    assert_eq!((read["state"].as_str(), read["merged"].as_bool()), (Some("closed"), Some(false)));
+    assert_eq!(
+        fake.pull_state("acme/payments", 2).as_deref(),
+        Some("closed")
+    );
+    assert_eq!(
+        fake.recorder.matching("PATCH /repos/acme/payments/pulls/2")[0].json,
+        json!({"state": "closed"})
+    );
+    let read = harness
+        .call(
+            "git-provider",
+            "get-pull-request",
+            settings(&fake),
+            reference,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["state"].as_str(), read["merged"].as_bool()),
+        (Some("closed"), Some(false))
+    );
 }
 
 #[tokio::test]
@@ -234,22 +392,44 @@ async fn github_grants_team_access_across_pages_of_teams() {
     let (fake, harness) = setup().await;
     create_repo(&fake, &harness, "payments").await;
     let input = json!({"repository": "acme/payments", "team": "Platform Engineers", "permission": "maintain"});
-    let out = harness.call("git-provider", "grant-team-access", settings(&fake), input).await.unwrap();
+    let out = harness
+        .call("git-provider", "grant-team-access", settings(&fake), input)
+        .await
+        .unwrap();
     assert_eq!(out, Value::Null);
-    assert_eq!(fake.team_permission("acme/payments", "platform-engineers").as_deref(), Some("maintain"));
+    assert_eq!(
+        fake.team_permission("acme/payments", "platform-engineers")
+            .as_deref(),
+        Some("maintain")
+    );
     let pages = fake.recorder.matching("GET /orgs/acme/teams");
     assert_eq!(pages.len(), 3, "the team is on the third page of two");
     assert!(pages[0].query.contains("per_page=100"));
     assert!(pages[2].query.contains("page=3"));
-    let put = fake.recorder.matching("PUT /orgs/acme/teams/platform-engineers/repos/acme/payments");
+    let put = fake
+        .recorder
+        .matching("PUT /orgs/acme/teams/platform-engineers/repos/acme/payments");
     assert_eq!(put[0].json, json!({"permission": "maintain"}));
 
     let unknown = json!({"repository": "acme/payments", "team": "Nobody", "permission": "pull"});
-    let e = failure(harness.call("git-provider", "grant-team-access", settings(&fake), unknown).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "grant-team-access",
+                settings(&fake),
+                unknown,
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-not-found");
     assert!(e.message().contains("Nobody"), "{}", e.message());
     let bad = json!({"repository": "acme/payments", "team": "Backend", "permission": "owner"});
-    let e = failure(harness.call("git-provider", "grant-team-access", settings(&fake), bad).await);
+    let e = failure(
+        harness
+            .call("git-provider", "grant-team-access", settings(&fake), bad)
+            .await,
+    );
     assert_eq!(e.code(), "plugin-invalid-input");
 }
 
@@ -257,16 +437,33 @@ async fn github_grants_team_access_across_pages_of_teams() {
 async fn github_validation_failure_is_invalid_input_with_its_message() {
     let (fake, harness) = setup().await;
     create_repo(&fake, &harness, "payments").await;
-    let e = failure(harness.call("git-provider", "create-repository", settings(&fake), new_repo("payments")).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                settings(&fake),
+                new_repo("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-invalid-input");
-    assert!(e.message().contains("name already exists on this account"), "{}", e.message());
+    assert!(
+        e.message().contains("name already exists on this account"),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test]
 async fn github_missing_pull_request_is_not_found() {
     let (fake, harness) = setup().await;
     let input = json!({"repository": "acme/nothing", "number": 7});
-    let e = failure(harness.call("git-provider", "get-pull-request", settings(&fake), input).await);
+    let e = failure(
+        harness
+            .call("git-provider", "get-pull-request", settings(&fake), input)
+            .await,
+    );
     assert_eq!(e.code(), "plugin-not-found");
     assert!(e.message().contains("Not Found"), "{}", e.message());
 }
@@ -276,10 +473,30 @@ async fn github_other_client_errors_are_fatal_with_the_message() {
     let (fake, harness) = setup().await;
     create_repo(&fake, &harness, "payments").await;
     let body = json!({"message": "Repository was archived so is read-only.", "documentation_url": "https://docs.github.com/rest"});
-    fake.recorder.fail(Fault { matches: "DELETE /repos/acme/payments".into(), times: 1, status: 409, body, retry_after: None });
-    let e = failure(harness.call("git-provider", "delete-repository", settings(&fake), json!({"full_name": "acme/payments"})).await);
+    fake.recorder.fail(Fault {
+        matches: "DELETE /repos/acme/payments".into(),
+        times: 1,
+        status: 409,
+        body,
+        retry_after: None,
+    });
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "delete-repository",
+                settings(&fake),
+                json!({"full_name": "acme/payments"}),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-fatal");
-    assert!(e.message().contains("Repository was archived so is read-only."), "{}", e.message());
+    assert!(
+        e.message()
+            .contains("Repository was archived so is read-only."),
+        "{}",
+        e.message()
+    );
     assert!(fake.repo_exists("acme/payments"));
 }
 
@@ -287,11 +504,20 @@ async fn github_other_client_errors_are_fatal_with_the_message() {
 async fn github_rate_limit_is_waited_out() {
     let (fake, harness) = setup().await;
     let body = json!({"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"});
-    fake.recorder.fail(Fault { matches: "POST /orgs/acme/repos".into(), times: 1, status: 429, body, retry_after: Some(1) });
+    fake.recorder.fail(Fault {
+        matches: "POST /orgs/acme/repos".into(),
+        times: 1,
+        status: 429,
+        body,
+        retry_after: Some(1),
+    });
     create_repo(&fake, &harness, "payments").await;
     let sent = fake.recorder.matching("POST /orgs/acme/repos");
     assert_eq!(sent.len(), 2);
-    assert!(sent[1].at.duration_since(sent[0].at) >= Duration::from_secs(1), "the retry waited for Retry-After");
+    assert!(
+        sent[1].at.duration_since(sent[0].at) >= Duration::from_secs(1),
+        "the retry waited for Retry-After"
+    );
     assert!(fake.repo_exists("acme/payments"));
 }
 
@@ -299,11 +525,30 @@ async fn github_rate_limit_is_waited_out() {
 async fn github_server_errors_end_retryable() {
     let (fake, harness) = setup().await;
     let body = json!({"message": "Service Unavailable"});
-    fake.recorder.fail(Fault { matches: "POST /orgs/acme/repos".into(), times: 3, status: 503, body, retry_after: None });
-    let e = failure(harness.call("git-provider", "create-repository", settings(&fake), new_repo("payments")).await);
+    fake.recorder.fail(Fault {
+        matches: "POST /orgs/acme/repos".into(),
+        times: 3,
+        status: 503,
+        body,
+        retry_after: None,
+    });
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                settings(&fake),
+                new_repo("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-retryable");
     assert!(e.message().contains("retry"), "{}", e.message());
-    assert!(e.message().contains("Service Unavailable"), "{}", e.message());
+    assert!(
+        e.message().contains("Service Unavailable"),
+        "{}",
+        e.message()
+    );
     assert_eq!(fake.recorder.matching("POST /orgs/acme/repos").len(), 3);
     assert!(!fake.repo_exists("acme/payments"));
 }
@@ -312,37 +557,100 @@ async fn github_server_errors_end_retryable() {
 async fn github_app_signs_a_jwt_and_uses_the_installation_token() {
     let fake = FakeGitHub::start(TOKEN).await;
     fake.enable_app("12345", "678", APP_PUBLIC_KEY);
-    let harness = AdapterHarness::new("adapter_github", &fake.authority(), &[("github-app-key", APP_PRIVATE_KEY)]).await;
+    let harness = AdapterHarness::new(
+        "adapter_github",
+        &fake.authority(),
+        &[("github-app-key", APP_PRIVATE_KEY)],
+    )
+    .await;
     let app = json!({"base_url": fake.base_url(), "app_id": 12345, "installation_id": "678", "private_key": "secret://github-app-key"});
-    let repo = harness.call("git-provider", "create-repository", app.clone(), new_repo("payments")).await.unwrap();
+    let repo = harness
+        .call(
+            "git-provider",
+            "create-repository",
+            app.clone(),
+            new_repo("payments"),
+        )
+        .await
+        .unwrap();
     assert_eq!(repo["full_name"], "acme/payments");
 
-    let exchange = fake.recorder.matching("POST /app/installations/678/access_tokens");
+    let exchange = fake
+        .recorder
+        .matching("POST /app/installations/678/access_tokens");
     assert_eq!(exchange.len(), 1);
-    let jwt = exchange[0].header("authorization").unwrap().strip_prefix("Bearer ").unwrap().to_string();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let jwt = exchange[0]
+        .header("authorization")
+        .unwrap()
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_string();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims["iss"], "12345");
-    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 600);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        600
+    );
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(header["alg"], "RS256");
     let create = fake.recorder.matching("POST /orgs/acme/repos");
-    assert_eq!(create[0].header("authorization"), Some("Bearer ghs_installation1"));
+    assert_eq!(
+        create[0].header("authorization"),
+        Some("Bearer ghs_installation1")
+    );
     assert_not_logged(&harness, "ghs_installation1");
     assert_not_logged(&harness, "PRIVATE KEY");
 
     // An App GitHub does not know (the JWT's `iss`) is refused as GitHub refuses it.
     let mut other = app;
     other["app_id"] = json!(999);
-    let e = failure(harness.call("git-provider", "create-repository", other, new_repo("orders")).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                other,
+                new_repo("orders"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-denied");
-    assert!(e.message().contains("Integration not found"), "{}", e.message());
+    assert!(
+        e.message().contains("Integration not found"),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test]
 async fn github_wrong_token_is_denied() {
     let fake = FakeGitHub::start(TOKEN).await;
-    let harness = AdapterHarness::new("adapter_github", &fake.authority(), &[("github-token", "ghp_revoked")]).await;
-    let e = failure(harness.call("git-provider", "create-repository", settings(&fake), new_repo("payments")).await);
+    let harness = AdapterHarness::new(
+        "adapter_github",
+        &fake.authority(),
+        &[("github-token", "ghp_revoked")],
+    )
+    .await;
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                settings(&fake),
+                new_repo("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-denied");
     assert!(e.message().contains("Bad credentials"), "{}", e.message());
     assert_not_logged(&harness, "ghp_revoked");
@@ -352,7 +660,16 @@ async fn github_wrong_token_is_denied() {
 async fn github_refuses_an_inline_token() {
     let (fake, harness) = setup().await;
     let inline = json!({"base_url": fake.base_url(), "token": "ghp_inline_value"});
-    let e = failure(harness.call("git-provider", "create-repository", inline, new_repo("payments")).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                inline,
+                new_repo("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-invalid-input");
     assert!(e.message().contains("secret://"), "{}", e.message());
     assert!(fake.recorder.requests().is_empty());
@@ -363,7 +680,16 @@ async fn github_refuses_an_inline_token() {
 async fn github_cannot_reach_a_host_it_was_not_granted() {
     let (fake, harness) = setup().await;
     let elsewhere = json!({"base_url": "http://127.0.0.1:1", "token": "secret://github-token"});
-    let e = failure(harness.call("git-provider", "create-repository", elsewhere, new_repo("payments")).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                elsewhere,
+                new_repo("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "host-not-granted", "{}", e.message());
     assert!(fake.recorder.requests().is_empty());
 }

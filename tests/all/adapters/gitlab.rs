@@ -12,7 +12,12 @@ const TOKEN: &str = "glpat-test";
 
 async fn setup() -> (FakeGitLab, AdapterHarness) {
     let fake = FakeGitLab::start(TOKEN).await;
-    let harness = AdapterHarness::new("adapter_gitlab", &fake.authority(), &[("gitlab-token", TOKEN)]).await;
+    let harness = AdapterHarness::new(
+        "adapter_gitlab",
+        &fake.authority(),
+        &[("gitlab-token", TOKEN)],
+    )
+    .await;
     (fake, harness)
 }
 
@@ -25,7 +30,15 @@ fn new_project(name: &str) -> Value {
 }
 
 async fn create_project(fake: &FakeGitLab, harness: &AdapterHarness, name: &str) -> Value {
-    harness.call("git-provider", "create-repository", settings(fake), new_project(name)).await.expect("project created")
+    harness
+        .call(
+            "git-provider",
+            "create-repository",
+            settings(fake),
+            new_project(name),
+        )
+        .await
+        .expect("project created")
 }
 
 async fn open_merge_request(fake: &FakeGitLab, harness: &AdapterHarness, head: &str) -> Value {
@@ -33,7 +46,10 @@ async fn open_merge_request(fake: &FakeGitLab, harness: &AdapterHarness, head: &
         "repository": "acme/payments", "title": "Deploy payments", "body": "Adds the deployment.",
         "head": head, "base": "main", "files": [{"path": "deploy/app.yaml", "content": "replicas: 2\n"}],
     });
-    harness.call("git-provider", "create-pull-request", settings(fake), input).await.expect("merge request opened")
+    harness
+        .call("git-provider", "create-pull-request", settings(fake), input)
+        .await
+        .expect("merge request opened")
 }
 
 fn failure(result: Result<Value, AdapterFailure>) -> AdapterFailure {
@@ -46,7 +62,11 @@ fn failure(result: Result<Value, AdapterFailure>) -> AdapterFailure {
 /// No log line may carry a secret's value.
 fn assert_not_logged(harness: &AdapterHarness, secret: &str) {
     for line in harness.log.lines() {
-        assert!(!line.message.contains(secret), "the log leaks a secret: {}", line.message);
+        assert!(
+            !line.message.contains(secret),
+            "the log leaks a secret: {}",
+            line.message
+        );
     }
 }
 
@@ -61,7 +81,10 @@ async fn gitlab_describes_itself() {
     assert!(manifest.grants.secrets.is_empty());
     assert_eq!(manifest.input_schema["additionalProperties"], json!(false));
     for key in ["base_url", "token"] {
-        assert!(manifest.input_schema["properties"].get(key).is_some(), "settings schema lists {key}");
+        assert!(
+            manifest.input_schema["properties"].get(key).is_some(),
+            "settings schema lists {key}"
+        );
     }
 }
 
@@ -76,7 +99,10 @@ async fn gitlab_creates_a_project_in_a_group() {
     assert_eq!(project["default_branch"], "main");
     assert!(fake.repo_exists("acme/payments"));
 
-    assert_eq!(fake.recorder.matching("GET /api/v4/namespaces/acme").len(), 1);
+    assert_eq!(
+        fake.recorder.matching("GET /api/v4/namespaces/acme").len(),
+        1
+    );
     let sent = fake.recorder.matching("POST /api/v4/projects");
     assert_eq!(sent.len(), 1);
     let request = &sent[0];
@@ -95,29 +121,61 @@ async fn gitlab_creates_a_project_from_a_template_by_forking() {
     let mut input = new_project("orders");
     input["template"] = json!(TEMPLATE);
     input["private"] = json!(false);
-    let project = harness.call("git-provider", "create-repository", settings(&fake), input).await.unwrap();
+    let project = harness
+        .call("git-provider", "create-repository", settings(&fake), input)
+        .await
+        .unwrap();
     assert_eq!(project["full_name"], "acme/orders");
-    let sent = fake.recorder.matching("POST /api/v4/projects/acme%2Fservice-template/fork");
+    let sent = fake
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fservice-template/fork");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json["namespace_id"], 10);
     assert_eq!(sent[0].json["name"], "orders");
     assert_eq!(sent[0].json["visibility"], "internal");
     assert_eq!(fake.forked_from("acme/orders").as_deref(), Some(TEMPLATE));
-    assert_eq!(fake.file("acme/orders", "main", "README.md").as_deref(), Some("# Service template\n"));
+    assert_eq!(
+        fake.file("acme/orders", "main", "README.md").as_deref(),
+        Some("# Service template\n")
+    );
 }
 
 #[tokio::test]
 async fn gitlab_deletes_a_project() {
     let (fake, harness) = setup().await;
     create_project(&fake, &harness, "payments").await;
-    let out = harness.call("git-provider", "delete-repository", settings(&fake), json!({"full_name": "acme/payments"})).await.unwrap();
+    let out = harness
+        .call(
+            "git-provider",
+            "delete-repository",
+            settings(&fake),
+            json!({"full_name": "acme/payments"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(out, Value::Null);
     assert!(!fake.repo_exists("acme/payments"));
-    assert_eq!(fake.recorder.matching("DELETE /api/v4/projects/acme%2Fpayments").len(), 1);
-    let again = harness.call("git-provider", "delete-repository", settings(&fake), json!({"full_name": "acme/payments"})).await;
+    assert_eq!(
+        fake.recorder
+            .matching("DELETE /api/v4/projects/acme%2Fpayments")
+            .len(),
+        1
+    );
+    let again = harness
+        .call(
+            "git-provider",
+            "delete-repository",
+            settings(&fake),
+            json!({"full_name": "acme/payments"}),
+        )
+        .await;
     let e = failure(again);
     assert_eq!(e.code(), "plugin-not-found");
-    assert!(e.message().contains("404 Project Not Found"), "{}", e.message());
+    assert!(
+        e.message().contains("404 Project Not Found"),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test]
@@ -130,16 +188,33 @@ async fn gitlab_opens_a_merge_request_with_its_files() {
     assert_eq!(mr["state"], "open");
     assert_eq!(mr["merged"], false);
     assert_eq!(mr["url"], format!("{web}/acme/payments/-/merge_requests/1"));
-    assert_eq!(fake.file("acme/payments", "feature/deploy", "deploy/app.yaml").as_deref(), Some("replicas: 2\n"));
-    assert_eq!(fake.merge_request_description("acme/payments", 1).as_deref(), Some("Adds the deployment."));
+    assert_eq!(
+        fake.file("acme/payments", "feature/deploy", "deploy/app.yaml")
+            .as_deref(),
+        Some("replicas: 2\n")
+    );
+    assert_eq!(
+        fake.merge_request_description("acme/payments", 1)
+            .as_deref(),
+        Some("Adds the deployment.")
+    );
 
-    let branch = fake.recorder.matching("POST /api/v4/projects/acme%2Fpayments/repository/branches");
+    let branch = fake
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fpayments/repository/branches");
     assert_eq!(branch[0].query, "branch=feature%2Fdeploy&ref=main");
-    let commit = fake.recorder.matching("POST /api/v4/projects/acme%2Fpayments/repository/commits");
+    let commit = fake
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fpayments/repository/commits");
     assert_eq!(commit.len(), 1);
     assert_eq!(commit[0].json["branch"], "feature/deploy");
-    assert_eq!(commit[0].json["actions"], json!([{"action": "create", "file_path": "deploy/app.yaml", "content": "replicas: 2\n"}]));
-    let sent = fake.recorder.matching("POST /api/v4/projects/acme%2Fpayments/merge_requests");
+    assert_eq!(
+        commit[0].json["actions"],
+        json!([{"action": "create", "file_path": "deploy/app.yaml", "content": "replicas: 2\n"}])
+    );
+    let sent = fake
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fpayments/merge_requests");
     assert_eq!(sent[0].json["source_branch"], "feature/deploy");
     assert_eq!(sent[0].json["target_branch"], "main");
     assert_eq!(sent[0].json["title"], "Deploy payments");
@@ -149,7 +224,12 @@ async fn gitlab_opens_a_merge_request_with_its_files() {
     let again = open_merge_request(&fake, &harness, "feature/deploy").await;
     assert_eq!(again["number"], 1);
     assert_eq!(fake.recorder.matching("/repository/commits").len(), 1);
-    assert_eq!(fake.recorder.matching("POST /api/v4/projects/acme%2Fpayments/merge_requests").len(), 2);
+    assert_eq!(
+        fake.recorder
+            .matching("POST /api/v4/projects/acme%2Fpayments/merge_requests")
+            .len(),
+        2
+    );
     assert_eq!(fake.pull_state("acme/payments", 2), None);
     assert_not_logged(&harness, TOKEN);
 }
@@ -162,11 +242,25 @@ async fn gitlab_updates_an_existing_file() {
         "repository": "acme/payments", "title": "Readme", "body": "", "head": "docs", "base": "main",
         "files": [{"path": "README.md", "content": "# Payments\n\nNew text.\n"}],
     });
-    harness.call("git-provider", "create-pull-request", settings(&fake), input).await.unwrap();
+    harness
+        .call(
+            "git-provider",
+            "create-pull-request",
+            settings(&fake),
+            input,
+        )
+        .await
+        .unwrap();
     let commit = fake.recorder.matching("/repository/commits");
     assert_eq!(commit[0].json["actions"][0]["action"], "update");
-    assert_eq!(fake.file("acme/payments", "docs", "README.md").as_deref(), Some("# Payments\n\nNew text.\n"));
-    assert_eq!(fake.file("acme/payments", "main", "README.md").as_deref(), Some("# payments\n"));
+    assert_eq!(
+        fake.file("acme/payments", "docs", "README.md").as_deref(),
+        Some("# Payments\n\nNew text.\n")
+    );
+    assert_eq!(
+        fake.file("acme/payments", "main", "README.md").as_deref(),
+        Some("# payments\n")
+    );
 }
 
 #[tokio::test]
@@ -175,21 +269,67 @@ async fn gitlab_reads_a_merged_merge_request_and_closes_another() {
     create_project(&fake, &harness, "payments").await;
     open_merge_request(&fake, &harness, "one").await;
     let reference = json!({"repository": "acme/payments", "number": 1});
-    let read = harness.call("git-provider", "get-pull-request", settings(&fake), reference.clone()).await.unwrap();
-    assert_eq!((read["state"].as_str(), read["merged"].as_bool()), (Some("open"), Some(false)));
+    let read = harness
+        .call(
+            "git-provider",
+            "get-pull-request",
+            settings(&fake),
+            reference.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["state"].as_str(), read["merged"].as_bool()),
+        (Some("open"), Some(false))
+    );
     fake.merge("acme/payments", 1);
-    let read = harness.call("git-provider", "get-pull-request", settings(&fake), reference).await.unwrap();
-    assert_eq!((read["state"].as_str(), read["merged"].as_bool()), (Some("merged"), Some(true)));
+    let read = harness
+        .call(
+            "git-provider",
+            "get-pull-request",
+            settings(&fake),
+            reference,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["state"].as_str(), read["merged"].as_bool()),
+        (Some("merged"), Some(true))
+    );
 
     open_merge_request(&fake, &harness, "two").await;
     let reference = json!({"repository": "acme/payments", "number": 2});
-    let out = harness.call("git-provider", "close-pull-request", settings(&fake), reference.clone()).await.unwrap();
+    let out = harness
+        .call(
+            "git-provider",
+            "close-pull-request",
+            settings(&fake),
+            reference.clone(),
+        )
+        .await
+        .unwrap();
     assert_eq!(out, Value::Null);
-    assert_eq!(fake.pull_state("acme/payments", 2).as_deref(), Some("closed"));
-    let put = fake.recorder.matching("PUT /api/v4/projects/acme%2Fpayments/merge_requests/2");
+    assert_eq!(
+        fake.pull_state("acme/payments", 2).as_deref(),
+        Some("closed")
+    );
+    let put = fake
+        .recorder
+        .matching("PUT /api/v4/projects/acme%2Fpayments/merge_requests/2");
     assert_eq!(put[0].json, json!({"state_event": "close"}));
-    let read = harness.call("git-provider", "get-pull-request", settings(&fake), reference).await.unwrap();
-    assert_eq!((read["state"].as_str(), read["merged"].as_bool()), (Some("closed"), Some(false)));
+    let read = harness
+        .call(
+            "git-provider",
+            "get-pull-request",
+            settings(&fake),
+            reference,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["state"].as_str(), read["merged"].as_bool()),
+        (Some("closed"), Some(false))
+    );
 }
 
 #[tokio::test]
@@ -197,29 +337,63 @@ async fn gitlab_shares_a_project_with_a_group_found_across_pages() {
     let (fake, harness) = setup().await;
     create_project(&fake, &harness, "payments").await;
     let input = json!({"repository": "acme/payments", "team": "platform", "permission": "push"});
-    let out = harness.call("git-provider", "grant-team-access", settings(&fake), input).await.unwrap();
+    let out = harness
+        .call("git-provider", "grant-team-access", settings(&fake), input)
+        .await
+        .unwrap();
     assert_eq!(out, Value::Null);
     assert_eq!(fake.group_access("acme/payments", "platform"), Some(30));
     let pages = fake.recorder.matching("GET /api/v4/groups");
     assert_eq!(pages.len(), 2, "the group is on the second page of two");
     assert!(pages[0].query.contains("search=platform"));
     assert!(pages[1].query.contains("page=2"));
-    let share = fake.recorder.matching("POST /api/v4/projects/acme%2Fpayments/share");
+    let share = fake
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fpayments/share");
     assert_eq!(share[0].json, json!({"group_id": 24, "group_access": 30}));
 
     // Granting again at another level replaces the share (GitLab answers 409 to a second one);
     // `admin` is Maintainer, the most a share can give.
-    let input = json!({"repository": "acme/payments", "team": "acme/platform", "permission": "admin"});
-    harness.call("git-provider", "grant-team-access", settings(&fake), input).await.unwrap();
+    let input =
+        json!({"repository": "acme/payments", "team": "acme/platform", "permission": "admin"});
+    harness
+        .call("git-provider", "grant-team-access", settings(&fake), input)
+        .await
+        .unwrap();
     assert_eq!(fake.group_access("acme/payments", "platform"), Some(40));
-    assert_eq!(fake.team_permission("acme/payments", "platform").as_deref(), Some("maintain"));
-    assert_eq!(fake.recorder.matching("DELETE /api/v4/projects/acme%2Fpayments/share/24").len(), 1);
+    assert_eq!(
+        fake.team_permission("acme/payments", "platform").as_deref(),
+        Some("maintain")
+    );
+    assert_eq!(
+        fake.recorder
+            .matching("DELETE /api/v4/projects/acme%2Fpayments/share/24")
+            .len(),
+        1
+    );
 
     let unknown = json!({"repository": "acme/payments", "team": "nobody", "permission": "pull"});
-    let e = failure(harness.call("git-provider", "grant-team-access", settings(&fake), unknown).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "grant-team-access",
+                settings(&fake),
+                unknown,
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-not-found");
     let bad = json!({"repository": "acme/payments", "team": "platform", "permission": "owner"});
-    assert_eq!(failure(harness.call("git-provider", "grant-team-access", settings(&fake), bad).await).code(), "plugin-invalid-input");
+    assert_eq!(
+        failure(
+            harness
+                .call("git-provider", "grant-team-access", settings(&fake), bad)
+                .await
+        )
+        .code(),
+        "plugin-invalid-input"
+    );
 }
 
 #[tokio::test]
@@ -227,14 +401,42 @@ async fn gitlab_validation_failures_are_invalid_input_with_their_message() {
     let (fake, harness) = setup().await;
     create_project(&fake, &harness, "payments").await;
     // `{"message": {"name": ["has already been taken"], ...}}`
-    let e = failure(harness.call("git-provider", "create-repository", settings(&fake), new_project("payments")).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                settings(&fake),
+                new_project("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-invalid-input");
-    assert!(e.message().contains("name has already been taken"), "{}", e.message());
+    assert!(
+        e.message().contains("name has already been taken"),
+        "{}",
+        e.message()
+    );
     // `{"error": "..."}`
     let body = json!({"error": "title is missing"});
-    fake.recorder.fail(Fault { matches: "/merge_requests".into(), times: 1, status: 400, body, retry_after: None });
+    fake.recorder.fail(Fault {
+        matches: "/merge_requests".into(),
+        times: 1,
+        status: 400,
+        body,
+        retry_after: None,
+    });
     let input = json!({"repository": "acme/payments", "title": "T", "body": "", "head": "x", "base": "main", "files": []});
-    let e = failure(harness.call("git-provider", "create-pull-request", settings(&fake), input).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-pull-request",
+                settings(&fake),
+                input,
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-invalid-input");
     assert!(e.message().contains("title is missing"), "{}", e.message());
 }
@@ -243,9 +445,17 @@ async fn gitlab_validation_failures_are_invalid_input_with_their_message() {
 async fn gitlab_missing_merge_request_is_not_found() {
     let (fake, harness) = setup().await;
     let input = json!({"repository": "acme/nothing", "number": 7});
-    let e = failure(harness.call("git-provider", "get-pull-request", settings(&fake), input).await);
+    let e = failure(
+        harness
+            .call("git-provider", "get-pull-request", settings(&fake), input)
+            .await,
+    );
     assert_eq!(e.code(), "plugin-not-found");
-    assert!(e.message().contains("404 Project Not Found"), "{}", e.message());
+    assert!(
+        e.message().contains("404 Project Not Found"),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test]
@@ -253,10 +463,29 @@ async fn gitlab_other_client_errors_are_fatal_with_the_message() {
     let (fake, harness) = setup().await;
     create_project(&fake, &harness, "payments").await;
     let body = json!({"message": ["Project is archived and read-only"]});
-    fake.recorder.fail(Fault { matches: "DELETE /api/v4/projects/acme%2Fpayments".into(), times: 1, status: 409, body, retry_after: None });
-    let e = failure(harness.call("git-provider", "delete-repository", settings(&fake), json!({"full_name": "acme/payments"})).await);
+    fake.recorder.fail(Fault {
+        matches: "DELETE /api/v4/projects/acme%2Fpayments".into(),
+        times: 1,
+        status: 409,
+        body,
+        retry_after: None,
+    });
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "delete-repository",
+                settings(&fake),
+                json!({"full_name": "acme/payments"}),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-fatal");
-    assert!(e.message().contains("Project is archived and read-only"), "{}", e.message());
+    assert!(
+        e.message().contains("Project is archived and read-only"),
+        "{}",
+        e.message()
+    );
     assert!(fake.repo_exists("acme/payments"));
 }
 
@@ -264,11 +493,20 @@ async fn gitlab_other_client_errors_are_fatal_with_the_message() {
 async fn gitlab_rate_limit_is_waited_out() {
     let (fake, harness) = setup().await;
     let body = json!({"message": "Retry later"});
-    fake.recorder.fail(Fault { matches: "POST /api/v4/projects".into(), times: 1, status: 429, body, retry_after: Some(1) });
+    fake.recorder.fail(Fault {
+        matches: "POST /api/v4/projects".into(),
+        times: 1,
+        status: 429,
+        body,
+        retry_after: Some(1),
+    });
     create_project(&fake, &harness, "payments").await;
     let sent = fake.recorder.matching("POST /api/v4/projects");
     assert_eq!(sent.len(), 2);
-    assert!(sent[1].at.duration_since(sent[0].at) >= Duration::from_secs(1), "the retry waited for Retry-After");
+    assert!(
+        sent[1].at.duration_since(sent[0].at) >= Duration::from_secs(1),
+        "the retry waited for Retry-After"
+    );
     assert!(fake.repo_exists("acme/payments"));
 }
 
@@ -276,11 +514,30 @@ async fn gitlab_rate_limit_is_waited_out() {
 async fn gitlab_server_errors_end_retryable() {
     let (fake, harness) = setup().await;
     let body = json!({"message": "503 Service Unavailable"});
-    fake.recorder.fail(Fault { matches: "POST /api/v4/projects".into(), times: 3, status: 503, body, retry_after: None });
-    let e = failure(harness.call("git-provider", "create-repository", settings(&fake), new_project("payments")).await);
+    fake.recorder.fail(Fault {
+        matches: "POST /api/v4/projects".into(),
+        times: 3,
+        status: 503,
+        body,
+        retry_after: None,
+    });
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                settings(&fake),
+                new_project("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-retryable");
     assert!(e.message().contains("retry"), "{}", e.message());
-    assert!(e.message().contains("503 Service Unavailable"), "{}", e.message());
+    assert!(
+        e.message().contains("503 Service Unavailable"),
+        "{}",
+        e.message()
+    );
     assert_eq!(fake.recorder.matching("POST /api/v4/projects").len(), 3);
     assert!(!fake.repo_exists("acme/payments"));
 }
@@ -288,8 +545,22 @@ async fn gitlab_server_errors_end_retryable() {
 #[tokio::test]
 async fn gitlab_wrong_token_is_denied() {
     let fake = FakeGitLab::start(TOKEN).await;
-    let harness = AdapterHarness::new("adapter_gitlab", &fake.authority(), &[("gitlab-token", "glpat-revoked")]).await;
-    let e = failure(harness.call("git-provider", "create-repository", settings(&fake), new_project("payments")).await);
+    let harness = AdapterHarness::new(
+        "adapter_gitlab",
+        &fake.authority(),
+        &[("gitlab-token", "glpat-revoked")],
+    )
+    .await;
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                settings(&fake),
+                new_project("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-denied");
     assert!(e.message().contains("401 Unauthorized"), "{}", e.message());
     assert_not_logged(&harness, "glpat-revoked");
@@ -299,7 +570,16 @@ async fn gitlab_wrong_token_is_denied() {
 async fn gitlab_refuses_an_inline_token() {
     let (fake, harness) = setup().await;
     let inline = json!({"base_url": fake.base_url(), "token": "glpat-inline-value"});
-    let e = failure(harness.call("git-provider", "create-repository", inline, new_project("payments")).await);
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                inline,
+                new_project("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "plugin-invalid-input");
     assert!(e.message().contains("secret://"), "{}", e.message());
     assert!(!e.message().contains("glpat-inline-value"));
@@ -309,8 +589,18 @@ async fn gitlab_refuses_an_inline_token() {
 #[tokio::test]
 async fn gitlab_cannot_reach_a_host_it_was_not_granted() {
     let (fake, harness) = setup().await;
-    let elsewhere = json!({"base_url": "http://127.0.0.1:1/api/v4", "token": "secret://gitlab-token"});
-    let e = failure(harness.call("git-provider", "create-repository", elsewhere, new_project("payments")).await);
+    let elsewhere =
+        json!({"base_url": "http://127.0.0.1:1/api/v4", "token": "secret://gitlab-token"});
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "create-repository",
+                elsewhere,
+                new_project("payments"),
+            )
+            .await,
+    );
     assert_eq!(e.code(), "host-not-granted", "{}", e.message());
     assert!(fake.recorder.requests().is_empty());
 }

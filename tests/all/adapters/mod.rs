@@ -1,8 +1,8 @@
 //! Each provider adapter against a local server speaking that provider's documented API.
 
+mod datadog;
 mod github;
 mod gitlab;
-mod vault;
-mod terraform_cloud;
 mod slack;
-mod datadog;
+mod terraform_cloud;
+mod vault;

@@ -41,10 +41,21 @@ impl FakeDatadog {
     /// Starts Datadog accepting API key `api_key` with application key `app_key`.
     pub async fn start(api_key: &str, app_key: &str) -> Self {
         let recorder = Recorder::default();
-        let state = Arc::new(Mutex::new(Org { api_key: api_key.into(), app_key: app_key.into(), next: 1000, ..Default::default() }));
-        let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
+        let state = Arc::new(Mutex::new(Org {
+            api_key: api_key.into(),
+            app_key: app_key.into(),
+            next: 1000,
+            ..Default::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
-        Self { recorder, addr, state }
+        Self {
+            recorder,
+            addr,
+            state,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -69,7 +80,8 @@ impl FakeDatadog {
 
     /// Whether monitor `id` exists.
     pub fn monitor_exists(&self, id: &str) -> bool {
-        id.parse().is_ok_and(|id: u64| self.state.lock().unwrap().monitors.contains_key(&id))
+        id.parse()
+            .is_ok_and(|id: u64| self.state.lock().unwrap().monitors.contains_key(&id))
     }
 }
 
@@ -77,18 +89,33 @@ fn errors(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({"errors": [message]}))).into_response()
 }
 
-async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State((recorder, state)): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(fault) = recorder.record(&method, &uri, &headers, &body) {
         return fault;
     }
     let mut org = state.lock().unwrap();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     if header("dd-api-key") != org.api_key || header("dd-application-key") != org.app_key {
         return errors(StatusCode::FORBIDDEN, "Forbidden");
     }
     if org.rate_limited.0 > 0 {
         org.rate_limited.0 -= 1;
-        let mut response = errors(StatusCode::TOO_MANY_REQUESTS, "Rate limit of 100 requests in 60 seconds reached. Please try again later.");
+        let mut response = errors(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit of 100 requests in 60 seconds reached. Please try again later.",
+        );
         for (name, value) in [
             ("x-ratelimit-limit", "100".to_string()),
             ("x-ratelimit-period", "60".into()),
@@ -100,14 +127,23 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
         return response;
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let segments: Vec<&str> = uri.path().trim_start_matches("/api/v1/").split('/').collect();
+    let segments: Vec<&str> = uri
+        .path()
+        .trim_start_matches("/api/v1/")
+        .split('/')
+        .collect();
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["dashboard"]) => match check_dashboard(&body) {
             Ok(()) => {
                 org.next += 1;
                 let id = format!("abc-def-{}", org.next);
-                let slug: String =
-                    body["title"].as_str().unwrap_or("").to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+                let slug: String = body["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
                 let mut dashboard = body.clone();
                 dashboard["id"] = json!(id);
                 dashboard["url"] = json!(format!("/dashboard/{id}/{slug}"));
@@ -132,8 +168,13 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
             }
             Err(message) => errors(StatusCode::BAD_REQUEST, &message),
         },
-        ("DELETE", ["monitor", id]) => match id.parse::<u64>().ok().and_then(|id| org.monitors.remove(&id)) {
-            Some(_) => axum::Json(json!({"deleted_monitor_id": id.parse::<u64>().unwrap()})).into_response(),
+        ("DELETE", ["monitor", id]) => match id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| org.monitors.remove(&id))
+        {
+            Some(_) => axum::Json(json!({"deleted_monitor_id": id.parse::<u64>().unwrap()}))
+                .into_response(),
             None => errors(StatusCode::NOT_FOUND, "Monitor not found"),
         },
         _ => errors(StatusCode::NOT_FOUND, "Not found"),
@@ -155,8 +196,13 @@ const DASHBOARD_FIELDS: &[&str] = &[
 
 fn check_dashboard(body: &Value) -> Result<(), String> {
     let fields = body.as_object().ok_or("Invalid JSON body")?;
-    if let Some(unknown) = fields.keys().find(|k| !DASHBOARD_FIELDS.contains(&k.as_str())) {
-        return Err(format!("Additional properties are not allowed ('{unknown}' was unexpected)"));
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !DASHBOARD_FIELDS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "Additional properties are not allowed ('{unknown}' was unexpected)"
+        ));
     }
     if body["title"].as_str().is_none_or(str::is_empty) {
         return Err("'title' is a required property".into());
@@ -164,9 +210,13 @@ fn check_dashboard(body: &Value) -> Result<(), String> {
     if !matches!(body["layout_type"].as_str(), Some("ordered" | "free")) {
         return Err("'layout_type' must be one of ['ordered', 'free']".into());
     }
-    let widgets = body["widgets"].as_array().ok_or("'widgets' is a required property")?;
+    let widgets = body["widgets"]
+        .as_array()
+        .ok_or("'widgets' is a required property")?;
     if widgets.iter().any(|w| !w["definition"]["type"].is_string()) {
-        return Err("Invalid widget definition: each widget needs a 'definition' with a 'type'".into());
+        return Err(
+            "Invalid widget definition: each widget needs a 'definition' with a 'type'".into(),
+        );
     }
     if !(body["description"].is_null() || body["description"].is_string()) {
         return Err("'description' must be a string or null".into());
@@ -174,8 +224,17 @@ fn check_dashboard(body: &Value) -> Result<(), String> {
     Ok(())
 }
 
-const MONITOR_TYPES: &[&str] =
-    &["metric alert", "query alert", "service check", "event alert", "event-v2 alert", "log alert", "process alert", "composite", "slo alert"];
+const MONITOR_TYPES: &[&str] = &[
+    "metric alert",
+    "query alert",
+    "service check",
+    "event alert",
+    "event-v2 alert",
+    "log alert",
+    "process alert",
+    "composite",
+    "slo alert",
+];
 
 fn check_monitor(body: &Value) -> Result<(), String> {
     for field in ["name", "type", "query"] {
@@ -191,7 +250,9 @@ fn check_monitor(body: &Value) -> Result<(), String> {
     }
     let query = body["query"].as_str().unwrap_or("");
     if body["type"] == "metric alert" && !query.contains(['<', '>']) {
-        return Err(format!("The value provided for parameter 'query' is invalid: '{query}' has no threshold comparison"));
+        return Err(format!(
+            "The value provided for parameter 'query' is invalid: '{query}' has no threshold comparison"
+        ));
     }
     Ok(())
 }

@@ -110,20 +110,34 @@ impl FakeGitHub {
             template.is_template = true;
             let sha = github.sha();
             template.branches.insert("main".into(), sha);
-            template.files.insert(("main".into(), "README.md".into()), "# Service template\n".into());
+            template.files.insert(
+                ("main".into(), "README.md".into()),
+                "# Service template\n".into(),
+            );
             github.repos.insert(TEMPLATE.into(), template);
         }
-        let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
         state.lock().unwrap().base = format!("http://{addr}");
-        FakeGitHub { recorder, addr, state }
+        FakeGitHub {
+            recorder,
+            addr,
+            state,
+        }
     }
 
     /// Also accepts GitHub App `app_id` installation `installation_id`: a JWT signed with the
     /// private half of `public_key_pem` exchanges for an installation token.
     pub fn enable_app(&self, app_id: &str, installation_id: &str, public_key_pem: &str) {
-        let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).expect("an RSA public key in PEM");
-        self.state.lock().unwrap().app = Some(App { app_id: app_id.into(), installation_id: installation_id.into(), key });
+        let key =
+            DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).expect("an RSA public key in PEM");
+        self.state.lock().unwrap().app = Some(App {
+            app_id: app_id.into(),
+            installation_id: installation_id.into(),
+            key,
+        });
     }
 
     /// The API root to put in the binding's `base_url`.
@@ -144,34 +158,73 @@ impl FakeGitHub {
     /// `open`, `closed` or `merged`.
     pub fn pull_state(&self, full_name: &str, number: u64) -> Option<String> {
         let github = self.state.lock().unwrap();
-        let pull = github.repos.get(full_name)?.pulls.iter().find(|p| p.number == number)?;
-        Some(if pull.merged { "merged".into() } else { pull.state.clone() })
+        let pull = github
+            .repos
+            .get(full_name)?
+            .pulls
+            .iter()
+            .find(|p| p.number == number)?;
+        Some(if pull.merged {
+            "merged".into()
+        } else {
+            pull.state.clone()
+        })
     }
 
     /// Merges pull request `number`, as a person clicking "Merge" would.
     pub fn merge(&self, full_name: &str, number: u64) {
         let mut github = self.state.lock().unwrap();
         let repo = github.repos.get_mut(full_name).expect("repository exists");
-        let pull = repo.pulls.iter_mut().find(|p| p.number == number).expect("pull request exists");
+        let pull = repo
+            .pulls
+            .iter_mut()
+            .find(|p| p.number == number)
+            .expect("pull request exists");
         pull.state = "closed".into();
         pull.merged = true;
     }
 
     /// The permission team `team` (name or slug) has on `owner/name`.
     pub fn team_permission(&self, full_name: &str, team: &str) -> Option<String> {
-        let slug = TEAMS.iter().find(|(name, slug)| *name == team || *slug == team).map(|(_, s)| *s)?;
-        self.state.lock().unwrap().repos.get(full_name)?.teams.get(slug).cloned()
+        let slug = TEAMS
+            .iter()
+            .find(|(name, slug)| *name == team || *slug == team)
+            .map(|(_, s)| *s)?;
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .get(full_name)?
+            .teams
+            .get(slug)
+            .cloned()
     }
 
     /// The content of `path` on `branch`.
     pub fn file(&self, full_name: &str, branch: &str, path: &str) -> Option<String> {
-        self.state.lock().unwrap().repos.get(full_name)?.files.get(&(branch.to_string(), path.to_string())).cloned()
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .get(full_name)?
+            .files
+            .get(&(branch.to_string(), path.to_string()))
+            .cloned()
     }
 
     /// The title of pull request `number`.
     pub fn pull_title(&self, full_name: &str, number: u64) -> Option<String> {
         let github = self.state.lock().unwrap();
-        Some(github.repos.get(full_name)?.pulls.iter().find(|p| p.number == number)?.title.clone())
+        Some(
+            github
+                .repos
+                .get(full_name)?
+                .pulls
+                .iter()
+                .find(|p| p.number == number)?
+                .title
+                .clone(),
+        )
     }
 }
 
@@ -184,7 +237,10 @@ fn no_content() -> Response {
 }
 
 fn error(status: u16, message: &str) -> Response {
-    answer(status, json!({"message": message, "documentation_url": DOCS, "status": status.to_string()}))
+    answer(
+        status,
+        json!({"message": message, "documentation_url": DOCS, "status": status.to_string()}),
+    )
 }
 
 fn not_found() -> Response {
@@ -197,7 +253,10 @@ fn validation(resource: &str, field: &str, code: &str, message: Option<&str>) ->
     if let Some(m) = message {
         entry["message"] = json!(m);
     }
-    answer(422, json!({"message": "Validation Failed", "errors": [entry], "documentation_url": DOCS, "status": "422"}))
+    answer(
+        422,
+        json!({"message": "Validation Failed", "errors": [entry], "documentation_url": DOCS, "status": "422"}),
+    )
 }
 
 /// The JSON types GitHub's request schemas use.
@@ -224,18 +283,32 @@ impl Kind {
 
 /// Checks a body against a documented schema: required and optional fields with their types,
 /// answering GitHub's 422 "Invalid request" as it words them.
-fn check(body: &Value, required: &[(&str, Kind)], optional: &[(&str, Kind)]) -> Result<(), Response> {
+fn check(
+    body: &Value,
+    required: &[(&str, Kind)],
+    optional: &[(&str, Kind)],
+) -> Result<(), Response> {
     let invalid = |detail: String| error(422, &format!("Invalid request.\n\n{detail}"));
     for (field, kind) in required {
         match body.get(field) {
-            None | Some(Value::Null) => return Err(invalid(format!("\"{field}\" wasn't supplied."))),
-            Some(v) if !kind.fits(v) => return Err(invalid(format!("For 'properties/{field}', {v} is not a {}.", kind.name()))),
+            None | Some(Value::Null) => {
+                return Err(invalid(format!("\"{field}\" wasn't supplied.")));
+            }
+            Some(v) if !kind.fits(v) => {
+                return Err(invalid(format!(
+                    "For 'properties/{field}', {v} is not a {}.",
+                    kind.name()
+                )));
+            }
             _ => {}
         }
     }
     for (field, kind) in optional {
         if let Some(v) = body.get(field).filter(|v| !v.is_null() && !kind.fits(v)) {
-            return Err(invalid(format!("For 'properties/{field}', {v} is not a {}.", kind.name())));
+            return Err(invalid(format!(
+                "For 'properties/{field}', {v} is not a {}.",
+                kind.name()
+            )));
         }
     }
     Ok(())
@@ -250,7 +323,12 @@ fn percent_decode(segment: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match (bytes[i], segment.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+        match (
+            bytes[i],
+            segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
             (b'%', Some(b)) => {
                 out.push(b);
                 i += 3;
@@ -266,7 +344,9 @@ fn percent_decode(segment: &str) -> String {
 
 fn query(uri: &Uri) -> BTreeMap<String, String> {
     let url = reqwest::Url::parse(&format!("http://fake/?{}", uri.query().unwrap_or(""))).unwrap();
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 async fn handle(
@@ -305,21 +385,33 @@ impl GitHub {
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else { return false };
+        let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
         // GitHub takes `Bearer` and the older `token` scheme alike.
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("token ")).unwrap_or("");
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("token "))
+            .unwrap_or("");
         token == self.token || self.installation_tokens.iter().any(|t| t == token)
     }
 
     fn route(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, raw: &Bytes) -> Answer {
-        let segments: Vec<String> = uri.path().trim_start_matches('/').split('/').map(percent_decode).collect();
+        let segments: Vec<String> = uri
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .map(percent_decode)
+            .collect();
         let s: Vec<&str> = segments.iter().map(String::as_str).collect();
         let body: Value = if raw.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(raw).map_err(|_| error(400, "Problems parsing JSON"))?
         };
-        if let ("POST", ["app", "installations", id, "access_tokens"]) = (method.as_str(), s.as_slice()) {
+        if let ("POST", ["app", "installations", id, "access_tokens"]) =
+            (method.as_str(), s.as_slice())
+        {
             return self.exchange(headers, id);
         }
         if !self.authorized(headers) {
@@ -329,29 +421,53 @@ impl GitHub {
         match (method.as_str(), s.as_slice()) {
             ("POST", ["orgs", org, "repos"]) => self.create_repo(org, &body),
             ("POST", ["repos", o, r, "generate"]) => self.generate(&format!("{o}/{r}"), &body),
-            ("GET", ["repos", o, r]) => Ok(answer(200, self.repo_json(self.repo(&format!("{o}/{r}"))?))),
+            ("GET", ["repos", o, r]) => {
+                Ok(answer(200, self.repo_json(self.repo(&format!("{o}/{r}"))?)))
+            }
             ("DELETE", ["repos", o, r]) => {
-                self.repos.remove(&format!("{o}/{r}")).ok_or_else(not_found)?;
+                self.repos
+                    .remove(&format!("{o}/{r}"))
+                    .ok_or_else(not_found)?;
                 Ok(no_content())
             }
             ("GET", ["repos", o, r, "git", "ref", "heads", branch @ ..]) => {
                 let branch = branch.join("/");
-                let sha = self.repo(&format!("{o}/{r}"))?.branches.get(&branch).cloned().ok_or_else(not_found)?;
-                Ok(answer(200, json!({"ref": format!("refs/heads/{branch}"), "object": {"sha": sha, "type": "commit"}})))
+                let sha = self
+                    .repo(&format!("{o}/{r}"))?
+                    .branches
+                    .get(&branch)
+                    .cloned()
+                    .ok_or_else(not_found)?;
+                Ok(answer(
+                    200,
+                    json!({"ref": format!("refs/heads/{branch}"), "object": {"sha": sha, "type": "commit"}}),
+                ))
             }
             ("POST", ["repos", o, r, "git", "refs"]) => self.create_ref(&format!("{o}/{r}"), &body),
-            ("GET", ["repos", o, r, "contents", path @ ..]) => self.get_file(&format!("{o}/{r}"), &path.join("/"), q.get("ref")),
-            ("PUT", ["repos", o, r, "contents", path @ ..]) => self.put_file(&format!("{o}/{r}"), &path.join("/"), &body),
+            ("GET", ["repos", o, r, "contents", path @ ..]) => {
+                self.get_file(&format!("{o}/{r}"), &path.join("/"), q.get("ref"))
+            }
+            ("PUT", ["repos", o, r, "contents", path @ ..]) => {
+                self.put_file(&format!("{o}/{r}"), &path.join("/"), &body)
+            }
             ("POST", ["repos", o, r, "pulls"]) => self.create_pull(&format!("{o}/{r}"), &body),
             ("GET", ["repos", o, r, "pulls"]) => self.list_pulls(&format!("{o}/{r}"), &q),
             ("GET", ["repos", o, r, "pulls", n]) => {
                 let repo = self.repo(&format!("{o}/{r}"))?;
-                let pull = repo.pulls.iter().find(|p| Some(p.number) == n.parse().ok()).ok_or_else(not_found)?;
+                let pull = repo
+                    .pulls
+                    .iter()
+                    .find(|p| Some(p.number) == n.parse().ok())
+                    .ok_or_else(not_found)?;
                 Ok(answer(200, self.pull_json(repo, pull)))
             }
-            ("PATCH", ["repos", o, r, "pulls", n]) => self.update_pull(&format!("{o}/{r}"), n, &body),
+            ("PATCH", ["repos", o, r, "pulls", n]) => {
+                self.update_pull(&format!("{o}/{r}"), n, &body)
+            }
             ("GET", ["orgs", org, "teams"]) => self.list_teams(org, &q),
-            ("PUT", ["orgs", org, "teams", slug, "repos", o, r]) => self.grant(org, slug, &format!("{o}/{r}"), &body),
+            ("PUT", ["orgs", org, "teams", slug, "repos", o, r]) => {
+                self.grant(org, slug, &format!("{o}/{r}"), &body)
+            }
             _ => Err(not_found()),
         }
     }
@@ -377,8 +493,14 @@ impl GitHub {
 
     /// POST /app/installations/{id}/access_tokens with the App's JWT as the bearer.
     fn exchange(&mut self, headers: &HeaderMap, installation: &str) -> Answer {
-        let Some(app) = &self.app else { return Err(error(401, "A JSON web token could not be decoded")) };
-        let jwt = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        let Some(app) = &self.app else {
+            return Err(error(401, "A JSON web token could not be decoded"));
+        };
+        let jwt = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_required_spec_claims(&["exp", "iat", "iss"]);
         let claims = jsonwebtoken::decode::<Value>(jwt, &app.key, &validation)
@@ -393,31 +515,57 @@ impl GitHub {
             return Err(error(401, &format!("Integration not found for iss {iss}")));
         }
         if lifetime > 11 * 60 {
-            return Err(error(401, "'Expiration time' claim ('exp') is too far in the future"));
+            return Err(error(
+                401,
+                "'Expiration time' claim ('exp') is too far in the future",
+            ));
         }
         if installation != app.installation_id {
             return Err(not_found());
         }
         let token = format!("ghs_installation{}", self.installation_tokens.len() + 1);
         self.installation_tokens.push(token.clone());
-        Ok(answer(201, json!({"token": token, "expires_at": "2099-01-01T00:00:00Z", "permissions": {}, "repository_selection": "all"})))
+        Ok(answer(
+            201,
+            json!({"token": token, "expires_at": "2099-01-01T00:00:00Z", "permissions": {}, "repository_selection": "all"}),
+        ))
     }
 
     /// POST /orgs/{org}/repos.
     fn create_repo(&mut self, org: &str, body: &Value) -> Answer {
-        check(body, &[("name", Kind::Str)], &[("description", Kind::Str), ("private", Kind::Bool), ("auto_init", Kind::Bool)])?;
+        check(
+            body,
+            &[("name", Kind::Str)],
+            &[
+                ("description", Kind::Str),
+                ("private", Kind::Bool),
+                ("auto_init", Kind::Bool),
+            ],
+        )?;
         if org != ORG {
             return Err(not_found());
         }
         let full_name = format!("{org}/{}", text(body, "name"));
         if self.repos.contains_key(&full_name) {
-            return Err(validation("Repository", "name", "custom", Some("name already exists on this account")));
+            return Err(validation(
+                "Repository",
+                "name",
+                "custom",
+                Some("name already exists on this account"),
+            ));
         }
-        let mut repo = self.new_repo(&full_name, text(body, "description"), body["private"].as_bool().unwrap_or(false));
+        let mut repo = self.new_repo(
+            &full_name,
+            text(body, "description"),
+            body["private"].as_bool().unwrap_or(false),
+        );
         if body["auto_init"].as_bool() == Some(true) {
             let sha = self.sha();
             repo.branches.insert("main".into(), sha);
-            repo.files.insert(("main".into(), "README.md".into()), format!("# {}\n", text(body, "name")));
+            repo.files.insert(
+                ("main".into(), "README.md".into()),
+                format!("# {}\n", text(body, "name")),
+            );
         }
         let json = self.repo_json(&repo);
         self.repos.insert(full_name, repo);
@@ -426,21 +574,44 @@ impl GitHub {
 
     /// POST /repos/{template_owner}/{template_repo}/generate.
     fn generate(&mut self, template: &str, body: &Value) -> Answer {
-        check(body, &[("name", Kind::Str)], &[("owner", Kind::Str), ("description", Kind::Str), ("private", Kind::Bool)])?;
+        check(
+            body,
+            &[("name", Kind::Str)],
+            &[
+                ("owner", Kind::Str),
+                ("description", Kind::Str),
+                ("private", Kind::Bool),
+            ],
+        )?;
         let source = self.repo(template)?;
         if !source.is_template {
-            return Err(error(422, &format!("{template} is not a template repository")));
+            return Err(error(
+                422,
+                &format!("{template} is not a template repository"),
+            ));
         }
         let (branch, files) = (source.default_branch.clone(), source.files.clone());
         let owner = body.get("owner").and_then(Value::as_str).unwrap_or(ORG);
         let full_name = format!("{owner}/{}", text(body, "name"));
         if self.repos.contains_key(&full_name) {
-            return Err(validation("Repository", "name", "custom", Some("name already exists on this account")));
+            return Err(validation(
+                "Repository",
+                "name",
+                "custom",
+                Some("name already exists on this account"),
+            ));
         }
-        let mut repo = self.new_repo(&full_name, text(body, "description"), body["private"].as_bool().unwrap_or(false));
+        let mut repo = self.new_repo(
+            &full_name,
+            text(body, "description"),
+            body["private"].as_bool().unwrap_or(false),
+        );
         let sha = self.sha();
         repo.branches.insert(branch.clone(), sha);
-        repo.files = files.into_iter().filter(|((b, _), _)| *b == branch).collect();
+        repo.files = files
+            .into_iter()
+            .filter(|((b, _), _)| *b == branch)
+            .collect();
         let json = self.repo_json(&repo);
         self.repos.insert(full_name, repo);
         Ok(answer(201, json))
@@ -450,8 +621,14 @@ impl GitHub {
     fn create_ref(&mut self, full_name: &str, body: &Value) -> Answer {
         check(body, &[("ref", Kind::Str), ("sha", Kind::Str)], &[])?;
         let repo = self.repo_mut(full_name)?;
-        let Some(branch) = text(body, "ref").strip_prefix("refs/heads/").filter(|b| !b.is_empty()) else {
-            return Err(error(422, "Reference name must start with 'refs/heads/' and name a branch"));
+        let Some(branch) = text(body, "ref")
+            .strip_prefix("refs/heads/")
+            .filter(|b| !b.is_empty())
+        else {
+            return Err(error(
+                422,
+                "Reference name must start with 'refs/heads/' and name a branch",
+            ));
         };
         let sha = text(body, "sha").to_string();
         if !repo.branches.values().any(|s| *s == sha) {
@@ -461,12 +638,24 @@ impl GitHub {
             return Err(error(422, "Reference already exists"));
         }
         // The new branch starts with the files of the branch whose tip it points at.
-        let from = repo.branches.iter().find(|(_, s)| **s == sha).map(|(b, _)| b.clone()).unwrap();
-        let copied: Vec<_> =
-            repo.files.iter().filter(|((b, _), _)| *b == from).map(|((_, p), c)| ((branch.to_string(), p.clone()), c.clone())).collect();
+        let from = repo
+            .branches
+            .iter()
+            .find(|(_, s)| **s == sha)
+            .map(|(b, _)| b.clone())
+            .unwrap();
+        let copied: Vec<_> = repo
+            .files
+            .iter()
+            .filter(|((b, _), _)| *b == from)
+            .map(|((_, p), c)| ((branch.to_string(), p.clone()), c.clone()))
+            .collect();
         repo.files.extend(copied);
         repo.branches.insert(branch.to_string(), sha.clone());
-        Ok(answer(201, json!({"ref": text(body, "ref"), "object": {"sha": sha, "type": "commit"}})))
+        Ok(answer(
+            201,
+            json!({"ref": text(body, "ref"), "object": {"sha": sha, "type": "commit"}}),
+        ))
     }
 
     fn blob_sha(content: &str) -> String {
@@ -477,20 +666,36 @@ impl GitHub {
     /// GET /repos/{o}/{r}/contents/{path}?ref=.
     fn get_file(&self, full_name: &str, path: &str, reference: Option<&String>) -> Answer {
         let repo = self.repo(full_name)?;
-        let branch = reference.cloned().unwrap_or_else(|| repo.default_branch.clone());
-        let content = repo.files.get(&(branch, path.to_string())).ok_or_else(not_found)?;
+        let branch = reference
+            .cloned()
+            .unwrap_or_else(|| repo.default_branch.clone());
+        let content = repo
+            .files
+            .get(&(branch, path.to_string()))
+            .ok_or_else(not_found)?;
         // GitHub wraps the base64 at 60 columns.
         let encoded = STANDARD.encode(content.as_bytes());
-        let wrapped: Vec<String> = encoded.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-        Ok(answer(200, json!({
-            "type": "file", "encoding": "base64", "path": path, "name": path.rsplit('/').next(),
-            "sha": Self::blob_sha(content), "content": wrapped.join("\n") + "\n",
-        })))
+        let wrapped: Vec<String> = encoded
+            .as_bytes()
+            .chunks(60)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        Ok(answer(
+            200,
+            json!({
+                "type": "file", "encoding": "base64", "path": path, "name": path.rsplit('/').next(),
+                "sha": Self::blob_sha(content), "content": wrapped.join("\n") + "\n",
+            }),
+        ))
     }
 
     /// PUT /repos/{o}/{r}/contents/{path}.
     fn put_file(&mut self, full_name: &str, path: &str, body: &Value) -> Answer {
-        check(body, &[("message", Kind::Str), ("content", Kind::Str)], &[("branch", Kind::Str), ("sha", Kind::Str)])?;
+        check(
+            body,
+            &[("message", Kind::Str), ("content", Kind::Str)],
+            &[("branch", Kind::Str), ("sha", Kind::Str)],
+        )?;
         let content = STANDARD
             .decode(text(body, "content").replace(['\n', '\r'], ""))
             .ok()
@@ -498,13 +703,22 @@ impl GitHub {
             .ok_or_else(|| error(422, "content is not valid Base64"))?;
         let sha = self.sha();
         let repo = self.repo_mut(full_name)?;
-        let branch = body.get("branch").and_then(Value::as_str).unwrap_or(&repo.default_branch).to_string();
+        let branch = body
+            .get("branch")
+            .and_then(Value::as_str)
+            .unwrap_or(&repo.default_branch)
+            .to_string();
         if !repo.branches.contains_key(&branch) {
             return Err(error(404, &format!("Branch {branch} not found")));
         }
         let key = (branch.clone(), path.to_string());
-        let status = match (repo.files.get(&key), body.get("sha").and_then(Value::as_str)) {
-            (Some(_), None) => return Err(error(422, "Invalid request.\n\n\"sha\" wasn't supplied.")),
+        let status = match (
+            repo.files.get(&key),
+            body.get("sha").and_then(Value::as_str),
+        ) {
+            (Some(_), None) => {
+                return Err(error(422, "Invalid request.\n\n\"sha\" wasn't supplied."));
+            }
             (Some(existing), Some(given)) if Self::blob_sha(existing) != given => {
                 return Err(error(409, &format!("{path} does not match {given}")));
             }
@@ -514,7 +728,10 @@ impl GitHub {
         let blob = Self::blob_sha(&content);
         repo.files.insert(key, content);
         repo.branches.insert(branch, sha.clone());
-        Ok(answer(status, json!({"content": {"path": path, "sha": blob}, "commit": {"sha": sha, "message": text(body, "message")}})))
+        Ok(answer(
+            status,
+            json!({"content": {"path": path, "sha": blob}, "commit": {"sha": sha, "message": text(body, "message")}}),
+        ))
     }
 
     fn pull_json(&self, repo: &Repo, pull: &Pull) -> Value {
@@ -529,25 +746,50 @@ impl GitHub {
 
     /// POST /repos/{o}/{r}/pulls.
     fn create_pull(&mut self, full_name: &str, body: &Value) -> Answer {
-        check(body, &[("title", Kind::Str), ("head", Kind::Str), ("base", Kind::Str)], &[("body", Kind::Str), ("draft", Kind::Bool)])?;
+        check(
+            body,
+            &[
+                ("title", Kind::Str),
+                ("head", Kind::Str),
+                ("base", Kind::Str),
+            ],
+            &[("body", Kind::Str), ("draft", Kind::Bool)],
+        )?;
         let repo = self.repos.get_mut(full_name).ok_or_else(not_found)?;
         let owner = repo.full_name.split('/').next().unwrap().to_string();
         let head = text(body, "head");
-        let head = head.strip_prefix(&format!("{owner}:")).unwrap_or(head).to_string();
+        let head = head
+            .strip_prefix(&format!("{owner}:"))
+            .unwrap_or(head)
+            .to_string();
         let base = text(body, "base").to_string();
         for (field, branch) in [("head", &head), ("base", &base)] {
             if !repo.branches.contains_key(branch) {
                 return Err(validation("PullRequest", field, "invalid", None));
             }
         }
-        if repo.pulls.iter().any(|p| p.head == head && p.base == base && p.state == "open") {
+        if repo
+            .pulls
+            .iter()
+            .any(|p| p.head == head && p.base == base && p.state == "open")
+        {
             let message = format!("A pull request already exists for {owner}:{head}.");
             return Err(validation("PullRequest", "head", "custom", Some(&message)));
         }
         let number = repo.pulls.len() as u64 + 1;
-        repo.pulls.push(Pull { number, title: text(body, "title").into(), head, base, state: "open".into(), merged: false });
+        repo.pulls.push(Pull {
+            number,
+            title: text(body, "title").into(),
+            head,
+            base,
+            state: "open".into(),
+            merged: false,
+        });
         let repo = &self.repos[full_name];
-        Ok(answer(201, self.pull_json(repo, repo.pulls.last().unwrap())))
+        Ok(answer(
+            201,
+            self.pull_json(repo, repo.pulls.last().unwrap()),
+        ))
     }
 
     /// GET /repos/{o}/{r}/pulls?head=owner:branch&base=&state=.
@@ -559,7 +801,10 @@ impl GitHub {
             .pulls
             .iter()
             .filter(|p| state == "all" || p.state == state)
-            .filter(|p| q.get("head").is_none_or(|h| *h == format!("{owner}:{}", p.head)))
+            .filter(|p| {
+                q.get("head")
+                    .is_none_or(|h| *h == format!("{owner}:{}", p.head))
+            })
             .filter(|p| q.get("base").is_none_or(|b| *b == p.base))
             .map(|p| self.pull_json(repo, p))
             .collect();
@@ -568,16 +813,32 @@ impl GitHub {
 
     /// PATCH /repos/{o}/{r}/pulls/{n}.
     fn update_pull(&mut self, full_name: &str, number: &str, body: &Value) -> Answer {
-        check(body, &[], &[("state", Kind::Str), ("title", Kind::Str), ("body", Kind::Str)])?;
+        check(
+            body,
+            &[],
+            &[
+                ("state", Kind::Str),
+                ("title", Kind::Str),
+                ("body", Kind::Str),
+            ],
+        )?;
         let repo = self.repo_mut(full_name)?;
-        let pull = repo.pulls.iter_mut().find(|p| Some(p.number) == number.parse().ok()).ok_or_else(not_found)?;
+        let pull = repo
+            .pulls
+            .iter_mut()
+            .find(|p| Some(p.number) == number.parse().ok())
+            .ok_or_else(not_found)?;
         match body.get("state").and_then(Value::as_str) {
             None => {}
             Some(state @ ("open" | "closed")) => pull.state = state.into(),
             Some(_) => return Err(validation("PullRequest", "state", "invalid", None)),
         }
         let repo = &self.repos[full_name];
-        let pull = repo.pulls.iter().find(|p| Some(p.number) == number.parse().ok()).unwrap();
+        let pull = repo
+            .pulls
+            .iter()
+            .find(|p| Some(p.number) == number.parse().ok())
+            .unwrap();
         Ok(answer(200, self.pull_json(repo, pull)))
     }
 
@@ -586,8 +847,16 @@ impl GitHub {
         if org != ORG {
             return Err(not_found());
         }
-        let per_page = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30usize).clamp(1, PAGE);
-        let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
+        let per_page = q
+            .get("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(30usize)
+            .clamp(1, PAGE);
+        let page = q
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1usize)
+            .max(1);
         let last = TEAMS.len().div_ceil(per_page);
         let list: Vec<Value> = TEAMS
             .iter()
@@ -597,7 +866,12 @@ impl GitHub {
             .map(|(i, (name, slug))| json!({"id": (page - 1) * per_page + i + 1, "name": name, "slug": slug, "permission": "pull"}))
             .collect();
         let mut response = answer(200, Value::Array(list));
-        let link = |n: usize, rel: &str| format!("<{}/orgs/{org}/teams?per_page={per_page}&page={n}>; rel=\"{rel}\"", self.base);
+        let link = |n: usize, rel: &str| {
+            format!(
+                "<{}/orgs/{org}/teams?per_page={per_page}&page={n}>; rel=\"{rel}\"",
+                self.base
+            )
+        };
         let mut links = Vec::new();
         if page < last {
             links.push(link(page + 1, "next"));
@@ -608,7 +882,9 @@ impl GitHub {
             links.push(link(1, "first"));
         }
         if !links.is_empty() {
-            response.headers_mut().insert("link", links.join(", ").parse().unwrap());
+            response
+                .headers_mut()
+                .insert("link", links.join(", ").parse().unwrap());
         }
         Ok(response)
     }
@@ -620,14 +896,19 @@ impl GitHub {
             return Err(not_found());
         }
         // GitHub's default when no permission is given.
-        let permission = body.get("permission").and_then(Value::as_str).unwrap_or("push");
+        let permission = body
+            .get("permission")
+            .and_then(Value::as_str)
+            .unwrap_or("push");
         if !["pull", "triage", "push", "maintain", "admin"].contains(&permission) {
             return Err(validation("TeamRepository", "permission", "invalid", None));
         }
         if !full_name.starts_with(&format!("{org}/")) {
             return Err(error(422, "Validation Failed"));
         }
-        self.repo_mut(full_name)?.teams.insert(slug.to_string(), permission.to_string());
+        self.repo_mut(full_name)?
+            .teams
+            .insert(slug.to_string(), permission.to_string());
         Ok(no_content())
     }
 }

@@ -85,19 +85,33 @@ impl FakeGitLab {
     /// Starts a fake that accepts `PRIVATE-TOKEN: {token}`.
     pub async fn start(token: &str) -> FakeGitLab {
         let recorder = Recorder::default();
-        let state = Arc::new(Mutex::new(GitLab { token: token.into(), web: String::new(), projects: BTreeMap::new(), ids: 100 }));
+        let state = Arc::new(Mutex::new(GitLab {
+            token: token.into(),
+            web: String::new(),
+            projects: BTreeMap::new(),
+            ids: 100,
+        }));
         {
             let mut gitlab = state.lock().unwrap();
             let mut template = gitlab.new_project(TEMPLATE, "Service template", "internal");
             let commit = gitlab.commit();
             template.branches.insert("main".into(), commit);
-            template.files.insert(("main".into(), "README.md".into()), "# Service template\n".into());
+            template.files.insert(
+                ("main".into(), "README.md".into()),
+                "# Service template\n".into(),
+            );
             gitlab.projects.insert(TEMPLATE.into(), template);
         }
-        let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
         state.lock().unwrap().web = format!("http://{addr}");
-        FakeGitLab { recorder, addr, state }
+        FakeGitLab {
+            recorder,
+            addr,
+            state,
+        }
     }
 
     /// The API root to put in the binding's `base_url`.
@@ -118,51 +132,99 @@ impl FakeGitLab {
     /// `open`, `closed` or `merged` (GitLab's `opened` reads `open`, as in the capability).
     pub fn pull_state(&self, full_name: &str, iid: u64) -> Option<String> {
         let gitlab = self.state.lock().unwrap();
-        let mr = gitlab.projects.get(full_name)?.merge_requests.iter().find(|m| m.iid == iid)?;
-        Some(if mr.state == "opened" { "open".into() } else { mr.state.clone() })
+        let mr = gitlab
+            .projects
+            .get(full_name)?
+            .merge_requests
+            .iter()
+            .find(|m| m.iid == iid)?;
+        Some(if mr.state == "opened" {
+            "open".into()
+        } else {
+            mr.state.clone()
+        })
     }
 
     /// Merges merge request `iid`, as a person clicking "Merge" would.
     pub fn merge(&self, full_name: &str, iid: u64) {
         let mut gitlab = self.state.lock().unwrap();
         let project = gitlab.projects.get_mut(full_name).expect("project exists");
-        project.merge_requests.iter_mut().find(|m| m.iid == iid).expect("merge request exists").state = "merged".into();
+        project
+            .merge_requests
+            .iter_mut()
+            .find(|m| m.iid == iid)
+            .expect("merge request exists")
+            .state = "merged".into();
     }
 
     /// The access group `team` (full path, path or name) has on `group/project`, in the
     /// capability's words: 20 `pull`, 30 `push`, 40 `maintain`, 50 `admin` (10 `guest`).
     pub fn team_permission(&self, full_name: &str, team: &str) -> Option<String> {
         let level = self.group_access(full_name, team)?;
-        Some(match level {
-            10 => "guest",
-            20 => "pull",
-            30 => "push",
-            40 => "maintain",
-            _ => "admin",
-        }
-        .into())
+        Some(
+            match level {
+                10 => "guest",
+                20 => "pull",
+                30 => "push",
+                40 => "maintain",
+                _ => "admin",
+            }
+            .into(),
+        )
     }
 
     /// The raw GitLab access level group `team` has on `group/project`.
     pub fn group_access(&self, full_name: &str, team: &str) -> Option<u64> {
-        let id = GROUPS.iter().find(|(_, name, path, full)| *name == team || *path == team || *full == team)?.0;
-        self.state.lock().unwrap().projects.get(full_name)?.shares.get(&id).copied()
+        let id = GROUPS
+            .iter()
+            .find(|(_, name, path, full)| *name == team || *path == team || *full == team)?
+            .0;
+        self.state
+            .lock()
+            .unwrap()
+            .projects
+            .get(full_name)?
+            .shares
+            .get(&id)
+            .copied()
     }
 
     /// The content of `path` on `branch`.
     pub fn file(&self, full_name: &str, branch: &str, path: &str) -> Option<String> {
-        self.state.lock().unwrap().projects.get(full_name)?.files.get(&(branch.to_string(), path.to_string())).cloned()
+        self.state
+            .lock()
+            .unwrap()
+            .projects
+            .get(full_name)?
+            .files
+            .get(&(branch.to_string(), path.to_string()))
+            .cloned()
     }
 
     /// The project `group/project` was forked from, if any.
     pub fn forked_from(&self, full_name: &str) -> Option<String> {
-        self.state.lock().unwrap().projects.get(full_name)?.forked_from.clone()
+        self.state
+            .lock()
+            .unwrap()
+            .projects
+            .get(full_name)?
+            .forked_from
+            .clone()
     }
 
     /// The description of merge request `iid`.
     pub fn merge_request_description(&self, full_name: &str, iid: u64) -> Option<String> {
         let gitlab = self.state.lock().unwrap();
-        Some(gitlab.projects.get(full_name)?.merge_requests.iter().find(|m| m.iid == iid)?.description.clone())
+        Some(
+            gitlab
+                .projects
+                .get(full_name)?
+                .merge_requests
+                .iter()
+                .find(|m| m.iid == iid)?
+                .description
+                .clone(),
+        )
     }
 }
 
@@ -200,7 +262,11 @@ impl Kind {
 
 /// Checks parameters as GitLab's API layer does: `{"error": "name is missing"}` or
 /// `{"error": "name is invalid"}`, with 400.
-fn check(body: &Value, required: &[(&str, Kind)], optional: &[(&str, Kind)]) -> Result<(), Response> {
+fn check(
+    body: &Value,
+    required: &[(&str, Kind)],
+    optional: &[(&str, Kind)],
+) -> Result<(), Response> {
     let error = |e: String| answer(400, json!({"error": e}));
     for (field, kind) in required {
         match body.get(field) {
@@ -210,7 +276,10 @@ fn check(body: &Value, required: &[(&str, Kind)], optional: &[(&str, Kind)]) -> 
         }
     }
     for (field, kind) in optional {
-        if body.get(field).is_some_and(|v| !v.is_null() && !kind.fits(v)) {
+        if body
+            .get(field)
+            .is_some_and(|v| !v.is_null() && !kind.fits(v))
+        {
             return Err(error(format!("{field} is invalid")));
         }
     }
@@ -226,7 +295,12 @@ fn percent_decode(segment: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match (bytes[i], segment.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+        match (
+            bytes[i],
+            segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
             (b'%', Some(b)) => {
                 out.push(b);
                 i += 3;
@@ -242,7 +316,9 @@ fn percent_decode(segment: &str) -> String {
 
 fn query(uri: &Uri) -> BTreeMap<String, String> {
     let url = reqwest::Url::parse(&format!("http://fake/?{}", uri.query().unwrap_or(""))).unwrap();
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 async fn handle(
@@ -285,20 +361,29 @@ impl GitLab {
         if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(self.token.as_str()) {
             return Err(message(401, "401 Unauthorized"));
         }
-        let Some(path) = uri.path().strip_prefix("/api/v4/") else { return Err(message(404, "404 Not Found")) };
+        let Some(path) = uri.path().strip_prefix("/api/v4/") else {
+            return Err(message(404, "404 Not Found"));
+        };
         // Split before decoding: a project id is one `%2F`-encoded segment.
         let segments: Vec<String> = path.split('/').map(percent_decode).collect();
         let s: Vec<&str> = segments.iter().map(String::as_str).collect();
         let body: Value = if raw.is_empty() {
             json!({})
         } else {
-            serde_json::from_slice(raw).map_err(|_| message(400, "400 Bad request - JSON body could not be parsed"))?
+            serde_json::from_slice(raw)
+                .map_err(|_| message(400, "400 Bad request - JSON body could not be parsed"))?
         };
         let q = query(uri);
         match (method.as_str(), s.as_slice()) {
             ("GET", ["namespaces", id]) => {
-                let (id, name, path, full) = GROUPS.iter().find(|g| g.3 == *id || g.0.to_string() == *id).ok_or_else(|| not_found("Namespace"))?;
-                Ok(answer(200, json!({"id": id, "name": name, "path": path, "full_path": full, "kind": "group"})))
+                let (id, name, path, full) = GROUPS
+                    .iter()
+                    .find(|g| g.3 == *id || g.0.to_string() == *id)
+                    .ok_or_else(|| not_found("Namespace"))?;
+                Ok(answer(
+                    200,
+                    json!({"id": id, "name": name, "path": path, "full_path": full, "kind": "group"}),
+                ))
             }
             ("POST", ["projects"]) => self.create_project(&body),
             ("GET", ["projects", id]) => Ok(answer(200, self.project_json(self.project(id)?))),
@@ -326,15 +411,24 @@ impl GitLab {
             }
             ("GET", ["projects", id, "merge_requests", iid]) => {
                 let project = self.project(id)?;
-                let mr = project.merge_requests.iter().find(|m| m.iid.to_string() == *iid).ok_or_else(|| message(404, "404 Not found"))?;
+                let mr = project
+                    .merge_requests
+                    .iter()
+                    .find(|m| m.iid.to_string() == *iid)
+                    .ok_or_else(|| message(404, "404 Not found"))?;
                 Ok(answer(200, self.merge_request_json(project, mr)))
             }
-            ("PUT", ["projects", id, "merge_requests", iid]) => self.update_merge_request(id, iid, &body),
+            ("PUT", ["projects", id, "merge_requests", iid]) => {
+                self.update_merge_request(id, iid, &body)
+            }
             ("GET", ["groups"]) => Ok(Self::search_groups(&q)),
             ("POST", ["projects", id, "share"]) => self.share(id, &body),
             ("DELETE", ["projects", id, "share", group]) => {
                 let project = self.project_mut(id)?;
-                project.shares.remove(&group.parse().unwrap_or(0)).ok_or_else(|| message(404, "404 Not found"))?;
+                project
+                    .shares
+                    .remove(&group.parse().unwrap_or(0))
+                    .ok_or_else(|| message(404, "404 Not found"))?;
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
             _ => Err(message(404, "404 Not Found")),
@@ -343,16 +437,26 @@ impl GitLab {
 
     /// A project by URL-encoded path or numeric id.
     fn project(&self, id: &str) -> Result<&Project, Response> {
-        self.projects.values().find(|p| p.full_path == id || p.id.to_string() == id).ok_or_else(|| not_found("Project"))
+        self.projects
+            .values()
+            .find(|p| p.full_path == id || p.id.to_string() == id)
+            .ok_or_else(|| not_found("Project"))
     }
 
     fn project_mut(&mut self, id: &str) -> Result<&mut Project, Response> {
-        self.projects.values_mut().find(|p| p.full_path == id || p.id.to_string() == id).ok_or_else(|| not_found("Project"))
+        self.projects
+            .values_mut()
+            .find(|p| p.full_path == id || p.id.to_string() == id)
+            .ok_or_else(|| not_found("Project"))
     }
 
     fn project_json(&self, p: &Project) -> Value {
         let (namespace, path) = p.full_path.rsplit_once('/').unwrap();
-        let default_branch = if p.branches.is_empty() { Value::Null } else { json!("main") };
+        let default_branch = if p.branches.is_empty() {
+            Value::Null
+        } else {
+            json!("main")
+        };
         let mut json = json!({
             "id": p.id, "name": path, "path": path, "path_with_namespace": p.full_path,
             "namespace": {"full_path": namespace}, "description": p.description, "visibility": p.visibility,
@@ -368,13 +472,24 @@ impl GitLab {
 
     fn namespace(body: &Value) -> Result<&'static str, Response> {
         let id = body.get("namespace_id").and_then(Value::as_u64);
-        GROUPS.iter().find(|g| Some(g.0) == id).map(|g| g.3).ok_or_else(|| not_found("Namespace"))
+        GROUPS
+            .iter()
+            .find(|g| Some(g.0) == id)
+            .map(|g| g.3)
+            .ok_or_else(|| not_found("Namespace"))
     }
 
     fn visibility(body: &Value) -> Result<String, Response> {
-        match body.get("visibility").and_then(Value::as_str).unwrap_or("private") {
+        match body
+            .get("visibility")
+            .and_then(Value::as_str)
+            .unwrap_or("private")
+        {
             v @ ("private" | "internal" | "public") => Ok(v.into()),
-            _ => Err(answer(400, json!({"error": "visibility does not have a valid value"}))),
+            _ => Err(answer(
+                400,
+                json!({"error": "visibility does not have a valid value"}),
+            )),
         }
     }
 
@@ -383,20 +498,34 @@ impl GitLab {
         check(
             body,
             &[("name", Kind::Str), ("namespace_id", Kind::Int)],
-            &[("path", Kind::Str), ("description", Kind::Str), ("visibility", Kind::Str), ("initialize_with_readme", Kind::Bool)],
+            &[
+                ("path", Kind::Str),
+                ("description", Kind::Str),
+                ("visibility", Kind::Str),
+                ("initialize_with_readme", Kind::Bool),
+            ],
         )?;
         let namespace = Self::namespace(body)?;
-        let path = body.get("path").and_then(Value::as_str).unwrap_or(text(body, "name"));
+        let path = body
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or(text(body, "name"));
         let full_path = format!("{namespace}/{path}");
         if self.projects.contains_key(&full_path) {
-            return Err(message(400, json!({"name": ["has already been taken"], "path": ["has already been taken"]})));
+            return Err(message(
+                400,
+                json!({"name": ["has already been taken"], "path": ["has already been taken"]}),
+            ));
         }
         let visibility = Self::visibility(body)?;
         let mut project = self.new_project(&full_path, text(body, "description"), &visibility);
         if body["initialize_with_readme"].as_bool() == Some(true) {
             let commit = self.commit();
             project.branches.insert("main".into(), commit);
-            project.files.insert(("main".into(), "README.md".into()), format!("# {}\n", text(body, "name")));
+            project.files.insert(
+                ("main".into(), "README.md".into()),
+                format!("# {}\n", text(body, "name")),
+            );
         }
         let json = self.project_json(&project);
         self.projects.insert(full_path, project);
@@ -408,19 +537,39 @@ impl GitLab {
         check(
             body,
             &[],
-            &[("namespace_id", Kind::Int), ("name", Kind::Str), ("path", Kind::Str), ("description", Kind::Str), ("visibility", Kind::Str)],
+            &[
+                ("namespace_id", Kind::Int),
+                ("name", Kind::Str),
+                ("path", Kind::Str),
+                ("description", Kind::Str),
+                ("visibility", Kind::Str),
+            ],
         )?;
         let source = self.project(id)?;
-        let (source_path, branches, files, source_description) =
-            (source.full_path.clone(), source.branches.clone(), source.files.clone(), source.description.clone());
+        let (source_path, branches, files, source_description) = (
+            source.full_path.clone(),
+            source.branches.clone(),
+            source.files.clone(),
+            source.description.clone(),
+        );
         let namespace = Self::namespace(body)?;
-        let path = body.get("path").and_then(Value::as_str).unwrap_or_else(|| source_path.rsplit('/').next().unwrap());
+        let path = body
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| source_path.rsplit('/').next().unwrap());
         let full_path = format!("{namespace}/{path}");
         if self.projects.contains_key(&full_path) {
-            return Err(message(409, json!({"name": ["has already been taken"], "path": ["has already been taken"]})));
+            return Err(message(
+                409,
+                json!({"name": ["has already been taken"], "path": ["has already been taken"]}),
+            ));
         }
         let visibility = Self::visibility(body)?;
-        let description = body.get("description").and_then(Value::as_str).unwrap_or(&source_description).to_string();
+        let description = body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or(&source_description)
+            .to_string();
         let mut project = self.new_project(&full_path, &description, &visibility);
         project.forked_from = Some(source_path);
         project.branches = branches;
@@ -432,8 +581,14 @@ impl GitLab {
 
     /// POST /projects/{id}/repository/branches?branch=&ref=.
     fn create_branch(&mut self, id: &str, q: &BTreeMap<String, String>) -> Answer {
-        let branch = q.get("branch").ok_or_else(|| answer(400, json!({"error": "branch is missing"})))?.clone();
-        let reference = q.get("ref").ok_or_else(|| answer(400, json!({"error": "ref is missing"})))?.clone();
+        let branch = q
+            .get("branch")
+            .ok_or_else(|| answer(400, json!({"error": "branch is missing"})))?
+            .clone();
+        let reference = q
+            .get("ref")
+            .ok_or_else(|| answer(400, json!({"error": "ref is missing"})))?
+            .clone();
         let web = self.web.clone();
         let project = self.project_mut(id)?;
         let Some(commit) = project.branches.get(&reference).cloned() else {
@@ -442,51 +597,91 @@ impl GitLab {
         if project.branches.contains_key(&branch) {
             return Err(message(400, "Branch already exists"));
         }
-        let copied: Vec<_> =
-            project.files.iter().filter(|((b, _), _)| *b == reference).map(|((_, p), c)| ((branch.clone(), p.clone()), c.clone())).collect();
+        let copied: Vec<_> = project
+            .files
+            .iter()
+            .filter(|((b, _), _)| *b == reference)
+            .map(|((_, p), c)| ((branch.clone(), p.clone()), c.clone()))
+            .collect();
         project.files.extend(copied);
         project.branches.insert(branch.clone(), commit.clone());
         let web_url = format!("{web}/{}/-/tree/{branch}", project.full_path);
-        Ok(answer(201, json!({"name": branch, "commit": {"id": commit}, "default": false, "protected": false, "web_url": web_url})))
+        Ok(answer(
+            201,
+            json!({"name": branch, "commit": {"id": commit}, "default": false, "protected": false, "web_url": web_url}),
+        ))
     }
 
     /// GET /projects/{id}/repository/files/{file_path}?ref=.
     fn get_file(&self, id: &str, file: &str, q: &BTreeMap<String, String>) -> Answer {
-        let reference = q.get("ref").ok_or_else(|| answer(400, json!({"error": "ref is missing"})))?;
+        let reference = q
+            .get("ref")
+            .ok_or_else(|| answer(400, json!({"error": "ref is missing"})))?;
         let project = self.project(id)?;
-        let content = project.files.get(&(reference.clone(), file.to_string())).ok_or_else(|| not_found("File"))?;
-        Ok(answer(200, json!({
-            "file_name": file.rsplit('/').next(), "file_path": file, "size": content.len(), "encoding": "base64",
-            "content": STANDARD.encode(content.as_bytes()), "ref": reference,
-        })))
+        let content = project
+            .files
+            .get(&(reference.clone(), file.to_string()))
+            .ok_or_else(|| not_found("File"))?;
+        Ok(answer(
+            200,
+            json!({
+                "file_name": file.rsplit('/').next(), "file_path": file, "size": content.len(), "encoding": "base64",
+                "content": STANDARD.encode(content.as_bytes()), "ref": reference,
+            }),
+        ))
     }
 
     /// POST /projects/{id}/repository/commits.
     fn create_commit(&mut self, id: &str, body: &Value) -> Answer {
-        check(body, &[("branch", Kind::Str), ("commit_message", Kind::Str), ("actions", Kind::List)], &[])?;
+        check(
+            body,
+            &[
+                ("branch", Kind::Str),
+                ("commit_message", Kind::Str),
+                ("actions", Kind::List),
+            ],
+            &[],
+        )?;
         for action in body["actions"].as_array().unwrap() {
-            check(action, &[("action", Kind::Str), ("file_path", Kind::Str)], &[("content", Kind::Str), ("encoding", Kind::Str)])?;
+            check(
+                action,
+                &[("action", Kind::Str), ("file_path", Kind::Str)],
+                &[("content", Kind::Str), ("encoding", Kind::Str)],
+            )?;
             if !["create", "update", "delete", "move", "chmod"].contains(&text(action, "action")) {
-                return Err(answer(400, json!({"error": "actions[action] does not have a valid value"})));
+                return Err(answer(
+                    400,
+                    json!({"error": "actions[action] does not have a valid value"}),
+                ));
             }
         }
         let commit = self.commit();
         let project = self.project_mut(id)?;
         let branch = text(body, "branch").to_string();
         if !project.branches.contains_key(&branch) {
-            return Err(message(400, "You can only create or edit files when you are on a branch"));
+            return Err(message(
+                400,
+                "You can only create or edit files when you are on a branch",
+            ));
         }
         // All or nothing, as a commit is.
         let mut files = project.files.clone();
         for action in body["actions"].as_array().unwrap() {
             let key = (branch.clone(), text(action, "file_path").to_string());
             let content = match text(action, "encoding") {
-                "base64" => String::from_utf8(STANDARD.decode(text(action, "content")).unwrap_or_default()).unwrap_or_default(),
+                "base64" => {
+                    String::from_utf8(STANDARD.decode(text(action, "content")).unwrap_or_default())
+                        .unwrap_or_default()
+                }
                 _ => text(action, "content").to_string(),
             };
             match (text(action, "action"), files.contains_key(&key)) {
-                ("create", true) => return Err(message(400, "A file with this name already exists")),
-                ("update" | "delete", false) => return Err(message(400, "A file with this name doesn't exist")),
+                ("create", true) => {
+                    return Err(message(400, "A file with this name already exists"));
+                }
+                ("update" | "delete", false) => {
+                    return Err(message(400, "A file with this name doesn't exist"));
+                }
                 ("delete", true) => {
                     files.remove(&key);
                 }
@@ -497,7 +692,10 @@ impl GitLab {
         }
         project.files = files;
         project.branches.insert(branch, commit.clone());
-        Ok(answer(201, json!({"id": commit, "short_id": &commit[..8], "title": text(body, "commit_message")})))
+        Ok(answer(
+            201,
+            json!({"id": commit, "short_id": &commit[..8], "title": text(body, "commit_message")}),
+        ))
     }
 
     fn merge_request_json(&self, project: &Project, mr: &MergeRequest) -> Value {
@@ -514,18 +712,41 @@ impl GitLab {
     fn create_merge_request(&mut self, id: &str, body: &Value) -> Answer {
         check(
             body,
-            &[("source_branch", Kind::Str), ("target_branch", Kind::Str), ("title", Kind::Str)],
-            &[("description", Kind::Str), ("remove_source_branch", Kind::Bool)],
+            &[
+                ("source_branch", Kind::Str),
+                ("target_branch", Kind::Str),
+                ("title", Kind::Str),
+            ],
+            &[
+                ("description", Kind::Str),
+                ("remove_source_branch", Kind::Bool),
+            ],
         )?;
         let project = self.project_mut(id)?;
-        let (source, target) = (text(body, "source_branch").to_string(), text(body, "target_branch").to_string());
+        let (source, target) = (
+            text(body, "source_branch").to_string(),
+            text(body, "target_branch").to_string(),
+        );
         for (which, branch) in [("Source", &source), ("Target", &target)] {
             if !project.branches.contains_key(branch) {
-                return Err(message(400, json!([format!("{which} branch \"{branch}\" does not exist")])));
+                return Err(message(
+                    400,
+                    json!([format!("{which} branch \"{branch}\" does not exist")]),
+                ));
             }
         }
-        if let Some(open) = project.merge_requests.iter().find(|m| m.source == source && m.target == target && m.state == "opened") {
-            return Err(message(409, json!([format!("Another open merge request already exists for this source branch: !{}", open.iid)])));
+        if let Some(open) = project
+            .merge_requests
+            .iter()
+            .find(|m| m.source == source && m.target == target && m.state == "opened")
+        {
+            return Err(message(
+                409,
+                json!([format!(
+                    "Another open merge request already exists for this source branch: !{}",
+                    open.iid
+                )]),
+            ));
         }
         let iid = project.merge_requests.len() as u64 + 1;
         project.merge_requests.push(MergeRequest {
@@ -537,33 +758,75 @@ impl GitLab {
             state: "opened".into(),
         });
         let project = self.project(id)?;
-        Ok(answer(201, self.merge_request_json(project, project.merge_requests.last().unwrap())))
+        Ok(answer(
+            201,
+            self.merge_request_json(project, project.merge_requests.last().unwrap()),
+        ))
     }
 
     /// PUT /projects/{id}/merge_requests/{iid}.
     fn update_merge_request(&mut self, id: &str, iid: &str, body: &Value) -> Answer {
-        check(body, &[], &[("state_event", Kind::Str), ("title", Kind::Str), ("description", Kind::Str)])?;
+        check(
+            body,
+            &[],
+            &[
+                ("state_event", Kind::Str),
+                ("title", Kind::Str),
+                ("description", Kind::Str),
+            ],
+        )?;
         let project = self.project_mut(id)?;
-        let mr = project.merge_requests.iter_mut().find(|m| m.iid.to_string() == iid).ok_or_else(|| message(404, "404 Not found"))?;
-        match (body.get("state_event").and_then(Value::as_str), mr.state.as_str()) {
+        let mr = project
+            .merge_requests
+            .iter_mut()
+            .find(|m| m.iid.to_string() == iid)
+            .ok_or_else(|| message(404, "404 Not found"))?;
+        match (
+            body.get("state_event").and_then(Value::as_str),
+            mr.state.as_str(),
+        ) {
             (None, _) => {}
             (Some("close"), "opened") => mr.state = "closed".into(),
             (Some("reopen"), "closed") => mr.state = "opened".into(),
             (Some("close" | "reopen"), _) => {}
-            (Some(_), _) => return Err(answer(400, json!({"error": "state_event does not have a valid value"}))),
+            (Some(_), _) => {
+                return Err(answer(
+                    400,
+                    json!({"error": "state_event does not have a valid value"}),
+                ));
+            }
         }
         let project = self.project(id)?;
-        let mr = project.merge_requests.iter().find(|m| m.iid.to_string() == iid).unwrap();
+        let mr = project
+            .merge_requests
+            .iter()
+            .find(|m| m.iid.to_string() == iid)
+            .unwrap();
         Ok(answer(200, self.merge_request_json(project, mr)))
     }
 
     /// GET /groups?search=&per_page=&page=, at most two a page, with GitLab's pagination headers.
     fn search_groups(q: &BTreeMap<String, String>) -> Response {
-        let search = q.get("search").map(|s| s.to_lowercase()).unwrap_or_default();
-        let found: Vec<_> =
-            GROUPS.iter().filter(|(_, name, path, _)| name.to_lowercase().contains(&search) || path.contains(&search)).collect();
-        let per_page = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(20usize).clamp(1, PAGE);
-        let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
+        let search = q
+            .get("search")
+            .map(|s| s.to_lowercase())
+            .unwrap_or_default();
+        let found: Vec<_> = GROUPS
+            .iter()
+            .filter(|(_, name, path, _)| {
+                name.to_lowercase().contains(&search) || path.contains(&search)
+            })
+            .collect();
+        let per_page = q
+            .get("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(20usize)
+            .clamp(1, PAGE);
+        let page = q
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1usize)
+            .max(1);
         let pages = found.len().div_ceil(per_page).max(1);
         let list: Vec<Value> = found
             .iter()
@@ -572,10 +835,18 @@ impl GitLab {
             .map(|(id, name, path, full)| json!({"id": id, "name": name, "path": path, "full_path": full}))
             .collect();
         let mut response = answer(200, Value::Array(list));
-        let next = if page < pages { (page + 1).to_string() } else { String::new() };
-        for (name, value) in
-            [("x-next-page", next), ("x-page", page.to_string()), ("x-per-page", per_page.to_string()), ("x-total", found.len().to_string()), ("x-total-pages", pages.to_string())]
-        {
+        let next = if page < pages {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        };
+        for (name, value) in [
+            ("x-next-page", next),
+            ("x-page", page.to_string()),
+            ("x-per-page", per_page.to_string()),
+            ("x-total", found.len().to_string()),
+            ("x-total-pages", pages.to_string()),
+        ] {
             response.headers_mut().insert(name, value.parse().unwrap());
         }
         response
@@ -583,10 +854,17 @@ impl GitLab {
 
     /// POST /projects/{id}/share.
     fn share(&mut self, id: &str, body: &Value) -> Answer {
-        check(body, &[("group_id", Kind::Int), ("group_access", Kind::Int)], &[("expires_at", Kind::Str)])?;
+        check(
+            body,
+            &[("group_id", Kind::Int), ("group_access", Kind::Int)],
+            &[("expires_at", Kind::Str)],
+        )?;
         let level = body["group_access"].as_u64().unwrap();
         if ![10, 20, 30, 40].contains(&level) {
-            return Err(answer(400, json!({"error": "group_access does not have a valid value"})));
+            return Err(answer(
+                400,
+                json!({"error": "group_access does not have a valid value"}),
+            ));
         }
         let group = body["group_id"].as_u64().unwrap();
         if !GROUPS.iter().any(|g| g.0 == group) {
@@ -597,6 +875,9 @@ impl GitLab {
             return Err(message(409, "Group already shared with this group"));
         }
         project.shares.insert(group, level);
-        Ok(answer(201, json!({"id": group * 1000 + project.id, "project_id": project.id, "group_id": group, "group_access": level})))
+        Ok(answer(
+            201,
+            json!({"id": group * 1000 + project.id, "project_id": project.id, "group_id": group, "group_access": level}),
+        ))
     }
 }

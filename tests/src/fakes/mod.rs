@@ -2,12 +2,12 @@
 //! tests: each records every request (to assert shapes against the provider's documentation)
 //! and can be told to fail the next matching requests (rate limits, 5xx, provider errors).
 
+pub mod datadog;
 pub mod github;
 pub mod gitlab;
-pub mod vault;
-pub mod terraform_cloud;
 pub mod slack;
-pub mod datadog;
+pub mod terraform_cloud;
+pub mod vault;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,10 @@ pub struct Recorded {
 impl Recorded {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -68,12 +71,21 @@ pub struct Recorder {
 
 impl Recorder {
     /// Records a request; answers the first matching fault instead, if one is armed.
-    pub fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Option<Response> {
+    pub fn record(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Option<Response> {
         let recorded = Recorded {
             method: method.to_string(),
             path: uri.path().to_string(),
             query: uri.query().unwrap_or("").to_string(),
-            headers: headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
             json: serde_json::from_slice(body).unwrap_or(Value::Null),
             body: body.to_vec(),
             at: Instant::now(),
@@ -81,12 +93,20 @@ impl Recorder {
         let line = format!("{} {}", recorded.method, recorded.path);
         self.requests.lock().unwrap().push(recorded);
         let mut faults = self.faults.lock().unwrap();
-        let i = faults.iter().position(|f| f.times > 0 && line.contains(&f.matches))?;
+        let i = faults
+            .iter()
+            .position(|f| f.times > 0 && line.contains(&f.matches))?;
         faults[i].times -= 1;
         let fault = faults[i].clone();
-        let mut response = (StatusCode::from_u16(fault.status).unwrap(), axum::Json(fault.body)).into_response();
+        let mut response = (
+            StatusCode::from_u16(fault.status).unwrap(),
+            axum::Json(fault.body),
+        )
+            .into_response();
         if let Some(s) = fault.retry_after {
-            response.headers_mut().insert("retry-after", s.to_string().parse().unwrap());
+            response
+                .headers_mut()
+                .insert("retry-after", s.to_string().parse().unwrap());
         }
         Some(response)
     }
@@ -103,14 +123,23 @@ impl Recorder {
 
     /// Requests whose `METHOD path` contains `matches`.
     pub fn matching(&self, matches: &str) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| format!("{} {}", r.method, r.path).contains(matches)).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| format!("{} {}", r.method, r.path).contains(matches))
+            .collect()
     }
 }
 
 /// Serves `app` on an ephemeral localhost port; returns its address.
 pub async fn serve(app: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a fake provider");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a fake provider");
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("fake provider serves") });
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .expect("fake provider serves")
+    });
     addr
 }

@@ -38,11 +38,20 @@ impl FakeSlack {
     /// Starts Slack accepting bot token `token`, with `channels` (names without `#`).
     pub async fn start(token: &str, channels: &[&str]) -> Self {
         let recorder = Recorder::default();
-        let state =
-            Arc::new(Mutex::new(Workspace { token: token.into(), channels: channels.iter().map(|c| c.to_string()).collect(), messages: Vec::new() }));
-        let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
+        let state = Arc::new(Mutex::new(Workspace {
+            token: token.into(),
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            messages: Vec::new(),
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
-        Self { recorder, addr, state }
+        Self {
+            recorder,
+            addr,
+            state,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -58,7 +67,10 @@ impl FakeSlack {
     /// The id of channel `name`.
     pub fn channel_id(&self, name: &str) -> Option<String> {
         let ws = self.state.lock().unwrap();
-        ws.channels.iter().position(|c| c == name.trim_start_matches('#')).map(|i| format!("C000{}", i + 1))
+        ws.channels
+            .iter()
+            .position(|c| c == name.trim_start_matches('#'))
+            .map(|i| format!("C000{}", i + 1))
     }
 
     /// Every body posted successfully, oldest first.
@@ -75,27 +87,53 @@ fn invalid_blocks(detail: &str) -> Response {
     axum::Json(json!({"ok": false, "error": "invalid_blocks", "response_metadata": {"messages": [format!("[ERROR] {detail}")]}})).into_response()
 }
 
-async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State((recorder, state)): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(fault) = recorder.record(&method, &uri, &headers, &body) {
         return fault;
     }
     if uri.path() != "/api/chat.postMessage" {
-        return (axum::http::StatusCode::NOT_FOUND, axum::Json(json!({"ok": false, "error": "unknown_method"}))).into_response();
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::Json(json!({"ok": false, "error": "unknown_method"})),
+        )
+            .into_response();
     }
     let mut ws = state.lock().unwrap();
-    match headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
+    match headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
         None => return refuse("not_authed"),
         Some(token) if token != ws.token => return refuse("invalid_auth"),
         Some(_) => {}
     }
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/json") {
         return refuse("invalid_form_data");
     }
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else { return refuse("invalid_json") };
-    let Some(channel) = message["channel"].as_str().filter(|c| !c.is_empty()) else { return refuse("channel_not_found") };
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        return refuse("invalid_json");
+    };
+    let Some(channel) = message["channel"].as_str().filter(|c| !c.is_empty()) else {
+        return refuse("channel_not_found");
+    };
     let name = channel.trim_start_matches('#');
-    let Some(index) = ws.channels.iter().enumerate().position(|(i, c)| c == name || format!("C000{}", i + 1) == name) else {
+    let Some(index) = ws
+        .channels
+        .iter()
+        .enumerate()
+        .position(|(i, c)| c == name || format!("C000{}", i + 1) == name)
+    else {
         return refuse("channel_not_found");
     };
     let has_text = message["text"].as_str().is_some_and(|t| !t.is_empty());
@@ -121,22 +159,37 @@ fn text_object(value: &Value, at: &str, types: &[&str], max: usize) -> Result<()
     }
     match value["text"].as_str() {
         Some(t) if !t.is_empty() && t.chars().count() <= max => Ok(()),
-        _ => Err(format!("must be 1 to {max} characters [json-pointer:{at}/text]")),
+        _ => Err(format!(
+            "must be 1 to {max} characters [json-pointer:{at}/text]"
+        )),
     }
 }
 
 fn check_blocks(blocks: &Value) -> Result<(), String> {
-    let blocks = blocks.as_array().ok_or("blocks must be an array [json-pointer:/blocks]")?;
+    let blocks = blocks
+        .as_array()
+        .ok_or("blocks must be an array [json-pointer:/blocks]")?;
     let mut action_ids = HashSet::new();
     for (i, block) in blocks.iter().enumerate() {
         let at = format!("/blocks/{i}");
         match block["type"].as_str() {
-            Some("section") => text_object(&block["text"], &format!("{at}/text"), &["mrkdwn", "plain_text"], 3000)?,
-            Some("header") => text_object(&block["text"], &format!("{at}/text"), &["plain_text"], 150)?,
+            Some("section") => text_object(
+                &block["text"],
+                &format!("{at}/text"),
+                &["mrkdwn", "plain_text"],
+                3000,
+            )?,
+            Some("header") => {
+                text_object(&block["text"], &format!("{at}/text"), &["plain_text"], 150)?
+            }
             Some("divider") => {}
             Some("actions") => {
-                let elements = block["elements"].as_array().filter(|e| !e.is_empty() && e.len() <= 25);
-                let elements = elements.ok_or(format!("must have 1 to 25 elements [json-pointer:{at}/elements]"))?;
+                let elements = block["elements"]
+                    .as_array()
+                    .filter(|e| !e.is_empty() && e.len() <= 25);
+                let elements = elements.ok_or(format!(
+                    "must have 1 to 25 elements [json-pointer:{at}/elements]"
+                ))?;
                 for (j, element) in elements.iter().enumerate() {
                     let at = format!("{at}/elements/{j}");
                     if element["type"] != "button" {
@@ -149,20 +202,34 @@ fn check_blocks(blocks: &Value) -> Result<(), String> {
                             .filter(|s| !s.is_empty() && s.len() <= 255)
                             .ok_or(format!("invalid action_id [json-pointer:{at}/action_id]"))?;
                         if !action_ids.insert(id.to_string()) {
-                            return Err(format!("action_id `{id}` is already used [json-pointer:{at}/action_id]"));
+                            return Err(format!(
+                                "action_id `{id}` is already used [json-pointer:{at}/action_id]"
+                            ));
                         }
                     }
                     if let Some(style) = element.get("style")
                         && style != "primary"
                         && style != "danger"
                     {
-                        return Err(format!("style must be primary or danger [json-pointer:{at}/style]"));
+                        return Err(format!(
+                            "style must be primary or danger [json-pointer:{at}/style]"
+                        ));
                     }
-                    if element.get("value").is_some_and(|v| v.as_str().is_none_or(|s| s.len() > 2000)) {
-                        return Err(format!("value must be a string up to 2000 characters [json-pointer:{at}/value]"));
+                    if element
+                        .get("value")
+                        .is_some_and(|v| v.as_str().is_none_or(|s| s.len() > 2000))
+                    {
+                        return Err(format!(
+                            "value must be a string up to 2000 characters [json-pointer:{at}/value]"
+                        ));
                     }
-                    if element.get("url").is_some_and(|v| v.as_str().is_none_or(|s| s.len() > 3000 || !s.starts_with("http"))) {
-                        return Err(format!("url must be a URL up to 3000 characters [json-pointer:{at}/url]"));
+                    if element.get("url").is_some_and(|v| {
+                        v.as_str()
+                            .is_none_or(|s| s.len() > 3000 || !s.starts_with("http"))
+                    }) {
+                        return Err(format!(
+                            "url must be a URL up to 3000 characters [json-pointer:{at}/url]"
+                        ));
                     }
                 }
             }

@@ -43,10 +43,21 @@ impl FakeVault {
     /// (which then accept [`APPROLE_TOKEN`]).
     pub async fn start(token: &str, role_id: &str, secret_id: &str) -> Self {
         let recorder = Recorder::default();
-        let state = Arc::new(Mutex::new(Kv { token: token.into(), role_id: role_id.into(), secret_id: secret_id.into(), ..Default::default() }));
-        let app = axum::Router::new().fallback(handle).with_state((recorder.clone(), state.clone()));
+        let state = Arc::new(Mutex::new(Kv {
+            token: token.into(),
+            role_id: role_id.into(),
+            secret_id: secret_id.into(),
+            ..Default::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((recorder.clone(), state.clone()));
         let addr = serve(app).await;
-        Self { recorder, addr, state }
+        Self {
+            recorder,
+            addr,
+            state,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -61,7 +72,12 @@ impl FakeVault {
 
     /// The current value of the secret at `path` (under `secret/`).
     pub fn secret(&self, path: &str) -> Option<String> {
-        self.state.lock().unwrap().secrets.get(path).and_then(|v| v.last().cloned())
+        self.state
+            .lock()
+            .unwrap()
+            .secrets
+            .get(path)
+            .and_then(|v| v.last().cloned())
     }
 
     /// Whether a secret exists at `path`.
@@ -71,15 +87,30 @@ impl FakeVault {
 
     /// The current version at `path` (0 when missing).
     pub fn version(&self, path: &str) -> u64 {
-        self.state.lock().unwrap().secrets.get(path).map_or(0, |v| v.len() as u64)
+        self.state
+            .lock()
+            .unwrap()
+            .secrets
+            .get(path)
+            .map_or(0, |v| v.len() as u64)
     }
 }
 
 fn errors(status: u16, errors: &[&str]) -> Response {
-    (StatusCode::from_u16(status).unwrap(), axum::Json(json!({"errors": errors}))).into_response()
+    (
+        StatusCode::from_u16(status).unwrap(),
+        axum::Json(json!({"errors": errors})),
+    )
+        .into_response()
 }
 
-async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State((recorder, state)): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(fault) = recorder.record(&method, &uri, &headers, &body) {
         return fault;
     }
@@ -87,7 +118,8 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
     let mut kv = state.lock().unwrap();
     let path = uri.path();
     if path == "/v1/auth/approle/login" && method == Method::POST {
-        let (Some(role), Some(secret)) = (body["role_id"].as_str(), body["secret_id"].as_str()) else {
+        let (Some(role), Some(secret)) = (body["role_id"].as_str(), body["secret_id"].as_str())
+        else {
             return errors(400, &["missing role_id or secret_id"]);
         };
         if role != kv.role_id {
@@ -99,12 +131,25 @@ async fn handle(State((recorder, state)): State<Shared>, method: Method, uri: Ur
         return axum::Json(json!({"auth": {"client_token": APPROLE_TOKEN, "policies": ["default"], "lease_duration": 3600, "renewable": true}}))
             .into_response();
     }
-    let token = headers.get("x-vault-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let token = headers
+        .get("x-vault-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if token.is_empty() || (token != kv.token && token != APPROLE_TOKEN) {
         return errors(403, &["permission denied"]);
     }
-    let route_missing = || errors(404, &[&format!("no handler for route \"{}\". route entry not found.", path.trim_start_matches("/v1/"))]);
-    let Some(rest) = path.strip_prefix("/v1/secret/") else { return route_missing() };
+    let route_missing = || {
+        errors(
+            404,
+            &[&format!(
+                "no handler for route \"{}\". route entry not found.",
+                path.trim_start_matches("/v1/")
+            )],
+        )
+    };
+    let Some(rest) = path.strip_prefix("/v1/secret/") else {
+        return route_missing();
+    };
     if let Some(secret) = rest.strip_prefix("data/").filter(|s| !s.is_empty()) {
         match method {
             Method::POST | Method::PUT => {

@@ -2,9 +2,9 @@
 //! approve and reject with a comment, and the caller's notifications (with their links).
 
 use axum::extract::rejection::QueryRejection;
-use bytes::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
+use bytes::Bytes;
 use lever_identity::Principal;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,13 +31,21 @@ pub(crate) async fn list(
     let approvals = match (query.assigned.as_deref(), query.run) {
         (Some("me"), None) => state.approvals.assigned(&principal).await?,
         (None, Some(run)) => state.approvals.of_run(&run).await?,
-        _ => return Err(ApiError::bad_request("invalid-query", "ask for `?assigned=me` or `?run=RUN_ID`")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid-query",
+                "ask for `?assigned=me` or `?run=RUN_ID`",
+            ));
+        }
     };
     Ok(Json(json!({ "approvals": approvals })))
 }
 
 /// `GET /api/v1/approvals/{id}`.
-pub(crate) async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(state.approvals.get(&id).await?))
 }
 
@@ -49,17 +57,34 @@ pub(crate) struct DecisionBody {
     comment: String,
 }
 
-async fn decide(state: AppState, principal: Principal, id: String, body: Bytes, approve: bool) -> Result<Json<Value>, ApiError> {
+async fn decide(
+    state: AppState,
+    principal: Principal,
+    id: String,
+    body: Bytes,
+    approve: bool,
+) -> Result<Json<Value>, ApiError> {
     // The body is optional (an approval needs no comment).
     let body: DecisionBody = if body.iter().all(u8::is_ascii_whitespace) {
         DecisionBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid-body", format!("send {{\"comment\": \"...\"}}: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid-body",
+                format!("send {{\"comment\": \"...\"}}: {e}"),
+            )
+        })?
     };
     if !approve && body.comment.trim().is_empty() {
-        return Err(ApiError::bad_request("comment-required", "say why you reject: send {\"comment\": \"...\"}"));
+        return Err(ApiError::bad_request(
+            "comment-required",
+            "say why you reject: send {\"comment\": \"...\"}",
+        ));
     }
-    let outcome = state.approvals.decide(&principal, &id, approve, &body.comment, "api").await?;
+    let outcome = state
+        .approvals
+        .decide(&principal, &id, approve, &body.comment, "api")
+        .await?;
     state.executor.nudge();
     let approval = state.approvals.get(&id).await?;
     Ok(Json(json!({"outcome": outcome, "approval": approval})))
@@ -87,7 +112,10 @@ pub(crate) async fn reject(
 
 /// `GET /api/v1/notifications`: what was sent to the caller, newest last, with their own
 /// one-click links only.
-pub(crate) async fn notifications(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn notifications(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::new();
     for mut n in state.store.notifications(Some(&principal.id)).await? {
         let mine = n.body["links"].get(&principal.id).cloned();

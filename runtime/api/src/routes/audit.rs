@@ -32,7 +32,10 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/v1/audit/verify`: recomputes the chain; `intact: false` names the rows.
-pub(crate) async fn verify(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
     require_platform(&principal, "verifying the audit trail")?;
     Ok(Json(json!(state.store.verify_audit().await?)))
 }

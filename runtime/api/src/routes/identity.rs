@@ -38,32 +38,70 @@ pub(crate) async fn create(
         require_platform(&principal, "creating tokens for someone else")?;
     }
     if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid-name", "give the token a name, e.g. {\"name\": \"laptop\"}"));
+        return Err(ApiError::bad_request(
+            "invalid-name",
+            "give the token a name, e.g. {\"name\": \"laptop\"}",
+        ));
     }
-    let (record, token) = state.identity.create_token(&user, &body.name, &principal.id).await?;
+    let (record, token) = state
+        .identity
+        .create_token(&user, &body.name, &principal.id)
+        .await?;
     state
         .store
-        .append_audit(&lever_store::AuditEntry { run_id: None, kind: "token-created", actor: &principal.id, data: json!({"token": record.id, "user": user}), policy_version: None })
+        .append_audit(&lever_store::AuditEntry {
+            run_id: None,
+            kind: "token-created",
+            actor: &principal.id,
+            data: json!({"token": record.id, "user": user}),
+            policy_version: None,
+        })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "record": record}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "record": record})),
+    ))
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens (all, for the platform team); never the secret.
-pub(crate) async fn list(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Json<Value>, ApiError> {
-    let user = if principal.is_platform() { None } else { Some(principal.id.as_str()) };
-    Ok(Json(json!({ "tokens": state.store.tokens_of(user).await? })))
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let user = if principal.is_platform() {
+        None
+    } else {
+        Some(principal.id.as_str())
+    };
+    Ok(Json(
+        json!({ "tokens": state.store.tokens_of(user).await? }),
+    ))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes.
-pub(crate) async fn revoke(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let token = state.store.token(&id).await?.ok_or_else(|| ApiError::not_found(format!("no token `{id}`")))?;
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let token = state
+        .store
+        .token(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no token `{id}`")))?;
     if token.user_id != principal.id {
         require_platform(&principal, "revoking someone else's token")?;
     }
     state.store.revoke_token(&id).await?;
     state
         .store
-        .append_audit(&lever_store::AuditEntry { run_id: None, kind: "token-revoked", actor: &principal.id, data: json!({"token": id, "user": token.user_id}), policy_version: None })
+        .append_audit(&lever_store::AuditEntry {
+            run_id: None,
+            kind: "token-revoked",
+            actor: &principal.id,
+            data: json!({"token": id, "user": token.user_id}),
+            policy_version: None,
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -84,13 +122,17 @@ pub(crate) async fn advance_clock(
 ) -> Result<Json<Value>, ApiError> {
     require_platform(&principal, "moving the clock")?;
     let Some(clock) = &state.manual_clock else {
-        return Err(ApiError::not_found("this server runs on the system clock; start it with --manual-clock to move time"));
+        return Err(ApiError::not_found(
+            "this server runs on the system clock; start it with --manual-clock to move time",
+        ));
     };
     let Json(body) = body?;
     let now = clock.advance(body.advance_ms);
     // Fire what is now due before answering, so the caller sees its effects.
     state.approvals.tick().await?;
-    Ok(Json(json!({"now_ms": now, "now": lever_identity::format_rfc3339(now)})))
+    Ok(Json(
+        json!({"now_ms": now, "now": lever_identity::format_rfc3339(now)}),
+    ))
 }
 
 /// `GET /api/v1/insights/approvals`: share approved automatically and time to approval.

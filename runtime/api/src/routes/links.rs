@@ -3,18 +3,21 @@
 //! button POSTs to the same address, which decides. No API token is needed: the signed,
 //! single-use link is the credential; a caller who also sends a token must be its approver.
 
-use bytes::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
 use lever_approvals::ApprovalError;
 use serde::Deserialize;
 
 use crate::AppState;
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -30,7 +33,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 fn error_page(e: &ApprovalError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    page(status, "This link cannot be used", &format!("<p id=error>{}</p>", escape(&e.to_string())))
+    page(
+        status,
+        "This link cannot be used",
+        &format!("<p id=error>{}</p>", escape(&e.to_string())),
+    )
 }
 
 /// `GET /approve/{token}`: the context and a confirm button. Never decides.
@@ -43,9 +50,17 @@ pub(crate) async fn show(State(state): State<AppState>, Path(token): Path<String
         Ok(view) => view,
         Err(e) => return error_page(&e),
     };
-    let decision = serde_json::to_value(link.claims.decision).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let decision = serde_json::to_value(link.claims.decision)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     let context = serde_json::to_string_pretty(&view["context"]).unwrap_or_default();
-    let reasons: String = link.stage.reasons.iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
+    let reasons: String = link
+        .stage
+        .reasons
+        .iter()
+        .map(|r| format!("<li>{}</li>", escape(r)))
+        .collect();
     let body = format!(
         "<p><b>{approver}</b>, you are asked to <b id=decision>{decision}</b> stage <b>{stage}</b> of run <code>{run}</code> \
          ({template}), requested by <b>{requester}</b>.</p><ul id=reasons>{reasons}</ul>\
@@ -69,26 +84,53 @@ pub(crate) struct Confirm {
 }
 
 /// `POST /approve/{token}`: decides, once.
-pub(crate) async fn confirm(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // The form is optional: a bare POST confirms with no comment.
     let form: Option<Confirm> = serde_urlencoded::from_bytes(&body).ok();
     let caller = match headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(header) => match state.identity.authenticate(Some(header)).await {
             Ok(p) => Some(p),
-            Err(e) => return page(StatusCode::UNAUTHORIZED, "Not signed in", &format!("<p id=error>{}</p>", escape(&e.to_string()))),
+            Err(e) => {
+                return page(
+                    StatusCode::UNAUTHORIZED,
+                    "Not signed in",
+                    &format!("<p id=error>{}</p>", escape(&e.to_string())),
+                );
+            }
         },
         None => None,
     };
     let comment = form.map(|f| f.comment).unwrap_or_default();
-    let comment = if comment.trim().is_empty() { "decided by one-click link".to_string() } else { comment };
-    match state.approvals.decide_by_link(&token, caller.as_ref(), &comment).await {
+    let comment = if comment.trim().is_empty() {
+        "decided by one-click link".to_string()
+    } else {
+        comment
+    };
+    match state
+        .approvals
+        .decide_by_link(&token, caller.as_ref(), &comment)
+        .await
+    {
         Ok((link, outcome)) => {
             state.executor.nudge();
-            let outcome = serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let outcome = serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             page(
                 StatusCode::OK,
                 "Decision recorded",
-                &format!("<p id=outcome data-outcome={}>Your decision on stage <b>{}</b> is recorded ({}).</p>", escape(&outcome), escape(&link.stage.name), escape(&outcome)),
+                &format!(
+                    "<p id=outcome data-outcome={}>Your decision on stage <b>{}</b> is recorded ({}).</p>",
+                    escape(&outcome),
+                    escape(&link.stage.name),
+                    escape(&outcome)
+                ),
             )
         }
         Err(e) => error_page(&e),

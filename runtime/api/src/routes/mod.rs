@@ -24,7 +24,9 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
     let api = Router::new()
         .route(
             "/api/v1/plugins",
-            post(plugins::publish).layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES)).get(plugins::list),
+            post(plugins::publish)
+                .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES))
+                .get(plugins::list),
         )
         .route("/api/v1/plugins/{name}", get(plugins::versions))
         .route("/api/v1/runs", post(runs::create).get(runs::list))
@@ -34,13 +36,25 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/api/v1/runs/{id}/abort", post(runs::abort))
         .route("/api/v1/runs/{id}/resubmit", post(runs::resubmit))
-        .route("/api/v1/runs/{id}/steps/{step}/retry", post(runs::retry_step))
+        .route(
+            "/api/v1/runs/{id}/steps/{step}/retry",
+            post(runs::retry_step),
+        )
         .route("/api/v1/runs/{id}/steps/{step}/skip", post(runs::skip_step))
-        .route("/api/v1/secrets/{*name}", put(secrets::put).delete(secrets::delete).get(secrets::get))
+        .route(
+            "/api/v1/secrets/{*name}",
+            put(secrets::put).delete(secrets::delete).get(secrets::get),
+        )
         .route("/api/v1/bindings", get(bindings::list))
-        .route("/api/v1/templates", post(templates::apply).get(templates::search))
+        .route(
+            "/api/v1/templates",
+            post(templates::apply).get(templates::search),
+        )
         .route("/api/v1/templates/{name}", get(templates::show))
-        .route("/api/v1/templates/{name}/validate", post(templates::validate))
+        .route(
+            "/api/v1/templates/{name}/validate",
+            post(templates::validate),
+        )
         .route("/api/v1/templates/{name}/preview", post(templates::preview))
         .route("/api/v1/approvals", get(approvals::list))
         .route("/api/v1/approvals/{id}", get(approvals::show))
@@ -49,7 +63,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/notifications", get(approvals::notifications))
         .route("/api/v1/policies", get(policies::list))
         .route("/api/v1/policies/evaluate", post(policies::evaluate))
-        .route("/api/v1/policies/{name}", put(policies::put).get(policies::show))
+        .route(
+            "/api/v1/policies/{name}",
+            put(policies::put).get(policies::show),
+        )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/me", get(identity::me))
@@ -57,7 +74,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/tokens/{id}", delete(identity::revoke))
         .route("/api/v1/admin/clock", post(identity::advance_clock))
         .route("/api/v1/insights/approvals", get(identity::insights))
-        .route_layer(axum::middleware::from_fn_with_state(state, crate::auth::require_principal));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::require_principal,
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/approve/{token}", get(links::show).post(links::confirm))

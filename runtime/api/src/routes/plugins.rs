@@ -32,7 +32,12 @@ pub(crate) struct PublishQuery {
 }
 
 fn comma_list(text: &Option<String>) -> Vec<String> {
-    text.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    text.iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl PublishQuery {
@@ -52,9 +57,18 @@ impl PublishQuery {
             ));
         }
         if limits.memory_bytes > 4 << 30 {
-            return Err(ApiError::bad_request("invalid-limits", "memory_bytes can be at most 4 GiB (4294967296)"));
+            return Err(ApiError::bad_request(
+                "invalid-limits",
+                "memory_bytes can be at most 4 GiB (4294967296)",
+            ));
         }
-        Ok(PublishOptions { limits, extra_grants: Grants { hosts: comma_list(&self.hosts), secrets: comma_list(&self.secrets) } })
+        Ok(PublishOptions {
+            limits,
+            extra_grants: Grants {
+                hosts: comma_list(&self.hosts),
+                secrets: comma_list(&self.secrets),
+            },
+        })
     }
 }
 
@@ -89,7 +103,10 @@ pub(crate) async fn publish(
             "send the .wasm component as the request body (Content-Type: application/wasm)",
         ));
     }
-    let (record, outcome) = state.registry.publish(body.to_vec(), query.options()?).await?;
+    let (record, outcome) = state
+        .registry
+        .publish(body.to_vec(), query.options()?)
+        .await?;
     let status = match outcome {
         PublishOutcome::Created => StatusCode::CREATED,
         PublishOutcome::Unchanged => StatusCode::OK,
@@ -99,14 +116,32 @@ pub(crate) async fn publish(
 
 /// Every published plugin version.
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let plugins: Vec<Value> = state.registry.list().await?.iter().map(plugin_json).collect();
+    let plugins: Vec<Value> = state
+        .registry
+        .list()
+        .await?
+        .iter()
+        .map(plugin_json)
+        .collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
 
 /// The versions of one plugin, and which one a bare name resolves to.
-pub(crate) async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    let reference = PluginRef::parse(&name).map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
+pub(crate) async fn versions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let reference = PluginRef::parse(&name)
+        .map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
     let latest = state.registry.record(&reference).await?;
-    let versions: Vec<Value> = state.store.plugin_versions(&reference.name).await?.iter().map(plugin_json).collect();
-    Ok(Json(json!({ "name": reference.name, "latest": latest.version, "versions": versions })))
+    let versions: Vec<Value> = state
+        .store
+        .plugin_versions(&reference.name)
+        .await?
+        .iter()
+        .map(plugin_json)
+        .collect();
+    Ok(Json(
+        json!({ "name": reference.name, "latest": latest.version, "versions": versions }),
+    ))
 }

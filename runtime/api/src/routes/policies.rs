@@ -11,7 +11,11 @@ use crate::auth::require_platform;
 use crate::{ApiError, AppState};
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// `PUT /api/v1/policies/{name}` with the Rego source as the body: 201 with the new
@@ -25,14 +29,29 @@ pub(crate) async fn put(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_platform(&principal, "publishing policies")?;
     if !valid_name(&name) {
-        return Err(ApiError::bad_request("invalid-name", "a policy name is 1 to 64 of a-z, 0-9, - and _"));
+        return Err(ApiError::bad_request(
+            "invalid-name",
+            "a policy name is 1 to 64 of a-z, 0-9, - and _",
+        ));
     }
     if body.trim().is_empty() {
-        return Err(ApiError::bad_request("empty-body", "send the policy's Rego source as the request body"));
+        return Err(ApiError::bad_request(
+            "empty-body",
+            "send the policy's Rego source as the request body",
+        ));
     }
     let (record, created) = state.approvals.put_policy(&name, &body, &principal).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"name": record.name, "version": record.version, "sha256": record.sha256, "in_force": state.approvals.policy_version()}))))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(
+            json!({"name": record.name, "version": record.version, "sha256": record.sha256, "in_force": state.approvals.policy_version()}),
+        ),
+    ))
 }
 
 /// `GET /api/v1/policies`: the policies in force.
@@ -44,22 +63,34 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
         .into_iter()
         .map(|p| json!({"name": p.name, "version": p.version, "sha256": p.sha256, "created_by": p.created_by, "created_at": p.created_at}))
         .collect();
-    Ok(Json(json!({"in_force": state.approvals.policy_version(), "policies": stored})))
+    Ok(Json(
+        json!({"in_force": state.approvals.policy_version(), "policies": stored}),
+    ))
 }
 
 /// `GET /api/v1/policies/{name}`: its latest version with the source (`default` without a
 /// stored version answers the built-in one).
-pub(crate) async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     match state.store.policy(&name, None).await? {
         Some(p) => Ok(Json(json!(p))),
-        None if name == lever_policy::DEFAULT_POLICY_NAME => Ok(Json(json!({"name": name, "version": "builtin", "source": lever_policy::DEFAULT_POLICY}))),
+        None if name == lever_policy::DEFAULT_POLICY_NAME => Ok(Json(
+            json!({"name": name, "version": "builtin", "source": lever_policy::DEFAULT_POLICY}),
+        )),
         None => Err(ApiError::not_found(format!("no policy `{name}`"))),
     }
 }
 
 /// `POST /api/v1/policies/evaluate` with a policy input: the decision of the policies in force.
-pub(crate) async fn evaluate(State(state): State<AppState>, body: Result<Json<Value>, JsonRejection>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn evaluate(
+    State(state): State<AppState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Json(input) = body?;
     let (decision, version) = state.approvals.evaluate(&input)?;
-    Ok(Json(json!({"decision": decision, "policy_version": version})))
+    Ok(Json(
+        json!({"decision": decision, "policy_version": version}),
+    ))
 }

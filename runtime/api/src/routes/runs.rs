@@ -49,24 +49,43 @@ pub(crate) async fn create(
     let environment = body.environment.unwrap_or_else(|| "dev".into());
     let (target, input, routed) = match (body.action, body.template) {
         (Some(action), None) => {
-            require_platform(&principal, "running a single action directly (developers run templates)")?;
+            require_platform(
+                &principal,
+                "running a single action directly (developers run templates)",
+            )?;
             let input = body.input.unwrap_or_else(|| json!({}));
-            let reference = PluginRef::parse(&action).map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
+            let reference = PluginRef::parse(&action)
+                .map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
             let (_, plugin) = state.registry.resolve(&reference).await?;
-            let routed = state.approvals.route_action(&action, plugin.manifest().risk, &input, &environment, &principal)?;
+            let routed = state.approvals.route_action(
+                &action,
+                plugin.manifest().risk,
+                &input,
+                &environment,
+                &principal,
+            )?;
             (Target::Action(action), input, routed)
         }
         (None, Some(template)) => {
             let parameters = body.parameters.unwrap_or_else(|| json!({}));
-            let (_, routed) = super::templates::route(&state, &principal, &template, &parameters).await?;
+            let (_, routed) =
+                super::templates::route(&state, &principal, &template, &parameters).await?;
             (Target::Template(template), parameters, routed)
         }
-        _ => return Err(SubmitError::Malformed("name either `action` (with `input`) or `template` (with `parameters`)".into()).into()),
+        _ => {
+            return Err(SubmitError::Malformed(
+                "name either `action` (with `input`) or `template` (with `parameters`)".into(),
+            )
+            .into());
+        }
     };
     if let Some(key) = &body.idempotency_key
         && (key.is_empty() || key.len() > 200)
     {
-        return Err(ApiError::bad_request("invalid-idempotency-key", "idempotency_key is 1 to 200 characters"));
+        return Err(ApiError::bad_request(
+            "invalid-idempotency-key",
+            "idempotency_key is 1 to 200 characters",
+        ));
     }
     let summary = routed.summary();
     let (run, created) = state
@@ -82,17 +101,35 @@ pub(crate) async fn create(
         })
         .await?;
     state.approvals.nudge();
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"id": run.id, "status": run.status, "approval": summary}))))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({"id": run.id, "status": run.status, "approval": summary})),
+    ))
 }
 
 /// 403 unless `principal` requested run `id` or has the platform role.
 async fn may_control(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
-    let run = state.store.run(id).await?.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
+    let run = state
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
     if run.requester == principal.id || principal.is_platform() {
         return Ok(());
     }
-    Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("only {} (who requested run {id}) or the platform team can control it", run.requester)))
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "only {} (who requested run {id}) or the platform team can control it",
+            run.requester
+        ),
+    ))
 }
 
 /// Query of `GET /api/v1/runs/{id}`.
@@ -104,14 +141,23 @@ pub(crate) struct ShowQuery {
 
 /// The steps of a template run that call `secrets-store.put` or `.rotate`.
 async fn steps_writing_secrets(state: &AppState, run: &RunRecord) -> Vec<String> {
-    let (Some(name), Some(version)) = (&run.template, run.template_version) else { return Vec::new() };
-    let Ok(entry) = state.catalog.get_version(name, version).await else { return Vec::new() };
+    let (Some(name), Some(version)) = (&run.template, run.template_version) else {
+        return Vec::new();
+    };
+    let Ok(entry) = state.catalog.get_version(name, version).await else {
+        return Vec::new();
+    };
     entry
         .parsed
         .template
         .steps
         .iter()
-        .filter(|s| matches!(lever_capabilities::capability_action(&s.action), Some(("secrets-store", "put" | "rotate"))))
+        .filter(|s| {
+            matches!(
+                lever_capabilities::capability_action(&s.action),
+                Some(("secrets-store", "put" | "rotate"))
+            )
+        })
         .map(|s| s.id.clone())
         .collect()
 }
@@ -170,7 +216,12 @@ pub(crate) async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
     let run = match query.wait {
-        Some(secs) => state.executor.wait(&id, Duration::from_secs(secs.min(60))).await?,
+        Some(secs) => {
+            state
+                .executor
+                .wait(&id, Duration::from_secs(secs.min(60)))
+                .await?
+        }
         None => state.store.run(&id).await?,
     };
     let run = run.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
@@ -211,9 +262,13 @@ pub(crate) async fn events(
         return Err(ApiError::not_found(format!("no run with id `{id}`")));
     }
     let after = query.after.unwrap_or(0);
-    let wants_sse = headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    let wants_sse = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
     if !wants_sse {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(60));
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(60));
         loop {
             let events = state.store.run_events(&id, after).await?;
             if !events.is_empty() || tokio::time::Instant::now() >= deadline {
@@ -223,44 +278,66 @@ pub(crate) async fn events(
         }
     }
     let store = state.store.clone();
-    let stream = futures::stream::unfold((store, id, after, false), |(store, id, mut after, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            let events = store.run_events(&id, after).await.unwrap_or_default();
-            if let Some(last) = events.last() {
-                after = last.id;
-                let finished = events.iter().any(|e| e.kind == "run-finished");
-                let batch: Vec<Result<Event, Infallible>> = events
-                    .iter()
-                    .map(|e| Ok(Event::default().id(e.id.to_string()).event(e.kind.clone()).data(json!(e).to_string())))
-                    .collect();
-                return Some((futures::stream::iter(batch), (store, id, after, finished)));
+    let stream = futures::stream::unfold(
+        (store, id, after, false),
+        |(store, id, mut after, done)| async move {
+            if done {
+                return None;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+            loop {
+                let events = store.run_events(&id, after).await.unwrap_or_default();
+                if let Some(last) = events.last() {
+                    after = last.id;
+                    let finished = events.iter().any(|e| e.kind == "run-finished");
+                    let batch: Vec<Result<Event, Infallible>> = events
+                        .iter()
+                        .map(|e| {
+                            Ok(Event::default()
+                                .id(e.id.to_string())
+                                .event(e.kind.clone())
+                                .data(json!(e).to_string()))
+                        })
+                        .collect();
+                    return Some((futures::stream::iter(batch), (store, id, after, finished)));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        },
+    );
     use futures::StreamExt;
-    Ok(Sse::new(stream.flatten()).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(stream.flatten())
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// `POST /api/v1/runs/{id}/retry`: restart a failed run from its failed step.
-pub(crate) async fn retry(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     may_control(&state, &principal, &id).await?;
     state.executor.retry_run(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /api/v1/runs/{id}/cancel`: stop at the next step boundary and roll back.
-pub(crate) async fn cancel(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     may_control(&state, &principal, &id).await?;
     state.executor.cancel(&id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /api/v1/runs/{id}/abort`: a paused run rolls back.
-pub(crate) async fn abort(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn abort(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     may_control(&state, &principal, &id).await?;
     state.executor.abort(&id).await?;
     Ok(StatusCode::ACCEPTED)
@@ -312,10 +389,32 @@ pub(crate) async fn resubmit(
     body: Result<Json<Resubmit>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let old = state.store.run(&id).await?.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
-    let template = old.template.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "conflict", "only template runs can be resubmitted"))?;
-    let (_, routed) = super::templates::route(&state, &principal, &template, &body.parameters).await?;
-    let run = state.executor.resubmit(&id, body.parameters, principal.id.clone(), Some(routed.approval)).await?;
+    let old = state
+        .store
+        .run(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
+    let template = old.template.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "only template runs can be resubmitted",
+        )
+    })?;
+    let (_, routed) =
+        super::templates::route(&state, &principal, &template, &body.parameters).await?;
+    let run = state
+        .executor
+        .resubmit(
+            &id,
+            body.parameters,
+            principal.id.clone(),
+            Some(routed.approval),
+        )
+        .await?;
     state.approvals.nudge();
-    Ok((StatusCode::CREATED, Json(json!({"id": run.id, "resubmitted_from": id}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": run.id, "resubmitted_from": id})),
+    ))
 }

@@ -34,19 +34,29 @@ pub(crate) async fn put(
     let Json(body) = body?;
     let valid = !name.is_empty()
         && name.len() <= 200
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     if !valid {
         return Err(ApiError::bad_request(
             "invalid-secret-name",
             "secret names are 1 to 200 characters of letters, digits, '-', '_', '.' and '/'",
         ));
     }
-    state.secrets.put(&name, &body.value).await.map_err(secrets_error)?;
+    state
+        .secrets
+        .put(&name, &body.value)
+        .await
+        .map_err(secrets_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Reveals a secret to a platform user or one of its recorded readers.
-pub(crate) async fn get(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(name): Path<String>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
     use lever_capabilities::Reader;
     let readers = lever_capabilities::secret_readers(&state.store, &name)
         .await
@@ -54,14 +64,24 @@ pub(crate) async fn get(State(state): State<AppState>, Extension(principal): Ext
     let allowed = principal.is_platform()
         || readers.iter().any(|r| match r {
             Reader::User(id) => *id == principal.id,
-            Reader::Team(team) => principal.team.as_deref() == Some(team) || principal.in_group(team),
+            Reader::Team(team) => {
+                principal.team.as_deref() == Some(team) || principal.in_group(team)
+            }
         });
     if !allowed {
         let others: Vec<String> = readers.iter().map(Reader::to_string).collect();
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("`{}` may not read secret `{name}`: it is readable by the platform role and by {}", principal.id, if others.is_empty() { "no one else".to_string() } else { others.join(", ") }),
+            format!(
+                "`{}` may not read secret `{name}`: it is readable by the platform role and by {}",
+                principal.id,
+                if others.is_empty() {
+                    "no one else".to_string()
+                } else {
+                    others.join(", ")
+                }
+            ),
         ));
     }
     let Some(value) = state.secrets.get(&name).await.map_err(secrets_error)? else {
@@ -77,11 +97,17 @@ pub(crate) async fn get(State(state): State<AppState>, Extension(principal): Ext
             policy_version: None,
         })
         .await?;
-    Ok(axum::Json(serde_json::json!({"name": name, "value": value})))
+    Ok(axum::Json(
+        serde_json::json!({"name": name, "value": value}),
+    ))
 }
 
 /// Deletes a secret: 204, or 404 when there is none.
-pub(crate) async fn delete(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     require_platform(&principal, "deleting secrets")?;
     if state.secrets.delete(&name).await.map_err(secrets_error)? {
         Ok(StatusCode::NO_CONTENT)
@@ -95,7 +121,11 @@ fn secrets_error(e: lever_secrets::SecretsError) -> ApiError {
         lever_secrets::SecretsError::Store(inner) => inner.into(),
         other => {
             tracing::error!(error = %other, "secrets store failure");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "secrets-unavailable", other.to_string())
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "secrets-unavailable",
+                other.to_string(),
+            )
         }
     }
 }

@@ -17,13 +17,24 @@ use crate::auth::require_platform;
 use crate::{ApiError, AppState};
 
 /// Applies a template (YAML or JSON body): 201 for a new version, 200 when unchanged.
-pub(crate) async fn apply(State(state): State<AppState>, Extension(principal): Extension<Principal>, body: String) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn apply(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    body: String,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_platform(&principal, "publishing templates")?;
     if body.trim().is_empty() {
-        return Err(ApiError::bad_request("empty-body", "send the template YAML or JSON as the request body"));
+        return Err(ApiError::bad_request(
+            "empty-body",
+            "send the template YAML or JSON as the request body",
+        ));
     }
     let (entry, created) = state.catalog.apply(&body).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((
         status,
         Json(json!({
@@ -48,7 +59,14 @@ pub(crate) async fn search(
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
-    let found = state.catalog.search(&Search { q: query.q, tag: query.tag, owner: query.owner }).await?;
+    let found = state
+        .catalog
+        .search(&Search {
+            q: query.q,
+            tag: query.tag,
+            owner: query.owner,
+        })
+        .await?;
     let templates: Vec<Value> = found
         .iter()
         .map(|t| json!({"name": t.name, "version": t.version, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags}))
@@ -57,10 +75,17 @@ pub(crate) async fn search(
 }
 
 /// Metadata and form pages of the latest version.
-pub(crate) async fn show(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let entry = state.catalog.get(&name).await?;
     let t = &entry.parsed.template;
-    let steps: Vec<Value> = t.steps.iter().map(|s| json!({"id": s.id, "name": s.name, "action": s.action})).collect();
+    let steps: Vec<Value> = t
+        .steps
+        .iter()
+        .map(|s| json!({"id": s.id, "name": s.name, "action": s.action}))
+        .collect();
     Ok(Json(json!({
         "name": t.name,
         "version": entry.record.version,
@@ -91,8 +116,15 @@ pub(crate) async fn validate(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
     let (parameters, errors) = state.catalog.validate(&name, &body.parameters).await?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok((status, Json(json!({"valid": errors.is_empty(), "parameters": parameters, "errors": errors}))))
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Json(json!({"valid": errors.is_empty(), "parameters": parameters, "errors": errors})),
+    ))
 }
 
 /// What a run would do: steps with rendered inputs and plans, cost, approval route.
@@ -104,22 +136,39 @@ pub(crate) async fn preview(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     let (preview, _) = route(&state, &principal, &name, &body.parameters).await?;
-    Ok(Json(serde_json::to_value(preview).expect("preview serialises")))
+    Ok(Json(
+        serde_json::to_value(preview).expect("preview serialises"),
+    ))
 }
 
 /// Previews a template run for `principal` and routes it through the approval policy (the
 /// preview shows the route and why). 403 when the principal may not run this template.
-pub(crate) async fn route(state: &AppState, principal: &Principal, name: &str, parameters: &Value) -> Result<(Preview, Routed), ApiError> {
+pub(crate) async fn route(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    parameters: &Value,
+) -> Result<(Preview, Routed), ApiError> {
     let entry = state.catalog.get(name).await?;
     let template = &entry.parsed.template;
     if !principal.can_run(template.owner.as_deref().unwrap_or(""), &template.tags) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("{} may not run template `{name}` (owner {}, tags {:?}); ask its owners for access", principal.id, template.owner.as_deref().unwrap_or("none"), template.tags),
+            format!(
+                "{} may not run template `{name}` (owner {}, tags {:?}); ask its owners for access",
+                principal.id,
+                template.owner.as_deref().unwrap_or("none"),
+                template.tags
+            ),
         ));
     }
-    let mut preview = state.catalog.preview(name, parameters, &principal.id).await?;
-    let routed = state.approvals.route_template(&mut preview, template, principal)?;
+    let mut preview = state
+        .catalog
+        .preview(name, parameters, &principal.id)
+        .await?;
+    let routed = state
+        .approvals
+        .route_template(&mut preview, template, principal)?;
     Ok((preview, routed))
 }

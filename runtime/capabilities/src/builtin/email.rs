@@ -9,9 +9,17 @@ use serde_json::{Value, json};
 use super::text;
 use crate::{Directory, error};
 
-pub(crate) async fn call(email: &EmailNotifier, directory: &Directory, function: &str, input: &Value) -> Result<Value, CapabilityError> {
+pub(crate) async fn call(
+    email: &EmailNotifier,
+    directory: &Directory,
+    function: &str,
+    input: &Value,
+) -> Result<Value, CapabilityError> {
     if function != "send" {
-        return Err(error("invalid-input", format!("notifier has no function `{function}`")));
+        return Err(error(
+            "invalid-input",
+            format!("notifier has no function `{function}`"),
+        ));
     }
     let links: Vec<(String, String)> = input["links"]
         .as_array()

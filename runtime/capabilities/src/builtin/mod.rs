@@ -24,7 +24,11 @@ pub(crate) struct Builtins {
 }
 
 impl Builtins {
-    pub(crate) fn new(store: Store, sealed: Arc<SealedSecrets>, email: Option<lever_notify::EmailNotifier>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        sealed: Arc<SealedSecrets>,
+        email: Option<lever_notify::EmailNotifier>,
+    ) -> Self {
         let readers = Readers(store.clone());
         Self {
             secrets: secrets::BuiltinSecrets::new(store, sealed.clone(), readers.clone()),
@@ -34,15 +38,36 @@ impl Builtins {
         }
     }
 
-    pub(crate) async fn call(&self, scope: &Scope, binding: &BindingConfig, capability: &str, function: &str, input: &Value) -> Result<Value, CapabilityError> {
+    pub(crate) async fn call(
+        &self,
+        scope: &Scope,
+        binding: &BindingConfig,
+        capability: &str,
+        function: &str,
+        input: &Value,
+    ) -> Result<Value, CapabilityError> {
         match binding.adapter.as_str() {
-            "builtin:secrets" => self.secrets.call(scope, &binding.settings, function, input).await,
-            "builtin:postgres" => self.postgres.call(scope, &binding.settings, function, input).await,
+            "builtin:secrets" => {
+                self.secrets
+                    .call(scope, &binding.settings, function, input)
+                    .await
+            }
+            "builtin:postgres" => {
+                self.postgres
+                    .call(scope, &binding.settings, function, input)
+                    .await
+            }
             "builtin:email" => match &self.email {
                 Some(email) => email::call(email, &self.directory, function, input).await,
-                None => Err(error("denied", "`builtin:email` needs the `smtp:` section of lever.yaml")),
+                None => Err(error(
+                    "denied",
+                    "`builtin:email` needs the `smtp:` section of lever.yaml",
+                )),
             },
-            other => Err(error("denied", format!("bindings.{capability}.adapter: `{other}` is not a built-in provider"))),
+            other => Err(error(
+                "denied",
+                format!("bindings.{capability}.adapter: `{other}` is not a built-in provider"),
+            )),
         }
     }
 }
@@ -74,9 +99,16 @@ impl std::fmt::Display for Reader {
 }
 
 /// The recorded readers of the secret at `path` (none when no built-in wrote it).
-pub async fn secret_readers(store: &Store, path: &str) -> Result<Vec<Reader>, lever_sandbox::BackendError> {
+pub async fn secret_readers(
+    store: &Store,
+    path: &str,
+) -> Result<Vec<Reader>, lever_sandbox::BackendError> {
     use lever_sandbox::StateBackend;
-    let entries: Vec<String> = store.get(READERS, path).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+    let entries: Vec<String> = store
+        .get(READERS, path)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     Ok(entries
         .iter()
         .filter_map(|e| match e.split_once(':') {
@@ -89,7 +121,12 @@ pub async fn secret_readers(store: &Store, path: &str) -> Result<Vec<Reader>, le
 
 impl Readers {
     /// Records the requester (and a team, if any) as readers of `path`.
-    pub(crate) async fn grant(&self, path: &str, scope: &Scope, team: Option<&str>) -> Result<(), CapabilityError> {
+    pub(crate) async fn grant(
+        &self,
+        path: &str,
+        scope: &Scope,
+        team: Option<&str>,
+    ) -> Result<(), CapabilityError> {
         use lever_sandbox::StateBackend;
         let mut readers = vec![Reader::User(scope.context.requester.clone())];
         if let Some(team) = team.filter(|t| !t.is_empty()) {
@@ -97,13 +134,21 @@ impl Readers {
         }
         let entries: Vec<String> = readers.iter().map(Reader::to_string).collect();
         let value = serde_json::to_vec(&entries).expect("a list of strings serialises");
-        self.0.set(READERS, path, &value).await.map_err(|e| error("retryable", format!("cannot record the readers of `{path}`: {e}")))
+        self.0.set(READERS, path, &value).await.map_err(|e| {
+            error(
+                "retryable",
+                format!("cannot record the readers of `{path}`: {e}"),
+            )
+        })
     }
 
     /// Forgets the readers of a deleted secret.
     pub(crate) async fn forget(&self, path: &str) -> Result<(), CapabilityError> {
         use lever_sandbox::StateBackend;
-        self.0.delete(READERS, path).await.map_err(|e| error("retryable", e.to_string()))
+        self.0
+            .delete(READERS, path)
+            .await
+            .map_err(|e| error("retryable", e.to_string()))
     }
 }
 

@@ -29,7 +29,14 @@ fn split(workspace: &str) -> Result<(&str, &str), CapabilityError> {
     workspace
         .rsplit_once('-')
         .filter(|(name, env)| !name.is_empty() && !env.is_empty())
-        .ok_or_else(|| error("invalid-input", format!("workspace `{workspace}` must be `<name>-<environment>`, e.g. `orders-db-dev`")))
+        .ok_or_else(|| {
+            error(
+                "invalid-input",
+                format!(
+                    "workspace `{workspace}` must be `<name>-<environment>`, e.g. `orders-db-dev`"
+                ),
+            )
+        })
 }
 
 fn failed(e: ProvisionError) -> CapabilityError {
@@ -45,31 +52,62 @@ fn status(id: String) -> Value {
 
 impl BuiltinPostgres {
     pub(crate) fn new(sealed: Arc<SealedSecrets>, readers: Readers) -> Self {
-        Self { sealed, readers, provider: OnceCell::new() }
+        Self {
+            sealed,
+            readers,
+            provider: OnceCell::new(),
+        }
     }
 
     async fn provider(&self, settings: &Value) -> Result<&PostgresProvider, CapabilityError> {
         self.provider
             .get_or_try_init(|| async {
-                let mut admin_url = settings.get("admin_url").and_then(Value::as_str).unwrap_or("postgres://postgres@127.0.0.1:5432/postgres").to_string();
+                let mut admin_url = settings
+                    .get("admin_url")
+                    .and_then(Value::as_str)
+                    .unwrap_or("postgres://postgres@127.0.0.1:5432/postgres")
+                    .to_string();
                 if let Some(name) = admin_url.strip_prefix("secret://") {
                     admin_url = self
                         .sealed
                         .get(name)
                         .await
                         .map_err(|e| error("other", e.to_string()))?
-                        .ok_or_else(|| error("denied", format!("bindings.infrastructure.settings.admin_url: no secret `{name}`")))?;
+                        .ok_or_else(|| {
+                            error(
+                                "denied",
+                                format!(
+                                    "bindings.infrastructure.settings.admin_url: no secret `{name}`"
+                                ),
+                            )
+                        })?;
                 }
-                let host = settings.get("host").and_then(Value::as_str).unwrap_or("127.0.0.1");
+                let host = settings
+                    .get("host")
+                    .and_then(Value::as_str)
+                    .unwrap_or("127.0.0.1");
                 let port = settings.get("port").and_then(Value::as_u64).unwrap_or(5432) as u16;
                 PostgresProvider::connect(&admin_url, host, port, (*self.sealed).clone())
                     .await
-                    .map_err(|e| error("retryable", format!("cannot reach the PostgreSQL server of `builtin:postgres`: {e}")))
+                    .map_err(|e| {
+                        error(
+                            "retryable",
+                            format!(
+                                "cannot reach the PostgreSQL server of `builtin:postgres`: {e}"
+                            ),
+                        )
+                    })
             })
             .await
     }
 
-    pub(crate) async fn call(&self, scope: &Scope, settings: &Value, function: &str, input: &Value) -> Result<Value, CapabilityError> {
+    pub(crate) async fn call(
+        &self,
+        scope: &Scope,
+        settings: &Value,
+        function: &str,
+        input: &Value,
+    ) -> Result<Value, CapabilityError> {
         if function == "status" {
             return Ok(status(text(input, "id").to_string()));
         }
@@ -77,7 +115,11 @@ impl BuiltinPostgres {
         let (name, environment) = split(workspace)?;
         match function {
             "plan" => {
-                let object = format!("{}_{}", name.replace('-', "_"), environment.replace('-', "_"));
+                let object = format!(
+                    "{}_{}",
+                    name.replace('-', "_"),
+                    environment.replace('-', "_")
+                );
                 let size = input["variables"]["size"].as_str().unwrap_or("small");
                 let cost = COSTS.iter().find(|(s, _)| *s == size).map(|(_, c)| *c);
                 Ok(json!({
@@ -90,22 +132,49 @@ impl BuiltinPostgres {
                 }))
             }
             "apply" => {
-                let db = self.provider(settings).await?.provision(name, environment).await.map_err(failed)?;
+                let db = self
+                    .provider(settings)
+                    .await?
+                    .provision(name, environment)
+                    .await
+                    .map_err(failed)?;
                 // The requester and the owning team may read the credentials.
                 let path = db.secret_ref.trim_start_matches("secret://");
-                self.readers.grant(path, scope, input["variables"]["owner"].as_str()).await?;
+                self.readers
+                    .grant(path, scope, input["variables"]["owner"].as_str())
+                    .await?;
                 Ok(status(format!("postgres:{workspace}")))
             }
-            "outputs" => match self.provider(settings).await?.describe(name, environment).await.map_err(failed)? {
-                Some(db) => Ok(json!({"database": db.database, "role": db.role, "host": db.host, "port": db.port, "credentials": db.secret_ref})),
-                None => Err(error("not-found", format!("workspace `{workspace}` has no database"))),
+            "outputs" => match self
+                .provider(settings)
+                .await?
+                .describe(name, environment)
+                .await
+                .map_err(failed)?
+            {
+                Some(db) => Ok(
+                    json!({"database": db.database, "role": db.role, "host": db.host, "port": db.port, "credentials": db.secret_ref}),
+                ),
+                None => Err(error(
+                    "not-found",
+                    format!("workspace `{workspace}` has no database"),
+                )),
             },
             "destroy" => {
-                self.provider(settings).await?.destroy(name, environment).await.map_err(failed)?;
-                self.readers.forget(&format!("databases/{name}/{environment}")).await?;
+                self.provider(settings)
+                    .await?
+                    .destroy(name, environment)
+                    .await
+                    .map_err(failed)?;
+                self.readers
+                    .forget(&format!("databases/{name}/{environment}"))
+                    .await?;
                 Ok(status(format!("postgres-destroy:{workspace}")))
             }
-            other => Err(error("invalid-input", format!("infrastructure has no function `{other}`"))),
+            other => Err(error(
+                "invalid-input",
+                format!("infrastructure has no function `{other}`"),
+            )),
         }
     }
 }

@@ -24,7 +24,11 @@ pub(crate) struct BuiltinSecrets {
 
 fn allowed(settings: &Value, path: &str) -> Result<(), CapabilityError> {
     let patterns: Vec<String> = match settings.get("paths").and_then(Value::as_array) {
-        Some(list) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         None => DEFAULT_PATHS.iter().map(|p| p.to_string()).collect(),
     };
     let ok = !path.is_empty()
@@ -36,7 +40,13 @@ fn allowed(settings: &Value, path: &str) -> Result<(), CapabilityError> {
     if ok {
         Ok(())
     } else {
-        Err(error("denied", format!("secret path `{path}` is outside this binding's `paths` ({})", patterns.join(", "))))
+        Err(error(
+            "denied",
+            format!(
+                "secret path `{path}` is outside this binding's `paths` ({})",
+                patterns.join(", ")
+            ),
+        ))
     }
 }
 
@@ -46,23 +56,43 @@ fn storage(e: impl std::fmt::Display) -> CapabilityError {
 
 impl BuiltinSecrets {
     pub(crate) fn new(store: Store, sealed: Arc<SealedSecrets>, readers: Readers) -> Self {
-        Self { store, sealed, readers }
+        Self {
+            store,
+            sealed,
+            readers,
+        }
     }
 
     async fn bump(&self, path: &str) -> Result<u64, CapabilityError> {
         let current = self.store.get(VERSIONS, path).await.map_err(storage)?;
-        let version = current.and_then(|b| String::from_utf8(b).ok()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
-        self.store.set(VERSIONS, path, version.to_string().as_bytes()).await.map_err(storage)?;
+        let version = current
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        self.store
+            .set(VERSIONS, path, version.to_string().as_bytes())
+            .await
+            .map_err(storage)?;
         Ok(version)
     }
 
-    pub(crate) async fn call(&self, scope: &Scope, settings: &Value, function: &str, input: &Value) -> Result<Value, CapabilityError> {
+    pub(crate) async fn call(
+        &self,
+        scope: &Scope,
+        settings: &Value,
+        function: &str,
+        input: &Value,
+    ) -> Result<Value, CapabilityError> {
         let path = text(input, "path");
         allowed(settings, path)?;
         let reference = format!("secret://{path}");
         match function {
             "put" => {
-                self.sealed.put(path, text(input, "value")).await.map_err(storage)?;
+                self.sealed
+                    .put(path, text(input, "value"))
+                    .await
+                    .map_err(storage)?;
                 self.bump(path).await?;
                 self.readers.grant(path, scope, None).await?;
                 Ok(json!(reference))
@@ -73,9 +103,15 @@ impl BuiltinSecrets {
             },
             "rotate" => {
                 if self.sealed.get(path).await.map_err(storage)?.is_none() {
-                    return Err(error("not-found", format!("no secret at `{path}` to rotate; `put` it first")));
+                    return Err(error(
+                        "not-found",
+                        format!("no secret at `{path}` to rotate; `put` it first"),
+                    ));
                 }
-                self.sealed.put(path, text(input, "value")).await.map_err(storage)?;
+                self.sealed
+                    .put(path, text(input, "value"))
+                    .await
+                    .map_err(storage)?;
                 Ok(json!(self.bump(path).await?))
             }
             "delete" => {
@@ -84,7 +120,10 @@ impl BuiltinSecrets {
                 self.readers.forget(path).await?;
                 Ok(Value::Null)
             }
-            other => Err(error("invalid-input", format!("secrets-store has no function `{other}`"))),
+            other => Err(error(
+                "invalid-input",
+                format!("secrets-store has no function `{other}`"),
+            )),
         }
     }
 }

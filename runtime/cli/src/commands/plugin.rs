@@ -1,7 +1,7 @@
 //! `lever plugin publish|list`.
 
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -52,15 +52,29 @@ pub(crate) struct PublishArgs {
 pub(crate) async fn run(location: Location, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Publish(args) => publish(location, args).await,
-        PluginCommand::List { server: Some(server) } => {
-            let response = client().get(format!("{}/api/v1/plugins", server.trim_end_matches('/'))).send().await?;
+        PluginCommand::List {
+            server: Some(server),
+        } => {
+            let response = client()
+                .get(format!("{}/api/v1/plugins", server.trim_end_matches('/')))
+                .send()
+                .await?;
             println!("{}", serde_json::to_string_pretty(&check(response).await?)?);
             Ok(())
         }
         PluginCommand::List { server: None } => {
-            let local = location.open(1, false, Arc::new(lever_store::SystemClock)).await?;
+            let local = location
+                .open(1, false, Arc::new(lever_store::SystemClock))
+                .await?;
             for p in local.registry.list().await? {
-                println!("{}@{}\t{}\tsha256:{}\t{}", p.name, p.version, p.manifest.kind.as_str(), p.digest, p.manifest.description);
+                println!(
+                    "{}@{}\t{}\tsha256:{}\t{}",
+                    p.name,
+                    p.version,
+                    p.manifest.kind.as_str(),
+                    p.digest,
+                    p.manifest.description
+                );
             }
             Ok(())
         }
@@ -68,10 +82,15 @@ pub(crate) async fn run(location: Location, command: PluginCommand) -> anyhow::R
 }
 
 async fn publish(location: Location, args: PublishArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     if let Some(server) = &args.server {
         let mut query: Vec<(&str, String)> = Vec::new();
-        for (key, value) in [("fuel", args.fuel), ("memory_bytes", args.memory_bytes), ("timeout_ms", args.timeout_ms)] {
+        for (key, value) in [
+            ("fuel", args.fuel),
+            ("memory_bytes", args.memory_bytes),
+            ("timeout_ms", args.timeout_ms),
+        ] {
             if let Some(v) = value {
                 query.push((key, v.to_string()));
             }
@@ -90,7 +109,12 @@ async fn publish(location: Location, args: PublishArgs) -> anyhow::Result<()> {
             .send()
             .await?;
         let body = check(response).await?;
-        println!("published {}@{} ({})", body["name"].as_str().unwrap_or("?"), body["version"].as_str().unwrap_or("?"), body["digest"].as_str().unwrap_or("?"));
+        println!(
+            "published {}@{} ({})",
+            body["name"].as_str().unwrap_or("?"),
+            body["version"].as_str().unwrap_or("?"),
+            body["digest"].as_str().unwrap_or("?")
+        );
         return Ok(());
     }
     let d = Limits::default();
@@ -101,10 +125,18 @@ async fn publish(location: Location, args: PublishArgs) -> anyhow::Result<()> {
             timeout_ms: args.timeout_ms.unwrap_or(d.timeout_ms),
             ..d
         },
-        extra_grants: Grants { hosts: args.grant_hosts, secrets: args.grant_secrets },
+        extra_grants: Grants {
+            hosts: args.grant_hosts,
+            secrets: args.grant_secrets,
+        },
     };
-    let local = location.open(1, false, Arc::new(lever_store::SystemClock)).await?;
+    let local = location
+        .open(1, false, Arc::new(lever_store::SystemClock))
+        .await?;
     let (record, outcome) = local.registry.publish(bytes, options).await?;
-    println!("published {}@{} (sha256:{}, {outcome:?})", record.name, record.version, record.digest);
+    println!(
+        "published {}@{} (sha256:{}, {outcome:?})",
+        record.name, record.version, record.digest
+    );
     Ok(())
 }

@@ -30,9 +30,15 @@ pub(crate) enum PolicyCommand {
 pub(crate) fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Eval { input, policies } => {
-            let text = std::fs::read_to_string(&input).with_context(|| format!("cannot read {}", input.display()))?;
-            let value = parse_input(&text).with_context(|| format!("{} is neither JSON nor YAML", input.display()))?;
-            let set = if policies.is_empty() { PolicySet::default_policy() } else { compile(&policies)? };
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let value = parse_input(&text)
+                .with_context(|| format!("{} is neither JSON nor YAML", input.display()))?;
+            let set = if policies.is_empty() {
+                PolicySet::default_policy()
+            } else {
+                compile(&policies)?
+            };
             let decision = set.decide(&value)?;
             println!("{}", serde_json::to_string_pretty(&decision)?);
             println!();
@@ -42,8 +48,14 @@ pub(crate) fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
         PolicyCommand::Test { paths } => {
             let set = if paths.is_empty() {
                 PolicySet::compile(&[
-                    (format!("{}.rego", lever_policy::DEFAULT_POLICY_NAME), lever_policy::DEFAULT_POLICY.to_string()),
-                    (format!("{}_test.rego", lever_policy::DEFAULT_POLICY_NAME), lever_policy::DEFAULT_POLICY_TESTS.to_string()),
+                    (
+                        format!("{}.rego", lever_policy::DEFAULT_POLICY_NAME),
+                        lever_policy::DEFAULT_POLICY.to_string(),
+                    ),
+                    (
+                        format!("{}_test.rego", lever_policy::DEFAULT_POLICY_NAME),
+                        lever_policy::DEFAULT_POLICY_TESTS.to_string(),
+                    ),
                 ])?
             } else {
                 compile(&paths)?
@@ -53,7 +65,9 @@ pub(crate) fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             for outcome in &outcomes {
                 match (&outcome.error, outcome.passed) {
                     (_, true) => println!("PASS {}.{}", outcome.package, outcome.name),
-                    (Some(error), false) => println!("FAIL {}.{}: {error}", outcome.package, outcome.name),
+                    (Some(error), false) => {
+                        println!("FAIL {}.{}: {error}", outcome.package, outcome.name)
+                    }
                     (None, false) => println!("FAIL {}.{}", outcome.package, outcome.name),
                 }
             }
@@ -61,7 +75,11 @@ pub(crate) fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             if outcomes.is_empty() {
                 eprintln!("no test_ rules found");
             }
-            Ok(if failed > 0 || outcomes.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if failed > 0 || outcomes.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -81,18 +99,27 @@ fn compile(paths: &[PathBuf]) -> anyhow::Result<PolicySet> {
         collect(path, &mut files)?;
     }
     if files.is_empty() {
-        bail!("no .rego files in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no .rego files in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let mut modules = Vec::new();
     for file in files {
-        let source = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let source = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
         modules.push((file.display().to_string(), source));
     }
     Ok(PolicySet::compile(&modules)?)
 }
 
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if !metadata.is_dir() {
         files.push(path.to_path_buf());
         return Ok(());
@@ -121,7 +148,10 @@ fn summary(decision: &Decision) -> String {
         return out;
     }
     let count = decision.stages.len();
-    out.push_str(&format!("{count} approval stage{}:\n", if count == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "{count} approval stage{}:\n",
+        if count == 1 { "" } else { "s" }
+    ));
     for stage in &decision.stages {
         out.push_str(&stage_summary(stage));
     }
@@ -138,7 +168,12 @@ fn stage_summary(stage: &Stage) -> String {
         Some(step) => format!("gates step `{step}`"),
         None => "gates the whole run".to_string(),
     };
-    let mut out = format!("- {} (order {}, {gate}): {approvers} of {}\n", stage.name, stage.order, stage.groups.join(", "));
+    let mut out = format!(
+        "- {} (order {}, {gate}): {approvers} of {}\n",
+        stage.name,
+        stage.order,
+        stage.groups.join(", ")
+    );
     let mut timing = format!("SLA {}", minutes(stage.sla_minutes));
     if let Some(group) = &stage.escalate_to {
         timing.push_str(&format!(", then escalates to {group}"));

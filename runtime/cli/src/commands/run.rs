@@ -41,11 +41,15 @@ pub(crate) struct RunArgs {
 pub(crate) fn client() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Ok(token) = std::env::var("LEVER_TOKEN")
-        && let Ok(value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+        && let Ok(value) =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
     {
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
-    reqwest::Client::builder().default_headers(headers).build().expect("http client")
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("http client")
 }
 
 /// The JSON body of a successful response, or the server's error message.
@@ -53,12 +57,19 @@ pub(crate) async fn check(response: reqwest::Response) -> anyhow::Result<Value> 
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let mut message = body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string());
+        let mut message = body["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| body.to_string());
         if let Some(details) = body["error"]["details"].as_array() {
             for d in details {
                 let line = match d.as_str() {
                     Some(text) => text.to_string(),
-                    None => format!("{}: {}", d["field"].as_str().unwrap_or(""), d["message"].as_str().unwrap_or("")),
+                    None => format!(
+                        "{}: {}",
+                        d["field"].as_str().unwrap_or(""),
+                        d["message"].as_str().unwrap_or("")
+                    ),
                 };
                 message.push_str(&format!("\n  {line}"));
             }
@@ -71,14 +82,20 @@ pub(crate) async fn check(response: reqwest::Response) -> anyhow::Result<Value> 
 /// Where the run lives: this process, or a server.
 enum Source {
     Local(Box<Local>),
-    Remote { server: String, http: reqwest::Client },
+    Remote {
+        server: String,
+        http: reqwest::Client,
+    },
 }
 
 fn parameters(params: &[String]) -> anyhow::Result<Value> {
     let mut map = Map::new();
     for p in params {
-        let (key, value) = p.split_once('=').with_context(|| format!("-p {p}: write key=value"))?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        let (key, value) = p
+            .split_once('=')
+            .with_context(|| format!("-p {p}: write key=value"))?;
+        let value =
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
         map.insert(key.to_string(), value);
     }
     Ok(Value::Object(map))
@@ -88,11 +105,21 @@ impl Source {
     async fn is_template(&self, name: &str) -> anyhow::Result<bool> {
         Ok(match self {
             Source::Local(local) => local.catalog.get(name).await.is_ok(),
-            Source::Remote { server, http } => http.get(format!("{server}/api/v1/templates/{name}")).send().await?.status().is_success(),
+            Source::Remote { server, http } => http
+                .get(format!("{server}/api/v1/templates/{name}"))
+                .send()
+                .await?
+                .status()
+                .is_success(),
         })
     }
 
-    async fn submit(&self, target: Target, input: Value, environment: &str) -> anyhow::Result<String> {
+    async fn submit(
+        &self,
+        target: Target,
+        input: Value,
+        environment: &str,
+    ) -> anyhow::Result<String> {
         match self {
             Source::Local(local) => {
                 let request = RunRequest {
@@ -109,11 +136,23 @@ impl Source {
             }
             Source::Remote { server, http } => {
                 let body = match target {
-                    Target::Action(a) => json!({"action": a, "input": input, "environment": environment}),
+                    Target::Action(a) => {
+                        json!({"action": a, "input": input, "environment": environment})
+                    }
                     Target::Template(t) => json!({"template": t, "parameters": input}),
                 };
-                let created = check(http.post(format!("{server}/api/v1/runs")).json(&body).send().await.with_context(|| format!("cannot reach {server}"))?).await?;
-                Ok(created["id"].as_str().context("the server did not answer a run id")?.to_string())
+                let created = check(
+                    http.post(format!("{server}/api/v1/runs"))
+                        .json(&body)
+                        .send()
+                        .await
+                        .with_context(|| format!("cannot reach {server}"))?,
+                )
+                .await?;
+                Ok(created["id"]
+                    .as_str()
+                    .context("the server did not answer a run id")?
+                    .to_string())
             }
         }
     }
@@ -121,13 +160,25 @@ impl Source {
     async fn run(&self, id: &str, wait: u64) -> anyhow::Result<Value> {
         match self {
             Source::Local(local) => {
-                let run = local.executor.wait(id, Duration::from_secs(wait)).await?.context("the run disappeared")?;
+                let run = local
+                    .executor
+                    .wait(id, Duration::from_secs(wait))
+                    .await?
+                    .context("the run disappeared")?;
                 let logs = local.store.run_logs(id).await?;
                 let steps = local.store.run_steps(id).await?;
-                Ok(json!({"id": run.id, "status": run.status, "output": run.output, "error": run.error, "logs": logs, "steps": steps}))
+                Ok(
+                    json!({"id": run.id, "status": run.status, "output": run.output, "error": run.error, "logs": logs, "steps": steps}),
+                )
             }
             Source::Remote { server, http } => {
-                check(http.get(format!("{server}/api/v1/runs/{id}")).query(&[("wait", wait.clamp(0, 60))]).send().await?).await
+                check(
+                    http.get(format!("{server}/api/v1/runs/{id}"))
+                        .query(&[("wait", wait.clamp(0, 60))])
+                        .send()
+                        .await?,
+                )
+                .await
             }
         }
     }
@@ -142,7 +193,13 @@ impl Source {
                 Ok(events.iter().map(|e| json!(e)).collect())
             }
             Source::Remote { server, http } => {
-                let body = check(http.get(format!("{server}/api/v1/runs/{id}/events")).query(&[("after", after), ("wait", 5)]).send().await?).await?;
+                let body = check(
+                    http.get(format!("{server}/api/v1/runs/{id}/events"))
+                        .query(&[("after", after), ("wait", 5)])
+                        .send()
+                        .await?,
+                )
+                .await?;
                 Ok(body["events"].as_array().cloned().unwrap_or_default())
             }
         }
@@ -157,7 +214,11 @@ fn say(bar: &ProgressBar, line: String) {
 /// Follows a run's events with a progress bar until it finishes or pauses.
 async fn watch(source: &Source, id: &str, steps: u64) -> anyhow::Result<()> {
     let bar = ProgressBar::new(steps.max(1));
-    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     let mut after = 0;
     loop {
@@ -165,14 +226,36 @@ async fn watch(source: &Source, id: &str, steps: u64) -> anyhow::Result<()> {
             after = event["id"].as_i64().unwrap_or(after);
             let step = event["step_id"].as_str().unwrap_or("");
             match event["kind"].as_str().unwrap_or("") {
-                "step-started" => bar.set_message(format!("{step}: running (attempt {})", event["data"]["attempt"])),
+                "step-started" => bar.set_message(format!(
+                    "{step}: running (attempt {})",
+                    event["data"]["attempt"]
+                )),
                 "step-succeeded" | "step-skipped" => {
                     bar.inc(1);
-                    say(&bar, format!("✓ {step} {}", if event["kind"] == "step-skipped" { "skipped" } else { "succeeded" }));
+                    say(
+                        &bar,
+                        format!(
+                            "✓ {step} {}",
+                            if event["kind"] == "step-skipped" {
+                                "skipped"
+                            } else {
+                                "succeeded"
+                            }
+                        ),
+                    );
                 }
-                "retrying" => say(&bar, format!("↻ {step} retrying in {} ms: {}", event["data"]["delay_ms"], event["data"]["error"]["message"])),
+                "retrying" => say(
+                    &bar,
+                    format!(
+                        "↻ {step} retrying in {} ms: {}",
+                        event["data"]["delay_ms"], event["data"]["error"]["message"]
+                    ),
+                ),
                 "polling" => bar.set_message(format!("{step}: waiting")),
-                "step-failed" => say(&bar, format!("✗ {step} failed: {}", event["data"]["error"]["message"])),
+                "step-failed" => say(
+                    &bar,
+                    format!("✗ {step} failed: {}", event["data"]["error"]["message"]),
+                ),
                 "rolled-back" => say(&bar, format!("↶ {step} rolled back")),
                 "rollback-failed" => say(&bar, format!("✗ {step} rollback failed")),
                 "log" => {
@@ -181,11 +264,18 @@ async fn watch(source: &Source, id: &str, steps: u64) -> anyhow::Result<()> {
                     }
                 }
                 "run-paused" => {
-                    bar.finish_with_message(format!("paused at {step}: retry, skip or abort it through the API"));
+                    bar.finish_with_message(format!(
+                        "paused at {step}: retry, skip or abort it through the API"
+                    ));
                     return Ok(());
                 }
                 "run-finished" => {
-                    bar.finish_with_message(event["data"]["status"].as_str().unwrap_or("finished").to_string());
+                    bar.finish_with_message(
+                        event["data"]["status"]
+                            .as_str()
+                            .unwrap_or("finished")
+                            .to_string(),
+                    );
                     return Ok(());
                 }
                 _ => {}
@@ -196,36 +286,68 @@ async fn watch(source: &Source, id: &str, steps: u64) -> anyhow::Result<()> {
 
 pub(crate) async fn run(location: Location, args: RunArgs) -> anyhow::Result<()> {
     let source = match &args.server {
-        Some(server) => Source::Remote { server: server.trim_end_matches('/').to_string(), http: client() },
-        None => Source::Local(Box::new(location.open(4, false, Arc::new(lever_store::SystemClock)).await?)),
+        Some(server) => Source::Remote {
+            server: server.trim_end_matches('/').to_string(),
+            http: client(),
+        },
+        None => Source::Local(Box::new(
+            location
+                .open(4, false, Arc::new(lever_store::SystemClock))
+                .await?,
+        )),
     };
-    let template = args.input.is_none() && (!args.params.is_empty() || source.is_template(&args.target).await?);
+    let template = args.input.is_none()
+        && (!args.params.is_empty() || source.is_template(&args.target).await?);
     let (target, input) = if template {
-        (Target::Template(args.target.clone()), parameters(&args.params)?)
+        (
+            Target::Template(args.target.clone()),
+            parameters(&args.params)?,
+        )
     } else {
         let input = args.input.as_deref().unwrap_or("{}");
-        (Target::Action(args.target.clone()), serde_json::from_str(input).context("--input is not valid JSON")?)
+        (
+            Target::Action(args.target.clone()),
+            serde_json::from_str(input).context("--input is not valid JSON")?,
+        )
     };
     let id = source.submit(target, input, &args.environment).await?;
     if args.watch {
-        let steps = source.run(&id, 0).await?["steps"].as_array().map(|s| s.len() as u64).unwrap_or(1);
-        tokio::time::timeout(Duration::from_secs(args.wait), watch(&source, &id, steps)).await.ok();
+        let steps = source.run(&id, 0).await?["steps"]
+            .as_array()
+            .map(|s| s.len() as u64)
+            .unwrap_or(1);
+        tokio::time::timeout(Duration::from_secs(args.wait), watch(&source, &id, steps))
+            .await
+            .ok();
     }
     let result = source.run(&id, args.wait).await?;
     if !args.watch {
         for line in result["logs"].as_array().into_iter().flatten() {
-            eprintln!("[{}] {}: {}", line["source"].as_str().unwrap_or(""), line["level"].as_str().unwrap_or(""), line["message"].as_str().unwrap_or(""));
+            eprintln!(
+                "[{}] {}: {}",
+                line["source"].as_str().unwrap_or(""),
+                line["level"].as_str().unwrap_or(""),
+                line["message"].as_str().unwrap_or("")
+            );
         }
     }
     let summary = json!({"id": result["id"], "status": result["status"], "output": result["output"], "error": result["error"]});
     println!("{}", serde_json::to_string_pretty(&summary)?);
     match result["status"].as_str() {
         Some("succeeded") => Ok(()),
-        Some("paused" | "failed" | "rolled-back" | "rollback-failed" | "cancelled") => std::process::exit(1),
-        other => bail!("the run is still {} after {} s", other.unwrap_or("unknown"), args.wait),
+        Some("paused" | "failed" | "rolled-back" | "rollback-failed" | "cancelled") => {
+            std::process::exit(1)
+        }
+        other => bail!(
+            "the run is still {} after {} s",
+            other.unwrap_or("unknown"),
+            args.wait
+        ),
     }
 }
 
 fn whoami() -> String {
-    std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into())
+    std::env::var("USER")
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".into())
 }

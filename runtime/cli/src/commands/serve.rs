@@ -16,7 +16,13 @@ use crate::local::Location;
 /// Starts the server: opens the store, resumes unfinished runs, publishes `publish`, applies
 /// `templates`, listens.
 pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::Result<()> {
-    let ServeOptions { listen, workers, publish, templates, manual_clock } = options;
+    let ServeOptions {
+        listen,
+        workers,
+        publish,
+        templates,
+        manual_clock,
+    } = options;
     let manual = manual_clock.then(|| Arc::new(ManualClock::default()));
     let clock: Arc<dyn Clock> = match &manual {
         Some(manual) => manual.clone(),
@@ -31,7 +37,8 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         .await
         .context("cannot load the approval policies in force")?;
     for file in files_with(&publish, &["wasm"])? {
-        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let (record, outcome) = local
             .registry
             .publish(bytes, PublishOptions::default())
@@ -40,18 +47,27 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         tracing::info!(plugin = %format!("{}@{}", record.name, record.version), ?outcome, "published at start");
     }
     for file in files_with(&templates, &["yaml", "yml", "json"])? {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        let (entry, _) = local.catalog.apply(&text).await.with_context(|| format!("cannot apply {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let (entry, _) = local
+            .catalog
+            .apply(&text)
+            .await
+            .with_context(|| format!("cannot apply {}", file.display()))?;
         tracing::info!(template = %entry.record.name, version = entry.record.version, "template applied at start");
     }
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     approvals.set_base_url(&format!("http://{address}"));
     approvals.set_capabilities(local.catalog.capabilities().clone());
     approvals.spawn_timers();
     if let Some(token) = identity.bootstrap_admin_token().await? {
         // Shown once: only its hash is stored.
-        println!("first start: the admin API token is {token} (shown once; keep it, or create others with `lever token create`)");
+        println!(
+            "first start: the admin API token is {token} (shown once; keep it, or create others with `lever token create`)"
+        );
     }
     let app = lever_api::router(AppState {
         store: local.store.clone(),
@@ -65,7 +81,9 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     });
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     local.store.close().await;
     Ok(())
 }
@@ -100,7 +118,11 @@ fn files_with(paths: &[PathBuf], extensions: &[&str]) -> anyhow::Result<Vec<Path
             let mut found: Vec<PathBuf> = std::fs::read_dir(path)
                 .with_context(|| format!("cannot read {}", path.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().and_then(|x| x.to_str()).is_some_and(|x| extensions.contains(&x)))
+                .filter(|p| {
+                    p.extension()
+                        .and_then(|x| x.to_str())
+                        .is_some_and(|x| extensions.contains(&x))
+                })
                 .collect();
             found.sort();
             files.extend(found);
@@ -116,7 +138,8 @@ async fn shutdown() {
         let _ = tokio::signal::ctrl_c().await;
     };
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

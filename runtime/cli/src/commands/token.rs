@@ -40,10 +40,17 @@ async fn store(location: &Location) -> anyhow::Result<Store> {
         Some(url) => url.clone(),
         None => {
             std::fs::create_dir_all(&location.data_dir)?;
-            format!("sqlite://{}", std::path::absolute(&location.data_dir)?.join("lever.db").display())
+            format!(
+                "sqlite://{}",
+                std::path::absolute(&location.data_dir)?
+                    .join("lever.db")
+                    .display()
+            )
         }
     };
-    Store::connect(&url).await.context("cannot open the database")
+    Store::connect(&url)
+        .await
+        .context("cannot open the database")
 }
 
 /// Runs a token subcommand.
@@ -51,7 +58,10 @@ pub(crate) async fn run(location: Location, command: TokenCommand) -> anyhow::Re
     let store = store(&location).await?;
     match command {
         TokenCommand::Create { user, name, config } => {
-            let location = Location { config, ..location.clone() };
+            let location = Location {
+                config,
+                ..location.clone()
+            };
             let config = load_config(&location)?;
             let identity = Authenticator::new(config, store.clone());
             let (record, token) = identity.create_token(&user, &name, "cli").await?;
@@ -69,7 +79,11 @@ pub(crate) async fn run(location: Location, command: TokenCommand) -> anyhow::Re
         }
         TokenCommand::List => {
             for t in store.tokens_of(None).await? {
-                let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
                 println!("{}\t{}\t{}\t{state}", t.id, t.user_id, t.name);
             }
         }
@@ -88,7 +102,10 @@ pub(crate) async fn verify_audit(location: Location) -> anyhow::Result<std::proc
     let verification = store.verify_audit().await?;
     store.close().await;
     if verification.intact {
-        println!("audit trail intact: {} rows, every hash and link holds", verification.rows);
+        println!(
+            "audit trail intact: {} rows, every hash and link holds",
+            verification.rows
+        );
         Ok(std::process::ExitCode::SUCCESS)
     } else {
         println!("audit trail BROKEN ({} rows checked):", verification.rows);

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use super::{CapabilityError, HostState};
 use crate::bindings::wit::Error;
-use crate::bindings::{git_provider as git, infrastructure as infra, notifier, observability as obs, secrets_store as secrets};
+use crate::bindings::{
+    git_provider as git, infrastructure as infra, notifier, observability as obs,
+    secrets_store as secrets,
+};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,24 +93,49 @@ struct Deletion {
 
 /// Every capability and its functions, as `wit/capabilities.wit` declares them.
 pub const CAPABILITIES: &[(&str, &[&str])] = &[
-    ("git-provider", &["create-repository", "delete-repository", "create-pull-request", "get-pull-request", "close-pull-request", "grant-team-access"]),
+    (
+        "git-provider",
+        &[
+            "create-repository",
+            "delete-repository",
+            "create-pull-request",
+            "get-pull-request",
+            "close-pull-request",
+            "grant-team-access",
+        ],
+    ),
     ("secrets-store", &["put", "reference", "rotate", "delete"]),
-    ("infrastructure", &["plan", "apply", "status", "outputs", "destroy"]),
+    (
+        "infrastructure",
+        &["plan", "apply", "status", "outputs", "destroy"],
+    ),
     ("notifier", &["send"]),
-    ("observability", &["create-dashboard", "create-monitor", "delete"]),
+    (
+        "observability",
+        &["create-dashboard", "create-monitor", "delete"],
+    ),
 ];
 
 fn decode<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
-    serde_json::from_value::<T>(value.clone()).map(|_| ()).map_err(|e| e.to_string())
+    serde_json::from_value::<T>(value.clone())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn unknown(capability: &str, function: &str) -> String {
     match CAPABILITIES.iter().find(|(c, _)| *c == capability) {
         None => format!(
             "`{capability}` is not a capability; there are {}",
-            CAPABILITIES.iter().map(|(c, _)| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            CAPABILITIES
+                .iter()
+                .map(|(c, _)| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
-        Some((_, functions)) => format!("`{capability}` has no function `{function}`; it has {}", functions.join(", ")),
+        Some((_, functions)) => format!(
+            "`{capability}` has no function `{function}`; it has {}",
+            functions.join(", ")
+        ),
     }
 }
 
@@ -136,9 +164,15 @@ pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<()
 pub fn check_output(capability: &str, function: &str, output: &Value) -> Result<(), String> {
     match (capability, function) {
         ("git-provider", "create-repository") => decode::<git::Repository>(output),
-        ("git-provider", "create-pull-request" | "get-pull-request") => decode::<git::PullRequest>(output),
-        ("git-provider", _) | ("secrets-store", "delete") | ("observability", "delete") => decode::<()>(output),
-        ("secrets-store", "put" | "reference") | ("notifier", "send") | ("observability", "create-monitor") => decode::<String>(output),
+        ("git-provider", "create-pull-request" | "get-pull-request") => {
+            decode::<git::PullRequest>(output)
+        }
+        ("git-provider", _) | ("secrets-store", "delete") | ("observability", "delete") => {
+            decode::<()>(output)
+        }
+        ("secrets-store", "put" | "reference")
+        | ("notifier", "send")
+        | ("observability", "create-monitor") => decode::<String>(output),
         ("secrets-store", "rotate") => decode::<u64>(output),
         ("infrastructure", "plan") => decode::<infra::PlanResult>(output),
         ("infrastructure", "apply" | "status" | "destroy") => decode::<infra::ApplyStatus>(output),
@@ -153,16 +187,29 @@ pub fn check_output(capability: &str, function: &str, output: &Value) -> Result<
 
 /// The call that undoes a successful one, given its input and output: what a template step
 /// calling a capability rolls back with when it names no `rollback` of its own.
-pub fn inverse(capability: &str, function: &str, input: &Value, output: &Value) -> Option<(&'static str, Value)> {
+pub fn inverse(
+    capability: &str,
+    function: &str,
+    input: &Value,
+    output: &Value,
+) -> Option<(&'static str, Value)> {
     match (capability, function) {
-        ("git-provider", "create-repository") => Some(("delete-repository", json!({"full_name": output["full_name"]}))),
-        ("git-provider", "create-pull-request") => {
-            Some(("close-pull-request", json!({"repository": input["repository"], "number": output["number"]})))
-        }
+        ("git-provider", "create-repository") => Some((
+            "delete-repository",
+            json!({"full_name": output["full_name"]}),
+        )),
+        ("git-provider", "create-pull-request") => Some((
+            "close-pull-request",
+            json!({"repository": input["repository"], "number": output["number"]}),
+        )),
         ("secrets-store", "put") => Some(("delete", json!({"path": input["path"]}))),
         ("infrastructure", "apply") => Some(("destroy", json!({"workspace": input["workspace"]}))),
-        ("observability", "create-dashboard") => Some(("delete", json!({"kind": "dashboard", "id": output["id"]}))),
-        ("observability", "create-monitor") => Some(("delete", json!({"kind": "monitor", "id": output}))),
+        ("observability", "create-dashboard") => {
+            Some(("delete", json!({"kind": "dashboard", "id": output["id"]})))
+        }
+        ("observability", "create-monitor") => {
+            Some(("delete", json!({"kind": "monitor", "id": output})))
+        }
         _ => None,
     }
 }
@@ -180,12 +227,27 @@ fn wit_error(e: CapabilityError) -> Error {
 
 impl HostState {
     /// Forwards one import call to the backend and decodes the answer into the WIT result.
-    async fn capability<O: DeserializeOwned>(&mut self, capability: &str, function: &str, input: Value) -> wasmtime::Result<Result<O, Error>> {
-        Ok(match self.services.capabilities.call(capability, function, input).await {
-            Err(e) => Err(wit_error(e)),
-            Ok(answer) => serde_json::from_value(answer)
-                .map_err(|e| Error::Other(format!("the `{capability}` adapter answered `{function}` with the wrong shape: {e}"))),
-        })
+    async fn capability<O: DeserializeOwned>(
+        &mut self,
+        capability: &str,
+        function: &str,
+        input: Value,
+    ) -> wasmtime::Result<Result<O, Error>> {
+        Ok(
+            match self
+                .services
+                .capabilities
+                .call(capability, function, input)
+                .await
+            {
+                Err(e) => Err(wit_error(e)),
+                Ok(answer) => serde_json::from_value(answer).map_err(|e| {
+                    Error::Other(format!(
+                        "the `{capability}` adapter answered `{function}` with the wrong shape: {e}"
+                    ))
+                }),
+            },
+        )
     }
 }
 
@@ -195,74 +257,199 @@ fn json_text(text: &str) -> Value {
 }
 
 impl git::Host for HostState {
-    async fn create_repository(&mut self, request: git::NewRepository) -> wasmtime::Result<Result<git::Repository, Error>> {
-        self.capability("git-provider", "create-repository", json!(request)).await
+    async fn create_repository(
+        &mut self,
+        request: git::NewRepository,
+    ) -> wasmtime::Result<Result<git::Repository, Error>> {
+        self.capability("git-provider", "create-repository", json!(request))
+            .await
     }
-    async fn delete_repository(&mut self, full_name: String) -> wasmtime::Result<Result<(), Error>> {
-        self.capability("git-provider", "delete-repository", json!(FullName { full_name })).await
+    async fn delete_repository(
+        &mut self,
+        full_name: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        self.capability(
+            "git-provider",
+            "delete-repository",
+            json!(FullName { full_name }),
+        )
+        .await
     }
-    async fn create_pull_request(&mut self, request: git::NewPullRequest) -> wasmtime::Result<Result<git::PullRequest, Error>> {
-        self.capability("git-provider", "create-pull-request", json!(request)).await
+    async fn create_pull_request(
+        &mut self,
+        request: git::NewPullRequest,
+    ) -> wasmtime::Result<Result<git::PullRequest, Error>> {
+        self.capability("git-provider", "create-pull-request", json!(request))
+            .await
     }
-    async fn get_pull_request(&mut self, repository: String, number: u64) -> wasmtime::Result<Result<git::PullRequest, Error>> {
-        self.capability("git-provider", "get-pull-request", json!(PullRef { repository, number })).await
+    async fn get_pull_request(
+        &mut self,
+        repository: String,
+        number: u64,
+    ) -> wasmtime::Result<Result<git::PullRequest, Error>> {
+        self.capability(
+            "git-provider",
+            "get-pull-request",
+            json!(PullRef { repository, number }),
+        )
+        .await
     }
-    async fn close_pull_request(&mut self, repository: String, number: u64) -> wasmtime::Result<Result<(), Error>> {
-        self.capability("git-provider", "close-pull-request", json!(PullRef { repository, number })).await
+    async fn close_pull_request(
+        &mut self,
+        repository: String,
+        number: u64,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        self.capability(
+            "git-provider",
+            "close-pull-request",
+            json!(PullRef { repository, number }),
+        )
+        .await
     }
-    async fn grant_team_access(&mut self, repository: String, team: String, permission: String) -> wasmtime::Result<Result<(), Error>> {
-        self.capability("git-provider", "grant-team-access", json!(TeamAccess { repository, team, permission })).await
+    async fn grant_team_access(
+        &mut self,
+        repository: String,
+        team: String,
+        permission: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        self.capability(
+            "git-provider",
+            "grant-team-access",
+            json!(TeamAccess {
+                repository,
+                team,
+                permission
+            }),
+        )
+        .await
     }
 }
 
 impl secrets::Host for HostState {
-    async fn put(&mut self, path: String, value: String) -> wasmtime::Result<Result<String, Error>> {
-        self.capability("secrets-store", "put", json!(SecretValue { path, value })).await
+    async fn put(
+        &mut self,
+        path: String,
+        value: String,
+    ) -> wasmtime::Result<Result<String, Error>> {
+        self.capability("secrets-store", "put", json!(SecretValue { path, value }))
+            .await
     }
     async fn reference(&mut self, path: String) -> wasmtime::Result<Result<String, Error>> {
-        self.capability("secrets-store", "reference", json!(SecretPath { path })).await
+        self.capability("secrets-store", "reference", json!(SecretPath { path }))
+            .await
     }
-    async fn rotate(&mut self, path: String, value: String) -> wasmtime::Result<Result<u64, Error>> {
-        self.capability("secrets-store", "rotate", json!(SecretValue { path, value })).await
+    async fn rotate(
+        &mut self,
+        path: String,
+        value: String,
+    ) -> wasmtime::Result<Result<u64, Error>> {
+        self.capability(
+            "secrets-store",
+            "rotate",
+            json!(SecretValue { path, value }),
+        )
+        .await
     }
     async fn delete(&mut self, path: String) -> wasmtime::Result<Result<(), Error>> {
-        self.capability("secrets-store", "delete", json!(SecretPath { path })).await
+        self.capability("secrets-store", "delete", json!(SecretPath { path }))
+            .await
     }
 }
 
 impl infra::Host for HostState {
-    async fn plan(&mut self, workspace: String, variables_json: String) -> wasmtime::Result<Result<infra::PlanResult, Error>> {
-        self.capability("infrastructure", "plan", json!(WorkspaceVariables { workspace, variables: json_text(&variables_json) })).await
+    async fn plan(
+        &mut self,
+        workspace: String,
+        variables_json: String,
+    ) -> wasmtime::Result<Result<infra::PlanResult, Error>> {
+        self.capability(
+            "infrastructure",
+            "plan",
+            json!(WorkspaceVariables {
+                workspace,
+                variables: json_text(&variables_json)
+            }),
+        )
+        .await
     }
-    async fn apply(&mut self, workspace: String, variables_json: String) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
-        self.capability("infrastructure", "apply", json!(WorkspaceVariables { workspace, variables: json_text(&variables_json) })).await
+    async fn apply(
+        &mut self,
+        workspace: String,
+        variables_json: String,
+    ) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
+        self.capability(
+            "infrastructure",
+            "apply",
+            json!(WorkspaceVariables {
+                workspace,
+                variables: json_text(&variables_json)
+            }),
+        )
+        .await
     }
     async fn status(&mut self, id: String) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
-        self.capability("infrastructure", "status", json!(RunId { id })).await
+        self.capability("infrastructure", "status", json!(RunId { id }))
+            .await
     }
     async fn outputs(&mut self, workspace: String) -> wasmtime::Result<Result<String, Error>> {
-        let answer: wasmtime::Result<Result<Value, Error>> = self.capability("infrastructure", "outputs", json!(Workspace { workspace })).await;
+        let answer: wasmtime::Result<Result<Value, Error>> = self
+            .capability("infrastructure", "outputs", json!(Workspace { workspace }))
+            .await;
         answer.map(|r| r.map(|v| v.to_string()))
     }
-    async fn destroy(&mut self, workspace: String) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
-        self.capability("infrastructure", "destroy", json!(Workspace { workspace })).await
+    async fn destroy(
+        &mut self,
+        workspace: String,
+    ) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
+        self.capability("infrastructure", "destroy", json!(Workspace { workspace }))
+            .await
     }
 }
 
 impl notifier::Host for HostState {
-    async fn send(&mut self, message: notifier::Message) -> wasmtime::Result<Result<String, Error>> {
+    async fn send(
+        &mut self,
+        message: notifier::Message,
+    ) -> wasmtime::Result<Result<String, Error>> {
         self.capability("notifier", "send", json!(message)).await
     }
 }
 
 impl obs::Host for HostState {
-    async fn create_dashboard(&mut self, title: String, definition: String) -> wasmtime::Result<Result<obs::Dashboard, Error>> {
-        self.capability("observability", "create-dashboard", json!(NewDashboard { title, definition: json_text(&definition) })).await
+    async fn create_dashboard(
+        &mut self,
+        title: String,
+        definition: String,
+    ) -> wasmtime::Result<Result<obs::Dashboard, Error>> {
+        self.capability(
+            "observability",
+            "create-dashboard",
+            json!(NewDashboard {
+                title,
+                definition: json_text(&definition)
+            }),
+        )
+        .await
     }
-    async fn create_monitor(&mut self, name: String, query: String, message: String) -> wasmtime::Result<Result<String, Error>> {
-        self.capability("observability", "create-monitor", json!(NewMonitor { name, query, message })).await
+    async fn create_monitor(
+        &mut self,
+        name: String,
+        query: String,
+        message: String,
+    ) -> wasmtime::Result<Result<String, Error>> {
+        self.capability(
+            "observability",
+            "create-monitor",
+            json!(NewMonitor {
+                name,
+                query,
+                message
+            }),
+        )
+        .await
     }
     async fn delete(&mut self, kind: String, id: String) -> wasmtime::Result<Result<(), Error>> {
-        self.capability("observability", "delete", json!(Deletion { kind, id })).await
+        self.capability("observability", "delete", json!(Deletion { kind, id }))
+            .await
     }
 }

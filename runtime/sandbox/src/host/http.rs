@@ -22,7 +22,10 @@ pub(crate) struct OutboundHttp {
 type Sent = Box<
     dyn Future<
             Output = Result<
-                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ),
                 wasmtime_wasi_http::Error,
             >,
         > + Send,
@@ -36,16 +39,35 @@ impl WasiHttpHooks for OutboundHttp {
         fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> Sent {
         drop(fut);
-        let authority = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        let authority = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let target = format!("{} {}", request.method(), request.uri());
         if !self.grants.allows_host(&authority) {
-            self.log.push("host", "warn", &format!("refused {target}: host `{authority}` is not granted"));
-            self.denied.lock().expect("denied lock").get_or_insert(authority);
+            self.log.push(
+                "host",
+                "warn",
+                &format!("refused {target}: host `{authority}` is not granted"),
+            );
+            self.denied
+                .lock()
+                .expect("denied lock")
+                .get_or_insert(authority);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        let remaining = self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let remaining = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let options = RequestOptions {
-            connect_timeout: Some(options.and_then(|o| o.connect_timeout).unwrap_or(remaining).min(remaining)),
+            connect_timeout: Some(
+                options
+                    .and_then(|o| o.connect_timeout)
+                    .unwrap_or(remaining)
+                    .min(remaining),
+            ),
             first_byte_timeout: Some(remaining),
             between_bytes_timeout: Some(remaining),
         };
@@ -57,11 +79,18 @@ impl WasiHttpHooks for OutboundHttp {
                     log.push(
                         "host",
                         "info",
-                        &format!("{target} → {} in {} ms", response.status().as_u16(), started.elapsed().as_millis()),
+                        &format!(
+                            "{target} → {} in {} ms",
+                            response.status().as_u16(),
+                            started.elapsed().as_millis()
+                        ),
                     );
                     Ok((
                         response.map(BodyExt::boxed_unsync),
-                        Box::new(io) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                        Box::new(io)
+                            as Box<
+                                dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send,
+                            >,
                     ))
                 }
                 Err(e) => {

@@ -53,7 +53,10 @@ pub struct CapabilityError {
 impl CapabilityError {
     /// The capability has no binding (or calls are not available here).
     pub fn unbound(capability: &str, why: &str) -> Self {
-        Self { kind: "denied", message: format!("`{capability}` cannot be called: {why}") }
+        Self {
+            kind: "denied",
+            message: format!("`{capability}` cannot be called: {why}"),
+        }
     }
 }
 
@@ -62,7 +65,12 @@ impl CapabilityError {
 #[wasmtime_wasi::async_trait]
 pub trait CapabilityBackend: Send + Sync {
     /// Calls `capability`'s `function` (`git-provider`, `create-repository`).
-    async fn call(&self, capability: &str, function: &str, input: serde_json::Value) -> Result<serde_json::Value, CapabilityError>;
+    async fn call(
+        &self,
+        capability: &str,
+        function: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, CapabilityError>;
 }
 
 /// The backends an invocation's host imports talk to.
@@ -97,12 +105,19 @@ pub(crate) struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
     }
 }

@@ -16,7 +16,11 @@ impl Host for HostState {
     }
 
     async fn report(&mut self, percent: u8, message: String) -> wasmtime::Result<()> {
-        self.log.push("plugin", "progress", &format!("{}% {message}", percent.min(100)));
+        self.log.push(
+            "plugin",
+            "progress",
+            &format!("{}% {message}", percent.min(100)),
+        );
         Ok(())
     }
 }

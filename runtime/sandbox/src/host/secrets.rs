@@ -13,16 +13,25 @@ pub struct SecretHandle {
 impl Host for HostState {}
 
 impl HostSecret for HostState {
-    async fn open(&mut self, name: String) -> wasmtime::Result<Result<Resource<SecretHandle>, Error>> {
+    async fn open(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Resource<SecretHandle>, Error>> {
         if !self.grants.allows_secret(&name) {
-            self.log.push("host", "warn", &format!("refused to open secret `{name}`: not granted"));
+            self.log.push(
+                "host",
+                "warn",
+                &format!("refused to open secret `{name}`: not granted"),
+            );
             return Ok(Err(Error::NotGranted(format!(
                 "this plugin was not granted the secret `{name}`; grant it with `secrets` at publish"
             ))));
         }
         match self.services.secrets.get(&name).await {
             Ok(Some(_)) => Ok(Ok(self.table.push(SecretHandle { name })?)),
-            Ok(None) => Ok(Err(Error::NotFound(format!("no secret named `{name}` exists")))),
+            Ok(None) => Ok(Err(Error::NotFound(format!(
+                "no secret named `{name}` exists"
+            )))),
             Err(e) => Ok(Err(Error::Other(e.0))),
         }
     }
@@ -31,12 +40,18 @@ impl HostSecret for HostState {
         Ok(self.table.get(&handle)?.name.clone())
     }
 
-    async fn reveal(&mut self, handle: Resource<SecretHandle>) -> wasmtime::Result<Result<String, Error>> {
+    async fn reveal(
+        &mut self,
+        handle: Resource<SecretHandle>,
+    ) -> wasmtime::Result<Result<String, Error>> {
         let name = self.table.get(&handle)?.name.clone();
-        self.log.push("host", "info", &format!("secret `{name}` revealed"));
+        self.log
+            .push("host", "info", &format!("secret `{name}` revealed"));
         match self.services.secrets.get(&name).await {
             Ok(Some(value)) => Ok(Ok(value)),
-            Ok(None) => Ok(Err(Error::NotFound(format!("the secret `{name}` was deleted")))),
+            Ok(None) => Ok(Err(Error::NotFound(format!(
+                "the secret `{name}` was deleted"
+            )))),
             Err(e) => Ok(Err(Error::Other(e.0))),
         }
     }

@@ -7,7 +7,12 @@ struct Input {
     name: String,
 }
 
-#[action(name = "approval-drop", version = "0.1.0", description = "Deletes a test resource (high risk)", risk = "high")]
+#[action(
+    name = "approval-drop",
+    version = "0.1.0",
+    description = "Deletes a test resource (high risk)",
+    risk = "high"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
     Ok(json!({ "dropped": input.name }))
 }

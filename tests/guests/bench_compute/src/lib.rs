@@ -37,11 +37,17 @@ fn sieve(iterations: u64) -> u64 {
     primes
 }
 
-#[action(name = "bench-compute", version = "0.1.0", description = "Computes in a loop")]
+#[action(
+    name = "bench-compute",
+    version = "0.1.0",
+    description = "Computes in a loop"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<u64, ActionError> {
     match input.kind.as_str() {
         "hash" => Ok(hash(input.iterations)),
         "sieve" => Ok(sieve(input.iterations)),
-        other => Err(ActionError::InvalidInput(format!("kind `{other}` is hash or sieve"))),
+        other => Err(ActionError::InvalidInput(format!(
+            "kind `{other}` is hash or sieve"
+        ))),
     }
 }

@@ -7,7 +7,11 @@ struct Input {
     n: u64,
 }
 
-#[action(name = "bench-state-get", version = "0.1.0", description = "Reads state n times")]
+#[action(
+    name = "bench-state-get",
+    version = "0.1.0",
+    description = "Reads state n times"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<u64, ActionError> {
     let mut found = 0;
     for _ in 0..input.n {

@@ -10,7 +10,11 @@ struct Input {
     name: String,
 }
 
-#[action(name = "capability-caller", version = "0.1.0", description = "Creates a repository through the git-provider capability")]
+#[action(
+    name = "capability-caller",
+    version = "0.1.0",
+    description = "Creates a repository through the git-provider capability"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
     let repository = git_provider::create_repository(&NewRepository {
         owner: input.owner,

@@ -2,7 +2,11 @@
 use lever_sdk::{ActionError, Context, action};
 use serde_json::{Value, json};
 
-#[action(name = "sandbox-file-open", version = "0.1.0", description = "Tries to read /etc/passwd")]
+#[action(
+    name = "sandbox-file-open",
+    version = "0.1.0",
+    description = "Tries to read /etc/passwd"
+)]
 fn run(_ctx: &Context, _input: Value) -> Result<Value, ActionError> {
     match std::fs::read_to_string("/etc/passwd") {
         Ok(text) => Ok(json!({ "read": text.len() })),

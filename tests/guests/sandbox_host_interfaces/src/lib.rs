@@ -17,10 +17,13 @@ struct Input {
 )]
 fn run(ctx: &Context, input: Input) -> Result<Value, ActionError> {
     log::progress(10, "starting");
-    let before = state::get(Scope::Plugin, "count")?.map(|v| String::from_utf8_lossy(&v).parse::<u64>().unwrap_or(0)).unwrap_or(0);
+    let before = state::get(Scope::Plugin, "count")?
+        .map(|v| String::from_utf8_lossy(&v).parse::<u64>().unwrap_or(0))
+        .unwrap_or(0);
     state::set(Scope::Plugin, "count", (before + 1).to_string().as_bytes())?;
     state::set(Scope::Run, "seen", ctx.run_id.as_bytes())?;
-    let run_value = state::get(Scope::Run, "seen")?.map(|v| String::from_utf8_lossy(&v).into_owned());
+    let run_value =
+        state::get(Scope::Run, "seen")?.map(|v| String::from_utf8_lossy(&v).into_owned());
     let secret = secrets::reveal(&input.granted)?;
     let refused = match secrets::reveal(&input.refused) {
         Ok(_) => "revealed".to_string(),

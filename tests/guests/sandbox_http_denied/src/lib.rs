@@ -8,8 +8,17 @@ struct Input {
     url: String,
 }
 
-#[action(name = "sandbox-http-denied", version = "0.1.0", description = "Calls a host it was not granted")]
+#[action(
+    name = "sandbox-http-denied",
+    version = "0.1.0",
+    description = "Calls a host it was not granted"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
-    let response = send(&Request { method: "GET".into(), url: input.url, headers: vec![], body: vec![] })?;
+    let response = send(&Request {
+        method: "GET".into(),
+        url: input.url,
+        headers: vec![],
+        body: vec![],
+    })?;
     Ok(json!({ "status": response.status }))
 }

@@ -2,7 +2,11 @@
 use lever_sdk::{ActionError, Context, action};
 use serde_json::Value;
 
-#[action(name = "sandbox-infinite-loop", version = "0.1.0", description = "Loops forever")]
+#[action(
+    name = "sandbox-infinite-loop",
+    version = "0.1.0",
+    description = "Loops forever"
+)]
 fn run(_ctx: &Context, _input: Value) -> Result<Value, ActionError> {
     let mut x: u64 = 1;
     loop {

@@ -1,6 +1,8 @@
 //! Implements the exports by hand and returns text that is not JSON: must end with output-not-json.
 use lever_sdk::bindings::exports::lever::plugin::action_handler::Guest;
-use lever_sdk::bindings::lever::plugin::types::{Context, Error, ExecutionPlan, Grants, Manifest, Risk};
+use lever_sdk::bindings::lever::plugin::types::{
+    Context, Error, ExecutionPlan, Grants, Manifest, Risk,
+};
 
 struct NotJson;
 
@@ -12,7 +14,10 @@ impl Guest for NotJson {
             description: "Returns text that is not JSON".into(),
             input_schema: "{}".into(),
             output_schema: "{}".into(),
-            grants: Grants { hosts: vec![], secrets: vec![] },
+            grants: Grants {
+                hosts: vec![],
+                secrets: vec![],
+            },
             risk: Risk::Standard,
         }
     }

@@ -1,6 +1,8 @@
 //! Declares an integer `count` output but returns a string: must end with output-schema.
 use lever_sdk::bindings::exports::lever::plugin::action_handler::Guest;
-use lever_sdk::bindings::lever::plugin::types::{Context, Error, ExecutionPlan, Grants, Manifest, Risk};
+use lever_sdk::bindings::lever::plugin::types::{
+    Context, Error, ExecutionPlan, Grants, Manifest, Risk,
+};
 
 struct OffSchema;
 

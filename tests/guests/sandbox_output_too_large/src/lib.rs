@@ -6,7 +6,11 @@ struct Input {
     size: usize,
 }
 
-#[action(name = "sandbox-output-too-large", version = "0.1.0", description = "Returns a huge output")]
+#[action(
+    name = "sandbox-output-too-large",
+    version = "0.1.0",
+    description = "Returns a huge output"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<String, ActionError> {
     Ok("x".repeat(input.size))
 }

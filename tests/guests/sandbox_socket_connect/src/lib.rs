@@ -7,10 +7,17 @@ struct Input {
     address: String,
 }
 
-#[action(name = "sandbox-socket-connect", version = "0.1.0", description = "Connects a TCP socket")]
+#[action(
+    name = "sandbox-socket-connect",
+    version = "0.1.0",
+    description = "Connects a TCP socket"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
     match std::net::TcpStream::connect(input.address.as_str()) {
         Ok(_) => Ok(json!({ "connected": input.address })),
-        Err(e) => Err(ActionError::Denied(format!("connect to {} failed: {e}", input.address))),
+        Err(e) => Err(ActionError::Denied(format!(
+            "connect to {} failed: {e}",
+            input.address
+        ))),
     }
 }

@@ -8,7 +8,11 @@ struct Input {
     message: String,
 }
 
-#[action(name = "workflow-fail", version = "0.1.0", description = "Always fails")]
+#[action(
+    name = "workflow-fail",
+    version = "0.1.0",
+    description = "Always fails"
+)]
 fn run(_ctx: &Context, input: Input) -> Result<Value, ActionError> {
     Err(match input.kind.as_str() {
         "retryable" => ActionError::Retryable(input.message),
