@@ -13,4 +13,5 @@ mod integrations;
 mod sandbox;
 mod store;
 mod templates;
+mod web;
 mod workflows;

@@ -2,6 +2,7 @@
 //! and hands out fresh SQLite and PostgreSQL databases.
 
 pub mod adapters;
+pub mod browser;
 pub mod databases;
 pub mod fakes;
 pub mod guests;

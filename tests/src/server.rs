@@ -114,6 +114,11 @@ impl Server {
 
     /// Starts a server on `data_dir` with extra arguments (`--database URL`...).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_listening(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// Like [`Server::start_in`], listening on `listen` (`0.0.0.0:0`: every interface).
+    pub fn start_listening(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -121,7 +126,7 @@ impl Server {
             .expect("server log");
         let mut child = Command::new(lever_binary())
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("LEVER_LOG", "info")

@@ -33,6 +33,17 @@ pub struct Config {
     /// Change-freeze windows.
     #[serde(default)]
     pub freeze_windows: Vec<FreezeWindow>,
+    /// The web UI's "sign in as" list of the configured users, for the embedded demo. Only
+    /// honoured when the server also listens on loopback.
+    #[serde(default)]
+    pub demo_sign_in: bool,
+    /// Where users reach the server (`https://lever.example.com`); an https URL makes the web
+    /// UI's session cookie `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// How long a web UI session lasts, in minutes (default 12 hours).
+    #[serde(default)]
+    pub session_minutes: Option<u64>,
 }
 
 /// One user (`users:`).

@@ -356,6 +356,21 @@ impl Store {
             .collect()
     }
 
+    /// The most recent runs one user requested, newest first.
+    pub async fn runs_of(&self, requester: &str, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE requester = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        sqlx::query(&sql)
+            .bind(requester)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(record)
+            .collect()
+    }
+
     /// Ids of runs a worker must pick up (`pending`, `running`, `rolling-back`), oldest first:
     /// what a restarted server resumes. Waiting runs wake at their time; paused runs wait for
     /// a human.

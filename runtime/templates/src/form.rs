@@ -53,10 +53,17 @@ impl Form {
         Value::Object(out)
     }
 
-    /// Every violation, on every page.
+    /// The pages, as written.
+    pub fn pages(&self) -> impl Iterator<Item = &Page> {
+        self.pages.iter().map(|(page, _)| page)
+    }
+
+    /// Every violation, on every page: the JSON Schema's, then the field extensions' rules
+    /// (`EntityNamePicker`, `RepoUrlPicker`). A broken `pattern` also quotes the field's
+    /// description, which usually says what the pattern allows.
     pub fn validate(&self, parameters: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        for (_, validator) in &self.pages {
+        for (page, validator) in &self.pages {
             for e in validator.iter_errors(parameters) {
                 let mut field: Vec<String> = e
                     .instance_path
@@ -73,17 +80,41 @@ impl Form {
                             .unwrap_or_else(|| property.to_string()),
                     );
                 }
+                let mut message = e.to_string();
+                if matches!(e.kind, jsonschema::error::ValidationErrorKind::Pattern { .. })
+                    && let Some(description) = property_schema(&page.schema, &field)
+                        .and_then(|p| p.get("description"))
+                        .and_then(Value::as_str)
+                {
+                    message = format!("{message}: {description}");
+                }
                 let error = FieldError {
                     field: field.join("."),
-                    message: e.to_string(),
+                    message,
                 };
                 if !errors.contains(&error) {
+                    errors.push(error);
+                }
+            }
+            let mut extension = Vec::new();
+            crate::pickers::problems(&page.schema, parameters, "", &mut extension);
+            for error in extension {
+                if !errors.iter().any(|e| e.field == error.field) {
                     errors.push(error);
                 }
             }
         }
         errors
     }
+}
+
+/// The schema of the property at `path` (`["db", "size"]`) in a page's schema.
+fn property_schema<'a>(schema: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut current = schema;
+    for name in path {
+        current = current.get("properties")?.get(name)?;
+    }
+    Some(current)
 }
 
 fn fill_defaults(schema: &Value, out: &mut Map<String, Value>) {

@@ -10,6 +10,7 @@ mod expressions;
 mod form;
 mod model;
 mod parse;
+pub mod pickers;
 
 pub use expressions::{ExpressionError, Expressions};
 pub use form::{FieldError, Form};

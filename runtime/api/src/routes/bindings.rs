@@ -9,6 +9,11 @@ use crate::AppState;
 
 /// Lists the bindings in force and the capabilities left unbound.
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
+    Json(view(&state))
+}
+
+/// Every capability with the adapter bound to it (or `null`) and its settings.
+pub fn view(state: &AppState) -> Value {
     let bound = state.catalog.capabilities().bindings();
     let capabilities: Vec<Value> = lever_sandbox::CAPABILITIES
         .iter()
@@ -17,5 +22,5 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
             None => json!({"capability": capability, "functions": functions, "adapter": null}),
         })
         .collect();
-    Json(json!({"bindings": capabilities}))
+    json!({"bindings": capabilities})
 }

@@ -3,16 +3,16 @@
 
 mod approvals;
 mod audit;
-mod bindings;
+pub(crate) mod bindings;
 mod health;
 mod identity;
 mod links;
-mod plugins;
+pub(crate) mod plugins;
 mod policies;
-mod runs;
-mod secrets;
+pub(crate) mod runs;
+pub(crate) mod secrets;
 mod slack;
-mod templates;
+pub(crate) mod templates;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +36,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/api/v1/runs/{id}/abort", post(runs::abort))
         .route("/api/v1/runs/{id}/resubmit", post(runs::resubmit))
+        .route(
+            "/api/v1/runs/{id}/rating",
+            post(runs::rate).get(runs::ratings),
+        )
         .route(
             "/api/v1/runs/{id}/steps/{step}/retry",
             post(runs::retry_step),

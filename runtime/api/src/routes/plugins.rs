@@ -73,7 +73,7 @@ impl PublishQuery {
 }
 
 /// A published plugin as the API shows it.
-pub(crate) fn plugin_json(record: &PluginRecord) -> Value {
+pub fn plugin_json(record: &PluginRecord) -> Value {
     json!({
         "name": record.name,
         "version": record.version,

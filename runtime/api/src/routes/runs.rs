@@ -67,10 +67,26 @@ pub(crate) async fn create(
             (Target::Action(action), input, routed)
         }
         (None, Some(template)) => {
+            check_idempotency_key(body.idempotency_key.as_deref())?;
             let parameters = body.parameters.unwrap_or_else(|| json!({}));
-            let (_, routed) =
-                super::templates::route(&state, &principal, &template, &parameters).await?;
-            (Target::Template(template), parameters, routed)
+            let (run, created, summary) = submit_template(
+                &state,
+                &principal,
+                &template,
+                parameters,
+                environment,
+                body.idempotency_key,
+            )
+            .await?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            return Ok((
+                status,
+                Json(json!({"id": run.id, "status": run.status, "approval": summary})),
+            ));
         }
         _ => {
             return Err(SubmitError::Malformed(
@@ -79,14 +95,7 @@ pub(crate) async fn create(
             .into());
         }
     };
-    if let Some(key) = &body.idempotency_key
-        && (key.is_empty() || key.len() > 200)
-    {
-        return Err(ApiError::bad_request(
-            "invalid-idempotency-key",
-            "idempotency_key is 1 to 200 characters",
-        ));
-    }
+    check_idempotency_key(body.idempotency_key.as_deref())?;
     let summary = routed.summary();
     let (run, created) = state
         .executor
@@ -112,8 +121,49 @@ pub(crate) async fn create(
     ))
 }
 
+fn check_idempotency_key(key: Option<&str>) -> Result<(), ApiError> {
+    if let Some(key) = key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "invalid-idempotency-key",
+            "idempotency_key is 1 to 200 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Submits a template run for `principal`: previewed, routed through the approval policy and
+/// committed. Returns the run, whether it is new (an idempotency key seen before returns the
+/// earlier run) and the approval route's summary.
+pub async fn submit_template(
+    state: &AppState,
+    principal: &Principal,
+    template: &str,
+    parameters: Value,
+    environment: String,
+    idempotency_key: Option<String>,
+) -> Result<(RunRecord, bool, Value), ApiError> {
+    let (_, routed) = super::templates::route(state, principal, template, &parameters).await?;
+    let summary = routed.summary();
+    let (run, created) = state
+        .executor
+        .submit(RunRequest {
+            target: Target::Template(template.to_string()),
+            input: parameters,
+            requester: principal.id.clone(),
+            environment,
+            idempotency_key,
+            resubmitted_from: None,
+            approval: Some(routed.approval),
+        })
+        .await?;
+    state.approvals.nudge();
+    Ok((run, created, summary))
+}
+
 /// 403 unless `principal` requested run `id` or has the platform role.
-async fn may_control(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
+pub async fn may_control(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
     let run = state
         .store
         .run(id)
@@ -162,7 +212,8 @@ async fn steps_writing_secrets(state: &AppState, run: &RunRecord) -> Vec<String>
         .collect()
 }
 
-async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
+/// A run as the API shows it: steps (secrets-store values sealed), logs, approvals.
+pub async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
     let logs = state.store.run_logs(&run.id).await?;
     let sealed = steps_writing_secrets(state, &run).await;
     let steps: Vec<Value> = state
@@ -417,4 +468,81 @@ pub(crate) async fn resubmit(
         StatusCode::CREATED,
         Json(json!({"id": run.id, "resubmitted_from": id})),
     ))
+}
+
+/// Body of a rating.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rating {
+    score: i64,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/runs/{id}/rating` `{"score": 1..5, "comment"}`: the requester rates a
+/// finished run; a second rating replaces the first.
+pub(crate) async fn rate(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<Rating>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(body) = body?;
+    rate_run(&state, &principal, &id, body.score, &body.comment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores `principal`'s rating of run `id`: only its requester rates it, once it is finished,
+/// with a score from 1 to 5 and a comment of at most 2,000 characters.
+pub async fn rate_run(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    score: i64,
+    comment: &str,
+) -> Result<(), ApiError> {
+    let run = state
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
+    if run.requester != principal.id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("only {} (who requested run {id}) rates it", run.requester),
+        ));
+    }
+    if !run.status.is_final() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong-state",
+            format!("run {id} is {}; rate it once it has finished", run.status.as_str()),
+        ));
+    }
+    if !(1..=5).contains(&score) {
+        return Err(ApiError::bad_request(
+            "invalid-rating",
+            format!("score is a whole number from 1 to 5, not {score}"),
+        ));
+    }
+    if comment.chars().count() > 2000 {
+        return Err(ApiError::bad_request(
+            "invalid-rating",
+            "the comment is at most 2,000 characters",
+        ));
+    }
+    state
+        .store
+        .rate_run(id, &principal.id, score, comment.trim())
+        .await?;
+    Ok(())
+}
+
+/// `GET /api/v1/runs/{id}/rating`: the run's ratings.
+pub(crate) async fn ratings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"ratings": state.store.run_ratings(&id).await?})))
 }

@@ -57,8 +57,17 @@ pub(crate) async fn get(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let value = reveal(&state, &principal, &name).await?;
+    Ok(axum::Json(
+        serde_json::json!({"name": name, "value": value}),
+    ))
+}
+
+/// The value of secret `name` if `principal` may read it (the platform role, or a reader
+/// recorded when a built-in provider wrote it); every reveal is audited by name.
+pub async fn reveal(state: &AppState, principal: &Principal, name: &str) -> Result<String, ApiError> {
     use lever_capabilities::Reader;
-    let readers = lever_capabilities::secret_readers(&state.store, &name)
+    let readers = lever_capabilities::secret_readers(&state.store, name)
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
     let allowed = principal.is_platform()
@@ -84,7 +93,7 @@ pub(crate) async fn get(
             ),
         ));
     }
-    let Some(value) = state.secrets.get(&name).await.map_err(secrets_error)? else {
+    let Some(value) = state.secrets.get(name).await.map_err(secrets_error)? else {
         return Err(ApiError::not_found(format!("no secret `{name}`")));
     };
     state
@@ -97,9 +106,7 @@ pub(crate) async fn get(
             policy_version: None,
         })
         .await?;
-    Ok(axum::Json(
-        serde_json::json!({"name": name, "value": value}),
-    ))
+    Ok(value)
 }
 
 /// Deletes a secret: 204, or 404 when there is none.

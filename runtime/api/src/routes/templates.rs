@@ -143,7 +143,7 @@ pub(crate) async fn preview(
 
 /// Previews a template run for `principal` and routes it through the approval policy (the
 /// preview shows the route and why). 403 when the principal may not run this template.
-pub(crate) async fn route(
+pub async fn route(
     state: &AppState,
     principal: &Principal,
     name: &str,

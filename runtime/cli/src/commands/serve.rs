@@ -69,7 +69,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
             "first start: the admin API token is {token} (shown once; keep it, or create others with `lever token create`)"
         );
     }
-    let app = lever_api::router(AppState {
+    let state = AppState {
         store: local.store.clone(),
         registry: local.registry,
         executor: local.executor,
@@ -78,7 +78,11 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         approvals,
         manual_clock: manual,
         secrets: local.secrets.clone(),
-    });
+    };
+    // The web UI shares the port and the services; the demo sign-in list needs a loopback
+    // listener, which is why it is told the address.
+    let app = lever_api::router(state.clone())
+        .merge(lever_web::router(lever_web::WebState::new(state, address)));
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
     axum::serve(listener, app)

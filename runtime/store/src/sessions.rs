@@ -1,0 +1,98 @@
+//! Browser sessions of the web UI: only the SHA-256 of the cookie value is stored, with the
+//! user, the CSRF token its forms carry, and when it expires or was revoked.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, now_ms};
+
+/// A live or dead session, as stored (without the hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionRecord {
+    /// Who signed in.
+    pub user_id: String,
+    /// The CSRF token every state-changing form of this session must carry.
+    pub csrf: String,
+    /// How they signed in: `token`, `oidc` or `demo`.
+    pub source: String,
+    /// Created at (ms).
+    pub created_at: i64,
+    /// Expires at (ms).
+    pub expires_at: i64,
+    /// Revoked at sign-out (ms).
+    pub revoked_at: Option<i64>,
+}
+
+fn record(row: &AnyRow) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        user_id: row.try_get(0)?,
+        csrf: row.try_get(1)?,
+        source: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        expires_at: row.try_get(4)?,
+        revoked_at: row.try_get(5)?,
+    })
+}
+
+impl Store {
+    /// Stores a new session under the SHA-256 hex of its cookie value.
+    pub async fn insert_session(
+        &self,
+        id_hash: &str,
+        user_id: &str,
+        csrf: &str,
+        source: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO web_sessions (id_hash, user_id, csrf, source, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(source)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session with this hash, expired or revoked ones included (the caller decides).
+    pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        sqlx::query(
+            "SELECT user_id, csrf, source, created_at, expires_at, revoked_at FROM web_sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
+    }
+
+    /// Revokes a session (sign-out). Returns false when there was no live one.
+    pub async fn revoke_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE web_sessions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
+    /// Deletes sessions that expired before `before` (ms); returns how many.
+    pub async fn purge_sessions(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+}

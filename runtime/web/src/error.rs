@@ -1,0 +1,80 @@
+//! What a page handler answers when it cannot show its page: a redirect to sign in, or an
+//! error page whose message says what to fix (the API's message, for the API's errors).
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+/// A page that cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Nobody is signed in (or the session expired or was revoked).
+    #[error("sign in to continue")]
+    SignIn {
+        /// Where to go back to after signing in.
+        next: String,
+    },
+    /// Refused: a wrong CSRF token, a role the user does not have.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Bad input from the browser.
+    #[error("{0}")]
+    BadRequest(String),
+    /// An error of the services behind the API.
+    #[error("{}", .0.message())]
+    Api(lever_api::ApiError),
+    /// A page template failed to render (a bug).
+    #[error("the page could not be rendered: {0}")]
+    Render(#[from] minijinja::Error),
+}
+
+impl From<lever_api::ApiError> for WebError {
+    fn from(e: lever_api::ApiError) -> Self {
+        WebError::Api(e)
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebError::SignIn { next } => {
+                let target = format!("/sign-in?next={}", urlencode(next));
+                let mut response = Redirect::to(&target).into_response();
+                // htmx follows this header instead of swapping the sign-in page into a fragment.
+                if let Ok(value) = HeaderValue::from_str(&target) {
+                    response.headers_mut().insert("hx-redirect", value);
+                }
+                return response;
+            }
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Api(e) => e.status(),
+            WebError::Render(e) => {
+                tracing::error!(error = %e, "page template failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let html = format!(
+            "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
+             <title>{code} — Lever</title><link rel=stylesheet href=/assets/style.css></head><body><main class=narrow>\
+             <h1>{title}</h1><p role=alert class=error id=error-message>{message}</p><p><a href=/>Back to the catalog</a></p></main></body></html>",
+            code = status.as_u16(),
+            title = status.canonical_reason().unwrap_or("Error"),
+            message = escape(&self.to_string()),
+        );
+        (status, Html(html)).into_response()
+    }
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)])
+        .map(|s| s[2..].to_string())
+        .unwrap_or_default()
+}

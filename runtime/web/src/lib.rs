@@ -1,0 +1,95 @@
+//! The web UI, served by `lever serve` on the API's port: sign-in, the catalog, template forms
+//! with live validation and a live preview, run pages with live progress, my runs, the
+//! approvals inbox and the platform pages.
+//!
+//! Pages are rendered on the server (minijinja, templates in `templates/`) and made live with
+//! htmx and its SSE extension (vendored in `assets/vendor/`). The handlers call the same
+//! services the API's handlers call, in process, with the same checks: a session never lets a
+//! principal do more than their API token would. See `docs/web.md` for why this shape.
+
+mod assets;
+mod error;
+mod fields;
+mod pages;
+mod render;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use lever_api::AppState;
+
+pub use error::WebError;
+
+/// What every page handler can reach.
+#[derive(Clone)]
+pub struct WebState {
+    /// The API's state: the same store, catalog, executor and approvals.
+    pub app: AppState,
+    /// The demo "sign in as" list is offered: the config asks for it and the server listens
+    /// on loopback.
+    pub demo_sign_in: bool,
+    /// Session cookies are `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+    /// How long a session lasts (ms).
+    pub session_ms: i64,
+    templates: Arc<minijinja::Environment<'static>>,
+}
+
+impl WebState {
+    /// The web UI's state for a server listening on `listen`.
+    pub fn new(app: AppState, listen: SocketAddr) -> WebState {
+        let config = app.identity.config();
+        let demo_sign_in = config.demo_sign_in && listen.ip().is_loopback();
+        if config.demo_sign_in && !demo_sign_in {
+            tracing::warn!(%listen, "demo_sign_in is ignored: the server does not listen on loopback");
+        }
+        let secure_cookies = config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        let session_ms = config.session_minutes.unwrap_or(12 * 60) as i64 * 60_000;
+        WebState {
+            app,
+            demo_sign_in,
+            secure_cookies,
+            session_ms,
+            templates: Arc::new(render::environment()),
+        }
+    }
+}
+
+/// The web UI's routes, to merge with the API's router.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(pages::catalog::page))
+        .route(
+            "/sign-in",
+            get(pages::sign_in::page).post(pages::sign_in::with_token),
+        )
+        .route("/sign-in/demo", post(pages::sign_in::as_demo_user))
+        .route("/sign-out", post(pages::sign_in::sign_out))
+        .route("/templates/{name}", get(pages::form::page))
+        .route("/templates/{name}/check", post(pages::form::check))
+        .route("/templates/{name}/submit", post(pages::form::submit))
+        .route("/runs", get(pages::runs::mine))
+        .route("/runs/{id}", get(pages::run::page))
+        .route("/runs/{id}/live", get(pages::run::live))
+        .route("/runs/{id}/reveal", post(pages::run::reveal))
+        .route("/runs/{id}/rating", post(pages::run::rate))
+        .route("/runs/{id}/control", post(pages::run::control))
+        .route("/approvals", get(pages::approvals::inbox))
+        .route("/approvals/{id}/decide", post(pages::approvals::decide))
+        .route("/platform", get(pages::platform::plugins))
+        .route("/platform/templates", get(pages::platform::templates))
+        .route("/platform/bindings", get(pages::platform::bindings))
+        .route(
+            "/platform/policies",
+            get(pages::platform::policies).post(pages::platform::evaluate),
+        )
+        .route("/platform/audit", get(pages::platform::audit))
+        .route("/assets/{file}", get(assets::serve))
+        .with_state(state)
+}

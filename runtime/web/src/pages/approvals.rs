@@ -1,0 +1,127 @@
+//! The approvals inbox: what waits for the signed-in user's decision, with the context an
+//! approver needs, and what they decided; approve, or reject with a comment.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::context;
+use serde_json::Value;
+
+use super::{field, form_pairs, sent_csrf};
+use crate::session::Viewer;
+use crate::{WebError, WebState, render};
+
+async fn inbox_page(
+    state: &WebState,
+    viewer: &Viewer,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let approvals = &state.app.approvals;
+    let assigned = approvals
+        .assigned(&viewer.principal)
+        .await
+        .map_err(lever_api::ApiError::from)?;
+    // Stages this user decided, newest first.
+    let mut decided: Vec<Value> = Vec::new();
+    for run in state
+        .app
+        .store
+        .recent_runs(200)
+        .await
+        .map_err(lever_api::ApiError::from)?
+    {
+        for stage in approvals
+            .of_run(&run.id)
+            .await
+            .map_err(lever_api::ApiError::from)?
+        {
+            let mine = stage["decisions"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| d["approver"] == viewer.principal.id.as_str()));
+            if mine {
+                decided.push(stage);
+            }
+        }
+        if decided.len() >= 20 {
+            break;
+        }
+    }
+    render::page(
+        state,
+        Some(viewer),
+        "approvals.html",
+        context! { assigned, decided, message, error },
+    )
+}
+
+/// `GET /approvals`.
+pub(crate) async fn inbox(
+    State(state): State<WebState>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    inbox_page(&state, &viewer, None, None).await
+}
+
+/// `POST /approvals/{id}/decide` with `decision` (`approve` or `reject`) and `comment`
+/// (required to reject).
+pub(crate) async fn decide(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let approve = match field(&pairs, "decision") {
+        Some("approve") => true,
+        Some("reject") => false,
+        _ => {
+            return Err(WebError::BadRequest(
+                "choose Approve or Reject".to_string(),
+            ));
+        }
+    };
+    let comment = field(&pairs, "comment").unwrap_or("").trim().to_string();
+    if !approve && comment.is_empty() {
+        let html = inbox_page(
+            &state,
+            &viewer,
+            None,
+            Some("say why you reject: a comment is required".into()),
+        )
+        .await?;
+        return Ok((StatusCode::BAD_REQUEST, html).into_response());
+    }
+    match state
+        .app
+        .approvals
+        .decide(&viewer.principal, &id, approve, &comment, "web")
+        .await
+    {
+        Ok(outcome) => {
+            state.app.executor.nudge();
+            let outcome = serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let verb = if approve { "approved" } else { "rejected" };
+            Ok(inbox_page(
+                &state,
+                &viewer,
+                Some(format!("You {verb} it ({outcome}).")),
+                None,
+            )
+            .await?
+            .into_response())
+        }
+        Err(e) => {
+            let e = lever_api::ApiError::from(e);
+            let status = e.status();
+            let html = inbox_page(&state, &viewer, None, Some(e.message().to_string())).await?;
+            Ok((status, html).into_response())
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! A template's form: one page per `spec.parameters` page and a review, checked on every
+//! change by the server's one validator and previewed beside it (steps, plans, cost, the
+//! approval route); submitting starts the run (or, from an earlier run, resubmits it).
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use lever_api::services;
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{field, form_pairs, sent_csrf};
+use crate::fields::{Directory, FormModel};
+use crate::session::Viewer;
+use crate::{WebError, WebState, render};
+
+/// Query of the form page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FormQuery {
+    /// Pre-fill from this run's parameters; submitting resubmits it.
+    from: Option<String>,
+}
+
+/// The host of the bound git provider (`https://api.github.com` → `github.com`).
+fn git_host(state: &WebState) -> Option<String> {
+    let binding = state.app.catalog.capabilities().bindings().get("git-provider")?;
+    let url = binding.settings.get("base_url")?.as_str()?;
+    let host = url.split("://").nth(1).unwrap_or(url).split('/').next()?;
+    Some(host.strip_prefix("api.").unwrap_or(host).to_string())
+}
+
+async fn entry_for(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+) -> Result<std::sync::Arc<lever_catalog::Entry>, WebError> {
+    let entry = state
+        .app
+        .catalog
+        .get(name)
+        .await
+        .map_err(lever_api::ApiError::from)?;
+    let t = &entry.parsed.template;
+    if !viewer
+        .principal
+        .can_run(t.owner.as_deref().unwrap_or(""), &t.tags)
+    {
+        return Err(WebError::Forbidden(format!(
+            "{} may not run template `{name}` (owner {}); ask its owners for access",
+            viewer.principal.id,
+            t.owner.as_deref().unwrap_or("none")
+        )));
+    }
+    Ok(entry)
+}
+
+fn model(state: &WebState, entry: &lever_catalog::Entry, values: &Value) -> FormModel {
+    let directory = Directory {
+        config: state.app.identity.config(),
+        git_host: git_host(state),
+    };
+    FormModel::new(
+        &entry.parsed.template.pages,
+        &entry.record.source,
+        &directory,
+        values,
+    )
+}
+
+/// Owner fields start as the signed-in user's team.
+fn initial_values(entry: &lever_catalog::Entry, viewer: &Viewer) -> Value {
+    let mut values = serde_json::Map::new();
+    if let Some(team) = &viewer.principal.team {
+        for page in &entry.parsed.template.pages {
+            for (name, property) in page
+                .schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if property.get("default").is_some() {
+                    continue;
+                }
+                match property.get("ui:field").and_then(Value::as_str) {
+                    Some("OwnerPicker") => {
+                        values.insert(name.clone(), json!(format!("group:default/{team}")));
+                    }
+                    None if name == "owner" => {
+                        values.insert(name.clone(), json!(team));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    entry.form.with_defaults(&Value::Object(values))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn form_page(
+    state: &WebState,
+    viewer: &Viewer,
+    entry: &lever_catalog::Entry,
+    values: &Value,
+    errors: BTreeMap<String, String>,
+    from_run: Option<String>,
+    form_error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let form = model(state, entry, values);
+    let active = form.active(values);
+    let t = &entry.parsed.template;
+    render::page(
+        state,
+        Some(viewer),
+        "form.html",
+        context! {
+            name => t.name,
+            title => t.title.clone().unwrap_or_else(|| t.name.clone()),
+            description => t.description,
+            form => minijinja::Value::from_serialize(&form),
+            active,
+            errors,
+            from_run,
+            form_error,
+            idempotency_key => crate::session::random_token(),
+        },
+    )
+}
+
+/// `GET /templates/{name}[?from=RUN]`.
+pub(crate) async fn page(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Query(query): Query<FormQuery>,
+) -> Result<Html<String>, WebError> {
+    let entry = entry_for(&state, &viewer, &name).await?;
+    let values = match &query.from {
+        Some(run_id) => {
+            services::may_control(&state.app, &viewer.principal, run_id).await?;
+            let run = state
+                .app
+                .store
+                .run(run_id)
+                .await
+                .map_err(lever_api::ApiError::from)?
+                .ok_or_else(|| WebError::BadRequest(format!("no run `{run_id}` to edit")))?;
+            run.input
+        }
+        None => initial_values(&entry, &viewer),
+    };
+    form_page(
+        &state,
+        &viewer,
+        &entry,
+        &values,
+        BTreeMap::new(),
+        query.from,
+        None,
+    )
+}
+
+/// Errors per field, shown only for fields that have a value: a field the user has not
+/// reached yet is listed in the review instead of shouting from the first page.
+fn split_errors(
+    form: &FormModel,
+    parameters: &Value,
+    errors: &[lever_templates::FieldError],
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut by_field = BTreeMap::new();
+    let mut general = Vec::new();
+    let names: Vec<&str> = form
+        .pages
+        .iter()
+        .flat_map(|p| p.fields.iter().map(|f| f.name.as_str()))
+        .collect();
+    for e in errors {
+        let has_value = e
+            .field
+            .split('.')
+            .try_fold(parameters, |v, k| v.get(k))
+            .is_some();
+        if names.contains(&e.field.as_str()) && has_value {
+            by_field
+                .entry(e.field.clone())
+                .or_insert_with(|| e.message.clone());
+        } else if e.field.is_empty() {
+            general.push(e.message.clone());
+        } else {
+            general.push(format!("{}: {}", e.field, e.message));
+        }
+    }
+    (by_field, general)
+}
+
+/// `POST /templates/{name}/check` (htmx, on every change): the preview, and out of band the
+/// field errors, the review and the submit button's label.
+pub(crate) async fn check(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Html<String>, WebError> {
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let entry = entry_for(&state, &viewer, &name).await?;
+    let form = model(&state, &entry, &json!({}));
+    let submitted = form.parameters(&pairs);
+    let (preview, _) =
+        services::route_template(&state.app, &viewer.principal, &name, &submitted).await?;
+    let (errors, general_errors) = split_errors(&form, &preview.parameters, &preview.errors);
+    let review = form.review(&preview.parameters);
+    let approval = preview.approval.clone().unwrap_or(Value::Null);
+    let route = approval["route"].as_str().unwrap_or("automatic").to_string();
+    let mut approvers: Vec<String> = approval["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["groups"].as_array().cloned().unwrap_or_default())
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect();
+    approvers.dedup();
+    let fields: Vec<_> = form
+        .pages
+        .iter()
+        .flat_map(|p| p.fields.iter())
+        .map(|f| json!({"id": f.id, "name": f.name}))
+        .collect();
+    let active = form.active(&preview.parameters);
+    Ok(Html(render::fragment(
+        &state,
+        Some(&viewer),
+        "form_check.html",
+        context! {
+            preview => minijinja::Value::from_serialize(&preview),
+            errors,
+            general_errors,
+            review,
+            route,
+            approvers => approvers.join(", "),
+            fields,
+            active,
+        },
+    )?))
+}
+
+/// `POST /templates/{name}/submit`: starts the run and shows its page; a form with errors
+/// comes back with them (422).
+pub(crate) async fn submit(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let entry = entry_for(&state, &viewer, &name).await?;
+    let form = model(&state, &entry, &json!({}));
+    let parameters = form.parameters(&pairs);
+    let from_run = field(&pairs, "from_run").map(str::to_string);
+    let outcome = match &from_run {
+        Some(old) => resubmit(&state, &viewer, &name, old, parameters.clone()).await,
+        None => services::submit_template(
+            &state.app,
+            &viewer.principal,
+            &name,
+            parameters.clone(),
+            "dev".into(),
+            field(&pairs, "idempotency_key").map(str::to_string),
+        )
+        .await
+        .map(|(run, _, _)| run.id),
+    };
+    match outcome {
+        Ok(id) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST && e.details().is_some() => {
+            let filled = entry.form.with_defaults(&parameters);
+            let errors: Vec<lever_templates::FieldError> = entry.form.validate(&filled);
+            let (by_field, _) = split_errors(&form, &filled, &errors);
+            let html = form_page(
+                &state,
+                &viewer,
+                &entry,
+                &filled,
+                by_field,
+                from_run,
+                Some(e.message().to_string()),
+            )?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn resubmit(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+    old: &str,
+    parameters: Value,
+) -> Result<String, lever_api::ApiError> {
+    services::may_control(&state.app, &viewer.principal, old).await?;
+    let (_, routed) =
+        services::route_template(&state.app, &viewer.principal, name, &parameters).await?;
+    let run = state
+        .app
+        .executor
+        .resubmit(
+            old,
+            parameters,
+            viewer.principal.id.clone(),
+            Some(routed.approval),
+        )
+        .await?;
+    state.app.approvals.nudge();
+    Ok(run.id)
+}

@@ -1,0 +1,203 @@
+//! The platform team's pages: plugins, templates, bindings, policies (with an evaluate box)
+//! and the audit trail with its check. Each needs the platform role.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Html;
+use lever_api::services;
+use minijinja::context;
+use serde_json::{Value, json};
+
+use super::{field, form_pairs, sent_csrf};
+use crate::session::Viewer;
+use crate::{WebError, WebState, render};
+
+fn require_platform(viewer: &Viewer) -> Result<(), WebError> {
+    if viewer.principal.is_platform() {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(format!(
+            "the platform pages need the platform role; {} does not have it",
+            viewer.principal.id
+        )))
+    }
+}
+
+fn api(e: lever_store::StoreError) -> WebError {
+    WebError::Api(e.into())
+}
+
+/// `GET /platform`: plugins.
+pub(crate) async fn plugins(
+    State(state): State<WebState>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    require_platform(&viewer)?;
+    let plugins: Vec<Value> = state
+        .app
+        .registry
+        .list()
+        .await
+        .map_err(lever_api::ApiError::from)?
+        .iter()
+        .map(services::plugin_json)
+        .collect();
+    render::page(
+        &state,
+        Some(&viewer),
+        "platform.html",
+        context! { section => "plugins", plugins },
+    )
+}
+
+/// `GET /platform/templates`.
+pub(crate) async fn templates(
+    State(state): State<WebState>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    require_platform(&viewer)?;
+    let mut templates = Vec::new();
+    for record in state.app.store.latest_templates().await.map_err(api)? {
+        let warnings = state
+            .app
+            .catalog
+            .get_version(&record.name, record.version)
+            .await
+            .map(|e| json!(e.parsed.warnings))
+            .unwrap_or(json!([]));
+        templates.push(json!({
+            "name": record.name, "title": record.title, "version": record.version,
+            "source": record.source, "warnings": warnings,
+            "versions": [{"version": record.version, "created_at": record.created_at}],
+        }));
+    }
+    render::page(
+        &state,
+        Some(&viewer),
+        "platform.html",
+        context! { section => "templates", templates },
+    )
+}
+
+/// `GET /platform/bindings`.
+pub(crate) async fn bindings(
+    State(state): State<WebState>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    require_platform(&viewer)?;
+    render::page(
+        &state,
+        Some(&viewer),
+        "platform.html",
+        context! { section => "bindings", bindings => services::bindings_view(&state.app) },
+    )
+}
+
+const SAMPLE: &str = r#"{
+  "template": {"name": "provision-postgresql-database", "owner": "platform-team", "tags": ["database"]},
+  "parameters": {"name": "orders", "owner": "payments", "environment": "production", "size": "medium"},
+  "environment": "production",
+  "cost": {"monthly_cents": 15000},
+  "steps": [],
+  "teams_affected": ["payments"],
+  "requester": {"id": "alice", "team": "payments", "groups": ["payments"]},
+  "time": {"freeze": {"active": false, "windows": []}}
+}"#;
+
+async fn policies_page(
+    state: &WebState,
+    viewer: &Viewer,
+    input: &str,
+    evaluation: Option<Value>,
+    evaluation_error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let mut policies = Vec::new();
+    for p in state.app.store.current_policies().await.map_err(api)? {
+        policies.push(json!({"name": p.name, "version": p.version, "source": p.source}));
+    }
+    if !policies.iter().any(|p| p["name"] == lever_policy::DEFAULT_POLICY_NAME) {
+        policies.insert(
+            0,
+            json!({"name": lever_policy::DEFAULT_POLICY_NAME, "version": "builtin", "source": lever_policy::DEFAULT_POLICY}),
+        );
+    }
+    render::page(
+        state,
+        Some(viewer),
+        "platform.html",
+        context! {
+            section => "policies",
+            policies,
+            policy_version => state.app.approvals.policy_version(),
+            sample => input,
+            evaluation,
+            evaluation_error,
+        },
+    )
+}
+
+/// `GET /platform/policies`.
+pub(crate) async fn policies(
+    State(state): State<WebState>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    require_platform(&viewer)?;
+    policies_page(&state, &viewer, SAMPLE, None, None).await
+}
+
+/// `POST /platform/policies` with `input`: routes a sample request through the policies in
+/// force.
+pub(crate) async fn evaluate(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Html<String>, WebError> {
+    require_platform(&viewer)?;
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let text = field(&pairs, "input").unwrap_or("").to_string();
+    let input: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            return policies_page(
+                &state,
+                &viewer,
+                &text,
+                None,
+                Some(format!("the input is not JSON: {e}")),
+            )
+            .await;
+        }
+    };
+    match state.app.approvals.evaluate(&input) {
+        Ok((decision, version)) => {
+            let evaluation = json!({"decision": decision, "policy_version": version});
+            policies_page(&state, &viewer, &text, Some(evaluation), None).await
+        }
+        Err(e) => policies_page(&state, &viewer, &text, None, Some(e.to_string())).await,
+    }
+}
+
+/// `GET /platform/audit`: the newest 200 entries and the chain check.
+pub(crate) async fn audit(
+    State(state): State<WebState>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    require_platform(&viewer)?;
+    let mut entries = state.app.store.audit(None).await.map_err(api)?;
+    entries.reverse();
+    entries.truncate(200);
+    let verification = state.app.store.verify_audit().await.map_err(api)?;
+    render::page(
+        &state,
+        Some(&viewer),
+        "platform.html",
+        context! {
+            section => "audit",
+            audit => minijinja::Value::from_serialize(&entries),
+            verification => minijinja::Value::from_serialize(&verification),
+        },
+    )
+}

@@ -1,0 +1,389 @@
+//! A run's page: steps with status, attempts, durations and progress, the approvals it waits
+//! for, outputs (credentials behind a reveal button), the controls that apply, a rating once
+//! it is over, and the log. The page follows the run's events over server-sent events: each
+//! batch of new events re-renders the page body on the server.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use lever_api::services;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{field, form_pairs, sent_csrf};
+use crate::session::Viewer;
+use crate::{WebError, WebState, render};
+
+/// The secret references (`secret://name`) anywhere in a value.
+fn secret_references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => {
+            for part in s.split("secret://").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+                    .collect();
+                let name = name.trim_end_matches('.').to_string();
+                if !name.is_empty() && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| secret_references(i, out)),
+        Value::Object(map) => map.values().for_each(|v| secret_references(v, out)),
+        _ => {}
+    }
+}
+
+/// Everything the page body shows, and the last event it reflects.
+async fn body_context(
+    state: &WebState,
+    viewer: &Viewer,
+    id: &str,
+    message: Option<String>,
+) -> Result<(Value, i64, bool), WebError> {
+    let api = lever_api::ApiError::from;
+    let record = state
+        .app
+        .store
+        .run(id)
+        .await
+        .map_err(api)?
+        .ok_or_else(|| lever_api::ApiError::not_found(format!("no run with id `{id}`")))?;
+    let finished = record.status.is_final();
+    let run = services::run_view(&state.app, record.clone()).await?;
+    let events = state.app.store.run_events(id, 0).await.map_err(api)?;
+    let last_event = events.last().map_or(0, |e| e.id);
+    let template = match (&record.template, record.template_version) {
+        (Some(name), Some(version)) => state.app.catalog.get_version(name, version).await.ok(),
+        _ => None,
+    };
+    let title = template
+        .as_ref()
+        .map(|t| {
+            t.parsed
+                .template
+                .title
+                .clone()
+                .unwrap_or_else(|| t.parsed.template.name.clone())
+        })
+        .unwrap_or_else(|| record.action.clone());
+    let steps: Vec<Value> = run["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut step| {
+            let sid = step["id"].as_str().unwrap_or_default().to_string();
+            let name = template
+                .as_ref()
+                .and_then(|t| t.parsed.template.steps.iter().find(|s| s.id == sid))
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| sid.clone());
+            let mine = events.iter().filter(|e| e.step_id.as_deref() == Some(&sid));
+            let started = mine
+                .clone()
+                .filter(|e| e.kind == "step-started")
+                .map(|e| e.at_ms)
+                .next_back();
+            let ended = mine
+                .clone()
+                .filter(|e| matches!(e.kind.as_str(), "step-succeeded" | "step-failed" | "step-skipped"))
+                .map(|e| e.at_ms)
+                .next_back();
+            let progress = mine
+                .filter(|e| e.kind == "progress")
+                .map(|e| e.data.clone())
+                .next_back();
+            step["name"] = json!(name);
+            step["duration_ms"] = match (started, ended) {
+                (Some(s), Some(e)) if e >= s => json!(e - s),
+                _ => Value::Null,
+            };
+            step["progress"] = progress.unwrap_or(Value::Null);
+            step
+        })
+        .collect();
+    // A single-action run has no steps: show it as one.
+    let steps = if steps.is_empty() {
+        vec![json!({"id": record.action, "name": record.action, "status": record.status.as_str(), "attempts": record.attempt, "error": record.error, "duration_ms": null, "progress": null})]
+    } else {
+        steps
+    };
+    let outputs = run.get("output").filter(|o| !o.is_null()).map(|output| {
+        let mut secrets = Vec::new();
+        secret_references(output, &mut secrets);
+        json!({
+            "links": output.get("links").cloned().unwrap_or(json!([])),
+            "text": output.get("text").cloned().unwrap_or(json!([])),
+            "secrets": secrets,
+            "other": output,
+        })
+    });
+    let may_control = record.requester == viewer.principal.id || viewer.principal.is_platform();
+    let rate = finished && record.requester == viewer.principal.id;
+    let rating = if rate {
+        state
+            .app
+            .store
+            .run_ratings(id)
+            .await
+            .map_err(api)?
+            .into_iter()
+            .find(|r| r.user_id == viewer.principal.id)
+    } else {
+        None
+    };
+    let logs = run["logs"].clone();
+    Ok((
+        json!({
+            "run": run,
+            "title": title,
+            "steps": steps,
+            "outputs": outputs,
+            "may_control": may_control,
+            "rate": rate,
+            "rating": rating,
+            "logs": logs,
+            "message": message,
+            "last_event": last_event,
+        }),
+        last_event,
+        finished,
+    ))
+}
+
+async fn run_page(
+    state: &WebState,
+    viewer: &Viewer,
+    id: &str,
+    message: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let (ctx, _, _) = body_context(state, viewer, id, message).await?;
+    render::page(
+        state,
+        Some(viewer),
+        "run.html",
+        minijinja::Value::from_serialize(&ctx),
+    )
+}
+
+/// `GET /runs/{id}`.
+pub(crate) async fn page(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    run_page(&state, &viewer, &id, None).await
+}
+
+/// Query of the live stream.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LiveQuery {
+    /// The last event the page already shows.
+    after: Option<i64>,
+}
+
+/// `GET /runs/{id}/live`: server-sent `update` events carrying the re-rendered page body
+/// whenever the run has new events, and `finished` once it is over (the page then closes the
+/// stream).
+pub(crate) async fn live(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<LiveQuery>,
+) -> Result<Response, WebError> {
+    // Refuse an unknown run up front, as a page.
+    body_context(&state, &viewer, &id, None).await?;
+    let after = query.after.unwrap_or(0);
+    let stream = futures::stream::unfold(
+        (state, viewer, id, after, false),
+        |(state, viewer, id, mut after, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let newest = state
+                    .app
+                    .store
+                    .run_events(&id, after)
+                    .await
+                    .unwrap_or_default()
+                    .last()
+                    .map(|e| e.id);
+                let finished = state
+                    .app
+                    .store
+                    .run(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none_or(|r| r.status.is_final());
+                if newest.is_some() || finished {
+                    let mut batch: Vec<Result<Event, Infallible>> = Vec::new();
+                    if let Some(newest) = newest {
+                        after = newest;
+                        if let Ok((ctx, _, _)) = body_context(&state, &viewer, &id, None).await
+                            && let Ok(html) = render::fragment(
+                                &state,
+                                Some(&viewer),
+                                "run_body.html",
+                                minijinja::Value::from_serialize(&ctx),
+                            )
+                        {
+                            batch.push(Ok(Event::default().event("update").data(html)));
+                        }
+                    }
+                    if finished {
+                        batch.push(Ok(Event::default().event("finished").data("finished")));
+                    }
+                    return Some((
+                        futures::stream::iter(batch),
+                        (state, viewer, id, after, finished),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        },
+    );
+    use futures::StreamExt;
+    Ok(Sse::new(stream.flatten())
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// `POST /runs/{id}/reveal` (htmx) with `name`: the value of a credential the run's output
+/// refers to, for those allowed to read it; nothing is in the page until this is asked.
+pub(crate) async fn reveal(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let name = field(&pairs, "name").unwrap_or("").to_string();
+    let run = state
+        .app
+        .store
+        .run(&id)
+        .await
+        .map_err(lever_api::ApiError::from)?
+        .ok_or_else(|| lever_api::ApiError::not_found(format!("no run with id `{id}`")))?;
+    let mut referenced = Vec::new();
+    if let Some(output) = &run.output {
+        secret_references(output, &mut referenced);
+    }
+    if !referenced.contains(&name) {
+        return Err(WebError::BadRequest(format!(
+            "run {id} does not refer to secret `{name}`"
+        )));
+    }
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    Ok(
+        match services::reveal_secret(&state.app, &viewer.principal, &name).await {
+            Ok(value) => {
+                let shown = serde_json::from_str::<Value>(&value)
+                    .ok()
+                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                    .unwrap_or(value);
+                Html(format!("<pre class=\"secret-value\">{}</pre>", escape(&shown))).into_response()
+            }
+            // The message goes into the page where the button was (htmx swaps 200s only).
+            Err(e) => Html(format!(
+                "<p class=\"error reveal-refused\" role=\"alert\">{}</p>",
+                escape(e.message())
+            ))
+            .into_response(),
+        },
+    )
+}
+
+/// `POST /runs/{id}/control` with `op` (`retry-step`, `skip-step`, `abort`, `cancel`,
+/// `retry`), `step` and an optional edited `input` (JSON).
+pub(crate) async fn control(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    services::may_control(&state.app, &viewer.principal, &id).await?;
+    let executor = &state.app.executor;
+    let step = field(&pairs, "step").unwrap_or("").to_string();
+    let outcome = match field(&pairs, "op").unwrap_or("") {
+        "retry-step" => {
+            let input = match field(&pairs, "input").map(str::trim).filter(|i| !i.is_empty()) {
+                Some(text) => match serde_json::from_str::<Value>(text) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        let html = run_page(
+                            &state,
+                            &viewer,
+                            &id,
+                            Some(format!("the edited input is not JSON: {e}; fix it and retry")),
+                        )
+                        .await?;
+                        return Ok((StatusCode::BAD_REQUEST, html).into_response());
+                    }
+                },
+                None => None,
+            };
+            executor.resolve_step(&id, &step, true, input).await
+        }
+        "skip-step" => executor.resolve_step(&id, &step, false, None).await,
+        "abort" => executor.abort(&id).await,
+        "cancel" => executor.cancel(&id).await,
+        "retry" => executor.retry_run(&id).await,
+        other => {
+            return Err(WebError::BadRequest(format!(
+                "unknown run control `{other}`: use retry-step, skip-step, abort, cancel or retry"
+            )));
+        }
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),
+        Err(e) => {
+            let e = lever_api::ApiError::from(e);
+            let status = e.status();
+            let html = run_page(&state, &viewer, &id, Some(e.message().to_string())).await?;
+            Ok((status, html).into_response())
+        }
+    }
+}
+
+/// `POST /runs/{id}/rating` with `score` and `comment`.
+pub(crate) async fn rate(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body)?;
+    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let score: i64 = field(&pairs, "score")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| WebError::BadRequest("choose a score from 1 to 5".into()))?;
+    services::rate_run(
+        &state.app,
+        &viewer.principal,
+        &id,
+        score,
+        field(&pairs, "comment").unwrap_or(""),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}

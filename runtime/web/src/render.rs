@@ -1,0 +1,111 @@
+//! The page templates (`templates/*.html`, embedded in the binary) and the filters they use.
+
+use axum::response::Html;
+use minijinja::{Environment, Value};
+use serde::Serialize;
+
+use crate::session::Viewer;
+use crate::{WebError, WebState};
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "sign_in.html",
+    "catalog.html",
+    "form.html",
+    "form_check.html",
+    "run.html",
+    "run_body.html",
+    "runs.html",
+    "approvals.html",
+    "approval_card.html",
+    "platform.html",
+);
+
+/// `12345` cents → `$123.45`.
+fn dollars(cents: i64) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+/// Milliseconds since the epoch → `2026-12-01 10:26:08 UTC`.
+fn when(ms: i64) -> String {
+    lever_identity::format_rfc3339(ms)
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
+/// A duration in milliseconds, short.
+fn duration(ms: i64) -> String {
+    match ms {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        ms => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+fn pretty(value: Value) -> String {
+    serde_json::to_value(&value)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_default()
+}
+
+/// The template environment, with every page compiled once.
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
+    }
+    env.add_filter("dollars", dollars);
+    env.add_filter("when", when);
+    env.add_filter("duration", duration);
+    env.add_filter("pretty", pretty);
+    env
+}
+
+/// What every page's layout shows about the signed-in user.
+#[derive(Serialize)]
+struct Me<'a> {
+    id: &'a str,
+    name: &'a str,
+    team: Option<&'a str>,
+    platform: bool,
+    approver: bool,
+}
+
+/// Renders template `name` with `context` plus the layout's `me` and `csrf`.
+pub(crate) fn page(
+    state: &WebState,
+    viewer: Option<&Viewer>,
+    name: &str,
+    context: Value,
+) -> Result<Html<String>, WebError> {
+    Ok(Html(fragment(state, viewer, name, context)?))
+}
+
+/// Like [`page`], as a string (fragments for htmx and server-sent events).
+pub(crate) fn fragment(
+    state: &WebState,
+    viewer: Option<&Viewer>,
+    name: &str,
+    context: Value,
+) -> Result<String, WebError> {
+    let me = viewer.map(|v| {
+        Value::from_serialize(Me {
+            id: &v.principal.id,
+            name: &v.principal.name,
+            team: v.principal.team.as_deref(),
+            platform: v.principal.is_platform(),
+            approver: v.principal.has_role(lever_identity::Role::Approver),
+        })
+    });
+    let csrf = viewer.map(|v| v.csrf.clone());
+    let template = state.templates.get_template(name)?;
+    Ok(template.render(minijinja::context! { me, csrf, ..context })?)
+}

@@ -1,0 +1,538 @@
+//! The web UI in a real headless Chromium over WebDriver, against a real `lever serve` on
+//! SQLite with the demo catalog: the journeys of a developer, an approver and the platform
+//! team, with a screenshot of every page under `target/screenshots/`.
+
+use lever_tests::browser::{Browser, Driver};
+use lever_tests::databases::{drop_provisioned, unique_name};
+use lever_tests::guests::plugins_dir;
+use lever_tests::repo_root;
+use lever_tests::server::Server;
+use serde_json::{Value, json};
+
+fn demo_server(dir: &std::path::Path) -> Server {
+    let plugins = plugins_dir().to_string_lossy().into_owned();
+    let templates = repo_root()
+        .join("demo/templates")
+        .to_string_lossy()
+        .into_owned();
+    Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
+}
+
+/// Fills the first page of the database form with `name`.
+async fn open_database_form(browser: &Browser, base: &str) {
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .click("[data-template=provision-postgresql-database] h2 a")
+        .await;
+    browser.find("#run-form").await;
+}
+
+#[tokio::test]
+async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveals_the_credentials()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    let name = unique_name("webdb");
+    let object = format!("{}_dev", name.replace('-', "_"));
+
+    alice.goto(&format!("{}/", server.url)).await;
+    alice.find("#token").await; // not signed in: the sign-in page
+    alice.shot("sign-in").await;
+    alice.sign_in_as(&server.url, "alice").await;
+    let card = alice
+        .text("[data-template=provision-postgresql-database]")
+        .await;
+    assert!(card.contains("PostgreSQL database"), "{card}");
+    assert!(card.contains("from $50/month"), "the cost hint: {card}");
+    alice.shot("catalog").await;
+
+    open_database_form(&alice, &server.url).await;
+    assert_eq!(alice.value("#f-environment").await, "dev");
+    assert_eq!(alice.value("#f-size").await, "small");
+    assert!(alice.source().await.contains("Small ($50/month)"));
+    assert_eq!(
+        alice.value("#f-owner").await,
+        "payments",
+        "the owner defaults to her team"
+    );
+
+    alice.type_into("#f-name", "Orders!").await;
+    let error = alice
+        .wait_text("#err-f-name", 10, |t| !t.is_empty())
+        .await;
+    assert!(
+        error.contains("does not match") && error.contains("Lowercase letters"),
+        "the validator's message, with what the field allows: {error}"
+    );
+    alice.shot("form-invalid").await;
+    alice.type_into("#f-name", &name).await;
+    alice.wait_text("#err-f-name", 10, str::is_empty).await;
+    alice
+        .wait_text("#preview-cost", 10, |t| t.contains("$50.00/month"))
+        .await;
+    alice
+        .wait_text("#preview-route", 10, |t| t.contains("automatic"))
+        .await;
+    alice.click("#next-1").await;
+    alice.click("#next-2").await;
+    alice
+        .wait_text("#submit", 10, |t| t.contains("Runs now"))
+        .await;
+    let review = alice.text("#review").await;
+    assert!(review.contains(&name), "the review lists the answers: {review}");
+    alice.shot("form-review").await;
+    alice.click("#submit").await;
+
+    // The run page follows the run without a reload.
+    alice.find("#run-live").await;
+    alice
+        .wait_attr("#run-status", "data-status", "succeeded", 60)
+        .await;
+    alice
+        .wait_attr("[data-step=database]", "data-status", "succeeded", 5)
+        .await;
+    let outputs = alice.text("#outputs").await;
+    let reference = format!("secret://databases/{name}/dev");
+    assert!(outputs.contains(&reference), "{outputs}");
+    let before = alice.source().await;
+    assert!(
+        !before.contains("\"password\""),
+        "credentials are not in the page until revealed"
+    );
+    alice.click("#reveal-1").await;
+    let value = alice.wait_text(".secret-value", 10, |t| !t.is_empty()).await;
+    assert!(value.contains("password") && value.contains(&object), "{value}");
+    alice.shot("run-succeeded-revealed").await;
+    let run_url = alice.client.current_url().await.unwrap().to_string();
+
+    // dave (search team) may look at the run but not reveal payments' credentials.
+    let dave = driver.browser(1200).await;
+    dave.sign_in_as(&server.url, "dave").await;
+    dave.goto(&run_url).await;
+    dave.click("#reveal-1").await;
+    let refused = dave.wait_text(".reveal-refused", 10, |t| !t.is_empty()).await;
+    assert!(refused.contains("may not read secret"), "{refused}");
+    assert!(!dave.source().await.contains("\"password\""));
+    dave.shot("run-reveal-refused").await;
+
+    // My runs lists it; the rating is stored with the run.
+    alice.goto(&format!("{}/runs", server.url)).await;
+    let listed = alice.text("#my-runs").await;
+    assert!(listed.contains("provision-postgresql-database"), "{listed}");
+    alice.shot("my-runs").await;
+    alice.goto(&run_url).await;
+    alice.click("#score-5").await;
+    alice.type_into("#comment", "two minutes, not three days").await;
+    alice.click("#rate").await;
+    alice
+        .wait_text("#rating-done", 10, |t| t.contains("5/5"))
+        .await;
+    let run_id = run_url.rsplit('/').next().unwrap();
+    let (_, ratings) = server
+        .get_json(&format!("/api/v1/runs/{run_id}/rating"))
+        .await;
+    assert_eq!(ratings["ratings"][0]["score"], 5, "{ratings}");
+
+    alice.close().await;
+    dave.close().await;
+    drop_provisioned(&object).await;
+}
+
+#[tokio::test]
+async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves_on_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    let name = unique_name("webprod");
+    let object = format!("{}_production", name.replace('-', "_"));
+
+    alice.sign_in_as(&server.url, "alice").await;
+    open_database_form(&alice, &server.url).await;
+    alice.type_into("#f-name", &name).await;
+    alice.click("#next-1").await;
+    let environment = alice.find("#f-environment").await;
+    environment
+        .select_by_value("production")
+        .await
+        .expect("choose production");
+    alice
+        .find("#f-size")
+        .await
+        .select_by_value("medium")
+        .await
+        .expect("choose medium");
+    let route = alice
+        .wait_text("#preview-route", 10, |t| t.contains("Needs approval"))
+        .await;
+    assert!(route.contains("Needs approval"), "{route}");
+    let stages = alice.text("#preview-stages").await;
+    assert!(stages.contains("payments-leads"), "{stages}");
+    alice
+        .wait_text("#preview-cost", 10, |t| t.contains("$150.00/month"))
+        .await;
+    alice.click("#next-2").await;
+    let label = alice
+        .wait_text("#submit", 10, |t| t.contains("Needs approval from"))
+        .await;
+    assert!(label.contains("payments-leads"), "{label}");
+    alice.shot("form-needs-approval").await;
+    alice.click("#submit").await;
+    alice
+        .wait_attr("#run-status", "data-status", "awaiting-approval", 20)
+        .await;
+    let waiting = alice.text("#run-approvals").await;
+    assert!(waiting.contains("payments-leads"), "{waiting}");
+    alice.shot("run-awaiting-approval").await;
+
+    let carol = driver.browser(1200).await;
+    carol.sign_in_as(&server.url, "carol").await;
+    carol.goto(&format!("{}/approvals", server.url)).await;
+    let card = carol.text("#assigned").await;
+    assert!(card.contains("$150.00/month"), "the cost: {card}");
+    assert!(card.contains("alice"), "the requester: {card}");
+    assert!(card.contains("production"), "the environment: {card}");
+    carol.shot("approvals-inbox").await;
+    carol.click("#assigned button[value=approve]").await;
+    carol
+        .wait_text("#decision-message", 10, |t| t.contains("approved"))
+        .await;
+    carol.shot("approvals-decided").await;
+
+    // alice's page, open all along, follows the run to the end.
+    alice
+        .wait_attr("#run-status", "data-status", "succeeded", 60)
+        .await;
+    alice.shot("run-approved-succeeded").await;
+    alice.close().await;
+    carol.close().await;
+    drop_provisioned(&object).await;
+}
+
+const MANUAL: &str = r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: web-manual
+  title: Manual recovery
+  tags: [recommended]
+spec:
+  owner: platform-team
+  parameters:
+    - title: Input
+      properties:
+        count: {type: integer, title: Count, default: 5}
+  steps:
+    - id: create
+      name: Create the thing
+      action: debug-log
+      input: {message: made}
+      rollback: {action: debug-log, input: {message: unmade}}
+    - id: fragile
+      name: A step that needs a human
+      action: debug-log
+      input: {message: "${{ parameters.count }}"}
+      onFailure: manual
+"#;
+
+#[tokio::test]
+async fn a_paused_step_is_retried_with_an_edited_input_and_an_aborted_run_shows_its_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let (status, body) = server
+        .post_json("/api/v1/templates", Value::String(String::new()))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let applied = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(MANUAL)
+        .send()
+        .await
+        .unwrap();
+    assert!(applied.status().is_success());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+
+    for round in ["retry", "abort"] {
+        alice
+            .goto(&format!("{}/templates/web-manual", server.url))
+            .await;
+        alice.click("#next-1").await;
+        alice
+            .wait_text("#submit", 10, |t| t.contains("Runs now"))
+            .await;
+        alice.click("#submit").await;
+        alice
+            .wait_attr("#run-status", "data-status", "paused", 30)
+            .await;
+        alice.find("#retry-fragile").await;
+        alice.find("#skip-fragile").await;
+        alice.find("#abort").await;
+        alice.shot(&format!("run-paused-{round}")).await;
+        if round == "retry" {
+            alice.click("#steps details summary").await;
+            alice
+                .type_into("#input-fragile", r#"{"message": "five"}"#)
+                .await;
+            alice.click("#retry-edited-fragile").await;
+            alice
+                .wait_attr("#run-status", "data-status", "succeeded", 30)
+                .await;
+            alice
+                .wait_attr("[data-step=fragile]", "data-status", "succeeded", 5)
+                .await;
+            alice.shot("run-retried-succeeded").await;
+        } else {
+            alice.click("#abort").await;
+            alice
+                .wait_attr("[data-step=create]", "data-status", "rolled-back", 30)
+                .await;
+            let status = alice.text("#run-status").await;
+            assert_ne!(status, "succeeded");
+            let log = alice.text("#logs").await;
+            assert!(log.contains("unmade"), "the rollback ran: {log}");
+            alice.shot("run-aborted-rolled-back").await;
+        }
+    }
+    alice.close().await;
+}
+
+#[tokio::test]
+async fn a_backstage_corpus_template_with_owner_name_and_repo_pickers_renders_and_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let source = std::fs::read_to_string(
+        repo_root().join("tests/corpus/backstage-templates/backstage__software-templates__rails-demo.yaml"),
+    )
+    .unwrap();
+    let applied = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(source)
+        .send()
+        .await
+        .unwrap();
+    assert!(applied.status().is_success(), "{:?}", applied.text().await);
+    let driver = Driver::start().await;
+    let admin = driver.browser(1200).await;
+    admin.sign_in_as(&server.url, "admin").await;
+    admin
+        .goto(&format!("{}/templates/rails-demo", server.url))
+        .await;
+    let page = admin.source().await;
+    assert!(
+        page.contains("group:default/payments"),
+        "the OwnerPicker offers the groups"
+    );
+    admin.type_into("#f-name", "-bad-").await;
+    let error = admin
+        .wait_text("#err-f-name", 10, |t| !t.is_empty())
+        .await;
+    assert!(error.contains("start and end"), "EntityNamePicker rule: {error}");
+    admin.type_into("#f-name", "my-rails-app").await;
+    admin.wait_text("#err-f-name", 10, str::is_empty).await;
+    admin.type_into("#f-owner", "group:default/payments").await;
+    admin.click("#next-1").await;
+    assert_eq!(admin.value("#f-repoUrl-host").await, "github.com");
+    admin.type_into("#f-repoUrl-owner", "acme").await;
+    admin.type_into("#f-repoUrl-repo", "bad repo").await;
+    let error = admin
+        .wait_text("#err-f-repoUrl", 10, |t| !t.is_empty())
+        .await;
+    assert!(error.contains("repository name"), "RepoUrlPicker rule: {error}");
+    admin.type_into("#f-repoUrl-repo", "rails-app").await;
+    admin.wait_text("#err-f-repoUrl", 10, str::is_empty).await;
+    admin.shot("form-corpus-rails-demo").await;
+    // The same validator answers the API.
+    let (status, body) = server
+        .post_json(
+            "/api/v1/templates/rails-demo/validate",
+            json!({"parameters": {"name": "-bad-", "owner": "group:default/payments", "repoUrl": "github.com?owner=acme&repo=x", "dryRun": true}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "name", "{body}");
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn platform_pages_show_plugins_templates_bindings_policies_and_the_audit_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    let admin = driver.browser(1200).await;
+    admin.sign_in_as(&server.url, "admin").await;
+    for (path, marker, shot) in [
+        ("/platform", "#plugins", "platform-plugins"),
+        ("/platform/templates", "[data-template=create-service]", "platform-templates"),
+        ("/platform/bindings", "#bindings", "platform-bindings"),
+        ("/platform/policies", "#policy-version", "platform-policies"),
+        ("/platform/audit", "#audit-verify", "platform-audit"),
+    ] {
+        admin.goto(&format!("{}{path}", server.url)).await;
+        admin.find(marker).await;
+        admin.shot(shot).await;
+    }
+    assert!(admin.text("#audit-verify").await.contains("intact"));
+    admin.goto(&format!("{}/platform/policies", server.url)).await;
+    admin.click("#evaluate").await;
+    let decision = admin.text("#evaluation").await;
+    assert!(decision.contains("payments-leads"), "{decision}");
+    // A developer does not get them.
+    let alice = driver.browser(360).await;
+    alice.sign_in_as(&server.url, "alice").await;
+    alice.goto(&format!("{}/platform", server.url)).await;
+    assert!(alice.text("#error-message").await.contains("platform role"));
+    alice.goto(&format!("{}/", server.url)).await;
+    alice.shot("catalog-360px").await;
+    admin.close().await;
+    alice.close().await;
+}
+
+/// The `Set-Cookie` value of `name` in a response.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("hidden field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+async fn demo_sign_in(server: &Server, user: &str) -> reqwest::Response {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{}/sign-in", server.url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = set_cookie(&page, "lever_sign_in").expect("sign-in cookie");
+    let html = page.text().await.unwrap();
+    let csrf = if html.contains("name=\"csrf\"") {
+        hidden(&html, "csrf")
+    } else {
+        String::new()
+    };
+    http.post(format!("{}/sign-in/demo", server.url))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf.as_str()), ("user", user)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn demo_sign_in_needs_the_flag_and_a_loopback_listener_and_forms_need_their_csrf_token() {
+    // Without the flag: no list, and the endpoint refuses.
+    let config = lever_identity::EMBEDDED_CONFIG.replace("demo_sign_in: true", "demo_sign_in: false");
+    let flagless = Server::start_configured(&config, &[]);
+    let page = reqwest::get(format!("{}/sign-in", flagless.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("demo-sign-in"), "no demo list without the flag");
+    assert_eq!(demo_sign_in(&flagless, "alice").await.status(), 403);
+
+    // Listening on every interface (not loopback): refused too.
+    let dir = tempfile::tempdir().unwrap();
+    let open = Server::start_listening(dir.path(), "0.0.0.0:0", &[]);
+    let page = reqwest::get(format!("{}/sign-in", open.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("demo-sign-in"), "no demo list off loopback");
+    let refused = demo_sign_in(&open, "alice").await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("loopback"));
+
+    // The demo server: a session, then a forged and a missing CSRF token refused.
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let signed = demo_sign_in(&server, "alice").await;
+    assert_eq!(signed.status(), 303, "{:?}", signed.text().await);
+    let session = set_cookie(&signed, "lever_session").expect("session cookie");
+    let attributes = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("lever_session="))
+        .unwrap();
+    assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Strict"));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form_page = http
+        .get(format!(
+            "{}/templates/provision-postgresql-database",
+            server.url
+        ))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form_page.status(), 200);
+    let html = form_page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    for sent in [Some("forged-token"), None] {
+        let mut fields = vec![("name", "forged"), ("owner", "payments")];
+        if let Some(token) = sent {
+            fields.push(("csrf", token));
+        }
+        let response = http
+            .post(format!(
+                "{}/templates/provision-postgresql-database/submit",
+                server.url
+            ))
+            .header("cookie", &session)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "CSRF token {sent:?} refused");
+        assert!(response.text().await.unwrap().contains("CSRF"));
+    }
+    let (_, runs) = server.get_json("/api/v1/runs").await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 0, "nothing was submitted");
+
+    // Signing out revokes the session.
+    let out = http
+        .post(format!("{}/sign-out", server.url))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let after = http
+        .get(format!("{}/runs", server.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303, "a revoked session signs in again");
+    assert!(
+        after.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/sign-in")
+    );
+}
