@@ -77,8 +77,9 @@ impl Driver {
                 ]
             }),
         );
-        let client = ClientBuilder::rustls()
-            .expect("rustls connector")
+        // chromedriver is on loopback: plain HTTP, no TLS stack.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&self.url)
             .await
@@ -116,7 +117,8 @@ impl Browser {
     /// Saves a screenshot as `target/screenshots/NAME.png`.
     pub async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
-        std::fs::write(screenshots_dir().join(format!("{name}.png")), png).expect("save screenshot");
+        std::fs::write(screenshots_dir().join(format!("{name}.png")), png)
+            .expect("save screenshot");
     }
 
     /// Waits (at most 20 s) until `css` matches an element, and returns it.
@@ -136,7 +138,11 @@ impl Browser {
 
     /// Clicks the element `css`.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
     /// Replaces the text of input `css`.

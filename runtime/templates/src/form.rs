@@ -81,10 +81,12 @@ impl Form {
                     );
                 }
                 let mut message = e.to_string();
-                if matches!(e.kind, jsonschema::error::ValidationErrorKind::Pattern { .. })
-                    && let Some(description) = property_schema(&page.schema, &field)
-                        .and_then(|p| p.get("description"))
-                        .and_then(Value::as_str)
+                if matches!(
+                    e.kind,
+                    jsonschema::error::ValidationErrorKind::Pattern { .. }
+                ) && let Some(description) = property_schema(&page.schema, &field)
+                    .and_then(|p| p.get("description"))
+                    .and_then(Value::as_str)
                 {
                     message = format!("{message}: {description}");
                 }

@@ -158,7 +158,11 @@ mod tests {
     #[test]
     fn entity_names_follow_backstage_rules() {
         assert_eq!(entity_name_problem("my-service_2.v1"), None);
-        assert!(entity_name_problem("-lead").unwrap().contains("start and end"));
+        assert!(
+            entity_name_problem("-lead")
+                .unwrap()
+                .contains("start and end")
+        );
         assert!(entity_name_problem("a b").unwrap().contains("remove ` `"));
         assert!(entity_name_problem(&"a".repeat(64)).unwrap().contains("63"));
     }

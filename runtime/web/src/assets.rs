@@ -7,13 +7,21 @@ use axum::response::{IntoResponse, Response};
 
 const FILES: &[(&str, &str, &str)] = &[
     ("style.css", "text/css", include_str!("../assets/style.css")),
-    ("lever.js", "text/javascript", include_str!("../assets/lever.js")),
+    (
+        "lever.js",
+        "text/javascript",
+        include_str!("../assets/lever.js"),
+    ),
     (
         "htmx.min.js",
         "text/javascript",
         include_str!("../assets/vendor/htmx.min.js"),
     ),
-    ("sse.js", "text/javascript", include_str!("../assets/vendor/sse.js")),
+    (
+        "sse.js",
+        "text/javascript",
+        include_str!("../assets/vendor/sse.js"),
+    ),
 ];
 
 /// `GET /assets/{file}`: cached for a day (the names change with Lever's version only).

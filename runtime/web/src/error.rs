@@ -56,7 +56,13 @@ impl IntoResponse for WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Api(e) => e.status(),
             WebError::Render(e) => {
-                tracing::error!(error = %e, "page template failed");
+                let mut detail = format!("{e:#}");
+                let mut source = std::error::Error::source(e);
+                while let Some(inner) = source {
+                    detail.push_str(&format!("; caused by {inner:#}"));
+                    source = inner.source();
+                }
+                tracing::error!(error = %detail, "page template failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };

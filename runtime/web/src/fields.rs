@@ -167,7 +167,11 @@ fn shown(value: Option<&Value>) -> (String, Vec<String>) {
 
 /// The property names of `properties` in the order the template's source writes them
 /// (serde_json's maps are sorted; the YAML keeps the author's order), then `ui:order`.
-fn ordered(properties: &Map<String, Value>, source: Option<&serde_yaml::Value>, ui_order: &[String]) -> Vec<String> {
+fn ordered(
+    properties: &Map<String, Value>,
+    source: Option<&serde_yaml::Value>,
+    ui_order: &[String],
+) -> Vec<String> {
     let mut names: Vec<String> = source
         .and_then(|s| s.get("properties"))
         .and_then(serde_yaml::Value::as_mapping)
@@ -315,7 +319,13 @@ impl Builder<'_> {
         self.conditions.len() - 1
     }
 
-    fn field(&self, property: &Value, path: &str, required: bool, condition: Option<usize>) -> Field {
+    fn field(
+        &self,
+        property: &Value,
+        path: &str,
+        required: bool,
+        condition: Option<usize>,
+    ) -> Field {
         let kind = text(property.get("type")).unwrap_or_else(|| "string".into());
         let extension = text(property.get("ui:field"));
         let widget_hint = text(property.get("ui:widget"));
@@ -438,9 +448,8 @@ impl Builder<'_> {
         Field {
             name: path.to_string(),
             id: format!("f-{}", path.replace('.', "-")),
-            title: text(property.get("title")).unwrap_or_else(|| {
-                path.rsplit('.').next().unwrap_or(path).to_string()
-            }),
+            title: text(property.get("title"))
+                .unwrap_or_else(|| path.rsplit('.').next().unwrap_or(path).to_string()),
             description: text(property.get("description")),
             help: text(property.get("ui:help")),
             placeholder: text(property.get("ui:placeholder"))
@@ -461,7 +470,9 @@ impl Builder<'_> {
                 .get("ui:autofocus")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-            rows: options_json.and_then(|o| o.get("rows")).and_then(Value::as_u64),
+            rows: options_json
+                .and_then(|o| o.get("rows"))
+                .and_then(Value::as_u64),
             extension,
             note,
             repo,
@@ -631,8 +642,7 @@ impl FormModel {
 }
 
 fn item_kind(field: &Field) -> String {
-    if field.options.iter().all(|o| o.value.parse::<f64>().is_ok()) && !field.options.is_empty()
-    {
+    if field.options.iter().all(|o| o.value.parse::<f64>().is_ok()) && !field.options.is_empty() {
         "number".into()
     } else {
         "string".into()
@@ -730,12 +740,23 @@ spec:
         let names: Vec<&str> = m.pages[0].fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["zname", "size", "replicas", "secret", "kind", "engine", "ttl", "nested.flag"]
+            [
+                "zname",
+                "size",
+                "replicas",
+                "secret",
+                "kind",
+                "engine",
+                "ttl",
+                "nested.flag"
+            ]
         );
         let widgets: Vec<&str> = m.pages[0].fields.iter().map(|f| f.widget).collect();
         assert_eq!(
             widgets,
-            ["text", "select", "number", "password", "select", "text", "number", "checkbox"]
+            [
+                "text", "select", "number", "password", "select", "text", "number", "checkbox"
+            ]
         );
         assert_eq!(m.pages[0].fields[1].options[1].label, "Medium ($150)");
     }
@@ -743,7 +764,11 @@ spec:
     #[test]
     fn conditional_fields_follow_their_trigger() {
         let m = model(&json!({}));
-        let engine = m.pages[0].fields.iter().find(|f| f.name == "engine").unwrap();
+        let engine = m.pages[0]
+            .fields
+            .iter()
+            .find(|f| f.name == "engine")
+            .unwrap();
         let ttl = m.pages[0].fields.iter().find(|f| f.name == "ttl").unwrap();
         let active = m.active(&json!({"kind": "db"}));
         assert!(active.contains(&engine.condition.unwrap()));

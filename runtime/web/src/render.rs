@@ -32,6 +32,11 @@ fn dollars(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
 }
 
+/// `150.0` dollars → `$150.00`.
+fn usd(amount: f64) -> String {
+    format!("${amount:.2}")
+}
+
 /// Milliseconds since the epoch → `2026-12-01 10:26:08 UTC`.
 fn when(ms: i64) -> String {
     lever_identity::format_rfc3339(ms)
@@ -63,6 +68,7 @@ pub(crate) fn environment() -> Environment<'static> {
             .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
     }
     env.add_filter("dollars", dollars);
+    env.add_filter("usd", usd);
     env.add_filter("when", when);
     env.add_filter("duration", duration);
     env.add_filter("pretty", pretty);

@@ -163,7 +163,11 @@ pub async fn submit_template(
 }
 
 /// 403 unless `principal` requested run `id` or has the platform role.
-pub async fn may_control(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
+pub async fn may_control(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(), ApiError> {
     let run = state
         .store
         .run(id)
@@ -517,7 +521,10 @@ pub async fn rate_run(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "wrong-state",
-            format!("run {id} is {}; rate it once it has finished", run.status.as_str()),
+            format!(
+                "run {id} is {}; rate it once it has finished",
+                run.status.as_str()
+            ),
         ));
     }
     if !(1..=5).contains(&score) {
@@ -544,5 +551,7 @@ pub(crate) async fn ratings(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"ratings": state.store.run_ratings(&id).await?})))
+    Ok(Json(
+        json!({"ratings": state.store.run_ratings(&id).await?}),
+    ))
 }

@@ -65,7 +65,11 @@ pub(crate) async fn get(
 
 /// The value of secret `name` if `principal` may read it (the platform role, or a reader
 /// recorded when a built-in provider wrote it); every reveal is audited by name.
-pub async fn reveal(state: &AppState, principal: &Principal, name: &str) -> Result<String, ApiError> {
+pub async fn reveal(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<String, ApiError> {
     use lever_capabilities::Reader;
     let readers = lever_capabilities::secret_readers(&state.store, name)
         .await

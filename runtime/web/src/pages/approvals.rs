@@ -37,9 +37,10 @@ async fn inbox_page(
             .await
             .map_err(lever_api::ApiError::from)?
         {
-            let mine = stage["decisions"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|d| d["approver"] == viewer.principal.id.as_str()));
+            let mine = stage["decisions"].as_array().is_some_and(|d| {
+                d.iter()
+                    .any(|d| d["approver"] == viewer.principal.id.as_str())
+            });
             if mine {
                 decided.push(stage);
             }
@@ -79,9 +80,7 @@ pub(crate) async fn decide(
         Some("approve") => true,
         Some("reject") => false,
         _ => {
-            return Err(WebError::BadRequest(
-                "choose Approve or Reject".to_string(),
-            ));
+            return Err(WebError::BadRequest("choose Approve or Reject".to_string()));
         }
     };
     let comment = field(&pairs, "comment").unwrap_or("").trim().to_string();

@@ -27,7 +27,12 @@ pub(crate) struct FormQuery {
 
 /// The host of the bound git provider (`https://api.github.com` → `github.com`).
 fn git_host(state: &WebState) -> Option<String> {
-    let binding = state.app.catalog.capabilities().bindings().get("git-provider")?;
+    let binding = state
+        .app
+        .catalog
+        .capabilities()
+        .bindings()
+        .get("git-provider")?;
     let url = binding.settings.get("base_url")?.as_str()?;
     let host = url.split("://").nth(1).unwrap_or(url).split('/').next()?;
     Some(host.strip_prefix("api.").unwrap_or(host).to_string())
@@ -217,7 +222,10 @@ pub(crate) async fn check(
     let (errors, general_errors) = split_errors(&form, &preview.parameters, &preview.errors);
     let review = form.review(&preview.parameters);
     let approval = preview.approval.clone().unwrap_or(Value::Null);
-    let route = approval["route"].as_str().unwrap_or("automatic").to_string();
+    let route = approval["route"]
+        .as_str()
+        .unwrap_or("automatic")
+        .to_string();
     let mut approvers: Vec<String> = approval["stages"]
         .as_array()
         .into_iter()

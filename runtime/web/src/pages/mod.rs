@@ -26,7 +26,10 @@ pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
 }
 
 /// The CSRF token of a request: the form's `csrf` field, else htmx's `x-csrf-token` header.
-pub(crate) fn sent_csrf<'a>(pairs: &'a [(String, String)], headers: &'a HeaderMap) -> Option<&'a str> {
+pub(crate) fn sent_csrf<'a>(
+    pairs: &'a [(String, String)],
+    headers: &'a HeaderMap,
+) -> Option<&'a str> {
     field(pairs, "csrf").or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))
 }
 

@@ -116,7 +116,10 @@ async fn policies_page(
     for p in state.app.store.current_policies().await.map_err(api)? {
         policies.push(json!({"name": p.name, "version": p.version, "source": p.source}));
     }
-    if !policies.iter().any(|p| p["name"] == lever_policy::DEFAULT_POLICY_NAME) {
+    if !policies
+        .iter()
+        .any(|p| p["name"] == lever_policy::DEFAULT_POLICY_NAME)
+    {
         policies.insert(
             0,
             json!({"name": lever_policy::DEFAULT_POLICY_NAME, "version": "builtin", "source": lever_policy::DEFAULT_POLICY}),

@@ -93,7 +93,12 @@ async fn body_context(
                 .next_back();
             let ended = mine
                 .clone()
-                .filter(|e| matches!(e.kind.as_str(), "step-succeeded" | "step-failed" | "step-skipped"))
+                .filter(|e| {
+                    matches!(
+                        e.kind.as_str(),
+                        "step-succeeded" | "step-failed" | "step-skipped"
+                    )
+                })
                 .map(|e| e.at_ms)
                 .next_back();
             let progress = mine
@@ -111,7 +116,9 @@ async fn body_context(
         .collect();
     // A single-action run has no steps: show it as one.
     let steps = if steps.is_empty() {
-        vec![json!({"id": record.action, "name": record.action, "status": record.status.as_str(), "attempts": record.attempt, "error": record.error, "duration_ms": null, "progress": null})]
+        vec![
+            json!({"id": record.action, "name": record.action, "status": record.status.as_str(), "attempts": record.attempt, "error": record.error, "duration_ms": null, "progress": null}),
+        ]
     } else {
         steps
     };
@@ -297,7 +304,11 @@ pub(crate) async fn reveal(
                     .ok()
                     .and_then(|v| serde_json::to_string_pretty(&v).ok())
                     .unwrap_or(value);
-                Html(format!("<pre class=\"secret-value\">{}</pre>", escape(&shown))).into_response()
+                Html(format!(
+                    "<pre class=\"secret-value\">{}</pre>",
+                    escape(&shown)
+                ))
+                .into_response()
             }
             // The message goes into the page where the button was (htmx swaps 200s only).
             Err(e) => Html(format!(
@@ -325,7 +336,10 @@ pub(crate) async fn control(
     let step = field(&pairs, "step").unwrap_or("").to_string();
     let outcome = match field(&pairs, "op").unwrap_or("") {
         "retry-step" => {
-            let input = match field(&pairs, "input").map(str::trim).filter(|i| !i.is_empty()) {
+            let input = match field(&pairs, "input")
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+            {
                 Some(text) => match serde_json::from_str::<Value>(text) {
                     Ok(v) => Some(v),
                     Err(e) => {
@@ -333,7 +347,9 @@ pub(crate) async fn control(
                             &state,
                             &viewer,
                             &id,
-                            Some(format!("the edited input is not JSON: {e}; fix it and retry")),
+                            Some(format!(
+                                "the edited input is not JSON: {e}; fix it and retry"
+                            )),
                         )
                         .await?;
                         return Ok((StatusCode::BAD_REQUEST, html).into_response());

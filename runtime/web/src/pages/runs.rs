@@ -59,6 +59,13 @@ pub(crate) async fn mine(
         &state,
         Some(&viewer),
         "runs.html",
-        context! { runs => shown, templates, statuses => STATUSES, status, template },
+        context! {
+            runs => shown,
+            templates,
+            statuses => STATUSES,
+            query => serde_urlencoded::to_string([("status", &status), ("template", &template)]).unwrap_or_default(),
+            status,
+            template,
+        },
     )
 }

@@ -1,9 +1,9 @@
 //! Signing in (an API token, or a demo user on a loopback demo server) and out.
 
+use axum::body::Bytes as Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::body::Bytes as Body;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +11,6 @@ use serde_json::json;
 use super::{field, form_pairs, safe_next};
 use crate::session::{self, COOKIE, SIGN_IN_COOKIE, Viewer, cookie, same_secret};
 use crate::{WebError, WebState, render};
-
 
 /// Query of the sign-in page.
 #[derive(Debug, Deserialize)]
@@ -126,12 +125,7 @@ pub(crate) async fn with_token(
     {
         Ok(p) => p,
         Err(e) => {
-            return sign_in_page(
-                &state,
-                &next,
-                Some(e.to_string()),
-                StatusCode::UNAUTHORIZED,
-            );
+            return sign_in_page(&state, &next, Some(e.to_string()), StatusCode::UNAUTHORIZED);
         }
     };
     let value = session::start(&state, &principal.id, "token").await?;
