@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, the sandbox cases (guests built from source), the API and CLI
-# against real `lever serve` processes, and the store on SQLite and on PostgreSQL
+# against real `lever serve` processes, the web UI in headless Chromium, and the store on SQLite and on PostgreSQL
 # (LEVER_TEST_POSTGRES, default postgres://postgres@127.0.0.1:5432/test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 # The email tests receive mail with aiosmtpd (PyPI).
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
+# The web UI's tests drive Debian's Chromium over WebDriver (chromium-driver).
+if ! command -v chromedriver >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 cargo test --workspace "$@"
 # The default approval policy's own Rego test suite (`test_` rules), as `opa test` would run it.
 cargo run -q -p lever-cli -- policy test

@@ -4,6 +4,7 @@
 
 use lever_tests::browser::{Browser, Driver};
 use lever_tests::databases::{drop_provisioned, unique_name};
+use lever_tests::forms::{hidden, set_cookie};
 use lever_tests::guests::plugins_dir;
 use lever_tests::repo_root;
 use lever_tests::server::Server;
@@ -413,23 +414,6 @@ async fn platform_pages_show_plugins_templates_bindings_policies_and_the_audit_c
     alice.close().await;
 }
 
-/// The `Set-Cookie` value of `name` in a response.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_string())
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("hidden field") + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
-}
-
 async fn demo_sign_in(server: &Server, user: &str) -> reqwest::Response {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -442,11 +426,7 @@ async fn demo_sign_in(server: &Server, user: &str) -> reqwest::Response {
         .unwrap();
     let cookie = set_cookie(&page, "lever_sign_in").expect("sign-in cookie");
     let html = page.text().await.unwrap();
-    let csrf = if html.contains("name=\"csrf\"") {
-        hidden(&html, "csrf")
-    } else {
-        String::new()
-    };
+    let csrf = hidden(&html, "csrf");
     http.post(format!("{}/sign-in/demo", server.url))
         .header("cookie", cookie)
         .form(&[("csrf", csrf.as_str()), ("user", user)])

@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod browser;
 pub mod databases;
 pub mod fakes;
+pub mod forms;
 pub mod guests;
 pub mod server;
 

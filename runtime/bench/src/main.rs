@@ -23,6 +23,7 @@ use lever_sandbox::{
 use serde_json::{Value, json};
 
 mod adapters;
+mod web;
 mod workflows;
 
 /// State in memory, so the round trip measures the host call, not a database.
@@ -133,6 +134,21 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Builds the release `lever` and makes the benchmark's servers run it.
+fn release_lever() -> anyhow::Result<()> {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "-p", "lever-cli", "--bin", "lever"])
+            .current_dir(lever_tests::repo_root())
+            .status()?;
+    anyhow::ensure!(status.success(), "building the release lever binary failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| lever_tests::repo_root().join("target"));
+    lever_tests::server::use_lever_binary(target.join("release/lever"));
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let sandbox = Sandbox::new(&SandboxConfig::default())?;
@@ -141,21 +157,16 @@ async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("adapters") {
         return adapters::run().await;
     }
+    if std::env::args().nth(1).as_deref() == Some("web") {
+        release_lever()?;
+        return web::run().await;
+    }
     if std::env::args().nth(1).as_deref() == Some("workflows") {
         // The compute of one ~10 ms step, measured in process: what 40 steps cost at least.
         let compute = load(&sandbox, "bench_compute").await?;
         let work = json!({"kind": "sieve", "iterations": 20});
         let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
-        let status =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "--release", "-p", "lever-cli", "--bin", "lever"])
-                .current_dir(lever_tests::repo_root())
-                .status()?;
-        anyhow::ensure!(status.success(), "building the release lever binary failed");
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| lever_tests::repo_root().join("target"));
-        lever_tests::server::use_lever_binary(target.join("release/lever"));
+        release_lever()?;
         return workflows::run(step).await;
     }
 

@@ -627,12 +627,25 @@ impl FormModel {
         self.all_fields()
             .filter_map(|f| {
                 let value = lookup(parameters, &f.name)?;
+                let label = |v: &Value| {
+                    let raw = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    // An enum answer reads as its label ("Small ($50/month)"), as chosen.
+                    f.options
+                        .iter()
+                        .find(|o| o.value == raw)
+                        .map_or(raw, |o| o.label.clone())
+                };
                 let shown = if f.secret {
                     "••••••••".to_string()
                 } else {
                     match value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
+                        Value::Array(items) => {
+                            items.iter().map(label).collect::<Vec<_>>().join(", ")
+                        }
+                        other => label(other),
                     }
                 };
                 Some((f.title.clone(), shown))

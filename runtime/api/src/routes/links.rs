@@ -20,12 +20,13 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A one-click link page, in the web UI's layout and stylesheet (served by `lever-web` at
+/// `/assets/style.css`): the link is the credential, so there is no session and no navigation.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>\
-         <title>{t} — Lever</title><style>body{{font:16px system-ui;max-width:46rem;margin:2rem auto;padding:0 1rem}}\
-         pre{{background:#f4f4f4;padding:1rem;overflow:auto}}button{{font-size:1.1rem;padding:.5rem 1.5rem}}</style></head>\
-         <body><h1>{t}</h1>{body}</body></html>",
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
+         <title>{t} — Lever</title><link rel=stylesheet href=/assets/style.css></head>\
+         <body><header class=top><a class=brand href=/>Lever</a></header><main class=narrow><h1>{t}</h1>{body}</main></body></html>",
         t = escape(title)
     );
     (status, Html(html)).into_response()
@@ -65,7 +66,7 @@ pub(crate) async fn show(State(state): State<AppState>, Path(token): Path<String
         "<p><b>{approver}</b>, you are asked to <b id=decision>{decision}</b> stage <b>{stage}</b> of run <code>{run}</code> \
          ({template}), requested by <b>{requester}</b>.</p><ul id=reasons>{reasons}</ul>\
          <h2>Context</h2><pre id=context>{context}</pre>\
-         <form method=post><label>Comment <input name=comment size=40></label> <button type=submit id=confirm>Confirm: {decision}</button></form>",
+         <form method=post><div class=field><label for=comment>Comment</label><input type=text id=comment name=comment></div> <button type=submit id=confirm>Confirm: {decision}</button></form>",
         approver = escape(&link.claims.approver),
         stage = escape(&link.stage.name),
         run = escape(&link.stage.run_id),

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use serde_json::Value;
 
-use super::{field, form_pairs, sent_csrf};
+use super::{checked_form, field};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
@@ -74,8 +74,7 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     let approve = match field(&pairs, "decision") {
         Some("approve") => true,
         Some("reject") => false,

@@ -13,7 +13,7 @@ use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{field, form_pairs, sent_csrf};
+use super::{checked_form, field};
 use crate::fields::{Directory, FormModel};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
@@ -212,8 +212,7 @@ pub(crate) async fn check(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Html<String>, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     let entry = entry_for(&state, &viewer, &name).await?;
     let form = model(&state, &entry, &json!({}));
     let submitted = form.parameters(&pairs);
@@ -267,8 +266,7 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     let entry = entry_for(&state, &viewer, &name).await?;
     let form = model(&state, &entry, &json!({}));
     let parameters = form.parameters(&pairs);

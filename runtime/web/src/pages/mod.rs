@@ -40,3 +40,14 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
         _ => "/".to_string(),
     }
 }
+
+/// A state-changing request's form, once its CSRF token is checked against the session's.
+pub(crate) fn checked_form(
+    viewer: &crate::session::Viewer,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, crate::WebError> {
+    let pairs = form_pairs(body)?;
+    viewer.check_csrf(sent_csrf(&pairs, headers))?;
+    Ok(pairs)
+}

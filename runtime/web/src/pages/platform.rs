@@ -9,7 +9,7 @@ use lever_api::services;
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{field, form_pairs, sent_csrf};
+use super::{checked_form, field};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
@@ -158,8 +158,7 @@ pub(crate) async fn evaluate(
     body: Bytes,
 ) -> Result<Html<String>, WebError> {
     require_platform(&viewer)?;
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     let text = field(&pairs, "input").unwrap_or("").to_string();
     let input: Value = match serde_json::from_str(&text) {
         Ok(v) => v,

@@ -15,7 +15,7 @@ use lever_api::services;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{field, form_pairs, sent_csrf};
+use super::{checked_form, field};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
@@ -273,8 +273,7 @@ pub(crate) async fn reveal(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     let name = field(&pairs, "name").unwrap_or("").to_string();
     let run = state
         .app
@@ -329,8 +328,7 @@ pub(crate) async fn control(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     services::may_control(&state.app, &viewer.principal, &id).await?;
     let executor = &state.app.executor;
     let step = field(&pairs, "step").unwrap_or("").to_string();
@@ -388,8 +386,7 @@ pub(crate) async fn rate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(sent_csrf(&pairs, &headers))?;
+    let pairs = checked_form(&viewer, &headers, &body)?;
     let score: i64 = field(&pairs, "score")
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| WebError::BadRequest("choose a score from 1 to 5".into()))?;

@@ -165,8 +165,7 @@ pub(crate) async fn sign_out(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body)?;
-    viewer.check_csrf(super::sent_csrf(&pairs, &headers))?;
+    super::checked_form(&viewer, &headers, &body)?;
     state
         .app
         .store
