@@ -158,7 +158,11 @@ async fn main() -> anyhow::Result<()> {
         return adapters::run().await;
     }
     if std::env::args().nth(1).as_deref() == Some("web") {
-        release_lever()?;
+        match std::env::var("LEVER_BENCH_BINARY") {
+            // A binary already built (e.g. target/debug/lever), when a release build is not.
+            Ok(path) => lever_tests::server::use_lever_binary(path.into()),
+            Err(_) => release_lever()?,
+        }
         return web::run().await;
     }
     if std::env::args().nth(1).as_deref() == Some("workflows") {
