@@ -9,7 +9,19 @@ CREATE TABLE web_sessions (
     source TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    -- For an OIDC sign-in: the verified identity (user, groups, team) the principal is rebuilt from.
+    identity TEXT
+);
+
+-- An OIDC sign-in under way: the SHA-256 of its `state`, the PKCE verifier and nonce, where to
+-- return; taken (deleted) once by the callback.
+CREATE TABLE oidc_logins (
+    state_hash TEXT PRIMARY KEY,
+    verifier TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    next TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
 );
 
 -- A requester's rating of a finished run (1 to 5, with a comment); a second rating replaces it.

@@ -545,3 +545,60 @@ async fn demo_sign_in_needs_the_flag_and_a_loopback_listener_and_forms_need_thei
             .starts_with("/sign-in")
     );
 }
+
+#[tokio::test]
+async fn oidc_sign_in_uses_the_authorization_code_with_pkce_and_the_verified_claims() {
+    use lever_tests::fakes::oidc::{FakeOidc, OidcUser};
+    let idp = FakeOidc::start(OidcUser {
+        sub: "olga".into(),
+        name: "Olga from the IdP".into(),
+        groups: vec!["payments".into()],
+        team: Some("payments".into()),
+    })
+    .await;
+    let config = format!(
+        "{}\noidc:\n  issuer: {}\n  audience: lever\n",
+        lever_identity::EMBEDDED_CONFIG.replace("demo_sign_in: true", "demo_sign_in: false"),
+        idp.issuer
+    );
+    let server = Server::start_configured(&config, &[]);
+    let driver = Driver::start().await;
+    let browser = driver.browser(1200).await;
+    browser.goto(&format!("{}/runs", server.url)).await;
+    assert!(!browser.has("#demo-sign-in").await);
+    browser.click("#sign-in-oidc").await;
+    // Through the provider and back, signed in as the token's user, on the page asked for.
+    let who = browser.text("#signed-in-as").await;
+    assert!(
+        who.contains("Olga from the IdP") && who.contains("payments"),
+        "{who}"
+    );
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/runs")
+    );
+    browser.shot("oidc-signed-in").await;
+    assert!(idp.refusals().is_empty(), "{:?}", idp.refusals());
+
+    // A callback with a state this server never issued is refused.
+    let forged = reqwest::get(format!(
+        "{}/sign-in/oidc/callback?code=x&state=forged",
+        server.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("start the sign-in again")
+    );
+    browser.close().await;
+}

@@ -107,6 +107,10 @@ pub struct OidcConfig {
     /// Claim holding the team (default `team`).
     #[serde(default = "default_team_claim")]
     pub team_claim: String,
+    /// The web UI's client id for the authorization-code sign-in (a public client with PKCE;
+    /// default: the audience).
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 fn default_user_claim() -> String {
@@ -131,6 +135,7 @@ impl OidcConfig {
             user_claim: default_user_claim(),
             groups_claim: default_groups_claim(),
             team_claim: default_team_claim(),
+            client_id: None,
         }
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod freeze;
 pub mod links;
 mod oidc;
+pub mod oidc_login;
 mod principal;
 pub mod tokens;
 
@@ -45,6 +46,11 @@ impl Authenticator {
             store,
             oidc,
         }
+    }
+
+    /// The OIDC provider, when `oidc` is configured.
+    pub fn oidc(&self) -> Option<&OidcVerifier> {
+        self.oidc.as_ref()
     }
 
     /// The identity config.

@@ -31,7 +31,7 @@ const ACCEPTED: [Algorithm; 8] = [
 ];
 
 /// Who a verified OIDC token says the caller is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OidcIdentity {
     /// The user claim (`oidc.user_claim`).
     pub user_id: String,
@@ -150,6 +150,10 @@ impl OidcVerifier {
         })
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     fn identity(&self, claims: Map<String, Value>) -> Result<OidcIdentity, IdentityError> {
         let text = |name: &str| match claims.get(name) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -265,7 +269,7 @@ impl OidcVerifier {
         Ok(())
     }
 
-    async fn get_json(&self, url: &str, what: &str) -> Result<Value, IdentityError> {
+    pub(crate) async fn get_json(&self, url: &str, what: &str) -> Result<Value, IdentityError> {
         let fail = |e: String| IdentityError::OidcProvider(format!("{what} at {url}: {e}"));
         let response = self
             .http

@@ -33,7 +33,7 @@ pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;
 pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
-pub use sessions::SessionRecord;
+pub use sessions::{OidcLoginRecord, SessionRecord};
 pub use steps::{EventRecord, StepRecord, StepUpdate};
 pub use templates::{NewTemplate, TemplateRecord};
 pub use tokens::TokenRecord;

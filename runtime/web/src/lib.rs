@@ -35,6 +35,9 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// How long a session lasts (ms).
     pub session_ms: i64,
+    /// Where browsers reach this server (`public_url`, else the listen address): the OIDC
+    /// sign-in's redirect URI is built from it.
+    pub base_url: String,
     templates: Arc<minijinja::Environment<'static>>,
 }
 
@@ -51,11 +54,17 @@ impl WebState {
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"));
         let session_ms = config.session_minutes.unwrap_or(12 * 60) as i64 * 60_000;
+        let base_url = config
+            .public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{listen}"));
         WebState {
             app,
             demo_sign_in,
             secure_cookies,
             session_ms,
+            base_url,
             templates: Arc::new(render::environment()),
         }
     }
@@ -70,6 +79,8 @@ pub fn router(state: WebState) -> Router {
             get(pages::sign_in::page).post(pages::sign_in::with_token),
         )
         .route("/sign-in/demo", post(pages::sign_in::as_demo_user))
+        .route("/sign-in/oidc", get(pages::sign_in::oidc_start))
+        .route("/sign-in/oidc/callback", get(pages::sign_in::oidc_callback))
         .route("/sign-out", post(pages::sign_in::sign_out))
         .route("/templates/{name}", get(pages::form::page))
         .route("/templates/{name}/check", post(pages::form::check))

@@ -87,6 +87,7 @@ pub(crate) async fn start(
     state: &WebState,
     user_id: &str,
     source: &str,
+    identity: Option<&str>,
 ) -> Result<String, WebError> {
     let value = random_token();
     let csrf = random_token();
@@ -94,7 +95,7 @@ pub(crate) async fn start(
     state
         .app
         .store
-        .insert_session(&hash(&value), user_id, &csrf, source, expires)
+        .insert_session(&hash(&value), user_id, &csrf, source, expires, identity)
         .await
         .map_err(lever_api::ApiError::from)?;
     Ok(value)
@@ -122,16 +123,23 @@ impl FromRequestParts<WebState> for Viewer {
         if record.revoked_at.is_some() || record.expires_at <= lever_store::now_ms() {
             return Err(sign_in());
         }
-        let source = match record.source.as_str() {
-            "oidc" => Source::Oidc,
-            "demo" => Source::Config,
-            _ => Source::Token,
+        let identity = &state.app.identity;
+        let principal = match (record.source.as_str(), &record.identity) {
+            // An OIDC user need not be in the config: the verified claims say who they are.
+            ("oidc", Some(json)) => {
+                let verified: lever_identity::OidcIdentity =
+                    serde_json::from_str(json).map_err(|_| sign_in())?;
+                let mut principal = identity.config().oidc_principal(&verified);
+                principal.source = Source::Oidc;
+                principal
+            }
+            ("demo", _) => identity
+                .principal(&record.user_id, Source::Config)
+                .ok_or_else(sign_in)?,
+            _ => identity
+                .principal(&record.user_id, Source::Token)
+                .ok_or_else(sign_in)?,
         };
-        let principal = state
-            .app
-            .identity
-            .principal(&record.user_id, source)
-            .ok_or_else(sign_in)?;
         Ok(Viewer {
             principal,
             csrf: record.csrf,

@@ -5,6 +5,7 @@
 pub mod datadog;
 pub mod github;
 pub mod gitlab;
+pub mod oidc;
 pub mod slack;
 pub mod terraform_cloud;
 pub mod vault;

@@ -48,7 +48,8 @@ fn sign_in_page(
             error,
             sign_in_csrf => token.clone(),
             demo_users,
-            oidc => false,
+            oidc => state.app.identity.oidc().is_some(),
+            next_query => serde_urlencoded::to_string([("next", next)]).unwrap_or_default(),
         },
     )?;
     Ok((
@@ -128,7 +129,7 @@ pub(crate) async fn with_token(
             return sign_in_page(&state, &next, Some(e.to_string()), StatusCode::UNAUTHORIZED);
         }
     };
-    let value = session::start(&state, &principal.id, "token").await?;
+    let value = session::start(&state, &principal.id, "token", None).await?;
     tracing::info!(user = %principal.id, "web sign-in with an API token");
     Ok(signed_in(&state, &value, &next))
 }
@@ -153,7 +154,7 @@ pub(crate) async fn as_demo_user(
             "`{user}` is not a user of lever.yaml: pick one from the list"
         )));
     }
-    let value = session::start(&state, user, "demo").await?;
+    let value = session::start(&state, user, "demo", None).await?;
     tracing::info!(user, "web demo sign-in");
     Ok(signed_in(&state, &value, &next))
 }
@@ -177,4 +178,140 @@ pub(crate) async fn sign_out(
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(response)
+}
+
+/// Query of the OIDC sign-in's start.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OidcStartQuery {
+    next: Option<String>,
+}
+
+fn redirect_uri(state: &WebState) -> String {
+    format!("{}/sign-in/oidc/callback", state.base_url)
+}
+
+/// `GET /sign-in/oidc`: sends the browser to the identity provider (authorization code with
+/// PKCE); the verifier and nonce stay in the database until the callback takes them.
+pub(crate) async fn oidc_start(
+    State(state): State<WebState>,
+    Query(query): Query<OidcStartQuery>,
+) -> Result<Response, WebError> {
+    let Some(oidc) = state.app.identity.oidc() else {
+        return Err(WebError::BadRequest(
+            "this server has no OIDC provider: configure `oidc:` in lever.yaml, or sign in with an API token".into(),
+        ));
+    };
+    let login = oidc
+        .start_login(&redirect_uri(&state))
+        .await
+        .map_err(lever_api::ApiError::from)?;
+    let record = lever_store::OidcLoginRecord {
+        verifier: login.verifier,
+        nonce: login.nonce,
+        next: safe_next(query.next.as_deref()),
+    };
+    state
+        .app
+        .store
+        .insert_oidc_login(
+            &session::hash(&login.state),
+            &record,
+            lever_store::now_ms() + 10 * 60_000,
+        )
+        .await
+        .map_err(lever_api::ApiError::from)?;
+    // The state is also bound to this browser, so a callback link made for someone else's
+    // login cannot sign this browser in (login CSRF). Lax: the provider's redirect back is a
+    // cross-site navigation, on which Strict cookies are not sent.
+    let mut response = Redirect::to(&login.url).into_response();
+    let cookie = format!(
+        "{OIDC_COOKIE}={}; Path=/sign-in/oidc; HttpOnly; SameSite=Lax; Max-Age=600{}",
+        login.state,
+        if state.secure_cookies { "; Secure" } else { "" }
+    );
+    if let Ok(v) = cookie.parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// The cookie binding an OIDC sign-in's `state` to the browser that started it.
+const OIDC_COOKIE: &str = "lever_oidc_state";
+
+/// Query of the provider's callback.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OidcCallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /sign-in/oidc/callback`: exchanges the code (with the verifier), verifies the ID token
+/// and its nonce, and starts a session for the verified identity.
+pub(crate) async fn oidc_callback(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<OidcCallbackQuery>,
+) -> Result<Response, WebError> {
+    let Some(oidc) = state.app.identity.oidc() else {
+        return Err(WebError::BadRequest(
+            "this server has no OIDC provider".into(),
+        ));
+    };
+    if let Some(error) = query.error {
+        return sign_in_page(
+            &state,
+            "/",
+            Some(format!(
+                "the identity provider refused the sign-in: {}",
+                query.error_description.unwrap_or(error)
+            )),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    let (Some(code), Some(login_state)) = (query.code, query.state) else {
+        return Err(WebError::BadRequest(
+            "the identity provider's answer has no `code` and `state`: start the sign-in again"
+                .into(),
+        ));
+    };
+    if !cookie(&headers, OIDC_COOKIE).is_some_and(|c| same_secret(&c, &login_state)) {
+        return Err(WebError::BadRequest(
+            "this sign-in was not started in this browser: start the sign-in again".into(),
+        ));
+    }
+    let Some(login) = state
+        .app
+        .store
+        .take_oidc_login(&session::hash(&login_state))
+        .await
+        .map_err(lever_api::ApiError::from)?
+    else {
+        return Err(WebError::BadRequest(
+            "this sign-in is unknown, used or expired (10 minutes): start the sign-in again".into(),
+        ));
+    };
+    let identity = match oidc
+        .finish_login(&code, &login.verifier, &login.nonce, &redirect_uri(&state))
+        .await
+    {
+        Ok(identity) => identity,
+        Err(e) => {
+            return sign_in_page(
+                &state,
+                &login.next,
+                Some(e.to_string()),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+    };
+    let stored = serde_json::to_string(&lever_identity::OidcIdentity {
+        claims: serde_json::Map::new(),
+        ..identity.clone()
+    })
+    .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let value = session::start(&state, &identity.user_id, "oidc", Some(&stored)).await?;
+    tracing::info!(user = %identity.user_id, "web sign-in through OIDC");
+    Ok(signed_in(&state, &value, &login.next))
 }
