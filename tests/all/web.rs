@@ -306,6 +306,18 @@ async fn a_paused_step_is_retried_with_an_edited_input_and_an_aborted_run_shows_
             let log = alice.text("#logs").await;
             assert!(log.contains("unmade"), "the rollback ran: {log}");
             alice.shot("run-aborted-rolled-back").await;
+            // Edit and resubmit opens the form pre-filled; the new run links to this one.
+            let aborted = alice.client.current_url().await.unwrap().to_string();
+            let aborted_id = aborted.rsplit('/').next().unwrap().to_string();
+            alice.click("#edit-resubmit").await;
+            assert_eq!(alice.value("#f-count").await, "5");
+            alice.click("#next-1").await;
+            alice.click("#submit").await;
+            let note = alice
+                .wait_text("#run-live .muted", 20, |t| t.contains("resubmitted from"))
+                .await;
+            assert!(note.contains(&aborted_id), "{note}");
+            alice.shot("run-resubmitted").await;
         }
     }
     alice.close().await;
@@ -601,4 +613,55 @@ async fn oidc_sign_in_uses_the_authorization_code_with_pkce_and_the_verified_cla
             .contains("start the sign-in again")
     );
     browser.close().await;
+}
+
+#[tokio::test]
+async fn every_page_answers_every_demo_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let config = lever_identity::Config::embedded_default();
+    for user in &config.users {
+        let signed = demo_sign_in(&server, &user.id).await;
+        assert_eq!(signed.status(), 303, "{} signs in", user.id);
+        let session = set_cookie(&signed, "lever_session").unwrap();
+        let principal = config.principal(&user.id).unwrap();
+        for path in [
+            "/",
+            "/runs",
+            "/approvals",
+            "/templates/provision-postgresql-database",
+            "/templates/create-service",
+            "/platform",
+            "/platform/audit",
+        ] {
+            let response = http
+                .get(format!("{}{path}", server.url))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            let expected = if path.starts_with("/platform") && !principal.is_platform() {
+                403
+            } else if path.starts_with("/templates/")
+                && !principal.can_run("platform-team", &["recommended".to_string()])
+            {
+                403
+            } else {
+                200
+            };
+            assert_eq!(status, expected, "{} at {path}: {body}", user.id);
+            if status == 403 {
+                assert!(
+                    body.contains("platform role") || body.contains("may not run"),
+                    "a 403 says why: {body}"
+                );
+            }
+        }
+    }
 }

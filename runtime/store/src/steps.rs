@@ -192,3 +192,28 @@ async fn insert_event(
     .await?;
     Ok(())
 }
+
+impl Store {
+    /// The catalog entities succeeded steps registered (`entityRef` in their output, as
+    /// Backstage's `catalog:register` answers), newest first, without repeats.
+    pub async fn registered_entities(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT output FROM run_steps WHERE status = 'succeeded' AND output LIKE '%entityRef%' ORDER BY updated_at DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<String> = Vec::new();
+        for text in rows {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            if let Some(entity) = value.get("entityRef").and_then(serde_json::Value::as_str)
+                && !out.iter().any(|e| e == entity)
+            {
+                out.push(entity.to_string());
+            }
+        }
+        Ok(out)
+    }
+}

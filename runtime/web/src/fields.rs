@@ -93,6 +93,8 @@ pub(crate) struct Directory<'a> {
     pub(crate) config: &'a Config,
     /// The host of the bound git provider, if any.
     pub(crate) git_host: Option<String>,
+    /// Entities registered by runs (`component:default/x`).
+    pub(crate) registered: Vec<String>,
 }
 
 impl Directory<'_> {
@@ -120,6 +122,15 @@ impl Directory<'_> {
                 value: format!("user:default/{}", u.id),
                 label: format!("{} (user)", u.name.as_deref().unwrap_or(&u.id)),
             }));
+        }
+        for entity in &self.registered {
+            let kind = entity.split(':').next().unwrap_or_default();
+            if !matches!(kind, "group" | "user") && wants(kind) {
+                out.push(Choice {
+                    value: entity.clone(),
+                    label: format!("{entity} (registered by a run)"),
+                });
+            }
         }
         out
     }
@@ -743,6 +754,7 @@ spec:
         let directory = Directory {
             config: &config,
             git_host: None,
+            registered: vec!["component:default/orders".into()],
         };
         FormModel::new(&pages, SOURCE, &directory, values)
     }
@@ -772,6 +784,20 @@ spec:
             ]
         );
         assert_eq!(m.pages[0].fields[1].options[1].label, "Medium ($150)");
+    }
+
+    #[test]
+    fn entity_pickers_offer_registered_components_of_the_kinds_asked() {
+        let config = Config::default();
+        let directory = Directory {
+            config: &config,
+            git_host: None,
+            registered: vec!["component:default/orders".into()],
+        };
+        let components = directory.entities(&["Component".to_string()]);
+        assert_eq!(components.len(), 1);
+        assert_eq!(components[0].value, "component:default/orders");
+        assert!(directory.entities(&["System".to_string()]).is_empty());
     }
 
     #[test]

@@ -27,6 +27,17 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "platform.html",
 );
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn markdown_keeps_formatting_and_shows_html_as_text() {
+        let html = super::markdown("**host** `db` <script>alert(1)</script>").to_string();
+        assert!(html.contains("<strong>host</strong>"), "{html}");
+        assert!(html.contains("<code>db</code>"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+}
+
 /// `12345` cents → `$123.45`.
 fn dollars(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
@@ -53,6 +64,19 @@ fn duration(ms: i64) -> String {
     }
 }
 
+/// Markdown (a template's `output.text`) as HTML, with any raw HTML in it shown as text: the
+/// content comes from template authors and step outputs, never trusted as markup.
+fn markdown(text: &str) -> Value {
+    use pulldown_cmark::{Event, Parser};
+    let events = Parser::new(text).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    Value::from_safe_string(html)
+}
+
 fn pretty(value: Value) -> String {
     serde_json::to_value(&value)
         .ok()
@@ -72,6 +96,7 @@ pub(crate) fn environment() -> Environment<'static> {
     env.add_filter("when", when);
     env.add_filter("duration", duration);
     env.add_filter("pretty", pretty);
+    env.add_filter("markdown", markdown);
     env
 }
 

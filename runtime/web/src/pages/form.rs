@@ -63,10 +63,16 @@ async fn entry_for(
     Ok(entry)
 }
 
-fn model(state: &WebState, entry: &lever_catalog::Entry, values: &Value) -> FormModel {
+async fn model(state: &WebState, entry: &lever_catalog::Entry, values: &Value) -> FormModel {
     let directory = Directory {
         config: state.app.identity.config(),
         git_host: git_host(state),
+        registered: state
+            .app
+            .store
+            .registered_entities(200)
+            .await
+            .unwrap_or_default(),
     };
     FormModel::new(
         &entry.parsed.template.pages,
@@ -107,7 +113,7 @@ fn initial_values(entry: &lever_catalog::Entry, viewer: &Viewer) -> Value {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn form_page(
+async fn form_page(
     state: &WebState,
     viewer: &Viewer,
     entry: &lever_catalog::Entry,
@@ -116,7 +122,7 @@ fn form_page(
     from_run: Option<String>,
     form_error: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let form = model(state, entry, values);
+    let form = model(state, entry, values).await;
     let active = form.active(values);
     let t = &entry.parsed.template;
     render::page(
@@ -168,6 +174,7 @@ pub(crate) async fn page(
         query.from,
         None,
     )
+    .await
 }
 
 /// Errors per field, shown only for fields that have a value: a field the user has not
@@ -214,7 +221,7 @@ pub(crate) async fn check(
 ) -> Result<Html<String>, WebError> {
     let pairs = checked_form(&viewer, &headers, &body)?;
     let entry = entry_for(&state, &viewer, &name).await?;
-    let form = model(&state, &entry, &json!({}));
+    let form = model(&state, &entry, &json!({})).await;
     let submitted = form.parameters(&pairs);
     let (preview, _) =
         services::route_template(&state.app, &viewer.principal, &name, &submitted).await?;
@@ -268,7 +275,7 @@ pub(crate) async fn submit(
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&viewer, &headers, &body)?;
     let entry = entry_for(&state, &viewer, &name).await?;
-    let form = model(&state, &entry, &json!({}));
+    let form = model(&state, &entry, &json!({})).await;
     let parameters = form.parameters(&pairs);
     let from_run = field(&pairs, "from_run").map(str::to_string);
     let outcome = match &from_run {
@@ -298,7 +305,8 @@ pub(crate) async fn submit(
                 by_field,
                 from_run,
                 Some(e.message().to_string()),
-            )?;
+            )
+            .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
         Err(e) => Err(e.into()),
