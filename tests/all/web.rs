@@ -646,15 +646,10 @@ async fn every_page_answers_every_demo_user() {
                 .unwrap();
             let status = response.status().as_u16();
             let body = response.text().await.unwrap();
-            let expected = if path.starts_with("/platform") && !principal.is_platform() {
-                403
-            } else if path.starts_with("/templates/")
-                && !principal.can_run("platform-team", &["recommended".to_string()])
-            {
-                403
-            } else {
-                200
-            };
+            let refused = (path.starts_with("/platform") && !principal.is_platform())
+                || (path.starts_with("/templates/")
+                    && !principal.can_run("platform-team", &["recommended".to_string()]));
+            let expected = if refused { 403 } else { 200 };
             assert_eq!(status, expected, "{} at {path}: {body}", user.id);
             if status == 403 {
                 assert!(
