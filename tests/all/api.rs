@@ -268,3 +268,91 @@ async fn serve_runs_on_postgresql() {
         "no SQLite file when --database is given"
     );
 }
+
+/// Sends `body` with curl, which reads an early answer while it is still sending (a server
+/// refusing a body stops reading it; HTTP clients that only read after sending see a broken
+/// pipe instead of the answer). Returns status and body.
+fn send_with_curl(
+    method: &str,
+    url: &str,
+    token: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let output = std::process::Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .args(["-H", &format!("authorization: Bearer {token}")])
+        .args(["-H", &format!("content-type: {content_type}")])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.path().display()))
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let (answer, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(answer).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_answered_413_with_the_limit_on_every_kind_of_route() {
+    let server = Server::start();
+    let three_mib = "x".repeat(3 * 1024 * 1024);
+    let json_body =
+        serde_json::to_vec(&json!({"template": "t", "parameters": {"x": three_mib}})).unwrap();
+    for (method, path, content_type, body) in [
+        (
+            "POST",
+            "/api/v1/runs",
+            "application/json",
+            json_body.clone(),
+        ),
+        (
+            "POST",
+            "/api/v1/templates",
+            "application/yaml",
+            three_mib.clone().into_bytes(),
+        ),
+        (
+            "POST",
+            "/api/v1/approvals/x/approve",
+            "application/json",
+            json_body.clone(),
+        ),
+        (
+            "PUT",
+            "/api/v1/policies/big",
+            "text/plain",
+            three_mib.clone().into_bytes(),
+        ),
+        (
+            "PUT",
+            "/api/v1/secrets/big",
+            "application/json",
+            json_body.clone(),
+        ),
+        (
+            "POST",
+            "/api/v1/plugins",
+            "application/wasm",
+            vec![0u8; 65 * 1024 * 1024],
+        ),
+    ] {
+        let url = format!("{}{path}", server.url);
+        let token = &server.admin_token;
+        let (status, answer) = send_with_curl(method, &url, token, content_type, &body);
+        assert_eq!(status, 413, "{path}: {answer}");
+        let limit = if path == "/api/v1/plugins" { 64 } else { 2 };
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("({limit} MiB)")),
+            "{path}: {answer}"
+        );
+    }
+}

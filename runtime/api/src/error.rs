@@ -159,6 +159,14 @@ impl From<SubmitError> for ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // The limits middleware words it, with the limit.
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "the request body is over this endpoint's limit",
+            );
+        }
         ApiError::bad_request(
             "invalid-json",
             format!(

@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+pub mod limits;
 mod routes;
 
 use std::sync::Arc;
@@ -51,4 +52,13 @@ pub const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     routes::router(state.clone()).with_state(state)
+}
+
+/// Bounds every request body (see [`limits`]) and answers an oversized one 413 with its
+/// limit; `lever serve` wraps the API and the web UI in it.
+pub fn with_body_limits(app: Router) -> Router {
+    app.layer(axum::extract::DefaultBodyLimit::max(
+        limits::MAX_REQUEST_BYTES,
+    ))
+    .layer(axum::middleware::from_fn(limits::explain_too_large))
 }

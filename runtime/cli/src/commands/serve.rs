@@ -81,8 +81,10 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     };
     // The web UI shares the port and the services; the demo sign-in list needs a loopback
     // listener, which is why it is told the address.
-    let app = lever_api::router(state.clone())
-        .merge(lever_web::router(lever_web::WebState::new(state, address)));
+    let app = lever_api::with_body_limits(
+        lever_api::router(state.clone())
+            .merge(lever_web::router(lever_web::WebState::new(state, address))),
+    );
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
     axum::serve(listener, app)
