@@ -143,4 +143,17 @@ impl Store {
             .map(record)
             .collect()
     }
+
+    /// Every version of one template, newest first.
+    pub async fn template_versions(&self, name: &str) -> Result<Vec<TemplateRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM templates WHERE name = $1 ORDER BY version DESC"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(record)
+        .collect()
+    }
 }

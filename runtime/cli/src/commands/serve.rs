@@ -87,6 +87,14 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     );
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
+    // Small writes (an SSE event, a short JSON answer) go out at once: with Nagle's algorithm
+    // on, each waited for the client's delayed ACK, about 40 ms on Linux.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

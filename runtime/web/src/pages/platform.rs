@@ -66,10 +66,19 @@ pub(crate) async fn templates(
             .await
             .map(|e| json!(e.parsed.warnings))
             .unwrap_or(json!([]));
+        let mut versions = Vec::new();
+        for older in state
+            .app
+            .store
+            .template_versions(&record.name)
+            .await
+            .map_err(api)?
+        {
+            versions.push(json!({"version": older.version, "created_at": older.created_at, "source": older.source}));
+        }
         templates.push(json!({
             "name": record.name, "title": record.title, "version": record.version,
-            "source": record.source, "warnings": warnings,
-            "versions": [{"version": record.version, "created_at": record.created_at}],
+            "warnings": warnings, "versions": versions,
         }));
     }
     render::page(
