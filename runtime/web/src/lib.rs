@@ -101,6 +101,11 @@ pub fn router(state: WebState) -> Router {
             get(pages::platform::policies).post(pages::platform::evaluate),
         )
         .route("/platform/audit", get(pages::platform::audit))
-        .route("/assets/{file}", get(assets::serve))
+        // Only the static assets are compressed: pages carry a CSRF token beside text the
+        // request chose (search words), which compression would expose to BREACH.
+        .route(
+            "/assets/{file}",
+            get(assets::serve).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .with_state(state)
 }
