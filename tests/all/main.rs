@@ -10,6 +10,7 @@ mod demo;
 mod email;
 mod identity;
 mod integrations;
+mod quotas;
 mod sandbox;
 mod store;
 mod templates;

@@ -59,8 +59,10 @@ impl Location {
         let store = Store::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let config_text = self.config_text(&data_dir)?;
         let sandbox = Sandbox::new(&SandboxConfig {
             cache_dir: Some(data_dir.join("cache")),
+            state_quota: state_quota(&config_text)?,
             ..Default::default()
         })?;
         let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
@@ -70,7 +72,6 @@ impl Location {
         if sealed > 0 {
             tracing::info!(sealed, "sealed secrets stored before encryption at rest");
         }
-        let config_text = self.config_text(&data_dir)?;
         let email = match lever_notify::smtp_config(&config_text)? {
             Some(smtp) => Some(lever_notify::EmailNotifier::new(&smtp)?),
             None => None,
@@ -161,4 +162,16 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The `state_quota:` section of lever.yaml (each bound defaults as `StateQuota` says).
+fn state_quota(config_text: &str) -> anyhow::Result<lever_sandbox::StateQuota> {
+    #[derive(serde::Deserialize)]
+    struct Section {
+        #[serde(default)]
+        state_quota: Option<lever_sandbox::StateQuota>,
+    }
+    let section: Option<Section> = serde_yaml::from_str(config_text)
+        .context("the config's `state_quota:` section is not valid: use max_value_bytes, max_keys and max_total_bytes")?;
+    Ok(section.and_then(|s| s.state_quota).unwrap_or_default())
 }

@@ -26,6 +26,8 @@ pub struct SandboxConfig {
     pub fuel_metering: bool,
     /// Invocations that can run at once (pooling allocator slots).
     pub max_concurrent_instances: u32,
+    /// How much plugin- and run-scoped state each namespace may hold.
+    pub state_quota: crate::StateQuota,
 }
 
 impl Default for SandboxConfig {
@@ -34,6 +36,7 @@ impl Default for SandboxConfig {
             cache_dir: None,
             fuel_metering: true,
             max_concurrent_instances: 256,
+            state_quota: crate::StateQuota::default(),
         }
     }
 }
@@ -81,6 +84,7 @@ pub struct Sandbox {
     pub(crate) engine: Engine,
     linker: Linker<HostState>,
     pub(crate) fuel_metering: bool,
+    pub(crate) state_quota: crate::StateQuota,
 }
 
 const ACTION_EXPORT: &str = "lever:plugin/action-handler@0.1.0";
@@ -147,6 +151,7 @@ impl Sandbox {
             engine,
             linker,
             fuel_metering: config.fuel_metering,
+            state_quota: config.state_quota,
         })
     }
 

@@ -356,6 +356,7 @@ impl Sandbox {
             log: call.log.clone(),
             run_namespace: format!("run:{}", call.context.run_id),
             plugin_namespace: format!("plugin:{plugin_name}"),
+            quota: self.state_quota,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

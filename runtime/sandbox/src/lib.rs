@@ -25,6 +25,7 @@ pub use host::capabilities::{
     CAPABILITIES, check_input as check_capability_input, check_output as check_capability_output,
     inverse as capability_inverse,
 };
+pub use host::state::StateQuota;
 pub use host::{
     BackendError, CapabilityBackend, CapabilityError, HostServices, SecretBackend, StateBackend,
 };

@@ -63,6 +63,21 @@ impl StateBackend for Store {
             .map_err(|e| backend(e.into()))
     }
 
+    async fn usage(&self, namespace: &str, except_key: &str) -> Result<(u64, u64), BackendError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(value)), 0) AS BIGINT) FROM plugin_state WHERE namespace = $1 AND key <> $2",
+        )
+        .bind(namespace)
+        .bind(except_key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| backend(e.into()))?;
+        use sqlx::Row;
+        let keys: i64 = row.try_get(0).map_err(|e| backend(e.into()))?;
+        let bytes: i64 = row.try_get(1).map_err(|e| backend(e.into()))?;
+        Ok((keys.max(0) as u64, bytes.max(0) as u64))
+    }
+
     async fn set(&self, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
         sqlx::query(
             "INSERT INTO plugin_state (namespace, key, value, updated_at) VALUES ($1, $2, $3, $4) \

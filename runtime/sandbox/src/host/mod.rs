@@ -4,7 +4,7 @@ pub(crate) mod capabilities;
 pub(crate) mod http;
 mod progress;
 pub(crate) mod secrets;
-mod state;
+pub(crate) mod state;
 
 use std::sync::Arc;
 
@@ -30,6 +30,12 @@ pub trait StateBackend: Send + Sync {
     async fn set(&self, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError>;
     /// Deletes a value.
     async fn delete(&self, namespace: &str, key: &str) -> Result<(), BackendError>;
+    /// How many keys and bytes of values `namespace` holds, not counting `except_key` (which a
+    /// write would replace). Backends that cannot tell answer zero: no quota then applies.
+    async fn usage(&self, namespace: &str, except_key: &str) -> Result<(u64, u64), BackendError> {
+        let _ = (namespace, except_key);
+        Ok((0, 0))
+    }
 }
 
 /// Where `lever:host/secrets` reads secret values.
@@ -84,9 +90,6 @@ pub struct HostServices {
     pub capabilities: Arc<dyn CapabilityBackend>,
 }
 
-/// Largest state value accepted.
-pub(crate) const MAX_STATE_VALUE: usize = 64 * 1024;
-
 /// Everything one `Store` holds.
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
@@ -101,6 +104,8 @@ pub(crate) struct HostState {
     pub(crate) run_namespace: String,
     /// `plugin:<name>`: the state namespace of the plugin.
     pub(crate) plugin_namespace: String,
+    /// How much state each namespace may hold.
+    pub(crate) quota: state::StateQuota,
 }
 
 impl WasiView for HostState {
