@@ -660,3 +660,112 @@ async fn every_page_answers_every_demo_user() {
         }
     }
 }
+
+const CONDITIONAL: &str = r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: web-conditional
+  title: Conditional fields
+  tags: [recommended]
+spec:
+  owner: platform-team
+  parameters:
+    - title: Kind
+      properties:
+        kind:
+          title: Kind
+          type: string
+          enum: [database, cache]
+          default: database
+        replicas:
+          title: Replicas
+          type: integer
+          default: 1
+      dependencies:
+        kind:
+          oneOf:
+            - properties:
+                kind: {enum: [database]}
+                engine: {title: Engine, type: string, enum: [postgres, mysql]}
+              required: [engine]
+            - properties:
+                kind: {enum: [cache]}
+                ttl: {title: TTL seconds, type: integer}
+      if:
+        properties:
+          replicas: {minimum: 2}
+      then:
+        properties:
+          zone: {title: Zone, type: string, ui:help: "Where the replicas run"}
+  steps:
+    - id: note
+      action: debug-log
+      input: {message: "${{ parameters.kind }}"}
+"#;
+
+/// Whether the field `id` is shown (its wrapper has no `hidden` attribute).
+async fn shown(browser: &Browser, id: &str) -> bool {
+    browser
+        .find(&format!("#field-{id}"))
+        .await
+        .attr("hidden")
+        .await
+        .unwrap()
+        .is_none()
+}
+
+#[tokio::test]
+async fn conditional_fields_show_and_hide_as_the_answers_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let applied = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(CONDITIONAL)
+        .send()
+        .await
+        .unwrap();
+    assert!(applied.status().is_success());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+    alice
+        .goto(&format!("{}/templates/web-conditional", server.url))
+        .await;
+    // dependencies/oneOf: the database branch's field shows, the cache branch's does not.
+    assert!(shown(&alice, "f-engine").await);
+    assert!(!shown(&alice, "f-ttl").await);
+    assert!(
+        !shown(&alice, "f-zone").await,
+        "if/then: one replica, no zone"
+    );
+    alice
+        .find("#f-kind")
+        .await
+        .select_by_value("cache")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !shown(&alice, "f-ttl").await {
+        assert!(std::time::Instant::now() < deadline, "ttl never showed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!shown(&alice, "f-engine").await);
+    alice.type_into("#f-replicas", "3").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !shown(&alice, "f-zone").await {
+        assert!(std::time::Instant::now() < deadline, "zone never showed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    alice.shot("form-conditional").await;
+    // A hidden field is not sent: the cache run validates without an engine.
+    alice.click("#next-1").await;
+    alice
+        .wait_text("#submit", 10, |t| t.contains("Runs now"))
+        .await;
+    alice.click("#submit").await;
+    alice
+        .wait_attr("#run-status", "data-status", "succeeded", 30)
+        .await;
+    alice.close().await;
+}

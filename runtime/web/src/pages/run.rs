@@ -48,6 +48,9 @@ async fn body_context(
     message: Option<String>,
 ) -> Result<(Value, i64, bool), WebError> {
     let api = lever_api::ApiError::from;
+    // The events first, then the run: the page then shows at least what its last event says,
+    // and the live stream (which resumes after that event) cannot miss a later change.
+    let events = state.app.store.run_events(id, 0).await.map_err(api)?;
     let record = state
         .app
         .store
@@ -57,7 +60,6 @@ async fn body_context(
         .ok_or_else(|| lever_api::ApiError::not_found(format!("no run with id `{id}`")))?;
     let finished = record.status.is_final();
     let run = services::run_view(&state.app, record.clone()).await?;
-    let events = state.app.store.run_events(id, 0).await.map_err(api)?;
     let last_event = events.last().map_or(0, |e| e.id);
     let template = match (&record.template, record.template_version) {
         (Some(name), Some(version)) => state.app.catalog.get_version(name, version).await.ok(),
@@ -159,6 +161,7 @@ async fn body_context(
             "logs": logs,
             "message": message,
             "last_event": last_event,
+            "finished": finished,
         }),
         last_event,
         finished,
@@ -235,6 +238,10 @@ pub(crate) async fn live(
                     let mut batch: Vec<Result<Event, Infallible>> = Vec::new();
                     if let Some(newest) = newest {
                         after = newest;
+                    }
+                    // New events, or the end: the page gets the run as it is now (at the
+                    // end even without new events, in case it was rendered mid-change).
+                    {
                         if let Ok((ctx, _, _)) = body_context(&state, &viewer, &id, None).await
                             && let Ok(html) = render::fragment(
                                 &state,
