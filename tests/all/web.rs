@@ -714,6 +714,15 @@ async fn shown(browser: &Browser, id: &str) -> bool {
         .is_none()
 }
 
+/// Waits (at most 10 s) until the field `id` is shown.
+async fn wait_shown(browser: &Browser, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !shown(browser, id).await {
+        assert!(std::time::Instant::now() < deadline, "{id} never showed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn conditional_fields_show_and_hide_as_the_answers_change() {
     let dir = tempfile::tempdir().unwrap();
@@ -745,18 +754,10 @@ async fn conditional_fields_show_and_hide_as_the_answers_change() {
         .select_by_value("cache")
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !shown(&alice, "f-ttl").await {
-        assert!(std::time::Instant::now() < deadline, "ttl never showed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_shown(&alice, "f-ttl").await;
     assert!(!shown(&alice, "f-engine").await);
     alice.type_into("#f-replicas", "3").await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !shown(&alice, "f-zone").await {
-        assert!(std::time::Instant::now() < deadline, "zone never showed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_shown(&alice, "f-zone").await;
     alice.shot("form-conditional").await;
     // A hidden field is not sent: the cache run validates without an engine.
     alice.click("#next-1").await;
