@@ -18,9 +18,12 @@ pub use error::ApiError;
 /// The operations behind the API's handlers, for the web UI, which runs them in process with
 /// the same checks rather than calling the API over HTTP.
 pub mod services {
+    pub use crate::routes::approvals::decide_stage;
     pub use crate::routes::bindings::view as bindings_view;
     pub use crate::routes::plugins::plugin_json;
-    pub use crate::routes::runs::{may_control, rate_run, submit_template, view as run_view};
+    pub use crate::routes::runs::{
+        may_control, rate_run, resubmit_run, submit_template, view as run_view,
+    };
     pub use crate::routes::secrets::reveal as reveal_secret;
     pub use crate::routes::templates::route as route_template;
 }

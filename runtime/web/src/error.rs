@@ -33,13 +33,6 @@ impl From<lever_api::ApiError> for WebError {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -72,7 +65,7 @@ impl IntoResponse for WebError {
              <h1>{title}</h1><p role=alert class=error id=error-message>{message}</p><p><a href=/>Back to the catalog</a></p></main></body></html>",
             code = status.as_u16(),
             title = status.canonical_reason().unwrap_or("Error"),
-            message = escape(&self.to_string()),
+            message = crate::render::escape(&self.to_string()),
         );
         (status, Html(html)).into_response()
     }

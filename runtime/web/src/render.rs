@@ -43,6 +43,14 @@ fn dollars(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
 }
 
+/// Escapes text for HTML built outside the templates.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// `150.0` dollars → `$150.00`.
 fn usd(amount: f64) -> String {
     format!("${amount:.2}")

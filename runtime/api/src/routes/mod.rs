@@ -1,7 +1,7 @@
 //! Route table. Everything under `/api/v1` needs a principal; `/healthz` and the one-click
 //! link page do not.
 
-mod approvals;
+pub(crate) mod approvals;
 mod audit;
 pub(crate) mod bindings;
 mod health;

@@ -47,7 +47,8 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
     let environment = body.environment.unwrap_or_else(|| "dev".into());
-    let (target, input, routed) = match (body.action, body.template) {
+    check_idempotency_key(body.idempotency_key.as_deref())?;
+    let (run, created, summary) = match (body.action, body.template) {
         (Some(action), None) => {
             require_platform(
                 &principal,
@@ -64,12 +65,18 @@ pub(crate) async fn create(
                 &environment,
                 &principal,
             )?;
-            (Target::Action(action), input, routed)
+            let request = routed_request(
+                &principal,
+                Target::Action(action),
+                input,
+                environment,
+                body.idempotency_key,
+            );
+            submit_routed(&state, request, routed).await?
         }
         (None, Some(template)) => {
-            check_idempotency_key(body.idempotency_key.as_deref())?;
             let parameters = body.parameters.unwrap_or_else(|| json!({}));
-            let (run, created, summary) = submit_template(
+            submit_template(
                 &state,
                 &principal,
                 &template,
@@ -77,16 +84,7 @@ pub(crate) async fn create(
                 environment,
                 body.idempotency_key,
             )
-            .await?;
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            return Ok((
-                status,
-                Json(json!({"id": run.id, "status": run.status, "approval": summary})),
-            ));
+            .await?
         }
         _ => {
             return Err(SubmitError::Malformed(
@@ -95,21 +93,6 @@ pub(crate) async fn create(
             .into());
         }
     };
-    check_idempotency_key(body.idempotency_key.as_deref())?;
-    let summary = routed.summary();
-    let (run, created) = state
-        .executor
-        .submit(RunRequest {
-            target,
-            input,
-            requester: principal.id.clone(),
-            environment,
-            idempotency_key: body.idempotency_key,
-            resubmitted_from: None,
-            approval: Some(routed.approval),
-        })
-        .await?;
-    state.approvals.nudge();
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -133,9 +116,47 @@ fn check_idempotency_key(key: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A run request of `principal` whose approval the caller routes.
+fn routed_request(
+    principal: &Principal,
+    target: Target,
+    input: Value,
+    environment: String,
+    idempotency_key: Option<String>,
+) -> RunRequest {
+    RunRequest {
+        target,
+        input,
+        requester: principal.id.clone(),
+        environment,
+        idempotency_key,
+        resubmitted_from: None,
+        approval: None,
+    }
+}
+
+/// Commits a run with the route the policy chose and wakes the approval timers. Returns the
+/// run, whether it is new (an idempotency key seen before returns the earlier run) and the
+/// route's summary.
+async fn submit_routed(
+    state: &AppState,
+    request: RunRequest,
+    routed: lever_approvals::Routed,
+) -> Result<(RunRecord, bool, Value), ApiError> {
+    let summary = routed.summary();
+    let (run, created) = state
+        .executor
+        .submit(RunRequest {
+            approval: Some(routed.approval),
+            ..request
+        })
+        .await?;
+    state.approvals.nudge();
+    Ok((run, created, summary))
+}
+
 /// Submits a template run for `principal`: previewed, routed through the approval policy and
-/// committed. Returns the run, whether it is new (an idempotency key seen before returns the
-/// earlier run) and the approval route's summary.
+/// committed. Returns what [`submit_routed`] does.
 pub async fn submit_template(
     state: &AppState,
     principal: &Principal,
@@ -145,21 +166,32 @@ pub async fn submit_template(
     idempotency_key: Option<String>,
 ) -> Result<(RunRecord, bool, Value), ApiError> {
     let (_, routed) = super::templates::route(state, principal, template, &parameters).await?;
-    let summary = routed.summary();
-    let (run, created) = state
+    let request = routed_request(
+        principal,
+        Target::Template(template.to_string()),
+        parameters,
+        environment,
+        idempotency_key,
+    );
+    submit_routed(state, request, routed).await
+}
+
+/// Resubmits run `id` as a new template run of `template` with edited `parameters`, routed
+/// again for `principal` and linked to the old one.
+pub async fn resubmit_run(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    template: &str,
+    parameters: Value,
+) -> Result<RunRecord, ApiError> {
+    let (_, routed) = super::templates::route(state, principal, template, &parameters).await?;
+    let run = state
         .executor
-        .submit(RunRequest {
-            target: Target::Template(template.to_string()),
-            input: parameters,
-            requester: principal.id.clone(),
-            environment,
-            idempotency_key,
-            resubmitted_from: None,
-            approval: Some(routed.approval),
-        })
+        .resubmit(id, parameters, principal.id.clone(), Some(routed.approval))
         .await?;
     state.approvals.nudge();
-    Ok((run, created, summary))
+    Ok(run)
 }
 
 /// 403 unless `principal` requested run `id` or has the platform role.
@@ -456,18 +488,7 @@ pub(crate) async fn resubmit(
             "only template runs can be resubmitted",
         )
     })?;
-    let (_, routed) =
-        super::templates::route(&state, &principal, &template, &body.parameters).await?;
-    let run = state
-        .executor
-        .resubmit(
-            &id,
-            body.parameters,
-            principal.id.clone(),
-            Some(routed.approval),
-        )
-        .await?;
-    state.approvals.nudge();
+    let run = resubmit_run(&state, &principal, &id, &template, body.parameters).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": run.id, "resubmitted_from": id})),

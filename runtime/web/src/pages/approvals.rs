@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use serde_json::Value;
@@ -83,24 +83,17 @@ pub(crate) async fn decide(
         }
     };
     let comment = field(&pairs, "comment").unwrap_or("").trim().to_string();
-    if !approve && comment.is_empty() {
-        let html = inbox_page(
-            &state,
-            &viewer,
-            None,
-            Some("say why you reject: a comment is required".into()),
-        )
-        .await?;
-        return Ok((StatusCode::BAD_REQUEST, html).into_response());
-    }
-    match state
-        .app
-        .approvals
-        .decide(&viewer.principal, &id, approve, &comment, "web")
-        .await
+    match lever_api::services::decide_stage(
+        &state.app,
+        &viewer.principal,
+        &id,
+        approve,
+        &comment,
+        "web",
+    )
+    .await
     {
         Ok(outcome) => {
-            state.app.executor.nudge();
             let outcome = serde_json::to_value(outcome)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -116,7 +109,6 @@ pub(crate) async fn decide(
             .into_response())
         }
         Err(e) => {
-            let e = lever_api::ApiError::from(e);
             let status = e.status();
             let html = inbox_page(&state, &viewer, None, Some(e.message().to_string())).await?;
             Ok((status, html).into_response())

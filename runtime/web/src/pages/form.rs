@@ -279,7 +279,17 @@ pub(crate) async fn submit(
     let parameters = form.parameters(&pairs);
     let from_run = field(&pairs, "from_run").map(str::to_string);
     let outcome = match &from_run {
-        Some(old) => resubmit(&state, &viewer, &name, old, parameters.clone()).await,
+        // The API lets anyone resubmit; the page keeps to who may control the old run.
+        Some(old) => {
+            async {
+                services::may_control(&state.app, &viewer.principal, old).await?;
+                let parameters = parameters.clone();
+                services::resubmit_run(&state.app, &viewer.principal, old, &name, parameters)
+                    .await
+                    .map(|run| run.id)
+            }
+            .await
+        }
         None => services::submit_template(
             &state.app,
             &viewer.principal,
@@ -311,28 +321,4 @@ pub(crate) async fn submit(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-async fn resubmit(
-    state: &WebState,
-    viewer: &Viewer,
-    name: &str,
-    old: &str,
-    parameters: Value,
-) -> Result<String, lever_api::ApiError> {
-    services::may_control(&state.app, &viewer.principal, old).await?;
-    let (_, routed) =
-        services::route_template(&state.app, &viewer.principal, name, &parameters).await?;
-    let run = state
-        .app
-        .executor
-        .resubmit(
-            old,
-            parameters,
-            viewer.principal.id.clone(),
-            Some(routed.approval),
-        )
-        .await?;
-    state.app.approvals.nudge();
-    Ok(run.id)
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{checked_form, field};
+use crate::render::escape;
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
@@ -209,7 +210,16 @@ pub(crate) async fn live(
     Query(query): Query<LiveQuery>,
 ) -> Result<Response, WebError> {
     // Refuse an unknown run up front, as a page.
-    body_context(&state, &viewer, &id, None).await?;
+    if state
+        .app
+        .store
+        .run(&id)
+        .await
+        .map_err(lever_api::ApiError::from)?
+        .is_none()
+    {
+        return Err(lever_api::ApiError::not_found(format!("no run with id `{id}`")).into());
+    }
     let after = query.after.unwrap_or(0);
     let stream = futures::stream::unfold(
         (state, viewer, id, after, false),
@@ -298,11 +308,6 @@ pub(crate) async fn reveal(
             "run {id} does not refer to secret `{name}`"
         )));
     }
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     Ok(
         match services::reveal_secret(&state.app, &viewer.principal, &name).await {
             Ok(value) => {
