@@ -12,6 +12,9 @@ if ! command -v chromedriver >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+# The `lever` binary the tests start, built with the test build's features (the same selection as
+# `cargo test --workspace`, so nothing is compiled twice) before any test runs.
+cargo build --workspace --tests --bin lever
 cargo test --workspace "$@"
 # The default approval policy's own Rego test suite (`test_` rules), as `opa test` would run it.
-cargo run -q -p lever-cli -- policy test
+"${CARGO_TARGET_DIR:-target}/debug/lever" policy test

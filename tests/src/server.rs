@@ -21,11 +21,15 @@ pub fn use_lever_binary(path: PathBuf) {
 
 /// Builds `lever` (a no-op when it is fresh) and returns its path, unless
 /// [`use_lever_binary`] chose one.
+///
+/// The build selects what `cargo test --workspace` selects (`--workspace --tests`), so cargo
+/// resolves the same features and reuses the test build's dependencies instead of compiling the
+/// whole tree a second time under `-p lever-cli`'s narrower feature set.
 pub fn lever_binary() -> &'static Path {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "lever-cli", "--bin", "lever"])
+            .args(["build", "--workspace", "--tests", "--bin", "lever"])
             .current_dir(repo_root())
             .status()
             .expect("run cargo build");

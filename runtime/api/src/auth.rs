@@ -22,8 +22,14 @@ pub(crate) async fn require_principal(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let principal = state.identity.authenticate(header.as_deref()).await?;
+    let permit = match state.gate.enter(&principal.id) {
+        Ok(permit) => permit,
+        Err(too_many) => return Ok(too_many),
+    };
     request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
+    let response = next.run(request).await;
+    drop(permit);
+    Ok(response)
 }
 
 /// 403 unless `principal` has the platform role.

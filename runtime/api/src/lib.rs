@@ -47,6 +47,8 @@ pub struct AppState {
     pub approvals: Arc<lever_approvals::Approvals>,
     /// Set when the server runs with `--manual-clock` (tests move time through the API).
     pub manual_clock: Option<Arc<lever_store::ManualClock>>,
+    /// How many API requests each principal may have in flight.
+    pub gate: Arc<limits::PrincipalGate>,
 }
 
 /// Largest accepted plugin upload.
@@ -57,11 +59,9 @@ pub fn router(state: AppState) -> Router {
     routes::router(state.clone()).with_state(state)
 }
 
-/// Bounds every request body (see [`limits`]) and answers an oversized one 413 with its
-/// limit; `lever serve` wraps the API and the web UI in it.
+/// Bounds every request body and its time (see [`limits`]) with the default limits, answering
+/// 413 and 408 with their limits; `lever serve` wraps the API and the web UI in
+/// [`HttpLimits::apply`] with the configured ones.
 pub fn with_body_limits(app: Router) -> Router {
-    app.layer(axum::extract::DefaultBodyLimit::max(
-        limits::MAX_REQUEST_BYTES,
-    ))
-    .layer(axum::middleware::from_fn(limits::explain_too_large))
+    limits::HttpLimits::default().apply(app)
 }

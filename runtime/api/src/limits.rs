@@ -1,13 +1,25 @@
-//! Request body limits and their answer: every body is bounded (plugins at
-//! [`MAX_PLUGIN_BYTES`], everything else at [`MAX_REQUEST_BYTES`]), and a body over its limit
-//! is answered `413 Payload Too Large` with the limit in the message — whichever extractor
-//! (JSON, text, bytes, form) noticed it.
+//! The bounds on what one client can make the server do, and their answers:
+//! - every body is bounded (plugins at [`MAX_PLUGIN_BYTES`], everything else at
+//!   [`MAX_REQUEST_BYTES`]); a body over its limit is answered `413 Payload Too Large` with the
+//!   limit, whichever extractor (JSON, text, bytes, form) noticed it;
+//! - a request — its body received, its answer ready — must take at most
+//!   [`HttpLimits::request_timeout_seconds`] (`408`, tower-http's timeout layer);
+//! - a principal has at most [`HttpLimits::max_concurrent_per_principal`] API requests in
+//!   flight ([`PrincipalGate`]; `429` with `Retry-After`);
+//! - headers are bounded in size and count and must arrive within
+//!   [`HttpLimits::header_read_timeout_seconds`] (hyper's connection settings, applied by
+//!   `lever serve`; `431`, or the connection closed for a slow-loris client).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::MAX_PLUGIN_BYTES;
 
@@ -39,13 +51,117 @@ pub fn too_large(limit: usize) -> Response {
         .into_response()
 }
 
-/// Middleware: replaces whatever 413 an extractor answered with [`too_large`], so every
-/// route answers the same JSON error with its limit.
-pub async fn explain_too_large(request: Request, next: axum::middleware::Next) -> Response {
+/// Middleware: replaces whatever 413 an extractor answered with [`too_large`], and the empty
+/// 408 of the timeout layers with a message, so every route answers the same JSON errors.
+pub async fn explain_limits(request: Request, next: axum::middleware::Next) -> Response {
     let limit = limit_of(request.uri().path());
     let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large(limit);
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(limit),
+        StatusCode::REQUEST_TIMEOUT if response.headers().get(header::CONTENT_TYPE).is_none() => {
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                Json(json!({"error": {
+                    "code": "request-timeout",
+                    "message": "the request was not received or answered in time; send the body promptly, and for long waits use `?wait=` (at most 60 s) or the event stream",
+                }})),
+            )
+                .into_response()
+        }
+        _ => response,
     }
-    response
+}
+
+/// The HTTP bounds of `lever serve`, from the `http:` section of lever.yaml; each has a safe
+/// default.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpLimits {
+    /// Time to receive a request's body and answer it (long-polls wait at most 60 s, so keep
+    /// this above that).
+    pub request_timeout_seconds: u64,
+    /// Time for a request's headers to arrive (slow-loris clients are cut off after it).
+    pub header_read_timeout_seconds: u64,
+    /// Largest request head (request line and headers).
+    pub max_header_bytes: usize,
+    /// Most headers in one request.
+    pub max_headers: usize,
+    /// Most `/api/v1` requests one principal may have in flight.
+    pub max_concurrent_per_principal: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout_seconds: 75,
+            header_read_timeout_seconds: 10,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_concurrent_per_principal: 32,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// Wraps the API and the web UI: body limits and 413, the request timeout and 408.
+    pub fn apply(&self, app: axum::Router) -> axum::Router {
+        use tower_http::timeout::TimeoutLayer;
+        app.layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(self.request_timeout_seconds),
+            ))
+            .layer(axum::middleware::from_fn(explain_limits))
+    }
+}
+
+/// Bounds the requests each principal has in flight: one semaphore per principal id.
+pub struct PrincipalGate {
+    limit: usize,
+    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl PrincipalGate {
+    /// At most `limit` requests in flight per principal.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            permits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A permit for one request of `principal`, held until its answer is ready, or the 429
+    /// answer when it has `limit` in flight already.
+    pub fn enter(&self, principal: &str) -> Result<OwnedSemaphorePermit, Response> {
+        let semaphore = {
+            let mut permits = self.permits.lock().expect("gate lock");
+            // Forget principals with nothing in flight, so the map stays as small as the
+            // set of active callers.
+            if permits.len() > 1024 {
+                permits.retain(|_, s| s.available_permits() < self.limit);
+            }
+            permits
+                .entry(principal.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+                .clone()
+        };
+        semaphore.try_acquire_owned().map_err(|_| {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"error": {
+                    "code": "too-many-requests",
+                    "message": format!(
+                        "{principal} already has {} requests in flight, the most one caller may have; wait for one to finish (retry after 1 s)",
+                        self.limit
+                    ),
+                    "details": {"max_concurrent": self.limit},
+                }})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        })
+    }
 }

@@ -121,6 +121,13 @@ impl Capabilities {
     ) -> Result<Value, CapabilityError> {
         lever_sandbox::check_capability_input(capability, function, &input)
             .map_err(|e| error("invalid-input", format!("the input of `{capability}.{function}` does not match wit/capabilities.wit: {e}")))?;
+        // What a notifier or an observability tool receives is shown to people: the run's
+        // secret values never go there. (A secrets store, by contrast, is where they belong.)
+        let input = if matches!(capability, "notifier" | "observability") {
+            scope.log.masker().mask_json(&input)
+        } else {
+            input
+        };
         let binding = self.binding(capability).inspect_err(|e| {
             scope.log.push(
                 "capability",

@@ -201,12 +201,18 @@ impl Catalog {
             context: call_context(&preview.id, user, parameters),
             log: LogBook::new(16 * 1024),
         };
-        match self
+        // An adapter reveals its binding's credentials to plan; whatever it answers is masked.
+        let masker = scope.log.masker().clone();
+        let planned = self
             .capabilities
             .plan(&scope, capability, function, &preview.input)
-            .await
-        {
+            .await;
+        match planned {
             Ok(plan) => {
+                let plan = serde_json::to_value(&plan)
+                    .ok()
+                    .and_then(|p| serde_json::from_value(masker.mask_json(&p)).ok())
+                    .unwrap_or(plan);
                 *cost += plan
                     .resources
                     .iter()
@@ -216,7 +222,7 @@ impl Catalog {
             }
             Err(e) => {
                 preview.status = "plan-failed";
-                preview.message = Some(e.message);
+                preview.message = Some(masker.mask(&e.message));
             }
         }
         None

@@ -36,6 +36,8 @@ pub(crate) struct Local {
     pub(crate) config: lever_identity::Config,
     /// The email notifier, when `smtp:` is configured.
     pub(crate) email: Option<lever_notify::EmailNotifier>,
+    /// The `http:` section: what one client may make the server do.
+    pub(crate) http_limits: lever_api::limits::HttpLimits,
 }
 
 impl Location {
@@ -111,6 +113,7 @@ impl Location {
             secrets,
             config,
             email,
+            http_limits: http_limits(&config_text)?,
         })
     }
 
@@ -162,6 +165,18 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The `http:` section of lever.yaml (each bound defaults as `HttpLimits` says).
+fn http_limits(config_text: &str) -> anyhow::Result<lever_api::limits::HttpLimits> {
+    #[derive(serde::Deserialize)]
+    struct Section {
+        #[serde(default)]
+        http: Option<lever_api::limits::HttpLimits>,
+    }
+    let section: Option<Section> = serde_yaml::from_str(config_text)
+        .context("the config's `http:` section is not valid: use request_timeout_seconds, header_read_timeout_seconds, max_header_bytes, max_headers and max_concurrent_per_principal")?;
+    Ok(section.and_then(|s| s.http).unwrap_or_default())
 }
 
 /// The `state_quota:` section of lever.yaml (each bound defaults as `StateQuota` says).

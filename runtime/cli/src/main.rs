@@ -1,6 +1,7 @@
 //! `lever`: the server and its command-line client.
 
 mod commands;
+mod listener;
 mod local;
 
 use std::net::SocketAddr;

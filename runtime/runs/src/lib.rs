@@ -119,6 +119,9 @@ pub struct Executor {
     clock: Arc<dyn lever_store::Clock>,
     /// Where granted secrets are read from (sealed at rest).
     secrets: Arc<dyn lever_sandbox::SecretBackend>,
+    /// The secret values revealed in each unfinished run this process executed: everything of
+    /// the run is masked with them before it is stored. Forgotten when the run ends.
+    maskers: std::sync::Mutex<std::collections::HashMap<String, lever_sandbox::Masker>>,
 }
 
 impl Executor {
@@ -144,6 +147,7 @@ impl Executor {
             wake: tokio::sync::Notify::new(),
             clock,
             secrets,
+            maskers: Default::default(),
         });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
@@ -310,6 +314,28 @@ impl Executor {
         }
     }
 
+    /// The masker of run `id`, shared by all its invocations in this process.
+    pub(crate) fn masker(&self, id: &str) -> lever_sandbox::Masker {
+        self.maskers
+            .lock()
+            .expect("maskers lock")
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Drops run `id`'s secret values once it has ended; a parked or paused run keeps them.
+    async fn forget_masker_when_ended(&self, id: &str) {
+        if !self.maskers.lock().expect("maskers lock").contains_key(id) {
+            return;
+        }
+        if let Ok(Some(run)) = self.store.run(id).await
+            && run.status.is_final()
+        {
+            self.maskers.lock().expect("maskers lock").remove(id);
+        }
+    }
+
     async fn execute(&self, id: &str) {
         // A panic in one run must not take the worker pool down, nor leave the run unreported.
         let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id))
@@ -336,6 +362,7 @@ impl Executor {
                 }
             }
         }
+        self.forget_masker_when_ended(id).await;
         let _ = self.finished.send(id.to_string());
     }
 

@@ -16,7 +16,8 @@ impl Executor {
         let result = match self.registry.resolve(&reference).await {
             Err(e) => Err(json!({"kind": "not-found", "message": e.to_string()})),
             Ok((_, plugin)) => {
-                let log = LogBook::new(plugin.limits().max_log_bytes);
+                let masker = self.masker(&run.id);
+                let log = LogBook::masked_by(plugin.limits().max_log_bytes, masker.clone());
                 let context = CallContext {
                     run_id: run.id.clone(),
                     step_id: "main".into(),
@@ -37,7 +38,10 @@ impl Executor {
                     .run(&plugin, &call, &run.input)
                     .await;
                 self.store.append_logs(&run.id, &log.lines()).await?;
-                result.map_err(|e| json!({"kind": e.code(), "message": e.to_string()}))
+                // Output and error masked: the plugin may have echoed a secret it revealed.
+                result.map(|output| masker.mask_json(&output)).map_err(|e| {
+                    masker.mask_json(&json!({"kind": e.code(), "message": e.to_string()}))
+                })
             }
         };
         match &result {

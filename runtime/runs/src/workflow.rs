@@ -309,6 +309,7 @@ impl Executor {
                 .render(o, &ctx)
                 .unwrap_or_else(|e| json!({"error": e.to_string()})),
         };
+        let output = self.masker(&run.id).mask_json(&output);
         self.store
             .set_run_status(
                 &run.id,
@@ -769,7 +770,8 @@ impl Executor {
             environment: run.environment.clone(),
         };
         if let Some((capability, function)) = lever_capabilities::capability_action(action) {
-            let log = LogBook::new(256 * 1024);
+            let masker = self.masker(&run.id);
+            let log = LogBook::masked_by(256 * 1024, masker.clone());
             let scope = lever_capabilities::Scope {
                 context,
                 log: log.clone(),
@@ -786,10 +788,10 @@ impl Executor {
             });
             self.record_log(run, step_id, &log).await?;
             return Ok(match result {
-                Ok(output) => StepOutcome::Succeeded(output),
+                Ok(output) => StepOutcome::Succeeded(masker.mask_json(&output)),
                 Err(e) => StepOutcome::Failed {
                     retryable: e.kind == "retryable",
-                    error: failure(e.kind, e.message),
+                    error: masker.mask_json(&failure(e.kind, e.message)),
                 },
             });
         }
@@ -811,7 +813,8 @@ impl Executor {
                 });
             }
         };
-        let log = LogBook::new(plugin.limits().max_log_bytes);
+        let masker = self.masker(&run.id);
+        let log = LogBook::masked_by(plugin.limits().max_log_bytes, masker.clone());
         let call = Call {
             services: self.services(&context, &log),
             context,
@@ -822,11 +825,13 @@ impl Executor {
             .await
             .unwrap_or_else(|ms| Err(InvokeError::DeadlinePassed { timeout_ms: ms }));
         self.record_log(run, step_id, &log).await?;
+        // Output and error masked before anything stores them: the plugin may have echoed a
+        // secret it revealed.
         Ok(match result {
-            Ok(output) => StepOutcome::Succeeded(output),
+            Ok(output) => StepOutcome::Succeeded(masker.mask_json(&output)),
             Err(e) => StepOutcome::Failed {
                 retryable: e.is_retryable(),
-                error: invoke_failure(&e),
+                error: masker.mask_json(&invoke_failure(&e)),
             },
         })
     }

@@ -16,6 +16,7 @@ mod invoke;
 mod limits;
 mod log;
 mod manifest;
+mod mask;
 mod output;
 
 pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};
@@ -33,6 +34,7 @@ pub use invoke::{Call, CallContext, Plugin};
 pub use limits::Limits;
 pub use log::{LogBook, LogLine};
 pub use manifest::{ExecutionPlan, Manifest, PlannedResource, Risk};
+pub use mask::{MASK, Masker};
 
 /// Re-exported so backends can implement [`StateBackend`] and [`SecretBackend`].
 pub use wasmtime_wasi::async_trait;

@@ -5,6 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::mask::Masker;
+
 /// One line of a run log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
@@ -26,27 +28,42 @@ struct Inner {
 }
 
 /// A shared, bounded log. Clones share the same lines, so what a guest wrote survives even
-/// when its invocation is cancelled at the deadline.
+/// when its invocation is cancelled at the deadline. Its lines come out masked by the run's
+/// [`Masker`], which the secrets import registers every revealed value with.
 #[derive(Clone)]
-pub struct LogBook(Arc<Mutex<Inner>>);
+pub struct LogBook(Arc<Mutex<Inner>>, Masker);
 
 /// Longest single line kept; longer lines are cut.
 const MAX_LINE: usize = 4096;
 
 impl LogBook {
-    /// A log that keeps at most `limit` bytes of messages.
+    /// A log that keeps at most `limit` bytes of messages, with a masker of its own.
     pub fn new(limit: u64) -> Self {
-        Self(Arc::new(Mutex::new(Inner {
-            lines: Vec::new(),
-            bytes: 0,
-            limit,
-            dropped: 0,
-        })))
+        Self::masked_by(limit, Masker::new())
+    }
+
+    /// A log that keeps at most `limit` bytes of messages, masked by `masker` (the run's).
+    pub fn masked_by(limit: u64, masker: Masker) -> Self {
+        Self(
+            Arc::new(Mutex::new(Inner {
+                lines: Vec::new(),
+                bytes: 0,
+                limit,
+                dropped: 0,
+            })),
+            masker,
+        )
+    }
+
+    /// The masker this log's lines go through; register revealed values with it.
+    pub fn masker(&self) -> &Masker {
+        &self.1
     }
 
     /// Appends a line; past the limit lines are counted, not kept.
     pub fn push(&self, source: &str, level: &str, message: &str) {
-        let mut message = message.to_string();
+        // Masked before it is cut, so a cut never leaves a prefix of a secret behind.
+        let mut message = self.1.mask(message);
         if message.len() > MAX_LINE {
             let mut cut = MAX_LINE;
             while !message.is_char_boundary(cut) {
@@ -73,10 +90,11 @@ impl LogBook {
         });
     }
 
-    /// Every kept line, plus a note when lines were dropped.
+    /// Every kept line, masked (also a value split across lines), plus a note when lines were
+    /// dropped.
     pub fn lines(&self) -> Vec<LogLine> {
         let inner = self.0.lock().expect("log lock");
-        let mut lines = inner.lines.clone();
+        let mut lines = self.1.mask_lines(&inner.lines);
         if inner.dropped > 0 {
             lines.push(LogLine {
                 at_ms: lines.last().map(|l| l.at_ms).unwrap_or(0),

@@ -78,26 +78,19 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         approvals,
         manual_clock: manual,
         secrets: local.secrets.clone(),
+        gate: Arc::new(lever_api::limits::PrincipalGate::new(
+            local.http_limits.max_concurrent_per_principal,
+        )),
     };
     // The web UI shares the port and the services; the demo sign-in list needs a loopback
     // listener, which is why it is told the address.
-    let app = lever_api::with_body_limits(
+    let app = local.http_limits.apply(
         lever_api::router(state.clone())
             .merge(lever_web::router(lever_web::WebState::new(state, address))),
     );
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
-    // Small writes (an SSE event, a short JSON answer) go out at once: with Nagle's algorithm
-    // on, each waited for the client's delayed ACK, about 40 ms on Linux.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    crate::listener::serve(listener, app, &local.http_limits, shutdown()).await?;
     local.store.close().await;
     Ok(())
 }

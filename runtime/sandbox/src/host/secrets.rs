@@ -48,7 +48,11 @@ impl HostSecret for HostState {
         self.log
             .push("host", "info", &format!("secret `{name}` revealed"));
         match self.services.secrets.get(&name).await {
-            Ok(Some(value)) => Ok(Ok(value)),
+            Ok(Some(value)) => {
+                // From now on the run masks it wherever the plugin might echo it.
+                self.log.masker().register(&value);
+                Ok(Ok(value))
+            }
             Ok(None) => Ok(Err(Error::NotFound(format!(
                 "the secret `{name}` was deleted"
             )))),
