@@ -47,6 +47,8 @@ pub struct AppState {
     pub approvals: Arc<lever_approvals::Approvals>,
     /// Set when the server runs with `--manual-clock` (tests move time through the API).
     pub manual_clock: Option<Arc<lever_store::ManualClock>>,
+    /// The audit head's anchor outside the database, checked by `GET /api/v1/audit/verify`.
+    pub audit_anchor: Option<Arc<lever_store::AuditAnchor>>,
     /// How many API requests each principal may have in flight.
     pub gate: Arc<limits::PrincipalGate>,
 }

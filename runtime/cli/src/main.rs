@@ -78,14 +78,8 @@ enum Command {
     /// Checks the audit trail.
     Audit {
         #[command(subcommand)]
-        command: AuditCommand,
+        command: commands::audit::AuditCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCommand {
-    /// Recomputes the hash chain; exits 1 naming the rows when a row was edited or deleted.
-    Verify,
 }
 
 fn main() -> std::process::ExitCode {
@@ -148,9 +142,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             Command::Template { command } => commands::template::run(location, command).await,
             Command::Run(args) => commands::run::run(location, args).await,
             Command::Token { command } => commands::token::run(location, command).await,
-            Command::Audit {
-                command: AuditCommand::Verify,
-            } => return commands::token::verify_audit(location).await,
+            Command::Audit { command } => return commands::audit::run(location, command).await,
             Command::Policy { .. } => unreachable!("handled before the runtime starts"),
         }
         .map(|()| std::process::ExitCode::SUCCESS)

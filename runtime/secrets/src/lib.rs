@@ -54,10 +54,17 @@ impl std::fmt::Debug for SealedSecrets {
 /// Reads the key from `LEVER_SECRETS_KEY`, or from `data_dir/secrets.key`, creating that file
 /// (mode 0600) with a new random key when there is none.
 pub fn load_key(data_dir: &Path) -> Result<[u8; 32], SecretsError> {
-    if let Ok(hex_key) = std::env::var(KEY_ENV) {
-        return parse_key(&hex_key, KEY_ENV);
+    load_named_key(data_dir, KEY_FILE, KEY_ENV)
+}
+
+/// A 32-byte key from the environment variable `env` (64 hex digits), else from
+/// `DATA_DIR/file`, generated there (0600) at first use. The secrets key and the audit
+/// anchor's key are both kept this way.
+pub fn load_named_key(data_dir: &Path, file: &str, env: &str) -> Result<[u8; 32], SecretsError> {
+    if let Ok(hex_key) = std::env::var(env) {
+        return parse_key(&hex_key, env);
     }
-    let path = data_dir.join(KEY_FILE);
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_key(&text, &path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -72,11 +79,13 @@ pub fn load_key(data_dir: &Path) -> Result<[u8; 32], SecretsError> {
                     file.write_all(hex::encode(key).as_bytes()).map_err(|e| {
                         SecretsError::Key(format!("cannot write {}: {e}", path.display()))
                     })?;
-                    tracing::info!(path = %path.display(), "generated the secrets key; back it up: without it the stored secrets cannot be read");
+                    tracing::info!(path = %path.display(), "generated a key; back it up with the data dir");
                     Ok(key)
                 }
                 // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_key(data_dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    load_named_key(data_dir, file, env)
+                }
                 Err(e) => Err(SecretsError::Key(format!(
                     "cannot create {}: {e}",
                     path.display()

@@ -6,6 +6,7 @@
 
 mod approvals;
 mod audit;
+mod audit_anchor;
 mod clock;
 mod plugins;
 mod policies;
@@ -28,6 +29,7 @@ pub use approvals::{
     StageRecord, StageTimer,
 };
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
+pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
@@ -84,6 +86,9 @@ pub enum StoreError {
         /// Parser message.
         error: String,
     },
+    /// A file beside the database (the audit anchor) could not be written.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// Which database is behind the pool.

@@ -31,11 +31,19 @@ pub(crate) async fn list(
     Ok(Json(json!({ "entries": entries })))
 }
 
-/// `GET /api/v1/audit/verify`: recomputes the chain; `intact: false` names the rows.
+/// `GET /api/v1/audit/verify`: recomputes the chain and checks it against the anchor outside
+/// the database; `intact: false` names the rows, or the rows missing from its end.
 pub(crate) async fn verify(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
     require_platform(&principal, "verifying the audit trail")?;
-    Ok(Json(json!(state.store.verify_audit().await?)))
+    let mut verification = state.store.verify_audit().await?;
+    if let Some(anchor) = &state.audit_anchor {
+        verification
+            .problems
+            .extend(anchor.problems(&state.store).await?);
+        verification.intact = verification.problems.is_empty();
+    }
+    Ok(Json(json!(verification)))
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod audit;
 pub(crate) mod plugin;
 pub(crate) mod policy;
 pub(crate) mod run;

@@ -69,6 +69,8 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
             "first start: the admin API token is {token} (shown once; keep it, or create others with `lever token create`)"
         );
     }
+    let anchor = Arc::new(crate::commands::audit::anchor(&location)?);
+    crate::commands::audit::spawn_anchoring(local.store.clone(), anchor.clone());
     let state = AppState {
         store: local.store.clone(),
         registry: local.registry,
@@ -78,6 +80,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         approvals,
         manual_clock: manual,
         secrets: local.secrets.clone(),
+        audit_anchor: Some(anchor),
         gate: Arc::new(lever_api::limits::PrincipalGate::new(
             local.http_limits.max_concurrent_per_principal,
         )),

@@ -35,7 +35,7 @@ pub(crate) enum TokenCommand {
     },
 }
 
-async fn store(location: &Location) -> anyhow::Result<Store> {
+pub(crate) async fn store(location: &Location) -> anyhow::Result<Store> {
     let url = match &location.database {
         Some(url) => url.clone(),
         None => {
@@ -94,24 +94,4 @@ pub(crate) async fn run(location: Location, command: TokenCommand) -> anyhow::Re
     }
     store.close().await;
     Ok(())
-}
-
-/// `lever audit verify`: recomputes the audit chain; exit status 1 when it is broken.
-pub(crate) async fn verify_audit(location: Location) -> anyhow::Result<std::process::ExitCode> {
-    let store = store(&location).await?;
-    let verification = store.verify_audit().await?;
-    store.close().await;
-    if verification.intact {
-        println!(
-            "audit trail intact: {} rows, every hash and link holds",
-            verification.rows
-        );
-        Ok(std::process::ExitCode::SUCCESS)
-    } else {
-        println!("audit trail BROKEN ({} rows checked):", verification.rows);
-        for problem in &verification.problems {
-            println!("  {problem}");
-        }
-        Ok(std::process::ExitCode::FAILURE)
-    }
 }
