@@ -9,6 +9,7 @@ mod cli;
 mod corpus;
 mod demo;
 mod email;
+mod fuzz;
 mod http_limits;
 mod identity;
 mod integrations;

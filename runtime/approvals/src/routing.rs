@@ -55,6 +55,11 @@ pub(crate) fn time(config: &Config, now: i64) -> Value {
     json!({"now": format_rfc3339(now), "now_ms": now, "freeze": {"active": !windows.is_empty(), "windows": windows}})
 }
 
+/// The largest cost the policy sees ($10 trillion a month): plugins report costs, and past
+/// 2^53 cents the figure is no longer an integer to Rego, whose arithmetic then fails (found
+/// by the fuzz test below).
+const MAX_COST_CENTS: u64 = 1_000_000_000_000_000;
+
 /// The policy input for a template run, from its preview.
 pub(crate) fn template_input(
     preview: &Preview,
@@ -100,7 +105,7 @@ pub(crate) fn template_input(
         "template": {"name": template.name, "owner": template.owner, "type": template.template_type, "tags": template.tags},
         "parameters": preview.parameters,
         "environment": environment,
-        "cost": {"monthly_usd": preview.monthly_cost_cents as f64 / 100.0},
+        "cost": {"monthly_usd": preview.monthly_cost_cents.min(MAX_COST_CENTS) as f64 / 100.0},
         "steps": steps,
         "teams_affected": teams,
         "requester": requester(principal),
@@ -186,5 +191,85 @@ pub(crate) fn new_approval(
         decision: json!({"decision": decision, "input": input}),
         stages,
         now,
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! The policy input builder fuzzed: whatever parameters and steps a preview holds, the
+    //! input it builds is a document the default policy decides on.
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("payments".to_string()),
+            Just("group:default/payments".to_string()),
+            Just("user:alice".to_string()),
+            Just("production".to_string()),
+            Just("".to_string()),
+            "\\PC{0,16}",
+        ]
+    }
+
+    fn parameter() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            text().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+            prop::collection::vec(text(), 0..3).prop_map(|v| json!(v)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_policy_decides_on_any_preview(
+            parameters in prop::collection::btree_map(
+                prop_oneof![Just("owner".to_string()), Just("team".to_string()), Just("environment".to_string()), "[a-z]{1,8}"],
+                parameter(), 0..6),
+            steps in prop::collection::vec((text(), any::<bool>(), any::<bool>()), 0..5),
+            cost in any::<u64>(),
+            now in any::<i32>(),
+        ) {
+            let config = lever_identity::Config::from_yaml(lever_identity::EMBEDDED_CONFIG).unwrap();
+            let principal = config.principal("alice").unwrap();
+            let template = lever_templates::parse(
+                "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: t\nspec:\n  owner: group:default/platform\n  steps: []\n",
+            )
+            .unwrap()
+            .template;
+            let preview = lever_catalog::Preview {
+                template: "t".into(),
+                version: 1,
+                parameters: Value::Object(parameters.into_iter().collect()),
+                errors: Vec::new(),
+                steps: steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (action, high, gate))| lever_catalog::StepPreview {
+                        id: format!("s{i}"),
+                        name: action.clone(),
+                        action,
+                        resolved: None,
+                        status: "planned",
+                        input: json!({}),
+                        plan: None,
+                        message: None,
+                        risk: Some(if high { lever_sandbox::Risk::High } else { lever_sandbox::Risk::Standard }),
+                        approval_required: gate,
+                    })
+                    .collect(),
+                missing_actions: Vec::new(),
+                monthly_cost_cents: cost,
+                approval: None,
+            };
+            let input = super::template_input(&preview, &template, &principal, &config, i64::from(now) * 1000);
+            let decision = lever_policy::PolicySet::default_policy().decide(&input);
+            prop_assert!(decision.is_ok(), "{input:#}: {decision:?}");
+        }
     }
 }

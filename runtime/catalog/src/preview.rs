@@ -69,6 +69,15 @@ pub struct Preview {
     pub approval: Option<Value>,
 }
 
+/// A plan's monthly cost in cents. A plugin reports any figure it likes: the sum saturates
+/// rather than overflow.
+fn plan_cost(plan: &ExecutionPlan) -> u64 {
+    plan.resources
+        .iter()
+        .filter_map(|r| r.monthly_cost_cents)
+        .fold(0u64, u64::saturating_add)
+}
+
 /// `plan()` describes what a run would do; it never needs a secret's value, so a preview
 /// hands out none.
 struct NoSecretsInPlans;
@@ -213,11 +222,7 @@ impl Catalog {
                     .ok()
                     .and_then(|p| serde_json::from_value(masker.mask_json(&p)).ok())
                     .unwrap_or(plan);
-                *cost += plan
-                    .resources
-                    .iter()
-                    .filter_map(|r| r.monthly_cost_cents)
-                    .sum::<u64>();
+                *cost = cost.saturating_add(plan_cost(&plan));
                 preview.plan = Some(plan);
             }
             Err(e) => {
@@ -370,11 +375,7 @@ impl Catalog {
                     .await
                 {
                     Ok(Some(plan)) => {
-                        cost += plan
-                            .resources
-                            .iter()
-                            .filter_map(|r| r.monthly_cost_cents)
-                            .sum::<u64>();
+                        cost = cost.saturating_add(plan_cost(&plan));
                         preview.plan = Some(plan);
                     }
                     Ok(None) => {

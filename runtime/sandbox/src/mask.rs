@@ -270,4 +270,30 @@ mod tests {
         ];
         assert!(masker.mask_lines(&lines).iter().all(|l| l.message == "***"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Whatever the value (without `*`, which the mask itself is made of) and whatever surrounds it, no registered form survives masking,
+        /// in one text or split at any point across two log lines.
+        #[test]
+        fn no_registered_form_survives(
+            secret in "[\\PC&&[^*]]{4,24}", before in "\\PC{0,16}", after in "\\PC{0,16}", split in 0usize..64
+        ) {
+            let masker = Masker::new();
+            masker.register(&secret);
+            for form in encodings(&secret) {
+                let text = format!("{before}{form}{after}");
+                let masked = masker.mask(&text);
+                proptest::prop_assert!(!masked.contains(&form), "{text:?} -> {masked:?}");
+                let mut at = split % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let lines = masker.mask_lines(&[line(&text[..at]), line(&text[at..])]);
+                let joined: String = lines.iter().map(|l| l.message.as_str()).collect();
+                proptest::prop_assert!(!joined.contains(&form), "{text:?} split at {at} -> {joined:?}");
+            }
+        }
+    }
 }
