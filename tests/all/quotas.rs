@@ -64,3 +64,85 @@ async fn quotas_hold(server: Server) {
     );
     assert_eq!(total["output"]["first_intact"], true);
 }
+
+/// A run's stored log is bounded over all its steps (`run_logs.max_bytes_per_run`): past the
+/// bound lines are counted in a note, the run carries on, and what was stored first is kept.
+#[tokio::test]
+async fn a_runs_stored_log_is_bounded_over_all_its_steps() {
+    run_log_bounded(Server::start_configured(&run_log_config(), &[])).await;
+}
+
+#[tokio::test]
+async fn a_runs_stored_log_is_bounded_on_postgresql() {
+    run_log_bounded(Server::start_postgres_configured(&run_log_config(), &[]).await).await;
+}
+
+fn run_log_config() -> String {
+    format!(
+        "{}\nrun_logs:\n  max_bytes_per_run: 1000\n",
+        lever_identity::EMBEDDED_CONFIG
+    )
+}
+
+async fn run_log_bounded(server: Server) {
+    server
+        .publish_ok(lever_tests::guests::plugin("debug_log"), &[])
+        .await;
+    let step = |i: usize| {
+        format!(
+            "    - id: s{i}\n      action: debug-log\n      input: {{message: \"{i}{}\"}}\n",
+            "x".repeat(299)
+        )
+    };
+    let steps: String = (0..6).map(step).collect();
+    let yaml = format!(
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: chatty\nspec:\n  steps:\n{steps}"
+    );
+    let applied = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        applied.status().is_success(),
+        "{}",
+        applied.text().await.unwrap()
+    );
+    let (status, run) = server
+        .post_json(
+            "/api/v1/runs",
+            json!({"template": "chatty", "parameters": {}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{run}");
+    let run = server.wait(run["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let messages: Vec<&str> = run["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    let plugin_bytes: usize = messages
+        .iter()
+        .filter(|m| m.ends_with("xxxx"))
+        .map(|m| m.len())
+        .sum();
+    assert!(plugin_bytes <= 1000, "{messages:#?}");
+    assert!(
+        messages.iter().any(|m| m.starts_with("0x")),
+        "the first step's line is kept: {messages:#?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.starts_with("5x")),
+        "the last step's line is over the bound: {messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("reached its limit of 1000 bytes")),
+        "{messages:#?}"
+    );
+}

@@ -104,6 +104,7 @@ impl Location {
             secrets.clone(),
         )
         .await?;
+        executor.set_run_log_limit(run_log_limit(&config_text)?);
         Ok(Local {
             store,
             registry,
@@ -165,6 +166,26 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// `run_logs.max_bytes_per_run` in lever.yaml: the most log a run stores (default 8 MiB).
+fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RunLogs {
+        max_bytes_per_run: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Section {
+        #[serde(default)]
+        run_logs: Option<RunLogs>,
+    }
+    let section: Option<Section> = serde_yaml::from_str(config_text).context(
+        "the config's `run_logs:` section is not valid: use max_bytes_per_run (bytes of log messages one run stores)",
+    )?;
+    Ok(section
+        .and_then(|s| s.run_logs)
+        .map_or(lever_runs::DEFAULT_RUN_LOG_BYTES, |r| r.max_bytes_per_run))
 }
 
 /// The `http:` section of lever.yaml (each bound defaults as `HttpLimits` says).

@@ -122,7 +122,12 @@ pub struct Executor {
     /// The secret values revealed in each unfinished run this process executed: everything of
     /// the run is masked with them before it is stored. Forgotten when the run ends.
     maskers: std::sync::Mutex<std::collections::HashMap<String, lever_sandbox::Masker>>,
+    /// The most bytes of log messages one run stores, over all its steps and attempts.
+    run_log_limit: std::sync::atomic::AtomicU64,
 }
+
+/// The default of [`Executor::set_run_log_limit`]: 8 MiB of messages per run.
+pub const DEFAULT_RUN_LOG_BYTES: u64 = 8 * 1024 * 1024;
 
 impl Executor {
     /// Starts `workers` workers; with `resume`, re-queues the runs a previous process left
@@ -148,6 +153,7 @@ impl Executor {
             clock,
             secrets,
             maskers: Default::default(),
+            run_log_limit: DEFAULT_RUN_LOG_BYTES.into(),
         });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
@@ -312,6 +318,27 @@ impl Executor {
             secrets: self.secrets.clone(),
             capabilities: self.catalog.capabilities().backend(scope),
         }
+    }
+
+    /// Bounds the log each run stores (`run_logs.max_bytes_per_run` in lever.yaml); past it,
+    /// lines are counted in a note instead of stored.
+    pub fn set_run_log_limit(&self, bytes: u64) {
+        self.run_log_limit
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stores an invocation's log lines within the run's limit; answers those stored.
+    pub(crate) async fn store_log(
+        &self,
+        run_id: &str,
+        log: &lever_sandbox::LogBook,
+    ) -> Result<Vec<lever_sandbox::LogLine>, StoreError> {
+        let limit = self
+            .run_log_limit
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.store
+            .append_logs_within(run_id, &log.lines(), limit)
+            .await
     }
 
     /// The masker of run `id`, shared by all its invocations in this process.

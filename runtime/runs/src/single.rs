@@ -37,7 +37,7 @@ impl Executor {
                     .sandbox()
                     .run(&plugin, &call, &run.input)
                     .await;
-                self.store.append_logs(&run.id, &log.lines()).await?;
+                self.store_log(&run.id, &log).await?;
                 // Output and error masked: the plugin may have echoed a secret it revealed.
                 result.map(|output| masker.mask_json(&output)).map_err(|e| {
                     masker.mask_json(&json!({"kind": e.code(), "message": e.to_string()}))

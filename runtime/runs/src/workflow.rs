@@ -843,8 +843,7 @@ impl Executor {
         step_id: &str,
         log: &LogBook,
     ) -> Result<(), StoreError> {
-        let lines = log.lines();
-        self.store.append_logs(&run.id, &lines).await?;
+        let lines = self.store_log(&run.id, log).await?;
         let (progress, logs): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.level == "progress");
         if !logs.is_empty() {
             let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();

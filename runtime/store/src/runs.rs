@@ -438,8 +438,22 @@ impl Store {
 
     /// Appends lines to a run's log, in one transaction.
     pub async fn append_logs(&self, run_id: &str, lines: &[LogLine]) -> Result<(), StoreError> {
+        self.append_logs_within(run_id, lines, u64::MAX)
+            .await
+            .map(drop)
+    }
+
+    /// Appends log lines while the run's stored log stays within `max_bytes` of messages;
+    /// the lines past it are dropped and counted in one note, so a chatty run cannot fill the
+    /// database (what is stored already is kept). Answers the lines stored.
+    pub async fn append_logs_within(
+        &self,
+        run_id: &str,
+        lines: &[LogLine],
+        max_bytes: u64,
+    ) -> Result<Vec<LogLine>, StoreError> {
         if lines.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut tx = self.write_transaction().await?;
         let next: i64 =
@@ -447,7 +461,41 @@ impl Store {
                 .bind(run_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        for (i, line) in lines.iter().enumerate() {
+        let mut kept: Vec<LogLine> = lines.to_vec();
+        if max_bytes != u64::MAX {
+            let length = match self.backend {
+                crate::Backend::Sqlite => "LENGTH(CAST(message AS BLOB))",
+                crate::Backend::Postgres => "OCTET_LENGTH(message)",
+            };
+            let stored: i64 = sqlx::query_scalar(&format!(
+                "SELECT CAST(COALESCE(SUM({length}), 0) AS BIGINT) FROM run_logs WHERE run_id = $1"
+            ))
+            .bind(run_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut total = stored.max(0) as u64;
+            let mut dropped = 0usize;
+            kept.retain(|line| {
+                if dropped == 0 && total + line.message.len() as u64 <= max_bytes {
+                    total += line.message.len() as u64;
+                    true
+                } else {
+                    dropped += 1;
+                    false
+                }
+            });
+            if dropped > 0 {
+                kept.push(LogLine {
+                    at_ms: lines.last().map_or(0, |l| l.at_ms),
+                    source: "host".into(),
+                    level: "warn".into(),
+                    message: format!(
+                        "{dropped} log lines were not stored: this run's log reached its limit of {max_bytes} bytes (run_logs.max_bytes_per_run in lever.yaml)"
+                    ),
+                });
+            }
+        }
+        for (i, line) in kept.iter().enumerate() {
             sqlx::query("INSERT INTO run_logs (run_id, seq, at_ms, source, level, message) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(run_id)
                 .bind(next + 1 + i as i64)
@@ -459,7 +507,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(kept)
     }
 
     /// A run's log, in order.
