@@ -22,9 +22,8 @@ pub(crate) async fn require_principal(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let principal = state.identity.authenticate(header.as_deref()).await?;
-    let permit = match state.gate.enter(&principal.id) {
-        Ok(permit) => permit,
-        Err(too_many) => return Ok(too_many),
+    let Some(permit) = state.gate.enter(&principal.id) else {
+        return Ok(state.gate.refusal(&principal.id));
     };
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;

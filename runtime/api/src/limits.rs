@@ -130,9 +130,9 @@ impl PrincipalGate {
         }
     }
 
-    /// A permit for one request of `principal`, held until its answer is ready, or the 429
-    /// answer when it has `limit` in flight already.
-    pub fn enter(&self, principal: &str) -> Result<OwnedSemaphorePermit, Response> {
+    /// A permit for one request of `principal`, held until its answer is ready; `None` when
+    /// it has `limit` in flight already (answer [`PrincipalGate::refusal`]).
+    pub fn enter(&self, principal: &str) -> Option<OwnedSemaphorePermit> {
         let semaphore = {
             let mut permits = self.permits.lock().expect("gate lock");
             // Forget principals with nothing in flight, so the map stays as small as the
@@ -145,23 +145,26 @@ impl PrincipalGate {
                 .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
                 .clone()
         };
-        semaphore.try_acquire_owned().map_err(|_| {
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                Json(json!({"error": {
-                    "code": "too-many-requests",
-                    "message": format!(
-                        "{principal} already has {} requests in flight, the most one caller may have; wait for one to finish (retry after 1 s)",
-                        self.limit
-                    ),
-                    "details": {"max_concurrent": self.limit},
-                }})),
-            )
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        })
+        semaphore.try_acquire_owned().ok()
+    }
+
+    /// The 429 answer for `principal`, with `Retry-After`.
+    pub fn refusal(&self, principal: &str) -> Response {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": {
+                "code": "too-many-requests",
+                "message": format!(
+                    "{principal} already has {} requests in flight, the most one caller may have; wait for one to finish (retry after 1 s)",
+                    self.limit
+                ),
+                "details": {"max_concurrent": self.limit},
+            }})),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
     }
 }
