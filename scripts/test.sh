@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 # The email tests receive mail with aiosmtpd (PyPI).
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
-# The web UI's tests drive Debian's Chromium over WebDriver (chromium-driver).
-if ! command -v chromedriver >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+# The web UI's tests drive Debian's Chromium over WebDriver (chromium-driver); the metrics
+# test is scraped by Debian's Prometheus.
+if { ! command -v chromedriver >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; } \
+  && [ "$(id -u)" = 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver prometheus >/dev/null
 fi
 # The `lever` binary the tests start, built with the test build's features (the same selection as
 # `cargo test --workspace`, so nothing is compiled twice) before any test runs.

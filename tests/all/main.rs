@@ -14,6 +14,7 @@ mod http_limits;
 mod identity;
 mod integrations;
 mod masking;
+mod operations;
 mod quotas;
 mod sandbox;
 mod store;

@@ -1,18 +1,13 @@
 //! Builds the wasm32-wasip2 components the tests need, once per test process.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::repo_root;
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
 fn build(manifest: &Path) -> PathBuf {
     let dir = manifest.parent().expect("manifest has a parent");
-    let status = Command::new(cargo())
+    let status = crate::cargo()
         .args([
             "build",
             "--release",

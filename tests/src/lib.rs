@@ -10,6 +10,7 @@ pub mod guests;
 pub mod server;
 
 use std::path::PathBuf;
+use std::process::Command;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -17,4 +18,32 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
+}
+
+/// `cargo`, as the test process was started by, without the variables `cargo test` sets for
+/// the test itself (`CARGO_PKG_*`, `CARGO_MANIFEST_*`, `LD_LIBRARY_PATH`…): a build run with
+/// them fingerprints differently from the same build run from a shell, and would recompile
+/// the workspace's dependencies on every test run.
+pub fn cargo() -> Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_for_the_test = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name,
+                "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_BIN_NAME"
+                    | "LD_LIBRARY_PATH"
+                    | "OUT_DIR"
+                    | "RUST_RECURSION_COUNT"
+            );
+        if set_for_the_test {
+            command.env_remove(name);
+        }
+    }
+    command
 }

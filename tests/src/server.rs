@@ -27,8 +27,7 @@ pub fn use_lever_binary(path: PathBuf) {
 /// whole tree a second time under `-p lever-cli`'s narrower feature set.
 pub fn lever_binary() -> &'static Path {
     BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let status = crate::cargo()
             .args(["build", "--workspace", "--tests", "--bin", "lever"])
             .current_dir(repo_root())
             .status()
@@ -277,6 +276,11 @@ impl Server {
             .await;
         assert_eq!(status, 201, "token for {user}: {body}");
         client(body["token"].as_str())
+    }
+
+    /// The database this server was started on, when the test made one for it.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self._database.as_ref()
     }
 
     /// Stops the server with SIGKILL, as a crash would.

@@ -61,6 +61,20 @@ pub fn router(state: AppState) -> Router {
     routes::router(state.clone()).with_state(state)
 }
 
+/// `GET /metrics` (Prometheus text); `open` when the listener is loopback, else it needs a
+/// platform user's bearer token.
+pub fn metrics_router(state: AppState, open: bool) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(routes::metrics::metrics))
+        .with_state((state, open))
+}
+
+/// Counts and times every request of `app` by its route (`lever_http_requests_total`,
+/// `lever_http_request_duration_seconds`).
+pub fn observed(app: Router) -> Router {
+    app.layer(axum::middleware::from_fn(routes::metrics::record))
+}
+
 /// Bounds every request body and its time (see [`limits`]) with the default limits, answering
 /// 413 and 408 with their limits; `lever serve` wraps the API and the web UI in
 /// [`HttpLimits::apply`] with the configured ones.

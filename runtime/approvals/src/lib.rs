@@ -315,6 +315,12 @@ impl Approvals {
             .decide_stage(stage_id, &principal.id, approve, comment, via, self.now())
             .await?;
         self.nudge();
+        if outcome != DecideOutcome::Counted
+            && let Some(opened) = stage.opened_at
+        {
+            let waited = (self.now() - opened) as f64 / 1000.0;
+            lever_metrics::approval_decided(&stage.policy_version, &stage.name, waited);
+        }
         tracing::info!(stage = %stage.name, run = %run.id, approver = %principal.id, ?outcome, "approval decided");
         Ok(outcome)
     }

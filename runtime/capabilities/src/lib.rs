@@ -157,6 +157,11 @@ impl Capabilities {
                 })
         });
         let ms = started.elapsed().as_millis();
+        lever_metrics::capability_call(
+            capability,
+            &binding.adapter,
+            result.as_ref().map_or_else(|e| e.kind, |_| "ok"),
+        );
         match &result {
             Ok(_) => scope.log.push(
                 "capability",

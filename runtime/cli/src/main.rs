@@ -100,13 +100,21 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEVER_LOG")
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEVER_LOG")
+        .unwrap_or_else(|_| default_filter.into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("LEVER_LOG_FORMAT").as_deref() {
+        // One JSON object per line, the event's fields (run, step, template…) at the top.
+        Ok("json") => logs.json().flatten_event(true).init(),
+        Ok("text") | Err(_) => {
+            // Colour only for a person at a terminal, never into a log file.
+            use std::io::IsTerminal;
+            logs.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+        Ok(other) => anyhow::bail!("LEVER_LOG_FORMAT is `{other}`: use `json` or `text`"),
+    }
     if let Command::Policy { command } = cli.command {
         return commands::policy::run(command);
     }

@@ -351,16 +351,23 @@ impl Executor {
             .clone()
     }
 
-    /// Drops run `id`'s secret values once it has ended; a parked or paused run keeps them.
-    async fn forget_masker_when_ended(&self, id: &str) {
-        if !self.maskers.lock().expect("maskers lock").contains_key(id) {
+    /// After an execution that started run `id`: once the run has ended, drops its secret
+    /// values and counts it (`lever_runs_total`, `lever_run_duration_seconds`); a parked or
+    /// paused run keeps them.
+    async fn after_execution(&self, id: &str) {
+        let Ok(Some(run)) = self.store.run(id).await else {
+            return;
+        };
+        if !run.status.is_final() {
             return;
         }
-        if let Ok(Some(run)) = self.store.run(id).await
-            && run.status.is_final()
-        {
-            self.maskers.lock().expect("maskers lock").remove(id);
-        }
+        self.maskers.lock().expect("maskers lock").remove(id);
+        let template = match &run.template {
+            Some(name) => name.clone(),
+            None => format!("action:{}", run.action),
+        };
+        let seconds = (lever_store::now_ms() - run.created_at) as f64 / 1000.0;
+        lever_metrics::run_finished(&template, run.status.as_str(), seconds);
     }
 
     async fn execute(&self, id: &str) {
@@ -369,7 +376,8 @@ impl Executor {
             .catch_unwind()
             .await;
         match outcome {
-            Ok(Ok(())) => {}
+            Ok(Ok(true)) => self.after_execution(id).await,
+            Ok(Ok(false)) => {}
             Ok(Err(e)) => {
                 // The database refused a write; the run's committed state is intact, so pick
                 // it up again shortly rather than leave it until the next restart.
@@ -389,21 +397,22 @@ impl Executor {
                 }
             }
         }
-        self.forget_masker_when_ended(id).await;
         let _ = self.finished.send(id.to_string());
     }
 
-    async fn execute_inner(&self, id: &str) -> Result<(), StoreError> {
+    /// Executes run `id` if it is still to run; `Ok(false)` when another worker had it.
+    async fn execute_inner(&self, id: &str) -> Result<bool, StoreError> {
         let run = match self.store.start_run(id).await {
             Ok(run) => run,
-            Err(StoreError::StaleStatus { .. }) => return Ok(()),
+            Err(StoreError::StaleStatus { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
         if run.template.is_some() {
-            self.execute_template(run).await
+            self.execute_template(run).await?;
         } else {
-            self.execute_action(run).await
+            self.execute_action(run).await?;
         }
+        Ok(true)
     }
 
     fn run_not_found(id: &str) -> SubmitError {

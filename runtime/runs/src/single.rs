@@ -32,11 +32,17 @@ impl Executor {
                     context,
                     log: log.clone(),
                 };
+                let started = std::time::Instant::now();
                 let result = self
                     .registry
                     .sandbox()
                     .run(&plugin, &call, &run.input)
                     .await;
+                lever_metrics::step_finished(
+                    &run.action,
+                    result.as_ref().map_or_else(|e| e.code(), |_| "ok"),
+                    started.elapsed().as_secs_f64(),
+                );
                 self.store_log(&run.id, &log).await?;
                 // Output and error masked: the plugin may have echoed a secret it revealed.
                 result.map(|output| masker.mask_json(&output)).map_err(|e| {

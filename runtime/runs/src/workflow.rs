@@ -780,12 +780,18 @@ impl Executor {
                 self.catalog
                     .capabilities()
                     .run_step(&scope, capability, function, input.clone());
+            let started = std::time::Instant::now();
             let result = within(timeout_ms, call).await.unwrap_or_else(|ms| {
                 Err(lever_sandbox::CapabilityError {
                     kind: "retryable",
                     message: format!("`{action}` did not finish within {ms} ms"),
                 })
             });
+            lever_metrics::step_finished(
+                action,
+                result.as_ref().map_or_else(|e| e.kind, |_| "ok"),
+                started.elapsed().as_secs_f64(),
+            );
             self.record_log(run, step_id, &log).await?;
             return Ok(match result {
                 Ok(output) => StepOutcome::Succeeded(masker.mask_json(&output)),
@@ -821,9 +827,15 @@ impl Executor {
             log: log.clone(),
         };
         let invocation = self.registry.sandbox().run(&plugin, &call, input);
+        let started = std::time::Instant::now();
         let result = within(timeout_ms, invocation)
             .await
             .unwrap_or_else(|ms| Err(InvokeError::DeadlinePassed { timeout_ms: ms }));
+        lever_metrics::step_finished(
+            action,
+            result.as_ref().map_or_else(|e| e.code(), |_| "ok"),
+            started.elapsed().as_secs_f64(),
+        );
         self.record_log(run, step_id, &log).await?;
         // Output and error masked before anything stores them: the plugin may have echoed a
         // secret it revealed.

@@ -415,6 +415,12 @@ impl Sandbox {
             ok = result.is_ok(),
             "invocation"
         );
+        let fuel = if self.fuel_metering {
+            limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0))
+        } else {
+            0
+        };
+        lever_metrics::invocation(result.as_ref().map_or_else(|e| e.code(), |_| "ok"), fuel);
         result
     }
 }

@@ -191,6 +191,28 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Whether the database answers and holds every migration this build knows; the reason
+    /// when not (the readiness probe).
+    pub async fn ready(&self) -> Result<(), String> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let expected = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| format!("the database does not answer: {e}"))?;
+        match applied {
+            Some(version) if version >= expected => Ok(()),
+            other => Err(format!(
+                "the database is at migration {} but this build needs {expected}",
+                other.unwrap_or(0)
+            )),
+        }
+    }
 }
 
 impl Store {

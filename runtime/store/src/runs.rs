@@ -510,6 +510,18 @@ impl Store {
         Ok(kept)
     }
 
+    /// How many unfinished runs each status holds (`pending`, `running`, `waiting`…).
+    pub async fn unfinished_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) FROM runs WHERE status IN ('pending', 'running', 'waiting', 'awaiting-approval', 'paused', 'rolling-back') GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
     /// A run's log, in order.
     pub async fn run_logs(&self, run_id: &str) -> Result<Vec<LogRecord>, StoreError> {
         let rows = sqlx::query("SELECT seq, at_ms, source, level, message FROM run_logs WHERE run_id = $1 ORDER BY seq")

@@ -7,6 +7,7 @@ pub(crate) mod bindings;
 mod health;
 mod identity;
 mod links;
+pub(crate) mod metrics;
 pub(crate) mod plugins;
 mod policies;
 pub(crate) mod runs;
@@ -84,6 +85,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/approve/{token}", get(links::show).post(links::confirm))
         .route("/slack/interactions", post(slack::interactions))
         .merge(api)

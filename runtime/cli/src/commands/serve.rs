@@ -87,10 +87,17 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     };
     // The web UI shares the port and the services; the demo sign-in list needs a loopback
     // listener, which is why it is told the address.
-    let app = local.http_limits.apply(
+    if let Err(e) = lever_metrics::install(env!("CARGO_PKG_VERSION")) {
+        tracing::warn!("metrics are not recorded: {e}");
+    }
+    let app = local.http_limits.apply(lever_api::observed(
         lever_api::router(state.clone())
+            .merge(lever_api::metrics_router(
+                state.clone(),
+                address.ip().is_loopback(),
+            ))
             .merge(lever_web::router(lever_web::WebState::new(state, address))),
-    );
+    ));
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
     crate::listener::serve(listener, app, &local.http_limits, shutdown()).await?;
