@@ -12,6 +12,7 @@ mod email;
 mod fuzz;
 mod http_limits;
 mod identity;
+mod insights;
 mod integrations;
 mod masking;
 mod operations;

@@ -8,6 +8,7 @@ mod approvals;
 mod audit;
 mod audit_anchor;
 mod clock;
+mod insights;
 mod plugins;
 mod policies;
 mod ratings;
@@ -31,6 +32,7 @@ pub use approvals::{
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use insights::{RatingFact, RunFact, StageFact};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;

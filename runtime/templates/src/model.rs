@@ -95,6 +95,9 @@ pub struct Step {
 /// A parsed template.
 #[derive(Debug, Clone, Serialize)]
 pub struct Template {
+    /// `metadata.annotations` with string values (`lever.dev/baseline`: the time this took
+    /// before Lever, for the insights).
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// `metadata.name`.
     pub name: String,
     /// `metadata.title`.

@@ -188,10 +188,20 @@ impl Parser<'_> {
                     .collect()
             })
             .unwrap_or_default();
+        let annotations = metadata
+            .get("annotations")
+            .and_then(Value::as_object)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
         let pages = self.pages(spec.get("parameters"))?;
         let steps = self.steps(spec.get("steps"))?;
         Ok(Template {
             name,
+            annotations,
             title: text(metadata, "title"),
             description: text(metadata, "description"),
             tags,

@@ -6,6 +6,7 @@ mod audit;
 pub(crate) mod bindings;
 mod health;
 mod identity;
+pub(crate) mod insights;
 mod links;
 pub(crate) mod metrics;
 pub(crate) mod plugins;
@@ -79,6 +80,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/tokens/{id}", delete(identity::revoke))
         .route("/api/v1/admin/clock", post(identity::advance_clock))
         .route("/api/v1/insights/approvals", get(identity::insights))
+        .route("/api/v1/insights", get(insights::show))
+        .route("/api/v1/nps", post(insights::answer_nps))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             crate::auth::require_principal,

@@ -1,0 +1,143 @@
+//! `GET /api/v1/insights`: the platform's adoption, efficiency, quality and satisfaction over a
+//! window, and what they mean (`lever-insights`); `POST /api/v1/nps`: a user's answer to
+//! "would you recommend Lever?" (0-10).
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use lever_identity::Principal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::require_platform;
+use crate::{ApiError, AppState};
+
+/// The default window: the last 28 days.
+const DEFAULT_WINDOW_MS: i64 = 28 * 86_400_000;
+
+/// Query of `GET /api/v1/insights`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InsightsQuery {
+    /// Window start, ms since the epoch (default: 28 days before `to`).
+    from: Option<i64>,
+    /// Window end, ms (default: now).
+    to: Option<i64>,
+    /// Only this template's runs.
+    template: Option<String>,
+    /// Only runs requested by this team's members.
+    team: Option<String>,
+}
+
+/// The insights the platform team reads: platform role.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<InsightsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_platform(&principal, "reading the platform insights")?;
+    let Query(query) = query?;
+    Ok(Json(json!(insights(&state, &query).await?)))
+}
+
+/// Computes the insights of `query` (the web UI's insights page calls this too).
+pub(crate) async fn insights(
+    state: &AppState,
+    query: &InsightsQuery,
+) -> Result<lever_insights::Insights, ApiError> {
+    let to = query.to.unwrap_or_else(|| state.approvals.now());
+    let from = query.from.unwrap_or(to - DEFAULT_WINDOW_MS);
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid-window",
+            format!(
+                "`from` ({from}) must be before `to` ({to}); both are milliseconds since the epoch"
+            ),
+        ));
+    }
+    let config = state.identity.config();
+    let users: HashMap<String, Option<String>> = config
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), u.team.clone()))
+        .collect();
+    let team: Option<HashSet<String>> = query.team.as_ref().map(|team| {
+        users
+            .iter()
+            .filter(|(_, t)| t.as_deref() == Some(team.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    });
+    let mut published = Vec::new();
+    for record in state.catalog.search(&Default::default()).await? {
+        let entry = state.catalog.get(&record.name).await?;
+        let annotation = entry
+            .parsed
+            .template
+            .annotations
+            .get(lever_insights::BASELINE_ANNOTATION)
+            .cloned();
+        published.push(lever_insights::PublishedTemplate {
+            title: record.title.clone().unwrap_or_else(|| record.name.clone()),
+            name: record.name.clone(),
+            // An unreadable baseline counts as none; `template validate` names it.
+            baseline: annotation.and_then(|text| {
+                lever_insights::parse_baseline(&text)
+                    .ok()
+                    .map(|ms| (ms, text))
+            }),
+        });
+    }
+    let inputs = lever_insights::Inputs {
+        from,
+        to,
+        template: query.template.as_deref(),
+        requesters: team.as_ref(),
+        users: &users,
+        published: &published,
+    };
+    Ok(lever_insights::compute(&state.store, &inputs).await?)
+}
+
+/// Body of `POST /api/v1/nps`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NpsAnswer {
+    /// 0 (not at all likely) to 10 (extremely likely).
+    score: i64,
+    /// Why, optionally.
+    #[serde(default)]
+    comment: String,
+}
+
+/// Records the caller's answer to "how likely are you to recommend Lever?".
+pub(crate) async fn answer_nps(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    body: Result<Json<NpsAnswer>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(answer) = body?;
+    if !(0..=10).contains(&answer.score) {
+        return Err(ApiError::bad_request(
+            "invalid-score",
+            format!(
+                "`score` is {}; answer 0 (not at all likely) to 10 (extremely likely)",
+                answer.score
+            ),
+        ));
+    }
+    if answer.comment.len() > 2000 {
+        return Err(ApiError::bad_request(
+            "comment-too-long",
+            "`comment` is limited to 2000 bytes",
+        ));
+    }
+    state
+        .store
+        .record_nps(&principal.id, answer.score, answer.comment.trim())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

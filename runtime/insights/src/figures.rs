@@ -1,0 +1,552 @@
+//! The figures: one pass over the window's runs, stages, ratings and NPS answers.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use lever_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::baseline::human_duration;
+use crate::interpretation::{Finding, interpret};
+use crate::stats::{median, percentile, share};
+
+const WEEK_MS: i64 = 7 * 86_400_000;
+
+/// What the figures are computed over.
+pub struct Inputs<'a> {
+    /// Window start (ms, inclusive).
+    pub from: i64,
+    /// Window end (ms, exclusive).
+    pub to: i64,
+    /// Only this template's runs.
+    pub template: Option<&'a str>,
+    /// Only runs requested by these users (a team's members).
+    pub requesters: Option<&'a HashSet<String>>,
+    /// Every user in the identity config, with their team.
+    pub users: &'a HashMap<String, Option<String>>,
+    /// The templates published now.
+    pub published: &'a [PublishedTemplate],
+}
+
+/// A published template, with the baseline it declares.
+#[derive(Debug, Clone)]
+pub struct PublishedTemplate {
+    /// Its name.
+    pub name: String,
+    /// Its title (or name).
+    pub title: String,
+    /// `lever.dev/baseline`, parsed (ms) and as written.
+    pub baseline: Option<(i64, String)>,
+}
+
+/// Everything the insights page and API show.
+#[derive(Debug, Clone, Serialize)]
+pub struct Insights {
+    /// The window (ms).
+    pub from: i64,
+    /// The window's end (ms).
+    pub to: i64,
+    /// Who uses Lever.
+    pub adoption: Adoption,
+    /// How much time it saves.
+    pub efficiency: Efficiency,
+    /// Whether it is reliable.
+    pub quality: Quality,
+    /// Whether people like it.
+    pub satisfaction: Satisfaction,
+    /// The brief's combinations, evaluated.
+    pub interpretation: Vec<Finding>,
+}
+
+/// A name and a count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Count {
+    /// Template, team or week.
+    pub name: String,
+    /// Runs.
+    pub runs: usize,
+}
+
+/// Adoption figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Adoption {
+    /// Runs submitted in the window.
+    pub runs: usize,
+    /// Runs per week (by the week's first day, ms).
+    pub per_week: Vec<(i64, usize)>,
+    /// Distinct requesters.
+    pub requesters: usize,
+    /// Users in the identity config.
+    pub users: usize,
+    /// `requesters / users`.
+    pub share_of_users: Option<f64>,
+    /// Published templates run at least once.
+    pub templates_used: usize,
+    /// Published templates.
+    pub templates_published: usize,
+    /// Runs per template (most first).
+    pub per_template: Vec<Count>,
+    /// Runs per requester's team (most first).
+    pub per_team: Vec<Count>,
+    /// Runs in the window's first and second half.
+    pub halves: (usize, usize),
+}
+
+/// One template's time to provision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provision {
+    /// The template.
+    pub template: String,
+    /// Its title.
+    pub title: String,
+    /// Succeeded runs.
+    pub runs: usize,
+    /// Submit to succeeded, median (ms).
+    pub p50_ms: i64,
+    /// … 90th percentile (ms).
+    pub p90_ms: i64,
+    /// The declared baseline, as written, and in ms.
+    pub baseline: Option<String>,
+    /// The baseline (ms).
+    pub baseline_ms: Option<i64>,
+    /// `1 - p50 / baseline`, in percent.
+    pub reduction_percent: Option<f64>,
+    /// The brief's headline: "PostgreSQL database: 3d → 2 minutes (99.9 % less)".
+    pub headline: Option<String>,
+}
+
+/// One stage's approval wait.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wait {
+    /// The policy version that routed it.
+    pub policy_version: String,
+    /// The stage.
+    pub stage: String,
+    /// Decided stages.
+    pub decided: usize,
+    /// Opening to decision, median (ms).
+    pub p50_ms: Option<i64>,
+    /// … 90th percentile (ms).
+    pub p90_ms: Option<i64>,
+    /// Decided after their SLA, or still open past it.
+    pub sla_breaches: usize,
+}
+
+/// Efficiency figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Efficiency {
+    /// Per template with succeeded runs.
+    pub per_template: Vec<Provision>,
+    /// Median reduction over the templates that declare a baseline (percent).
+    pub reduction_percent: Option<f64>,
+    /// The same over the window's first and second half.
+    pub reduction_halves: (Option<f64>, Option<f64>),
+    /// Per policy version and stage.
+    pub approval_waits: Vec<Wait>,
+    /// Routed runs approved automatically.
+    pub auto_approved_share: Option<f64>,
+    /// The brief's target for that share.
+    pub auto_approved_target: f64,
+}
+
+/// One template's success rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Success {
+    /// The template.
+    pub template: String,
+    /// Finished runs.
+    pub finished: usize,
+    /// Succeeded runs.
+    pub succeeded: usize,
+    /// `succeeded / finished`.
+    pub success_rate: f64,
+    /// Under the brief's 95 %.
+    pub below_target: bool,
+}
+
+/// A run whose rollback failed, and what it left.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftBehind {
+    /// The template.
+    pub template: String,
+    /// The steps whose effects remain.
+    pub steps: Vec<String>,
+}
+
+/// A failure kind and how often it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureKind {
+    /// `plugin-fatal`, `deadline-passed`…
+    pub kind: String,
+    /// How often.
+    pub count: usize,
+    /// The latest message, which says what to fix.
+    pub remediation: String,
+}
+
+/// Quality figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quality {
+    /// Finished runs.
+    pub finished: usize,
+    /// Succeeded / finished.
+    pub success_rate: Option<f64>,
+    /// The brief's target.
+    pub success_target: f64,
+    /// Per template.
+    pub per_template: Vec<Success>,
+    /// Rolled back (cleanly or not) / finished.
+    pub rollback_rate: Option<f64>,
+    /// Rollbacks that failed.
+    pub rollback_failed: Vec<LeftBehind>,
+    /// The most common failures.
+    pub failure_kinds: Vec<FailureKind>,
+}
+
+/// A template's ratings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rating {
+    /// The template.
+    pub template: String,
+    /// Ratings.
+    pub ratings: usize,
+    /// Mean, 1-5.
+    pub mean: f64,
+}
+
+/// A rating's comment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    /// The template.
+    pub template: String,
+    /// 1-5.
+    pub score: i64,
+    /// The text.
+    pub comment: String,
+}
+
+/// Satisfaction figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Satisfaction {
+    /// Run ratings.
+    pub ratings: usize,
+    /// Their mean, 1-5.
+    pub mean_rating: Option<f64>,
+    /// Per template.
+    pub per_template: Vec<Rating>,
+    /// The latest comments.
+    pub comments: Vec<Comment>,
+    /// NPS answers (each user's latest).
+    pub nps_responses: usize,
+    /// % promoters (9-10) − % detractors (0-6).
+    pub nps: Option<f64>,
+    /// Promoters, passives, detractors.
+    pub nps_split: (usize, usize, usize),
+}
+
+/// Computes the insights of `inputs` from `store`.
+pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, StoreError> {
+    let label = |f: &lever_store::RunFact| {
+        f.template
+            .clone()
+            .unwrap_or_else(|| format!("action:{}", f.action))
+    };
+    let runs: Vec<_> = store
+        .run_facts(inputs.from, inputs.to)
+        .await?
+        .into_iter()
+        .filter(|f| inputs.template.is_none_or(|t| label(f) == t))
+        .filter(|f| inputs.requesters.is_none_or(|r| r.contains(&f.requester)))
+        .collect();
+    let titles: HashMap<&str, &PublishedTemplate> = inputs
+        .published
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let middle = inputs.from + (inputs.to - inputs.from) / 2;
+
+    // Adoption.
+    let mut per_template: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_team: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_week: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut requesters = HashSet::new();
+    let mut halves = (0, 0);
+    for f in &runs {
+        *per_template.entry(label(f)).or_default() += 1;
+        let team = inputs
+            .users
+            .get(&f.requester)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "no team".into());
+        *per_team.entry(team).or_default() += 1;
+        let week = inputs.from + (f.created_at - inputs.from) / WEEK_MS * WEEK_MS;
+        *per_week.entry(week).or_default() += 1;
+        requesters.insert(f.requester.clone());
+        if f.created_at < middle {
+            halves.0 += 1;
+        } else {
+            halves.1 += 1;
+        }
+    }
+    let sorted = |m: BTreeMap<String, usize>| {
+        let mut v: Vec<Count> = m
+            .into_iter()
+            .map(|(name, runs)| Count { name, runs })
+            .collect();
+        v.sort_by(|a, b| b.runs.cmp(&a.runs).then(a.name.cmp(&b.name)));
+        v
+    };
+    let templates_used = per_template
+        .keys()
+        .filter(|t| titles.contains_key(t.as_str()))
+        .count();
+    let users = inputs.users.len();
+    let adoption = Adoption {
+        runs: runs.len(),
+        per_week: per_week.into_iter().collect(),
+        requesters: requesters.len(),
+        users,
+        share_of_users: share(requesters.len(), users),
+        templates_used,
+        templates_published: inputs.published.len(),
+        per_template: sorted(per_template),
+        per_team: sorted(per_team),
+        halves,
+    };
+
+    // Efficiency: time to provision against the baseline.
+    let mut durations: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    for f in runs.iter().filter(|f| f.status == "succeeded") {
+        durations
+            .entry(label(f))
+            .or_default()
+            .push((f.created_at, f.updated_at - f.created_at));
+    }
+    let mut provisions = Vec::new();
+    let (mut reductions, mut early, mut late) = (Vec::new(), Vec::new(), Vec::new());
+    for (template, runs_of) in &durations {
+        let mut all: Vec<i64> = runs_of.iter().map(|(_, d)| *d).collect();
+        let p50 = percentile(&mut all, 50.0).unwrap_or(0);
+        let p90 = percentile(&mut all, 90.0).unwrap_or(0);
+        let published = titles.get(template.as_str());
+        let baseline = published.and_then(|t| t.baseline.clone());
+        let reduction = baseline.as_ref().map(|(ms, _)| reduction(p50, *ms));
+        if let (Some(r), Some((ms, _))) = (reduction, &baseline) {
+            reductions.push(r);
+            for (half, target) in [(true, &mut early), (false, &mut late)] {
+                let mut part: Vec<i64> = runs_of
+                    .iter()
+                    .filter(|(at, _)| (*at < middle) == half)
+                    .map(|(_, d)| *d)
+                    .collect();
+                if let Some(p) = percentile(&mut part, 50.0) {
+                    target.push(self::reduction(p, *ms));
+                }
+            }
+        }
+        let title = published.map_or_else(|| template.clone(), |t| t.title.clone());
+        provisions.push(Provision {
+            headline: match (&baseline, reduction) {
+                (Some((_, text)), Some(r)) => Some(format!(
+                    "{title}: {text} → {} ({r:.1} % less)",
+                    human_duration(p50)
+                )),
+                _ => None,
+            },
+            template: template.clone(),
+            title,
+            runs: runs_of.len(),
+            p50_ms: p50,
+            p90_ms: p90,
+            baseline_ms: baseline.as_ref().map(|(ms, _)| *ms),
+            baseline: baseline.map(|(_, text)| text),
+            reduction_percent: reduction,
+        });
+    }
+    let stages = store.stage_facts(inputs.from, inputs.to).await?;
+    let mut waits: BTreeMap<(String, String), (Vec<i64>, usize)> = BTreeMap::new();
+    let now = inputs.to;
+    for s in &stages {
+        let entry = waits
+            .entry((s.policy_version.clone(), s.name.clone()))
+            .or_default();
+        let waited = s.decided_at.unwrap_or(now) - s.opened_at;
+        if s.decided_at.is_some() {
+            entry.0.push(waited);
+        }
+        if waited > s.sla_ms {
+            entry.1 += 1;
+        }
+    }
+    let approval_waits = waits
+        .into_iter()
+        .map(
+            |((policy_version, stage), (mut decided, sla_breaches))| Wait {
+                policy_version,
+                stage,
+                decided: decided.len(),
+                p50_ms: percentile(&mut decided, 50.0),
+                p90_ms: percentile(&mut decided, 90.0),
+                sla_breaches,
+            },
+        )
+        .collect();
+    let routed = runs.iter().filter(|f| f.approval_route.is_some()).count();
+    let automatic = runs
+        .iter()
+        .filter(|f| f.approval_route.as_deref() == Some("automatic"))
+        .count();
+    let efficiency = Efficiency {
+        per_template: provisions,
+        reduction_percent: median(&mut reductions),
+        reduction_halves: (median(&mut early), median(&mut late)),
+        approval_waits,
+        auto_approved_share: share(automatic, routed),
+        auto_approved_target: 0.75,
+    };
+
+    // Quality.
+    let finished: Vec<_> = runs
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.status.as_str(),
+                "succeeded" | "failed" | "rolled-back" | "rollback-failed"
+            )
+        })
+        .collect();
+    let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, (usize, i64, String)> = BTreeMap::new();
+    let mut rollback_failed = Vec::new();
+    for f in &finished {
+        let entry = per.entry(label(f)).or_default();
+        entry.0 += 1;
+        if f.status == "succeeded" {
+            entry.1 += 1;
+            continue;
+        }
+        if let Some(error) = &f.error {
+            let kind = error["kind"].as_str().unwrap_or("unknown").to_string();
+            let entry = kinds.entry(kind).or_default();
+            entry.0 += 1;
+            if f.updated_at >= entry.1 {
+                entry.1 = f.updated_at;
+                entry.2 = error["message"].as_str().unwrap_or_default().to_string();
+            }
+            if f.status == "rollback-failed" {
+                rollback_failed.push(LeftBehind {
+                    template: label(f),
+                    steps: error["left_behind"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+        }
+    }
+    let succeeded = finished.iter().filter(|f| f.status == "succeeded").count();
+    let rolled = finished
+        .iter()
+        .filter(|f| matches!(f.status.as_str(), "rolled-back" | "rollback-failed"))
+        .count();
+    let mut failure_kinds: Vec<FailureKind> = kinds
+        .into_iter()
+        .map(|(kind, (count, _, remediation))| FailureKind {
+            kind,
+            count,
+            remediation,
+        })
+        .collect();
+    failure_kinds.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)));
+    failure_kinds.truncate(5);
+    let quality = Quality {
+        finished: finished.len(),
+        success_rate: share(succeeded, finished.len()),
+        success_target: 0.95,
+        per_template: per
+            .into_iter()
+            .map(|(template, (finished, succeeded))| {
+                let success_rate = succeeded as f64 / finished as f64;
+                Success {
+                    template,
+                    finished,
+                    succeeded,
+                    success_rate,
+                    below_target: success_rate < 0.95,
+                }
+            })
+            .collect(),
+        rollback_rate: share(rolled, finished.len()),
+        rollback_failed,
+        failure_kinds,
+    };
+
+    // Satisfaction.
+    let ratings: Vec<_> = store
+        .rating_facts(inputs.from, inputs.to)
+        .await?
+        .into_iter()
+        .filter(|r| inputs.template.is_none_or(|t| r.template == t))
+        .collect();
+    let mut by_template: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in &ratings {
+        by_template
+            .entry(r.template.clone())
+            .or_default()
+            .push(r.score);
+    }
+    let mean = |v: &[i64]| v.iter().sum::<i64>() as f64 / v.len() as f64;
+    let mut latest = ratings.clone();
+    latest.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    let scores = store.nps_scores(inputs.from, inputs.to).await?;
+    let promoters = scores.iter().filter(|s| **s >= 9).count();
+    let detractors = scores.iter().filter(|s| **s <= 6).count();
+    let satisfaction = Satisfaction {
+        ratings: ratings.len(),
+        mean_rating: (!ratings.is_empty())
+            .then(|| mean(&ratings.iter().map(|r| r.score).collect::<Vec<_>>())),
+        per_template: by_template
+            .iter()
+            .map(|(template, v)| Rating {
+                template: template.clone(),
+                ratings: v.len(),
+                mean: mean(v),
+            })
+            .collect(),
+        comments: latest
+            .into_iter()
+            .filter(|r| !r.comment.trim().is_empty())
+            .take(10)
+            .map(|r| Comment {
+                template: r.template,
+                score: r.score,
+                comment: r.comment,
+            })
+            .collect(),
+        nps_responses: scores.len(),
+        nps: (!scores.is_empty())
+            .then(|| (promoters as f64 - detractors as f64) * 100.0 / scores.len() as f64),
+        nps_split: (promoters, scores.len() - promoters - detractors, detractors),
+    };
+
+    let mut insights = Insights {
+        from: inputs.from,
+        to: inputs.to,
+        adoption,
+        efficiency,
+        quality,
+        satisfaction,
+        interpretation: Vec::new(),
+    };
+    insights.interpretation = interpret(&insights);
+    Ok(insights)
+}
+
+/// How much less time `took` is than `baseline`, in percent (negative when slower).
+fn reduction(took: i64, baseline: i64) -> f64 {
+    (1.0 - took as f64 / baseline as f64) * 100.0
+}
