@@ -426,6 +426,40 @@ async fn platform_pages_show_plugins_templates_bindings_policies_and_the_audit_c
     alice.close().await;
 }
 
+#[tokio::test]
+async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+    alice.find("#nps").await;
+    alice.click("#nps input[name=score][value='9']").await;
+    alice.type_into("#nps-comment", "it just works").await;
+    alice.click("#nps-submit").await;
+    alice.find("#search").await;
+    assert!(
+        !alice.has("#nps").await,
+        "asked once a quarter, not on every page"
+    );
+    alice.close().await;
+
+    let admin = driver.browser(1200).await;
+    admin.sign_in_as(&server.url, "admin").await;
+    admin
+        .goto(&format!("{}/platform/insights", server.url))
+        .await;
+    admin.find("#findings").await;
+    assert_eq!(admin.text("#figure-nps").await.trim(), "100");
+    admin.find("#runs-per-week").await;
+    admin.shot("platform-insights").await;
+    admin
+        .goto(&format!("{}/platform/insights?days=0", server.url))
+        .await;
+    admin.find("#findings").await;
+    admin.close().await;
+}
+
 async fn demo_sign_in(server: &Server, user: &str) -> reqwest::Response {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -637,6 +671,7 @@ async fn every_page_answers_every_demo_user() {
             "/templates/create-service",
             "/platform",
             "/platform/audit",
+            "/platform/insights",
         ] {
             let response = http
                 .get(format!("{}{path}", server.url))

@@ -20,6 +20,7 @@ pub use error::ApiError;
 pub mod services {
     pub use crate::routes::approvals::decide_stage;
     pub use crate::routes::bindings::view as bindings_view;
+    pub use crate::routes::insights::{InsightsQuery, insights};
     pub use crate::routes::plugins::plugin_json;
     pub use crate::routes::runs::{
         may_control, rate_run, resubmit_run, submit_template, view as run_view,

@@ -85,6 +85,7 @@ pub fn router(state: WebState) -> Router {
         .route("/templates/{name}", get(pages::form::page))
         .route("/templates/{name}/check", post(pages::form::check))
         .route("/templates/{name}/submit", post(pages::form::submit))
+        .route("/nps", post(pages::catalog::answer_nps))
         .route("/runs", get(pages::runs::mine))
         .route("/runs/{id}", get(pages::run::page))
         .route("/runs/{id}/live", get(pages::run::live))
@@ -101,6 +102,7 @@ pub fn router(state: WebState) -> Router {
             get(pages::platform::policies).post(pages::platform::evaluate),
         )
         .route("/platform/audit", get(pages::platform::audit))
+        .route("/platform/insights", get(pages::insights::page))
         // Only the static assets are compressed: pages carry a CSRF token beside text the
         // request chose (search words), which compression would expose to BREACH.
         .route(

@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "approvals.html",
     "approval_card.html",
     "platform.html",
+    "insights.html",
 );
 
 #[cfg(test)]

@@ -19,17 +19,17 @@ use crate::{ApiError, AppState};
 const DEFAULT_WINDOW_MS: i64 = 28 * 86_400_000;
 
 /// Query of `GET /api/v1/insights`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct InsightsQuery {
+pub struct InsightsQuery {
     /// Window start, ms since the epoch (default: 28 days before `to`).
-    from: Option<i64>,
+    pub from: Option<i64>,
     /// Window end, ms (default: now).
-    to: Option<i64>,
+    pub to: Option<i64>,
     /// Only this template's runs.
-    template: Option<String>,
+    pub template: Option<String>,
     /// Only runs requested by this team's members.
-    team: Option<String>,
+    pub team: Option<String>,
 }
 
 /// The insights the platform team reads: platform role.
@@ -44,7 +44,7 @@ pub(crate) async fn show(
 }
 
 /// Computes the insights of `query` (the web UI's insights page calls this too).
-pub(crate) async fn insights(
+pub async fn insights(
     state: &AppState,
     query: &InsightsQuery,
 ) -> Result<lever_insights::Insights, ApiError> {

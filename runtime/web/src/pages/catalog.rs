@@ -11,6 +11,40 @@ use serde_json::{Value, json};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
+/// How often a user is asked the NPS question: every 90 days.
+const NPS_EVERY_MS: i64 = 90 * 86_400_000;
+
+/// `POST /nps` with `score` (0-10) and `comment`: the answer to the NPS question.
+pub(crate) async fn answer_nps(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Redirect, WebError> {
+    let pairs = super::checked_form(&viewer, &headers, &body)?;
+    let score: i64 = super::field(&pairs, "score")
+        .and_then(|s| s.parse().ok())
+        .filter(|s| (0..=10).contains(s))
+        .ok_or_else(|| {
+            WebError::BadRequest(
+                "choose how likely you are to recommend Lever, from 0 to 10".into(),
+            )
+        })?;
+    let comment = super::field(&pairs, "comment").unwrap_or("").trim();
+    if comment.len() > 2000 {
+        return Err(WebError::BadRequest(
+            "the comment is limited to 2000 characters".into(),
+        ));
+    }
+    state
+        .app
+        .store
+        .record_nps(&viewer.principal.id, score, comment)
+        .await
+        .map_err(|e| WebError::Api(e.into()))?;
+    Ok(axum::response::Redirect::to("/?thanks=nps"))
+}
+
 /// The catalog's filters.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CatalogQuery {
@@ -113,11 +147,20 @@ pub(crate) async fn page(
             .and_then(|e| cost_hint(&e.parsed.template.pages));
         templates.push(json!({"name": t.name, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags, "cost_hint": hint}));
     }
+    // The periodic "would you recommend Lever?" question behind the NPS: once a quarter.
+    let last_answer = state
+        .app
+        .store
+        .last_nps_answer(&viewer.principal.id)
+        .await
+        .map_err(|e| WebError::Api(e.into()))?;
+    let ask_nps = last_answer.is_none_or(|at| state.app.approvals.now() - at > NPS_EVERY_MS);
     render::page(
         &state,
         Some(&viewer),
         "catalog.html",
         context! {
+            ask_nps,
             templates,
             tags,
             owners,

@@ -3,6 +3,7 @@
 pub(crate) mod approvals;
 pub(crate) mod catalog;
 pub(crate) mod form;
+pub(crate) mod insights;
 pub(crate) mod platform;
 pub(crate) mod run;
 pub(crate) mod runs;

@@ -13,7 +13,8 @@ use super::{checked_form, field};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
-fn require_platform(viewer: &Viewer) -> Result<(), WebError> {
+/// 403 unless the viewer has the platform role.
+pub(crate) fn require_platform(viewer: &Viewer) -> Result<(), WebError> {
     if viewer.principal.is_platform() {
         Ok(())
     } else {
@@ -200,7 +201,13 @@ pub(crate) async fn audit(
     let mut entries = state.app.store.audit(None).await.map_err(api)?;
     entries.reverse();
     entries.truncate(200);
-    let verification = state.app.store.verify_audit().await.map_err(api)?;
+    let mut verification = state.app.store.verify_audit().await.map_err(api)?;
+    if let Some(anchor) = &state.app.audit_anchor {
+        verification
+            .problems
+            .extend(anchor.problems(&state.app.store).await.map_err(api)?);
+        verification.intact = verification.problems.is_empty();
+    }
     render::page(
         &state,
         Some(&viewer),
