@@ -23,6 +23,7 @@ use lever_sandbox::{
 use serde_json::{Value, json};
 
 mod adapters;
+mod insights;
 mod web;
 mod workflows;
 
@@ -156,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
     let call = call(&state);
     if std::env::args().nth(1).as_deref() == Some("adapters") {
         return adapters::run().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("insights") {
+        return insights::run().await;
     }
     if std::env::args().nth(1).as_deref() == Some("web") {
         match std::env::var("LEVER_BENCH_BINARY") {
