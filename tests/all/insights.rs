@@ -34,14 +34,7 @@ async fn seeded_runs_give_the_figures_and_the_briefs_interpretation() {
     server.publish_ok(plugin("debug_log"), &[]).await;
     server.publish_ok(fixture("workflow_fail"), &[]).await;
     for yaml in [DATABASE, FLAKY] {
-        let applied = server
-            .http
-            .post(format!("{}/api/v1/templates", server.url))
-            .body(yaml)
-            .send()
-            .await
-            .unwrap();
-        assert!(applied.status().is_success());
+        server.apply_template(yaml).await;
     }
     let alice = server.client_for("alice").await;
     let bob = server.client_for("bob").await;

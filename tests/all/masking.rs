@@ -46,27 +46,8 @@ fn messages(run: &Value) -> Vec<String> {
 
 async fn template_run(server: &Server) -> Value {
     let yaml = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: echo-secret\nspec:\n  parameters:\n    - properties:\n        name: {type: string, default: x}\n  steps:\n    - id: echo\n      action: masking-echo\n      input: {secret: echo/token}\n  output:\n    token: ${{ steps.echo.output.token }}\n    said: \"got ${{ steps.echo.output.nested.list[0] }}\"\n";
-    let applied = server
-        .http
-        .post(format!("{}/api/v1/templates", server.url))
-        .body(yaml)
-        .send()
-        .await
-        .unwrap();
-    let status = applied.status().as_u16();
-    assert!(
-        status == 201 || status == 200,
-        "{}",
-        applied.text().await.unwrap()
-    );
-    let (status, run) = server
-        .post_json(
-            "/api/v1/runs",
-            json!({"template": "echo-secret", "parameters": {}}),
-        )
-        .await;
-    assert_eq!(status, 201, "{run}");
-    server.wait(run["id"].as_str().unwrap()).await
+    server.apply_template(yaml).await;
+    server.run_template("echo-secret", json!({})).await
 }
 
 #[tokio::test]

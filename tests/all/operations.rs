@@ -11,29 +11,6 @@ use serde_json::{Value, json};
 const TEMPLATE: &str = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: three-steps\nspec:\n  steps:\n    - {id: a, action: debug-log, input: {message: one}}\n    - {id: b, action: debug-log, input: {message: two}}\n    - {id: c, action: debug-log, input: {message: three}}\n";
 const FAILING: &str = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: fails\nspec:\n  steps:\n    - {id: a, action: workflow-fail, input: {}}\n";
 
-async fn apply(server: &Server, yaml: &str) {
-    let response = server
-        .http
-        .post(format!("{}/api/v1/templates", server.url))
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-}
-
-async fn run_template(server: &Server, name: &str) -> Value {
-    let (status, run) = server
-        .post_json("/api/v1/runs", json!({"template": name, "parameters": {}}))
-        .await;
-    assert_eq!(status, 201, "{run}");
-    server.wait(run["id"].as_str().unwrap()).await
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -122,15 +99,15 @@ async fn a_real_prometheus_scrapes_run_counts_and_step_durations() {
     let server = Server::start();
     server.publish_ok(plugin("debug_log"), &[]).await;
     server.publish_ok(fixture("workflow_fail"), &[]).await;
-    apply(&server, TEMPLATE).await;
-    apply(&server, FAILING).await;
+    server.apply_template(TEMPLATE).await;
+    server.apply_template(FAILING).await;
     for _ in 0..3 {
         assert_eq!(
-            run_template(&server, "three-steps").await["status"],
+            server.run_template("three-steps", json!({})).await["status"],
             "succeeded"
         );
     }
-    let failed = run_template(&server, "fails").await;
+    let failed = server.run_template("fails", json!({})).await;
     assert_ne!(failed["status"], "succeeded", "{failed:#}");
 
     // The text itself, as a scraper gets it on loopback without a token.

@@ -98,26 +98,8 @@ async fn run_log_bounded(server: Server) {
     let yaml = format!(
         "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: chatty\nspec:\n  steps:\n{steps}"
     );
-    let applied = server
-        .http
-        .post(format!("{}/api/v1/templates", server.url))
-        .body(yaml)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        applied.status().is_success(),
-        "{}",
-        applied.text().await.unwrap()
-    );
-    let (status, run) = server
-        .post_json(
-            "/api/v1/runs",
-            json!({"template": "chatty", "parameters": {}}),
-        )
-        .await;
-    assert_eq!(status, 201, "{run}");
-    let run = server.wait(run["id"].as_str().unwrap()).await;
+    server.apply_template(&yaml).await;
+    let run = server.run_template("chatty", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let messages: Vec<&str> = run["logs"]
         .as_array()

@@ -211,6 +211,35 @@ impl Server {
         body
     }
 
+    /// Applies a template (YAML) as admin; panics with the server's answer unless it is taken.
+    pub async fn apply_template(&self, yaml: &str) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/templates", self.url))
+            .body(yaml.to_string())
+            .send()
+            .await
+            .expect("apply template");
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "applying the template answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Submits a run of `template` with `parameters` as admin and waits for it to settle.
+    pub async fn run_template(&self, template: &str, parameters: Value) -> Value {
+        let (status, run) = self
+            .post_json(
+                "/api/v1/runs",
+                json!({"template": template, "parameters": parameters}),
+            )
+            .await;
+        assert_eq!(status, 201, "submitting {template}: {run}");
+        self.wait(run["id"].as_str().expect("run id")).await
+    }
+
     /// POSTs `body` as JSON to `path`; returns status and body.
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self

@@ -28,9 +28,9 @@ async fn seed(url: &str, now: i64) -> anyhow::Result<()> {
             1 => "rolled-back",
             _ => "succeeded",
         };
-        let error = (status != "succeeded").then(|| {
-            r#"{"kind":"plugin-fatal","message":"the provider refused: check the quota"}"#
-        });
+        let error = (status != "succeeded").then(
+            || r#"{"kind":"plugin-fatal","message":"the provider refused: check the quota"}"#,
+        );
         let route = if i % 4 == 0 { "stages" } else { "automatic" };
         sqlx::query(
             "INSERT INTO runs (id, action, action_version, status, input, error, requester, environment, attempt, created_at, updated_at, template, template_version, approval_route) \
@@ -136,7 +136,13 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     // /metrics: the label set of a busy server.
     lever_metrics::install("bench").map_err(anyhow::Error::msg)?;
     for t in 0..TEMPLATES {
-        for status in ["succeeded", "failed", "rolled-back", "rollback-failed", "cancelled"] {
+        for status in [
+            "succeeded",
+            "failed",
+            "rolled-back",
+            "rollback-failed",
+            "cancelled",
+        ] {
             lever_metrics::run_finished(&format!("template-{t}"), status, 42.0);
         }
     }
