@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "approval_card.html",
     "platform.html",
     "insights.html",
+    "platform_nav.html",
 );
 
 #[cfg(test)]
