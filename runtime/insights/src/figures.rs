@@ -347,9 +347,11 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
         let title = published.map_or_else(|| template.clone(), |t| t.title.clone());
         provisions.push(Provision {
             headline: match (&baseline, reduction) {
+                // Truncated, never rounded up: 99.99 % shows as 99.9 %, not as 100 %.
                 (Some((_, text)), Some(r)) => Some(format!(
-                    "{title}: {text} → {} ({r:.1} % less)",
-                    human_duration(p50)
+                    "{title}: {text} → {} ({:.1} % less)",
+                    human_duration(p50),
+                    (r * 10.0).floor() / 10.0
                 )),
                 _ => None,
             },

@@ -49,6 +49,8 @@ pub fn interpret(i: &Insights) -> Vec<Finding> {
         i.adoption.requesters, i.adoption.users
     );
 
+    // Truncated for the sentences: 99.99 % faster reads "99 %", never "100 %".
+    let efficiency = efficiency.map(|e| if e > 0.0 { e.floor() } else { e.ceil() });
     if let (Some(a), Some(e)) = (adoption, efficiency) {
         if e >= HIGH_EFFICIENCY && a < LOW_ADOPTION {
             findings.push(Finding {
