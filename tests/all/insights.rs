@@ -30,7 +30,15 @@ fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
 
 #[tokio::test]
 async fn seeded_runs_give_the_figures_and_the_briefs_interpretation() {
-    let server = Server::start();
+    figures_and_interpretation(Server::start()).await;
+}
+
+#[tokio::test]
+async fn the_insights_aggregate_the_same_on_postgresql() {
+    figures_and_interpretation(Server::start_postgres().await).await;
+}
+
+async fn figures_and_interpretation(server: Server) {
     server.publish_ok(plugin("debug_log"), &[]).await;
     server.publish_ok(fixture("workflow_fail"), &[]).await;
     for yaml in [DATABASE, FLAKY] {

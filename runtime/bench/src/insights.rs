@@ -131,6 +131,24 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         percentile(&samples, 0.99).as_secs_f64() * 1e3,
         samples.len()
     );
+    // The part of it that is the run aggregates (the rest: stages, ratings, NPS).
+    let scope = lever_store::RunScope {
+        from: now - 28 * DAY,
+        to: now + 1,
+        template: None,
+        requesters: None,
+    };
+    let mut reads = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        store.run_aggregates(&scope, 7 * DAY).await?;
+        reads.push(started.elapsed());
+    }
+    reads.sort();
+    println!(
+        "  of which the run aggregates: p50 {:.1} ms",
+        percentile(&reads, 0.5).as_secs_f64() * 1e3
+    );
     store.close().await;
 
     // /metrics: the label set of a busy server.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::baseline::human_duration;
 use crate::interpretation::{Finding, interpret};
-use crate::stats::{median, percentile, share};
+use crate::stats::{median, share};
 
 const WEEK_MS: i64 = 7 * 86_400_000;
 
@@ -245,48 +245,34 @@ pub struct Satisfaction {
 
 /// Computes the insights of `inputs` from `store`.
 pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, StoreError> {
-    let label = |f: &lever_store::RunFact| {
-        f.template
-            .clone()
-            .unwrap_or_else(|| format!("action:{}", f.action))
+    let requesters: Option<Vec<String>> = inputs.requesters.map(|r| r.iter().cloned().collect());
+    let scope = lever_store::RunScope {
+        from: inputs.from,
+        to: inputs.to,
+        template: inputs.template,
+        requesters: requesters.as_deref(),
     };
-    let runs: Vec<_> = store
-        .run_facts(inputs.from, inputs.to)
-        .await?
-        .into_iter()
-        .filter(|f| inputs.template.is_none_or(|t| label(f) == t))
-        .filter(|f| inputs.requesters.is_none_or(|r| r.contains(&f.requester)))
-        .collect();
+    let runs = store.run_aggregates(&scope, WEEK_MS).await?;
     let titles: HashMap<&str, &PublishedTemplate> = inputs
         .published
         .iter()
         .map(|t| (t.name.as_str(), t))
         .collect();
-    let middle = inputs.from + (inputs.to - inputs.from) / 2;
 
     // Adoption.
     let mut per_template: BTreeMap<String, usize> = BTreeMap::new();
+    for (label, _, count) in &runs.by_label_status {
+        *per_template.entry(label.clone()).or_default() += *count as usize;
+    }
     let mut per_team: BTreeMap<String, usize> = BTreeMap::new();
-    let mut per_week: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut requesters = HashSet::new();
-    let mut halves = (0, 0);
-    for f in &runs {
-        *per_template.entry(label(f)).or_default() += 1;
+    for (requester, count) in &runs.by_requester {
         let team = inputs
             .users
-            .get(&f.requester)
+            .get(requester)
             .cloned()
             .flatten()
             .unwrap_or_else(|| "no team".into());
-        *per_team.entry(team).or_default() += 1;
-        let week = inputs.from + (f.created_at - inputs.from) / WEEK_MS * WEEK_MS;
-        *per_week.entry(week).or_default() += 1;
-        requesters.insert(f.requester.clone());
-        if f.created_at < middle {
-            halves.0 += 1;
-        } else {
-            halves.1 += 1;
-        }
+        *per_team.entry(team).or_default() += *count as usize;
     }
     let sorted = |m: BTreeMap<String, usize>| {
         let mut v: Vec<Count> = m
@@ -301,160 +287,140 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
         .filter(|t| titles.contains_key(t.as_str()))
         .count();
     let users = inputs.users.len();
+    let total: usize = per_template.values().sum();
     let adoption = Adoption {
-        runs: runs.len(),
-        per_week: per_week.into_iter().collect(),
-        requesters: requesters.len(),
+        runs: total,
+        per_week: runs
+            .by_week
+            .iter()
+            .map(|(week, n)| (inputs.from + week * WEEK_MS, *n as usize))
+            .collect(),
+        requesters: runs.by_requester.len(),
         users,
-        share_of_users: share(requesters.len(), users),
+        share_of_users: share(runs.by_requester.len(), users),
         templates_used,
         templates_published: inputs.published.len(),
         per_template: sorted(per_template),
         per_team: sorted(per_team),
-        halves,
+        halves: (runs.halves.0 as usize, runs.halves.1 as usize),
     };
 
     // Efficiency: time to provision against the baseline.
-    let mut durations: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
-    for f in runs.iter().filter(|f| f.status == "succeeded") {
-        durations
-            .entry(label(f))
-            .or_default()
-            .push((f.created_at, f.updated_at - f.created_at));
-    }
     let mut provisions = Vec::new();
     let (mut reductions, mut early, mut late) = (Vec::new(), Vec::new(), Vec::new());
-    for (template, runs_of) in &durations {
-        let mut all: Vec<i64> = runs_of.iter().map(|(_, d)| *d).collect();
-        let p50 = percentile(&mut all, 50.0).unwrap_or(0);
-        let p90 = percentile(&mut all, 90.0).unwrap_or(0);
-        let published = titles.get(template.as_str());
+    for stats in runs.durations.iter().filter(|d| d.early.is_none()) {
+        let published = titles.get(stats.label.as_str());
         let baseline = published.and_then(|t| t.baseline.clone());
-        let reduction = baseline.as_ref().map(|(ms, _)| reduction(p50, *ms));
+        let reduction = baseline
+            .as_ref()
+            .map(|(ms, _)| reduction(stats.p50_ms, *ms));
         if let (Some(r), Some((ms, _))) = (reduction, &baseline) {
             reductions.push(r);
-            for (half, target) in [(true, &mut early), (false, &mut late)] {
-                let mut part: Vec<i64> = runs_of
-                    .iter()
-                    .filter(|(at, _)| (*at < middle) == half)
-                    .map(|(_, d)| *d)
-                    .collect();
-                if let Some(p) = percentile(&mut part, 50.0) {
-                    target.push(self::reduction(p, *ms));
-                }
+            for half in runs
+                .durations
+                .iter()
+                .filter(|d| d.label == stats.label && d.early.is_some())
+            {
+                let target = if half.early == Some(true) {
+                    &mut early
+                } else {
+                    &mut late
+                };
+                target.push(self::reduction(half.p50_ms, *ms));
             }
         }
-        let title = published.map_or_else(|| template.clone(), |t| t.title.clone());
+        let title = published.map_or_else(|| stats.label.clone(), |t| t.title.clone());
         provisions.push(Provision {
+            // Truncated, never rounded up: 99.99 % shows as 99.9 %, not as 100 %.
             headline: match (&baseline, reduction) {
-                // Truncated, never rounded up: 99.99 % shows as 99.9 %, not as 100 %.
                 (Some((_, text)), Some(r)) => Some(format!(
                     "{title}: {text} → {} ({:.1} % less)",
-                    human_duration(p50),
+                    human_duration(stats.p50_ms),
                     (r * 10.0).floor() / 10.0
                 )),
                 _ => None,
             },
-            template: template.clone(),
+            template: stats.label.clone(),
             title,
-            runs: runs_of.len(),
-            p50_ms: p50,
-            p90_ms: p90,
+            runs: stats.runs as usize,
+            p50_ms: stats.p50_ms,
+            p90_ms: stats.p90_ms,
             baseline_ms: baseline.as_ref().map(|(ms, _)| *ms),
             baseline: baseline.map(|(_, text)| text),
             reduction_percent: reduction,
         });
     }
-    let stages = store.stage_facts(inputs.from, inputs.to).await?;
-    let mut waits: BTreeMap<(String, String), (Vec<i64>, usize)> = BTreeMap::new();
-    let now = inputs.to;
-    for s in &stages {
-        let entry = waits
-            .entry((s.policy_version.clone(), s.name.clone()))
-            .or_default();
-        let waited = s.decided_at.unwrap_or(now) - s.opened_at;
-        if s.decided_at.is_some() {
-            entry.0.push(waited);
-        }
-        if waited > s.sla_ms {
-            entry.1 += 1;
-        }
-    }
-    let approval_waits = waits
+    provisions.sort_by(|a, b| a.template.cmp(&b.template));
+    let approval_waits = store
+        .stage_waits(inputs.from, inputs.to)
+        .await?
         .into_iter()
-        .map(
-            |((policy_version, stage), (mut decided, sla_breaches))| Wait {
-                policy_version,
-                stage,
-                decided: decided.len(),
-                p50_ms: percentile(&mut decided, 50.0),
-                p90_ms: percentile(&mut decided, 90.0),
-                sla_breaches,
-            },
-        )
+        .map(|w| Wait {
+            policy_version: w.policy_version,
+            stage: w.name,
+            decided: w.decided as usize,
+            p50_ms: w.p50_ms,
+            p90_ms: w.p90_ms,
+            sla_breaches: w.sla_breaches as usize,
+        })
         .collect();
-    let routed = runs.iter().filter(|f| f.approval_route.is_some()).count();
-    let automatic = runs
-        .iter()
-        .filter(|f| f.approval_route.as_deref() == Some("automatic"))
-        .count();
     let efficiency = Efficiency {
         per_template: provisions,
         reduction_percent: median(&mut reductions),
         reduction_halves: (median(&mut early), median(&mut late)),
         approval_waits,
-        auto_approved_share: share(automatic, routed),
+        auto_approved_share: share(runs.routed.1 as usize, runs.routed.0 as usize),
         auto_approved_target: 0.75,
     };
 
     // Quality.
-    let finished: Vec<_> = runs
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.status.as_str(),
-                "succeeded" | "failed" | "rolled-back" | "rollback-failed"
-            )
-        })
-        .collect();
     let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut kinds: BTreeMap<String, (usize, i64, String)> = BTreeMap::new();
-    let mut rollback_failed = Vec::new();
-    for f in &finished {
-        let entry = per.entry(label(f)).or_default();
-        entry.0 += 1;
-        if f.status == "succeeded" {
-            entry.1 += 1;
+    let (mut finished, mut succeeded, mut rolled) = (0, 0, 0);
+    for (label, status, count) in &runs.by_label_status {
+        let count = *count as usize;
+        if !matches!(
+            status.as_str(),
+            "succeeded" | "failed" | "rolled-back" | "rollback-failed"
+        ) {
             continue;
         }
-        if let Some(error) = &f.error {
-            let kind = error["kind"].as_str().unwrap_or("unknown").to_string();
-            let entry = kinds.entry(kind).or_default();
-            entry.0 += 1;
-            if f.updated_at >= entry.1 {
-                entry.1 = f.updated_at;
-                entry.2 = error["message"].as_str().unwrap_or_default().to_string();
+        let entry = per.entry(label.clone()).or_default();
+        entry.0 += count;
+        finished += count;
+        match status.as_str() {
+            "succeeded" => {
+                entry.1 += count;
+                succeeded += count;
             }
-            if f.status == "rollback-failed" {
-                rollback_failed.push(LeftBehind {
-                    template: label(f),
-                    steps: error["left_behind"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
-            }
+            "rolled-back" | "rollback-failed" => rolled += count,
+            _ => {}
         }
     }
-    let succeeded = finished.iter().filter(|f| f.status == "succeeded").count();
-    let rolled = finished
-        .iter()
-        .filter(|f| matches!(f.status.as_str(), "rolled-back" | "rollback-failed"))
-        .count();
+    let mut kinds: BTreeMap<String, (usize, i64, String)> = BTreeMap::new();
+    let mut rollback_failed = Vec::new();
+    for f in &runs.failed {
+        let Some(error) = &f.error else { continue };
+        let kind = error["kind"].as_str().unwrap_or("unknown").to_string();
+        let entry = kinds.entry(kind).or_default();
+        entry.0 += 1;
+        if f.updated_at >= entry.1 {
+            entry.1 = f.updated_at;
+            entry.2 = error["message"].as_str().unwrap_or_default().to_string();
+        }
+        if f.status == "rollback-failed" {
+            rollback_failed.push(LeftBehind {
+                template: f.label.clone(),
+                steps: error["left_behind"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+    }
     let mut failure_kinds: Vec<FailureKind> = kinds
         .into_iter()
         .map(|(kind, (count, _, remediation))| FailureKind {
@@ -466,8 +432,8 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
     failure_kinds.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)));
     failure_kinds.truncate(5);
     let quality = Quality {
-        finished: finished.len(),
-        success_rate: share(succeeded, finished.len()),
+        finished,
+        success_rate: share(succeeded, finished),
         success_target: 0.95,
         per_template: per
             .into_iter()
@@ -482,7 +448,7 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
                 }
             })
             .collect(),
-        rollback_rate: share(rolled, finished.len()),
+        rollback_rate: share(rolled, finished),
         rollback_failed,
         failure_kinds,
     };

@@ -1,14 +1,4 @@
-//! Small statistics over the figures.
-
-/// The `p`-th percentile (0-100) of `values`, nearest rank; `None` when empty.
-pub(crate) fn percentile(values: &mut [i64], p: f64) -> Option<i64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
-    Some(values[rank.min(values.len()) - 1])
-}
+//! Small statistics over the figures (percentiles are computed by the database).
 
 /// `part / whole`, `None` when `whole` is zero.
 pub(crate) fn share(part: usize, whole: usize) -> Option<f64> {
@@ -34,11 +24,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let mut v = vec![5, 1, 4, 2, 3, 6, 7, 8, 9, 10];
-        assert_eq!(percentile(&mut v, 50.0), Some(5));
-        assert_eq!(percentile(&mut v, 90.0), Some(9));
-        assert_eq!(percentile(&mut [], 50.0), None);
+    fn medians_and_shares() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0, 10.0]), Some(2.5));
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut []), None);
+        assert_eq!(share(1, 4), Some(0.25));
+        assert_eq!(share(1, 0), None);
     }
 }

@@ -32,7 +32,7 @@ pub use approvals::{
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use insights::{RatingFact, RunFact, StageFact};
+pub use insights::{DurationStats, FailedRun, RatingFact, RunAggregates, RunScope, StageWaits};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;
