@@ -28,8 +28,8 @@ async fn seed(url: &str, now: i64) -> anyhow::Result<()> {
             1 => "rolled-back",
             _ => "succeeded",
         };
-        let error = (status != "succeeded").then(
-            || r#"{"kind":"plugin-fatal","message":"the provider refused: check the quota"}"#,
+        let error = (status != "succeeded").then_some(
+            r#"{"kind":"plugin-fatal","message":"the provider refused: check the quota"}"#,
         );
         let route = if i % 4 == 0 { "stages" } else { "automatic" };
         sqlx::query(
