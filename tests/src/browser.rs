@@ -114,6 +114,15 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
+    /// The page's address now.
+    pub async fn current_url(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .expect("current url")
+            .to_string()
+    }
+
     /// Saves a screenshot as `target/screenshots/NAME.png`.
     pub async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");

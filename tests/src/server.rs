@@ -66,6 +66,10 @@ pub fn client(token: Option<&str>) -> reqwest::Client {
     }
     reqwest::Client::builder()
         .default_headers(headers)
+        // Idle connections are dropped before the server closes them (its header read timeout,
+        // 30 s by default, also bounds keep-alive idleness): a test that blocked its runtime
+        // (building guests) must not reuse a connection whose close it has not seen yet.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .expect("http client")
 }

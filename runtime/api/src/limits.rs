@@ -80,7 +80,9 @@ pub struct HttpLimits {
     /// Time to receive a request's body and answer it (long-polls wait at most 60 s, so keep
     /// this above that).
     pub request_timeout_seconds: u64,
-    /// Time for a request's headers to arrive (slow-loris clients are cut off after it).
+    /// Time for a request's headers to arrive (slow-loris clients are cut off after it); hyper
+    /// counts it from the end of the previous answer, so it is also how long an idle
+    /// keep-alive connection stays open.
     pub header_read_timeout_seconds: u64,
     /// Largest request head (request line and headers).
     pub max_header_bytes: usize,
@@ -94,7 +96,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             request_timeout_seconds: 75,
-            header_read_timeout_seconds: 10,
+            header_read_timeout_seconds: 30,
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_concurrent_per_principal: 32,
