@@ -75,10 +75,3 @@ pub fn metrics_router(state: AppState, open: bool) -> Router {
 pub fn observed(app: Router) -> Router {
     app.layer(axum::middleware::from_fn(routes::metrics::record))
 }
-
-/// Bounds every request body and its time (see [`limits`]) with the default limits, answering
-/// 413 and 408 with their limits; `lever serve` wraps the API and the web UI in
-/// [`HttpLimits::apply`] with the configured ones.
-pub fn with_body_limits(app: Router) -> Router {
-    limits::HttpLimits::default().apply(app)
-}

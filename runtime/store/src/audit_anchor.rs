@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use sqlx::Row;
 
-use crate::{Store, StoreError, now_ms};
+use crate::{AuditVerification, Store, StoreError, now_ms};
 
 /// The anchor's file name in the data dir.
 pub const ANCHOR_FILE: &str = "audit-anchor.json";
@@ -79,34 +79,47 @@ impl AuditAnchor {
         Ok(Some(anchor))
     }
 
-    /// What is wrong between the database and the anchor (nothing when no anchor exists yet).
-    pub async fn problems(&self, store: &Store) -> Result<Vec<String>, StoreError> {
+    /// The chain's own check (`Store::verify_audit`) with what is wrong between the database
+    /// and the anchor added: what `lever audit verify`, the API and the web audit page answer.
+    pub async fn verify(&self, store: &Store) -> Result<AuditVerification, StoreError> {
+        let mut verification = store.verify_audit().await?;
+        verification.problems.extend(self.examine(store).await?.1);
+        verification.intact = verification.problems.is_empty();
+        Ok(verification)
+    }
+
+    /// The anchor on disk, if it holds under this key, and what is wrong between it and the
+    /// database (nothing when no anchor exists yet).
+    async fn examine(&self, store: &Store) -> Result<(Option<Anchor>, Vec<String>), StoreError> {
         let anchor = match self.read() {
             Ok(Some(anchor)) => anchor,
-            Ok(None) => return Ok(Vec::new()),
-            Err(why) => return Ok(vec![why]),
+            Ok(None) => return Ok((None, Vec::new())),
+            Err(why) => return Ok((None, vec![why])),
         };
-        let (last, rows) = store.audit_head().await?;
-        Ok(match store.audit_hash_at(anchor.seq).await? {
-            None => vec![format!(
-                "the trail ends at row {} ({rows} rows) but the anchor written at {} ms names row {} ({} rows): rows were removed from the end of the trail, or the database was restored from an older copy",
-                last.map_or("none".to_string(), |(seq, _)| seq.to_string()),
-                anchor.at,
-                anchor.seq,
-                anchor.rows
-            )],
+        let problems = match store.audit_hash_at(anchor.seq).await? {
+            None => {
+                let (last, rows) = store.audit_head().await?;
+                vec![format!(
+                    "the trail ends at row {} ({rows} rows) but the anchor written at {} ms names row {} ({} rows): rows were removed from the end of the trail, or the database was restored from an older copy",
+                    last.map_or("none".to_string(), |(seq, _)| seq.to_string()),
+                    anchor.at,
+                    anchor.seq,
+                    anchor.rows
+                )]
+            }
             Some(hash) if hash != anchor.hash => vec![format!(
                 "row {} no longer has the hash the anchor recorded at {} ms: the trail was rewritten from there, or the database replaced",
                 anchor.seq, anchor.at
             )],
             Some(_) => Vec::new(),
-        })
+        };
+        Ok((Some(anchor), problems))
     }
 
     /// Writes the current head when it moved on. Refuses (answering the problems) while the
     /// anchor does not hold, so a cut or restored trail is never anchored over.
     pub async fn advance(&self, store: &Store) -> Result<Vec<String>, StoreError> {
-        let problems = self.problems(store).await?;
+        let (anchor, problems) = self.examine(store).await?;
         if !problems.is_empty() {
             return Ok(problems);
         }
@@ -114,12 +127,9 @@ impl AuditAnchor {
         let Some((seq, hash)) = head else {
             return Ok(Vec::new());
         };
-        if let Ok(Some(anchor)) = self.read()
-            && anchor.seq == seq
-        {
-            return Ok(Vec::new());
+        if anchor.is_none_or(|a| a.seq != seq) {
+            self.write(seq, &hash, rows)?;
         }
-        self.write(seq, &hash, rows)?;
         Ok(Vec::new())
     }
 

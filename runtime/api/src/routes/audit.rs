@@ -38,12 +38,9 @@ pub(crate) async fn verify(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
     require_platform(&principal, "verifying the audit trail")?;
-    let mut verification = state.store.verify_audit().await?;
-    if let Some(anchor) = &state.audit_anchor {
-        verification
-            .problems
-            .extend(anchor.problems(&state.store).await?);
-        verification.intact = verification.problems.is_empty();
-    }
+    let verification = match &state.audit_anchor {
+        Some(anchor) => anchor.verify(&state.store).await?,
+        None => state.store.verify_audit().await?,
+    };
     Ok(Json(json!(verification)))
 }

@@ -48,7 +48,7 @@ pub(crate) async fn run(
     let anchor = anchor(&location)?;
     let code = match command {
         AuditCommand::Verify => {
-            let verification = verified(&store, &anchor).await?;
+            let verification = anchor.verify(&store).await?;
             if verification.intact {
                 println!(
                     "audit trail intact: {} rows, every hash and link holds{}",
@@ -81,17 +81,6 @@ pub(crate) async fn run(
     };
     store.close().await;
     Ok(code)
-}
-
-/// The chain's verification with the anchor's problems added.
-pub(crate) async fn verified(
-    store: &Store,
-    anchor: &AuditAnchor,
-) -> anyhow::Result<lever_store::AuditVerification> {
-    let mut verification = store.verify_audit().await?;
-    verification.problems.extend(anchor.problems(store).await?);
-    verification.intact = verification.problems.is_empty();
-    Ok(verification)
 }
 
 /// Anchors the head every second while the server runs; a problem is logged (once per

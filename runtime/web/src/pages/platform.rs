@@ -201,13 +201,11 @@ pub(crate) async fn audit(
     let mut entries = state.app.store.audit(None).await.map_err(api)?;
     entries.reverse();
     entries.truncate(200);
-    let mut verification = state.app.store.verify_audit().await.map_err(api)?;
-    if let Some(anchor) = &state.app.audit_anchor {
-        verification
-            .problems
-            .extend(anchor.problems(&state.app.store).await.map_err(api)?);
-        verification.intact = verification.problems.is_empty();
+    let verification = match &state.app.audit_anchor {
+        Some(anchor) => anchor.verify(&state.app.store).await,
+        None => state.app.store.verify_audit().await,
     }
+    .map_err(api)?;
     render::page(
         &state,
         Some(&viewer),
