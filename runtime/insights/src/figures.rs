@@ -1,6 +1,6 @@
 //! The figures: one pass over the window's runs, stages, ratings and NPS answers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use lever_store::{Store, StoreError};
 use serde::Serialize;
@@ -20,7 +20,7 @@ pub struct Inputs<'a> {
     /// Only this template's runs.
     pub template: Option<&'a str>,
     /// Only runs requested by these users (a team's members).
-    pub requesters: Option<&'a HashSet<String>>,
+    pub requesters: Option<&'a [String]>,
     /// Every user in the identity config, with their team.
     pub users: &'a HashMap<String, Option<String>>,
     /// The templates published now.
@@ -245,12 +245,11 @@ pub struct Satisfaction {
 
 /// Computes the insights of `inputs` from `store`.
 pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, StoreError> {
-    let requesters: Option<Vec<String>> = inputs.requesters.map(|r| r.iter().cloned().collect());
     let scope = lever_store::RunScope {
         from: inputs.from,
         to: inputs.to,
         template: inputs.template,
-        requesters: requesters.as_deref(),
+        requesters: inputs.requesters,
     };
     let runs = store.run_aggregates(&scope, WEEK_MS).await?;
     let titles: HashMap<&str, &PublishedTemplate> = inputs

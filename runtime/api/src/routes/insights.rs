@@ -2,7 +2,7 @@
 //! window, and what they mean (`lever-insights`); `POST /api/v1/nps`: a user's answer to
 //! "would you recommend Lever?" (0-10).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -64,7 +64,7 @@ pub async fn insights(
         .iter()
         .map(|u| (u.id.clone(), u.team.clone()))
         .collect();
-    let team: Option<HashSet<String>> = query.team.as_ref().map(|team| {
+    let team: Option<Vec<String>> = query.team.as_ref().map(|team| {
         users
             .iter()
             .filter(|(_, t)| t.as_deref() == Some(team.as_str()))
@@ -95,7 +95,7 @@ pub async fn insights(
         from,
         to,
         template: query.template.as_deref(),
-        requesters: team.as_ref(),
+        requesters: team.as_deref(),
         users: &users,
         published: &published,
     };
