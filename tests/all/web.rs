@@ -434,6 +434,7 @@ async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_bac
     let alice = driver.browser(1200).await;
     alice.sign_in_as(&server.url, "alice").await;
     alice.find("#nps").await;
+    alice.shot("catalog-nps-question").await;
     alice.click("#nps input[name=score][value='9']").await;
     alice.type_into("#nps-comment", "it just works").await;
     alice.click("#nps-submit").await;
@@ -451,6 +452,7 @@ async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_bac
         !alice.has("#nps").await,
         "asked once a quarter, not on every page"
     );
+    assert!(alice.text("#nps-thanks").await.contains("recorded"));
     alice.close().await;
 
     let admin = driver.browser(1200).await;

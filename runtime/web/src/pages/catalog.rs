@@ -51,6 +51,8 @@ pub(crate) struct CatalogQuery {
     q: Option<String>,
     tag: Option<String>,
     owner: Option<String>,
+    /// `nps` after the NPS question was answered.
+    thanks: Option<String>,
 }
 
 /// The dollar amounts written in a page's `enumNames` ("Small ($50/month)").
@@ -161,6 +163,7 @@ pub(crate) async fn page(
         "catalog.html",
         context! {
             ask_nps,
+            thanked => query.thanks.as_deref() == Some("nps"),
             templates,
             tags,
             owners,
