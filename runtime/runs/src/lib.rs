@@ -395,6 +395,8 @@ impl Executor {
                 {
                     tracing::error!(run = id, error = %e, "could not record the panic");
                 }
+                // Failed now: counted, and its secret values forgotten, like any other end.
+                self.after_execution(id).await;
             }
         }
         let _ = self.finished.send(id.to_string());
