@@ -24,7 +24,7 @@ const DEFAULT_WINDOW_MS: i64 = 28 * 86_400_000;
 pub struct InsightsQuery {
     /// Window start, ms since the epoch (default: 28 days before `to`).
     pub from: Option<i64>,
-    /// Window end, ms (default: now).
+    /// Window end, ms, exclusive (default: just after now).
     pub to: Option<i64>,
     /// Only this template's runs.
     pub template: Option<String>,
@@ -48,7 +48,9 @@ pub async fn insights(
     state: &AppState,
     query: &InsightsQuery,
 ) -> Result<lever_insights::Insights, ApiError> {
-    let to = query.to.unwrap_or_else(|| state.approvals.now());
+    // The window's end is exclusive: by default it lies just after now, so what happened in
+    // this very millisecond (an answer just given) is in it.
+    let to = query.to.unwrap_or_else(|| state.approvals.now() + 1);
     let from = query.from.unwrap_or(to - DEFAULT_WINDOW_MS);
     if from >= to {
         return Err(ApiError::bad_request(

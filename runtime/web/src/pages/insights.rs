@@ -44,7 +44,8 @@ pub(crate) async fn page(
 ) -> Result<Html<String>, WebError> {
     require_platform(&viewer)?;
     let days = filter.days.unwrap_or(28).clamp(1, 3650);
-    let to = state.app.approvals.now();
+    // Exclusive: just after now, so what happened this millisecond is counted.
+    let to = state.app.approvals.now() + 1;
     let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     let query = services::InsightsQuery {
         from: Some(to - days * 86_400_000),
