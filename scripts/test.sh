@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 # The email tests receive mail with aiosmtpd (PyPI).
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
+# The API is fuzzed from its OpenAPI document by schemathesis (PyPI).
+command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schemathesis
 # The web UI's tests drive Debian's Chromium over WebDriver (chromium-driver); the metrics
 # test is scraped by Debian's Prometheus.
 if { ! command -v chromedriver >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; } \

@@ -15,6 +15,7 @@ mod identity;
 mod insights;
 mod integrations;
 mod masking;
+mod openapi;
 mod operations;
 mod quotas;
 mod sandbox;

@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 pub mod limits;
+mod openapi;
 mod routes;
 
 use std::sync::Arc;
@@ -62,12 +63,45 @@ pub fn router(state: AppState) -> Router {
     routes::router(state.clone()).with_state(state)
 }
 
+/// The OpenAPI 3.1 document of `/api/v1` as JSON, as `GET /api/v1/openapi.json` serves it
+/// (the web UI's API reference page renders it).
+pub fn openapi_document() -> serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let (_, document) = routes::api().split_for_parts();
+            serde_json::to_value(openapi::finish(document)).expect("the document serialises")
+        })
+        .clone()
+}
+
 /// `GET /metrics` (Prometheus text); `open` when the listener is loopback, else it needs a
 /// platform user's bearer token.
 pub fn metrics_router(state: AppState, open: bool) -> Router {
     Router::new()
         .route("/metrics", axum::routing::get(routes::metrics::metrics))
         .with_state((state, open))
+}
+
+/// Answers a handler's panic with a 500 error body (and logs it) instead of dropping the
+/// connection without a response; the panic is a bug to fix, the client still learns what
+/// happened.
+pub fn answer_panics(app: Router) -> Router {
+    app.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |panic: Box<dyn std::any::Any + Send>| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            tracing::error!(panic = message, "a request handler panicked");
+            axum::response::IntoResponse::into_response(ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed on this request; the failure is logged, try again or report it",
+            ))
+        },
+    ))
 }
 
 /// Counts and times every request of `app` by its route (`lever_http_requests_total`,

@@ -77,9 +77,18 @@ impl PolicySet {
     pub fn decide(&self, input: &serde_json::Value) -> Result<Decision, PolicyError> {
         let mut engine = self.engine.clone();
         engine.set_input(regorus::Value::from(input.clone()));
-        let value = engine
-            .eval_rule(DECISION_RULE.to_string())
-            .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
+        // regorus panics on some inputs instead of answering an error (formatting a number
+        // near f64::MAX in a builtin's message, found by schemathesis): the engine is a clone
+        // used once, so its state after the panic is thrown away with it.
+        let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.eval_rule(DECISION_RULE.to_string())
+        }))
+        .map_err(|_| {
+            PolicyError::Evaluation(
+                "the policy engine failed on this input (a number too large to handle?)".into(),
+            )
+        })?
+        .map_err(|e| PolicyError::Evaluation(format!("{e:#}")))?;
         if value == regorus::Value::Undefined {
             return Err(PolicyError::Evaluation(format!(
                 "{DECISION_RULE} is undefined for this input"

@@ -349,3 +349,12 @@ fn policy_set_is_shareable() {
     fn shareable<T: Send + Sync + Clone + 'static>() {}
     shareable::<PolicySet>();
 }
+
+#[test]
+fn an_input_the_engine_panics_on_is_an_evaluation_error_not_a_crash() {
+    // regorus panics formatting a number this large; schemathesis sent it as the whole input.
+    let error = PolicySet::default_policy()
+        .decide(&json!(1.797_693_134_862_315_5e308))
+        .unwrap_err();
+    assert!(matches!(error, PolicyError::Evaluation(_)), "{error}");
+}

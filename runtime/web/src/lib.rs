@@ -103,6 +103,7 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/platform/audit", get(pages::platform::audit))
         .route("/platform/insights", get(pages::insights::page))
+        .route("/api", get(pages::api_reference::page))
         // Only the static assets are compressed: pages carry a CSRF token beside text the
         // request chose (search words), which compression would expose to BREACH.
         .route(

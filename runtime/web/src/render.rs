@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "platform.html",
     "insights.html",
     "platform_nav.html",
+    "api_reference.html",
 );
 
 #[cfg(test)]

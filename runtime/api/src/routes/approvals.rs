@@ -9,11 +9,14 @@ use lever_identity::Principal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::openapi::schemas::{ApprovalList, DecisionView, ErrorBody, NotificationList};
 use crate::{ApiError, AppState};
+use utoipa::{IntoParams, ToSchema};
 
 /// Query of `GET /api/v1/approvals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// `me`: open approvals the caller can decide.
     assigned: Option<String>,
@@ -22,6 +25,11 @@ pub(crate) struct ListQuery {
 }
 
 /// `GET /api/v1/approvals?assigned=me` or `?run=ID`.
+#[utoipa::path(
+    get, path = "/api/v1/approvals", tag = "approvals",
+    params(ListQuery),
+    responses((status = 200, description = "The stages asked for, each with its run's context", body = ApprovalList))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -42,6 +50,14 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/v1/approvals/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/approvals/{id}", tag = "approvals",
+    params(("id" = String, Path, description = "The approval stage")),
+    responses(
+        (status = 200, description = "The stage with the whole context an approver needs", body = Object),
+        (status = 404, description = "No such stage", body = ErrorBody),
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -50,9 +66,10 @@ pub(crate) async fn show(
 }
 
 /// Body of approve and reject.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionBody {
+    /// Why; required to reject.
     #[serde(default)]
     comment: String,
 }
@@ -105,6 +122,17 @@ pub async fn decide_stage(
 }
 
 /// `POST /api/v1/approvals/{id}/approve` `{"comment"}`.
+#[utoipa::path(
+    post, path = "/api/v1/approvals/{id}/approve", tag = "approvals",
+    params(("id" = String, Path, description = "The approval stage")),
+    request_body(content = Option<DecisionBody>, description = "A comment, optionally"),
+    responses(
+        (status = 200, description = "Counted", body = DecisionView),
+        (status = 403, description = "The caller may not decide this stage (not an approver, or the requester)", body = ErrorBody),
+        (status = 404, description = "No such stage", body = ErrorBody),
+        (status = 409, description = "The stage is decided already, or not open yet", body = ErrorBody),
+    )
+)]
 pub(crate) async fn approve(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -115,6 +143,17 @@ pub(crate) async fn approve(
 }
 
 /// `POST /api/v1/approvals/{id}/reject` `{"comment"}` (a comment is required).
+#[utoipa::path(
+    post, path = "/api/v1/approvals/{id}/reject", tag = "approvals",
+    params(("id" = String, Path, description = "The approval stage")),
+    request_body(content = DecisionBody, description = "Why (required)"),
+    responses(
+        (status = 200, description = "Rejected: the run ends", body = DecisionView),
+        (status = 403, description = "The caller may not decide this stage", body = ErrorBody),
+        (status = 404, description = "No such stage", body = ErrorBody),
+        (status = 409, description = "The stage is decided already, or not open yet", body = ErrorBody),
+    )
+)]
 pub(crate) async fn reject(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -126,6 +165,10 @@ pub(crate) async fn reject(
 
 /// `GET /api/v1/notifications`: what was sent to the caller, newest last, with their own
 /// one-click links only.
+#[utoipa::path(
+    get, path = "/api/v1/notifications", tag = "approvals",
+    responses((status = 200, description = "What was sent to the caller, oldest first, with the caller's own one-click links", body = NotificationList))
+)]
 pub(crate) async fn notifications(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -8,16 +8,28 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{AuditCheck, AuditList, ErrorBody};
 use crate::{ApiError, AppState};
+use utoipa::IntoParams;
 
 /// Query of `GET /api/v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// Only this run's rows.
     run: Option<String>,
 }
 
 /// `GET /api/v1/audit?run=ID` (anyone), or the whole trail (platform).
+#[utoipa::path(
+    get, path = "/api/v1/audit", tag = "platform",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The run's rows (anyone), or the whole trail (platform)", body = AuditList),
+        (status = 403, description = "The whole trail needs the platform role", body = ErrorBody),
+    )
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -33,6 +45,13 @@ pub(crate) async fn list(
 
 /// `GET /api/v1/audit/verify`: recomputes the chain and checks it against the anchor outside
 /// the database; `intact: false` names the rows, or the rows missing from its end.
+#[utoipa::path(
+    get, path = "/api/v1/audit/verify", tag = "platform",
+    responses(
+        (status = 200, description = "The chain recomputed and checked against the anchor outside the database", body = AuditCheck),
+        (status = 403, description = "Verifying needs the platform role", body = ErrorBody),
+    )
+)]
 pub(crate) async fn verify(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -13,18 +13,26 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{ErrorBody, InsightsView};
 use crate::{ApiError, AppState};
+use utoipa::{IntoParams, ToSchema};
 
 /// The default window: the last 28 days.
 const DEFAULT_WINDOW_MS: i64 = 28 * 86_400_000;
 
+/// The latest instant a window may name: the end of year 9999, in ms since the epoch.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
 /// Query of `GET /api/v1/insights`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InsightsQuery {
     /// Window start, ms since the epoch (default: 28 days before `to`).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub from: Option<i64>,
     /// Window end, ms, exclusive (default: just after now).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub to: Option<i64>,
     /// Only this template's runs.
     pub template: Option<String>,
@@ -33,6 +41,14 @@ pub struct InsightsQuery {
 }
 
 /// The insights the platform team reads: platform role.
+#[utoipa::path(
+    get, path = "/api/v1/insights", tag = "platform",
+    params(InsightsQuery),
+    responses(
+        (status = 200, description = "Adoption, efficiency, quality and satisfaction over the window, and what they mean", body = InsightsView),
+        (status = 403, description = "Insights need the platform role", body = ErrorBody),
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -50,8 +66,22 @@ pub async fn insights(
 ) -> Result<lever_insights::Insights, ApiError> {
     // The window's end is exclusive: by default it lies just after now, so what happened in
     // this very millisecond (an answer just given) is in it.
+    for (name, value) in [("from", query.from), ("to", query.to)] {
+        if let Some(ms) = value
+            && !(0..=LATEST_MS).contains(&ms)
+        {
+            return Err(ApiError::bad_request(
+                "invalid-window",
+                format!(
+                    "`{name}` is {ms}; give milliseconds since the epoch from 0 to {LATEST_MS} (9999-12-31)"
+                ),
+            ));
+        }
+    }
     let to = query.to.unwrap_or_else(|| state.approvals.now() + 1);
-    let from = query.from.unwrap_or(to - DEFAULT_WINDOW_MS);
+    let from = query
+        .from
+        .unwrap_or(to.saturating_sub(DEFAULT_WINDOW_MS).max(0));
     if from >= to {
         return Err(ApiError::bad_request(
             "invalid-window",
@@ -105,10 +135,11 @@ pub async fn insights(
 }
 
 /// Body of `POST /api/v1/nps`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NpsAnswer {
     /// 0 (not at all likely) to 10 (extremely likely).
+    #[schema(minimum = 0, maximum = 10)]
     score: i64,
     /// Why, optionally.
     #[serde(default)]
@@ -116,6 +147,11 @@ pub(crate) struct NpsAnswer {
 }
 
 /// Records the caller's answer to "how likely are you to recommend Lever?".
+#[utoipa::path(
+    post, path = "/api/v1/nps", tag = "platform",
+    request_body = NpsAnswer,
+    responses((status = 204, description = "Recorded"))
+)]
 pub(crate) async fn answer_nps(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

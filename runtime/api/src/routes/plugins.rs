@@ -15,11 +15,15 @@ use axum::Extension;
 use lever_identity::Principal;
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{Component, ErrorBody, PluginList, PluginVersions, PluginView};
 use crate::{ApiError, AppState};
+use utoipa::IntoParams;
 
 /// Limits and extra grants, as query parameters of a publish.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PublishQuery {
+    /// Fuel per invocation.
     fuel: Option<u64>,
     memory_bytes: Option<u64>,
     timeout_ms: Option<u64>,
@@ -89,6 +93,23 @@ pub fn plugin_json(record: &PluginRecord) -> Value {
 }
 
 /// Publishes a component: 201 when new, 200 when the same bytes were already published.
+#[utoipa::path(
+    post, path = "/api/v1/plugins", tag = "plugins",
+    params(PublishQuery),
+    request_body(
+        description = "The WebAssembly component (any content type: the bytes are checked)",
+        content(
+            (Component = "application/wasm"),
+            (Component = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 201, description = "Published", body = PluginView),
+        (status = 200, description = "The same bytes were published before", body = PluginView),
+        (status = 403, description = "Publishing plugins needs the platform role", body = ErrorBody),
+        (status = 409, description = "This name and version hold other bytes", body = ErrorBody),
+    )
+)]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -115,6 +136,10 @@ pub(crate) async fn publish(
 }
 
 /// Every published plugin version.
+#[utoipa::path(
+    get, path = "/api/v1/plugins", tag = "plugins",
+    responses((status = 200, description = "Every published plugin version", body = PluginList))
+)]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let plugins: Vec<Value> = state
         .registry
@@ -127,6 +152,14 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 }
 
 /// The versions of one plugin, and which one a bare name resolves to.
+#[utoipa::path(
+    get, path = "/api/v1/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "The plugin (`name`, `name@version`)")),
+    responses(
+        (status = 200, description = "Its versions, and the one a bare name resolves to", body = PluginVersions),
+        (status = 404, description = "No such plugin", body = ErrorBody),
+    )
+)]
 pub(crate) async fn versions(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -8,6 +8,7 @@ use lever_identity::Principal;
 use serde_json::{Value, json};
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{ErrorBody, Evaluation, PolicyList, PolicyPublished, PolicyView};
 use crate::{ApiError, AppState};
 
 fn valid_name(name: &str) -> bool {
@@ -21,6 +22,16 @@ fn valid_name(name: &str) -> bool {
 /// `PUT /api/v1/policies/{name}` with the Rego source as the body: 201 with the new
 /// version, 200 when it is the latest version already, 400 with line and column for a
 /// syntax error.
+#[utoipa::path(
+    put, path = "/api/v1/policies/{name}", tag = "policies",
+    params(("name" = String, Path, description = "1 to 64 of a-z, 0-9, - and _")),
+    request_body(content = String, content_type = "text/plain", description = "The Rego source"),
+    responses(
+        (status = 201, description = "A new version, now in force", body = PolicyPublished),
+        (status = 200, description = "The latest version already has this source", body = PolicyPublished),
+        (status = 403, description = "Publishing policies needs the platform role", body = ErrorBody),
+    )
+)]
 pub(crate) async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -55,6 +66,10 @@ pub(crate) async fn put(
 }
 
 /// `GET /api/v1/policies`: the policies in force.
+#[utoipa::path(
+    get, path = "/api/v1/policies", tag = "policies",
+    responses((status = 200, description = "The stored policies and the version in force", body = PolicyList))
+)]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let stored: Vec<Value> = state
         .store
@@ -70,6 +85,14 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 
 /// `GET /api/v1/policies/{name}`: its latest version with the source (`default` without a
 /// stored version answers the built-in one).
+#[utoipa::path(
+    get, path = "/api/v1/policies/{name}", tag = "policies",
+    params(("name" = String, Path, description = "The policy")),
+    responses(
+        (status = 200, description = "Its latest version with the source", body = PolicyView),
+        (status = 404, description = "No such policy", body = ErrorBody),
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -84,6 +107,14 @@ pub(crate) async fn show(
 }
 
 /// `POST /api/v1/policies/evaluate` with a policy input: the decision of the policies in force.
+#[utoipa::path(
+    post, path = "/api/v1/policies/evaluate", tag = "policies",
+    request_body(content = Object, description = "A policy input: `request`, `requester`, `plan`..."),
+    responses(
+        (status = 200, description = "The decision of the policies in force", body = Evaluation),
+        (status = 422, description = "The policy could not decide this input", body = ErrorBody),
+    )
+)]
 pub(crate) async fn evaluate(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,

@@ -10,25 +10,34 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use lever_runs::{RunRequest, SubmitError, Target};
 use lever_store::RunRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use axum::Extension;
 use lever_identity::Principal;
 use lever_registry::PluginRef;
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{
+    ErrorBody, EventList, RatingList, Resubmitted, RunCreated, RunList, RunView,
+};
 use crate::{ApiError, AppState};
 
 /// Body of `POST /api/v1/runs`: `action` + `input`, or `template` + `parameters`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRun {
+    /// A published action (`name` or `name@version`); platform role only.
     action: Option<String>,
+    /// The action's input, checked against its input schema.
     input: Option<Value>,
+    /// A template of the catalog.
     template: Option<String>,
+    /// The template's parameters, checked against its form.
     parameters: Option<Value>,
     /// Target environment of an action run, `dev` by default.
     environment: Option<String>,
@@ -40,6 +49,17 @@ pub(crate) struct CreateRun {
 /// `awaiting-approval` as the policy routed it; 200 with the earlier run when the
 /// idempotency key was used before. Template runs need the principal to be allowed the
 /// template; single-action runs need the platform role.
+#[utoipa::path(
+    post, path = "/api/v1/runs", tag = "runs",
+    request_body = CreateRun,
+    responses(
+        (status = 201, description = "Committed; `pending`, or `awaiting-approval` as the policy routed it", body = RunCreated),
+        (status = 200, description = "The idempotency key was used before: the earlier run", body = RunCreated),
+        (status = 403, description = "The caller may not run this template, or a single action", body = ErrorBody),
+        (status = 404, description = "No such action or template", body = ErrorBody),
+        (status = 409, description = "The idempotency key belongs to a different request", body = ErrorBody),
+    )
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -219,9 +239,11 @@ pub async fn may_control(
 }
 
 /// Query of `GET /api/v1/runs/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ShowQuery {
     /// Seconds to wait for the run to finish or pause before answering (at most 60).
+    #[param(maximum = 60)]
     wait: Option<u64>,
 }
 
@@ -296,6 +318,14 @@ pub async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
 }
 
 /// One run with its steps and log; `?wait=SECONDS` answers as soon as it is finished or paused.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "The run"), ShowQuery),
+    responses(
+        (status = 200, description = "The run with its steps, log and approval stages", body = RunView),
+        (status = 404, description = "No such run", body = ErrorBody),
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -316,6 +346,10 @@ pub(crate) async fn show(
 }
 
 /// The 100 most recent runs, without logs.
+#[utoipa::path(
+    get, path = "/api/v1/runs", tag = "runs",
+    responses((status = 200, description = "The 100 most recent runs, newest first", body = RunList))
+)]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let runs: Vec<Value> = state
         .store
@@ -328,16 +362,30 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 }
 
 /// Query of the events endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventsQuery {
     /// Only events with a larger id.
     after: Option<i64>,
     /// JSON long-poll: seconds to wait for the first new event.
+    #[param(maximum = 60)]
     wait: Option<u64>,
 }
 
 /// Stored events after `after`: server-sent events when the client accepts
 /// `text/event-stream` (ending once the run is finished), JSON otherwise.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/events", tag = "runs",
+    params(("id" = String, Path, description = "The run"), EventsQuery),
+    responses(
+        (status = 200, description = "Events after `after`: JSON, or server-sent events (each `data` a run event) when the client accepts `text/event-stream`, until the run finishes",
+            content(
+                (EventList = "application/json"),
+                (String = "text/event-stream"),
+            )),
+        (status = 404, description = "No such run", body = ErrorBody),
+    )
+)]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -398,6 +446,16 @@ pub(crate) async fn events(
 }
 
 /// `POST /api/v1/runs/{id}/retry`: restart a failed run from its failed step.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/retry", tag = "runs",
+    params(("id" = String, Path, description = "The run")),
+    responses(
+        (status = 202, description = "The failed run restarts from its failed step"),
+        (status = 403, description = "Only the requester or the platform team controls a run", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has not failed", body = ErrorBody),
+    )
+)]
 pub(crate) async fn retry(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -409,6 +467,16 @@ pub(crate) async fn retry(
 }
 
 /// `POST /api/v1/runs/{id}/cancel`: stop at the next step boundary and roll back.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "The run")),
+    responses(
+        (status = 202, description = "The run stops at the next step boundary and rolls back"),
+        (status = 403, description = "Only the requester or the platform team controls a run", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has finished", body = ErrorBody),
+    )
+)]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -420,6 +488,16 @@ pub(crate) async fn cancel(
 }
 
 /// `POST /api/v1/runs/{id}/abort`: a paused run rolls back.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/abort", tag = "runs",
+    params(("id" = String, Path, description = "The run")),
+    responses(
+        (status = 202, description = "The paused run rolls back"),
+        (status = 403, description = "Only the requester or the platform team controls a run", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run is not paused", body = ErrorBody),
+    )
+)]
 pub(crate) async fn abort(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -431,26 +509,60 @@ pub(crate) async fn abort(
 }
 
 /// Body of a step retry: an optional edited input.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StepRetry {
+    /// Replaces the step's input for this attempt.
     input: Option<Value>,
 }
 
 /// `POST /api/v1/runs/{id}/steps/{step}/retry`.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/steps/{step}/retry", tag = "runs",
+    params(("id" = String, Path, description = "The run"), ("step" = String, Path, description = "The paused step")),
+    request_body(content = Option<StepRetry>, description = "An edited input, optionally"),
+    responses(
+        (status = 202, description = "The paused step runs again"),
+        (status = 403, description = "Only the requester or the platform team controls a run", body = ErrorBody),
+        (status = 404, description = "No such run or step", body = ErrorBody),
+        (status = 409, description = "The step is not paused", body = ErrorBody),
+    )
+)]
 pub(crate) async fn retry_step(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path((id, step)): Path<(String, String)>,
-    body: Option<Json<StepRetry>>,
+    body: Bytes,
 ) -> Result<StatusCode, ApiError> {
+    // The body is optional: without one the step runs again with the input it had.
+    let input = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<StepRetry>(&body)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid-json",
+                    format!("send {{\"input\": {{...}}}} or nothing: {e}"),
+                )
+            })?
+            .input
+    };
     may_control(&state, &principal, &id).await?;
-    let input = body.and_then(|Json(b)| b.input);
     state.executor.resolve_step(&id, &step, true, input).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `POST /api/v1/runs/{id}/steps/{step}/skip`.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/steps/{step}/skip", tag = "runs",
+    params(("id" = String, Path, description = "The run"), ("step" = String, Path, description = "The paused step")),
+    responses(
+        (status = 202, description = "The paused step is skipped and the run goes on"),
+        (status = 403, description = "Only the requester or the platform team controls a run", body = ErrorBody),
+        (status = 404, description = "No such run or step", body = ErrorBody),
+        (status = 409, description = "The step is not paused", body = ErrorBody),
+    )
+)]
 pub(crate) async fn skip_step(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -462,13 +574,25 @@ pub(crate) async fn skip_step(
 }
 
 /// Body of a resubmit.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Resubmit {
+    /// The edited parameters.
     parameters: Value,
 }
 
 /// `POST /api/v1/runs/{id}/resubmit`: a new run with edited parameters, linked to this one.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/resubmit", tag = "runs",
+    params(("id" = String, Path, description = "The run to resubmit")),
+    request_body = Resubmit,
+    responses(
+        (status = 201, description = "A new run with the edited parameters, linked to this one", body = Resubmitted),
+        (status = 403, description = "The caller may not run the template", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "Only template runs can be resubmitted", body = ErrorBody),
+    )
+)]
 pub(crate) async fn resubmit(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -496,16 +620,30 @@ pub(crate) async fn resubmit(
 }
 
 /// Body of a rating.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rating {
+    /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     score: i64,
+    /// At most 2,000 characters.
     #[serde(default)]
     comment: String,
 }
 
 /// `POST /api/v1/runs/{id}/rating` `{"score": 1..5, "comment"}`: the requester rates a
 /// finished run; a second rating replaces the first.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/rating", tag = "runs",
+    params(("id" = String, Path, description = "The finished run")),
+    request_body = Rating,
+    responses(
+        (status = 204, description = "Stored (replacing the caller's earlier rating)"),
+        (status = 403, description = "Only the requester rates a run", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has not finished", body = ErrorBody),
+    )
+)]
 pub(crate) async fn rate(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -568,6 +706,11 @@ pub async fn rate_run(
 }
 
 /// `GET /api/v1/runs/{id}/rating`: the run's ratings.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/rating", tag = "runs",
+    params(("id" = String, Path, description = "The run")),
+    responses((status = 200, description = "The run's ratings", body = RatingList))
+)]
 pub(crate) async fn ratings(
     State(state): State<AppState>,
     Path(id): Path<String>,

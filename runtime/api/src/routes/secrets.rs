@@ -14,16 +14,28 @@ use axum::Extension;
 use lever_identity::Principal;
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{ErrorBody, SecretView};
 use crate::{ApiError, AppState};
+use utoipa::ToSchema;
 
 /// Body of the request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutSecret {
+    /// The value, sealed at rest.
     value: String,
 }
 
 /// Creates or replaces a secret.
+#[utoipa::path(
+    put, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path, description = "The secret; may contain `/`")),
+    request_body = PutSecret,
+    responses(
+        (status = 204, description = "Stored, sealed at rest"),
+        (status = 403, description = "Storing secrets needs the platform role", body = ErrorBody),
+    )
+)]
 pub(crate) async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -52,6 +64,15 @@ pub(crate) async fn put(
 }
 
 /// Reveals a secret to a platform user or one of its recorded readers.
+#[utoipa::path(
+    get, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path, description = "The secret; may contain `/`")),
+    responses(
+        (status = 200, description = "The value (the reveal is audited)", body = SecretView),
+        (status = 403, description = "The caller is not one of the secret's readers", body = ErrorBody),
+        (status = 404, description = "No such secret", body = ErrorBody),
+    )
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -114,6 +135,15 @@ pub async fn reveal(
 }
 
 /// Deletes a secret: 204, or 404 when there is none.
+#[utoipa::path(
+    delete, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path, description = "The secret; may contain `/`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Deleting secrets needs the platform role", body = ErrorBody),
+        (status = 404, description = "No such secret", body = ErrorBody),
+    )
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

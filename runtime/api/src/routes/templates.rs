@@ -14,9 +14,22 @@ use lever_catalog::Preview;
 use lever_identity::Principal;
 
 use crate::auth::require_platform;
+use crate::openapi::schemas::{
+    ErrorBody, PreviewView, TemplateApplied, TemplateList, TemplateView, Validation,
+};
 use crate::{ApiError, AppState};
+use utoipa::{IntoParams, ToSchema};
 
 /// Applies a template (YAML or JSON body): 201 for a new version, 200 when unchanged.
+#[utoipa::path(
+    post, path = "/api/v1/templates", tag = "templates",
+    request_body(content = String, content_type = "application/yaml", description = "The template: a Backstage `Template` or a Lever template, as YAML or JSON"),
+    responses(
+        (status = 201, description = "A new version", body = TemplateApplied),
+        (status = 200, description = "The latest version already has this source", body = TemplateApplied),
+        (status = 403, description = "Publishing templates needs the platform role", body = ErrorBody),
+    )
+)]
 pub(crate) async fn apply(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -46,14 +59,23 @@ pub(crate) async fn apply(
 }
 
 /// Query of the search.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SearchQuery {
+    /// Words in the name, title or description.
     q: Option<String>,
+    /// A tag.
     tag: Option<String>,
+    /// An owner (`group:payments`).
     owner: Option<String>,
 }
 
 /// Searches the latest versions by words, tag and owner.
+#[utoipa::path(
+    get, path = "/api/v1/templates", tag = "templates",
+    params(SearchQuery),
+    responses((status = 200, description = "The latest version of each template found", body = TemplateList))
+)]
 pub(crate) async fn search(
     State(state): State<AppState>,
     query: Result<Query<SearchQuery>, QueryRejection>,
@@ -75,6 +97,14 @@ pub(crate) async fn search(
 }
 
 /// Metadata and form pages of the latest version.
+#[utoipa::path(
+    get, path = "/api/v1/templates/{name}", tag = "templates",
+    params(("name" = String, Path, description = "The template")),
+    responses(
+        (status = 200, description = "The latest version's metadata, form pages and steps", body = TemplateView),
+        (status = 404, description = "No such template", body = ErrorBody),
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -101,14 +131,25 @@ pub(crate) async fn show(
 }
 
 /// Body of validate and preview.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ParametersBody {
+    /// The form's answers.
     #[serde(default)]
     parameters: Value,
 }
 
 /// 200 with the parameters (defaults filled) when valid; 422 with the errors per field when not.
+#[utoipa::path(
+    post, path = "/api/v1/templates/{name}/validate", tag = "templates",
+    params(("name" = String, Path, description = "The template")),
+    request_body = ParametersBody,
+    responses(
+        (status = 200, description = "Valid: the parameters with the form's defaults filled in", body = Validation),
+        (status = 422, description = "Invalid: the errors per field", body = Validation),
+        (status = 404, description = "No such template", body = ErrorBody),
+    )
+)]
 pub(crate) async fn validate(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -128,6 +169,16 @@ pub(crate) async fn validate(
 }
 
 /// What a run would do: steps with rendered inputs and plans, cost, approval route.
+#[utoipa::path(
+    post, path = "/api/v1/templates/{name}/preview", tag = "templates",
+    params(("name" = String, Path, description = "The template")),
+    request_body = ParametersBody,
+    responses(
+        (status = 200, description = "Each step with its rendered input and plan, the resources and their monthly cost, and the approval route with its reasons", body = PreviewView),
+        (status = 403, description = "The caller may not run this template", body = ErrorBody),
+        (status = 404, description = "No such template", body = ErrorBody),
+    )
+)]
 pub(crate) async fn preview(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -90,14 +90,16 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     if let Err(e) = lever_metrics::install(env!("CARGO_PKG_VERSION")) {
         tracing::warn!("metrics are not recorded: {e}");
     }
-    let app = local.http_limits.apply(lever_api::observed(
-        lever_api::router(state.clone())
-            .merge(lever_api::metrics_router(
-                state.clone(),
-                address.ip().is_loopback(),
-            ))
-            .merge(lever_web::router(lever_web::WebState::new(state, address))),
-    ));
+    let app = local
+        .http_limits
+        .apply(lever_api::observed(lever_api::answer_panics(
+            lever_api::router(state.clone())
+                .merge(lever_api::metrics_router(
+                    state.clone(),
+                    address.ip().is_loopback(),
+                ))
+                .merge(lever_web::router(lever_web::WebState::new(state, address))),
+        )));
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");
     crate::listener::serve(listener, app, &local.http_limits, shutdown()).await?;

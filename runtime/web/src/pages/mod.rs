@@ -1,5 +1,6 @@
 //! One module per page (or group of pages).
 
+pub(crate) mod api_reference;
 pub(crate) mod approvals;
 pub(crate) mod catalog;
 pub(crate) mod form;

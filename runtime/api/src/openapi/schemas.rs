@@ -1,0 +1,513 @@
+//! The shapes of the API's answers, for the OpenAPI document. The handlers build their JSON
+//! from the stores' records; these types describe it field by field (nested documents the
+//! caller defines — inputs, outputs, form pages — stay free-form objects). schemathesis checks
+//! every answer of a live server against them in CI, so they cannot drift unseen.
+
+// The types are only described, never built: the handlers answer the records themselves.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Every error: a stable code, a message that says what to fix, and details where there are
+/// some (field errors, the line of a syntax error).
+#[derive(ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// The error itself.
+#[derive(ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable, kebab-case: `invalid-json`, `forbidden`, `not-found`, `wrong-state`...
+    code: String,
+    /// What went wrong and what to do about it.
+    message: String,
+    /// Structured details, when there are any.
+    details: Option<Value>,
+}
+
+/// Where a run stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub(crate) enum RunStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Waiting,
+    Paused,
+    RollingBack,
+    RolledBack,
+    RollbackFailed,
+    Cancelled,
+    AwaitingApproval,
+    Rejected,
+}
+
+/// A run accepted (201) or found again by its idempotency key (200).
+#[derive(ToSchema)]
+pub(crate) struct RunCreated {
+    /// The run's id: `GET /api/v1/runs/{id}` follows it.
+    id: String,
+    status: RunStatus,
+    /// The approval route the policy chose: `route`, `policy_version`, `reasons`, `stages`.
+    approval: Value,
+}
+
+/// One run with its steps, log and approval stages.
+#[derive(ToSchema)]
+pub(crate) struct RunView {
+    id: String,
+    /// The action of a single-action run (`null` for a template run).
+    action: Option<String>,
+    action_version: Option<String>,
+    /// The template of a template run.
+    template: Option<String>,
+    template_version: Option<i64>,
+    status: RunStatus,
+    /// A single-action run's input.
+    input: Option<Value>,
+    /// A template run's parameters.
+    parameters: Option<Value>,
+    steps: Vec<StepView>,
+    output: Option<Value>,
+    error: Option<Value>,
+    logs: Vec<LogLine>,
+    /// Who asked for it.
+    requester: String,
+    environment: String,
+    /// How many times the run was started.
+    attempt: i64,
+    /// `automatic`, `review`...
+    approval_route: Option<String>,
+    policy_version: Option<String>,
+    /// The run this one was resubmitted from.
+    resubmitted_from: Option<String>,
+    /// Milliseconds since the epoch.
+    created_at: i64,
+    updated_at: i64,
+    /// The approval stages of the run, each with its approvers, SLA and decisions.
+    approvals: Vec<Value>,
+}
+
+/// One step of a run.
+#[derive(ToSchema)]
+pub(crate) struct StepView {
+    id: String,
+    /// `pending`, `running`, `succeeded`, `failed`, `paused`, `skipped`, `rolled-back`...
+    status: String,
+    attempts: i64,
+    /// The rendered input (a secrets-store value is shown as `[sealed]`).
+    input: Option<Value>,
+    output: Option<Value>,
+    error: Option<Value>,
+}
+
+/// One line of a run's log.
+#[derive(ToSchema)]
+pub(crate) struct LogLine {
+    /// Position in the run's log.
+    seq: i64,
+    /// Milliseconds since the epoch.
+    at_ms: i64,
+    /// `plugin`, `stdout`, `stderr` or `host`.
+    source: String,
+    /// `debug`, `info`, `warn`, `error` or `progress`.
+    level: String,
+    message: String,
+}
+
+/// The 100 most recent runs.
+#[derive(ToSchema)]
+pub(crate) struct RunList {
+    runs: Vec<RunSummary>,
+}
+
+/// A run in a list.
+#[derive(ToSchema)]
+pub(crate) struct RunSummary {
+    id: String,
+    /// The action (the template's first action for a template run).
+    action: String,
+    template: Option<String>,
+    status: RunStatus,
+    created_at: i64,
+}
+
+/// Events after `after`.
+#[derive(ToSchema)]
+pub(crate) struct EventList {
+    events: Vec<RunEvent>,
+}
+
+/// Something that happened to a run; the same objects are the `data` of the event stream.
+#[derive(ToSchema)]
+pub(crate) struct RunEvent {
+    /// Increasing: resume with `after=ID`.
+    id: i64,
+    run_id: String,
+    /// `step-started`, `log`, `progress`, `retrying`, `step-succeeded`, `step-failed`,
+    /// `step-skipped`, `rolled-back`, `run-paused`, `run-finished`...
+    kind: String,
+    step_id: Option<String>,
+    data: Value,
+    at_ms: i64,
+}
+
+/// A resubmitted run.
+#[derive(ToSchema)]
+pub(crate) struct Resubmitted {
+    /// The new run.
+    id: String,
+    /// The run it came from.
+    resubmitted_from: String,
+}
+
+/// A run's ratings.
+#[derive(ToSchema)]
+pub(crate) struct RatingList {
+    ratings: Vec<RatingView>,
+}
+
+/// One rating.
+#[derive(ToSchema)]
+pub(crate) struct RatingView {
+    run_id: String,
+    user_id: String,
+    /// 1 to 5.
+    score: i64,
+    comment: String,
+    created_at: i64,
+}
+
+/// A WebAssembly component's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct Component(Vec<u8>);
+
+/// A published plugin version.
+#[derive(ToSchema)]
+pub(crate) struct PluginView {
+    name: String,
+    version: String,
+    /// `action` or `adapter`.
+    kind: String,
+    /// `sha256:` and the hex digest of the component's bytes.
+    digest: String,
+    /// Bytes.
+    size: i64,
+    description: Option<String>,
+    /// The manifest the component declares: schemas, grants, risk.
+    manifest: Value,
+    /// Fuel, memory, time and output limits it runs under.
+    limits: Value,
+    /// Hosts and secrets it may reach.
+    grants: Value,
+    published_at: i64,
+}
+
+/// Every published plugin version.
+#[derive(ToSchema)]
+pub(crate) struct PluginList {
+    plugins: Vec<PluginView>,
+}
+
+/// One plugin's versions.
+#[derive(ToSchema)]
+pub(crate) struct PluginVersions {
+    name: String,
+    /// The version a bare name resolves to.
+    latest: String,
+    versions: Vec<PluginView>,
+}
+
+/// A template applied.
+#[derive(ToSchema)]
+pub(crate) struct TemplateApplied {
+    name: String,
+    version: i64,
+    /// What loads but may not do what its author meant.
+    warnings: Vec<String>,
+}
+
+/// A template in the catalog.
+#[derive(ToSchema)]
+pub(crate) struct TemplateSummary {
+    name: String,
+    version: i64,
+    title: Option<String>,
+    description: Option<String>,
+    owner: Option<String>,
+    tags: Vec<String>,
+}
+
+/// Templates found.
+#[derive(ToSchema)]
+pub(crate) struct TemplateList {
+    templates: Vec<TemplateSummary>,
+}
+
+/// A template's metadata, form pages and steps.
+#[derive(ToSchema)]
+pub(crate) struct TemplateView {
+    name: String,
+    version: i64,
+    title: Option<String>,
+    description: Option<String>,
+    owner: Option<String>,
+    #[schema(rename = "type")]
+    template_type: Option<String>,
+    tags: Vec<String>,
+    /// The form's pages: JSON Schemas with their `ui:` hints.
+    pages: Vec<Value>,
+    steps: Vec<TemplateStep>,
+    warnings: Vec<String>,
+}
+
+/// A step of a template.
+#[derive(ToSchema)]
+pub(crate) struct TemplateStep {
+    id: String,
+    name: Option<String>,
+    action: String,
+}
+
+/// Parameters checked against the template's form.
+#[derive(ToSchema)]
+pub(crate) struct Validation {
+    valid: bool,
+    /// The parameters with the form's defaults filled in.
+    parameters: Value,
+    /// Per field: `path` and the `message` that says what to fix.
+    errors: Vec<Value>,
+}
+
+/// What a run would do, before it is submitted.
+#[derive(ToSchema)]
+pub(crate) struct PreviewView {
+    template: String,
+    version: i64,
+    /// The parameters with defaults filled in.
+    parameters: Value,
+    /// Field errors; a preview is shown even for an invalid form.
+    errors: Vec<Value>,
+    /// Each step with its rendered input, plan, resources, cost and risk.
+    steps: Vec<Value>,
+    /// Actions the template names that are not published.
+    missing_actions: Vec<Value>,
+    /// The total monthly cost of the resources the plans report, in cents.
+    monthly_cost_cents: i64,
+    /// The approval route and its reasons.
+    approval: Option<Value>,
+}
+
+/// Approval stages.
+#[derive(ToSchema)]
+pub(crate) struct ApprovalList {
+    /// Each stage with its run's context, approvers, SLA and decisions.
+    approvals: Vec<Value>,
+}
+
+/// A decision recorded.
+#[derive(ToSchema)]
+pub(crate) struct DecisionView {
+    outcome: DecideOutcome,
+    /// The stage after the decision.
+    approval: Value,
+}
+
+/// What a decision did.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub(crate) enum DecideOutcome {
+    Counted,
+    StageApproved,
+    RunReleased,
+    RunRejected,
+}
+
+/// What was sent to the caller.
+#[derive(ToSchema)]
+pub(crate) struct NotificationList {
+    notifications: Vec<NotificationView>,
+}
+
+/// A notification, with the caller's own one-click links.
+#[derive(ToSchema)]
+pub(crate) struct NotificationView {
+    id: i64,
+    stage_id: String,
+    /// `approval-requested`, `reminder`, `escalated`, `expired`.
+    kind: String,
+    recipients: Vec<String>,
+    body: Value,
+    at: i64,
+    /// `approve` and `reject` links for the caller.
+    links: Option<Value>,
+}
+
+/// A policy version published.
+#[derive(ToSchema)]
+pub(crate) struct PolicyPublished {
+    name: String,
+    version: i64,
+    sha256: String,
+    /// The version of the policies now in force.
+    in_force: String,
+}
+
+/// The stored policies and the version in force.
+#[derive(ToSchema)]
+pub(crate) struct PolicyList {
+    in_force: String,
+    policies: Vec<PolicySummary>,
+}
+
+/// A stored policy version.
+#[derive(ToSchema)]
+pub(crate) struct PolicySummary {
+    name: String,
+    version: i64,
+    sha256: String,
+    created_by: String,
+    created_at: i64,
+}
+
+/// A policy with its Rego source.
+#[derive(ToSchema)]
+pub(crate) struct PolicyView {
+    name: String,
+    /// A number, or `builtin` for the default policy never replaced.
+    #[schema(value_type = Value)]
+    version: Value,
+    source: String,
+    sha256: Option<String>,
+    created_by: Option<String>,
+    created_at: Option<i64>,
+}
+
+/// A policy decision.
+#[derive(ToSchema)]
+pub(crate) struct Evaluation {
+    /// The route, its stages and the reasons.
+    decision: Value,
+    policy_version: String,
+}
+
+/// Audit rows.
+#[derive(ToSchema)]
+pub(crate) struct AuditList {
+    entries: Vec<AuditRow>,
+}
+
+/// One row of the hash-chained audit trail.
+#[derive(ToSchema)]
+pub(crate) struct AuditRow {
+    seq: i64,
+    at: i64,
+    run_id: Option<String>,
+    kind: String,
+    actor: String,
+    data: Value,
+    policy_version: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+/// The audit chain checked.
+#[derive(ToSchema)]
+pub(crate) struct AuditCheck {
+    rows: i64,
+    intact: bool,
+    /// The rows that do not hold, and why.
+    problems: Vec<String>,
+}
+
+/// The caller.
+#[derive(ToSchema)]
+pub(crate) struct Me {
+    id: String,
+    name: String,
+    email: Option<String>,
+    team: Option<String>,
+    groups: Vec<String>,
+    /// `developer`, and what the groups grant: `approver`, `platform`.
+    roles: Vec<String>,
+    /// Which templates the caller's groups may run.
+    runs: Vec<Value>,
+    /// How the caller authenticated.
+    source: Value,
+}
+
+/// A token created: the secret is shown this once.
+#[derive(ToSchema)]
+pub(crate) struct TokenCreated {
+    token: String,
+    record: TokenView,
+}
+
+/// A token, never its secret.
+#[derive(ToSchema)]
+pub(crate) struct TokenView {
+    id: String,
+    user_id: String,
+    name: String,
+    created_at: i64,
+    created_by: String,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+/// Tokens.
+#[derive(ToSchema)]
+pub(crate) struct TokenList {
+    tokens: Vec<TokenView>,
+}
+
+/// The manual clock moved.
+#[derive(ToSchema)]
+pub(crate) struct ClockView {
+    now_ms: i64,
+    /// RFC 3339.
+    now: String,
+}
+
+/// What each capability is bound to.
+#[derive(ToSchema)]
+pub(crate) struct BindingList {
+    bindings: Vec<BindingView>,
+}
+
+/// One capability.
+#[derive(ToSchema)]
+pub(crate) struct BindingView {
+    /// `git-provider`, `secrets-store`, `infrastructure`, `notifier`, `observability`.
+    capability: String,
+    functions: Vec<String>,
+    /// The adapter or built-in (`builtin:postgres`), `null` when unbound.
+    adapter: Option<String>,
+    /// Its settings; credentials are `secret://` references.
+    settings: Option<Value>,
+}
+
+/// A revealed secret.
+#[derive(ToSchema)]
+pub(crate) struct SecretView {
+    name: String,
+    value: String,
+}
+
+/// The platform's adoption, efficiency, quality and satisfaction over a window, and the
+/// sentences that read them together.
+#[derive(ToSchema)]
+pub(crate) struct InsightsView {
+    from: i64,
+    to: i64,
+    adoption: Value,
+    efficiency: Value,
+    quality: Value,
+    satisfaction: Value,
+    /// Findings: a sentence with the numbers behind it.
+    interpretation: Vec<Value>,
+}
