@@ -427,6 +427,57 @@ async fn platform_pages_show_plugins_templates_bindings_policies_and_the_audit_c
 }
 
 #[tokio::test]
+async fn the_api_reference_page_shows_every_operation_of_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let document: serde_json::Value = reqwest::get(format!("{}/api/v1/openapi.json", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+    // Every signed-in user reaches it from the main navigation.
+    alice.click("nav[aria-label=Main] a[href='/api']").await;
+    alice.find("#tag-runs").await;
+    let page = alice.source().await;
+    assert_eq!(
+        page.matches("class=\"card operation\"").count(),
+        operations,
+        "one entry per operation of the document"
+    );
+    // An operation opens to its parameters, body and answers; its body links to the schema.
+    alice.click("#post-api-v1-runs summary").await;
+    let create = alice.text("#post-api-v1-runs").await;
+    for expected in [
+        "Request body",
+        "application/json",
+        "201",
+        "CreateRun",
+        "ErrorBody",
+    ] {
+        assert!(create.contains(expected), "{expected} in {create}");
+    }
+    alice.shot("api-reference-operation").await;
+    alice
+        .click("#post-api-v1-runs a[href='#schema-CreateRun']")
+        .await;
+    alice.click("#schema-CreateRun summary").await;
+    let schema = alice.text("#schema-CreateRun").await;
+    assert!(schema.contains("idempotency_key"), "{schema}");
+    alice.shot("api-reference-schema").await;
+    alice.close().await;
+}
+
+#[tokio::test]
 async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
@@ -686,6 +737,7 @@ async fn every_page_answers_every_demo_user() {
             "/platform",
             "/platform/audit",
             "/platform/insights",
+            "/api",
         ] {
             let response = http
                 .get(format!("{}{path}", server.url))

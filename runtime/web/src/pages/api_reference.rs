@@ -21,9 +21,48 @@ struct Operation {
     description: String,
     parameters: Vec<Value>,
     /// Content type and schema of the body, if it takes one.
-    body: Option<(String, Value)>,
+    body: Option<(String, Schema)>,
     /// Status, description and the schema of each answer.
-    responses: Vec<(String, String, Option<Value>)>,
+    responses: Vec<(String, String, Option<Schema>)>,
+}
+
+/// A schema as the page shows it: a link to a named one, or the schema itself.
+#[derive(Serialize)]
+struct Schema {
+    /// The named schema it refers to.
+    name: Option<String>,
+    /// Whether it is an array of the named schema.
+    array: bool,
+    /// The schema, when it names none.
+    inline: Value,
+}
+
+impl Schema {
+    fn of(schema: &Value) -> Schema {
+        let name_of = |s: &Value| {
+            s["$ref"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .map(str::to_string)
+        };
+        match (name_of(schema), name_of(&schema["items"])) {
+            (Some(name), _) => Schema {
+                name: Some(name),
+                array: false,
+                inline: Value::Null,
+            },
+            (None, Some(name)) if schema["type"] == "array" => Schema {
+                name: Some(name),
+                array: true,
+                inline: Value::Null,
+            },
+            _ => Schema {
+                name: None,
+                array: false,
+                inline: schema.clone(),
+            },
+        }
+    }
 }
 
 /// A tag with its operations.
@@ -52,7 +91,7 @@ fn sections(document: &Value) -> Vec<Section> {
             let body = op["requestBody"]["content"]
                 .as_object()
                 .and_then(|c| c.iter().next())
-                .map(|(kind, content)| (kind.clone(), content["schema"].clone()));
+                .map(|(kind, content)| (kind.clone(), Schema::of(&content["schema"])));
             let responses = op["responses"]
                 .as_object()
                 .into_iter()
@@ -61,7 +100,7 @@ fn sections(document: &Value) -> Vec<Section> {
                     let schema = r["content"]
                         .as_object()
                         .and_then(|c| c.values().next())
-                        .map(|c| c["schema"].clone());
+                        .map(|c| Schema::of(&c["schema"]));
                     (
                         status.clone(),
                         r["description"].as_str().unwrap_or_default().to_string(),
