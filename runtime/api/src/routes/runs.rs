@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use lever_runs::{RunRequest, SubmitError, Target};
-use lever_store::RunRecord;
+use lever_store::{RunRecord, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -404,18 +404,22 @@ pub(crate) async fn events(
     if !wants_sse {
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(60));
+        let mut commits = state.store.event_commits();
         loop {
             let events = state.store.run_events(&id, after).await?;
-            if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !events.is_empty() || left.is_zero() {
                 return Ok(Json(json!({ "events": events })).into_response());
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            Store::next_events(&mut commits, left.min(Store::EVENT_POLL_FALLBACK)).await;
         }
     }
     let store = state.store.clone();
+    // Subscribed before the first read: a commit between a read and the wait still wakes it.
+    let commits = store.event_commits();
     let stream = futures::stream::unfold(
-        (store, id, after, false),
-        |(store, id, mut after, done)| async move {
+        (store, id, after, false, commits),
+        |(store, id, mut after, done, mut commits)| async move {
             if done {
                 return None;
             }
@@ -433,9 +437,12 @@ pub(crate) async fn events(
                                 .data(json!(e).to_string()))
                         })
                         .collect();
-                    return Some((futures::stream::iter(batch), (store, id, after, finished)));
+                    return Some((
+                        futures::stream::iter(batch),
+                        (store, id, after, finished, commits),
+                    ));
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                Store::next_events(&mut commits, Store::EVENT_POLL_FALLBACK).await;
             }
         },
     );

@@ -4,7 +4,6 @@
 //! batch of new events re-renders the page body on the server.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -221,9 +220,11 @@ pub(crate) async fn live(
         return Err(lever_api::ApiError::not_found(format!("no run with id `{id}`")).into());
     }
     let after = query.after.unwrap_or(0);
+    // Subscribed before the first read: a commit between a read and the wait still wakes it.
+    let commits = state.app.store.event_commits();
     let stream = futures::stream::unfold(
-        (state, viewer, id, after, false),
-        |(state, viewer, id, mut after, done)| async move {
+        (state, viewer, id, after, false, commits),
+        |(state, viewer, id, mut after, done, mut commits)| async move {
             if done {
                 return None;
             }
@@ -268,10 +269,14 @@ pub(crate) async fn live(
                     }
                     return Some((
                         futures::stream::iter(batch),
-                        (state, viewer, id, after, finished),
+                        (state, viewer, id, after, finished, commits),
                     ));
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                lever_store::Store::next_events(
+                    &mut commits,
+                    lever_store::Store::EVENT_POLL_FALLBACK,
+                )
+                .await;
             }
         },
     );
