@@ -9,6 +9,7 @@ mod cli;
 mod corpus;
 mod demo;
 mod email;
+mod event_delivery;
 mod fuzz;
 mod http_limits;
 mod identity;

@@ -24,7 +24,7 @@ pub mod services {
     pub use crate::routes::insights::{InsightsQuery, insights};
     pub use crate::routes::plugins::plugin_json;
     pub use crate::routes::runs::{
-        may_control, rate_run, resubmit_run, submit_template, view as run_view,
+        last_event_id, may_control, rate_run, resubmit_run, submit_template, view as run_view,
     };
     pub use crate::routes::secrets::reveal as reveal_secret;
     pub use crate::routes::templates::route as route_template;

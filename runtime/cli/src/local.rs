@@ -105,6 +105,8 @@ impl Location {
         )
         .await?;
         executor.set_run_log_limit(run_log_limit(&config_text)?);
+        let (notify, poll_fallback) = event_delivery(&config_text)?;
+        store.configure_event_delivery(notify, poll_fallback);
         Ok(Local {
             store,
             registry,
@@ -186,6 +188,45 @@ fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
     Ok(section
         .and_then(|s| s.run_logs)
         .map_or(lever_runs::DEFAULT_RUN_LOG_BYTES, |r| r.max_bytes_per_run))
+}
+
+/// The `events:` section of lever.yaml: `notify` (PostgreSQL notifications between nodes,
+/// default on) and `poll_fallback_ms` (how long a stream waits before reading the table
+/// anyway, default 1,000).
+fn event_delivery(config_text: &str) -> anyhow::Result<(bool, std::time::Duration)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Events {
+        #[serde(default = "yes")]
+        notify: bool,
+        #[serde(default = "a_second")]
+        poll_fallback_ms: u64,
+    }
+    fn yes() -> bool {
+        true
+    }
+    fn a_second() -> u64 {
+        1_000
+    }
+    #[derive(serde::Deserialize)]
+    struct Section {
+        #[serde(default)]
+        events: Option<Events>,
+    }
+    let section: Option<Section> = serde_yaml::from_str(config_text).context(
+        "the config's `events:` section is not valid: use notify (true/false) and poll_fallback_ms (milliseconds, at least 1)",
+    )?;
+    let events = section.and_then(|s| s.events).unwrap_or(Events {
+        notify: true,
+        poll_fallback_ms: 1_000,
+    });
+    if events.poll_fallback_ms == 0 {
+        anyhow::bail!("events.poll_fallback_ms is 0; give at least 1 (milliseconds)");
+    }
+    Ok((
+        events.notify,
+        std::time::Duration::from_millis(events.poll_fallback_ms),
+    ))
 }
 
 /// The `http:` section of lever.yaml (each bound defaults as `HttpLimits` says).

@@ -8,6 +8,7 @@ mod approvals;
 mod audit;
 mod audit_anchor;
 mod clock;
+mod events;
 mod insights;
 mod plugins;
 mod policies;
@@ -107,9 +108,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Bumped after each commit that added run events, so event streams in this process wake
-    /// when there is something new instead of polling the table.
-    events_committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// How committed run events reach the event streams of this process.
+    events: std::sync::Arc<events::Delivery>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -158,10 +158,14 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
+        let events = std::sync::Arc::new(events::Delivery::default());
+        if backend == Backend::Postgres {
+            events::listen(&url, &events);
+        }
         Ok(Self {
             pool,
             backend,
-            events_committed: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
+            events,
         })
     }
 

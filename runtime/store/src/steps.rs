@@ -127,6 +127,7 @@ impl Store {
         .await?;
         if let Some((kind, data)) = event {
             insert_event(&mut tx, run_id, kind, Some(step_id), data, now).await?;
+            self.announce_events(&mut tx, run_id).await?;
         }
         tx.commit().await?;
         if event.is_some() {
@@ -145,34 +146,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         insert_event(&mut tx, run_id, kind, step_id, data, now_ms()).await?;
+        self.announce_events(&mut tx, run_id).await?;
         tx.commit().await?;
         self.events_were_committed();
         Ok(())
-    }
-
-    fn events_were_committed(&self) {
-        self.events_committed
-            .send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    /// How long an event stream waits for a wake-up before it reads the table anyway: events
-    /// committed by another process (another node on the same PostgreSQL) wake no one here.
-    pub const EVENT_POLL_FALLBACK: std::time::Duration = std::time::Duration::from_millis(500);
-
-    /// Waits until this process commits run events after `seen` (a receiver from
-    /// [`Store::event_commits`]), or `at_most` passes — the bound keeps events that another
-    /// process (another node on the same PostgreSQL) committed visible.
-    pub async fn next_events(
-        seen: &mut tokio::sync::watch::Receiver<u64>,
-        at_most: std::time::Duration,
-    ) {
-        let _ = tokio::time::timeout(at_most, seen.changed()).await;
-    }
-
-    /// A receiver that [`Store::next_events`] waits on; subscribe before reading the events,
-    /// so a commit between the read and the wait is not missed.
-    pub fn event_commits(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.events_committed.subscribe()
     }
 
     /// Events of a run after id `after`, oldest first.

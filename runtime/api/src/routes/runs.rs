@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use lever_runs::{RunRequest, SubmitError, Target};
-use lever_store::{RunRecord, Store};
+use lever_store::RunRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -378,7 +378,7 @@ pub(crate) struct EventsQuery {
     get, path = "/api/v1/runs/{id}/events", tag = "runs",
     params(("id" = String, Path, description = "The run"), EventsQuery),
     responses(
-        (status = 200, description = "Events after `after`: JSON, or server-sent events (each `data` a run event) when the client accepts `text/event-stream`, until the run finishes",
+        (status = 200, description = "Events after `after` (or the `Last-Event-ID` a reconnecting stream sends): JSON, or server-sent events (each `data` a run event, its `id` the event's) when the client accepts `text/event-stream`, until the run finishes",
             content(
                 (EventList = "application/json"),
                 (String = "text/event-stream"),
@@ -396,7 +396,7 @@ pub(crate) async fn events(
     if state.store.run(&id).await?.is_none() {
         return Err(ApiError::not_found(format!("no run with id `{id}`")));
     }
-    let after = query.after.unwrap_or(0);
+    let after = query.after.unwrap_or(0).max(last_event_id(&headers));
     let wants_sse = headers
         .get("accept")
         .and_then(|v| v.to_str().ok())
@@ -411,7 +411,7 @@ pub(crate) async fn events(
             if !events.is_empty() || left.is_zero() {
                 return Ok(Json(json!({ "events": events })).into_response());
             }
-            Store::next_events(&mut commits, left.min(Store::EVENT_POLL_FALLBACK)).await;
+            state.store.next_events(&mut commits, left).await;
         }
     }
     let store = state.store.clone();
@@ -442,7 +442,7 @@ pub(crate) async fn events(
                         (store, id, after, finished, commits),
                     ));
                 }
-                Store::next_events(&mut commits, Store::EVENT_POLL_FALLBACK).await;
+                store.next_events(&mut commits, Duration::MAX).await;
             }
         },
     );
@@ -450,6 +450,16 @@ pub(crate) async fn events(
     Ok(Sse::new(stream.flatten())
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// The `Last-Event-ID` a reconnecting event-stream client sends (each event's id is its
+/// position), or 0.
+pub fn last_event_id(headers: &HeaderMap) -> i64 {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// `POST /api/v1/runs/{id}/retry`: restart a failed run from its failed step.

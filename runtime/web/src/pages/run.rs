@@ -207,6 +207,7 @@ pub(crate) async fn live(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(query): Query<LiveQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, WebError> {
     // Refuse an unknown run up front, as a page.
     if state
@@ -219,7 +220,12 @@ pub(crate) async fn live(
     {
         return Err(lever_api::ApiError::not_found(format!("no run with id `{id}`")).into());
     }
-    let after = query.after.unwrap_or(0);
+    // A reconnecting browser resumes after the last update it got (each update's id is the
+    // newest event it shows).
+    let after = query
+        .after
+        .unwrap_or(0)
+        .max(lever_api::services::last_event_id(&headers));
     // Subscribed before the first read: a commit between a read and the wait still wakes it.
     let commits = state.app.store.event_commits();
     let stream = futures::stream::unfold(
@@ -261,7 +267,10 @@ pub(crate) async fn live(
                                 minijinja::Value::from_serialize(&ctx),
                             )
                         {
-                            batch.push(Ok(Event::default().event("update").data(html)));
+                            batch.push(Ok(Event::default()
+                                .id(after.to_string())
+                                .event("update")
+                                .data(html)));
                         }
                     }
                     if finished {
@@ -272,11 +281,11 @@ pub(crate) async fn live(
                         (state, viewer, id, after, finished, commits),
                     ));
                 }
-                lever_store::Store::next_events(
-                    &mut commits,
-                    lever_store::Store::EVENT_POLL_FALLBACK,
-                )
-                .await;
+                state
+                    .app
+                    .store
+                    .next_events(&mut commits, std::time::Duration::MAX)
+                    .await;
             }
         },
     );

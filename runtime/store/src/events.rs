@@ -1,0 +1,133 @@
+//! How committed run events reach the event streams (the API's SSE and long-poll, the web's
+//! run page) without polling: every commit that adds run events bumps a counter the streams of
+//! this process wait on; on PostgreSQL the same transaction sends `NOTIFY lever_run_events`,
+//! and every node LISTENs and bumps its own counter, so a client on any node wakes when a run
+//! on another moves. The notification carries only the run id: streams re-read the events
+//! from the table, so the payload limit does not matter and a lost notification costs only
+//! latency — each stream still reads the table every `poll_fallback`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::{Backend, Store, StoreError};
+
+/// The channel PostgreSQL notifications travel on.
+const CHANNEL: &str = "lever_run_events";
+
+/// The wake-up counter and how it is fed.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    committed: watch::Sender<u64>,
+    /// Send `NOTIFY` on PostgreSQL (off behind a pooler that breaks LISTEN, e.g. PgBouncer in
+    /// transaction mode: other nodes then see events within `poll_fallback`).
+    notify: AtomicBool,
+    /// The longest a stream waits before reading the table anyway (ms).
+    poll_fallback_ms: AtomicU64,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            committed: watch::Sender::new(0),
+            notify: AtomicBool::new(true),
+            poll_fallback_ms: AtomicU64::new(1_000),
+        }
+    }
+}
+
+impl Delivery {
+    fn bump(&self) {
+        self.committed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// LISTENs on `url` for the other nodes' commits, reconnecting after a lost connection, for as
+/// long as the store lives.
+pub(crate) fn listen(url: &str, delivery: &Arc<Delivery>) {
+    let url = url.to_string();
+    let delivery: Weak<Delivery> = Arc::downgrade(delivery);
+    tokio::spawn(async move {
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot LISTEN for run events; streams poll until it can");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen(CHANNEL).await {
+                tracing::warn!(error = %e, "cannot LISTEN for run events; streams poll until it can");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                // `recv` reconnects by itself; an error means it could not.
+                let received = listener.recv().await;
+                let Some(delivery) = delivery.upgrade() else {
+                    return;
+                };
+                match received {
+                    Ok(_) => delivery.bump(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the LISTEN connection for run events");
+                        // What was committed meanwhile is read by the streams' next look.
+                        delivery.bump();
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+impl Store {
+    /// Sets how run events reach other nodes: `notify` sends PostgreSQL notifications (turn it
+    /// off behind a pooler that breaks LISTEN), `poll_fallback` bounds how long a stream waits
+    /// before it reads the table anyway.
+    pub fn configure_event_delivery(&self, notify: bool, poll_fallback: Duration) {
+        self.events.notify.store(notify, Ordering::Relaxed);
+        self.events.poll_fallback_ms.store(
+            poll_fallback.as_millis().clamp(1, u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Tells the other nodes, when `tx` commits, that run `run_id` has new events.
+    pub(crate) async fn announce_events(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        run_id: &str,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres && self.events.notify.load(Ordering::Relaxed) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(run_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Wakes this process's streams: events were committed.
+    pub(crate) fn events_were_committed(&self) {
+        self.events.bump();
+    }
+
+    /// A receiver that [`Store::next_events`] waits on; subscribe before reading the events,
+    /// so a commit between the read and the wait is not missed.
+    pub fn event_commits(&self) -> watch::Receiver<u64> {
+        self.events.committed.subscribe()
+    }
+
+    /// Waits until run events are committed after what `seen` saw (here, or on another node
+    /// that notified), at most `at_most` and at most the poll fallback.
+    pub async fn next_events(&self, seen: &mut watch::Receiver<u64>, at_most: Duration) {
+        let fallback = Duration::from_millis(self.events.poll_fallback_ms.load(Ordering::Relaxed));
+        let _ = tokio::time::timeout(at_most.min(fallback), seen.changed()).await;
+    }
+}
