@@ -8,6 +8,7 @@ mod audit_anchor;
 mod cli;
 mod corpus;
 mod demo;
+mod dispatch;
 mod email;
 mod event_delivery;
 mod fuzz;

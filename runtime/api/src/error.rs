@@ -18,6 +18,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<serde_json::Value>,
+    /// Seconds for `Retry-After`, on a 503 or 429.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,7 +30,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    /// Says when to try again (`Retry-After`, seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds structured details (field errors...).
@@ -69,7 +78,13 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             error["details"] = details;
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -152,6 +167,8 @@ impl From<SubmitError> for ApiError {
             SubmitError::Malformed(m) => ApiError::bad_request("invalid-request", m),
             SubmitError::NotFound(m) => ApiError::not_found(m),
             SubmitError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "wrong-state", m),
+            SubmitError::Busy(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m)
+                .with_retry_after(lever_runs::RETRY_AFTER.as_secs()),
             SubmitError::Store(s) => s.into(),
         }
     }

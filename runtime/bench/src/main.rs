@@ -23,6 +23,7 @@ use lever_sandbox::{
 use serde_json::{Value, json};
 
 mod adapters;
+mod busy;
 mod insights;
 mod web;
 mod workflows;
@@ -160,6 +161,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if std::env::args().nth(1).as_deref() == Some("insights") {
         return insights::run().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("busy") {
+        match std::env::var("LEVER_BENCH_BINARY") {
+            Ok(path) => lever_tests::server::use_lever_binary(path.into()),
+            Err(_) => release_lever()?,
+        }
+        return busy::run().await;
     }
     if std::env::args().nth(1).as_deref() == Some("web") {
         match std::env::var("LEVER_BENCH_BINARY") {

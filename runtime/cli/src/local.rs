@@ -102,6 +102,7 @@ impl Location {
             resume,
             clock,
             secrets.clone(),
+            engine_options(&config_text, resume)?,
         )
         .await?;
         executor.set_run_log_limit(run_log_limit(&config_text)?);
@@ -188,6 +189,41 @@ fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
     Ok(section
         .and_then(|s| s.run_logs)
         .map_or(lever_runs::DEFAULT_RUN_LOG_BYTES, |r| r.max_bytes_per_run))
+}
+
+/// The `engine:` section of lever.yaml: `guest_threads` (threads for guest work, apart from
+/// the API's; default the core count; 0 shares the API's threads, as before they were apart;
+/// only the server, `serving`, has its own) and
+/// `max_queued_runs` (runs waiting for a worker before submissions get 503; default 10,000).
+fn engine_options(config_text: &str, serving: bool) -> anyhow::Result<lever_runs::EngineOptions> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Engine {
+        guest_threads: Option<usize>,
+        max_queued_runs: Option<usize>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Section {
+        #[serde(default)]
+        engine: Option<Engine>,
+    }
+    let section: Option<Section> = serde_yaml::from_str(config_text).context(
+        "the config's `engine:` section is not valid: use guest_threads and max_queued_runs (whole numbers, at least 1)",
+    )?;
+    let engine = section.and_then(|s| s.engine);
+    let guest_threads = engine.as_ref().and_then(|e| e.guest_threads);
+    let max_queued_runs = engine.as_ref().and_then(|e| e.max_queued_runs);
+    if max_queued_runs == Some(0) {
+        anyhow::bail!("engine.max_queued_runs is at least 1");
+    }
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    Ok(lever_runs::EngineOptions {
+        guest_threads: match guest_threads.unwrap_or(cores) {
+            0 => None,
+            n => serving.then_some(n),
+        },
+        max_queued_runs: max_queued_runs.unwrap_or(lever_runs::DEFAULT_MAX_QUEUED_RUNS),
+    })
 }
 
 /// The `events:` section of lever.yaml: `notify` (PostgreSQL notifications between nodes,

@@ -3,8 +3,11 @@
 //! before it can be observed. A run that waits (retry backoff) or is paused holds no worker.
 //! At start, runs a previous process left unfinished continue from the step in flight.
 
+mod dispatch;
 mod single;
 mod workflow;
+
+pub use dispatch::{DEFAULT_MAX_QUEUED_RUNS, EngineOptions, RETRY_AFTER};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,9 +76,23 @@ pub enum SubmitError {
     /// The run is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
+    /// The queue of runs waiting for a worker is full: submit again after [`RETRY_AFTER`].
+    #[error("{0}")]
+    Busy(String),
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why the executor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not list the runs to resume.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The guest threads could not be started.
+    #[error("cannot start the guest threads: {0}")]
+    Threads(#[from] std::io::Error),
 }
 
 /// What a run is asked to do.
@@ -124,6 +141,12 @@ pub struct Executor {
     maskers: std::sync::Mutex<std::collections::HashMap<String, lever_sandbox::Masker>>,
     /// The most bytes of log messages one run stores, over all its steps and attempts.
     run_log_limit: std::sync::atomic::AtomicU64,
+    /// Where runs execute.
+    guests: dispatch::GuestRuntime,
+    /// Runs queued and not yet started.
+    depth: Arc<dispatch::QueueDepth>,
+    /// The most runs that may wait for a worker before a submission is refused.
+    max_queued_runs: usize,
 }
 
 /// The default of [`Executor::set_run_log_limit`]: 8 MiB of messages per run.
@@ -132,6 +155,7 @@ pub const DEFAULT_RUN_LOG_BYTES: u64 = 8 * 1024 * 1024;
 impl Executor {
     /// Starts `workers` workers; with `resume`, re-queues the runs a previous process left
     /// unfinished (only the server should: a CLI sharing the database must not run them twice).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         store: Store,
         registry: Arc<Registry>,
@@ -140,7 +164,8 @@ impl Executor {
         resume: bool,
         clock: Arc<dyn lever_store::Clock>,
         secrets: Arc<dyn lever_sandbox::SecretBackend>,
-    ) -> Result<Arc<Self>, StoreError> {
+        options: EngineOptions,
+    ) -> Result<Arc<Self>, StartError> {
         let (queue, mut receiver) = mpsc::unbounded_channel::<String>();
         let (finished, _) = broadcast::channel(1024);
         let executor = Arc::new(Self {
@@ -154,6 +179,9 @@ impl Executor {
             secrets,
             maskers: Default::default(),
             run_log_limit: DEFAULT_RUN_LOG_BYTES.into(),
+            guests: dispatch::GuestRuntime::new(options.guest_threads)?,
+            depth: Default::default(),
+            max_queued_runs: options.max_queued_runs.max(1),
         });
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
@@ -167,8 +195,10 @@ impl Executor {
                 let Some(executor) = weak.upgrade() else {
                     break;
                 };
-                tokio::spawn(async move {
-                    executor.execute(&id).await;
+                executor.depth.started();
+                let worker = executor.clone();
+                executor.guests.spawn(async move {
+                    worker.execute(&id).await;
                     drop(permit);
                 });
             }
@@ -194,6 +224,7 @@ impl Executor {
     }
 
     fn enqueue(&self, id: &str) {
+        self.depth.add();
         self.queue
             .send(id.to_string())
             .expect("dispatcher is running");
@@ -212,9 +243,11 @@ impl Executor {
     /// Queues `id` again after `delay` (for a run whose database write failed).
     fn enqueue_after(&self, id: &str, delay: Duration) {
         let queue = self.queue.clone();
+        let depth = self.depth.clone();
         let id = id.to_string();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            depth.add();
             let _ = queue.send(id);
         });
     }
@@ -222,6 +255,16 @@ impl Executor {
     /// Validates and records a run, then queues it. Returns the run, committed as `pending`,
     /// and whether it is new (an idempotency key seen before returns the earlier run).
     pub async fn submit(&self, request: RunRequest) -> Result<(RunRecord, bool), SubmitError> {
+        // Checked before anything is written, so a refused run leaves nothing behind; the
+        // bound is approximate under concurrent submissions, which is all it needs to be.
+        let queued = self.depth.get();
+        if queued >= self.max_queued_runs {
+            return Err(SubmitError::Busy(format!(
+                "{queued} runs are waiting for a worker (engine.max_queued_runs is {}); submit again in {} seconds",
+                self.max_queued_runs,
+                RETRY_AFTER.as_secs()
+            )));
+        }
         let new = match &request.target {
             Target::Action(action) => {
                 let reference = PluginRef::parse(action).map_err(ResolveError::from)?;

@@ -58,6 +58,7 @@ pub(crate) struct CreateRun {
         (status = 403, description = "The caller may not run this template, or a single action", body = ErrorBody),
         (status = 404, description = "No such action or template", body = ErrorBody),
         (status = 409, description = "The idempotency key belongs to a different request", body = ErrorBody),
+        (status = 503, description = "The queue of runs waiting for a worker is full (`engine.max_queued_runs`); `Retry-After` says when to submit again", body = ErrorBody),
     )
 )]
 pub(crate) async fn create(

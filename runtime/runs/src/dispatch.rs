@@ -1,0 +1,96 @@
+//! Where runs execute and how many may wait: guest work runs on its own threads, apart from
+//! the API's, so the API, the event streams and the timers answer while every worker is busy
+//! with CPU-heavy guests; and the queue of runs waiting for a worker is bounded, so a flood of
+//! submissions is told to come back instead of growing the queue without end.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How the executor runs its workers.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Threads for guest work; `None` runs it on the caller's runtime (the CLI, tests).
+    pub guest_threads: Option<usize>,
+    /// The most runs that may wait for a worker before a submission is refused.
+    pub max_queued_runs: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            guest_threads: None,
+            max_queued_runs: DEFAULT_MAX_QUEUED_RUNS,
+        }
+    }
+}
+
+/// The default of [`EngineOptions::max_queued_runs`].
+pub const DEFAULT_MAX_QUEUED_RUNS: usize = 10_000;
+
+/// How long a refused submitter is told to wait (`Retry-After`).
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The threads runs execute on.
+pub(crate) struct GuestRuntime {
+    /// Owned when the executor made its own; shut down without waiting when dropped (its
+    /// tasks are runs, which resume from the database at the next start).
+    own: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl GuestRuntime {
+    /// `threads` threads of their own, or the current runtime for `None`.
+    pub(crate) fn new(threads: Option<usize>) -> std::io::Result<Self> {
+        match threads {
+            None => Ok(Self {
+                own: None,
+                handle: tokio::runtime::Handle::current(),
+            }),
+            Some(n) => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(n.max(1))
+                    .thread_name("lever-guest")
+                    .enable_all()
+                    .build()?;
+                Ok(Self {
+                    handle: runtime.handle().clone(),
+                    own: Some(runtime),
+                })
+            }
+        }
+    }
+
+    /// Runs `work` on the guest threads.
+    pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(work);
+    }
+}
+
+impl Drop for GuestRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.own.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Counts the runs queued and not yet started.
+#[derive(Debug, Default)]
+pub(crate) struct QueueDepth(AtomicUsize);
+
+impl QueueDepth {
+    pub(crate) fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn started(&self) {
+        // Saturating: a run queued before the count existed never makes it wrap.
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
