@@ -183,3 +183,35 @@ async fn a_reconnecting_stream_resumes_after_its_last_event_id() {
         "exactly the events after {seen}"
     );
 }
+
+const SLEEPING: &str = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: sleeping\nspec:\n  steps:\n    - {id: nap, action: workflow-sleep, input: {ms: 1500}}\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wait_on_one_node_returns_when_the_run_ends_on_another() {
+    let database = TestDatabase::postgres().await;
+    let (watcher, _w) = node(&database, "  poll_fallback_ms: 60000\n", None);
+    let (runner, _r) = node(&database, "  notify: true\n", Some(&watcher.admin_token));
+    runner.publish_ok(fixture("workflow_sleep"), &[]).await;
+    runner.apply_template(SLEEPING).await;
+    let (status, body) = runner
+        .post_json(
+            "/api/v1/runs",
+            json!({"template": "sleeping", "parameters": {}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let (status, run) = watcher
+        .get_json(&format!("/api/v1/runs/{id}?wait=50"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    // Only the runner's notification could end the wait this early: the watcher reads the
+    // table on its own once a minute, and the wait would otherwise last its 50 seconds.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the wait returned after {:?}",
+        started.elapsed()
+    );
+}

@@ -326,7 +326,10 @@ impl Executor {
 
     /// Waits until run `id` is finished, paused, or `timeout` passes, and returns it as stored.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<RunRecord>, StoreError> {
+        // Woken when a run of this process ends, or when run events are committed (a template
+        // run that ends or pauses records one, here or on another node, which notifies).
         let mut finished = self.finished.subscribe();
+        let mut commits = self.store.event_commits();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let run = self.store.run(id).await?;
@@ -334,14 +337,13 @@ impl Executor {
                 Some(r) if !r.status.is_final() && r.status != RunStatus::Paused => {}
                 _ => return Ok(run),
             }
-            loop {
-                match tokio::time::timeout_at(deadline, finished.recv()).await {
-                    Err(_) => return self.store.run(id).await,
-                    Ok(Ok(done)) if done == id => break,
-                    Ok(Ok(_)) => continue,
-                    // Missed messages: look at the store again.
-                    Ok(Err(_)) => break,
-                }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(run);
+            }
+            tokio::select! {
+                _ = finished.recv() => {}
+                () = self.store.next_events(&mut commits, left) => {}
             }
         }
     }
