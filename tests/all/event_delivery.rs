@@ -68,8 +68,11 @@ async fn follow(
         request = request.header("last-event-id", last.to_string());
     }
     let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
     let _ = opened.send(());
+    if response.status() == 204 {
+        return Vec::new();
+    }
+    assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let mut text = String::new();
     tokio::time::timeout(within, async {
@@ -214,4 +217,26 @@ async fn a_wait_on_one_node_returns_when_the_run_ends_on_another() {
         "the wait returned after {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_of_a_finished_single_action_run_ends_and_a_reconnect_gets_204() {
+    let server = Server::start();
+    server.publish_ok(plugin("debug_log"), &[]).await;
+    let run = server.run("debug-log", json!({"message": "hi"})).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let id = run["id"].as_str().unwrap();
+    // A single-action run records no `run-finished`: the stream still ends with the run.
+    let (opened, _) = tokio::sync::oneshot::channel();
+    let events = follow(&server, id, None, opened, Duration::from_secs(20)).await;
+    let last = events.last().map_or(0, |(n, _)| *n);
+    let response = server
+        .http
+        .get(format!("{}/api/v1/runs/{id}/events", server.url))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", last.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "nothing more will come");
 }

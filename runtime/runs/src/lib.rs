@@ -252,11 +252,11 @@ impl Executor {
         });
     }
 
-    /// Validates and records a run, then queues it. Returns the run, committed as `pending`,
-    /// and whether it is new (an idempotency key seen before returns the earlier run).
-    pub async fn submit(&self, request: RunRequest) -> Result<(RunRecord, bool), SubmitError> {
-        // Checked before anything is written, so a refused run leaves nothing behind; the
-        // bound is approximate under concurrent submissions, which is all it needs to be.
+    /// `Busy` when the queue of runs waiting for a worker is full. [`Executor::submit`] checks
+    /// it before anything is written, so a refused run leaves nothing behind; callers with
+    /// costly work before the submit (a preview) check it first. Approximate under concurrent
+    /// submissions, which is all a bound like this needs.
+    pub fn check_capacity(&self) -> Result<(), SubmitError> {
         let queued = self.depth.get();
         if queued >= self.max_queued_runs {
             return Err(SubmitError::Busy(format!(
@@ -265,6 +265,13 @@ impl Executor {
                 RETRY_AFTER.as_secs()
             )));
         }
+        Ok(())
+    }
+
+    /// Validates and records a run, then queues it. Returns the run, committed as `pending`,
+    /// and whether it is new (an idempotency key seen before returns the earlier run).
+    pub async fn submit(&self, request: RunRequest) -> Result<(RunRecord, bool), SubmitError> {
+        self.check_capacity()?;
         let new = match &request.target {
             Target::Action(action) => {
                 let reference = PluginRef::parse(action).map_err(ResolveError::from)?;
@@ -329,7 +336,7 @@ impl Executor {
         // Woken when a run of this process ends, or when run events are committed (a template
         // run that ends or pauses records one, here or on another node, which notifies).
         let mut finished = self.finished.subscribe();
-        let mut commits = self.store.event_commits();
+        let mut commits = self.store.event_commits(id);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let run = self.store.run(id).await?;
@@ -337,13 +344,19 @@ impl Executor {
                 Some(r) if !r.status.is_final() && r.status != RunStatus::Paused => {}
                 _ => return Ok(run),
             }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                return Ok(run);
-            }
-            tokio::select! {
-                _ = finished.recv() => {}
-                () = self.store.next_events(&mut commits, left) => {}
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return self.store.run(id).await;
+                }
+                tokio::select! {
+                    done = finished.recv() => match done {
+                        Ok(done) if done != id => continue,
+                        // This run, or missed messages: look at the store again.
+                        _ => break,
+                    },
+                    () = self.store.next_events(&mut commits, left) => break,
+                }
             }
         }
     }

@@ -1,13 +1,14 @@
 //! How committed run events reach the event streams (the API's SSE and long-poll, the web's
-//! run page) without polling: every commit that adds run events bumps a counter the streams of
-//! this process wait on; on PostgreSQL the same transaction sends `NOTIFY lever_run_events`,
+//! run page) without polling: every commit that adds a run's events bumps that run's counter,
+//! which its streams in this process wait on; on PostgreSQL the same transaction sends `NOTIFY lever_run_events`,
 //! and every node LISTENs and bumps its own counter, so a client on any node wakes when a run
 //! on another moves. The notification carries only the run id: streams re-read the events
 //! from the table, so the payload limit does not matter and a lost notification costs only
 //! latency — each stream still reads the table every `poll_fallback`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -17,10 +18,12 @@ use crate::{Backend, Store, StoreError};
 /// The channel PostgreSQL notifications travel on.
 const CHANNEL: &str = "lever_run_events";
 
-/// The wake-up counter and how it is fed.
+/// One wake-up counter per run that has a stream or a waiter, and how they are fed.
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    committed: watch::Sender<u64>,
+    /// Per run: bumped after each commit that added its events. Entries without receivers are
+    /// dropped as they are met.
+    runs: Mutex<HashMap<String, watch::Sender<u64>>>,
     /// Send `NOTIFY` on PostgreSQL (off behind a pooler that breaks LISTEN, e.g. PgBouncer in
     /// transaction mode: other nodes then see events within `poll_fallback`).
     notify: AtomicBool,
@@ -31,7 +34,7 @@ pub(crate) struct Delivery {
 impl Default for Delivery {
     fn default() -> Self {
         Self {
-            committed: watch::Sender::new(0),
+            runs: Mutex::default(),
             notify: AtomicBool::new(true),
             poll_fallback_ms: AtomicU64::new(1_000),
         }
@@ -39,8 +42,35 @@ impl Default for Delivery {
 }
 
 impl Delivery {
-    fn bump(&self) {
-        self.committed.send_modify(|n| *n = n.wrapping_add(1));
+    /// Wakes what waits on `run_id`'s events.
+    fn bump(&self, run_id: &str) {
+        let mut runs = self.runs.lock().expect("event delivery lock");
+        if let Some(sender) = runs.get(run_id) {
+            if sender.receiver_count() == 0 {
+                runs.remove(run_id);
+            } else {
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    /// Wakes everything (the LISTEN connection was lost: what it missed is unknown).
+    fn bump_all(&self) {
+        let mut runs = self.runs.lock().expect("event delivery lock");
+        runs.retain(|_, sender| sender.receiver_count() > 0);
+        for sender in runs.values() {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    fn subscribe(&self, run_id: &str) -> watch::Receiver<u64> {
+        let mut runs = self.runs.lock().expect("event delivery lock");
+        // Streams that ended leave senders nobody listens to: drop them here, where the map
+        // would otherwise grow by one for each run ever followed.
+        runs.retain(|_, sender| sender.receiver_count() > 0);
+        runs.entry(run_id.to_string())
+            .or_insert_with(|| watch::Sender::new(0))
+            .subscribe()
     }
 }
 
@@ -50,7 +80,8 @@ pub(crate) fn listen(url: &str, delivery: &Arc<Delivery>) {
     let url = url.to_string();
     let delivery: Weak<Delivery> = Arc::downgrade(delivery);
     tokio::spawn(async move {
-        loop {
+        // Each failure path checks that the store still lives, so the task ends with it.
+        while delivery.strong_count() > 0 {
             let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -71,11 +102,11 @@ pub(crate) fn listen(url: &str, delivery: &Arc<Delivery>) {
                     return;
                 };
                 match received {
-                    Ok(_) => delivery.bump(),
+                    Ok(notification) => delivery.bump(notification.payload()),
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the LISTEN connection for run events");
                         // What was committed meanwhile is read by the streams' next look.
-                        delivery.bump();
+                        delivery.bump_all();
                         break;
                     }
                 }
@@ -113,15 +144,15 @@ impl Store {
         Ok(())
     }
 
-    /// Wakes this process's streams: events were committed.
-    pub(crate) fn events_were_committed(&self) {
-        self.events.bump();
+    /// Wakes this process's streams of run `run_id`: its events were committed.
+    pub(crate) fn events_were_committed(&self, run_id: &str) {
+        self.events.bump(run_id);
     }
 
-    /// A receiver that [`Store::next_events`] waits on; subscribe before reading the events,
-    /// so a commit between the read and the wait is not missed.
-    pub fn event_commits(&self) -> watch::Receiver<u64> {
-        self.events.committed.subscribe()
+    /// A receiver that [`Store::next_events`] waits on for run `run_id`'s events; subscribe
+    /// before reading the events, so a commit between the read and the wait is not missed.
+    pub fn event_commits(&self, run_id: &str) -> watch::Receiver<u64> {
+        self.events.subscribe(run_id)
     }
 
     /// Waits until run events are committed after what `seen` saw (here, or on another node

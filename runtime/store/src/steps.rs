@@ -131,7 +131,7 @@ impl Store {
         }
         tx.commit().await?;
         if event.is_some() {
-            self.events_were_committed();
+            self.events_were_committed(run_id);
         }
         Ok(())
     }
@@ -148,7 +148,7 @@ impl Store {
         insert_event(&mut tx, run_id, kind, step_id, data, now_ms()).await?;
         self.announce_events(&mut tx, run_id).await?;
         tx.commit().await?;
-        self.events_were_committed();
+        self.events_were_committed(run_id);
         Ok(())
     }
 

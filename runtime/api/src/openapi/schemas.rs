@@ -228,7 +228,15 @@ pub(crate) struct TemplateApplied {
     name: String,
     version: i64,
     /// What loads but may not do what its author meant.
-    warnings: Vec<String>,
+    warnings: Vec<TemplateWarning>,
+}
+
+/// Something of a template's text that was ignored.
+#[derive(ToSchema)]
+pub(crate) struct TemplateWarning {
+    /// Where, as a dotted path (`spec.steps[1].foo`).
+    path: String,
+    message: String,
 }
 
 /// A template in the catalog.
@@ -262,7 +270,7 @@ pub(crate) struct TemplateView {
     /// The form's pages: JSON Schemas with their `ui:` hints.
     pages: Vec<Value>,
     steps: Vec<TemplateStep>,
-    warnings: Vec<String>,
+    warnings: Vec<TemplateWarning>,
 }
 
 /// A step of a template.

@@ -186,6 +186,8 @@ pub async fn submit_template(
     environment: String,
     idempotency_key: Option<String>,
 ) -> Result<(RunRecord, bool, Value), ApiError> {
+    // Before the preview's work, which a full queue would waste.
+    state.executor.check_capacity()?;
     let (_, routed) = super::templates::route(state, principal, template, &parameters).await?;
     let request = routed_request(
         principal,
@@ -384,6 +386,7 @@ pub(crate) struct EventsQuery {
                 (EventList = "application/json"),
                 (String = "text/event-stream"),
             )),
+        (status = 204, description = "A stream was asked for a finished run with nothing after `after`: nothing more will come"),
         (status = 404, description = "No such run", body = ErrorBody),
     )
 )]
@@ -394,9 +397,9 @@ pub(crate) async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    if state.store.run(&id).await?.is_none() {
+    let Some(run) = state.store.run(&id).await? else {
         return Err(ApiError::not_found(format!("no run with id `{id}`")));
-    }
+    };
     let after = query.after.unwrap_or(0).max(last_event_id(&headers));
     let wants_sse = headers
         .get("accept")
@@ -405,7 +408,7 @@ pub(crate) async fn events(
     if !wants_sse {
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(60));
-        let mut commits = state.store.event_commits();
+        let mut commits = state.store.event_commits(&id);
         loop {
             let events = state.store.run_events(&id, after).await?;
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -415,15 +418,21 @@ pub(crate) async fn events(
             state.store.next_events(&mut commits, left).await;
         }
     }
+    if run.status.is_final() && state.store.run_events(&id, after).await?.is_empty() {
+        // Nothing more will come: 204 tells a reconnecting EventSource to stop.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     let store = state.store.clone();
     // Subscribed before the first read: a commit between a read and the wait still wakes it.
-    let commits = store.event_commits();
+    let commits = store.event_commits(&id);
     let stream = futures::stream::unfold(
         (store, id, after, false, commits),
         |(store, id, mut after, done, mut commits)| async move {
             if done {
                 return None;
             }
+            // Set once the run is seen finished with nothing new to send.
+            let mut ended = false;
             loop {
                 let events = store.run_events(&id, after).await.unwrap_or_default();
                 if let Some(last) = events.last() {
@@ -443,6 +452,18 @@ pub(crate) async fn events(
                         (store, id, after, finished, commits),
                     ));
                 }
+                // Runs that end without a `run-finished` event (single actions, a rejection at
+                // the gate) end the stream too — after one more look, since a template run's
+                // `run-finished` is committed just after its final status.
+                if ended {
+                    return None;
+                }
+                ended = store
+                    .run(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none_or(|r| r.status.is_final());
                 store.next_events(&mut commits, Duration::MAX).await;
             }
         },
@@ -609,6 +630,7 @@ pub(crate) struct Resubmit {
         (status = 403, description = "The caller may not run the template", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "Only template runs can be resubmitted", body = ErrorBody),
+        (status = 503, description = "The queue of runs waiting for a worker is full; `Retry-After` says when to try again", body = ErrorBody),
     )
 )]
 pub(crate) async fn resubmit(

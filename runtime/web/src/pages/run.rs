@@ -227,7 +227,7 @@ pub(crate) async fn live(
         .unwrap_or(0)
         .max(lever_api::services::last_event_id(&headers));
     // Subscribed before the first read: a commit between a read and the wait still wakes it.
-    let commits = state.app.store.event_commits();
+    let commits = state.app.store.event_commits(&id);
     let stream = futures::stream::unfold(
         (state, viewer, id, after, false, commits),
         |(state, viewer, id, mut after, done, mut commits)| async move {
