@@ -65,14 +65,12 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI 3.1 document of `/api/v1` as JSON, as `GET /api/v1/openapi.json` serves it
 /// (the web UI's API reference page renders it).
-pub fn openapi_document() -> serde_json::Value {
+pub fn openapi_document() -> &'static serde_json::Value {
     static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    DOCUMENT
-        .get_or_init(|| {
-            let (_, document) = routes::api().split_for_parts();
-            serde_json::to_value(openapi::finish(document)).expect("the document serialises")
-        })
-        .clone()
+    DOCUMENT.get_or_init(|| {
+        let (_, document) = routes::api().split_for_parts();
+        serde_json::to_value(openapi::finish(document)).expect("the document serialises")
+    })
 }
 
 /// `GET /metrics` (Prometheus text); `open` when the listener is loopback, else it needs a

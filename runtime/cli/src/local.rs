@@ -171,6 +171,23 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The top-level `key:` section of lever.yaml as `T`, `None` when absent or empty; `hint`
+/// says what the section holds, for the error when it does not parse.
+fn config_section<T: serde::de::DeserializeOwned>(
+    config_text: &str,
+    key: &str,
+    hint: &str,
+) -> anyhow::Result<Option<T>> {
+    let document: Option<serde_yaml::Value> =
+        serde_yaml::from_str(config_text).context("the config is not valid YAML")?;
+    match document.as_ref().and_then(|d| d.get(key)) {
+        None | Some(serde_yaml::Value::Null) => Ok(None),
+        Some(section) => serde_yaml::from_value(section.clone())
+            .map(Some)
+            .with_context(|| format!("the config's `{key}:` section is not valid: {hint}")),
+    }
+}
+
 /// `run_logs.max_bytes_per_run` in lever.yaml: the most log a run stores (default 8 MiB).
 fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
     #[derive(serde::Deserialize)]
@@ -178,17 +195,12 @@ fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
     struct RunLogs {
         max_bytes_per_run: u64,
     }
-    #[derive(serde::Deserialize)]
-    struct Section {
-        #[serde(default)]
-        run_logs: Option<RunLogs>,
-    }
-    let section: Option<Section> = serde_yaml::from_str(config_text).context(
-        "the config's `run_logs:` section is not valid: use max_bytes_per_run (bytes of log messages one run stores)",
+    let section: Option<RunLogs> = config_section(
+        config_text,
+        "run_logs",
+        "use max_bytes_per_run (bytes of log messages one run stores)",
     )?;
-    Ok(section
-        .and_then(|s| s.run_logs)
-        .map_or(lever_runs::DEFAULT_RUN_LOG_BYTES, |r| r.max_bytes_per_run))
+    Ok(section.map_or(lever_runs::DEFAULT_RUN_LOG_BYTES, |r| r.max_bytes_per_run))
 }
 
 /// The `engine:` section of lever.yaml: `guest_threads` (threads for guest work, apart from
@@ -196,33 +208,30 @@ fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
 /// only the server, `serving`, has its own) and
 /// `max_queued_runs` (runs waiting for a worker before submissions get 503; default 10,000).
 fn engine_options(config_text: &str, serving: bool) -> anyhow::Result<lever_runs::EngineOptions> {
-    #[derive(serde::Deserialize)]
+    #[derive(Default, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Engine {
         guest_threads: Option<usize>,
         max_queued_runs: Option<usize>,
     }
-    #[derive(serde::Deserialize)]
-    struct Section {
-        #[serde(default)]
-        engine: Option<Engine>,
-    }
-    let section: Option<Section> = serde_yaml::from_str(config_text).context(
-        "the config's `engine:` section is not valid: use guest_threads and max_queued_runs (whole numbers, at least 1)",
-    )?;
-    let engine = section.and_then(|s| s.engine);
-    let guest_threads = engine.as_ref().and_then(|e| e.guest_threads);
-    let max_queued_runs = engine.as_ref().and_then(|e| e.max_queued_runs);
-    if max_queued_runs == Some(0) {
+    let engine: Engine = config_section(
+        config_text,
+        "engine",
+        "use guest_threads (0 shares the API's threads) and max_queued_runs (at least 1), whole numbers",
+    )?
+    .unwrap_or_default();
+    if engine.max_queued_runs == Some(0) {
         anyhow::bail!("engine.max_queued_runs is at least 1");
     }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     Ok(lever_runs::EngineOptions {
-        guest_threads: match guest_threads.unwrap_or(cores) {
+        guest_threads: match engine.guest_threads.unwrap_or(cores) {
             0 => None,
             n => serving.then_some(n),
         },
-        max_queued_runs: max_queued_runs.unwrap_or(lever_runs::DEFAULT_MAX_QUEUED_RUNS),
+        max_queued_runs: engine
+            .max_queued_runs
+            .unwrap_or(lever_runs::DEFAULT_MAX_QUEUED_RUNS),
     })
 }
 
@@ -231,31 +240,25 @@ fn engine_options(config_text: &str, serving: bool) -> anyhow::Result<lever_runs
 /// anyway, default 1,000).
 fn event_delivery(config_text: &str) -> anyhow::Result<(bool, std::time::Duration)> {
     #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[serde(default, deny_unknown_fields)]
     struct Events {
-        #[serde(default = "yes")]
         notify: bool,
-        #[serde(default = "a_second")]
         poll_fallback_ms: u64,
     }
-    fn yes() -> bool {
-        true
+    impl Default for Events {
+        fn default() -> Self {
+            Self {
+                notify: true,
+                poll_fallback_ms: 1_000,
+            }
+        }
     }
-    fn a_second() -> u64 {
-        1_000
-    }
-    #[derive(serde::Deserialize)]
-    struct Section {
-        #[serde(default)]
-        events: Option<Events>,
-    }
-    let section: Option<Section> = serde_yaml::from_str(config_text).context(
-        "the config's `events:` section is not valid: use notify (true/false) and poll_fallback_ms (milliseconds, at least 1)",
-    )?;
-    let events = section.and_then(|s| s.events).unwrap_or(Events {
-        notify: true,
-        poll_fallback_ms: 1_000,
-    });
+    let events: Events = config_section(
+        config_text,
+        "events",
+        "use notify (true/false) and poll_fallback_ms (milliseconds, at least 1)",
+    )?
+    .unwrap_or_default();
     if events.poll_fallback_ms == 0 {
         anyhow::bail!("events.poll_fallback_ms is 0; give at least 1 (milliseconds)");
     }
@@ -267,24 +270,20 @@ fn event_delivery(config_text: &str) -> anyhow::Result<(bool, std::time::Duratio
 
 /// The `http:` section of lever.yaml (each bound defaults as `HttpLimits` says).
 fn http_limits(config_text: &str) -> anyhow::Result<lever_api::limits::HttpLimits> {
-    #[derive(serde::Deserialize)]
-    struct Section {
-        #[serde(default)]
-        http: Option<lever_api::limits::HttpLimits>,
-    }
-    let section: Option<Section> = serde_yaml::from_str(config_text)
-        .context("the config's `http:` section is not valid: use request_timeout_seconds, header_read_timeout_seconds, max_header_bytes, max_headers and max_concurrent_per_principal")?;
-    Ok(section.and_then(|s| s.http).unwrap_or_default())
+    Ok(config_section(
+        config_text,
+        "http",
+        "use request_timeout_seconds, header_read_timeout_seconds, max_header_bytes, max_headers and max_concurrent_per_principal",
+    )?
+    .unwrap_or_default())
 }
 
 /// The `state_quota:` section of lever.yaml (each bound defaults as `StateQuota` says).
 fn state_quota(config_text: &str) -> anyhow::Result<lever_sandbox::StateQuota> {
-    #[derive(serde::Deserialize)]
-    struct Section {
-        #[serde(default)]
-        state_quota: Option<lever_sandbox::StateQuota>,
-    }
-    let section: Option<Section> = serde_yaml::from_str(config_text)
-        .context("the config's `state_quota:` section is not valid: use max_value_bytes, max_keys and max_total_bytes")?;
-    Ok(section.and_then(|s| s.state_quota).unwrap_or_default())
+    Ok(config_section(
+        config_text,
+        "state_quota",
+        "use max_value_bytes, max_keys and max_total_bytes",
+    )?
+    .unwrap_or_default())
 }

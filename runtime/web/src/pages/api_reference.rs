@@ -152,7 +152,7 @@ pub(crate) async fn page(
         context! {
             info => document["info"].clone(),
             version => document["openapi"].clone(),
-            sections => sections(&document),
+            sections => sections(document),
             schemas,
         },
     )
