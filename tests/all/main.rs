@@ -15,6 +15,7 @@ mod fuzz;
 mod http_limits;
 mod identity;
 mod insights;
+mod insights_rollup;
 mod integrations;
 mod masking;
 mod openapi;

@@ -131,6 +131,33 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         percentile(&samples, 0.99).as_secs_f64() * 1e3,
         samples.len()
     );
+    // One template, and one team of 25 (read from the rows through their indexes).
+    let team: Vec<String> = (0..USERS)
+        .filter(|u| u % 12 == 0)
+        .map(|u| format!("user-{u}"))
+        .collect();
+    for (what, template, requesters) in [
+        ("one template", Some("template-3"), None),
+        ("one team of 25", None, Some(team.as_slice())),
+    ] {
+        let inputs = Inputs {
+            template,
+            requesters,
+            ..inputs
+        };
+        let mut samples = Vec::new();
+        for _ in 0..12 {
+            let started = Instant::now();
+            lever_insights::compute(&store, &inputs).await?;
+            samples.push(started.elapsed());
+        }
+        samples.sort();
+        println!(
+            "  {what}: p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&samples, 0.5).as_secs_f64() * 1e3,
+            percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        );
+    }
     // The part of it that is the run aggregates (the rest: stages, ratings, NPS).
     let scope = lever_store::RunScope {
         from: now - 28 * DAY,

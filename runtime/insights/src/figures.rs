@@ -395,37 +395,30 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
             _ => {}
         }
     }
-    let mut kinds: BTreeMap<String, (usize, i64, String)> = BTreeMap::new();
-    let mut rollback_failed = Vec::new();
-    for f in &runs.failed {
-        let Some(error) = &f.error else { continue };
-        let kind = error["kind"].as_str().unwrap_or("unknown").to_string();
-        let entry = kinds.entry(kind).or_default();
-        entry.0 += 1;
-        if f.updated_at >= entry.1 {
-            entry.1 = f.updated_at;
-            entry.2 = error["message"].as_str().unwrap_or_default().to_string();
-        }
-        if f.status == "rollback-failed" {
-            rollback_failed.push(LeftBehind {
-                template: f.label.clone(),
-                steps: error["left_behind"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
-        }
-    }
-    let mut failure_kinds: Vec<FailureKind> = kinds
-        .into_iter()
-        .map(|(kind, (count, _, remediation))| FailureKind {
-            kind,
-            count,
-            remediation,
+    let rollback_failed = runs
+        .rollback_failed
+        .iter()
+        .map(|f| LeftBehind {
+            template: f.label.clone(),
+            steps: f
+                .error
+                .as_ref()
+                .and_then(|e| e["left_behind"].as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut failure_kinds: Vec<FailureKind> = runs
+        .failure_kinds
+        .iter()
+        .map(|k| FailureKind {
+            kind: k.kind.clone(),
+            count: k.runs as usize,
+            remediation: k.last_message.clone(),
         })
         .collect();
     failure_kinds.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)));
@@ -453,41 +446,31 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
     };
 
     // Satisfaction.
-    let ratings: Vec<_> = store
-        .rating_facts(inputs.from, inputs.to)
-        .await?
-        .into_iter()
-        .filter(|r| inputs.template.is_none_or(|t| r.template == t))
-        .collect();
-    let mut by_template: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for r in &ratings {
-        by_template
-            .entry(r.template.clone())
-            .or_default()
-            .push(r.score);
-    }
-    let mean = |v: &[i64]| v.iter().sum::<i64>() as f64 / v.len() as f64;
-    let mut latest = ratings.clone();
-    latest.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    let ratings = store
+        .rating_summary(inputs.from, inputs.to, inputs.template, 10)
+        .await?;
+    let (count, sum) = ratings
+        .per_template
+        .iter()
+        .fold((0, 0), |(c, s), (_, n, total)| (c + n, s + total));
     let scores = store.nps_scores(inputs.from, inputs.to).await?;
     let promoters = scores.iter().filter(|s| **s >= 9).count();
     let detractors = scores.iter().filter(|s| **s <= 6).count();
     let satisfaction = Satisfaction {
-        ratings: ratings.len(),
-        mean_rating: (!ratings.is_empty())
-            .then(|| mean(&ratings.iter().map(|r| r.score).collect::<Vec<_>>())),
-        per_template: by_template
+        ratings: count as usize,
+        mean_rating: (count > 0).then(|| sum as f64 / count as f64),
+        per_template: ratings
+            .per_template
             .iter()
-            .map(|(template, v)| Rating {
+            .map(|(template, n, total)| Rating {
                 template: template.clone(),
-                ratings: v.len(),
-                mean: mean(v),
+                ratings: *n as usize,
+                mean: *total as f64 / *n as f64,
             })
             .collect(),
-        comments: latest
+        comments: ratings
+            .latest_comments
             .into_iter()
-            .filter(|r| !r.comment.trim().is_empty())
-            .take(10)
             .map(|r| Comment {
                 template: r.template,
                 score: r.score,

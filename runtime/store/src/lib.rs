@@ -33,7 +33,10 @@ pub use approvals::{
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use insights::{DurationStats, FailedRun, RatingFact, RunAggregates, RunScope, StageWaits};
+pub use insights::{
+    DurationStats, FailedRun, FailureKind, RatingFact, RatingSummary, RunAggregates, RunScope,
+    StageWaits, duration_bin, duration_bin_value,
+};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;

@@ -1,0 +1,359 @@
+//! How an insights window is read: the whole hours and days inside it from the rollup tables
+//! (migration 0007), the partial first and last hour from the rows themselves; and the
+//! nearest-rank percentiles of values that come partly exact (raw rows) and partly as E12 bins.
+
+/// An hour, the rollup's finer span (ms).
+pub(crate) const HOUR: i64 = 3_600_000;
+/// A day, the rollup's coarser span (ms).
+pub(crate) const DAY: i64 = 86_400_000;
+
+/// The run statuses the rollup counts (a run is in it once it reaches one of them); the
+/// migration's triggers name the same list.
+pub(crate) const FINISHED: &[&str] = &[
+    "succeeded",
+    "failed",
+    "rolled-back",
+    "rollback-failed",
+    "cancelled",
+    "rejected",
+];
+/// The statuses of runs in flight, which the insights read from `runs` (through its
+/// `(status, created_at)` index).
+pub(crate) const IN_FLIGHT: &[&str] = &[
+    "pending",
+    "running",
+    "waiting",
+    "paused",
+    "rolling-back",
+    "awaiting-approval",
+];
+
+/// `('a', 'b')` for an `IN` list of constants.
+pub(crate) fn sql_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
+    format!("({})", quoted.join(", "))
+}
+
+fn floor(t: i64, span: i64) -> i64 {
+    t.div_euclid(span) * span
+}
+
+fn ceil(t: i64, span: i64) -> i64 {
+    -floor(-t, span)
+}
+
+/// A run of rollup buckets of one span, all in one week and one half of the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub span: i64,
+    /// First bucket start.
+    pub from: i64,
+    /// Bucket starts before this.
+    pub to: i64,
+    /// Week of the window (0 first).
+    pub week: i64,
+    /// In the window's first half.
+    pub early: bool,
+}
+
+/// A window `[from, to)` cut into weeks and halves. The cuts inside it are moved to the next
+/// whole hour (a week starts on the hour after `from`; the halves split on the hour), so that
+/// only the window's own first and last partial hours need reading from the rows.
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
+    pub from: i64,
+    pub to: i64,
+    /// Where week 1 starts, less one week: `from` moved up to the hour.
+    weeks_from: i64,
+    week_ms: i64,
+    /// Where the second half starts.
+    pub middle: i64,
+}
+
+impl Window {
+    pub fn new(from: i64, to: i64, week_ms: i64) -> Self {
+        let to = to.max(from);
+        Self {
+            from,
+            to,
+            weeks_from: ceil(from, HOUR).min(to),
+            week_ms,
+            middle: ceil(from + (to - from) / 2, HOUR).clamp(from, to),
+        }
+    }
+
+    /// The week `t` falls in.
+    pub fn week_of(&self, t: i64) -> i64 {
+        if t < self.weeks_from {
+            0
+        } else {
+            (t - self.weeks_from) / self.week_ms
+        }
+    }
+
+    /// SQL for the week of the time in `column` (the same as [`Window::week_of`]).
+    pub fn week_sql(&self, column: &str) -> String {
+        format!(
+            "CASE WHEN {column} < {} THEN 0 ELSE ({column} - {}) / {} END",
+            self.weeks_from, self.weeks_from, self.week_ms
+        )
+    }
+
+    /// SQL that is 1 for a time in `column` in the first half, else 0.
+    pub fn early_sql(&self, column: &str) -> String {
+        format!("CASE WHEN {column} < {} THEN 1 ELSE 0 END", self.middle)
+    }
+
+    /// The parts read from the rows: `[from, next hour)` and `[last hour, to)` (one range when
+    /// the window is within an hour).
+    pub fn raw_ranges(&self) -> Vec<(i64, i64)> {
+        let (head, tail) = (ceil(self.from, HOUR), floor(self.to, HOUR));
+        if head >= tail {
+            return vec![(self.from, self.to)];
+        }
+        [(self.from, head), (tail, self.to)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect()
+    }
+
+    /// SQL that is true for a time in `column` in one of the raw ranges.
+    pub fn raw_sql(&self, column: &str) -> String {
+        let parts: Vec<String> = self
+            .raw_ranges()
+            .iter()
+            .map(|(a, b)| format!("({column} >= {a} AND {column} < {b})"))
+            .collect();
+        if parts.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!("({})", parts.join(" OR "))
+        }
+    }
+
+    /// The rollup pieces covering the whole hours of the window: days where a whole day fits
+    /// between two cuts, hours around them.
+    pub fn pieces(&self) -> Vec<Piece> {
+        let (head, tail) = (ceil(self.from, HOUR), floor(self.to, HOUR));
+        if head >= tail {
+            return Vec::new();
+        }
+        let mut cuts = vec![head, tail, self.middle.clamp(head, tail)];
+        let mut week = self.weeks_from + self.week_ms;
+        while week < tail {
+            cuts.push(week.max(head));
+            week += self.week_ms;
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut pieces = Vec::new();
+        for pair in cuts.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (week, early) = (self.week_of(a), a < self.middle);
+            let piece = |span, from, to| Piece {
+                span,
+                from,
+                to,
+                week,
+                early,
+            };
+            let (day_from, day_to) = (ceil(a, DAY), floor(b, DAY));
+            if day_from < day_to {
+                if a < day_from {
+                    pieces.push(piece(HOUR, a, day_from));
+                }
+                pieces.push(piece(DAY, day_from, day_to));
+                if day_to < b {
+                    pieces.push(piece(HOUR, day_to, b));
+                }
+            } else {
+                pieces.push(piece(HOUR, a, b));
+            }
+        }
+        pieces
+    }
+
+    /// SQL that is true for a rollup row (`span`, `bucket`) in one of the pieces.
+    pub fn rollup_sql(&self) -> String {
+        let parts: Vec<String> = self.pieces().iter().map(|p| piece_condition(p)).collect();
+        if parts.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!("({})", parts.join(" OR "))
+        }
+    }
+
+    /// SQL for a rollup row's week and half: `(week expression, early expression)`.
+    pub fn rollup_week_early_sql(&self) -> (String, String) {
+        let pieces = self.pieces();
+        let case = |value: &dyn Fn(&Piece) -> i64| {
+            let arms: Vec<String> = pieces
+                .iter()
+                .map(|p| format!("WHEN {} THEN {}", piece_condition(p), value(p)))
+                .collect();
+            if arms.is_empty() {
+                "0".to_string()
+            } else {
+                format!("CASE {} ELSE 0 END", arms.join(" "))
+            }
+        };
+        (case(&|p| p.week), case(&|p| i64::from(p.early)))
+    }
+}
+
+fn piece_condition(p: &Piece) -> String {
+    format!(
+        "(span = {} AND bucket >= {} AND bucket < {})",
+        p.span, p.from, p.to
+    )
+}
+
+/// The E12 series' mantissas, the bins' lower bounds within a decade.
+const E12: [i64; 12] = [10, 12, 15, 18, 22, 27, 33, 39, 47, 56, 68, 82];
+
+/// The E12 bin (lower bound) of `v` ms, as the migration computes it.
+pub fn bin(v: i64) -> i64 {
+    if v < 10 {
+        return v;
+    }
+    let digits = v.to_string();
+    let mantissa: i64 = digits[..2].parse().unwrap_or(10);
+    let lower = E12
+        .iter()
+        .rev()
+        .find(|m| **m <= mantissa)
+        .copied()
+        .unwrap_or(10);
+    lower * 10_i64.pow(digits.len() as u32 - 2)
+}
+
+/// What a bin stands for: the geometric middle of its bounds (within 11 % of any value in it).
+pub fn bin_value(lower: i64) -> i64 {
+    if lower < 10 {
+        return lower;
+    }
+    let digits = lower.to_string();
+    let scale = 10_i64.pow(digits.len() as u32 - 2);
+    let mantissa = lower / scale;
+    let upper = E12.iter().find(|m| **m > mantissa).copied().unwrap_or(100) * scale;
+    ((lower as f64) * (upper as f64)).sqrt().round() as i64
+}
+
+/// Values with their counts, some exact, some binned: the nearest-rank percentiles.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Histogram {
+    values: Vec<(i64, i64)>,
+}
+
+impl Histogram {
+    /// `count` values of exactly `value`.
+    pub fn add_exact(&mut self, value: i64, count: i64) {
+        if count > 0 {
+            self.values.push((value, count));
+        }
+    }
+
+    /// `count` values in the bin whose lower bound is `lower`.
+    pub fn add_bin(&mut self, lower: i64, count: i64) {
+        self.add_exact(bin_value(lower), count);
+    }
+
+    /// How many values.
+    pub fn count(&self) -> i64 {
+        self.values.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The nearest-rank `p`th percentile (`p` in 1..=100), `None` when empty.
+    pub fn percentile(&mut self, p: i64) -> Option<i64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        self.values.sort_unstable();
+        let rank = (p * n + 99) / 100;
+        let mut seen = 0;
+        for (value, count) in &self.values {
+            seen += count;
+            if seen >= rank {
+                return Some(*value);
+            }
+        }
+        self.values.last().map(|(v, _)| *v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_every_whole_hour_once_and_respect_the_cuts() {
+        let week = 7 * DAY;
+        // Not aligned to anything: 28 days from 10:17:05.
+        let from = 1_700_000_225_000;
+        let window = Window::new(from, from + 28 * DAY, week);
+        let pieces = window.pieces();
+        let mut covered = Vec::new();
+        for p in &pieces {
+            assert_eq!(p.from % p.span, 0, "{p:?}");
+            assert_eq!(p.to % p.span, 0, "{p:?}");
+            let mut t = p.from;
+            while t < p.to {
+                // Every hour of the piece is in its week and half.
+                for h in (t..t + p.span).step_by(HOUR as usize) {
+                    assert_eq!(window.week_of(h), p.week, "{p:?} at {h}");
+                    assert_eq!(h < window.middle, p.early, "{p:?} at {h}");
+                    covered.push(h);
+                }
+                t += p.span;
+            }
+        }
+        covered.sort_unstable();
+        let expected: Vec<i64> = (ceil(from, HOUR)..floor(from + 28 * DAY, HOUR))
+            .step_by(HOUR as usize)
+            .collect();
+        assert_eq!(covered, expected);
+        // Days do most of the work.
+        assert!(pieces.iter().filter(|p| p.span == DAY).count() >= 4);
+        assert_eq!(
+            window.raw_ranges(),
+            vec![
+                (from, ceil(from, HOUR)),
+                (floor(from + 28 * DAY, HOUR), from + 28 * DAY)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_within_an_hour_is_all_raw() {
+        let window = Window::new(1_000, 2_000, 7 * DAY);
+        assert!(window.pieces().is_empty());
+        assert_eq!(window.raw_ranges(), vec![(1_000, 2_000)]);
+    }
+
+    #[test]
+    fn bins_follow_e12_and_stand_within_eleven_percent() {
+        assert_eq!(bin(7), 7);
+        assert_eq!(bin(10), 10);
+        assert_eq!(bin(11), 10);
+        assert_eq!(bin(99), 82);
+        assert_eq!(bin(120_000), 120_000);
+        assert_eq!(bin(179_999), 150_000);
+        for v in (10..2_000_000).step_by(997) {
+            let stands = bin_value(bin(v));
+            let error = (stands - v).abs() as f64 / v as f64;
+            assert!(error <= 0.11, "{v} stands as {stands}");
+        }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut h = Histogram::default();
+        for v in [5, 1, 4, 2, 3] {
+            h.add_exact(v, 1);
+        }
+        assert_eq!(h.percentile(50), Some(3));
+        assert_eq!(h.percentile(90), Some(5));
+        assert_eq!(Histogram::default().percentile(50), None);
+    }
+}
