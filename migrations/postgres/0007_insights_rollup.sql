@@ -91,6 +91,7 @@ CREATE INDEX runs_by_requester ON runs (requester, created_at);
 CREATE INDEX runs_by_label ON runs (COALESCE(template, 'action:' || action), created_at);
 CREATE INDEX run_ratings_by_time ON run_ratings (created_at);
 CREATE INDEX approval_stages_undecided ON approval_stages (opened_at) WHERE decided_at IS NULL;
+CREATE INDEX approval_stages_by_opening ON approval_stages (opened_at);
 
 -- The error's kind and message, or NULL when the error is not a JSON object.
 CREATE FUNCTION insights_error(error TEXT) RETURNS JSONB LANGUAGE plpgsql IMMUTABLE AS $$

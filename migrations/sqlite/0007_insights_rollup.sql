@@ -111,6 +111,7 @@ CREATE INDEX runs_by_requester ON runs (requester, created_at);
 CREATE INDEX runs_by_label ON runs (COALESCE(template, 'action:' || action), created_at);
 CREATE INDEX run_ratings_by_time ON run_ratings (created_at);
 CREATE INDEX approval_stages_undecided ON approval_stages (opened_at) WHERE decided_at IS NULL;
+CREATE INDEX approval_stages_by_opening ON approval_stages (opened_at);
 
 -- A run's contribution, `n` = 1 to add and -1 to take away, for every span.
 CREATE TRIGGER insights_run_inserted AFTER INSERT ON runs

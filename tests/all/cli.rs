@@ -163,13 +163,26 @@ fn template_validate_reports_the_line_and_apply_adds_a_version() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Alone, its `fetch:rails` of `./template` has nothing to read: refused, naming it.
     let out = lever(dir.path(), &["template", "apply", good.to_str().unwrap()]);
+    assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("applied rails-demo version 1"),
+        String::from_utf8_lossy(&out.stderr).contains("url: ./template"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let again = lever(dir.path(), &["template", "apply", good.to_str().unwrap()]);
+    // Its folder in the repository brings the files.
+    let folder = lever_tests::repo_root()
+        .join("tests/corpus/backstage-repos/backstage__software-templates/scaffolder-templates/rails-demo");
+    let out = lever(dir.path(), &["template", "apply", folder.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("applied rails-demo version 1 (template.yaml, 2 files)"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = lever(dir.path(), &["template", "apply", folder.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("(unchanged)"));
 }
 

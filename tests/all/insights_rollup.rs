@@ -296,6 +296,41 @@ async fn rollup_answers_as_the_rows_do(url: &str) {
             .await
             .expect("from the rows");
         same_runs(&rolled, &rows, (from, to));
+        // Each template's time to succeed, against the exact nearest-rank percentiles of the
+        // rows the test reads itself.
+        let rows_read: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT COALESCE(template, 'action:' || action), updated_at - created_at FROM runs \
+             WHERE status = 'succeeded' AND created_at >= $1 AND created_at < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&pool)
+        .await
+        .expect("succeeded runs");
+        let mut exact: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (label, took) in rows_read {
+            exact.entry(label).or_default().push(took);
+        }
+        for (label, mut took) in exact {
+            took.sort_unstable();
+            let rank = |p: usize| took[(p * took.len()).div_ceil(100) - 1];
+            let got = rolled
+                .durations
+                .iter()
+                .find(|d| d.label == label && d.early.is_none())
+                .expect("durations of every template");
+            assert_eq!(got.runs as usize, took.len(), "{label}");
+            assert_eq!(
+                duration_bin(got.p50_ms),
+                duration_bin(rank(50)),
+                "{label} p50"
+            );
+            assert_eq!(
+                duration_bin(got.p90_ms),
+                duration_bin(rank(90)),
+                "{label} p90"
+            );
+        }
         // The message of each kind is one a run of that kind failed with.
         for kind in &rolled.failure_kinds {
             assert!(

@@ -328,10 +328,8 @@ async fn a_backstage_corpus_template_with_owner_name_and_repo_pickers_renders_an
     let dir = tempfile::tempdir().unwrap();
     let server = demo_server(dir.path());
     let source =
-        std::fs::read_to_string(repo_root().join(
-            "tests/corpus/backstage-templates/backstage__software-templates__rails-demo.yaml",
-        ))
-        .unwrap();
+        lever_tests::corpus::corpus_bundle("backstage__software-templates__rails-demo.yaml")
+            .to_tar();
     let applied = server
         .http
         .post(format!("{}/api/v1/templates", server.url))

@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod browser;
+pub mod corpus;
 pub mod databases;
 pub mod fakes;
 pub mod forms;

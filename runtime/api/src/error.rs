@@ -206,6 +206,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::Template(t) => ApiError::bad_request("invalid-template", t.to_string())
                 .with_details(json!({"line": t.line, "message": t.message})),
             CatalogError::Form(m) => ApiError::bad_request("invalid-form", m),
+            CatalogError::Bundle(b) => ApiError::bad_request("invalid-bundle", b.to_string()),
             CatalogError::NotFound(m) => ApiError::not_found(m),
             CatalogError::Store(s) => s.into(),
         }

@@ -57,6 +57,8 @@ pub struct AppState {
 
 /// Largest accepted plugin upload.
 pub const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
+/// Largest template bundle (tar, tar.gz or zip of a template and its skeletons) accepted.
+pub const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {

@@ -1,5 +1,6 @@
 //! The bounds on what one client can make the server do, and their answers:
-//! - every body is bounded (plugins at [`MAX_PLUGIN_BYTES`], everything else at
+//! - every body is bounded (plugins at [`MAX_PLUGIN_BYTES`], template bundles at
+//!   [`MAX_BUNDLE_BYTES`], everything else at
 //!   [`MAX_REQUEST_BYTES`]); a body over its limit is answered `413 Payload Too Large` with the
 //!   limit, whichever extractor (JSON, text, bytes, form) noticed it;
 //! - a request — its body received, its answer ready — must take at most
@@ -21,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::MAX_PLUGIN_BYTES;
+use crate::{MAX_BUNDLE_BYTES, MAX_PLUGIN_BYTES};
 
 /// Largest accepted body outside plugin uploads.
 pub const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
@@ -30,6 +31,8 @@ pub const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 pub fn limit_of(path: &str) -> usize {
     if path == "/api/v1/plugins" {
         MAX_PLUGIN_BYTES
+    } else if path == "/api/v1/templates" {
+        MAX_BUNDLE_BYTES
     } else {
         MAX_REQUEST_BYTES
     }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use lever_registry::Registry;
-use lever_store::{NewTemplate, Store, StoreError, TemplateRecord};
+use lever_store::{NewBundle, NewTemplate, NewTemplateFile, Store, StoreError, TemplateRecord};
+use lever_templates::bundle::{self, Bundle};
 use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
 use serde_json::Value;
 
@@ -21,6 +22,9 @@ pub enum CatalogError {
     /// The template text is invalid.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A bundle is unreadable, or a fetch step names a file it lacks.
+    #[error(transparent)]
+    Bundle(#[from] lever_templates::bundle::BundleError),
     /// A form page is not valid JSON Schema.
     #[error("{0}")]
     Form(String),
@@ -95,9 +99,44 @@ impl Catalog {
 
     /// Parses and stores a template; returns the entry and whether it is a new version.
     pub async fn apply(&self, source: &str) -> Result<(Arc<Entry>, bool), CatalogError> {
+        self.apply_parts(source, None).await
+    }
+
+    /// Parses and stores a template with its files; every relative `url` of its fetch steps
+    /// must name a folder (or file) of the bundle.
+    pub async fn apply_bundle(&self, bundle: &Bundle) -> Result<(Arc<Entry>, bool), CatalogError> {
+        self.apply_parts(bundle.template_text()?, Some(bundle))
+            .await
+    }
+
+    async fn apply_parts(
+        &self,
+        source: &str,
+        bundle: Option<&Bundle>,
+    ) -> Result<(Arc<Entry>, bool), CatalogError> {
         let parsed = parse(source)?;
         Form::new(&parsed.template.pages).map_err(CatalogError::Form)?;
         let t = &parsed.template;
+        match bundle {
+            Some(b) => {
+                bundle::check_fetches(t, &b.template_path, b.files.keys().map(String::as_str))?
+            }
+            None => bundle::check_fetches(t, "template.yaml", std::iter::empty())?,
+        }
+        let stored = bundle.map(|b| NewBundle {
+            template_path: &b.template_path,
+            digest: b.digest(),
+            files: b
+                .files
+                .iter()
+                .map(|(path, file)| NewTemplateFile {
+                    path,
+                    mode: file.mode,
+                    bytes: &file.bytes,
+                    digest: file.digest(),
+                })
+                .collect(),
+        });
         let (record, created) = self
             .store
             .put_template(&NewTemplate {
@@ -107,6 +146,7 @@ impl Catalog {
                 description: t.description.as_deref(),
                 owner: t.owner.as_deref(),
                 tags: &t.tags,
+                bundle: stored,
             })
             .await?;
         Ok((self.entry(record)?, created))

@@ -395,6 +395,26 @@ impl Catalog {
             }
             steps.push(preview);
         }
+        // A fetch whose relative `url` the stored bundle cannot serve (a version applied before
+        // bundles, or as a lone file) names the step and the path.
+        let record = &entry.record;
+        let problems = lever_templates::bundle::fetch_problems(
+            &entry.parsed.template,
+            record.bundle_path.as_deref().unwrap_or("template.yaml"),
+            record.bundle_paths.iter().map(String::as_str),
+        );
+        for (i, problem) in problems {
+            let Some(step) = steps.get_mut(i) else {
+                continue;
+            };
+            step.message = Some(match step.message.take() {
+                Some(earlier) => format!("{problem}; {earlier}"),
+                None => problem,
+            });
+            if step.status == "planned" {
+                step.status = "missing-file";
+            }
+        }
         Ok(Preview {
             template: entry.record.name.clone(),
             version: entry.record.version,

@@ -303,11 +303,13 @@ impl Executor {
         }
         let output = match &entry.parsed.template.output {
             Value::Null => json!({}),
-            o => self
-                .catalog
-                .expressions()
-                .render(o, &ctx)
-                .unwrap_or_else(|e| json!({"error": e.to_string()})),
+            o => match self.catalog.expressions().render(o, &ctx) {
+                Ok(output) => lever_templates::keep_met_conditions(output),
+                // The run does not claim success with an output it could not give: it fails,
+                // and its steps' effects are kept (they did what they were asked; undoing a
+                // created resource because a link did not render would lose work).
+                Err(e) => return self.fail_output(&run, &entry, e).await,
+            },
         };
         let output = self.masker(&run.id).mask_json(&output);
         self.store
@@ -492,6 +494,47 @@ impl Executor {
             }
         }
         Ok(StepOutcome::Succeeded(json!({"results": results})))
+    }
+
+    /// Ends a run whose steps all succeeded but whose `spec.output` did not render.
+    async fn fail_output(
+        &self,
+        run: &RunRecord,
+        entry: &Entry,
+        e: lever_templates::ExpressionError,
+    ) -> Result<(), StoreError> {
+        let line = entry
+            .record
+            .source
+            .lines()
+            .position(|l| l.contains(e.expression.trim()))
+            .map(|i| format!(" (line {})", i + 1))
+            .unwrap_or_default();
+        let message = format!(
+            "every step succeeded and its effects are kept, but the template's output did not render{line}: {e}; fix spec.output and apply the template again"
+        );
+        let error = self
+            .masker(&run.id)
+            .mask_json(&failure("invalid-output", message));
+        self.store
+            .set_run_status(
+                &run.id,
+                &[RunStatus::Running],
+                RunStatus::Failed,
+                None,
+                Some(&error),
+            )
+            .await?;
+        self.store
+            .append_event(
+                &run.id,
+                "run-finished",
+                None,
+                &json!({"status": "failed", "error": error}),
+            )
+            .await?;
+        tracing::warn!(run = %run.id, template = %entry.record.name, "run failed: its output did not render");
+        Ok(())
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {

@@ -43,7 +43,7 @@ pub use ratings::RatingRecord;
 pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
 pub use sessions::{OidcLoginRecord, SessionRecord};
 pub use steps::{EventRecord, StepRecord, StepUpdate};
-pub use templates::{NewTemplate, TemplateRecord};
+pub use templates::{NewBundle, NewTemplate, NewTemplateFile, TemplateRecord};
 pub use tokens::TokenRecord;
 
 /// Why a store operation failed.

@@ -25,6 +25,36 @@ pub struct TemplateRecord {
     pub tags: Vec<String>,
     /// When it was applied (ms).
     pub created_at: i64,
+    /// Where the template file is in its bundle (`None`: applied as a lone file).
+    pub bundle_path: Option<String>,
+    /// The paths of the bundle's files (the template's too; empty without a bundle).
+    pub bundle_paths: Vec<String>,
+    /// Tells two bundles apart.
+    pub bundle_digest: Option<String>,
+}
+
+/// One file of a template's bundle, to store.
+#[derive(Debug, Clone)]
+pub struct NewTemplateFile<'a> {
+    /// Path inside the bundle.
+    pub path: &'a str,
+    /// Unix permission bits.
+    pub mode: u32,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// SHA-256 of the bytes, hex.
+    pub digest: String,
+}
+
+/// A template's bundle, to store.
+#[derive(Debug, Clone)]
+pub struct NewBundle<'a> {
+    /// Where the template file is.
+    pub template_path: &'a str,
+    /// Tells two bundles apart.
+    pub digest: String,
+    /// Every file.
+    pub files: Vec<NewTemplateFile<'a>>,
 }
 
 /// What a new template version carries.
@@ -42,9 +72,11 @@ pub struct NewTemplate<'a> {
     pub owner: Option<&'a str>,
     /// Tags.
     pub tags: &'a [String],
+    /// Its files, when applied as a bundle.
+    pub bundle: Option<NewBundle<'a>>,
 }
 
-const COLUMNS: &str = "name, version, source, title, description, owner, tags, created_at";
+const COLUMNS: &str = "name, version, source, title, description, owner, tags, created_at, bundle_path, bundle_paths, bundle_digest";
 
 fn record(row: &AnyRow) -> Result<TemplateRecord, StoreError> {
     Ok(TemplateRecord {
@@ -56,6 +88,12 @@ fn record(row: &AnyRow) -> Result<TemplateRecord, StoreError> {
         owner: row.try_get(5)?,
         tags: parse_json("templates.tags", &row.try_get::<String, _>(6)?)?,
         created_at: row.try_get(7)?,
+        bundle_path: row.try_get(8)?,
+        bundle_paths: match row.try_get::<Option<String>, _>(9)? {
+            Some(paths) => parse_json("templates.bundle_paths", &paths)?,
+            None => Vec::new(),
+        },
+        bundle_digest: row.try_get(10)?,
     })
 }
 
@@ -76,14 +114,20 @@ impl Store {
         .as_ref()
         .map(record)
         .transpose()?;
+        let digest = template.bundle.as_ref().map(|b| b.digest.clone());
         if let Some(latest) = &latest
             && latest.source == template.source
+            && latest.bundle_digest == digest
         {
             return Ok((latest.clone(), false));
         }
         let version = latest.map(|l| l.version + 1).unwrap_or(1);
+        let paths = template.bundle.as_ref().map(|b| {
+            serde_json::to_string(&b.files.iter().map(|f| f.path).collect::<Vec<_>>())
+                .expect("paths serialise")
+        });
         sqlx::query(
-            "INSERT INTO templates (name, version, source, title, description, owner, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO templates (name, version, source, title, description, owner, tags, created_at, bundle_path, bundle_paths, bundle_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(template.name)
         .bind(version)
@@ -93,8 +137,31 @@ impl Store {
         .bind(template.owner)
         .bind(serde_json::to_string(template.tags).expect("tags serialise"))
         .bind(now_ms())
+        .bind(template.bundle.as_ref().map(|b| b.template_path))
+        .bind(paths)
+        .bind(digest)
         .execute(&mut *tx)
         .await?;
+        for file in template.bundle.iter().flat_map(|b| &b.files) {
+            sqlx::query(
+                "INSERT INTO template_blobs (digest, bytes, size) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING",
+            )
+            .bind(&file.digest)
+            .bind(file.bytes)
+            .bind(file.bytes.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO template_files (name, version, path, mode, digest) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(template.name)
+            .bind(version)
+            .bind(file.path)
+            .bind(i64::from(file.mode))
+            .bind(&file.digest)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok((
             self.template(template.name, Some(version))
@@ -155,5 +222,34 @@ impl Store {
         .iter()
         .map(record)
         .collect()
+    }
+
+    /// The files of a template version's bundle under `folder` (a bundle path; `""` for all):
+    /// `(path, mode, bytes)`, by path.
+    pub async fn template_files(
+        &self,
+        name: &str,
+        version: i64,
+        folder: &str,
+    ) -> Result<Vec<(String, u32, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.path, f.mode, b.bytes FROM template_files f JOIN template_blobs b ON b.digest = f.digest \
+             WHERE f.name = $1 AND f.version = $2 AND ($3 = '' OR f.path = $3 OR substr(f.path, 1, length($4)) = $4) ORDER BY f.path",
+        )
+        .bind(name)
+        .bind(version)
+        .bind(folder)
+        .bind(format!("{folder}/"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0o644),
+                    r.try_get(2)?,
+                ))
+            })
+            .collect()
     }
 }

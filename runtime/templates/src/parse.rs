@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::Expressions;
 use crate::model::{OnFailure, Page, Retry, Step, StepCall, Template, WaitFor};
 
 /// Why a template was refused.
@@ -199,6 +200,8 @@ impl Parser<'_> {
             .unwrap_or_default();
         let pages = self.pages(spec.get("parameters"))?;
         let steps = self.steps(spec.get("steps"))?;
+        let output = spec.get("output").cloned().unwrap_or(Value::Null);
+        self.check_expressions(&steps, &output)?;
         Ok(Template {
             name,
             annotations,
@@ -209,8 +212,49 @@ impl Parser<'_> {
             template_type: text(spec, "type"),
             pages,
             steps,
-            output: spec.get("output").cloned().unwrap_or(Value::Null),
+            output,
         })
+    }
+
+    /// Parses every expression of the steps and the output, so that a syntax error is
+    /// refused at apply with its place, line and text, not found by a run.
+    fn check_expressions(&self, steps: &[Step], output: &Value) -> Result<(), TemplateError> {
+        let expressions = Expressions::new();
+        let mut places: Vec<(String, &Value)> = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let at = format!("spec.steps[{i}] (`{}`)", step.id);
+            places.push((format!("{at}.input"), &step.input));
+            if let Some(c) = &step.condition {
+                places.push((format!("{at}.if"), c));
+            }
+            if let Some(e) = &step.each {
+                places.push((format!("{at}.each"), e));
+            }
+            if let Some(r) = &step.rollback {
+                places.push((format!("{at}.rollback.input"), &r.input));
+            }
+            if let Some(w) = &step.wait_for {
+                places.push((format!("{at}.waitFor.input"), &w.call.input));
+            }
+        }
+        places.push(("spec.output".into(), output));
+        for (place, value) in places {
+            if let Err(e) = expressions.check(value) {
+                let line = self
+                    .text
+                    .lines()
+                    .position(|l| l.contains(e.expression.trim()))
+                    .map(|i| i + 1);
+                return Err(TemplateError {
+                    line,
+                    message: format!(
+                        "{place}: the expression `{}` does not parse: {} (expressions are nunjucks as Backstage writes them, read by minijinja: see docs/backstage.md)",
+                        e.expression, e.message
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn pages(&mut self, parameters: Option<&Value>) -> Result<Vec<Page>, TemplateError> {
@@ -511,5 +555,29 @@ mod tests {
         assert!(bad_need.message.contains("needs `zz`"), "{bad_need}");
         let wrong_version = parse("apiVersion: v1\nkind: Template\n").unwrap_err();
         assert_eq!(wrong_version.line, Some(1));
+    }
+
+    #[test]
+    fn an_expression_that_does_not_parse_is_refused_with_its_place_and_line() {
+        let text = format!(
+            "{MINIMAL}    - id: log\n      action: debug:log\n      input:\n        message: ${{{{ parameters.a === }}}}\n  output:\n    text: ok\n"
+        );
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.line, Some(10), "{error}");
+        assert!(
+            error.message.contains("spec.steps[0] (`log`).input")
+                && error.message.contains("${{ parameters.a === }}"),
+            "{error}"
+        );
+        let output = format!(
+            "{MINIMAL}    - id: log\n      action: debug:log\n  output:\n    links:\n      - url: '{{% if x %}}'\n"
+        );
+        let error = parse(&output).unwrap_err();
+        assert!(error.message.starts_with("spec.output"), "{error}");
+        // What Backstage writes parses.
+        let fine = format!(
+            "{MINIMAL}    - id: log\n      action: debug:log\n      if: ${{{{ parameters.enableCI === \"Yes\" and parameters.url.includes('github') }}}}\n"
+        );
+        parse(&fine).unwrap();
     }
 }

@@ -186,6 +186,11 @@ pub(crate) struct RatingView {
 #[schema(value_type = String, format = Binary)]
 pub(crate) struct Component(Vec<u8>);
 
+/// A template bundle: a tar, tar.gz or zip archive of the template and its files.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct TemplateBundle(Vec<u8>);
+
 /// A published plugin version.
 #[derive(ToSchema)]
 pub(crate) struct PluginView {
@@ -229,6 +234,8 @@ pub(crate) struct TemplateApplied {
     version: i64,
     /// What loads but may not do what its author meant.
     warnings: Vec<TemplateWarning>,
+    /// Files stored with it (0 for a template applied as a lone file).
+    files: i64,
 }
 
 /// Something of a template's text that was ignored.

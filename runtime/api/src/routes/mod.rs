@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, MAX_PLUGIN_BYTES, openapi};
+use crate::{AppState, MAX_BUNDLE_BYTES, MAX_PLUGIN_BYTES, openapi};
 
 /// The `/api/v1` routes with their OpenAPI description: each `routes!` registers the
 /// handlers at the path and methods their `#[utoipa::path]` names, so the router and the
@@ -33,6 +33,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
     let (secret_schemas, secret_paths, secret_methods) =
         routes!(secrets::put, secrets::delete, secrets::get);
     let (plugin_schemas, plugin_paths, plugin_methods) = routes!(plugins::publish, plugins::list);
+    let (template_schemas, template_paths, template_methods) =
+        routes!(templates::apply, templates::search);
     let mut api = OpenApiRouter::with_openapi(openapi::base())
         .routes((
             plugin_schemas,
@@ -51,7 +53,11 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::retry_step))
         .routes(routes!(runs::skip_step))
         .routes(routes!(bindings::list))
-        .routes(routes!(templates::apply, templates::search))
+        .routes((
+            template_schemas,
+            template_paths,
+            template_methods.layer(DefaultBodyLimit::max(MAX_BUNDLE_BYTES)),
+        ))
         .routes(routes!(templates::show))
         .routes(routes!(templates::validate))
         .routes(routes!(templates::preview))

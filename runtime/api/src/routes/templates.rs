@@ -15,34 +15,69 @@ use lever_identity::Principal;
 
 use crate::auth::require_platform;
 use crate::openapi::schemas::{
-    ErrorBody, PreviewView, TemplateApplied, TemplateList, TemplateView, Validation,
+    ErrorBody, PreviewView, TemplateApplied, TemplateBundle, TemplateList, TemplateView, Validation,
 };
 use crate::{ApiError, AppState};
 use utoipa::{IntoParams, ToSchema};
 
-/// Applies a template (YAML or JSON body): 201 for a new version, 200 when unchanged.
+/// Query of an apply.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ApplyQuery {
+    /// For a bundle holding several templates: the path of the one to apply.
+    template: Option<String>,
+}
+
+/// Applies a template — YAML or JSON, or a tar, tar.gz or zip bundle of the template with its
+/// files (skeletons): 201 for a new version, 200 when unchanged.
 #[utoipa::path(
     post, path = "/api/v1/templates", tag = "templates",
-    request_body(content = String, content_type = "application/yaml", description = "The template: a Backstage `Template` or a Lever template, as YAML or JSON"),
+    params(ApplyQuery),
+    request_body(
+        description = "The template: a Backstage `Template` or a Lever template, as YAML or JSON; or a bundle of it with the files its fetch steps read (told apart by their first bytes, whatever the content type)",
+        content(
+            (String = "application/yaml"),
+            (TemplateBundle = "application/x-tar"),
+            (TemplateBundle = "application/gzip"),
+            (TemplateBundle = "application/zip"),
+        )
+    ),
     responses(
         (status = 201, description = "A new version", body = TemplateApplied),
-        (status = 200, description = "The latest version already has this source", body = TemplateApplied),
+        (status = 200, description = "The latest version already has this source and these files", body = TemplateApplied),
         (status = 403, description = "Publishing templates needs the platform role", body = ErrorBody),
     )
 )]
 pub(crate) async fn apply(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    body: String,
+    query: Result<Query<ApplyQuery>, QueryRejection>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_platform(&principal, "publishing templates")?;
-    if body.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "empty-body",
-            "send the template YAML or JSON as the request body",
-        ));
-    }
-    let (entry, created) = state.catalog.apply(&body).await?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid-query", e.body_text()))?;
+    let is_archive = body.starts_with(b"PK\x03\x04")
+        || body.starts_with(&[0x1f, 0x8b])
+        || (body.len() > 262 && &body[257..262] == b"ustar");
+    let (entry, created) = if is_archive {
+        let bundle = lever_templates::bundle::Bundle::read(&body, query.template.as_deref())
+            .map_err(|e| ApiError::bad_request("invalid-bundle", e.to_string()))?;
+        state.catalog.apply_bundle(&bundle).await?
+    } else {
+        let text = std::str::from_utf8(&body).map_err(|_| {
+            ApiError::bad_request(
+                "invalid-template",
+                "the body is neither UTF-8 text (a YAML or JSON template) nor a tar, tar.gz or zip bundle",
+            )
+        })?;
+        if text.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "empty-body",
+                "send the template YAML or JSON as the request body, or a tar or zip bundle of it with its files",
+            ));
+        }
+        state.catalog.apply(text).await?
+    };
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -54,6 +89,7 @@ pub(crate) async fn apply(
             "name": entry.record.name,
             "version": entry.record.version,
             "warnings": entry.parsed.warnings,
+            "files": entry.record.bundle_paths.len(),
         })),
     ))
 }

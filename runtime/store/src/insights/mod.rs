@@ -284,22 +284,34 @@ impl Store {
         let mut totals = Totals::default();
         let mut tx = self.snapshot().await?;
         // What the rows give: everything for a filtered scope; else runs in flight and the
-        // window's partial first and last hour.
-        let rows_where = if scope.rolled_up() {
-            format!(
-                "((status IN {} AND created_at >= {from} AND created_at < {to}) OR (status IN {} AND {}))",
-                sql_list(IN_FLIGHT),
-                sql_list(FINISHED),
-                window.raw_sql("created_at")
-            )
-        } else {
-            format!("created_at >= {from} AND created_at < {to}")
-        };
-        let rows_where = format!("{rows_where}{}", scope.filters());
+        // window's partial first and last hour — each read on its own, so that each uses its
+        // index (`(status, created_at)`, `created_at`).
         if scope.rolled_up() {
             read_rollup(&mut tx, &window, &mut totals).await?;
+            let mut sources = vec![format!(
+                "status IN {} AND created_at >= {from} AND created_at < {to}",
+                sql_list(IN_FLIGHT)
+            )];
+            for (a, b) in window.raw_ranges() {
+                sources.push(format!(
+                    "created_at >= {a} AND created_at < {b} AND status IN {}",
+                    sql_list(FINISHED)
+                ));
+            }
+            for source in sources {
+                read_rows(&mut tx, scope, &window, &source, None, &mut totals).await?;
+            }
+        } else {
+            let source = format!(
+                "created_at >= {from} AND created_at < {to}{}",
+                scope.filters()
+            );
+            let bin = match self.backend {
+                crate::Backend::Sqlite => "took_bin",
+                crate::Backend::Postgres => "insights_bin(updated_at - created_at)",
+            };
+            read_rows(&mut tx, scope, &window, &source, Some(bin), &mut totals).await?;
         }
-        read_rows(&mut tx, scope, &window, &rows_where, &mut totals).await?;
 
         // Rolled-back runs that left something behind are few: read each.
         let sql = format!(
@@ -343,16 +355,17 @@ impl Store {
             g.1 += r.try_get::<i64, _>(4)?;
             g.2.add_bin(bin, decided);
         }
-        let sql = format!(
-            "SELECT policy_version, name, decided_at - opened_at, CASE WHEN decided_at - opened_at > sla_ms THEN 1 ELSE 0 END \
-             FROM approval_stages WHERE decided_at IS NOT NULL AND {}",
-            window.raw_sql("opened_at")
-        );
-        for r in sqlx::query(&sql).fetch_all(&mut *tx).await? {
-            let g = groups.entry((r.try_get(0)?, r.try_get(1)?)).or_default();
-            g.0 += 1;
-            g.1 += r.try_get::<i64, _>(3)?;
-            g.2.add_exact(r.try_get(2)?, 1);
+        for (a, b) in window.raw_ranges() {
+            let sql = format!(
+                "SELECT policy_version, name, decided_at - opened_at, CASE WHEN decided_at - opened_at > sla_ms THEN 1 ELSE 0 END \
+                 FROM approval_stages WHERE opened_at >= {a} AND opened_at < {b} AND decided_at IS NOT NULL"
+            );
+            for r in sqlx::query(&sql).fetch_all(&mut *tx).await? {
+                let g = groups.entry((r.try_get(0)?, r.try_get(1)?)).or_default();
+                g.0 += 1;
+                g.1 += r.try_get::<i64, _>(3)?;
+                g.2.add_exact(r.try_get(2)?, 1);
+            }
         }
         let sql = format!(
             "SELECT policy_version, name, SUM(CASE WHEN {to} - opened_at > sla_ms THEN 1 ELSE 0 END) \
@@ -426,48 +439,66 @@ async fn read_rollup(
     Ok(())
 }
 
-/// Adds the runs matching `rows_where`, read from the rows.
+/// Adds the runs matching `rows_where`, read from the rows; their durations exact, or binned
+/// by the SQL `bin` (for a team's or a template's runs, which can be many).
 async fn read_rows(
     tx: &mut Reader,
     scope: &RunScope<'_>,
     window: &Window,
     rows_where: &str,
+    bin: Option<&str>,
     totals: &mut Totals,
 ) -> Result<(), StoreError> {
     let (week, early) = (
         window.week_sql("created_at"),
         window.early_sql("created_at"),
     );
+    // One small answer per question (grouping by everything at once would answer a row per
+    // requester and template).
     let sql = format!(
-        "SELECT {LABEL}, status, {ROUTE}, requester, {week}, {early}, COUNT(*) FROM runs WHERE {rows_where} GROUP BY 1, 2, 3, 4, 5, 6"
+        "SELECT {LABEL}, status, {ROUTE}, COUNT(*) FROM runs WHERE {rows_where} GROUP BY 1, 2, 3"
     );
     for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
         let route: String = r.try_get(2)?;
-        let runs: i64 = r.try_get(6)?;
-        totals.count(r.try_get(0)?, r.try_get(1)?, &route, runs);
-        *totals.by_requester.entry(r.try_get(3)?).or_default() += runs;
-        totals.count_time(r.try_get(4)?, r.try_get::<i64, _>(5)? == 1, runs);
+        totals.count(r.try_get(0)?, r.try_get(1)?, &route, r.try_get(3)?);
     }
+    let sql = format!("SELECT requester, COUNT(*) FROM runs WHERE {rows_where} GROUP BY 1");
+    for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
+        *totals.by_requester.entry(r.try_get(0)?).or_default() += r.try_get::<i64, _>(1)?;
+    }
+    let sql =
+        format!("SELECT {week}, {early}, COUNT(*) FROM runs WHERE {rows_where} GROUP BY 1, 2");
+    for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
+        totals.count_time(r.try_get(0)?, r.try_get::<i64, _>(1)? == 1, r.try_get(2)?);
+    }
+    let took = bin.unwrap_or("updated_at - created_at");
     let sql = format!(
-        "SELECT {LABEL}, {early}, updated_at - created_at, COUNT(*) FROM runs WHERE status = 'succeeded' AND {rows_where} GROUP BY 1, 2, 3"
+        "SELECT {LABEL}, {early}, {took}, COUNT(*) FROM runs WHERE status = 'succeeded' AND {rows_where} GROUP BY 1, 2, 3"
     );
     for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
         let label: String = r.try_get(0)?;
         let is_early = r.try_get::<i64, _>(1)? == 1;
-        totals.duration(&label, is_early, r.try_get(2)?, r.try_get(3)?, false);
+        totals.duration(
+            &label,
+            is_early,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            bin.is_some(),
+        );
     }
+    // Failures carry the same few errors over and over: one row per distinct error.
     let sql = format!(
-        "SELECT updated_at, error FROM runs WHERE status IN ('failed', 'rolled-back', 'rollback-failed') AND error IS NOT NULL AND {rows_where}"
+        "SELECT error, MAX(updated_at), COUNT(*) FROM runs WHERE status IN ('failed', 'rolled-back', 'rollback-failed') AND error IS NOT NULL AND {rows_where} GROUP BY error"
     );
     for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
-        let error: String = r.try_get(1)?;
+        let error: String = r.try_get(0)?;
         let Ok(error) = serde_json::from_str::<serde_json::Value>(&error) else {
             continue;
         };
         totals.failure(
             error["kind"].as_str().unwrap_or("unknown").to_string(),
-            1,
-            r.try_get(0)?,
+            r.try_get(2)?,
+            r.try_get(1)?,
             error["message"].as_str().unwrap_or_default().to_string(),
         );
     }

@@ -117,20 +117,6 @@ impl Window {
             .collect()
     }
 
-    /// SQL that is true for a time in `column` in one of the raw ranges.
-    pub fn raw_sql(&self, column: &str) -> String {
-        let parts: Vec<String> = self
-            .raw_ranges()
-            .iter()
-            .map(|(a, b)| format!("({column} >= {a} AND {column} < {b})"))
-            .collect();
-        if parts.is_empty() {
-            "1 = 0".into()
-        } else {
-            format!("({})", parts.join(" OR "))
-        }
-    }
-
     /// The rollup pieces covering the whole hours of the window: days where a whole day fits
     /// between two cuts, hours around them.
     pub fn pieces(&self) -> Vec<Piece> {

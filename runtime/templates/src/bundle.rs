@@ -1,0 +1,550 @@
+//! Template bundles: a template with the files around it (its skeletons), read from a tar,
+//! tar.gz or zip archive or a directory, with the template's own path inside the bundle so that
+//! a relative `url` (`./skeleton`, `../../../skeletons/catalog-info/`) resolves as Backstage
+//! resolves it against the template's repository. Paths that leave the bundle are refused.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::model::Template;
+
+/// Why a bundle was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BundleError(pub String);
+
+fn refuse(message: impl Into<String>) -> BundleError {
+    BundleError(message.into())
+}
+
+/// One file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleFile {
+    /// Unix permission bits (0o644, 0o755…).
+    pub mode: u32,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl BundleFile {
+    /// The SHA-256 of its bytes, hex: the key it is stored under.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(&self.bytes))
+    }
+}
+
+/// A template and its files, keyed by normalized path (`a/b/c.txt`) inside the bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bundle {
+    /// Where the template file is.
+    pub template_path: String,
+    /// Every file, the template's too.
+    pub files: BTreeMap<String, BundleFile>,
+}
+
+/// The most a bundle may hold, unpacked.
+pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
+/// The most files a bundle may hold.
+pub const MAX_BUNDLE_FILES: usize = 10_000;
+
+/// `path` as a bundle path: `/`-separated, no `.`, no empty parts; `..` only while it stays
+/// inside the bundle. Refuses absolute paths and paths that leave the root.
+pub fn normalize(path: &str) -> Result<String, BundleError> {
+    if path.starts_with('/') || path.starts_with('\\') || path.as_bytes().get(1) == Some(&b':') {
+        return Err(refuse(format!(
+            "`{path}` is an absolute path; a bundle holds relative paths only"
+        )));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(refuse(format!("`{path}` leaves the bundle")));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// `relative` resolved against the folder of `base` (a bundle path), normalized.
+pub fn resolve(base: &str, relative: &str) -> Result<String, BundleError> {
+    match base.rsplit_once('/') {
+        Some((folder, _)) => normalize(&format!("{folder}/{relative}")),
+        None => normalize(relative),
+    }
+}
+
+/// Whether `url` is relative (Backstage's test: not an absolute URL), so read from the bundle.
+pub fn is_relative_url(url: &str) -> bool {
+    !url.contains("://") && !url.contains("${{")
+}
+
+/// The fetch steps' relative URLs: (step index, step id, action, url).
+pub fn relative_fetches(template: &Template) -> Vec<(usize, String, String, String)> {
+    template
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.action.starts_with("fetch:"))
+        .filter_map(|(i, s)| {
+            let url = s.input.get("url")?.as_str()?;
+            is_relative_url(url).then(|| (i, s.id.clone(), s.action.clone(), url.to_string()))
+        })
+        .collect()
+}
+
+/// Checks that every relative `url` of `template` (found at `template_path`) names a file
+/// (`fetch:*:file`) or a folder with files among `paths`; the error names the step and path.
+pub fn check_fetches<'a>(
+    template: &Template,
+    template_path: &str,
+    paths: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(), BundleError> {
+    match fetch_problems(template, template_path, paths)
+        .into_iter()
+        .next()
+    {
+        Some((_, problem)) => Err(refuse(problem)),
+        None => Ok(()),
+    }
+}
+
+/// Every fetch step whose relative `url` the bundle (`paths`) cannot serve: (step index, what
+/// is wrong, naming the step and the path).
+pub fn fetch_problems<'a>(
+    template: &Template,
+    template_path: &str,
+    paths: impl Iterator<Item = &'a str> + Clone,
+) -> Vec<(usize, String)> {
+    let mut problems = Vec::new();
+    for (i, id, action, url) in relative_fetches(template) {
+        let place = format!("spec.steps[{i}] (`{id}`)");
+        let target = match resolve(template_path, &url) {
+            Ok(target) => target,
+            Err(e) => {
+                problems.push((i, format!("{place}: `url: {url}`: {e}")));
+                continue;
+            }
+        };
+        let is_file = action.ends_with(":file");
+        let found = paths.clone().any(|p| {
+            if is_file {
+                p == target
+            } else {
+                target.is_empty() || p.starts_with(&format!("{target}/"))
+            }
+        });
+        if !found {
+            let what = if is_file { "file" } else { "folder" };
+            let hint = if paths.clone().count() <= 1 {
+                " — the template was applied without its files: apply its directory (`lever template apply DIR`) or a tar or zip bundle"
+            } else {
+                ""
+            };
+            problems.push((
+                i,
+                format!(
+                    "{place}: `{action}` reads `url: {url}`, the {what} `{target}` of the bundle, and the bundle has no such {what}{hint}"
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+impl Bundle {
+    /// A bundle of one template file and nothing else.
+    pub fn single(path: &str, text: &str) -> Self {
+        let mut files = BTreeMap::new();
+        files.insert(
+            path.to_string(),
+            BundleFile {
+                mode: 0o644,
+                bytes: text.as_bytes().to_vec(),
+            },
+        );
+        Self {
+            template_path: path.to_string(),
+            files,
+        }
+    }
+
+    /// The template's text.
+    pub fn template_text(&self) -> Result<&str, BundleError> {
+        let file = self
+            .files
+            .get(&self.template_path)
+            .ok_or_else(|| refuse(format!("the bundle has no `{}`", self.template_path)))?;
+        std::str::from_utf8(&file.bytes)
+            .map_err(|_| refuse(format!("`{}` is not UTF-8 text", self.template_path)))
+    }
+
+    /// A digest of every path, mode and content: two bundles with the same are the same.
+    pub fn digest(&self) -> String {
+        let mut hash = Sha256::new();
+        hash.update(self.template_path.as_bytes());
+        for (path, file) in &self.files {
+            hash.update(format!("\n{path}\0{:o}\0{}", file.mode, file.digest()).as_bytes());
+        }
+        hex::encode(hash.finalize())
+    }
+
+    /// Reads an archive (tar, gzip-compressed tar, or zip, told apart by their first bytes).
+    /// `template` names the template file inside it; without it, the bundle must hold exactly
+    /// one file that is a template (`kind: Template`).
+    pub fn read(archive: &[u8], template: Option<&str>) -> Result<Self, BundleError> {
+        let files = if archive.starts_with(b"PK\x03\x04") {
+            read_zip(archive)?
+        } else if archive.starts_with(&[0x1f, 0x8b]) {
+            read_tar(flate2::read::GzDecoder::new(archive))?
+        } else if archive.len() > 262 && &archive[257..262] == b"ustar" {
+            read_tar(archive)?
+        } else {
+            return Err(refuse(
+                "the body is neither a template (YAML or JSON) nor a tar, tar.gz or zip bundle",
+            ));
+        };
+        Self::with_template(files, template)
+    }
+
+    fn with_template(
+        files: BTreeMap<String, BundleFile>,
+        template: Option<&str>,
+    ) -> Result<Self, BundleError> {
+        let template_path = match template {
+            Some(path) => {
+                let path = normalize(path)?;
+                if !files.contains_key(&path) {
+                    return Err(refuse(format!(
+                        "the bundle has no `{path}` (the `template` asked for)"
+                    )));
+                }
+                path
+            }
+            None => {
+                let templates: Vec<&String> = files
+                    .iter()
+                    .filter(|(p, f)| {
+                        (p.ends_with(".yaml") || p.ends_with(".yml"))
+                            && std::str::from_utf8(&f.bytes)
+                                .is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: Template"))
+                    })
+                    .map(|(p, _)| p)
+                    .collect();
+                match templates.as_slice() {
+                    [one] => (*one).clone(),
+                    [] => {
+                        return Err(refuse(
+                            "the bundle holds no template (a YAML file with `kind: Template`)",
+                        ));
+                    }
+                    many => {
+                        let names: Vec<&str> = many.iter().map(|p| p.as_str()).collect();
+                        return Err(refuse(format!(
+                            "the bundle holds several templates ({}): name one with `template=PATH`",
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        Ok(Self {
+            template_path,
+            files,
+        })
+    }
+
+    /// The bundle for the template file `template` under the directory `root`: the template
+    /// and the files of every folder (or file) its fetch steps name with a relative `url`.
+    pub fn from_dir(root: &Path, template: &Path) -> Result<Self, BundleError> {
+        let relative = template.strip_prefix(root).map_err(|_| {
+            refuse(format!(
+                "{} is not under {}",
+                template.display(),
+                root.display()
+            ))
+        })?;
+        let template_path = normalize(&relative.to_string_lossy())?;
+        let text = std::fs::read_to_string(template)
+            .map_err(|e| refuse(format!("cannot read {}: {e}", template.display())))?;
+        let parsed = crate::parse(&text).map_err(|e| refuse(e.to_string()))?;
+        let mut files = BTreeMap::new();
+        files.insert(
+            template_path.clone(),
+            BundleFile {
+                mode: 0o644,
+                bytes: text.into_bytes(),
+            },
+        );
+        for (_, _, _, url) in relative_fetches(&parsed.template) {
+            let target = resolve(&template_path, &url)?;
+            add_path(root, &target, &mut files)?;
+        }
+        Ok(Self {
+            template_path,
+            files,
+        })
+    }
+
+    /// The bundle as a tar archive (what `lever template apply DIR` sends).
+    pub fn to_tar(&self) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, file) in &self.files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(file.bytes.len() as u64);
+            header.set_mode(file.mode);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, file.bytes.as_slice())
+                .expect("writing to memory");
+        }
+        builder.into_inner().expect("writing to memory")
+    }
+}
+
+/// Adds the file or every file under the folder `target` (a bundle path) of `root`; symbolic
+/// links are followed only while they stay inside `root`.
+fn add_path(
+    root: &Path,
+    target: &str,
+    files: &mut BTreeMap<String, BundleFile>,
+) -> Result<(), BundleError> {
+    let path = root.join(target);
+    let canonical_root = root
+        .canonicalize()
+        .map_err(|e| refuse(format!("{}: {e}", root.display())))?;
+    let Ok(canonical) = path.canonicalize() else {
+        // Missing: the server names it.
+        return Ok(());
+    };
+    if !canonical.starts_with(&canonical_root) {
+        return Err(refuse(format!(
+            "`{target}` leads out of {}",
+            root.display()
+        )));
+    }
+    if canonical.is_file() {
+        let bytes = std::fs::read(&canonical).map_err(|e| refuse(format!("{target}: {e}")))?;
+        files.insert(
+            target.to_string(),
+            BundleFile {
+                mode: file_mode(&canonical),
+                bytes,
+            },
+        );
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(&canonical).map_err(|e| refuse(format!("{target}: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| refuse(format!("{target}: {e}")))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = if target.is_empty() {
+            name
+        } else {
+            format!("{target}/{name}")
+        };
+        add_path(root, &child, files)?;
+        if files.len() > MAX_BUNDLE_FILES {
+            return Err(refuse(format!(
+                "the bundle would hold over {MAX_BUNDLE_FILES} files"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_path: &Path) -> u32 {
+    0o644
+}
+
+/// Adds one archive entry, bounded.
+fn insert(
+    files: &mut BTreeMap<String, BundleFile>,
+    total: &mut u64,
+    name: &str,
+    mode: u32,
+    mut reader: impl Read,
+) -> Result<(), BundleError> {
+    let path = normalize(name)?;
+    if path.is_empty() {
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    reader
+        .by_ref()
+        .take(MAX_BUNDLE_BYTES - *total + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(format!("cannot read `{name}` from the bundle: {e}")))?;
+    *total += bytes.len() as u64;
+    if *total > MAX_BUNDLE_BYTES {
+        return Err(refuse(format!(
+            "the bundle unpacks to over {} MiB",
+            MAX_BUNDLE_BYTES / 1024 / 1024
+        )));
+    }
+    if files.len() >= MAX_BUNDLE_FILES {
+        return Err(refuse(format!(
+            "the bundle holds over {MAX_BUNDLE_FILES} files"
+        )));
+    }
+    files.insert(
+        path,
+        BundleFile {
+            mode: mode & 0o777,
+            bytes,
+        },
+    );
+    Ok(())
+}
+
+fn read_tar(reader: impl Read) -> Result<BTreeMap<String, BundleFile>, BundleError> {
+    let mut archive = tar::Archive::new(reader);
+    let mut files = BTreeMap::new();
+    let mut total = 0;
+    let entries = archive
+        .entries()
+        .map_err(|e| refuse(format!("not a readable tar archive: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| refuse(format!("not a readable tar archive: {e}")))?;
+        let kind = entry.header().entry_type();
+        let name = entry
+            .path()
+            .map_err(|e| refuse(format!("a tar entry has an unreadable name: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(refuse(format!(
+                "`{name}` is a link or a special file; a bundle holds regular files only"
+            )));
+        }
+        let mode = entry.header().mode().unwrap_or(0o644);
+        insert(&mut files, &mut total, &name, mode, entry)?;
+    }
+    Ok(files)
+}
+
+fn read_zip(bytes: &[u8]) -> Result<BTreeMap<String, BundleFile>, BundleError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| refuse(format!("not a readable zip archive: {e}")))?;
+    let mut files = BTreeMap::new();
+    let mut total = 0;
+    for i in 0..archive.len() {
+        let file = archive
+            .by_index(i)
+            .map_err(|e| refuse(format!("not a readable zip archive: {e}")))?;
+        if file.is_dir() {
+            continue;
+        }
+        if file.is_symlink() {
+            return Err(refuse(format!(
+                "`{}` is a link; a bundle holds regular files only",
+                file.name()
+            )));
+        }
+        let name = file.name().to_string();
+        let mode = file.unix_mode().unwrap_or(0o644);
+        insert(&mut files, &mut total, &name, mode, file)?;
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_bundle() {
+        assert_eq!(normalize("a/./b//c").unwrap(), "a/b/c");
+        assert_eq!(normalize("a/b/../c").unwrap(), "a/c");
+        assert!(normalize("../x").is_err());
+        assert!(normalize("a/../../x").is_err());
+        assert!(normalize("/etc/passwd").is_err());
+        assert_eq!(
+            resolve(
+                "templates/github/x/template.yaml",
+                "../../../skeletons/catalog-info/"
+            )
+            .unwrap(),
+            "skeletons/catalog-info"
+        );
+        assert_eq!(
+            resolve("t/template.yaml", "./skeleton").unwrap(),
+            "t/skeleton"
+        );
+        assert!(resolve("template.yaml", "../up").is_err());
+    }
+
+    fn tar_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, bytes, mode) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(*mode);
+            header.set_cksum();
+            builder.append_data(&mut header, path, *bytes).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn an_archive_finds_its_one_template_and_keeps_modes() {
+        let tar = tar_of(&[
+            ("t/template.yaml", b"apiVersion: x\nkind: Template\n", 0o644),
+            ("t/skeleton/run.sh", b"#!/bin/sh\n", 0o755),
+        ]);
+        let bundle = Bundle::read(&tar, None).unwrap();
+        assert_eq!(bundle.template_path, "t/template.yaml");
+        assert_eq!(bundle.files["t/skeleton/run.sh"].mode, 0o755);
+        let gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&tar).unwrap();
+            e.finish().unwrap()
+        };
+        assert_eq!(Bundle::read(&gz, None).unwrap(), bundle);
+        let two = tar_of(&[
+            ("a.yaml", b"kind: Template\n", 0o644),
+            ("b.yaml", b"kind: Template\n", 0o644),
+        ]);
+        let error = Bundle::read(&two, None).unwrap_err();
+        assert!(error.0.contains("several templates"), "{error}");
+        assert_eq!(
+            Bundle::read(&two, Some("b.yaml")).unwrap().template_path,
+            "b.yaml"
+        );
+    }
+
+    #[test]
+    fn entries_that_leave_the_bundle_are_refused() {
+        // tar::Builder refuses `..` itself; write the name into the header by hand.
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append(&header, &b"x"[..]).unwrap();
+        let tar = builder.into_inner().unwrap();
+        let error = Bundle::read(&tar, None).unwrap_err();
+        assert!(error.0.contains("leaves the bundle"), "{error}");
+        assert!(Bundle::read(b"not an archive at all", None).is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! `${{ … }}` and `{{ … }}` rendered with minijinja over `parameters`, `steps`, `user`, `each`,
+//! read as nunjucks reads them (Backstage's templating): `nunjucks` rewrites the syntax
+//! minijinja does not share, `methods` answers JavaScript's methods on values, `filters` adds
+//! Backstage's filters and nunjucks' `dump`. A string that is one whole expression keeps the
+//! type of its value (number, list, object), as Backstage's `| dump` and `JSON.parse` do.
+
+mod filters;
+mod methods;
+mod nunjucks;
+
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+
+/// Why an expression failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot render `{expression}`: {message}")]
+pub struct ExpressionError {
+    /// The text that failed.
+    pub expression: String,
+    /// What minijinja said.
+    pub message: String,
+}
+
+/// The renderer: a minijinja environment with Backstage's filters and JavaScript's methods.
+pub struct Expressions {
+    env: Environment<'static>,
+}
+
+impl Default for Expressions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn whole_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("${{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
+}
+
+/// Backstage's `isTruthy`: JavaScript's truthiness, except that an empty list is false.
+pub fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(_) => true,
+    }
+}
+
+impl Expressions {
+    /// A renderer with Backstage's filters (`parseRepoUrl`, `parseEntityRef`, `pick`,
+    /// `projectSlug`), nunjucks' `dump` and JavaScript's string, array and number methods.
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.add_filter("parseRepoUrl", filters::parse_repo_url);
+        env.add_filter("parseEntityRef", filters::parse_entity_ref);
+        env.add_filter("projectSlug", filters::project_slug);
+        env.add_filter("pick", filters::pick);
+        env.add_filter("dump", filters::dump);
+        env.set_unknown_method_callback(methods::call);
+        // Values print as JavaScript prints them: `1` not `1.0`, lists joined by commas,
+        // nothing for none.
+        env.set_formatter(|out, _state, value| {
+            out.write_str(&methods::js_string(value))
+                .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
+        });
+        Self { env }
+    }
+
+    /// Renders every string in `value` against `context`.
+    pub fn render(&self, value: &Value, context: &Value) -> Result<Value, ExpressionError> {
+        match value {
+            Value::String(s) => self.render_str(s, context),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| self.render(v, context))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), self.render(v, context)?)))
+                .collect::<Result<_, _>>()
+                .map(Value::Object),
+            other => Ok(other.clone()),
+        }
+    }
+
+    fn render_str(&self, text: &str, context: &Value) -> Result<Value, ExpressionError> {
+        let fail = |e: Error| ExpressionError {
+            expression: text.to_string(),
+            message: describe(&e),
+        };
+        if let Some(expression) = whole_expression(text) {
+            let expression = nunjucks::rewrite_expression(expression);
+            let value = self
+                .env
+                .compile_expression(&expression)
+                .map_err(fail)?
+                .eval(context)
+                .map_err(fail)?;
+            return serde_json::to_value(&value).map_err(|e| ExpressionError {
+                expression: text.into(),
+                message: e.to_string(),
+            });
+        }
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(Value::String(text.to_string()));
+        }
+        self.env
+            .render_str(&nunjucks::rewrite_template(text), context)
+            .map(Value::String)
+            .map_err(fail)
+    }
+
+    /// Whether `condition` (an `if:`) holds in `context`, with Backstage's truthiness; a
+    /// missing condition holds.
+    pub fn is_true(
+        &self,
+        condition: Option<&Value>,
+        context: &Value,
+    ) -> Result<bool, ExpressionError> {
+        Ok(match condition {
+            None => true,
+            Some(c) => is_truthy(&self.render(c, context)?),
+        })
+    }
+
+    /// Parses every expression in the strings of `value` without rendering it; the first that
+    /// does not parse.
+    pub fn check(&self, value: &Value) -> Result<(), ExpressionError> {
+        match value {
+            Value::String(text) => self.check_str(text),
+            Value::Array(items) => items.iter().try_for_each(|v| self.check(v)),
+            Value::Object(map) => map.values().try_for_each(|v| self.check(v)),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_str(&self, text: &str) -> Result<(), ExpressionError> {
+        let fail = |e: Error| ExpressionError {
+            expression: text.to_string(),
+            message: describe(&e),
+        };
+        if let Some(expression) = whole_expression(text) {
+            self.env
+                .compile_expression(&nunjucks::rewrite_expression(expression))
+                .map_err(fail)?;
+        } else if text.contains("{{") || text.contains("{%") {
+            // Parsing needs no filters or context: a bare environment, which can borrow.
+            let source = nunjucks::rewrite_template(text);
+            Environment::new()
+                .template_from_str(&source)
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+/// A rendered `spec.output` as Backstage's UI shows it: list items (links, text) whose `if`
+/// rendered falsy are left out, and the `if` of the others is dropped.
+pub fn keep_met_conditions(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Value::Object(mut map) if map.contains_key("if") => {
+                        let condition = map.remove("if").unwrap_or(Value::Null);
+                        is_truthy(&condition).then(|| keep_met_conditions(Value::Object(map)))
+                    }
+                    other => Some(keep_met_conditions(other)),
+                })
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, keep_met_conditions(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// minijinja's error with its detail, without the template name it gives inline strings.
+fn describe(e: &Error) -> String {
+    match e.detail() {
+        Some(detail) => format!("{}: {detail}", e.kind()),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_expressions_keep_their_type_and_mixed_text_renders() {
+        let x = Expressions::new();
+        let ctx = json!({"parameters": {"size": 3, "tags": ["a", "b"], "name": "db", "repoUrl": "github.com?owner=acme&repo=api"}});
+        assert_eq!(
+            x.render(&json!("${{ parameters.size }}"), &ctx).unwrap(),
+            json!(3)
+        );
+        assert_eq!(
+            x.render(&json!("${{ parameters.tags }}"), &ctx).unwrap(),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            x.render(
+                &json!("db-${{ parameters.name }}-{{ parameters.size }}"),
+                &ctx
+            )
+            .unwrap(),
+            json!("db-db-3")
+        );
+        assert_eq!(
+            x.render(&json!("${{ parameters.repoUrl | parseRepoUrl }}"), &ctx)
+                .unwrap(),
+            json!({"host": "github.com", "owner": "acme", "repo": "api"})
+        );
+        assert_eq!(
+            x.render(&json!("${{ parameters.repoUrl | projectSlug }}"), &ctx)
+                .unwrap(),
+            json!("acme/api")
+        );
+        assert_eq!(
+            x.render(
+                &json!("${{ parameters.repoUrl | parseRepoUrl | pick('owner') }}"),
+                &ctx
+            )
+            .unwrap(),
+            json!("acme")
+        );
+        assert_eq!(
+            x.render(&json!({"n": ["${{ parameters.size }}"]}), &ctx)
+                .unwrap(),
+            json!({"n": [3]})
+        );
+        assert!(
+            x.is_true(Some(&json!("${{ parameters.size > 2 }}")), &ctx)
+                .unwrap()
+        );
+        assert!(
+            !x.is_true(Some(&json!("${{ parameters.missing }}")), &ctx)
+                .unwrap()
+        );
+        assert!(
+            x.render(&json!("${{ parameters.name | parseRepoUrl }}"), &ctx)
+                .is_err()
+        );
+    }
+}
+
+#[cfg(test)]
+mod table_tests;
