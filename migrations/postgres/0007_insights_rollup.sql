@@ -4,7 +4,7 @@
 -- the old row's contribution away and adds the new one's; runs still in flight are not here
 -- (the insights read those few from `runs`, as they read the window's partial first and last
 -- hour). Durations go into bins of the E12 series (10, 12, 15, 18, 22, 27, 33, 39, 47, 56, 68,
--- 82 times a power of ten): a percentile read from a bin is within 10 % of the exact one.
+-- 82 times a power of ten): a percentile read from a bin is within 12 % of the exact one.
 --
 -- The same tables and triggers, in SQLite's dialect, are in the SQLite migration of this number.
 

@@ -213,7 +213,7 @@ pub fn bin(v: i64) -> i64 {
     lower * 10_i64.pow(digits.len() as u32 - 2)
 }
 
-/// What a bin stands for: the geometric middle of its bounds (within 11 % of any value in it).
+/// What a bin stands for: the geometric middle of its bounds (within 12 % of any value in it: the widest E12 step, 12 to 15, is 25 %).
 pub fn bin_value(lower: i64) -> i64 {
     if lower < 10 {
         return lower;
@@ -318,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn bins_follow_e12_and_stand_within_eleven_percent() {
+    fn bins_follow_e12_and_stand_within_twelve_percent() {
         assert_eq!(bin(7), 7);
         assert_eq!(bin(10), 10);
         assert_eq!(bin(11), 10);
@@ -328,7 +328,7 @@ mod tests {
         for v in (10..2_000_000).step_by(997) {
             let stands = bin_value(bin(v));
             let error = (stands - v).abs() as f64 / v as f64;
-            assert!(error <= 0.11, "{v} stands as {stands}");
+            assert!(error <= 0.12, "{v} stands as {stands}");
         }
     }
 
