@@ -40,7 +40,7 @@ fn publish_and_run_debug_log_in_the_data_dir() {
         "{}",
         String::from_utf8_lossy(&published.stderr)
     );
-    assert!(String::from_utf8_lossy(&published.stdout).contains("debug-log@0.1.0"));
+    assert!(String::from_utf8_lossy(&published.stdout).contains("debug-log@0.2.0"));
 
     let run = lever(
         dir.path(),

@@ -26,3 +26,4 @@ mod store;
 mod templates;
 mod web;
 mod workflows;
+mod workspaces;

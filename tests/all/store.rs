@@ -53,6 +53,7 @@ fn record(version: &str, digest: &str) -> PluginRecord {
         grants: Grants {
             hosts: vec!["example.com".into()],
             secrets: vec![],
+            ..Default::default()
         },
         published_at: 1,
     }

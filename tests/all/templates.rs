@@ -195,7 +195,7 @@ async fn preview_renders_inputs_and_names_missing_actions() {
         .await;
     assert_eq!(status, 200, "{preview}");
     let steps = preview["steps"].as_array().unwrap();
-    assert_eq!(steps[0]["resolved"], "debug-log@0.1.0");
+    assert_eq!(steps[0]["resolved"], "debug-log@0.2.0");
     assert_eq!(steps[0]["status"], "no-preview");
     assert_eq!(steps[0]["input"]["message"], "creating orders in dev");
     assert_eq!(

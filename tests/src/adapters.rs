@@ -118,6 +118,7 @@ impl AdapterHarness {
         let grants = Grants {
             hosts: vec![authority.to_string()],
             secrets: secrets.iter().map(|(k, _)| k.to_string()).collect(),
+            ..Default::default()
         };
         let memory = Arc::new(Memory {
             secrets: secrets
@@ -164,6 +165,7 @@ impl AdapterHarness {
                 capabilities: self.memory.clone(),
             },
             log: self.log.clone(),
+            workspace: None,
         };
         let output = sandbox()
             .invoke_adapter(

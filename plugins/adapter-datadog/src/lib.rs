@@ -36,6 +36,7 @@ impl Guest for Datadog {
             grants: Grants {
                 hosts: vec!["api.datadoghq.com".into()],
                 secrets: vec![],
+                workspace: false,
             },
         }
     }

@@ -56,6 +56,7 @@ impl Guest for GitHub {
             grants: Grants {
                 hosts: vec!["api.github.com".into()],
                 secrets: vec![],
+                workspace: false,
             },
         }
     }

@@ -52,6 +52,7 @@ impl Guest for GitLab {
             grants: Grants {
                 hosts: vec!["gitlab.com".into()],
                 secrets: vec![],
+                workspace: false,
             },
         }
     }

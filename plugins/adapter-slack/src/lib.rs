@@ -43,6 +43,7 @@ impl Guest for Slack {
             grants: Grants {
                 hosts: vec!["slack.com".into()],
                 secrets: vec![],
+                workspace: false,
             },
         }
     }

@@ -42,6 +42,7 @@ impl Guest for TerraformCloud {
             grants: Grants {
                 hosts: vec!["app.terraform.io".into()],
                 secrets: vec![],
+                workspace: false,
             },
         }
     }

@@ -35,6 +35,7 @@ impl Guest for Vault {
             grants: Grants {
                 hosts: vec![],
                 secrets: vec![],
+                workspace: false,
             },
         }
     }

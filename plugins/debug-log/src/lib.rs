@@ -8,7 +8,7 @@ use lever_sdk::{ActionError, Context, action};
 struct Input {
     /// The message to write to the run log.
     message: Option<String>,
-    /// Also list the files in the workspace (kept for Backstage compatibility; Lever steps have no workspace).
+    /// Also log the files of the run's workspace, with their sizes (Backstage's `listWorkspace`).
     #[serde(rename = "listWorkspace", default)]
     list_workspace: Option<serde_json::Value>,
 }
@@ -22,14 +22,52 @@ struct Output {
 
 #[action(
     name = "debug-log",
-    version = "0.1.0",
-    description = "Writes a message to the run log"
+    version = "0.2.0",
+    description = "Writes a message to the run log",
+    workspace = true
 )]
 fn run(ctx: &Context, input: Input) -> Result<Output, ActionError> {
     let message = input.message.unwrap_or_default();
     lever_sdk::log::info(&message);
-    if input.list_workspace.is_some() {
-        lever_sdk::log::debug(&format!("step {} has no workspace to list", ctx.step_id));
+    let listed = match &input.list_workspace {
+        None | Some(serde_json::Value::Bool(false)) | Some(serde_json::Value::Null) => false,
+        Some(_) => true,
+    };
+    if listed {
+        let root = std::path::Path::new("/workspace");
+        if root.is_dir() {
+            let mut files = Vec::new();
+            list(root, root, &mut files);
+            files.sort();
+            lever_sdk::log::info(&format!("workspace: {} files", files.len()));
+            for file in files {
+                lever_sdk::log::info(&file);
+            }
+        } else {
+            lever_sdk::log::info(&format!(
+                "step {} has no workspace to list (single actions run without one)",
+                ctx.step_id
+            ));
+        }
     }
     Ok(Output { message })
+}
+
+/// Every file under `dir`, as `path (N bytes)` relative to `root`.
+fn list(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.metadata() {
+            Ok(m) if m.is_dir() => list(root, &path, out),
+            Ok(m) => out.push(format!(
+                "{} ({} bytes)",
+                path.strip_prefix(root).unwrap_or(&path).display(),
+                m.len()
+            )),
+            Err(_) => {}
+        }
+    }
 }

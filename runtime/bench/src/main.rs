@@ -108,6 +108,7 @@ fn call(state: &Arc<MemoryState>) -> Call {
             capabilities: state.clone(),
         },
         log: LogBook::new(64 * 1024),
+        workspace: None,
     }
 }
 

@@ -35,6 +35,7 @@ pub(crate) fn grants(binding: &BindingConfig, declared: &Grants) -> Grants {
     Grants {
         hosts,
         secrets: secret_references(&binding.settings),
+        ..Default::default()
     }
 }
 
@@ -86,6 +87,7 @@ pub(crate) async fn call(
             capabilities: Arc::new(NoNesting),
         },
         log: scope.log.clone(),
+        workspace: None,
     };
     let grants = grants(binding, &manifest.grants);
     capabilities
@@ -136,6 +138,7 @@ mod tests {
         let declared = Grants {
             hosts: vec!["api.github.com".into()],
             secrets: vec![],
+            ..Default::default()
         };
         let binding = BindingConfig {
             adapter: "github".into(),
@@ -145,7 +148,8 @@ mod tests {
             grants(&binding, &declared),
             Grants {
                 hosts: vec!["127.0.0.1:8081".into()],
-                secrets: vec!["gh".into()]
+                secrets: vec!["gh".into()],
+                ..Default::default()
             }
         );
         let binding = BindingConfig {

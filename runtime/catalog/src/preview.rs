@@ -367,6 +367,7 @@ impl Catalog {
                         capabilities: Arc::new(NoSecretsInPlans),
                     },
                     log: LogBook::new(16 * 1024),
+                    workspace: None,
                 };
                 match self
                     .registry

@@ -102,7 +102,7 @@ impl Location {
             resume,
             clock,
             secrets.clone(),
-            engine_options(&config_text, resume)?,
+            engine_options(&config_text, resume, &data_dir)?,
         )
         .await?;
         executor.set_run_log_limit(run_log_limit(&config_text)?);
@@ -206,8 +206,37 @@ fn run_log_limit(config_text: &str) -> anyhow::Result<u64> {
 /// The `engine:` section of lever.yaml: `guest_threads` (threads for guest work, apart from
 /// the API's; default the core count; 0 shares the API's threads, as before they were apart;
 /// only the server, `serving`, has its own) and
-/// `max_queued_runs` (runs waiting for a worker before submissions get 503; default 10,000).
-fn engine_options(config_text: &str, serving: bool) -> anyhow::Result<lever_runs::EngineOptions> {
+/// `max_queued_runs` (runs waiting for a worker before submissions get 503; default 10,000);
+/// and the `workspace:` section: `max_bytes_per_run` (default 512 MiB) and `keep_failed_hours`
+/// (how long a failed run's workspace is kept, default 24), under `<data dir>/workspaces`.
+fn engine_options(
+    config_text: &str,
+    serving: bool,
+    data_dir: &Path,
+) -> anyhow::Result<lever_runs::EngineOptions> {
+    #[derive(Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Workspace {
+        max_bytes_per_run: Option<u64>,
+        keep_failed_hours: Option<u64>,
+    }
+    let workspace: Workspace = config_section(
+        config_text,
+        "workspace",
+        "use max_bytes_per_run (bytes a template run's workspace may hold) and keep_failed_hours (how long a failed run's workspace is kept), whole numbers",
+    )?
+    .unwrap_or_default();
+    let workspaces = lever_runs::WorkspaceOptions {
+        root: data_dir.join("workspaces"),
+        max_bytes_per_run: workspace
+            .max_bytes_per_run
+            .unwrap_or(lever_runs::DEFAULT_WORKSPACE_BYTES),
+        keep_failed: workspace
+            .keep_failed_hours
+            .map_or(lever_runs::DEFAULT_KEEP_FAILED, |h| {
+                std::time::Duration::from_secs(h * 3600)
+            }),
+    };
     #[derive(Default, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Engine {
@@ -232,6 +261,7 @@ fn engine_options(config_text: &str, serving: bool) -> anyhow::Result<lever_runs
         max_queued_runs: engine
             .max_queued_runs
             .unwrap_or(lever_runs::DEFAULT_MAX_QUEUED_RUNS),
+        workspaces: Some(workspaces),
     })
 }
 

@@ -13,6 +13,9 @@ pub struct EngineOptions {
     pub guest_threads: Option<usize>,
     /// The most runs that may wait for a worker before a submission is refused.
     pub max_queued_runs: usize,
+    /// Where template runs get their workspaces; `None`: no workspaces (a plugin asking for
+    /// one runs without it).
+    pub workspaces: Option<crate::WorkspaceOptions>,
 }
 
 impl Default for EngineOptions {
@@ -20,6 +23,7 @@ impl Default for EngineOptions {
         Self {
             guest_threads: None,
             max_queued_runs: DEFAULT_MAX_QUEUED_RUNS,
+            workspaces: None,
         }
     }
 }

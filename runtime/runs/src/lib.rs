@@ -6,8 +6,10 @@
 mod dispatch;
 mod single;
 mod workflow;
+mod workspace;
 
 pub use dispatch::{DEFAULT_MAX_QUEUED_RUNS, EngineOptions, RETRY_AFTER};
+pub use workspace::{DEFAULT_KEEP_FAILED, DEFAULT_WORKSPACE_BYTES, WorkspaceOptions};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,6 +149,8 @@ pub struct Executor {
     depth: Arc<dispatch::QueueDepth>,
     /// The most runs that may wait for a worker before a submission is refused.
     max_queued_runs: usize,
+    /// The template runs' workspaces, when the node has a data dir for them.
+    workspaces: Option<workspace::Workspaces>,
 }
 
 /// The default of [`Executor::set_run_log_limit`]: 8 MiB of messages per run.
@@ -182,7 +186,11 @@ impl Executor {
             guests: dispatch::GuestRuntime::new(options.guest_threads)?,
             depth: Default::default(),
             max_queued_runs: options.max_queued_runs.max(1),
+            workspaces: options.workspaces.map(workspace::Workspaces::new),
         });
+        if let Some(workspaces) = &executor.workspaces {
+            workspaces.sweep().await;
+        }
         let permits = Arc::new(Semaphore::new(workers.max(1)));
         let weak = Arc::downgrade(&executor);
         tokio::spawn(async move {

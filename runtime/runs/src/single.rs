@@ -31,6 +31,7 @@ impl Executor {
                     services: self.services(&context, &log),
                     context,
                     log: log.clone(),
+                    workspace: None,
                 };
                 let started = std::time::Instant::now();
                 let result = self

@@ -329,6 +329,7 @@ impl Executor {
                 &json!({"status": "succeeded"}),
             )
             .await?;
+        self.end_workspace(&run.id, false).await;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
         Ok(())
     }
@@ -533,8 +534,16 @@ impl Executor {
                 &json!({"status": "failed", "error": error}),
             )
             .await?;
+        self.end_workspace(&run.id, true).await;
         tracing::warn!(run = %run.id, template = %entry.record.name, "run failed: its output did not render");
         Ok(())
+    }
+
+    /// The run ended: its workspace is removed, or kept a while after a failure.
+    async fn end_workspace(&self, run_id: &str, failed: bool) {
+        if let Some(workspaces) = &self.workspaces {
+            workspaces.finish(run_id, failed).await;
+        }
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {
@@ -788,6 +797,11 @@ impl Executor {
                 &json!({"status": status.as_str()}),
             )
             .await?;
+        self.end_workspace(
+            &run.id,
+            matches!(status, RunStatus::Failed | RunStatus::RollbackFailed),
+        )
+        .await;
         tracing::info!(run = %run.id, status = status.as_str(), "run ended after rollback");
         Ok(())
     }
@@ -864,10 +878,36 @@ impl Executor {
         };
         let masker = self.masker(&run.id);
         let log = LogBook::masked_by(plugin.limits().max_log_bytes, masker.clone());
+        // A template run lends its workspace to a plugin that asks for it.
+        let workspace = match (&self.workspaces, &run.template, plugin.grants().workspace) {
+            (Some(workspaces), Some(name), true) => {
+                let bundle_path = self
+                    .catalog
+                    .get_version(name, run.template_version.unwrap_or(1))
+                    .await
+                    .ok()
+                    .and_then(|e| e.record.bundle_path.clone());
+                match workspaces
+                    .prepare(&self.store, run, bundle_path.as_deref())
+                    .await
+                {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        return Ok(StepOutcome::Failed {
+                            error: failure("workspace", e.to_string()),
+                            retryable: true,
+                        });
+                    }
+                }
+            }
+            _ => None,
+        };
+        let lent = workspace.is_some();
         let call = Call {
             services: self.services(&context, &log),
             context,
             log: log.clone(),
+            workspace,
         };
         let invocation = self.registry.sandbox().run(&plugin, &call, input);
         let started = std::time::Instant::now();
@@ -880,6 +920,21 @@ impl Executor {
             started.elapsed().as_secs_f64(),
         );
         self.record_log(run, step_id, &log).await?;
+        // A step that filled the workspace past its quota fails, whatever it answered.
+        if lent
+            && let Some(workspaces) = &self.workspaces
+            && let Some((used, limit)) = workspaces.over_quota(&run.id).await
+        {
+            return Ok(StepOutcome::Failed {
+                error: failure(
+                    "workspace-quota",
+                    format!(
+                        "the run's workspace holds {used} bytes, over its quota of {limit}: write less, or raise workspace.max_bytes_per_run in lever.yaml"
+                    ),
+                ),
+                retryable: false,
+            });
+        }
         // Output and error masked before anything stores them: the plugin may have echoed a
         // secret it revealed.
         Ok(match result {

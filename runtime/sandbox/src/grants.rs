@@ -10,6 +10,9 @@ pub struct Grants {
     pub hosts: Vec<String>,
     /// Secret names; a trailing `*` grants a prefix.
     pub secrets: Vec<String>,
+    /// The run's workspace (`/workspace`) and the template's files (`/template`, read-only).
+    /// Confined to the run's own directory, it needs no approval: asking for it grants it.
+    pub workspace: bool,
 }
 
 impl Grants {
@@ -53,6 +56,7 @@ impl Grants {
                 merged.secrets.push(s.clone());
             }
         }
+        merged.workspace |= other.workspace;
         merged
     }
 }
@@ -76,7 +80,7 @@ mod tests {
     fn grants(hosts: &[&str]) -> Grants {
         Grants {
             hosts: hosts.iter().map(|s| s.to_string()).collect(),
-            secrets: vec![],
+            ..Default::default()
         }
     }
 
@@ -97,8 +101,8 @@ mod tests {
     #[test]
     fn secrets_match_by_name_or_prefix() {
         let g = Grants {
-            hosts: vec![],
             secrets: vec!["db/password".into(), "team-a/*".into()],
+            ..Default::default()
         };
         assert!(g.allows_secret("db/password"));
         assert!(g.allows_secret("team-a/token"));

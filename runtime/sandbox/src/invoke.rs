@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
-use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::wit;
@@ -125,6 +125,22 @@ pub struct Call {
     pub services: HostServices,
     /// Where log lines, stdout and stderr go.
     pub log: LogBook,
+    /// The run's directories, lent to a plugin granted `workspace`.
+    pub workspace: Option<Workspace>,
+}
+
+/// The directories a template run lends its steps: the only file system a plugin sees, and
+/// only when its manifest asks for `workspace`. The guest reaches nothing outside them (cap-std
+/// resolves every path, `..` and symbolic links included, beneath the preopened directory).
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The run's own read-write directory, `/workspace` in the guest.
+    pub dir: std::path::PathBuf,
+    /// The template's bundle, read-only at `/template` in the guest.
+    pub template: Option<std::path::PathBuf>,
+    /// The template file's folder inside the bundle (`scaffolder-templates/x`): the guest
+    /// reads `/template/<folder>` from `LEVER_TEMPLATE_DIR`.
+    pub template_folder: String,
 }
 
 enum Op<'a> {
@@ -162,6 +178,7 @@ impl Sandbox {
                 capabilities: Arc::new(Nothing),
             },
             log: LogBook::new(16 * 1024),
+            workspace: None,
         };
         match self
             .execute(
@@ -331,13 +348,35 @@ impl Sandbox {
         let (stdout, stderr) = (BoundedPipe::new(pipe_cap), BoundedPipe::new(pipe_cap));
         let denied = Arc::new(Mutex::new(None::<String>));
         // Deny by default: no preopened directories, no environment, no arguments, no sockets.
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        // A workspace only for a plugin that asked for it, and only in a run that has one.
+        if let (true, Some(workspace)) = (grants.workspace, &call.workspace) {
+            let preopen = |e: wasmtime::Error, what: &std::path::Path| {
+                InvokeError::Instantiate(format!(
+                    "the run's workspace {} cannot be opened: {e}",
+                    what.display()
+                ))
+            };
+            wasi.preopened_dir(&workspace.dir, "/workspace", FsPerms::ReadWrite)
+                .map_err(|e| preopen(e, &workspace.dir))?;
+            wasi.env("LEVER_WORKSPACE", "/workspace");
+            if let Some(template) = &workspace.template {
+                wasi.preopened_dir(template, "/template", FsPerms::ReadOnly)
+                    .map_err(|e| preopen(e, template))?;
+                let folder = if workspace.template_folder.is_empty() {
+                    "/template".to_string()
+                } else {
+                    format!("/template/{}", workspace.template_folder)
+                };
+                wasi.env("LEVER_TEMPLATE_DIR", folder);
+            }
+        }
+        let wasi = wasi.build();
         let state = HostState {
             wasi,
             http: WasiHttpCtx::new(),
@@ -504,6 +543,7 @@ fn grants_of(g: wit::Grants) -> Grants {
     Grants {
         hosts: g.hosts,
         secrets: g.secrets,
+        workspace: g.workspace,
     }
 }
 

@@ -30,7 +30,7 @@ pub use host::state::StateQuota;
 pub use host::{
     BackendError, CapabilityBackend, CapabilityError, HostServices, SecretBackend, StateBackend,
 };
-pub use invoke::{Call, CallContext, Plugin};
+pub use invoke::{Call, CallContext, Plugin, Workspace};
 pub use limits::Limits;
 pub use log::{LogBook, LogLine};
 pub use manifest::{ExecutionPlan, Manifest, PlannedResource, Risk};

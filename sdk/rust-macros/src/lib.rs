@@ -13,7 +13,8 @@ use syn::{
 /// Exports the annotated `fn(&Context, Input) -> Result<Output, ActionError>` as a Lever action.
 ///
 /// Arguments: `name`, `version`, `description` (strings, required); `hosts` and `secrets`
-/// (arrays of strings); `risk` (`"standard"` or `"high"`); `plan` and `rollback` (function names).
+/// (arrays of strings); `workspace` (`true` for the run's workspace at `/workspace`); `risk`
+/// (`"standard"` or `"high"`); `plan` and `rollback` (function names).
 #[proc_macro_attribute]
 pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
     match expand(args.into(), item.into()) {
@@ -29,6 +30,7 @@ struct Args {
     description: Option<String>,
     hosts: Vec<String>,
     secrets: Vec<String>,
+    workspace: bool,
     high_risk: bool,
     plan: Option<syn::Path>,
     rollback: Option<syn::Path>,
@@ -75,6 +77,17 @@ fn parse_args(tokens: Tokens) -> syn::Result<Args> {
             "description" => args.description = Some(string(&meta.value)?),
             "hosts" => args.hosts = strings(&meta.value)?,
             "secrets" => args.secrets = strings(&meta.value)?,
+            "workspace" => {
+                args.workspace = match &meta.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Bool(b),
+                        ..
+                    }) => b.value,
+                    other => {
+                        return Err(syn::Error::new_spanned(other, "workspace is true or false"));
+                    }
+                }
+            }
             "risk" => {
                 args.high_risk = match string(&meta.value)?.as_str() {
                     "high" => true,
@@ -92,7 +105,7 @@ fn parse_args(tokens: Tokens) -> syn::Result<Args> {
             _ => {
                 return Err(syn::Error::new_spanned(
                     &meta.path,
-                    "unknown argument; expected name, version, description, hosts, secrets, risk, plan or rollback",
+                    "unknown argument; expected name, version, description, hosts, secrets, workspace, risk, plan or rollback",
                 ));
             }
         }
@@ -150,6 +163,7 @@ fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let hosts = &args.hosts;
     let secrets = &args.secrets;
     let high_risk = args.high_risk;
+    let workspace = args.workspace;
     let plan_body = match &args.plan {
         Some(p) => quote!(::lever_sdk::__private::plan::<#input_ty>(ctx, &input, #p)),
         None => quote!({
@@ -175,7 +189,7 @@ fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
         impl ::lever_sdk::bindings::exports::lever::plugin::action_handler::Guest for __LeverAction {
             fn describe() -> ::lever_sdk::bindings::lever::plugin::types::Manifest {
                 ::lever_sdk::__private::manifest::<#input_ty, #output_ty>(
-                    #name, #version, #description, &[#(#hosts),*], &[#(#secrets),*], #high_risk,
+                    #name, #version, #description, &[#(#hosts),*], &[#(#secrets),*], #workspace, #high_risk,
                 )
             }
             fn plan(

@@ -19,6 +19,7 @@ pub fn manifest<I: schemars::JsonSchema, O: schemars::JsonSchema>(
     description: &str,
     hosts: &[&str],
     secrets: &[&str],
+    workspace: bool,
     high_risk: bool,
 ) -> wit::Manifest {
     wit::Manifest {
@@ -30,6 +31,7 @@ pub fn manifest<I: schemars::JsonSchema, O: schemars::JsonSchema>(
         grants: wit::Grants {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             secrets: secrets.iter().map(|s| s.to_string()).collect(),
+            workspace,
         },
         risk: if high_risk {
             wit::Risk::High

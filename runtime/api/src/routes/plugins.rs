@@ -71,6 +71,7 @@ impl PublishQuery {
             extra_grants: Grants {
                 hosts: comma_list(&self.hosts),
                 secrets: comma_list(&self.secrets),
+                ..Default::default()
             },
         })
     }

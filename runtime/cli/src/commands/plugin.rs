@@ -128,6 +128,7 @@ async fn publish(location: Location, args: PublishArgs) -> anyhow::Result<()> {
         extra_grants: Grants {
             hosts: args.grant_hosts,
             secrets: args.grant_secrets,
+            ..Default::default()
         },
     };
     let local = location

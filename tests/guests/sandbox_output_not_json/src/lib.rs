@@ -17,6 +17,7 @@ impl Guest for NotJson {
             grants: Grants {
                 hosts: vec![],
                 secrets: vec![],
+                workspace: false,
             },
             risk: Risk::Standard,
         }

@@ -14,7 +14,11 @@ impl Guest for OffSchema {
             description: "Breaks its own output schema".into(),
             input_schema: "{}".into(),
             output_schema: r#"{"type":"object","required":["count"],"properties":{"count":{"type":"integer"}}}"#.into(),
-            grants: Grants { hosts: vec![], secrets: vec![] },
+            grants: Grants {
+                hosts: vec![],
+                secrets: vec![],
+                workspace: false,
+            },
             risk: Risk::Standard,
         }
     }
