@@ -77,7 +77,7 @@ pub struct RunAggregates {
     pub by_label_status: Vec<(String, String, i64)>,
     /// Runs per requester.
     pub by_requester: Vec<(String, i64)>,
-    /// Runs per week of the window (week 1 starts a week after the hour following `from`).
+    /// Runs per week of the window (week 1 starts a week after the midnight following `from`).
     pub by_week: Vec<(i64, i64)>,
     /// Runs in the window's first and second half.
     pub halves: (i64, i64),
@@ -272,8 +272,8 @@ impl Store {
         Ok(tx)
     }
 
-    /// The runs of `scope`, aggregated; weeks are `week_ms` long and start on the hour after
-    /// `scope.from`, the second half on the hour after the middle.
+    /// The runs of `scope`, aggregated; weeks are `week_ms` long and start at the midnight (UTC)
+    /// after `scope.from`, the second half at the midnight after the middle.
     pub async fn run_aggregates(
         &self,
         scope: &RunScope<'_>,
@@ -399,7 +399,7 @@ async fn read_rollup(
     totals: &mut Totals,
 ) -> Result<(), StoreError> {
     let pieces = window.rollup_sql();
-    let (week, early) = window.rollup_week_early_sql();
+    let (week, early) = (window.week_sql("bucket"), window.early_sql("bucket"));
     let sql = format!(
         "SELECT label, status, route, CAST(SUM(runs) AS BIGINT) FROM insights_runs WHERE {pieces} GROUP BY label, status, route HAVING SUM(runs) > 0"
     );

@@ -42,7 +42,7 @@ fn ceil(t: i64, span: i64) -> i64 {
     -floor(-t, span)
 }
 
-/// A run of rollup buckets of one span, all in one week and one half of the window.
+/// A run of rollup buckets of one span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Piece {
     pub span: i64,
@@ -50,20 +50,18 @@ pub(crate) struct Piece {
     pub from: i64,
     /// Bucket starts before this.
     pub to: i64,
-    /// Week of the window (0 first).
-    pub week: i64,
-    /// In the window's first half.
-    pub early: bool,
 }
 
 /// A window `[from, to)` cut into weeks and halves. The cuts inside it are moved to the next
-/// whole hour (a week starts on the hour after `from`; the halves split on the hour), so that
-/// only the window's own first and last partial hours need reading from the rows.
+/// midnight (UTC): a week starts at the midnight after `from`, the second half at the
+/// midnight after the middle. So no hour or day bucket straddles a cut — a bucket's week and
+/// half are those of its start — and only the window's own first and last partial hours need
+/// reading from the rows, however long the window.
 #[derive(Debug, Clone)]
 pub(crate) struct Window {
     pub from: i64,
     pub to: i64,
-    /// Where week 1 starts, less one week: `from` moved up to the hour.
+    /// Where week 1 starts, less one week: `from` moved up to midnight.
     weeks_from: i64,
     week_ms: i64,
     /// Where the second half starts.
@@ -76,13 +74,14 @@ impl Window {
         Self {
             from,
             to,
-            weeks_from: ceil(from, HOUR).min(to),
+            weeks_from: ceil(from, DAY).min(to),
             week_ms,
-            middle: ceil(from + (to - from) / 2, HOUR).clamp(from, to),
+            middle: ceil(from + (to - from) / 2, DAY).clamp(from, to),
         }
     }
 
-    /// The week `t` falls in.
+    /// The week `t` falls in (what [`Window::week_sql`] computes in SQL).
+    #[cfg(test)]
     pub fn week_of(&self, t: i64) -> i64 {
         if t < self.weeks_from {
             0
@@ -117,81 +116,50 @@ impl Window {
             .collect()
     }
 
-    /// The rollup pieces covering the whole hours of the window: days where a whole day fits
-    /// between two cuts, hours around them.
+    /// The rollup pieces covering the whole hours of the window: whole days, and hours before
+    /// the first and after the last.
     pub fn pieces(&self) -> Vec<Piece> {
         let (head, tail) = (ceil(self.from, HOUR), floor(self.to, HOUR));
         if head >= tail {
             return Vec::new();
         }
-        let mut cuts = vec![head, tail, self.middle.clamp(head, tail)];
-        let mut week = self.weeks_from + self.week_ms;
-        while week < tail {
-            cuts.push(week.max(head));
-            week += self.week_ms;
+        let (day_from, day_to) = (ceil(head, DAY), floor(tail, DAY));
+        if day_from >= day_to {
+            return vec![Piece {
+                span: HOUR,
+                from: head,
+                to: tail,
+            }];
         }
-        cuts.sort_unstable();
-        cuts.dedup();
-        let mut pieces = Vec::new();
-        for pair in cuts.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let (week, early) = (self.week_of(a), a < self.middle);
-            let piece = |span, from, to| Piece {
-                span,
-                from,
-                to,
-                week,
-                early,
-            };
-            let (day_from, day_to) = (ceil(a, DAY), floor(b, DAY));
-            if day_from < day_to {
-                if a < day_from {
-                    pieces.push(piece(HOUR, a, day_from));
-                }
-                pieces.push(piece(DAY, day_from, day_to));
-                if day_to < b {
-                    pieces.push(piece(HOUR, day_to, b));
-                }
-            } else {
-                pieces.push(piece(HOUR, a, b));
-            }
-        }
-        pieces
+        [
+            (HOUR, head, day_from),
+            (DAY, day_from, day_to),
+            (HOUR, day_to, tail),
+        ]
+        .into_iter()
+        .filter(|(_, a, b)| a < b)
+        .map(|(span, from, to)| Piece { span, from, to })
+        .collect()
     }
 
     /// SQL that is true for a rollup row (`span`, `bucket`) in one of the pieces.
     pub fn rollup_sql(&self) -> String {
-        let parts: Vec<String> = self.pieces().iter().map(|p| piece_condition(p)).collect();
+        let parts: Vec<String> = self
+            .pieces()
+            .iter()
+            .map(|p| {
+                format!(
+                    "(span = {} AND bucket >= {} AND bucket < {})",
+                    p.span, p.from, p.to
+                )
+            })
+            .collect();
         if parts.is_empty() {
             "1 = 0".into()
         } else {
             format!("({})", parts.join(" OR "))
         }
     }
-
-    /// SQL for a rollup row's week and half: `(week expression, early expression)`.
-    pub fn rollup_week_early_sql(&self) -> (String, String) {
-        let pieces = self.pieces();
-        let case = |value: &dyn Fn(&Piece) -> i64| {
-            let arms: Vec<String> = pieces
-                .iter()
-                .map(|p| format!("WHEN {} THEN {}", piece_condition(p), value(p)))
-                .collect();
-            if arms.is_empty() {
-                "0".to_string()
-            } else {
-                format!("CASE {} ELSE 0 END", arms.join(" "))
-            }
-        };
-        (case(&|p| p.week), case(&|p| i64::from(p.early)))
-    }
-}
-
-fn piece_condition(p: &Piece) -> String {
-    format!(
-        "(span = {} AND bucket >= {} AND bucket < {})",
-        p.span, p.from, p.to
-    )
 }
 
 /// The E12 series' mantissas, the bins' lower bounds within a decade.
@@ -273,41 +241,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pieces_cover_every_whole_hour_once_and_respect_the_cuts() {
+    fn pieces_cover_every_whole_hour_once_and_no_bucket_straddles_a_cut() {
         let week = 7 * DAY;
-        // Not aligned to anything: 28 days from 10:17:05.
+        // Not aligned to anything: 28 days from 10:17:05, and 56 years from the epoch.
         let from = 1_700_000_225_000;
-        let window = Window::new(from, from + 28 * DAY, week);
-        let pieces = window.pieces();
-        let mut covered = Vec::new();
-        for p in &pieces {
-            assert_eq!(p.from % p.span, 0, "{p:?}");
-            assert_eq!(p.to % p.span, 0, "{p:?}");
-            let mut t = p.from;
-            while t < p.to {
-                // Every hour of the piece is in its week and half.
-                for h in (t..t + p.span).step_by(HOUR as usize) {
-                    assert_eq!(window.week_of(h), p.week, "{p:?} at {h}");
-                    assert_eq!(h < window.middle, p.early, "{p:?} at {h}");
-                    covered.push(h);
+        for (from, to) in [(from, from + 28 * DAY), (0, from)] {
+            let window = Window::new(from, to, week);
+            let pieces = window.pieces();
+            assert!(pieces.len() <= 3, "{pieces:?}");
+            let mut covered = Vec::new();
+            for p in &pieces {
+                assert_eq!(p.from % p.span, 0, "{p:?}");
+                assert_eq!(p.to % p.span, 0, "{p:?}");
+                let mut t = p.from;
+                while t < p.to {
+                    // Every hour of a bucket is in the week and half of the bucket's start.
+                    for h in (t..t + p.span).step_by(HOUR as usize) {
+                        assert_eq!(window.week_of(h), window.week_of(t), "{p:?} at {h}");
+                        assert_eq!(h < window.middle, t < window.middle, "{p:?} at {h}");
+                        if to - from < 60 * DAY {
+                            covered.push(h);
+                        }
+                    }
+                    t += p.span;
                 }
-                t += p.span;
+            }
+            if to - from < 60 * DAY {
+                covered.sort_unstable();
+                let expected: Vec<i64> = (ceil(from, HOUR)..floor(to, HOUR))
+                    .step_by(HOUR as usize)
+                    .collect();
+                assert_eq!(covered, expected);
+                assert_eq!(
+                    window.raw_ranges(),
+                    vec![(from, ceil(from, HOUR)), (floor(to, HOUR), to)]
+                );
             }
         }
-        covered.sort_unstable();
-        let expected: Vec<i64> = (ceil(from, HOUR)..floor(from + 28 * DAY, HOUR))
-            .step_by(HOUR as usize)
-            .collect();
-        assert_eq!(covered, expected);
-        // Days do most of the work.
-        assert!(pieces.iter().filter(|p| p.span == DAY).count() >= 4);
-        assert_eq!(
-            window.raw_ranges(),
-            vec![
-                (from, ceil(from, HOUR)),
-                (floor(from + 28 * DAY, HOUR), from + 28 * DAY)
-            ]
-        );
     }
 
     #[test]

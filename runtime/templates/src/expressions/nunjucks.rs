@@ -138,7 +138,7 @@ fn find_close(text: &str, close: &str) -> Option<usize> {
                 }
             }
             None if b == b'\'' || b == b'"' => quote = Some(b),
-            None if text[i..].starts_with(close) => return Some(i),
+            None if bytes[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
