@@ -110,6 +110,7 @@ INSERT INTO insights_spans (span) VALUES (3600000), (86400000);
 CREATE INDEX runs_by_requester ON runs (requester, created_at);
 CREATE INDEX runs_by_label ON runs (COALESCE(template, 'action:' || action), created_at);
 CREATE INDEX run_ratings_by_time ON run_ratings (created_at);
+CREATE INDEX nps_by_user ON nps_responses (user_id, created_at);
 CREATE INDEX approval_stages_undecided ON approval_stages (opened_at) WHERE decided_at IS NULL;
 CREATE INDEX approval_stages_by_opening ON approval_stages (opened_at);
 

@@ -251,7 +251,13 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
         template: inputs.template,
         requesters: inputs.requesters,
     };
-    let runs = store.run_aggregates(&scope, WEEK_MS).await?;
+    // Four independent reads, each on its own connection (and, on SQLite, its own thread).
+    let (runs, stage_waits, ratings, scores) = futures::try_join!(
+        store.run_aggregates(&scope, WEEK_MS),
+        store.stage_waits(inputs.from, inputs.to),
+        store.rating_summary(inputs.from, inputs.to, inputs.template, 10),
+        store.nps_scores(inputs.from, inputs.to),
+    )?;
     let titles: HashMap<&str, &PublishedTemplate> = inputs
         .published
         .iter()
@@ -350,9 +356,7 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
         });
     }
     provisions.sort_by(|a, b| a.template.cmp(&b.template));
-    let approval_waits = store
-        .stage_waits(inputs.from, inputs.to)
-        .await?
+    let approval_waits = stage_waits
         .into_iter()
         .map(|w| Wait {
             policy_version: w.policy_version,
@@ -446,14 +450,10 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
     };
 
     // Satisfaction.
-    let ratings = store
-        .rating_summary(inputs.from, inputs.to, inputs.template, 10)
-        .await?;
     let (count, sum) = ratings
         .per_template
         .iter()
         .fold((0, 0), |(c, s), (_, n, total)| (c + n, s + total));
-    let scores = store.nps_scores(inputs.from, inputs.to).await?;
     let promoters = scores.iter().filter(|s| **s >= 9).count();
     let detractors = scores.iter().filter(|s| **s <= 6).count();
     let satisfaction = Satisfaction {

@@ -343,17 +343,18 @@ impl Store {
         // Per (policy version, stage): decided, breaches, the waits.
         let mut groups: BTreeMap<(String, String), (i64, i64, Histogram)> = BTreeMap::new();
         let mut tx = self.snapshot().await?;
-        let sql = format!(
-            "SELECT policy_version, name, bin, CAST(SUM(decided) AS BIGINT), CAST(SUM(breaches) AS BIGINT) FROM insights_stage_waits WHERE {} \
-             GROUP BY policy_version, name, bin HAVING SUM(decided) > 0",
-            window.rollup_sql()
-        );
-        for r in sqlx::query(&sql).fetch_all(&mut *tx).await? {
-            let g = groups.entry((r.try_get(0)?, r.try_get(1)?)).or_default();
-            let (bin, decided): (i64, i64) = (r.try_get(2)?, r.try_get(3)?);
-            g.0 += decided;
-            g.1 += r.try_get::<i64, _>(4)?;
-            g.2.add_bin(bin, decided);
+        for piece in window.rollup_conditions() {
+            let sql = format!(
+                "SELECT policy_version, name, bin, CAST(SUM(decided) AS BIGINT), CAST(SUM(breaches) AS BIGINT) FROM insights_stage_waits WHERE {piece} \
+                 GROUP BY policy_version, name, bin HAVING SUM(decided) > 0"
+            );
+            for r in sqlx::query(&sql).fetch_all(&mut *tx).await? {
+                let g = groups.entry((r.try_get(0)?, r.try_get(1)?)).or_default();
+                let (bin, decided): (i64, i64) = (r.try_get(2)?, r.try_get(3)?);
+                g.0 += decided;
+                g.1 += r.try_get::<i64, _>(4)?;
+                g.2.add_bin(bin, decided);
+            }
         }
         for (a, b) in window.raw_ranges() {
             let sql = format!(
@@ -398,8 +399,21 @@ async fn read_rollup(
     window: &Window,
     totals: &mut Totals,
 ) -> Result<(), StoreError> {
-    let pieces = window.rollup_sql();
     let (week, early) = (window.week_sql("bucket"), window.early_sql("bucket"));
+    for pieces in window.rollup_conditions() {
+        read_piece(tx, &pieces, &week, &early, totals).await?;
+    }
+    Ok(())
+}
+
+/// Adds one range of the rollup.
+async fn read_piece(
+    tx: &mut Reader,
+    pieces: &str,
+    week: &str,
+    early: &str,
+    totals: &mut Totals,
+) -> Result<(), StoreError> {
     let sql = format!(
         "SELECT label, status, route, CAST(SUM(runs) AS BIGINT) FROM insights_runs WHERE {pieces} GROUP BY label, status, route HAVING SUM(runs) > 0"
     );

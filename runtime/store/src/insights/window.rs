@@ -142,23 +142,18 @@ impl Window {
         .collect()
     }
 
-    /// SQL that is true for a rollup row (`span`, `bucket`) in one of the pieces.
-    pub fn rollup_sql(&self) -> String {
-        let parts: Vec<String> = self
-            .pieces()
+    /// SQL for each piece, true for a rollup row (`span`, `bucket`) in it: read one at a time,
+    /// each is a range of the rollup's primary key (an `OR` of them is read by a full scan).
+    pub fn rollup_conditions(&self) -> Vec<String> {
+        self.pieces()
             .iter()
             .map(|p| {
                 format!(
-                    "(span = {} AND bucket >= {} AND bucket < {})",
+                    "span = {} AND bucket >= {} AND bucket < {}",
                     p.span, p.from, p.to
                 )
             })
-            .collect();
-        if parts.is_empty() {
-            "1 = 0".into()
-        } else {
-            format!("({})", parts.join(" OR "))
-        }
+            .collect()
     }
 }
 
