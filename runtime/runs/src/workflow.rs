@@ -312,6 +312,8 @@ impl Executor {
             },
         };
         let output = self.masker(&run.id).mask_json(&output);
+        // The workspace goes before the run is reported finished: nothing after needs it.
+        self.end_workspace(&run.id, false).await;
         self.store
             .set_run_status(
                 &run.id,
@@ -329,7 +331,6 @@ impl Executor {
                 &json!({"status": "succeeded"}),
             )
             .await?;
-        self.end_workspace(&run.id, false).await;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
         Ok(())
     }
@@ -517,6 +518,7 @@ impl Executor {
         let error = self
             .masker(&run.id)
             .mask_json(&failure("invalid-output", message));
+        self.end_workspace(&run.id, true).await;
         self.store
             .set_run_status(
                 &run.id,
@@ -534,7 +536,6 @@ impl Executor {
                 &json!({"status": "failed", "error": error}),
             )
             .await?;
-        self.end_workspace(&run.id, true).await;
         tracing::warn!(run = %run.id, template = %entry.record.name, "run failed: its output did not render");
         Ok(())
     }
@@ -780,6 +781,11 @@ impl Executor {
                 left_behind.join(", ")
             ));
         }
+        self.end_workspace(
+            &run.id,
+            matches!(status, RunStatus::Failed | RunStatus::RollbackFailed),
+        )
+        .await;
         self.store
             .set_run_status(
                 &run.id,
@@ -797,11 +803,7 @@ impl Executor {
                 &json!({"status": status.as_str()}),
             )
             .await?;
-        self.end_workspace(
-            &run.id,
-            matches!(status, RunStatus::Failed | RunStatus::RollbackFailed),
-        )
-        .await;
+
         tracing::info!(run = %run.id, status = status.as_str(), "run ended after rollback");
         Ok(())
     }
