@@ -312,25 +312,14 @@ impl Executor {
             },
         };
         let output = self.masker(&run.id).mask_json(&output);
-        // The workspace goes before the run is reported finished: nothing after needs it.
-        self.end_workspace(&run.id, false).await;
-        self.store
-            .set_run_status(
-                &run.id,
-                &[RunStatus::Running],
-                RunStatus::Succeeded,
-                Some(&output),
-                None,
-            )
-            .await?;
-        self.store
-            .append_event(
-                &run.id,
-                "run-finished",
-                None,
-                &json!({"status": "succeeded"}),
-            )
-            .await?;
+        self.finish(
+            &run.id,
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            Some(&output),
+            None,
+        )
+        .await?;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
         Ok(())
     }
@@ -518,33 +507,44 @@ impl Executor {
         let error = self
             .masker(&run.id)
             .mask_json(&failure("invalid-output", message));
-        self.end_workspace(&run.id, true).await;
-        self.store
-            .set_run_status(
-                &run.id,
-                &[RunStatus::Running],
-                RunStatus::Failed,
-                None,
-                Some(&error),
-            )
-            .await?;
-        self.store
-            .append_event(
-                &run.id,
-                "run-finished",
-                None,
-                &json!({"status": "failed", "error": error}),
-            )
-            .await?;
+        self.finish(
+            &run.id,
+            RunStatus::Running,
+            RunStatus::Failed,
+            None,
+            Some(&error),
+        )
+        .await?;
         tracing::warn!(run = %run.id, template = %entry.record.name, "run failed: its output did not render");
         Ok(())
     }
 
-    /// The run ended: its workspace is removed, or kept a while after a failure.
-    async fn end_workspace(&self, run_id: &str, failed: bool) {
+    /// Ends a run: its workspace removed (or kept a while after a failure) before the run is
+    /// reported finished, as nothing after needs it; then the final status and `run-finished`.
+    async fn finish(
+        &self,
+        run_id: &str,
+        from: RunStatus,
+        status: RunStatus,
+        output: Option<&Value>,
+        error: Option<&Value>,
+    ) -> Result<(), StoreError> {
         if let Some(workspaces) = &self.workspaces {
+            let failed = matches!(status, RunStatus::Failed | RunStatus::RollbackFailed);
             workspaces.finish(run_id, failed).await;
         }
+        self.store
+            .set_run_status(run_id, &[from], status, output, error)
+            .await?;
+        self.store
+            .append_event(
+                run_id,
+                "run-finished",
+                None,
+                &json!({"status": status.as_str()}),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {
@@ -781,27 +781,7 @@ impl Executor {
                 left_behind.join(", ")
             ));
         }
-        self.end_workspace(
-            &run.id,
-            matches!(status, RunStatus::Failed | RunStatus::RollbackFailed),
-        )
-        .await;
-        self.store
-            .set_run_status(
-                &run.id,
-                &[RunStatus::RollingBack],
-                status,
-                None,
-                Some(&error),
-            )
-            .await?;
-        self.store
-            .append_event(
-                &run.id,
-                "run-finished",
-                None,
-                &json!({"status": status.as_str()}),
-            )
+        self.finish(&run.id, RunStatus::RollingBack, status, None, Some(&error))
             .await?;
 
         tracing::info!(run = %run.id, status = status.as_str(), "run ended after rollback");
