@@ -533,6 +533,31 @@ mod tests {
     }
 
     #[test]
+    fn a_zip_reads_as_its_tar_does() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("t/template.yaml", stored.unix_permissions(0o644))
+            .unwrap();
+        zip.write_all(b"apiVersion: x\nkind: Template\n").unwrap();
+        zip.start_file("t/skeleton/run.sh", stored.unix_permissions(0o755))
+            .unwrap();
+        zip.write_all(b"#!/bin/sh\n").unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let from_zip = Bundle::read(&bytes, None).unwrap();
+        let tar = tar_of(&[
+            ("t/template.yaml", b"apiVersion: x\nkind: Template\n", 0o644),
+            ("t/skeleton/run.sh", b"#!/bin/sh\n", 0o755),
+        ]);
+        assert_eq!(from_zip, Bundle::read(&tar, None).unwrap());
+        assert_eq!(
+            from_zip.digest(),
+            Bundle::read(&tar, None).unwrap().digest()
+        );
+    }
+
+    #[test]
     fn entries_that_leave_the_bundle_are_refused() {
         // tar::Builder refuses `..` itself; write the name into the header by hand.
         let mut header = tar::Header::new_gnu();
