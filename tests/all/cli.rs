@@ -360,3 +360,29 @@ fn serve_refuses_a_binding_with_an_inline_credential_or_an_unknown_capability() 
         "{stderr}"
     );
 }
+
+/// `lever template apply DIR` on the whole corpus of repositories: every template in them is
+/// applied with the folders its fetch steps name; the two whose folders do not exist upstream
+/// are reported (with the step and path) and the command says how many were not applied.
+#[test]
+fn template_apply_dir_applies_every_template_of_the_repositories() {
+    let dir = tempfile::tempdir().unwrap();
+    let repos = lever_tests::repo_root().join("tests/corpus/backstage-repos");
+    let out = lever(dir.path(), &["template", "apply", repos.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout.matches("applied ").count(), 21, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("applied create-react-app-template version 1 (backstage__software-templates/scaffolder-templates/create-react-app/template.yaml, 23 files)"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("`url: ./app-gitops`"), "{stderr}");
+    assert!(stderr.contains("`url: ./template`"), "{stderr}");
+    assert!(
+        stderr.contains("2 of 23 templates were not applied"),
+        "{stderr}"
+    );
+}
