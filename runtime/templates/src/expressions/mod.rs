@@ -1,15 +1,13 @@
 //! `${{ … }}` and `{{ … }}` rendered with minijinja over `parameters`, `steps`, `user`, `each`,
-//! read as nunjucks reads them (Backstage's templating): `nunjucks` rewrites the syntax
-//! minijinja does not share, `methods` answers JavaScript's methods on values, `filters` adds
-//! Backstage's filters and nunjucks' `dump`. A string that is one whole expression keeps the
+//! read as nunjucks reads them (Backstage's templating, `lever-nunjucks`: the syntax rewrite,
+//! JavaScript's methods on values, Backstage's filters and nunjucks' `dump`). A string that is one whole expression keeps the
 //! type of its value (number, list, object), as Backstage's `| dump` and `JSON.parse` do.
 
-mod filters;
-mod methods;
-mod nunjucks;
-
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use lever_nunjucks as nunjucks;
+use minijinja::{Environment, Error, UndefinedBehavior};
 use serde_json::Value;
+
+pub use lever_nunjucks::is_truthy;
 
 /// Why an expression failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,36 +35,13 @@ fn whole_expression(text: &str) -> Option<&str> {
     (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
 }
 
-/// Backstage's `isTruthy`: JavaScript's truthiness, except that an empty list is false.
-pub fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(_) => true,
-    }
-}
-
 impl Expressions {
     /// A renderer with Backstage's filters (`parseRepoUrl`, `parseEntityRef`, `pick`,
     /// `projectSlug`), nunjucks' `dump` and JavaScript's string, array and number methods.
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
-        env.add_filter("parseRepoUrl", filters::parse_repo_url);
-        env.add_filter("parseEntityRef", filters::parse_entity_ref);
-        env.add_filter("projectSlug", filters::project_slug);
-        env.add_filter("pick", filters::pick);
-        env.add_filter("dump", filters::dump);
-        env.set_unknown_method_callback(methods::call);
-        // Values print as JavaScript prints them: `1` not `1.0`, lists joined by commas,
-        // nothing for none.
-        env.set_formatter(|out, _state, value| {
-            out.write_str(&methods::js_string(value))
-                .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
-        });
+        nunjucks::configure(&mut env);
         Self { env }
     }
 

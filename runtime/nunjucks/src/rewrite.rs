@@ -5,7 +5,7 @@
 //! (`.includes(…)`) need no rewrite: minijinja hands them to the unknown-method callback.
 
 /// Rewrites one expression (the inside of `${{ … }}` or `{% … %}`).
-pub(crate) fn rewrite_expression(expr: &str) -> String {
+pub fn rewrite_expression(expr: &str) -> String {
     let chars: Vec<char> = expr.chars().collect();
     let mut out = String::with_capacity(expr.len());
     // The open brackets, innermost last.
@@ -95,7 +95,7 @@ pub(crate) fn rewrite_expression(expr: &str) -> String {
 
 /// Rewrites a template text: every `${{ … }}`, `{{ … }}` and `{% … %}` becomes minijinja's
 /// `{{ … }}` / `{% … %}` with its inside rewritten; the text between is kept.
-pub(crate) fn rewrite_template(text: &str) -> String {
+pub fn rewrite_template(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     loop {

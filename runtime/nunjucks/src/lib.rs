@@ -1,0 +1,45 @@
+//! Backstage's templating is nunjucks; Lever renders with minijinja and reads nunjucks as
+//! Backstage templates write it. [`rewrite_expression`] and [`rewrite_template`] change the
+//! syntax minijinja does not share (outside string literals only); [`configure`] gives an
+//! environment JavaScript's string, array and number methods, Backstage's filters
+//! (`parseRepoUrl`, `parseEntityRef`, `pick`, `projectSlug`) and nunjucks' `dump`, and prints
+//! values as JavaScript prints them; [`is_truthy`] is Backstage's truthiness. Pure Rust with
+//! no I/O, so the guests that render skeletons (`fetch:template`) share it with the host.
+
+mod filters;
+mod methods;
+mod rewrite;
+
+use minijinja::{Environment, Error, ErrorKind};
+use serde_json::Value;
+
+pub use rewrite::{rewrite_expression, rewrite_template};
+
+/// Adds Backstage's filters, nunjucks' `dump`, JavaScript's methods and JavaScript's printing
+/// of values to `env`.
+pub fn configure(env: &mut Environment<'_>) {
+    env.add_filter("parseRepoUrl", filters::parse_repo_url);
+    env.add_filter("parseEntityRef", filters::parse_entity_ref);
+    env.add_filter("projectSlug", filters::project_slug);
+    env.add_filter("pick", filters::pick);
+    env.add_filter("dump", filters::dump);
+    env.set_unknown_method_callback(methods::call);
+    // Values print as JavaScript prints them: `1` not `1.0`, lists joined by commas,
+    // nothing for none.
+    env.set_formatter(|out, _state, value| {
+        out.write_str(&methods::js_string(value))
+            .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
+    });
+}
+
+/// Backstage's `isTruthy`: JavaScript's truthiness, except that an empty list is false.
+pub fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(_) => true,
+    }
+}
