@@ -494,12 +494,9 @@ impl Executor {
         entry: &Entry,
         e: lever_templates::ExpressionError,
     ) -> Result<(), StoreError> {
-        let line = entry
-            .record
-            .source
-            .lines()
-            .position(|l| l.contains(e.expression.trim()))
-            .map(|i| format!(" (line {})", i + 1))
+        let line = e
+            .line_in(&entry.record.source)
+            .map(|l| format!(" (line {l})"))
             .unwrap_or_default();
         let message = format!(
             "every step succeeded and its effects are kept, but the template's output did not render{line}: {e}; fix spec.output and apply the template again"

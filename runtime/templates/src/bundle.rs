@@ -81,6 +81,21 @@ pub fn resolve(base: &str, relative: &str) -> Result<String, BundleError> {
     }
 }
 
+/// Whether `bytes` are an archive a bundle is read from (zip, gzip, tar), by their first bytes.
+pub fn is_archive(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0x1f, 0x8b]) || is_tar(bytes)
+}
+
+fn is_tar(bytes: &[u8]) -> bool {
+    bytes.len() > 262 && &bytes[257..262] == b"ustar"
+}
+
+/// Whether the file `path` with `bytes` is a template: YAML with `kind: Template`.
+pub fn is_template_file(path: &str, bytes: &[u8]) -> bool {
+    (path.ends_with(".yaml") || path.ends_with(".yml"))
+        && std::str::from_utf8(bytes).is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: Template"))
+}
+
 /// Whether `url` is relative (Backstage's test: not an absolute URL), so read from the bundle.
 pub fn is_relative_url(url: &str) -> bool {
     !url.contains("://") && !url.contains("${{")
@@ -204,7 +219,7 @@ impl Bundle {
             read_zip(archive)?
         } else if archive.starts_with(&[0x1f, 0x8b]) {
             read_tar(flate2::read::GzDecoder::new(archive))?
-        } else if archive.len() > 262 && &archive[257..262] == b"ustar" {
+        } else if is_tar(archive) {
             read_tar(archive)?
         } else {
             return Err(refuse(
@@ -231,11 +246,7 @@ impl Bundle {
             None => {
                 let templates: Vec<&String> = files
                     .iter()
-                    .filter(|(p, f)| {
-                        (p.ends_with(".yaml") || p.ends_with(".yml"))
-                            && std::str::from_utf8(&f.bytes)
-                                .is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: Template"))
-                    })
+                    .filter(|(p, f)| is_template_file(p, &f.bytes))
                     .map(|(p, _)| p)
                     .collect();
                 match templates.as_slice() {

@@ -240,13 +240,8 @@ impl Parser<'_> {
         places.push(("spec.output".into(), output));
         for (place, value) in places {
             if let Err(e) = expressions.check(value) {
-                let line = self
-                    .text
-                    .lines()
-                    .position(|l| l.contains(e.expression.trim()))
-                    .map(|i| i + 1);
                 return Err(TemplateError {
-                    line,
+                    line: e.line_in(self.text),
                     message: format!(
                         "{place}: the expression `{}` does not parse: {} (expressions are nunjucks as Backstage writes them, read by minijinja: see docs/backstage.md)",
                         e.expression, e.message

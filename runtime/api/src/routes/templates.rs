@@ -56,10 +56,7 @@ pub(crate) async fn apply(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_platform(&principal, "publishing templates")?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid-query", e.body_text()))?;
-    let is_archive = body.starts_with(b"PK\x03\x04")
-        || body.starts_with(&[0x1f, 0x8b])
-        || (body.len() > 262 && &body[257..262] == b"ustar");
-    let (entry, created) = if is_archive {
+    let (entry, created) = if lever_templates::bundle::is_archive(&body) {
         let bundle = lever_templates::bundle::Bundle::read(&body, query.template.as_deref())
             .map_err(|e| ApiError::bad_request("invalid-bundle", e.to_string()))?;
         state.catalog.apply_bundle(&bundle).await?

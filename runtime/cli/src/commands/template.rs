@@ -168,9 +168,8 @@ fn find_templates(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 if !name.starts_with('.') && name != "node_modules" {
                     pending.push(path);
                 }
-            } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
-                && std::fs::read_to_string(&path)
-                    .is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: Template"))
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| lever_templates::bundle::is_template_file(&name, &bytes))
             {
                 found.push(path);
             }

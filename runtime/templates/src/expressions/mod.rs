@@ -19,6 +19,18 @@ pub struct ExpressionError {
     pub message: String,
 }
 
+impl ExpressionError {
+    /// The 1-based line of the template `source` the expression is on, when it is found there
+    /// as written.
+    pub fn line_in(&self, source: &str) -> Option<usize> {
+        let needle = self.expression.trim();
+        source
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+    }
+}
+
 /// The renderer: a minijinja environment with Backstage's filters and JavaScript's methods.
 pub struct Expressions {
     env: Environment<'static>,
