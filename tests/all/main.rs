@@ -7,6 +7,7 @@ mod approvals;
 mod audit_anchor;
 mod cli;
 mod corpus;
+mod corpus_runs;
 mod demo;
 mod dispatch;
 mod email;

@@ -4,12 +4,15 @@
 
 mod api;
 mod auth;
+mod git_data;
 mod pulls;
 mod repositories;
 mod teams;
 
-use lever_adapter_sdk::capabilities::git_provider::{NewPullRequest, NewRepository};
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
+use lever_adapter_sdk::capabilities::git_provider::{
+    NewCommit, NewPullRequest, NewRepository, RepositorySettings,
+};
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url};
 use lever_adapter_sdk::{
     AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
 };
@@ -39,6 +42,10 @@ const FUNCTIONS: &[&str] = &[
     "get-pull-request",
     "close-pull-request",
     "grant-team-access",
+    "get-repository",
+    "commit-files",
+    "configure-repository",
+    "download-files",
 ];
 
 struct GitHub;
@@ -47,7 +54,7 @@ impl Guest for GitHub {
     fn describe() -> AdapterManifest {
         AdapterManifest {
             name: "github".into(),
-            version: "0.1.0".into(),
+            version: "0.2.0".into(),
             description:
                 "GitHub: repositories, pull requests and team access over the GitHub REST API"
                     .into(),
@@ -84,6 +91,22 @@ impl Guest for GitHub {
                     &api::connect(&settings)?,
                     &full_name,
                 )?)
+            }
+            "get-repository" => {
+                let FullName { full_name } = input(f, &input_json)?;
+                output(&repositories::get(&api::connect(&settings)?, &full_name)?)
+            }
+            "commit-files" => {
+                let request: NewCommit = input(f, &input_json)?;
+                output(&git_data::commit(&api::connect(&settings)?, &request)?)
+            }
+            "configure-repository" => {
+                let request: RepositorySettings = input(f, &input_json)?;
+                output(&git_data::configure(&api::connect(&settings)?, &request)?)
+            }
+            "download-files" => {
+                let Url { url } = input(f, &input_json)?;
+                output(&git_data::download(&api::connect(&settings)?, &url)?)
             }
             "create-pull-request" => {
                 let request: NewPullRequest = input(f, &input_json)?;

@@ -36,6 +36,11 @@ pub fn create(api: &Api, request: &NewRepository) -> Result<Repository, Error> {
     repository(&answer.body)
 }
 
+/// Reads `owner/name`.
+pub fn get(api: &Api, full_name: &str) -> Result<Repository, Error> {
+    repository(&api.get(&repo_path("full_name", full_name)?)?.body)
+}
+
 /// Deletes `owner/name`.
 pub fn delete(api: &Api, full_name: &str) -> Result<(), Error> {
     split("full_name", full_name)?;

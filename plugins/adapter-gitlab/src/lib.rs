@@ -5,10 +5,13 @@
 mod api;
 mod merge_requests;
 mod projects;
+mod repository;
 mod sharing;
 
-use lever_adapter_sdk::capabilities::git_provider::{NewPullRequest, NewRepository};
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess};
+use lever_adapter_sdk::capabilities::git_provider::{
+    NewCommit, NewPullRequest, NewRepository, RepositorySettings,
+};
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url};
 use lever_adapter_sdk::{
     AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
 };
@@ -35,6 +38,10 @@ const FUNCTIONS: &[&str] = &[
     "get-pull-request",
     "close-pull-request",
     "grant-team-access",
+    "get-repository",
+    "commit-files",
+    "configure-repository",
+    "download-files",
 ];
 
 struct GitLab;
@@ -43,7 +50,7 @@ impl Guest for GitLab {
     fn describe() -> AdapterManifest {
         AdapterManifest {
             name: "gitlab".into(),
-            version: "0.1.0".into(),
+            version: "0.2.0".into(),
             description:
                 "GitLab: projects, merge requests and group access over the GitLab REST API v4"
                     .into(),
@@ -77,6 +84,22 @@ impl Guest for GitLab {
             "delete-repository" => {
                 let FullName { full_name } = input(f, &input_json)?;
                 output(&projects::delete(&api::connect(&settings)?, &full_name)?)
+            }
+            "get-repository" => {
+                let FullName { full_name } = input(f, &input_json)?;
+                output(&repository::get(&api::connect(&settings)?, &full_name)?)
+            }
+            "commit-files" => {
+                let request: NewCommit = input(f, &input_json)?;
+                output(&repository::commit(&api::connect(&settings)?, &request)?)
+            }
+            "configure-repository" => {
+                let request: RepositorySettings = input(f, &input_json)?;
+                output(&repository::configure(&api::connect(&settings)?, &request)?)
+            }
+            "download-files" => {
+                let Url { url } = input(f, &input_json)?;
+                output(&repository::download(&api::connect(&settings)?, &url)?)
             }
             "create-pull-request" => {
                 let request: NewPullRequest = input(f, &input_json)?;

@@ -64,7 +64,7 @@ pub fn delete(api: &Api, full_name: &str) -> Result<(), Error> {
 }
 
 /// The capability's record from GitLab's project object.
-fn repository(body: &Value) -> Result<Repository, Error> {
+pub(crate) fn repository(body: &Value) -> Result<Repository, Error> {
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
     let missing = |key: &str| Error::Fatal(format!("GitLab's project answer has no `{key}`"));
     Ok(Repository {

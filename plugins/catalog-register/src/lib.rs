@@ -1,48 +1,131 @@
-//! `catalog-register`: registers a component in the software catalog (stand-in).
+//! `catalog:register`: registers the entity a template made into Lever's own entity list
+//! (what `EntityPicker` offers: the `entityRef` of succeeded steps). The entity is read from
+//! the workspace's `catalogInfoPath` (the file the run just published) or, when the workspace
+//! has none, from the repository through the bound `git-provider`.
 
+use backstage_scaffolder::workspace;
+use lever_sdk::capabilities::git_provider;
 use lever_sdk::{ActionError, Context, action};
+use serde_json::Value;
 
-/// Input of `catalog-register`.
+/// Input of `catalog:register` (Backstage's names).
 #[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 struct Input {
-    /// URL of the repository holding catalog-info.yaml.
-    #[serde(rename = "repoContentsUrl")]
-    repo_contents_url: String,
-    /// Path of the catalog file.
-    #[serde(rename = "catalogInfoPath", default)]
+    /// Where the repository's files are browsed (`…/blob/main`).
+    #[serde(default)]
+    repo_contents_url: Option<String>,
+    /// The entity file's path in it (`/catalog-info.yaml`).
+    #[serde(default)]
     catalog_info_path: Option<String>,
+    /// The entity file's whole URL, instead of the two above.
+    #[serde(default)]
+    catalog_info_url: Option<String>,
+    /// A failure to read the entity does not fail the step.
+    #[serde(default)]
+    optional: Option<bool>,
 }
 
-/// Output of `catalog-register`.
+/// Output of `catalog:register`, as Backstage names it.
 #[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 struct Output {
-    /// The registered entity.
-    #[serde(rename = "entityRef")]
-    entity_ref: String,
+    /// `kind:namespace/name` of the registered entity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity_ref: Option<String>,
+    /// Where the entity file lives.
+    catalog_info_url: String,
+}
+
+/// The first entity of a YAML stream: `kind:namespace/name`, as Backstage writes refs.
+fn entity_ref(text: &str) -> Option<String> {
+    use serde::Deserialize;
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let Ok(value) = Value::deserialize(doc) else {
+            continue;
+        };
+        let kind = value["kind"].as_str()?;
+        let name = value["metadata"]["name"].as_str()?;
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or("default");
+        return Some(format!("{}:{namespace}/{name}", kind.to_ascii_lowercase()));
+    }
+    None
+}
+
+/// `…/blob/<ref>/<path>` → (`…/tree/<ref>/<dir>`, file name): what `download-files` takes.
+fn tree_url(url: &str) -> Option<(String, String)> {
+    let (dir, file) = url.rsplit_once('/')?;
+    Some((dir.replacen("/blob/", "/tree/", 1), file.to_string()))
 }
 
 #[action(
     name = "catalog-register",
-    version = "0.1.0",
-    description = "Registers a component in the catalog (stand-in)"
+    version = "0.2.0",
+    description = "Registers the template's entity in Lever's entity list (Backstage's catalog:register)",
+    workspace = true
 )]
 fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
-    let name = input
-        .repo_contents_url
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("component")
-        .to_string();
-    lever_sdk::log::info(&format!(
-        "registered {}{}",
-        input.repo_contents_url,
-        input
-            .catalog_info_path
-            .as_deref()
-            .unwrap_or("/catalog-info.yaml")
-    ));
+    let path = input
+        .catalog_info_path
+        .clone()
+        .unwrap_or_else(|| "/catalog-info.yaml".into());
+    let url = match (&input.catalog_info_url, &input.repo_contents_url) {
+        (Some(url), _) => url.clone(),
+        (None, Some(base)) => format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        ),
+        (None, None) => {
+            return Err(ActionError::InvalidInput(
+                "give catalogInfoUrl, or repoContentsUrl (and catalogInfoPath)".into(),
+            ));
+        }
+    };
+    let local = workspace::safe_relative(path.trim_start_matches('/'), "catalogInfoPath")
+        .ok()
+        .map(|p| workspace::path(&p))
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let text = match local {
+        Some(text) => Ok(text),
+        None => match tree_url(&url) {
+            None => Err(ActionError::InvalidInput(format!(
+                "`{url}` is not a file URL"
+            ))),
+            Some((dir, file)) => git_provider::download_files(&dir)
+                .map_err(ActionError::from)
+                .and_then(|files| {
+                    files
+                        .into_iter()
+                        .find(|f| f.path == file)
+                        .ok_or_else(|| ActionError::NotFound(format!("{url} does not exist")))
+                })
+                .and_then(|f| {
+                    workspace::entries(vec![f])
+                        .map(|mut e| String::from_utf8_lossy(&e.remove(0).bytes).into_owned())
+                }),
+        },
+    };
+    let entity = match text {
+        Ok(text) => match entity_ref(&text) {
+            Some(r) => Some(r),
+            None => {
+                return Err(ActionError::InvalidInput(format!(
+                    "{url} holds no entity (kind and metadata.name)"
+                )));
+            }
+        },
+        Err(e) if input.optional == Some(true) => {
+            lever_sdk::log::warn(&format!("not registered (optional): {e:?}"));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(r) = &entity {
+        lever_sdk::log::info(&format!("registered {r} from {url}"));
+    }
     Ok(Output {
-        entity_ref: format!("component:default/{name}"),
+        entity_ref: entity,
+        catalog_info_url: url,
     })
 }

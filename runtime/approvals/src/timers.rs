@@ -183,6 +183,7 @@ impl Approvals {
             let scope = lever_capabilities::Scope {
                 context,
                 log: log.clone(),
+                host: None,
             };
             for message in messages {
                 if let Err(e) = capabilities.call(&scope, "notifier", "send", message).await {

@@ -143,6 +143,7 @@ mod tests {
         let binding = BindingConfig {
             adapter: "github".into(),
             settings: serde_json::json!({"base_url": "http://127.0.0.1:8081/api/v3", "token": "secret://gh"}),
+            hosts: vec![],
         };
         assert_eq!(
             grants(&binding, &declared),
@@ -155,6 +156,7 @@ mod tests {
         let binding = BindingConfig {
             adapter: "github".into(),
             settings: serde_json::json!({}),
+            hosts: vec![],
         };
         assert_eq!(
             grants(&binding, &declared).hosts,

@@ -19,6 +19,10 @@ pub struct BindingConfig {
     /// The adapter's settings (checked against its settings schema at each call).
     #[serde(default = "empty")]
     pub settings: Value,
+    /// Repository hosts this binding serves (`github.com`): a step whose `repoUrl` names one
+    /// goes to it. Several bindings of one capability are keyed `capability/label`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 impl BindingConfig {
@@ -50,8 +54,21 @@ pub fn bindings_config(
     }
     let whole: Whole = serde_yaml::from_str(lever_yaml)
         .map_err(|e| CapabilityConfigError(format!("bindings: {e}")))?;
-    for (capability, binding) in &whole.bindings {
-        check(capability, binding)?;
+    for (key, binding) in &whole.bindings {
+        // `git-provider/gitlab`: a second binding of `git-provider`, chosen by its `hosts`.
+        let capability = key.split_once('/').map_or(key.as_str(), |(c, _)| c);
+        check(capability, binding).map_err(|e| {
+            CapabilityConfigError(e.0.replacen(
+                &format!("bindings.{capability}"),
+                &format!("bindings.{key}"),
+                1,
+            ))
+        })?;
+        if key.contains('/') && binding.hosts.is_empty() {
+            return Err(CapabilityConfigError(format!(
+                "bindings.{key}: a second binding of `{capability}` needs `hosts` (the repository hosts whose steps go to it)"
+            )));
+        }
     }
     Ok(whole.bindings)
 }

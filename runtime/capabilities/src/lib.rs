@@ -46,6 +46,27 @@ pub struct Scope {
     pub context: CallContext,
     /// The run log the call is recorded in.
     pub log: LogBook,
+    /// The repository host the step names (`repoUrl: github.com?owner=…`, as Backstage's
+    /// publish actions take it): it chooses among several bindings of one capability, as
+    /// Backstage chooses an integration by host. See [`route_host`].
+    pub host: Option<String>,
+}
+
+/// The host a step's input names in `repoUrl` (Backstage's `host?owner=o&repo=r`) or `url`
+/// (`https://host/…`), lowercased: the key [`Capabilities`] routes a call with.
+pub fn route_host(input: &Value) -> Option<String> {
+    let text = input
+        .get("repoUrl")
+        .or_else(|| input.get("url"))
+        .and_then(Value::as_str)?;
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .unwrap_or(text);
+    let host = rest.split(['?', '/']).next().unwrap_or("");
+    // A relative `url` (`./skeleton`) names no host.
+    (!host.is_empty() && !host.starts_with('.') && host.contains('.'))
+        .then(|| host.to_ascii_lowercase())
 }
 
 /// The capability bindings in force and the providers behind them.
@@ -104,10 +125,28 @@ impl Capabilities {
         &self.bindings
     }
 
-    /// The binding of `capability`, or why there is none.
-    fn binding(&self, capability: &str) -> Result<&BindingConfig, CapabilityError> {
+    /// The binding of `capability` for a call about `host`: the binding (`capability` or
+    /// `capability/label`) whose `hosts` lists it, else the plain `capability` one; or why
+    /// there is none.
+    fn binding(
+        &self,
+        capability: &str,
+        host: Option<&str>,
+    ) -> Result<&BindingConfig, CapabilityError> {
+        let labelled = format!("{capability}/");
+        let mut candidates = self
+            .bindings
+            .iter()
+            .filter(|(key, _)| *key == capability || key.starts_with(&labelled));
+        if let Some(host) = host
+            && let Some((_, binding)) =
+                candidates.find(|(_, b)| b.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+        {
+            return Ok(binding);
+        }
         self.bindings.get(capability).ok_or_else(|| {
-            error("denied", format!("`{capability}` is not bound to a provider: add `bindings.{capability}` (an adapter and its settings) to lever.yaml"))
+            let about = host.map(|h| format!(" for `{h}`")).unwrap_or_default();
+            error("denied", format!("`{capability}` is not bound to a provider{about}: add `bindings.{capability}` (an adapter and its settings, and `hosts: [{}]` to choose it by repository host) to lever.yaml", host.unwrap_or("github.com")))
         })
     }
 
@@ -128,13 +167,15 @@ impl Capabilities {
         } else {
             input
         };
-        let binding = self.binding(capability).inspect_err(|e| {
-            scope.log.push(
-                "capability",
-                "error",
-                &format!("{capability}.{function}: {}: {}", e.kind, e.message),
-            );
-        })?;
+        let binding = self
+            .binding(capability, scope.host.as_deref())
+            .inspect_err(|e| {
+                scope.log.push(
+                    "capability",
+                    "error",
+                    &format!("{capability}.{function}: {}: {}", e.kind, e.message),
+                );
+            })?;
         let started = Instant::now();
         let result = if binding.is_builtin() {
             self.builtins

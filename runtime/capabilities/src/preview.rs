@@ -40,7 +40,7 @@ impl Capabilities {
         function: &str,
         input: &Value,
     ) -> Result<ExecutionPlan, CapabilityError> {
-        let via = &self.binding(capability)?.adapter;
+        let via = &self.binding(capability, scope.host.as_deref())?.adapter;
         let summary = format!("{capability}.{function} through `{via}`");
         let resources = match (capability, function) {
             ("infrastructure", "apply") => {
@@ -95,6 +95,12 @@ impl Capabilities {
             }
             ("git-provider", "grant-team-access") => {
                 vec![resource("repository-access", &input["team"], "update")]
+            }
+            ("git-provider", "commit-files") => {
+                vec![resource("commit", &input["repository"], "create")]
+            }
+            ("git-provider", "configure-repository") => {
+                vec![resource("repository", &input["repository"], "update")]
             }
             ("secrets-store", "put" | "rotate") => {
                 vec![resource("secret", &input["path"], "update")]

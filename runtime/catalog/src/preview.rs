@@ -209,6 +209,7 @@ impl Catalog {
         let scope = lever_capabilities::Scope {
             context: call_context(&preview.id, user, parameters),
             log: LogBook::new(16 * 1024),
+            host: lever_capabilities::route_host(&preview.input),
         };
         // An adapter reveals its binding's credentials to plan; whatever it answers is masked.
         let masker = scope.log.masker().clone();

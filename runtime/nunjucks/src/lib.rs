@@ -13,7 +13,47 @@ mod rewrite;
 use minijinja::{Environment, Error, ErrorKind};
 use serde_json::Value;
 
-pub use rewrite::{rewrite_expression, rewrite_template};
+pub use rewrite::{rewrite_expression, rewrite_skeleton, rewrite_template};
+
+/// How `fetch:template` renders a skeleton: Backstage's options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkeletonSyntax {
+    /// `{{ cookiecutter.x }}` instead of `${{ values.x }}`.
+    pub cookiecutter: bool,
+    /// Drop the first newline after a block tag (nunjucks' `trimBlocks`).
+    pub trim_blocks: bool,
+    /// Strip whitespace before a block tag on its line (nunjucks' `lstripBlocks`).
+    pub lstrip_blocks: bool,
+}
+
+impl SkeletonSyntax {
+    /// The variable tag's opening: `${{`, or `{{` in cookiecutter mode.
+    pub fn variable_open(&self) -> &'static str {
+        if self.cookiecutter { "{{" } else { "${{" }
+    }
+}
+
+/// An environment that renders skeleton files as Backstage's `fetch:template` does (after
+/// [`rewrite_skeleton`]): its variable delimiters, nunjucks' trailing newline kept, the
+/// filters and methods of [`configure`], and cookiecutter's `jsonify` in cookiecutter mode.
+pub fn skeleton_environment(syntax: SkeletonSyntax) -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .block_delimiters("{%", "%}")
+            .variable_delimiters(syntax.variable_open(), "}}")
+            .comment_delimiters("{#", "#}")
+            .build()?,
+    );
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(syntax.trim_blocks);
+    env.set_lstrip_blocks(syntax.lstrip_blocks);
+    configure(&mut env);
+    if syntax.cookiecutter {
+        env.add_filter("jsonify", filters::dump);
+    }
+    Ok(env)
+}
 
 /// Adds Backstage's filters, nunjucks' `dump`, JavaScript's methods and JavaScript's printing
 /// of values to `env`.

@@ -122,6 +122,36 @@ pub fn rewrite_template(text: &str) -> String {
     }
 }
 
+/// Rewrites a skeleton file as `fetch:template` renders it: only `variable_open … }}`
+/// (`${{`, or `{{` in cookiecutter mode) and `{% … %}` are templating, and they keep their
+/// delimiters (the environment is built with that syntax: [`crate::skeleton_environment`]);
+/// everything else, a plain `{{ … }}` in a Helm chart included, is text.
+pub fn rewrite_skeleton(text: &str, variable_open: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = [variable_open, "{%"]
+            .iter()
+            .filter_map(|open| rest.find(open).map(|at| (at, *open)))
+            .min_by_key(|(at, open)| (*at, std::cmp::Reverse(open.len())));
+        let Some((at, open)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at]);
+        let close = if open == "{%" { "%}" } else { "}}" };
+        let inner_start = at + open.len();
+        let Some(len) = find_close(&rest[inner_start..], close) else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        out.push_str(open);
+        out.push_str(&rewrite_expression(&rest[inner_start..inner_start + len]));
+        out.push_str(close);
+        rest = &rest[inner_start + len + close.len()..];
+    }
+}
+
 /// Where `close` ends the expression starting at `text` (outside string literals).
 fn find_close(text: &str, close: &str) -> Option<usize> {
     let bytes = text.as_bytes();

@@ -31,14 +31,13 @@ fn spawn_waker(executor: std::sync::Weak<Executor>) {
             let Some(executor) = executor.upgrade() else {
                 break;
             };
-            let pause = match executor.store.wake_due_runs().await {
+            let now = executor.clock.now_ms();
+            let pause = match executor.store.wake_due_runs(now).await {
                 Ok((woken, next)) => {
                     for id in woken {
                         executor.enqueue(&id);
                     }
-                    let until_next = next
-                        .map(|at| (at - lever_store::now_ms()).max(0) as u64)
-                        .unwrap_or(1000);
+                    let until_next = next.map(|at| (at - now).max(0) as u64).unwrap_or(1000);
                     Duration::from_millis(until_next.clamp(5, 1000))
                 }
                 Err(e) => {
@@ -134,7 +133,7 @@ pub struct Executor {
     finished: broadcast::Sender<String>,
     /// Nudges the waker when a run parks with a wake time sooner than it knows of.
     wake: tokio::sync::Notify,
-    /// The clock approval gates read.
+    /// The clock approval gates and parked runs' wake times read (a manual one in tests).
     clock: Arc<dyn lever_store::Clock>,
     /// Where granted secrets are read from (sealed at rest).
     secrets: Arc<dyn lever_sandbox::SecretBackend>,
@@ -242,7 +241,7 @@ impl Executor {
     /// its row with a wake time, which survives a restart.
     async fn park(&self, id: &str, delay: Duration) -> Result<(), StoreError> {
         self.store
-            .park_run(id, lever_store::now_ms() + delay.as_millis() as i64)
+            .park_run(id, self.clock.now_ms() + delay.as_millis() as i64)
             .await?;
         self.wake.notify_one();
         Ok(())
@@ -369,15 +368,18 @@ impl Executor {
         }
     }
 
-    /// The backends of one invocation; its capability calls are recorded in `log`.
+    /// The backends of one invocation; its capability calls are recorded in `log`, and go to
+    /// the binding of the repository host its `input` names.
     fn services(
         &self,
         context: &lever_sandbox::CallContext,
         log: &lever_sandbox::LogBook,
+        input: &Value,
     ) -> HostServices {
         let scope = lever_capabilities::Scope {
             context: context.clone(),
             log: log.clone(),
+            host: lever_capabilities::route_host(input),
         };
         HostServices {
             state: Arc::new(self.store.clone()),

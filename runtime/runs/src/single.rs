@@ -28,7 +28,7 @@ impl Executor {
                     environment: run.environment.clone(),
                 };
                 let call = Call {
-                    services: self.services(&context, &log),
+                    services: self.services(&context, &log, &run.input),
                     context,
                     log: log.clone(),
                     workspace: None,

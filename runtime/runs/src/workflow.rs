@@ -232,7 +232,7 @@ impl Executor {
             match self.invoke_step(&run, step, attempt, &input).await? {
                 StepOutcome::Succeeded(output) if step.wait_for.is_some() => {
                     let wait = step.wait_for.as_ref().expect("checked");
-                    let deadline = lever_store::now_ms() + wait.timeout_ms as i64;
+                    let deadline = self.clock.now_ms() + wait.timeout_ms as i64;
                     let polling = StepUpdate {
                         status: "polling",
                         output: Some(&output),
@@ -247,6 +247,12 @@ impl Executor {
                             Some(("step-polling", &json!({"action": wait.call.action}))),
                         )
                         .await?;
+                    // An output that says when to look first (`debug:wait`'s duration) parks
+                    // the run until then: a row with a wake time, no worker held.
+                    if let Some(ms) = output["next_poll_ms"].as_u64() {
+                        self.park(&run.id, Duration::from_millis(ms)).await?;
+                        return Ok(());
+                    }
                     match self.poll(&run, step, &mut ctx, output, deadline).await? {
                         Polled::Done => {}
                         Polled::Waiting => return Ok(()),
@@ -303,8 +309,22 @@ impl Executor {
         }
         let output = match &entry.parsed.template.output {
             Value::Null => json!({}),
-            o => match self.catalog.expressions().render(o, &ctx) {
-                Ok(output) => lever_templates::keep_met_conditions(output),
+            o => match self.catalog.expressions().render_output(o, &ctx) {
+                Ok((output, warnings)) => {
+                    // Left-out values are not silent: the run's events and log say which.
+                    if !warnings.is_empty() {
+                        self.store
+                            .append_event(
+                                &run.id,
+                                "output-warning",
+                                None,
+                                &json!({"warnings": warnings}),
+                            )
+                            .await?;
+                        tracing::warn!(run = %run.id, template = %name, ?warnings, "output values left out");
+                    }
+                    lever_templates::keep_met_conditions(output)
+                }
                 // The run does not claim success with an output it could not give: it fails,
                 // and its steps' effects are kept (they did what they were asked; undoing a
                 // created resource because a link did not render would lose work).
@@ -386,7 +406,7 @@ impl Executor {
                 retryable: false,
             } => return Ok(Polled::Failed(error)),
         };
-        if lever_store::now_ms() >= deadline {
+        if self.clock.now_ms() >= deadline {
             return Ok(Polled::Failed(failure(
                 "wait-timeout",
                 format!(
@@ -401,11 +421,16 @@ impl Executor {
             poll_deadline: Some(deadline),
             ..Default::default()
         };
-        let data = json!({"next_poll_ms": wait.interval_ms, "answer": not_done});
+        // The answer may say when to look again (`next_poll_ms`: a provider's "check back in",
+        // `debug:wait`'s remaining time); the template's interval otherwise.
+        let next_poll_ms = not_done["next_poll_ms"]
+            .as_u64()
+            .unwrap_or(wait.interval_ms);
+        let data = json!({"next_poll_ms": next_poll_ms, "answer": not_done});
         self.store
             .update_step(&run.id, &step.id, &polling, Some(("polling", &data)))
             .await?;
-        self.park(&run.id, Duration::from_millis(wait.interval_ms))
+        self.park(&run.id, Duration::from_millis(next_poll_ms))
             .await?;
         Ok(Polled::Waiting)
     }
@@ -811,6 +836,7 @@ impl Executor {
             let scope = lever_capabilities::Scope {
                 context,
                 log: log.clone(),
+                host: lever_capabilities::route_host(input),
             };
             let call =
                 self.catalog
@@ -841,7 +867,7 @@ impl Executor {
             Ok(r) => r,
             Err(e) => {
                 return Ok(StepOutcome::Failed {
-                    error: failure("missing-action", e.to_string()),
+                    error: failure("missing-action", format!("`{action}`: {e}")),
                     retryable: false,
                 });
             }
@@ -850,7 +876,7 @@ impl Executor {
             Ok((_, plugin)) => plugin,
             Err(e) => {
                 return Ok(StepOutcome::Failed {
-                    error: failure("missing-action", e.to_string()),
+                    error: failure("missing-action", format!("`{action}`: {e}")),
                     retryable: false,
                 });
             }
@@ -883,7 +909,7 @@ impl Executor {
         };
         let lent = workspace.is_some();
         let call = Call {
-            services: self.services(&context, &log),
+            services: self.services(&context, &log, input),
             context,
             log: log.clone(),
             workspace,

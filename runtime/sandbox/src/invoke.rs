@@ -365,6 +365,10 @@ impl Sandbox {
             wasi.preopened_dir(&workspace.dir, "/workspace", FsPerms::ReadWrite)
                 .map_err(|e| preopen(e, &workspace.dir))?;
             wasi.env("LEVER_WORKSPACE", "/workspace");
+            wasi.env(
+                "LEVER_WORKSPACE_EXECUTABLES",
+                crate::modes::executables(&workspace.dir),
+            );
             if let Some(template) = &workspace.template {
                 wasi.preopened_dir(template, "/template", FsPerms::ReadOnly)
                     .map_err(|e| preopen(e, template))?;
@@ -374,6 +378,10 @@ impl Sandbox {
                     format!("/template/{}", workspace.template_folder)
                 };
                 wasi.env("LEVER_TEMPLATE_DIR", folder);
+                wasi.env(
+                    "LEVER_TEMPLATE_EXECUTABLES",
+                    crate::modes::executables(template),
+                );
             }
         }
         let wasi = wasi.build();
@@ -434,6 +442,9 @@ impl Sandbox {
                     line,
                 );
             }
+        }
+        if let (true, Some(workspace)) = (grants.workspace, &call.workspace) {
+            crate::modes::apply_marks(&workspace.dir);
         }
         let denied_host = denied.lock().expect("denied lock").clone();
         let result = match outcome {

@@ -17,6 +17,7 @@ mod limits;
 mod log;
 mod manifest;
 mod mask;
+mod modes;
 mod output;
 
 pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};

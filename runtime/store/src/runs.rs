@@ -592,9 +592,9 @@ impl Store {
     }
 
     /// Moves every `waiting` run whose time has come back to `pending` and returns their ids,
-    /// with the time the next one wakes, if any.
-    pub async fn wake_due_runs(&self) -> Result<(Vec<String>, Option<i64>), StoreError> {
-        let now = now_ms();
+    /// with the time the next one wakes, if any. `now` is the executor's clock (a manual one
+    /// in tests moves parked runs' time forward).
+    pub async fn wake_due_runs(&self, now: i64) -> Result<(Vec<String>, Option<i64>), StoreError> {
         let due: Vec<String> = sqlx::query_scalar("SELECT id FROM runs WHERE status = 'waiting' AND wake_at <= $1 ORDER BY wake_at LIMIT 500")
             .bind(now)
             .fetch_all(&self.pool)

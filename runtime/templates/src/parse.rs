@@ -63,6 +63,8 @@ const SPEC: &[&str] = &[
     "lifecycle",
     "presentation",
     "EXPERIMENTAL_formDecorators",
+    "EXPERIMENTAL_recovery",
+    "recovery",
 ];
 const STEP: &[&str] = &[
     "id",
@@ -199,7 +201,11 @@ impl Parser<'_> {
             })
             .unwrap_or_default();
         let pages = self.pages(spec.get("parameters"))?;
-        let steps = self.steps(spec.get("steps"))?;
+        // Backstage's task recovery (`EXPERIMENTAL_recovery`, `recovery`) re-runs a task an
+        // interrupted backend left; Lever resumes every run anyway, and reads the template's
+        // wish to recover as a retry policy for the steps that name none.
+        let recovery = spec.contains_key("EXPERIMENTAL_recovery") || spec.contains_key("recovery");
+        let steps = self.steps(spec.get("steps"), recovery)?;
         let output = spec.get("output").cloned().unwrap_or(Value::Null);
         self.check_expressions(&steps, &output)?;
         Ok(Template {
@@ -279,7 +285,7 @@ impl Parser<'_> {
             .collect()
     }
 
-    fn steps(&mut self, steps: Option<&Value>) -> Result<Vec<Step>, TemplateError> {
+    fn steps(&mut self, steps: Option<&Value>, recovery: bool) -> Result<Vec<Step>, TemplateError> {
         let list = match steps {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(list)) => list,
@@ -325,7 +331,7 @@ impl Parser<'_> {
                 }
             };
             let retry = match step.get("retry") {
-                None => (on_failure == OnFailure::Retry).then_some(Retry {
+                None => (on_failure == OnFailure::Retry || recovery).then_some(Retry {
                     attempts: 3,
                     exponential: true,
                     delay_ms: 1000,
@@ -382,10 +388,10 @@ impl Parser<'_> {
                     .map(|r| self.call(&id, "rollback", r))
                     .transpose()?,
                 needs,
-                wait_for: step
-                    .get("waitFor")
-                    .map(|w| self.wait_for(&id, w))
-                    .transpose()?,
+                wait_for: match step.get("waitFor") {
+                    Some(w) => Some(self.wait_for(&id, w)?),
+                    None => durable_wait(&action),
+                },
                 approval_required: step.get("approval").and_then(Value::as_str) == Some("required"),
                 action,
                 id,
@@ -501,6 +507,21 @@ impl Parser<'_> {
             _ => Err(bad()),
         }
     }
+}
+
+/// The `waitFor` Lever gives a `debug:wait` step: its output's `next_poll_ms` parks the run
+/// for the wait (a row with a wake time, no worker held), then one poll ends it.
+fn durable_wait(action: &str) -> Option<WaitFor> {
+    let reference = crate::model::plugin_reference(action);
+    let name = reference.split('@').next().unwrap_or("");
+    (name == "debug-wait").then(|| WaitFor {
+        call: StepCall {
+            action: action.to_string(),
+            input: serde_json::json!({"poll": true}),
+        },
+        interval_ms: 1000,
+        timeout_ms: 31 * 24 * 3_600_000,
+    })
 }
 
 #[cfg(test)]

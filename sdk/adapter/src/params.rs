@@ -36,6 +36,14 @@ pub struct TeamAccess {
     pub permission: String,
 }
 
+/// `git-provider.download-files`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Url {
+    /// The repository folder's web address.
+    pub url: String,
+}
+
 /// `secrets-store.reference` and `delete`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

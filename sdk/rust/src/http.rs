@@ -121,6 +121,11 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
         .set_path_with_query(Some(path))
         .map_err(|()| invalid("the path"))?;
     let body = outgoing.body().map_err(|()| invalid("the body"))?;
+    // The request is handed to the host before its body is written: the host streams the body
+    // to the server as it comes, through a bounded buffer, so a body larger than that buffer
+    // written first would wait forever for a reader.
+    let future =
+        outgoing_handler::handle(outgoing, None).map_err(|c| code_to_error(&request.url, c))?;
     {
         let stream = body.write().map_err(|()| invalid("the body"))?;
         for chunk in request.body.chunks(4096) {
@@ -129,8 +134,6 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
                 .map_err(|e| HttpError::Transport(format!("writing the body failed: {e:?}")))?;
         }
     }
-    let future =
-        outgoing_handler::handle(outgoing, None).map_err(|c| code_to_error(&request.url, c))?;
     OutgoingBody::finish(body, None).map_err(|c| code_to_error(&request.url, c))?;
     future.subscribe().block();
     let response = match future.get() {

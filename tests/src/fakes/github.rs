@@ -24,6 +24,9 @@ use serde_json::{Value, json};
 
 use super::{Recorder, serve};
 
+#[path = "github_git.rs"]
+mod git_data;
+
 const DOCS: &str = "https://docs.github.com/rest";
 
 /// The organisation every fake starts with, and its teams (name, slug): six teams, so the
@@ -70,12 +73,20 @@ struct Repo {
     full_name: String,
     description: String,
     private: bool,
+    /// `public`, `private` or `internal`.
+    visibility: String,
     is_template: bool,
     default_branch: String,
     /// Branch name → tip sha.
     branches: BTreeMap<String, String>,
     /// (branch, path) → content.
-    files: BTreeMap<(String, String), String>,
+    files: BTreeMap<(String, String), Vec<u8>>,
+    /// (branch, path) of the files with mode 100755.
+    executables: std::collections::BTreeSet<(String, String)>,
+    /// Topics (`PUT /repos/{o}/{r}/topics`).
+    topics: Vec<String>,
+    /// Branches with a protection rule.
+    protected: std::collections::BTreeSet<String>,
     pulls: Vec<Pull>,
     /// Team slug → permission.
     teams: BTreeMap<String, String>,
@@ -88,6 +99,7 @@ struct GitHub {
     installation_tokens: Vec<String>,
     repos: BTreeMap<String, Repo>,
     shas: u64,
+    objects: git_data::Objects,
 }
 
 type Answer = Result<Response, Response>;
@@ -103,6 +115,7 @@ impl FakeGitHub {
             installation_tokens: Vec::new(),
             repos: BTreeMap::new(),
             shas: 0,
+            objects: Default::default(),
         }));
         {
             let mut github = state.lock().unwrap();
@@ -112,7 +125,7 @@ impl FakeGitHub {
             template.branches.insert("main".into(), sha);
             template.files.insert(
                 ("main".into(), "README.md".into()),
-                "# Service template\n".into(),
+                b"# Service template\n".to_vec(),
             );
             github.repos.insert(TEMPLATE.into(), template);
         }
@@ -209,7 +222,47 @@ impl FakeGitHub {
             .get(full_name)?
             .files
             .get(&(branch.to_string(), path.to_string()))
-            .cloned()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// Every file on `branch` of `owner/name`: path → (bytes, executable).
+    pub fn tree(&self, full_name: &str, branch: &str) -> BTreeMap<String, (Vec<u8>, bool)> {
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .get(full_name)
+            .map(|r| r.tree(branch))
+            .unwrap_or_default()
+    }
+
+    /// Default branch, visibility, topics and protected branches of `owner/name`.
+    pub fn settings(&self, full_name: &str) -> Option<(String, String, Vec<String>, Vec<String>)> {
+        let github = self.state.lock().unwrap();
+        let repo = github.repos.get(full_name)?;
+        Some((
+            repo.default_branch.clone(),
+            repo.visibility.clone(),
+            repo.topics.clone(),
+            repo.protected.iter().cloned().collect(),
+        ))
+    }
+
+    /// Creates `owner/name` holding `files` (path, content, executable) on `main`, as an
+    /// existing repository a template fetches from or opens a pull request on.
+    pub fn seed(&self, full_name: &str, files: &[(&str, &[u8], bool)]) {
+        let mut github = self.state.lock().unwrap();
+        let mut repo = github.new_repo(full_name, "seeded", false);
+        let sha = github.sha();
+        repo.branches.insert("main".into(), sha);
+        for (path, bytes, executable) in files {
+            repo.files
+                .insert(("main".into(), path.to_string()), bytes.to_vec());
+            if *executable {
+                repo.executables.insert(("main".into(), path.to_string()));
+            }
+        }
+        github.repos.insert(full_name.into(), repo);
     }
 
     /// The title of pull request `number`.
@@ -264,6 +317,8 @@ fn validation(resource: &str, field: &str, code: &str, message: Option<&str>) ->
 enum Kind {
     Str,
     Bool,
+    Arr,
+    Obj,
 }
 
 impl Kind {
@@ -271,12 +326,16 @@ impl Kind {
         match self {
             Kind::Str => v.is_string(),
             Kind::Bool => v.is_boolean(),
+            Kind::Arr => v.is_array(),
+            Kind::Obj => v.is_object(),
         }
     }
     fn name(self) -> &'static str {
         match self {
             Kind::Str => "string",
             Kind::Bool => "boolean",
+            Kind::Arr => "array",
+            Kind::Obj => "object",
         }
     }
 }
@@ -375,10 +434,14 @@ impl GitHub {
             full_name: full_name.into(),
             description: description.into(),
             private,
+            visibility: if private { "private" } else { "public" }.into(),
             is_template: false,
             default_branch: "main".into(),
             branches: BTreeMap::new(),
             files: BTreeMap::new(),
+            executables: Default::default(),
+            topics: Vec::new(),
+            protected: Default::default(),
             pulls: Vec::new(),
             teams: BTreeMap::new(),
         }
@@ -418,6 +481,9 @@ impl GitHub {
             return Err(error(401, "Bad credentials"));
         }
         let q = query(uri);
+        if let Some(answer) = self.git_data(method.as_str(), &s, &body, &q) {
+            return answer;
+        }
         match (method.as_str(), s.as_slice()) {
             ("POST", ["orgs", org, "repos"]) => self.create_repo(org, &body),
             ("POST", ["repos", o, r, "generate"]) => self.generate(&format!("{o}/{r}"), &body),
@@ -443,7 +509,6 @@ impl GitHub {
                     json!({"ref": format!("refs/heads/{branch}"), "object": {"sha": sha, "type": "commit"}}),
                 ))
             }
-            ("POST", ["repos", o, r, "git", "refs"]) => self.create_ref(&format!("{o}/{r}"), &body),
             ("GET", ["repos", o, r, "contents", path @ ..]) => {
                 self.get_file(&format!("{o}/{r}"), &path.join("/"), q.get("ref"))
             }
@@ -564,7 +629,7 @@ impl GitHub {
             repo.branches.insert("main".into(), sha);
             repo.files.insert(
                 ("main".into(), "README.md".into()),
-                format!("# {}\n", text(body, "name")),
+                format!("# {}\n", text(body, "name")).into_bytes(),
             );
         }
         let json = self.repo_json(&repo);
@@ -617,50 +682,9 @@ impl GitHub {
         Ok(answer(201, json))
     }
 
-    /// POST /repos/{o}/{r}/git/refs.
-    fn create_ref(&mut self, full_name: &str, body: &Value) -> Answer {
-        check(body, &[("ref", Kind::Str), ("sha", Kind::Str)], &[])?;
-        let repo = self.repo_mut(full_name)?;
-        let Some(branch) = text(body, "ref")
-            .strip_prefix("refs/heads/")
-            .filter(|b| !b.is_empty())
-        else {
-            return Err(error(
-                422,
-                "Reference name must start with 'refs/heads/' and name a branch",
-            ));
-        };
-        let sha = text(body, "sha").to_string();
-        if !repo.branches.values().any(|s| *s == sha) {
-            return Err(error(422, "Object does not exist"));
-        }
-        if repo.branches.contains_key(branch) {
-            return Err(error(422, "Reference already exists"));
-        }
-        // The new branch starts with the files of the branch whose tip it points at.
-        let from = repo
-            .branches
-            .iter()
-            .find(|(_, s)| **s == sha)
-            .map(|(b, _)| b.clone())
-            .unwrap();
-        let copied: Vec<_> = repo
-            .files
-            .iter()
-            .filter(|((b, _), _)| *b == from)
-            .map(|((_, p), c)| ((branch.to_string(), p.clone()), c.clone()))
-            .collect();
-        repo.files.extend(copied);
-        repo.branches.insert(branch.to_string(), sha.clone());
-        Ok(answer(
-            201,
-            json!({"ref": text(body, "ref"), "object": {"sha": sha, "type": "commit"}}),
-        ))
-    }
-
-    fn blob_sha(content: &str) -> String {
+    fn blob_sha(content: &[u8]) -> String {
         use sha2::Digest;
-        hex::encode(&sha2::Sha256::digest(content.as_bytes())[..20])
+        hex::encode(&sha2::Sha256::digest(content)[..20])
     }
 
     /// GET /repos/{o}/{r}/contents/{path}?ref=.
@@ -674,7 +698,7 @@ impl GitHub {
             .get(&(branch, path.to_string()))
             .ok_or_else(not_found)?;
         // GitHub wraps the base64 at 60 columns.
-        let encoded = STANDARD.encode(content.as_bytes());
+        let encoded = STANDARD.encode(content);
         let wrapped: Vec<String> = encoded
             .as_bytes()
             .chunks(60)
@@ -699,7 +723,6 @@ impl GitHub {
         let content = STANDARD
             .decode(text(body, "content").replace(['\n', '\r'], ""))
             .ok()
-            .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| error(422, "content is not valid Base64"))?;
         let sha = self.sha();
         let repo = self.repo_mut(full_name)?;

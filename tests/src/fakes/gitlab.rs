@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 
 use super::{Recorder, serve};
 
+#[path = "gitlab_repository.rs"]
+mod repository;
+
 /// Groups every fake starts with (id, name, path, full path). The four `platform…` subgroups
 /// come two to a page, so finding `platform` takes two pages.
 const GROUPS: &[(u64, &str, &str, &str)] = &[
@@ -66,7 +69,15 @@ struct Project {
     /// Branch name → tip commit.
     branches: BTreeMap<String, String>,
     /// (branch, path) → content.
-    files: BTreeMap<(String, String), String>,
+    files: BTreeMap<(String, String), Vec<u8>>,
+    /// (branch, path) of the files committed with `execute_filemode`.
+    executables: std::collections::BTreeSet<(String, String)>,
+    /// The default branch, once there is a branch.
+    default_branch: String,
+    /// Topics.
+    topics: Vec<String>,
+    /// Protected branches.
+    protected: std::collections::BTreeSet<String>,
     merge_requests: Vec<MergeRequest>,
     /// Group id → access level.
     shares: BTreeMap<u64, u64>,
@@ -98,7 +109,7 @@ impl FakeGitLab {
             template.branches.insert("main".into(), commit);
             template.files.insert(
                 ("main".into(), "README.md".into()),
-                "# Service template\n".into(),
+                b"# Service template\n".to_vec(),
             );
             gitlab.projects.insert(TEMPLATE.into(), template);
         }
@@ -198,7 +209,40 @@ impl FakeGitLab {
             .get(full_name)?
             .files
             .get(&(branch.to_string(), path.to_string()))
-            .cloned()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// Every file on `branch` of `group/project`: path → (bytes, executable).
+    pub fn tree(&self, full_name: &str, branch: &str) -> BTreeMap<String, (Vec<u8>, bool)> {
+        let gitlab = self.state.lock().unwrap();
+        let Some(p) = gitlab.projects.get(full_name) else {
+            return BTreeMap::new();
+        };
+        p.files
+            .iter()
+            .filter(|((b, _), _)| b == branch)
+            .map(|((b, path), bytes)| {
+                (
+                    path.clone(),
+                    (
+                        bytes.clone(),
+                        p.executables.contains(&(b.clone(), path.clone())),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// Default branch, visibility, topics and protected branches of `group/project`.
+    pub fn settings(&self, full_name: &str) -> Option<(String, String, Vec<String>, Vec<String>)> {
+        let gitlab = self.state.lock().unwrap();
+        let p = gitlab.projects.get(full_name)?;
+        Some((
+            p.default_branch.clone(),
+            p.visibility.clone(),
+            p.topics.clone(),
+            p.protected.iter().cloned().collect(),
+        ))
     }
 
     /// The project `group/project` was forked from, if any.
@@ -352,6 +396,10 @@ impl GitLab {
             forked_from: None,
             branches: BTreeMap::new(),
             files: BTreeMap::new(),
+            executables: Default::default(),
+            default_branch: "main".into(),
+            topics: Vec::new(),
+            protected: Default::default(),
             merge_requests: Vec::new(),
             shares: BTreeMap::new(),
         }
@@ -374,6 +422,9 @@ impl GitLab {
                 .map_err(|_| message(400, "400 Bad request - JSON body could not be parsed"))?
         };
         let q = query(uri);
+        if let Some(answer) = self.repository_routes(method.as_str(), &s, &body, &q) {
+            return answer;
+        }
         match (method.as_str(), s.as_slice()) {
             ("GET", ["namespaces", id]) => {
                 let (id, name, path, full) = GROUPS
@@ -455,7 +506,7 @@ impl GitLab {
         let default_branch = if p.branches.is_empty() {
             Value::Null
         } else {
-            json!("main")
+            json!(p.default_branch)
         };
         let mut json = json!({
             "id": p.id, "name": path, "path": path, "path_with_namespace": p.full_path,
@@ -524,7 +575,7 @@ impl GitLab {
             project.branches.insert("main".into(), commit);
             project.files.insert(
                 ("main".into(), "README.md".into()),
-                format!("# {}\n", text(body, "name")),
+                format!("# {}\n", text(body, "name")).into_bytes(),
             );
         }
         let json = self.project_json(&project);
@@ -626,12 +677,13 @@ impl GitLab {
             200,
             json!({
                 "file_name": file.rsplit('/').next(), "file_path": file, "size": content.len(), "encoding": "base64",
-                "content": STANDARD.encode(content.as_bytes()), "ref": reference,
+                "content": STANDARD.encode(content), "ref": reference,
             }),
         ))
     }
 
-    /// POST /projects/{id}/repository/commits.
+    /// POST /projects/{id}/repository/commits: `start_branch` makes a missing branch from
+    /// another; `execute_filemode` sets the executable bit; `encoding: base64` takes bytes.
     fn create_commit(&mut self, id: &str, body: &Value) -> Answer {
         check(
             body,
@@ -640,13 +692,21 @@ impl GitLab {
                 ("commit_message", Kind::Str),
                 ("actions", Kind::List),
             ],
-            &[],
+            &[
+                ("start_branch", Kind::Str),
+                ("author_name", Kind::Str),
+                ("author_email", Kind::Str),
+            ],
         )?;
         for action in body["actions"].as_array().unwrap() {
             check(
                 action,
                 &[("action", Kind::Str), ("file_path", Kind::Str)],
-                &[("content", Kind::Str), ("encoding", Kind::Str)],
+                &[
+                    ("content", Kind::Str),
+                    ("encoding", Kind::Str),
+                    ("execute_filemode", Kind::Bool),
+                ],
             )?;
             if !["create", "update", "delete", "move", "chmod"].contains(&text(action, "action")) {
                 return Err(answer(
@@ -658,22 +718,37 @@ impl GitLab {
         let commit = self.commit();
         let project = self.project_mut(id)?;
         let branch = text(body, "branch").to_string();
+        let mut files = project.files.clone();
+        let mut executables = project.executables.clone();
         if !project.branches.contains_key(&branch) {
-            return Err(message(
-                400,
-                "You can only create or edit files when you are on a branch",
-            ));
+            let Some(start) = body.get("start_branch").and_then(Value::as_str) else {
+                return Err(message(
+                    400,
+                    "You can only create or edit files when you are on a branch",
+                ));
+            };
+            if !project.branches.contains_key(start) {
+                return Err(message(400, format!("Invalid reference name: {start}")));
+            }
+            for ((b, p), c) in &project.files {
+                if b == start {
+                    files.insert((branch.clone(), p.clone()), c.clone());
+                }
+            }
+            for (b, p) in &project.executables {
+                if b == start {
+                    executables.insert((branch.clone(), p.clone()));
+                }
+            }
         }
         // All or nothing, as a commit is.
-        let mut files = project.files.clone();
         for action in body["actions"].as_array().unwrap() {
             let key = (branch.clone(), text(action, "file_path").to_string());
             let content = match text(action, "encoding") {
-                "base64" => {
-                    String::from_utf8(STANDARD.decode(text(action, "content")).unwrap_or_default())
-                        .unwrap_or_default()
-                }
-                _ => text(action, "content").to_string(),
+                "base64" => STANDARD
+                    .decode(text(action, "content"))
+                    .map_err(|_| message(400, "content is not valid base64"))?,
+                _ => text(action, "content").as_bytes().to_vec(),
             };
             match (text(action, "action"), files.contains_key(&key)) {
                 ("create", true) => {
@@ -684,17 +759,29 @@ impl GitLab {
                 }
                 ("delete", true) => {
                     files.remove(&key);
+                    executables.remove(&key);
                 }
                 _ => {
+                    if action["execute_filemode"].as_bool() == Some(true) {
+                        executables.insert(key.clone());
+                    } else {
+                        executables.remove(&key);
+                    }
                     files.insert(key, content);
                 }
             }
         }
         project.files = files;
+        project.executables = executables;
         project.branches.insert(branch, commit.clone());
+        let web_url = format!(
+            "{}/{}/-/commit/{commit}",
+            self.web,
+            self.project(id)?.full_path
+        );
         Ok(answer(
             201,
-            json!({"id": commit, "short_id": &commit[..8], "title": text(body, "commit_message")}),
+            json!({"id": commit, "short_id": &commit[..8], "title": text(body, "commit_message"), "web_url": web_url}),
         ))
     }
 

@@ -168,6 +168,8 @@ pub(crate) async fn advance_clock(
     let now = clock.advance(body.advance_ms);
     // Fire what is now due before answering, so the caller sees its effects.
     state.approvals.tick().await?;
+    // Parked runs (retry backoff, `waitFor` polls, `debug:wait`) whose time has come wake too.
+    state.executor.nudge();
     Ok(Json(
         json!({"now_ms": now, "now": lever_identity::format_rfc3339(now)}),
     ))

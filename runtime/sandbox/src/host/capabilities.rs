@@ -36,6 +36,12 @@ struct TeamAccess {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Url {
+    url: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SecretPath {
     path: String,
 }
@@ -102,6 +108,10 @@ pub const CAPABILITIES: &[(&str, &[&str])] = &[
             "get-pull-request",
             "close-pull-request",
             "grant-team-access",
+            "get-repository",
+            "commit-files",
+            "configure-repository",
+            "download-files",
         ],
     ),
     ("secrets-store", &["put", "reference", "rotate", "delete"]),
@@ -143,10 +153,13 @@ fn unknown(capability: &str, function: &str) -> String {
 pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<(), String> {
     match (capability, function) {
         ("git-provider", "create-repository") => decode::<git::NewRepository>(input),
-        ("git-provider", "delete-repository") => decode::<FullName>(input),
+        ("git-provider", "delete-repository" | "get-repository") => decode::<FullName>(input),
         ("git-provider", "create-pull-request") => decode::<git::NewPullRequest>(input),
         ("git-provider", "get-pull-request" | "close-pull-request") => decode::<PullRef>(input),
         ("git-provider", "grant-team-access") => decode::<TeamAccess>(input),
+        ("git-provider", "commit-files") => decode::<git::NewCommit>(input),
+        ("git-provider", "configure-repository") => decode::<git::RepositorySettings>(input),
+        ("git-provider", "download-files") => decode::<Url>(input),
         ("secrets-store", "put" | "rotate") => decode::<SecretValue>(input),
         ("secrets-store", "reference" | "delete") => decode::<SecretPath>(input),
         ("infrastructure", "plan" | "apply") => decode::<WorkspaceVariables>(input),
@@ -163,10 +176,14 @@ pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<()
 /// Checks an adapter's answer against the function's result type.
 pub fn check_output(capability: &str, function: &str, output: &Value) -> Result<(), String> {
     match (capability, function) {
-        ("git-provider", "create-repository") => decode::<git::Repository>(output),
+        ("git-provider", "create-repository" | "get-repository") => {
+            decode::<git::Repository>(output)
+        }
         ("git-provider", "create-pull-request" | "get-pull-request") => {
             decode::<git::PullRequest>(output)
         }
+        ("git-provider", "commit-files") => decode::<git::Commit>(output),
+        ("git-provider", "download-files") => decode::<Vec<git::TreeFile>>(output),
         ("git-provider", _) | ("secrets-store", "delete") | ("observability", "delete") => {
             decode::<()>(output)
         }
@@ -322,6 +339,38 @@ impl git::Host for HostState {
             }),
         )
         .await
+    }
+    async fn get_repository(
+        &mut self,
+        full_name: String,
+    ) -> wasmtime::Result<Result<git::Repository, Error>> {
+        self.capability(
+            "git-provider",
+            "get-repository",
+            json!(FullName { full_name }),
+        )
+        .await
+    }
+    async fn commit_files(
+        &mut self,
+        request: git::NewCommit,
+    ) -> wasmtime::Result<Result<git::Commit, Error>> {
+        self.capability("git-provider", "commit-files", json!(request))
+            .await
+    }
+    async fn configure_repository(
+        &mut self,
+        request: git::RepositorySettings,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        self.capability("git-provider", "configure-repository", json!(request))
+            .await
+    }
+    async fn download_files(
+        &mut self,
+        url: String,
+    ) -> wasmtime::Result<Result<Vec<git::TreeFile>, Error>> {
+        self.capability("git-provider", "download-files", json!(Url { url }))
+            .await
     }
 }
 

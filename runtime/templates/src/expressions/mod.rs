@@ -82,12 +82,22 @@ impl Expressions {
         };
         if let Some(expression) = whole_expression(text) {
             let expression = nunjucks::rewrite_expression(expression);
-            let value = self
+            let evaluated = self
                 .env
                 .compile_expression(&expression)
                 .map_err(fail)?
-                .eval(context)
-                .map_err(fail)?;
+                .eval(context);
+            // Backstage's `secrets.*` are the user's own tokens its frontend sends with a task;
+            // Lever's adapters act with their binding's credentials, so a secret the run was
+            // not given is empty rather than an error.
+            let secret = expression.trim_start().starts_with("secrets.");
+            let value = match evaluated {
+                Ok(v) if secret && v.is_undefined() => return Ok(Value::Null),
+                Err(e) if secret && e.kind() == minijinja::ErrorKind::UndefinedError => {
+                    return Ok(Value::Null);
+                }
+                other => other.map_err(fail)?,
+            };
             return serde_json::to_value(&value).map_err(|e| ExpressionError {
                 expression: text.into(),
                 message: e.to_string(),
@@ -100,6 +110,64 @@ impl Expressions {
             .render_str(&nunjucks::rewrite_template(text), context)
             .map(Value::String)
             .map_err(fail)
+    }
+
+    /// Renders a template's `spec.output`: as [`Expressions::render`], except that a value
+    /// whose expression is undefined (`steps.nope.output.url`: a step the template does not
+    /// have, an output the step did not give) is left out, as Backstage leaves it out, and
+    /// named in the returned warnings; any other failure is an error.
+    pub fn render_output(
+        &self,
+        value: &Value,
+        context: &Value,
+    ) -> Result<(Value, Vec<String>), ExpressionError> {
+        let mut warnings = Vec::new();
+        let rendered = self
+            .render_dropping(value, context, "spec.output", &mut warnings)?
+            .unwrap_or(Value::Null);
+        Ok((rendered, warnings))
+    }
+
+    fn render_dropping(
+        &self,
+        value: &Value,
+        context: &Value,
+        at: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Value>, ExpressionError> {
+        Ok(Some(match value {
+            Value::String(s) => match self.render_str(s, context) {
+                Ok(v) => v,
+                Err(e) if e.message.starts_with("undefined value") => {
+                    warnings.push(format!("{at}: `{s}` is undefined, so it is left out"));
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            },
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(v) =
+                        self.render_dropping(item, context, &format!("{at}[{i}]"), warnings)?
+                    {
+                        out.push(v);
+                    }
+                }
+                Value::Array(out)
+            }
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in map {
+                    if let Some(v) =
+                        self.render_dropping(v, context, &format!("{at}.{k}"), warnings)?
+                    {
+                        out.insert(k.clone(), v);
+                    }
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }))
     }
 
     /// Whether `condition` (an `if:`) holds in `context`, with Backstage's truthiness; a
@@ -183,6 +251,27 @@ fn describe(e: &Error) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_undefined_output_value_is_left_out_with_a_warning_and_a_bad_one_still_fails() {
+        let e = Expressions::new();
+        let ctx = json!({"steps": {"publish": {"output": {"remoteUrl": "https://x"}}}});
+        let output = json!({"links": [
+            {"title": "Repository", "url": "${{ steps.publish.output.remoteUrl }}"},
+            {"title": "Catalog", "url": "${{ steps.register.output.catalogInfoUrl }}"}
+        ]});
+        let (rendered, warnings) = e.render_output(&output, &ctx).unwrap();
+        assert_eq!(rendered["links"][0]["url"], "https://x");
+        assert_eq!(rendered["links"][1], json!({"title": "Catalog"}));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("spec.output.links[1].url")
+                && warnings[0].contains("steps.register"),
+            "{warnings:?}"
+        );
+        let bad = json!({"text": "${{ steps.publish.output.remoteUrl.frobnicate() }}"});
+        assert!(e.render_output(&bad, &ctx).is_err());
+    }
 
     #[test]
     fn whole_expressions_keep_their_type_and_mixed_text_renders() {
