@@ -29,10 +29,11 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
         let path = entry.path();
         if meta.is_dir() {
             walk(root, &path, found);
-        } else if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-            if let Ok(relative) = path.strip_prefix(root) {
-                found.push(relative.to_string_lossy().replace('\\', "/"));
-            }
+        } else if meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+            && let Ok(relative) = path.strip_prefix(root)
+        {
+            found.push(relative.to_string_lossy().replace('\\', "/"));
         }
     }
 }
