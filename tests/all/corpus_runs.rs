@@ -460,3 +460,64 @@ async fn the_corpus_runs_unchanged_against_the_providers() {
             .any(|m| m.to_string().contains("Payments deploy done"))
     );
 }
+
+/// A failure after `publish:github` rolls the run back through the plugins' own rollbacks:
+/// the repository is deleted and the registered entity leaves the entity list (its step is
+/// `rolled-back`, and only succeeded steps' entities are offered).
+#[tokio::test]
+async fn a_failure_after_publishing_deletes_the_repository_and_unregisters_the_entity() {
+    let stage = Stage::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skeleton")).unwrap();
+    std::fs::write(
+        dir.path().join("skeleton/catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ${{ values.name }}\nspec:\n  type: service\n  owner: payments\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: publish-then-fail\nspec:\n  owner: payments\n  parameters:\n    - properties:\n        name: {type: string}\n  steps:\n    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values: {name: '${{ parameters.name }}'}\n    - id: publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n    - id: register\n      action: catalog:register\n      input:\n        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n    - id: boom\n      action: debug:fail\n      input:\n        timesToFail: 5\n",
+    )
+    .unwrap();
+    let bundle =
+        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))
+            .unwrap();
+    let response = stage
+        .server
+        .http
+        .post(format!("{}/api/v1/templates", stage.server.url))
+        .body(bundle.to_tar())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let run = stage
+        .run("publish-then-fail", json!({"name": "doomed"}))
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "rolled-back", "{run:#}");
+    let step = |id: &str| {
+        run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(step("publish")["status"], "rolled-back", "{run:#}");
+    assert_eq!(step("register")["status"], "rolled-back", "{run:#}");
+    assert_eq!(
+        step("register")["output"]["entityRef"],
+        "component:default/doomed"
+    );
+    assert!(
+        !stage.github.repo_exists("acme/doomed"),
+        "the repository is still there"
+    );
+}

@@ -47,6 +47,7 @@ fn record(version: &str, digest: &str) -> PluginRecord {
             output_schema: json!(true),
             grants: Grants::default(),
             risk: Risk::Standard,
+            undoable: false,
             capabilities: vec![],
         },
         limits: Limits::default(),

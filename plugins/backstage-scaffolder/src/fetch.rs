@@ -182,12 +182,9 @@ fn render(
     })
 }
 
-/// Fetches into the workspace.
-pub fn run(fetch: &Fetch) -> Result<Fetched, ActionError> {
-    workspace::require()?;
-    let target =
-        workspace::safe_relative(fetch.target_path.as_deref().unwrap_or("."), "targetPath")?;
-    let entries = source(&fetch.url)?;
+/// The environment a fetch renders with, and what the skeleton sees (`values.x`, or
+/// `cookiecutter.x`).
+fn engine(fetch: &Fetch) -> Result<(minijinja::Environment<'static>, Value), ActionError> {
     let env = lever_nunjucks::skeleton_environment(fetch.syntax)
         .map_err(|e| ActionError::Fatal(format!("cannot set up the template engine: {e}")))?;
     let context = if fetch.syntax.cookiecutter {
@@ -195,6 +192,16 @@ pub fn run(fetch: &Fetch) -> Result<Fetched, ActionError> {
     } else {
         json!({"values": fetch.values})
     };
+    Ok((env, context))
+}
+
+/// Fetches into the workspace.
+pub fn run(fetch: &Fetch) -> Result<Fetched, ActionError> {
+    workspace::require()?;
+    let target =
+        workspace::safe_relative(fetch.target_path.as_deref().unwrap_or("."), "targetPath")?;
+    let entries = source(&fetch.url)?;
+    let (env, context) = engine(fetch)?;
     let without_templating = patterns(&fetch.copy_without_templating, "copyWithoutTemplating")?;
     let without_render = patterns(&fetch.copy_without_render, "copyWithoutRender")?;
     let extension = fetch.template_extension.as_deref();
@@ -293,13 +300,7 @@ pub fn run_file(fetch: &Fetch) -> Result<Fetched, ActionError> {
         });
     }
     let bytes = if fetch.templated && !is_binary(&entry.bytes) {
-        let env = lever_nunjucks::skeleton_environment(fetch.syntax)
-            .map_err(|e| ActionError::Fatal(format!("cannot set up the template engine: {e}")))?;
-        let context = if fetch.syntax.cookiecutter {
-            json!({"cookiecutter": fetch.values})
-        } else {
-            json!({"values": fetch.values})
-        };
+        let (env, context) = engine(fetch)?;
         let text = std::str::from_utf8(&entry.bytes).expect("checked by is_binary");
         render(
             &env,
@@ -317,41 +318,6 @@ pub fn run_file(fetch: &Fetch) -> Result<Fetched, ActionError> {
         written: 1,
         skipped: 0,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_match_files_and_the_folders_above_them() {
-        let globs = patterns(&[".github/workflows/*".into(), "static".into()], "x").unwrap();
-        assert!(matches(&globs, ".github/workflows/ci.yaml"));
-        assert!(matches(&globs, "static/img/logo.png"));
-        assert!(!matches(&globs, ".github/CODEOWNERS"));
-    }
-
-    #[test]
-    fn skeletons_render_only_their_own_tags() {
-        let syntax = SkeletonSyntax::default();
-        let env = lever_nunjucks::skeleton_environment(syntax).unwrap();
-        let ctx = json!({"values": {"name": "svc", "ci": "Yes"}});
-        let text = "name: ${{ values.name }}\nhelm: {{ .Values.x }}\n{% if values.ci === \"Yes\" %}ci{% endif %}\n";
-        assert_eq!(
-            render(&env, syntax, text, &ctx, "t").unwrap(),
-            "name: svc\nhelm: {{ .Values.x }}\nci\n"
-        );
-        let cookie = SkeletonSyntax {
-            cookiecutter: true,
-            ..Default::default()
-        };
-        let env = lever_nunjucks::skeleton_environment(cookie).unwrap();
-        let ctx = json!({"cookiecutter": {"name": "svc"}});
-        assert_eq!(
-            render(&env, cookie, "{{ cookiecutter.name }}", &ctx, "t").unwrap(),
-            "svc"
-        );
-    }
 }
 
 /// `templateFileExtension`: `true` means `.njk`.

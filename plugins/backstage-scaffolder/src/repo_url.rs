@@ -79,19 +79,3 @@ fn decode(value: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_pickers_value() {
-        let url = RepoUrl::parse("github.com?owner=acme&repo=svc").unwrap();
-        assert_eq!(url.full_name(), "acme/svc");
-        assert_eq!(url.host, "github.com");
-        let url = RepoUrl::parse("gitlab.com?owner=group%2Fsub&repo=p").unwrap();
-        assert_eq!(url.owner, "group/sub");
-        assert!(RepoUrl::parse("github.com?owner=acme").is_err());
-        assert!(RepoUrl::parse("github.com").is_err());
-    }
-}

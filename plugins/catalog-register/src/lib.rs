@@ -27,7 +27,7 @@ struct Input {
 }
 
 /// Output of `catalog:register`, as Backstage names it.
-#[derive(serde::Serialize, schemars::JsonSchema)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct Output {
     /// `kind:namespace/name` of the registered entity.
@@ -58,11 +58,21 @@ fn tree_url(url: &str) -> Option<(String, String)> {
     Some((dir.replacen("/blob/", "/tree/", 1), file.to_string()))
 }
 
+/// The rollback: the entity leaves Lever's entity list, which offers only the entities of
+/// steps that stand (a rolled-back step's does not).
+fn rollback(_ctx: &Context, _input: Input, output: Output) -> Result<(), ActionError> {
+    if let Some(entity) = &output.entity_ref {
+        lever_sdk::log::info(&format!("unregistered {entity}"));
+    }
+    Ok(())
+}
+
 #[action(
     name = "catalog-register",
     version = "0.2.0",
     description = "Registers the template's entity in Lever's entity list (Backstage's catalog:register)",
-    workspace = true
+    workspace = true,
+    rollback = rollback
 )]
 fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
     let path = input

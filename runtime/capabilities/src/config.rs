@@ -199,3 +199,42 @@ mod tests {
         assert!(err.0.contains("implements `infrastructure`"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod routing_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_binding_of_a_capability_needs_the_hosts_it_serves() {
+        let ok = bindings_config(
+            "bindings:\n  git-provider: {adapter: github, hosts: [github.com]}\n  git-provider/gitlab: {adapter: gitlab, hosts: [gitlab.com]}\n",
+        )
+        .unwrap();
+        assert_eq!(ok["git-provider/gitlab"].hosts, ["gitlab.com"]);
+        let err =
+            bindings_config("bindings:\n  git-provider/gitlab: {adapter: gitlab}\n").unwrap_err();
+        assert!(
+            err.0.contains("bindings.git-provider/gitlab") && err.0.contains("hosts"),
+            "{err}"
+        );
+        let err =
+            bindings_config("bindings:\n  gits/x: {adapter: gitlab, hosts: [a.b]}\n").unwrap_err();
+        assert!(err.0.contains("bindings.gits/x: not a capability"), "{err}");
+    }
+
+    #[test]
+    fn the_route_is_the_host_a_steps_repo_url_or_url_names() {
+        use crate::route_host;
+        use serde_json::json;
+        assert_eq!(
+            route_host(&json!({"repoUrl": "GitLab.com?owner=a&repo=b"})).as_deref(),
+            Some("gitlab.com")
+        );
+        assert_eq!(
+            route_host(&json!({"url": "https://github.com/o/r/tree/main/x"})).as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(route_host(&json!({"url": "./skeleton"})), None);
+        assert_eq!(route_host(&json!({"name": "x"})), None);
+    }
+}

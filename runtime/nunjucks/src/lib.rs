@@ -83,3 +83,54 @@ pub fn is_truthy(value: &Value) -> bool {
         Value::Object(_) => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(syntax: SkeletonSyntax, text: &str, ctx: Value) -> String {
+        let env = skeleton_environment(syntax).unwrap();
+        env.render_str(&rewrite_skeleton(text, syntax.variable_open()), ctx)
+            .unwrap()
+    }
+
+    #[test]
+    fn skeletons_render_only_their_own_tags_and_keep_the_last_newline() {
+        let ctx = json!({"values": {"name": "svc", "ci": "Yes"}});
+        let text = "name: ${{ values.name }}\nhelm: {{ .Values.x }}\n{% if values.ci === \"Yes\" %}ci{% endif %}\n";
+        assert_eq!(
+            render(SkeletonSyntax::default(), text, ctx),
+            "name: svc\nhelm: {{ .Values.x }}\nci\n"
+        );
+        let cookie = SkeletonSyntax {
+            cookiecutter: true,
+            ..Default::default()
+        };
+        let ctx = json!({"cookiecutter": {"name": "svc", "tags": ["a"]}});
+        assert_eq!(
+            render(
+                cookie,
+                "{{ cookiecutter.name }} {{ cookiecutter.tags | jsonify }}",
+                ctx
+            ),
+            "svc [\"a\"]"
+        );
+    }
+
+    #[test]
+    fn trim_and_lstrip_blocks_are_nunjucks_options() {
+        let ctx = json!({"values": {"on": true}});
+        let text = "a\n  {% if values.on %}\nb\n  {% endif %}\nc\n";
+        assert_eq!(
+            render(SkeletonSyntax::default(), text, ctx.clone()),
+            "a\n  \nb\n  \nc\n"
+        );
+        let trimmed = SkeletonSyntax {
+            trim_blocks: true,
+            lstrip_blocks: true,
+            ..Default::default()
+        };
+        assert_eq!(render(trimmed, text, ctx), "a\nb\nc\n");
+    }
+}

@@ -96,10 +96,24 @@ pub fn rewrite_expression(expr: &str) -> String {
 /// Rewrites a template text: every `${{ … }}`, `{{ … }}` and `{% … %}` becomes minijinja's
 /// `{{ … }}` / `{% … %}` with its inside rewritten; the text between is kept.
 pub fn rewrite_template(text: &str) -> String {
+    rewrite_tags(text, &["${{", "{{", "{%"], Some("{{"))
+}
+
+/// Rewrites a skeleton file as `fetch:template` renders it: only `variable_open … }}`
+/// (`${{`, or `{{` in cookiecutter mode) and `{% … %}` are templating, and they keep their
+/// delimiters (the environment is built with that syntax: [`crate::skeleton_environment`]);
+/// everything else, a plain `{{ … }}` in a Helm chart included, is text.
+pub fn rewrite_skeleton(text: &str, variable_open: &str) -> String {
+    rewrite_tags(text, &[variable_open, "{%"], None)
+}
+
+/// Rewrites the inside of every tag opened by one of `opens` (closed by `}}`, or `%}` for
+/// `{%`); a variable tag is written back opened by `variable_as`, or as it was.
+fn rewrite_tags(text: &str, opens: &[&str], variable_as: Option<&str>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     loop {
-        let next = ["${{", "{{", "{%"]
+        let next = opens
             .iter()
             .filter_map(|open| rest.find(open).map(|at| (at, *open)))
             .min_by_key(|(at, open)| (*at, std::cmp::Reverse(open.len())));
@@ -115,37 +129,10 @@ pub fn rewrite_template(text: &str) -> String {
             out.push_str(&rest[at..]);
             return out;
         };
-        out.push_str(if open == "{%" { "{%" } else { "{{" });
-        out.push_str(&rewrite_expression(&rest[inner_start..inner_start + len]));
-        out.push_str(close);
-        rest = &rest[inner_start + len + close.len()..];
-    }
-}
-
-/// Rewrites a skeleton file as `fetch:template` renders it: only `variable_open … }}`
-/// (`${{`, or `{{` in cookiecutter mode) and `{% … %}` are templating, and they keep their
-/// delimiters (the environment is built with that syntax: [`crate::skeleton_environment`]);
-/// everything else, a plain `{{ … }}` in a Helm chart included, is text.
-pub fn rewrite_skeleton(text: &str, variable_open: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let next = [variable_open, "{%"]
-            .iter()
-            .filter_map(|open| rest.find(open).map(|at| (at, *open)))
-            .min_by_key(|(at, open)| (*at, std::cmp::Reverse(open.len())));
-        let Some((at, open)) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..at]);
-        let close = if open == "{%" { "%}" } else { "}}" };
-        let inner_start = at + open.len();
-        let Some(len) = find_close(&rest[inner_start..], close) else {
-            out.push_str(&rest[at..]);
-            return out;
-        };
-        out.push_str(open);
+        out.push_str(match (open, variable_as) {
+            ("{%", _) | (_, None) => open,
+            (_, Some(variable)) => variable,
+        });
         out.push_str(&rewrite_expression(&rest[inner_start..inner_start + len]));
         out.push_str(close);
         rest = &rest[inner_start + len + close.len()..];

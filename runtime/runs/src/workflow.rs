@@ -344,6 +344,24 @@ impl Executor {
         Ok(())
     }
 
+    /// Whether a plugin step is undone by its plugin's own `rollback`: the plugin says it
+    /// undoes (`undoable` in its manifest), and the step ran once with one input.
+    async fn undoable(&self, step: &Step, row: &StepRecord) -> bool {
+        if lever_capabilities::capability_action(&step.action).is_some()
+            || step.each.is_some()
+            || row.input.is_none()
+        {
+            return false;
+        }
+        let Ok(reference) = PluginRef::parse(&plugin_reference(&step.action)) else {
+            return false;
+        };
+        self.registry
+            .resolve(&reference)
+            .await
+            .is_ok_and(|(_, plugin)| plugin.manifest().undoable)
+    }
+
     /// Polls a step's `waitFor` once. The poll sees the step's own output as
     /// `steps.<id>.output`; it answers `{"done": true, ...}` when the wait is over.
     async fn poll(
@@ -370,6 +388,7 @@ impl Executor {
                     &input,
                     step.timeout_ms,
                     "/wait",
+                    None,
                 )
                 .await?
             }
@@ -488,6 +507,7 @@ impl Executor {
                     input,
                     step.timeout_ms,
                     "",
+                    None,
                 )
                 .await;
         }
@@ -502,6 +522,7 @@ impl Executor {
                     item,
                     step.timeout_ms,
                     &format!("/{i}"),
+                    None,
                 )
                 .await?
             {
@@ -710,9 +731,16 @@ impl Executor {
                     .map_err(|e| e.to_string()),
                 None => match inverse(step, row) {
                     Some(undo) => Ok(undo),
+                    // A plugin step is undone by the plugin's own `rollback`, given the step's
+                    // input and output (a published repository deleted, a pull request closed).
+                    None if self.undoable(step, row).await => Ok((
+                        step.action.clone(),
+                        row.input.clone().unwrap_or(Value::Null),
+                    )),
                     None => continue,
                 },
             };
+            let own = step.rollback.is_none() && inverse(step, row).is_none();
             let action = undo
                 .as_ref()
                 .map(|(a, _)| a.clone())
@@ -744,6 +772,8 @@ impl Executor {
                         &input,
                         step.timeout_ms,
                         "/rollback",
+                        own.then(|| row.output.clone().unwrap_or(Value::Null))
+                            .as_ref(),
                     )
                     .await?
                 }
@@ -821,6 +851,7 @@ impl Executor {
         input: &Value,
         timeout_ms: Option<u64>,
         suffix: &str,
+        undo_of: Option<&Value>,
     ) -> Result<StepOutcome, StoreError> {
         let context = CallContext {
             run_id: run.id.clone(),
@@ -914,7 +945,16 @@ impl Executor {
             log: log.clone(),
             workspace,
         };
-        let invocation = self.registry.sandbox().run(&plugin, &call, input);
+        let sandbox = self.registry.sandbox();
+        let invocation = async {
+            match undo_of {
+                None => sandbox.run(&plugin, &call, input).await,
+                Some(output) => sandbox
+                    .rollback(&plugin, &call, input, output)
+                    .await
+                    .map(|()| json!({})),
+            }
+        };
         let started = std::time::Instant::now();
         let result = within(timeout_ms, invocation)
             .await

@@ -571,6 +571,7 @@ fn action_manifest(m: wit::Manifest) -> Manifest {
             wit::Risk::Standard => Risk::Standard,
             wit::Risk::High => Risk::High,
         },
+        undoable: m.undoable,
         capabilities: Vec::new(),
     }
 }
@@ -587,6 +588,7 @@ fn adapter_manifest(
         output_schema: serde_json::Value::Bool(true),
         grants: grants_of(m.grants),
         risk: Risk::Standard,
+        undoable: false,
         capabilities: m.capabilities,
     }
 }

@@ -34,6 +34,9 @@ pub struct Manifest {
     pub grants: Grants,
     /// Risk class (actions).
     pub risk: Risk,
+    /// Whether its `rollback` undoes what `run` did (actions that export a real rollback).
+    #[serde(default)]
+    pub undoable: bool,
     /// Capabilities implemented (adapters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,

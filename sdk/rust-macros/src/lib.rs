@@ -164,6 +164,7 @@ fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
     let secrets = &args.secrets;
     let high_risk = args.high_risk;
     let workspace = args.workspace;
+    let undoable = args.rollback.is_some();
     let plan_body = match &args.plan {
         Some(p) => quote!(::lever_sdk::__private::plan::<#input_ty>(ctx, &input, #p)),
         None => quote!({
@@ -189,7 +190,7 @@ fn expand(args: Tokens, item: Tokens) -> syn::Result<Tokens> {
         impl ::lever_sdk::bindings::exports::lever::plugin::action_handler::Guest for __LeverAction {
             fn describe() -> ::lever_sdk::bindings::lever::plugin::types::Manifest {
                 ::lever_sdk::__private::manifest::<#input_ty, #output_ty>(
-                    #name, #version, #description, &[#(#hosts),*], &[#(#secrets),*], #workspace, #high_risk,
+                    #name, #version, #description, &[#(#hosts),*], &[#(#secrets),*], #workspace, #high_risk, #undoable,
                 )
             }
             fn plan(

@@ -21,6 +21,7 @@ pub fn manifest<I: schemars::JsonSchema, O: schemars::JsonSchema>(
     secrets: &[&str],
     workspace: bool,
     high_risk: bool,
+    undoable: bool,
 ) -> wit::Manifest {
     wit::Manifest {
         name: name.into(),
@@ -38,6 +39,7 @@ pub fn manifest<I: schemars::JsonSchema, O: schemars::JsonSchema>(
         } else {
             wit::Risk::Standard
         },
+        undoable,
     }
 }
 

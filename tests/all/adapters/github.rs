@@ -116,7 +116,7 @@ async fn github_describes_itself() {
     let (_fake, harness) = setup().await;
     let manifest = harness.manifest();
     assert_eq!(manifest.name, "github");
-    assert_eq!(manifest.version, "0.1.0");
+    assert_eq!(manifest.version, "0.2.0");
     assert_eq!(manifest.capabilities, vec!["git-provider".to_string()]);
     assert_eq!(manifest.grants.hosts, vec!["api.github.com".to_string()]);
     assert!(manifest.grants.secrets.is_empty());

@@ -75,7 +75,7 @@ async fn gitlab_describes_itself() {
     let (_fake, harness) = setup().await;
     let manifest = harness.manifest();
     assert_eq!(manifest.name, "gitlab");
-    assert_eq!(manifest.version, "0.1.0");
+    assert_eq!(manifest.version, "0.2.0");
     assert_eq!(manifest.capabilities, vec!["git-provider".to_string()]);
     assert_eq!(manifest.grants.hosts, vec!["gitlab.com".to_string()]);
     assert!(manifest.grants.secrets.is_empty());

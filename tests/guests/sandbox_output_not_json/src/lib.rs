@@ -20,6 +20,7 @@ impl Guest for NotJson {
                 workspace: false,
             },
             risk: Risk::Standard,
+            undoable: false,
         }
     }
     fn plan(_: Context, _: String) -> Result<Option<ExecutionPlan>, Error> {
