@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 mod adapters;
 mod busy;
+mod corpus;
 mod insights;
 mod web;
 mod workflows;
@@ -169,6 +170,13 @@ async fn main() -> anyhow::Result<()> {
             Err(_) => release_lever()?,
         }
         return busy::run().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("corpus") {
+        match std::env::var("LEVER_BENCH_BINARY") {
+            Ok(path) => lever_tests::server::use_lever_binary(path.into()),
+            Err(_) => release_lever()?,
+        }
+        return corpus::run(&sandbox, &call).await;
     }
     if std::env::args().nth(1).as_deref() == Some("web") {
         match std::env::var("LEVER_BENCH_BINARY") {

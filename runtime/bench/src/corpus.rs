@@ -1,0 +1,153 @@
+//! `lever-bench corpus`: Backstage's templates as Lever runs them. (1) `fetch:template`'s render
+//! throughput on the springboot-grpc skeleton (16 files: templated names, an executable
+//! script), the component called in process in the sandbox with a workspace; (2)
+//! `create-react-app` end to end — skeleton rendered, repository created and pushed through
+//! the GitHub adapter to the local GitHub fake, entity registered — submit to `succeeded`, as
+//! a client sees it with `?wait=`.
+
+use std::time::{Duration, Instant};
+
+use lever_sandbox::{Call, Limits, Plugin, Sandbox, Workspace};
+use lever_tests::fakes::github::FakeGitHub;
+use lever_tests::guests::{plugin, plugins_dir};
+use lever_tests::repo_root;
+use lever_tests::server::Server;
+use serde_json::{Value, json};
+
+const GITHUB_TOKEN: &str = "ghp_bench0000000000000000000000000001";
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Render throughput of `fetch:template` (files per second), in process.
+async fn render(sandbox: &Sandbox, base: &Call) -> anyhow::Result<(usize, Duration)> {
+    let compiled = sandbox.load(&plugin("fetch_template"))?;
+    let manifest = sandbox.describe(&compiled).await?;
+    let grants = manifest.grants.clone();
+    let fetch = Plugin::new(compiled, manifest, Limits::default(), grants)?;
+    let repo = repo_root().join("tests/corpus/backstage-repos/backstage__software-templates");
+    let work = tempfile::tempdir()?;
+    let mut call = Call {
+        context: base.context.clone(),
+        services: base.services.clone(),
+        log: base.log.clone(),
+        workspace: Some(Workspace {
+            dir: work.path().to_path_buf(),
+            template: Some(repo),
+            template_folder: "scaffolder-templates/springboot-grpc-template".into(),
+        }),
+    };
+    let input = json!({
+        "url": "./skeleton", "replace": true, "copyWithoutRender": [".github/workflows/*"],
+        "values": {"component_id": "grpc-svc", "artifact_id": "grpc-svc", "java_package_name": "com.acme.grpc",
+                   "description": "A gRPC service", "owner": "group:default/payments", "http_port": 8080,
+                   "destination": {"host": "github.com", "owner": "acme", "repo": "grpc-svc"}},
+    });
+    let mut files = 0;
+    let mut samples = Vec::new();
+    for i in 0..60 {
+        call.log = lever_sandbox::LogBook::new(64 * 1024);
+        let started = Instant::now();
+        let output = sandbox.run(&fetch, &call, &input).await?;
+        if i >= 10 {
+            samples.push(started.elapsed());
+        }
+        files = output["files"].as_u64().unwrap_or(0) as usize;
+    }
+    Ok((files, median(samples)))
+}
+
+/// `create-react-app` end to end against the GitHub fake: (median, p90) of submit → done.
+async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize)> {
+    let github = FakeGitHub::start(GITHUB_TOKEN).await;
+    let people = lever_identity::EMBEDDED_CONFIG
+        .split("\nbindings:")
+        .next()
+        .unwrap_or_default()
+        .replace(
+            "runs: {owners: [\"group:default/payments\", \"payments\"], tags: [payments, recommended]}",
+            "runs: {owners: [\"*\"]}",
+        );
+    let config = format!(
+        "{people}\nbindings:\n  git-provider: {{adapter: github, hosts: [github.com], settings: {{base_url: '{}', token: 'secret://github-token'}}}}\n",
+        github.base_url()
+    );
+    let plugins = plugins_dir().to_string_lossy().into_owned();
+    let server = Server::start_configured(&config, &["--publish", &plugins]);
+    let response = server
+        .http
+        .put(format!("{}/api/v1/secrets/github-token", server.url))
+        .json(&json!({"value": GITHUB_TOKEN}))
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().as_u16() == 204, "storing the token");
+    let bundle =
+        lever_tests::corpus::corpus_bundle("backstage__software-templates__create-react-app.yaml");
+    let response = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(bundle.to_tar())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "apply: {}",
+        response.text().await?
+    );
+    let alice = server.client_for("alice").await;
+    let runs = 25;
+    let mut samples = Vec::new();
+    for i in 0..runs {
+        let started = Instant::now();
+        let created: Value = alice
+            .post(format!("{}/api/v1/runs", server.url))
+            .json(&json!({"template": "create-react-app-template", "parameters": {
+                "component_id": format!("web-{i}"), "description": "A web app",
+                "owner": "group:default/payments", "repoUrl": format!("github.com?owner=acme&repo=web-{i}")}}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = created["id"].as_str().unwrap_or_default();
+        let run: Value = alice
+            .get(format!("{}/api/v1/runs/{id}?wait=60", server.url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::ensure!(run["status"] == "succeeded", "run {i}: {run}");
+        if i >= 5 {
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    let p90 = samples[(samples.len() - 1) * 9 / 10];
+    Ok((
+        median(samples.clone()),
+        p90,
+        github.tree("acme/web-0", "master").len(),
+    ))
+}
+
+/// Prints both figures.
+pub async fn run(sandbox: &Sandbox, call: &Call) -> anyhow::Result<()> {
+    let (files, took) = render(sandbox, call).await?;
+    println!(
+        "fetch:template, springboot-grpc skeleton: {files} files in {:.2} ms (median of 50) = {:.0} files/s",
+        ms(took),
+        files as f64 / took.as_secs_f64()
+    );
+    let (p50, p90, published) = create_react_app().await?;
+    println!(
+        "create-react-app end to end (render {published} files, create + push through the GitHub adapter, register): p50 {:.1} ms, p90 {:.1} ms (20 runs)",
+        ms(p50),
+        ms(p90)
+    );
+    Ok(())
+}
