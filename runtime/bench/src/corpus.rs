@@ -3,7 +3,8 @@
 //! script), the component called in process in the sandbox with a workspace; (2)
 //! `create-react-app` end to end — skeleton rendered, repository created and pushed through
 //! the GitHub adapter to the local GitHub fake, entity registered — submit to `succeeded`, as
-//! a client sees it with `?wait=`.
+//! a client sees it with `?wait=`; (3) that template's `fetch:template` step alone as a run, the
+//! part the Backstage peer can dry-run (`runtime/bench/peer/dry-run.js`).
 
 use std::time::{Duration, Instant};
 
@@ -64,7 +65,7 @@ async fn render(sandbox: &Sandbox, base: &Call) -> anyhow::Result<(usize, Durati
 }
 
 /// `create-react-app` end to end against the GitHub fake: (median, p90) of submit → done.
-async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize)> {
+async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize, (Duration, Duration))> {
     let github = FakeGitHub::start(GITHUB_TOKEN).await;
     let people = lever_identity::EMBEDDED_CONFIG
         .split("\nbindings:")
@@ -128,14 +129,93 @@ async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize)> {
     }
     samples.sort();
     let p90 = samples[(samples.len() - 1) * 9 / 10];
+    let render = render_run(&server, &alice).await?;
     Ok((
         median(samples.clone()),
         p90,
         github.tree("acme/web-0", "master").len(),
+        render,
     ))
 }
 
-/// Prints both figures.
+/// The same template's render alone, as the Backstage peer can dry-run it (it has no GitHub
+/// module): create-react-app with only its `fetch:template` step, run end to end through the
+/// API — (p50, p90) of submit → done.
+async fn render_run(
+    server: &Server,
+    alice: &reqwest::Client,
+) -> anyhow::Result<(Duration, Duration)> {
+    let folder = repo_root().join("tests/corpus/backstage-repos/backstage__software-templates/scaffolder-templates/create-react-app");
+    let dir = tempfile::tempdir()?;
+    copy_dir(&folder.join("skeleton"), &dir.path().join("skeleton"))?;
+    let yaml = std::fs::read_to_string(folder.join("template.yaml"))?;
+    let cut = yaml
+        .find("\n    - id: publish")
+        .ok_or_else(|| anyhow::anyhow!("no publish step"))?;
+    let yaml = yaml[..cut].replace(
+        "name: create-react-app-template",
+        "name: create-react-app-render",
+    ) + "\n";
+    std::fs::write(dir.path().join("template.yaml"), yaml)?;
+    let bundle =
+        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))?;
+    let response = server
+        .http
+        .post(format!("{}/api/v1/templates", server.url))
+        .body(bundle.to_tar())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "apply: {}",
+        response.text().await?
+    );
+    let mut samples = Vec::new();
+    for i in 0..30 {
+        let started = Instant::now();
+        let created: Value = alice
+            .post(format!("{}/api/v1/runs", server.url))
+            .json(&json!({"template": "create-react-app-render", "parameters": {
+                "component_id": format!("web-{i}"), "description": "A web app",
+                "owner": "group:default/payments", "repoUrl": "github.com?owner=acme&repo=web-app"}}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = created["id"].as_str().unwrap_or_default();
+        let run: Value = alice
+            .get(format!("{}/api/v1/runs/{id}?wait=60", server.url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::ensure!(run["status"] == "succeeded", "render run {i}: {run}");
+        if i >= 5 {
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    Ok((
+        samples[samples.len() / 2],
+        samples[(samples.len() - 1) * 9 / 10],
+    ))
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints the figures.
 pub async fn run(sandbox: &Sandbox, call: &Call) -> anyhow::Result<()> {
     let (files, took) = render(sandbox, call).await?;
     println!(
@@ -143,11 +223,16 @@ pub async fn run(sandbox: &Sandbox, call: &Call) -> anyhow::Result<()> {
         ms(took),
         files as f64 / took.as_secs_f64()
     );
-    let (p50, p90, published) = create_react_app().await?;
+    let (p50, p90, published, (render50, render90)) = create_react_app().await?;
     println!(
         "create-react-app end to end (render {published} files, create + push through the GitHub adapter, register): p50 {:.1} ms, p90 {:.1} ms (20 runs)",
         ms(p50),
         ms(p90)
+    );
+    println!(
+        "create-react-app's fetch:template step alone, as a run through the API: p50 {:.1} ms, p90 {:.1} ms (25 runs)",
+        ms(render50),
+        ms(render90)
     );
     Ok(())
 }
