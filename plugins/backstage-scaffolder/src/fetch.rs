@@ -195,6 +195,23 @@ fn engine(fetch: &Fetch) -> Result<(minijinja::Environment<'static>, Value), Act
     Ok((env, context))
 }
 
+/// A file's bytes as written: rendered when an engine is given and the file is text, else as
+/// they are (binary files are never rendered).
+fn contents(
+    engine: Option<(&minijinja::Environment<'static>, &Value)>,
+    syntax: SkeletonSyntax,
+    bytes: Vec<u8>,
+    what: &str,
+) -> Result<Vec<u8>, ActionError> {
+    match engine {
+        Some((env, context)) if !is_binary(&bytes) => {
+            let text = std::str::from_utf8(&bytes).expect("checked by is_binary");
+            Ok(render(env, syntax, text, context, what)?.into_bytes())
+        }
+        _ => Ok(bytes),
+    }
+}
+
 /// Fetches into the workspace.
 pub fn run(fetch: &Fetch) -> Result<Fetched, ActionError> {
     workspace::require()?;
@@ -250,19 +267,13 @@ pub fn run(fetch: &Fetch) -> Result<Fetched, ActionError> {
             done.skipped += 1;
             continue;
         }
-        let bytes = if contents_templated && !is_binary(&entry.bytes) {
-            let text = std::str::from_utf8(&entry.bytes).expect("checked by is_binary");
-            render(
-                &env,
-                fetch.syntax,
-                text,
-                &context,
-                &format!("`{}`", entry.path),
-            )?
-            .into_bytes()
-        } else {
-            entry.bytes
-        };
+        let what = format!("`{}`", entry.path);
+        let bytes = contents(
+            contents_templated.then_some((&env, &context)),
+            fetch.syntax,
+            entry.bytes,
+            &what,
+        )?;
         workspace::write(&relative, &bytes, entry.executable)?;
         done.written += 1;
     }
@@ -299,20 +310,17 @@ pub fn run_file(fetch: &Fetch) -> Result<Fetched, ActionError> {
             skipped: 1,
         });
     }
-    let bytes = if fetch.templated && !is_binary(&entry.bytes) {
-        let (env, context) = engine(fetch)?;
-        let text = std::str::from_utf8(&entry.bytes).expect("checked by is_binary");
-        render(
-            &env,
-            fetch.syntax,
-            text,
-            &context,
-            &format!("`{}`", fetch.url),
-        )?
-        .into_bytes()
+    let engine = if fetch.templated {
+        Some(engine(fetch)?)
     } else {
-        entry.bytes
+        None
     };
+    let bytes = contents(
+        engine.as_ref().map(|(env, context)| (env, context)),
+        fetch.syntax,
+        entry.bytes,
+        &format!("`{}`", fetch.url),
+    )?;
     workspace::write(&relative, &bytes, entry.executable)?;
     Ok(Fetched {
         written: 1,

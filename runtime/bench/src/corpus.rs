@@ -105,26 +105,11 @@ async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize, (Durat
     let runs = 25;
     let mut samples = Vec::new();
     for i in 0..runs {
-        let started = Instant::now();
-        let created: Value = alice
-            .post(format!("{}/api/v1/runs", server.url))
-            .json(&json!({"template": "create-react-app-template", "parameters": {
-                "component_id": format!("web-{i}"), "description": "A web app",
-                "owner": "group:default/payments", "repoUrl": format!("github.com?owner=acme&repo=web-{i}")}}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = created["id"].as_str().unwrap_or_default();
-        let run: Value = alice
-            .get(format!("{}/api/v1/runs/{id}?wait=60", server.url))
-            .send()
-            .await?
-            .json()
-            .await?;
-        anyhow::ensure!(run["status"] == "succeeded", "run {i}: {run}");
+        let parameters = json!({"component_id": format!("web-{i}"), "description": "A web app",
+            "owner": "group:default/payments", "repoUrl": format!("github.com?owner=acme&repo=web-{i}")});
+        let took = timed_run(&server, &alice, "create-react-app-template", parameters).await?;
         if i >= 5 {
-            samples.push(started.elapsed());
+            samples.push(took);
         }
     }
     samples.sort();
@@ -172,26 +157,11 @@ async fn render_run(
     );
     let mut samples = Vec::new();
     for i in 0..30 {
-        let started = Instant::now();
-        let created: Value = alice
-            .post(format!("{}/api/v1/runs", server.url))
-            .json(&json!({"template": "create-react-app-render", "parameters": {
-                "component_id": format!("web-{i}"), "description": "A web app",
-                "owner": "group:default/payments", "repoUrl": "github.com?owner=acme&repo=web-app"}}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = created["id"].as_str().unwrap_or_default();
-        let run: Value = alice
-            .get(format!("{}/api/v1/runs/{id}?wait=60", server.url))
-            .send()
-            .await?
-            .json()
-            .await?;
-        anyhow::ensure!(run["status"] == "succeeded", "render run {i}: {run}");
+        let parameters = json!({"component_id": format!("web-{i}"), "description": "A web app",
+            "owner": "group:default/payments", "repoUrl": "github.com?owner=acme&repo=web-app"});
+        let took = timed_run(server, alice, "create-react-app-render", parameters).await?;
         if i >= 5 {
-            samples.push(started.elapsed());
+            samples.push(took);
         }
     }
     samples.sort();
@@ -199,6 +169,32 @@ async fn render_run(
         samples[samples.len() / 2],
         samples[(samples.len() - 1) * 9 / 10],
     ))
+}
+
+/// Submits `template` as `alice` and waits for it: the time from submit to `succeeded`.
+async fn timed_run(
+    server: &Server,
+    alice: &reqwest::Client,
+    template: &str,
+    parameters: Value,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let created: Value = alice
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": template, "parameters": parameters}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["id"].as_str().unwrap_or_default();
+    let run: Value = alice
+        .get(format!("{}/api/v1/runs/{id}?wait=60", server.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    anyhow::ensure!(run["status"] == "succeeded", "{template}: {run}");
+    Ok(started.elapsed())
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
