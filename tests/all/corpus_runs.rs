@@ -35,21 +35,12 @@ impl Stage {
         let github = FakeGitHub::start(GITHUB_TOKEN).await;
         let gitlab = FakeGitLab::start(GITLAB_TOKEN).await;
         let slack = FakeSlack::start(SLACK_TOKEN, &["broadcast"]).await;
-        // The payments team may run the Backstage templates (owned by others upstream).
-        let people = lever_identity::EMBEDDED_CONFIG
-            .split("\nbindings:")
-            .next()
-            .unwrap()
-            .replace(
-                "runs: {owners: [\"group:default/payments\", \"payments\"], tags: [payments, recommended]}",
-                "runs: {owners: [\"*\"]}",
-            );
-        let config = format!(
-            "{people}\nbindings:\n  git-provider: {{adapter: github, hosts: [github.com], settings: {{base_url: '{}', token: 'secret://github-token'}}}}\n  git-provider/gitlab: {{adapter: gitlab, hosts: [gitlab.com], settings: {{base_url: '{}', token: 'secret://gitlab-token'}}}}\n  notifier: {{adapter: slack, settings: {{base_url: '{}', token: 'secret://slack-bot-token', signing_secret: 'secret://slack-signing-secret'}}}}\n",
+        let config = lever_tests::corpus::config_with_bindings(&format!(
+            "  git-provider: {{adapter: github, hosts: [github.com], settings: {{base_url: '{}', token: 'secret://github-token'}}}}\n  git-provider/gitlab: {{adapter: gitlab, hosts: [gitlab.com], settings: {{base_url: '{}', token: 'secret://gitlab-token'}}}}\n  notifier: {{adapter: slack, settings: {{base_url: '{}', token: 'secret://slack-bot-token', signing_secret: 'secret://slack-signing-secret'}}}}\n",
             github.base_url(),
             gitlab.base_url(),
             slack.base_url(),
-        );
+        ));
         let plugins = plugins_dir().to_string_lossy().into_owned();
         let server = Server::start_configured(&config, &["--publish", &plugins, "--manual-clock"]);
         for (name, value) in [

@@ -5,6 +5,21 @@ use lever_templates::bundle::Bundle;
 
 use crate::repo_root;
 
+/// The embedded demo configuration with the payments team allowed to run every template (the
+/// corpus templates are owned upstream by others) and `bindings` (a YAML mapping's lines,
+/// indented two spaces) as its `bindings:` section.
+pub fn config_with_bindings(bindings: &str) -> String {
+    let people = lever_identity::EMBEDDED_CONFIG
+        .split("\nbindings:")
+        .next()
+        .unwrap_or_default()
+        .replace(
+            "runs: {owners: [\"group:default/payments\", \"payments\"], tags: [payments, recommended]}",
+            "runs: {owners: [\"*\"]}",
+        );
+    format!("{people}\nbindings:\n{bindings}")
+}
+
 /// The corpus template `file` (a file name of `tests/corpus/backstage-templates`) as a bundle
 /// of its repository folder: the template at its path there, and its skeleton folders.
 pub fn corpus_bundle(file: &str) -> Bundle {

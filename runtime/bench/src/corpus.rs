@@ -22,6 +22,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// (p50, p90) of `samples`.
+fn p50_p90(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    (
+        samples[samples.len() / 2],
+        samples[(samples.len() - 1) * 9 / 10],
+    )
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -67,18 +76,10 @@ async fn render(sandbox: &Sandbox, base: &Call) -> anyhow::Result<(usize, Durati
 /// `create-react-app` end to end against the GitHub fake: (median, p90) of submit → done.
 async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize, (Duration, Duration))> {
     let github = FakeGitHub::start(GITHUB_TOKEN).await;
-    let people = lever_identity::EMBEDDED_CONFIG
-        .split("\nbindings:")
-        .next()
-        .unwrap_or_default()
-        .replace(
-            "runs: {owners: [\"group:default/payments\", \"payments\"], tags: [payments, recommended]}",
-            "runs: {owners: [\"*\"]}",
-        );
-    let config = format!(
-        "{people}\nbindings:\n  git-provider: {{adapter: github, hosts: [github.com], settings: {{base_url: '{}', token: 'secret://github-token'}}}}\n",
+    let config = lever_tests::corpus::config_with_bindings(&format!(
+        "  git-provider: {{adapter: github, hosts: [github.com], settings: {{base_url: '{}', token: 'secret://github-token'}}}}\n",
         github.base_url()
-    );
+    ));
     let plugins = plugins_dir().to_string_lossy().into_owned();
     let server = Server::start_configured(&config, &["--publish", &plugins]);
     let response = server
@@ -112,15 +113,9 @@ async fn create_react_app() -> anyhow::Result<(Duration, Duration, usize, (Durat
             samples.push(took);
         }
     }
-    samples.sort();
-    let p90 = samples[(samples.len() - 1) * 9 / 10];
+    let (p50, p90) = p50_p90(samples);
     let render = render_run(&server, &alice).await?;
-    Ok((
-        median(samples.clone()),
-        p90,
-        github.tree("acme/web-0", "master").len(),
-        render,
-    ))
+    Ok((p50, p90, github.tree("acme/web-0", "master").len(), render))
 }
 
 /// The same template's render alone, as the Backstage peer can dry-run it (it has no GitHub
@@ -164,11 +159,7 @@ async fn render_run(
             samples.push(took);
         }
     }
-    samples.sort();
-    Ok((
-        samples[samples.len() / 2],
-        samples[(samples.len() - 1) * 9 / 10],
-    ))
+    Ok(p50_p90(samples))
 }
 
 /// Submits `template` as `alice` and waits for it: the time from submit to `succeeded`.

@@ -727,23 +727,23 @@ impl Executor {
                     .catalog
                     .expressions()
                     .render(&rollback.input, ctx)
-                    .map(|input| (rollback.action.clone(), input))
+                    .map(|input| (rollback.action.clone(), input, None))
                     .map_err(|e| e.to_string()),
                 None => match inverse(step, row) {
-                    Some(undo) => Ok(undo),
+                    Some((action, input)) => Ok((action, input, None)),
                     // A plugin step is undone by the plugin's own `rollback`, given the step's
                     // input and output (a published repository deleted, a pull request closed).
                     None if self.undoable(step, row).await => Ok((
                         step.action.clone(),
                         row.input.clone().unwrap_or(Value::Null),
+                        Some(row.output.clone().unwrap_or(Value::Null)),
                     )),
                     None => continue,
                 },
             };
-            let own = step.rollback.is_none() && inverse(step, row).is_none();
             let action = undo
                 .as_ref()
-                .map(|(a, _)| a.clone())
+                .map(|(a, _, _)| a.clone())
                 .unwrap_or_else(|_| step.action.clone());
             let started = StepUpdate {
                 status: "rolling-back",
@@ -763,7 +763,7 @@ impl Executor {
                     error: failure("invalid-input", e),
                     retryable: false,
                 },
-                Ok((action, input)) => {
+                Ok((action, input, undo_of)) => {
                     self.invoke(
                         run,
                         &step.id,
@@ -772,8 +772,7 @@ impl Executor {
                         &input,
                         step.timeout_ms,
                         "/rollback",
-                        own.then(|| row.output.clone().unwrap_or(Value::Null))
-                            .as_ref(),
+                        undo_of.as_ref(),
                     )
                     .await?
                 }
