@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use lever_tests::fakes::backstage_catalog::FakeBackstageCatalog;
 use lever_tests::fakes::github::FakeGitHub;
 use lever_tests::fakes::gitlab::FakeGitLab;
 use lever_tests::fakes::slack::FakeSlack;
@@ -19,28 +20,46 @@ const GITHUB_TOKEN: &str = "ghp_corpus000000000000000000000000001";
 const GITLAB_TOKEN: &str = "glpat-corpus00000000000000002";
 const SLACK_TOKEN: &str = "xoxb-corpus-0000000000000003";
 const SLACK_SIGNING: &str = "slacksigningcorpus0000000000004";
+const BACKSTAGE_TOKEN: &str = "backstage-static-corpus-0000005";
 
 /// The providers, the server bound to them, and the repositories the templates act on.
 struct Stage {
     github: FakeGitHub,
     gitlab: FakeGitLab,
     slack: FakeSlack,
+    /// A Backstage catalog, bound as `software-catalog` when the stage asks for one.
+    catalog: FakeBackstageCatalog,
     server: Server,
     /// alice, a payments developer: what she asks for is approved automatically.
     alice: reqwest::Client,
 }
 
 impl Stage {
+    /// Lever bound to the GitHub, GitLab and Slack fakes; registering into Lever's own list.
     async fn start() -> Self {
+        Self::bound(false).await
+    }
+
+    /// As [`Stage::start`], and with `backstage_catalog` the Backstage catalog fake bound as
+    /// `software-catalog` (it reads what is registered from the GitHub fake).
+    async fn bound(backstage_catalog: bool) -> Self {
         let github = FakeGitHub::start(GITHUB_TOKEN).await;
         let gitlab = FakeGitLab::start(GITLAB_TOKEN).await;
         let slack = FakeSlack::start(SLACK_TOKEN, &["broadcast"]).await;
-        let config = lever_tests::corpus::config_with_bindings(&format!(
+        let catalog = FakeBackstageCatalog::start(BACKSTAGE_TOKEN, github.blob_reader()).await;
+        let mut bindings = format!(
             "  git-provider: {{adapter: github, hosts: [github.com], settings: {{base_url: '{}', token: 'secret://github-token'}}}}\n  git-provider/gitlab: {{adapter: gitlab, hosts: [gitlab.com], settings: {{base_url: '{}', token: 'secret://gitlab-token'}}}}\n  notifier: {{adapter: slack, settings: {{base_url: '{}', token: 'secret://slack-bot-token', signing_secret: 'secret://slack-signing-secret'}}}}\n",
             github.base_url(),
             gitlab.base_url(),
             slack.base_url(),
-        ));
+        );
+        if backstage_catalog {
+            bindings.push_str(&format!(
+                "  software-catalog: {{adapter: backstage-catalog, settings: {{base_url: '{}', token: 'secret://backstage-token'}}}}\n",
+                catalog.base_url()
+            ));
+        }
+        let config = lever_tests::corpus::config_with_bindings(&bindings);
         let plugins = plugins_dir().to_string_lossy().into_owned();
         let server = Server::start_configured(&config, &["--publish", &plugins, "--manual-clock"]);
         for (name, value) in [
@@ -48,6 +67,7 @@ impl Stage {
             ("gitlab-token", GITLAB_TOKEN),
             ("slack-bot-token", SLACK_TOKEN),
             ("slack-signing-secret", SLACK_SIGNING),
+            ("backstage-token", BACKSTAGE_TOKEN),
         ] {
             let response = server
                 .http
@@ -97,6 +117,7 @@ impl Stage {
             github,
             gitlab,
             slack,
+            catalog,
             server,
         }
     }
@@ -455,9 +476,9 @@ async fn the_corpus_runs_unchanged_against_the_providers() {
 /// A failure after `publish:github` rolls the run back through the plugins' own rollbacks:
 /// the repository is deleted and the registered entity leaves the entity list (its step is
 /// `rolled-back`, and only succeeded steps' entities are offered).
-#[tokio::test]
-async fn a_failure_after_publishing_deletes_the_repository_and_unregisters_the_entity() {
-    let stage = Stage::start().await;
+/// Applies `publish-then-fail`: render, `publish:github` (with a user and a team given
+/// access), `catalog:register`, then a step that always fails.
+async fn apply_publish_then_fail(stage: &Stage) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("skeleton")).unwrap();
     std::fs::write(
@@ -467,7 +488,7 @@ async fn a_failure_after_publishing_deletes_the_repository_and_unregisters_the_e
     .unwrap();
     std::fs::write(
         dir.path().join("template.yaml"),
-        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: publish-then-fail\nspec:\n  owner: payments\n  parameters:\n    - properties:\n        name: {type: string}\n  steps:\n    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values: {name: '${{ parameters.name }}'}\n    - id: publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n    - id: register\n      action: catalog:register\n      input:\n        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n    - id: boom\n      action: debug:fail\n      input:\n        timesToFail: 5\n",
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: publish-then-fail\nspec:\n  owner: payments\n  parameters:\n    - properties:\n        name: {type: string}\n  steps:\n    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values: {name: '${{ parameters.name }}'}\n    - id: publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n        access: acme/payments\n        collaborators:\n          - {user: bob, access: push}\n    - id: register\n      action: catalog:register\n      input:\n        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n    - id: boom\n      action: debug:fail\n      input:\n        timesToFail: 5\n",
     )
     .unwrap();
     let bundle =
@@ -487,28 +508,174 @@ async fn a_failure_after_publishing_deletes_the_repository_and_unregisters_the_e
         "{}",
         response.text().await.unwrap()
     );
+}
+
+/// The step `id` of a run.
+fn step(run: &Value, id: &str) -> Value {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id}: {run:#}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn a_failure_after_publishing_deletes_the_repository_and_unregisters_the_entity() {
+    let stage = Stage::start().await;
+    apply_publish_then_fail(&stage).await;
     let run = stage
         .run("publish-then-fail", json!({"name": "doomed"}))
         .await
         .unwrap();
     assert_eq!(run["status"], "rolled-back", "{run:#}");
-    let step = |id: &str| {
-        run["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(step("publish")["status"], "rolled-back", "{run:#}");
-    assert_eq!(step("register")["status"], "rolled-back", "{run:#}");
+    assert_eq!(step(&run, "publish")["status"], "rolled-back", "{run:#}");
+    assert_eq!(step(&run, "register")["status"], "rolled-back", "{run:#}");
     assert_eq!(
-        step("register")["output"]["entityRef"],
+        step(&run, "register")["output"]["entityRef"],
         "component:default/doomed"
     );
     assert!(
         !stage.github.repo_exists("acme/doomed"),
         "the repository is still there"
     );
+    // Access was given as Backstage gives it before the repository went: `access: owner/team`
+    // to the team as admin, a collaborator `user` invited with their permission.
+    let invited = stage
+        .github
+        .recorder
+        .matching("PUT /repos/acme/doomed/collaborators/bob");
+    assert_eq!(invited.len(), 1, "bob was not invited");
+    assert_eq!(invited[0].json, json!({"permission": "push"}));
+    let team = stage
+        .github
+        .recorder
+        .matching("PUT /orgs/acme/teams/payments/repos/acme/doomed");
+    assert_eq!(team.len(), 1, "the payments team got no access");
+    assert_eq!(team[0].json, json!({"permission": "admin"}));
+    // No Backstage catalog is bound: nothing went there.
+    assert!(stage.catalog.recorder.requests().is_empty());
+}
+
+/// With a Backstage catalog bound as `software-catalog`, `catalog:register` does what
+/// Backstage's does: the published `catalog-info.yaml` becomes a location there, the entity ref
+/// comes from the catalog's reading of it, and a rollback removes the location.
+#[tokio::test]
+async fn catalog_register_goes_to_a_bound_backstage_catalog_and_its_rollback_removes_the_location()
+{
+    let stage = Stage::bound(true).await;
+    let bundle =
+        lever_tests::corpus::corpus_bundle("backstage__software-templates__create-react-app.yaml");
+    let response = stage
+        .server
+        .http
+        .post(format!("{}/api/v1/templates", stage.server.url))
+        .body(bundle.to_tar())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let name = "create-react-app-template";
+    let run = stage
+        .run(name, parameters(name))
+        .await
+        .expect("create-react-app submitted");
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let register = step(&run, "register");
+    let target = format!(
+        "{}/acme/web-app/blob/master/catalog-info.yaml",
+        stage.github.base_url()
+    );
+    assert_eq!(stage.catalog.targets(), vec![target.clone()]);
+    assert_eq!(register["output"]["catalogInfoUrl"], target.as_str());
+    assert_eq!(register["output"]["entityRef"], "component:default/web-app");
+    assert_eq!(
+        stage.catalog.entity_refs(),
+        vec!["component:default/web-app".to_string()]
+    );
+    let token = stage
+        .catalog
+        .recorder
+        .matching("POST /api/catalog/locations");
+    assert_eq!(token.len(), 2, "a registration and a dry run");
+    assert_eq!(
+        token[0].header("authorization"),
+        Some(format!("Bearer {BACKSTAGE_TOKEN}").as_str())
+    );
+
+    apply_publish_then_fail(&stage).await;
+    let run = stage
+        .run("publish-then-fail", json!({"name": "doomed"}))
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "rolled-back", "{run:#}");
+    let register = step(&run, "register");
+    assert_eq!(register["status"], "rolled-back", "{run:#}");
+    assert_eq!(register["output"]["entityRef"], "component:default/doomed");
+    let id = register["output"]["locationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        stage
+            .catalog
+            .recorder
+            .matching(&format!("DELETE /api/catalog/locations/{id}"))
+            .len(),
+        1
+    );
+    // Only create-react-app's location is left.
+    assert_eq!(stage.catalog.targets(), vec![target]);
+}
+
+/// A skeleton's symbolic links are copied as they are (Backstage copies them): the link's name
+/// rendered, its target not, and published as a link (mode 120000 in GitHub's tree).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_skeletons_symbolic_links_are_published_as_links() {
+    let stage = Stage::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skeleton/docs")).unwrap();
+    std::fs::write(
+        dir.path().join("skeleton/README.md"),
+        "# ${{ values.name }}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../README.md", dir.path().join("skeleton/docs/index.md")).unwrap();
+    std::os::unix::fs::symlink(
+        "README.md",
+        dir.path().join("skeleton/${{ values.name }}.md"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: linked\nspec:\n  owner: payments\n  parameters:\n    - properties:\n        name: {type: string}\n  steps:\n    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values: {name: '${{ parameters.name }}'}\n    - id: publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n",
+    )
+    .unwrap();
+    let bundle =
+        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))
+            .unwrap();
+    let response = stage
+        .server
+        .http
+        .post(format!("{}/api/v1/templates", stage.server.url))
+        .body(bundle.to_tar())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let run = stage.run("linked", json!({"name": "links"})).await.unwrap();
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let tree = stage.github.tree("acme/links", "master");
+    assert_eq!(text(&tree, "README.md"), "# links\n");
+    assert_eq!(
+        stage.github.links("acme/links", "master"),
+        BTreeMap::from([
+            ("docs/index.md".to_string(), "../README.md".to_string()),
+            ("links.md".to_string(), "README.md".to_string()),
+        ])
+    );
+    // Nothing of the host's bookkeeping is published.
+    assert!(!tree.contains_key(".lever-links"), "{:?}", tree.keys());
 }

@@ -74,7 +74,11 @@ pub fn commit(api: &Api, request: &NewCommit) -> Result<Commit, Error> {
             &format!("{repo}/git/blobs"),
             &json!({"content": file.content_base64, "encoding": "base64"}),
         )?;
-        let mode = if file.executable { "100755" } else { "100644" };
+        let mode = match (file.link, file.executable) {
+            (true, _) => "120000",
+            (false, true) => "100755",
+            (false, false) => "100644",
+        };
         tree.push(json!({"path": file.path, "mode": mode, "type": "blob", "sha": sha_of(&blob.body, "blob")?}));
     }
     let mut tree_body = json!({"tree": tree});
@@ -261,5 +265,6 @@ fn blob(api: &Api, repo: &str, entry: &Value, path: &str) -> Result<TreeFile, Er
         path: path.to_string(),
         content_base64: STANDARD.encode(bytes),
         executable: entry["mode"].as_str() == Some("100755"),
+        link: entry["mode"].as_str() == Some("120000"),
     })
 }

@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod collaborators;
 mod git_data;
 mod pulls;
 mod repositories;
@@ -12,7 +13,7 @@ mod teams;
 use lever_adapter_sdk::capabilities::git_provider::{
     NewCommit, NewPullRequest, NewRepository, RepositorySettings,
 };
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url};
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url, UserAccess};
 use lever_adapter_sdk::{
     AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
 };
@@ -42,6 +43,7 @@ const FUNCTIONS: &[&str] = &[
     "get-pull-request",
     "close-pull-request",
     "grant-team-access",
+    "grant-user-access",
     "get-repository",
     "commit-files",
     "configure-repository",
@@ -54,9 +56,9 @@ impl Guest for GitHub {
     fn describe() -> AdapterManifest {
         AdapterManifest {
             name: "github".into(),
-            version: "0.2.0".into(),
+            version: "0.3.0".into(),
             description:
-                "GitHub: repositories, pull requests and team access over the GitHub REST API"
+                "GitHub: repositories, pull requests, team and collaborator access over the GitHub REST API"
                     .into(),
             capabilities: vec!["git-provider".into()],
             settings_schema: SETTINGS_SCHEMA.into(),
@@ -122,6 +124,19 @@ impl Guest for GitHub {
                     &api::connect(&settings)?,
                     &repository,
                     number,
+                )?)
+            }
+            "grant-user-access" => {
+                let UserAccess {
+                    repository,
+                    user,
+                    permission,
+                } = input(f, &input_json)?;
+                output(&collaborators::grant(
+                    &api::connect(&settings)?,
+                    &repository,
+                    &user,
+                    &permission,
                 )?)
             }
             _ => {

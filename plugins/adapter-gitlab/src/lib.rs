@@ -3,6 +3,7 @@
 //! project access token. See `docs/adapters.md` for the calls each function makes.
 
 mod api;
+mod members;
 mod merge_requests;
 mod projects;
 mod repository;
@@ -11,7 +12,7 @@ mod sharing;
 use lever_adapter_sdk::capabilities::git_provider::{
     NewCommit, NewPullRequest, NewRepository, RepositorySettings,
 };
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url};
+use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url, UserAccess};
 use lever_adapter_sdk::{
     AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
 };
@@ -38,6 +39,7 @@ const FUNCTIONS: &[&str] = &[
     "get-pull-request",
     "close-pull-request",
     "grant-team-access",
+    "grant-user-access",
     "get-repository",
     "commit-files",
     "configure-repository",
@@ -50,9 +52,9 @@ impl Guest for GitLab {
     fn describe() -> AdapterManifest {
         AdapterManifest {
             name: "gitlab".into(),
-            version: "0.2.0".into(),
+            version: "0.3.0".into(),
             description:
-                "GitLab: projects, merge requests and group access over the GitLab REST API v4"
+                "GitLab: projects, merge requests, group and member access over the GitLab REST API v4"
                     .into(),
             capabilities: vec!["git-provider".into()],
             settings_schema: SETTINGS_SCHEMA.into(),
@@ -122,6 +124,19 @@ impl Guest for GitLab {
                     &api::connect(&settings)?,
                     &repository,
                     number,
+                )?)
+            }
+            "grant-user-access" => {
+                let UserAccess {
+                    repository,
+                    user,
+                    permission,
+                } = input(f, &input_json)?;
+                output(&members::grant(
+                    &api::connect(&settings)?,
+                    &repository,
+                    &user,
+                    &permission,
                 )?)
             }
             _ => {

@@ -1,7 +1,8 @@
 //! `get-repository`, `commit-files`, `configure-repository` and `download-files`: one commit
 //! through GitLab's commits API with actions (base64 content, the executable bit as
 //! `execute_filemode`) — no git binary — and the project settings Backstage's
-//! `publish:gitlab` applies.
+//! `publish:gitlab` applies. The commits API has no symbolic links: a link is committed as a
+//! file holding its target, as Backstage's `publish:gitlab` commits it.
 
 use std::collections::BTreeSet;
 
@@ -217,6 +218,7 @@ pub fn download(api: &Api, url: &str) -> Result<Vec<TreeFile>, Error> {
                 .split_whitespace()
                 .collect(),
             executable: entry["mode"].as_str() == Some("100755"),
+            link: entry["mode"].as_str() == Some("120000"),
         });
     }
     if files.is_empty() {

@@ -103,6 +103,7 @@ pub fn source_file(url: &str) -> Result<Entry, ActionError> {
             .unwrap_or_default(),
         bytes,
         executable,
+        link: false,
     })
 }
 
@@ -265,6 +266,12 @@ pub fn run(fetch: &Fetch) -> Result<Fetched, ActionError> {
         };
         if !fetch.replace && workspace::path(&relative).exists() {
             done.skipped += 1;
+            continue;
+        }
+        if entry.link {
+            // A symbolic link is copied as it is: its name rendered, its target not.
+            workspace::write_entry(&relative, &entry)?;
+            done.written += 1;
             continue;
         }
         let what = format!("`{}`", entry.path);

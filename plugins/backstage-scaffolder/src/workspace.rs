@@ -1,7 +1,9 @@
 //! The run's workspace as Backstage's actions use it: `/workspace`, paths resolved inside it
 //! (Backstage's `resolveSafeChildPath`), files read with their executable bit (the host lists
 //! executable files in `LEVER_*_EXECUTABLES`, since WASI has no modes) and marked executable
-//! for the host to apply (`.lever-executables`).
+//! for the host to apply (`.lever-executables`); symbolic links read from the host's list
+//! (`LEVER_*_LINKS`) and made by the host from the guest's marks (`.lever-links`), as stable
+//! Rust on WASI cannot make one.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -15,6 +17,8 @@ pub const ROOT: &str = "/workspace";
 pub const TEMPLATE_ROOT: &str = "/template";
 /// Where the host reads the files a guest made executable (`runtime/sandbox/src/modes.rs`).
 const MARKS: &str = ".lever-executables";
+/// Where the host reads the links a guest asks for.
+const LINK_MARKS: &str = ".lever-links";
 
 /// One file, as actions move them: path relative to its tree, bytes, executable bit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub struct Entry {
     pub bytes: Vec<u8>,
     /// Mode 755 rather than 644.
     pub executable: bool,
+    /// A symbolic link: `bytes` are its target.
+    pub link: bool,
 }
 
 /// The workspace, or an error saying the action needs one.
@@ -91,6 +97,36 @@ pub fn read_tree(root: &str, dir: &Path) -> Result<Vec<Entry>, ActionError> {
     });
     let mut out = Vec::new();
     walk(root, dir, dir, &executables, &mut out)?;
+    let links = std::env::var(if root == ROOT {
+        "LEVER_WORKSPACE_LINKS"
+    } else {
+        "LEVER_TEMPLATE_LINKS"
+    })
+    .unwrap_or_default();
+    // The host's list is relative to the root; keep those under `dir`, relative to it.
+    let under = dir
+        .strip_prefix(root)
+        .unwrap_or(Path::new(""))
+        .to_string_lossy()
+        .replace('\\', "/");
+    for line in links.lines() {
+        let Some((path, target)) = line.split_once('\t') else {
+            continue;
+        };
+        let relative = if under.is_empty() {
+            Some(path)
+        } else {
+            path.strip_prefix(&format!("{under}/"))
+        };
+        if let Some(relative) = relative {
+            out.push(Entry {
+                path: relative.to_string(),
+                bytes: target.as_bytes().to_vec(),
+                executable: false,
+                link: true,
+            });
+        }
+    }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
@@ -123,20 +159,52 @@ fn walk(
                 .unwrap_or(&file_path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            if root == ROOT && from_root == MARKS {
+            if root == ROOT && (from_root == MARKS || from_root == LINK_MARKS) {
                 continue;
             }
             let bytes = std::fs::read(&file_path).map_err(|e| {
                 ActionError::Fatal(format!("cannot read {}: {e}", file_path.display()))
             })?;
             out.push(Entry {
-                executable: executables.iter().any(|x| *x == from_root),
+                executable: executables.contains(&from_root),
                 path: relative,
                 bytes,
+                link: false,
             });
         }
     }
     Ok(())
+}
+
+/// Writes `entry` at workspace path `relative` (parents made): a file, marked executable when
+/// it is, or a symbolic link the host makes after the call.
+pub fn write_entry(relative: &str, entry: &Entry) -> Result<(), ActionError> {
+    if !entry.link {
+        return write(relative, &entry.bytes, entry.executable);
+    }
+    let target = String::from_utf8_lossy(&entry.bytes);
+    if target.contains(['\t', '\n']) {
+        return Err(ActionError::InvalidInput(format!(
+            "the link {relative} has a target the workspace cannot hold"
+        )));
+    }
+    let at = path(relative);
+    if let Some(parent) = at.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| ActionError::Fatal(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    append_mark(LINK_MARKS, &format!("{relative}\t{target}"), relative)
+}
+
+fn append_mark(file: &str, line: &str, relative: &str) -> Result<(), ActionError> {
+    use std::io::Write as _;
+    let mut marks = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(ROOT).join(file))
+        .map_err(|e| ActionError::Fatal(format!("cannot record {relative}: {e}")))?;
+    writeln!(marks, "{line}")
+        .map_err(|e| ActionError::Fatal(format!("cannot record {relative}: {e}")))
 }
 
 /// Writes `bytes` at workspace path `relative` (parents made) and marks it executable when
@@ -150,17 +218,7 @@ pub fn write(relative: &str, bytes: &[u8], executable: bool) -> Result<(), Actio
     std::fs::write(&target, bytes)
         .map_err(|e| ActionError::Fatal(format!("cannot write {relative}: {e}")))?;
     if executable {
-        use std::io::Write as _;
-        let mut marks = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(Path::new(ROOT).join(MARKS))
-            .map_err(|e| {
-                ActionError::Fatal(format!("cannot record the mode of {relative}: {e}"))
-            })?;
-        writeln!(marks, "{relative}").map_err(|e| {
-            ActionError::Fatal(format!("cannot record the mode of {relative}: {e}"))
-        })?;
+        append_mark(MARKS, relative, relative)?;
     }
     Ok(())
 }
@@ -178,6 +236,7 @@ pub fn tree_files(entries: &[Entry], prefix: &str) -> Vec<TreeFile> {
             },
             content_base64: base64::engine::general_purpose::STANDARD.encode(&e.bytes),
             executable: e.executable,
+            link: e.link,
         })
         .collect()
 }
@@ -197,6 +256,7 @@ pub fn entries(files: Vec<TreeFile>) -> Result<Vec<Entry>, ActionError> {
                 path: f.path,
                 bytes,
                 executable: f.executable,
+                link: f.link,
             })
         })
         .collect()

@@ -1,12 +1,18 @@
-//! `catalog:register`: registers the entity a template made into Lever's own entity list
-//! (what `EntityPicker` offers: the `entityRef` of succeeded steps). The entity is read from
-//! the workspace's `catalogInfoPath` (the file the run just published) or, when the workspace
-//! has none, from the repository through the bound `git-provider`.
+//! `catalog:register`: registers the entity a template made. When a `software-catalog` is
+//! bound (a Backstage catalog), the entity file's URL becomes a location there, as Backstage's
+//! own action does, and the rollback removes it. Otherwise the entity goes into Lever's own
+//! entity list (what `EntityPicker` offers: the `entityRef` of succeeded steps), read from the
+//! workspace's `catalogInfoPath` (the file the run just published) or, when the workspace has
+//! none, from the repository through the bound `git-provider`.
 
 use backstage_scaffolder::workspace;
-use lever_sdk::capabilities::git_provider;
+use lever_sdk::capabilities::{git_provider, software_catalog};
 use lever_sdk::{ActionError, Context, action};
 use serde_json::Value;
+
+/// What the host says when a capability has no binding (`lever_capabilities`' `denied`
+/// message): then Lever's own entity list is the catalog.
+const NOT_BOUND: &str = "is not bound to a provider";
 
 /// Input of `catalog:register` (Backstage's names).
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -35,6 +41,9 @@ struct Output {
     entity_ref: Option<String>,
     /// Where the entity file lives.
     catalog_info_url: String,
+    /// The bound catalog's id of the location registered (none in Lever's own list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location_id: Option<String>,
 }
 
 /// The first entity of a YAML stream: `kind:namespace/name`, as Backstage writes refs.
@@ -58,19 +67,68 @@ fn tree_url(url: &str) -> Option<(String, String)> {
     Some((dir.replacen("/blob/", "/tree/", 1), file.to_string()))
 }
 
-/// The rollback: the entity leaves Lever's entity list, which offers only the entities of
-/// steps that stand (a rolled-back step's does not).
+/// The entity Backstage's action reports among those read from one file: the first that is not
+/// a `Location` nor `generated-…`, else the first that is not a `Location`, else the first.
+fn main_entity(refs: &[String]) -> Option<String> {
+    let location = |r: &&String| r.starts_with("location:");
+    let generated = |r: &&String| {
+        r.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("generated-"))
+    };
+    refs.iter()
+        .find(|r| !location(r) && !generated(r))
+        .or_else(|| refs.iter().find(|r| !location(r)))
+        .or_else(|| refs.first())
+        .cloned()
+}
+
+/// The rollback: the location leaves the bound catalog (with its entities); an entity of
+/// Lever's own list leaves it with the step, as the list offers only the entities of steps
+/// that stand.
 fn rollback(_ctx: &Context, _input: Input, output: Output) -> Result<(), ActionError> {
-    if let Some(entity) = &output.entity_ref {
+    if let Some(id) = &output.location_id {
+        software_catalog::unregister_location(id)?;
+        lever_sdk::log::info(&format!("location {id} removed from the catalog"));
+    } else if let Some(entity) = &output.entity_ref {
         lever_sdk::log::info(&format!("unregistered {entity}"));
     }
     Ok(())
 }
 
+/// Registers `url` in the bound catalog: `Ok(None)` when none is bound.
+fn into_bound_catalog(url: &str, optional: bool) -> Result<Option<Output>, ActionError> {
+    match software_catalog::register_location(url).map_err(ActionError::from) {
+        Ok(location) => {
+            let entity = main_entity(&location.entity_refs);
+            lever_sdk::log::info(&format!(
+                "registered {} in the catalog (location {})",
+                entity.as_deref().unwrap_or("no entity"),
+                location.id
+            ));
+            Ok(Some(Output {
+                entity_ref: entity,
+                catalog_info_url: url.to_string(),
+                location_id: Some(location.id),
+            }))
+        }
+        Err(ActionError::Denied(m)) if m.contains(NOT_BOUND) => Ok(None),
+        Err(e) if optional => {
+            lever_sdk::log::warn(&format!("not registered (optional): {e:?}"));
+            Ok(Some(Output {
+                entity_ref: None,
+                catalog_info_url: url.to_string(),
+                location_id: None,
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[action(
     name = "catalog-register",
-    version = "0.2.0",
-    description = "Registers the template's entity in Lever's entity list (Backstage's catalog:register)",
+    version = "0.3.0",
+    description = "Registers the template's entity in the bound catalog or Lever's entity list (Backstage's catalog:register)",
     workspace = true,
     rollback = rollback
 )]
@@ -92,6 +150,10 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
             ));
         }
     };
+    let optional = input.optional == Some(true);
+    if let Some(done) = into_bound_catalog(&url, optional)? {
+        return Ok(done);
+    }
     let local = workspace::safe_relative(path.trim_start_matches('/'), "catalogInfoPath")
         .ok()
         .map(|p| workspace::path(&p))
@@ -125,7 +187,7 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
                 )));
             }
         },
-        Err(e) if input.optional == Some(true) => {
+        Err(e) if optional => {
             lever_sdk::log::warn(&format!("not registered (optional): {e:?}"));
             None
         }
@@ -137,5 +199,6 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
     Ok(Output {
         entity_ref: entity,
         catalog_info_url: url,
+        location_id: None,
     })
 }

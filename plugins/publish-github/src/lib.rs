@@ -15,9 +15,18 @@ struct Collaborator {
     /// A team slug.
     #[serde(default)]
     team: Option<String>,
-    /// A user (given access as a team of one is not possible: refused with a message).
+    /// A user's login.
     #[serde(default)]
     user: Option<String>,
+    /// The deprecated name of `user`.
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// Who gets access: a team (by slug) or a user (by login).
+enum Grantee {
+    Team(String),
+    User(String),
 }
 
 /// Input of `publish:github` (Backstage's names; the others it takes are accepted and left).
@@ -91,9 +100,12 @@ fn plan(_ctx: &Context, input: Input) -> Result<Plan, ActionError> {
             .unwrap_or_default()
             .iter()
             .filter_map(|c| {
-                c.team
-                    .as_ref()
-                    .map(|t| format!("team {t} gets {} on {}", c.access, url.full_name()))
+                let who = match (&c.team, c.user.as_ref().or(c.username.as_ref())) {
+                    (Some(team), _) => format!("team {team}"),
+                    (None, Some(user)) => format!("user {user}"),
+                    (None, None) => return None,
+                };
+                Some(format!("{who} gets {} on {}", c.access, url.full_name()))
             })
             .collect(),
     })
@@ -105,7 +117,7 @@ fn rollback(_ctx: &Context, input: Input, _output: Output) -> Result<(), ActionE
 
 #[action(
     name = "publish-github",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "Creates a GitHub repository and pushes the workspace (Backstage's publish:github)",
     workspace = true,
     plan = plan,
@@ -139,30 +151,34 @@ fn run(ctx: &Context, input: Input) -> Result<Output, ActionError> {
         },
     )?;
     let full_name = published.repository.full_name.clone();
-    let mut teams: Vec<(String, String)> = Vec::new();
+    // As Backstage reads `access`: `owner/team` is a team, another name than the owner a user;
+    // either gets admin.
+    let mut grants: Vec<(Grantee, String)> = Vec::new();
     if let Some(access) = &input.access {
-        let team = access.rsplit('/').next().unwrap_or(access);
-        if !access.eq_ignore_ascii_case(&url.owner) {
-            teams.push((team.to_string(), "admin".into()));
+        match access.strip_prefix(&format!("{}/", url.owner)) {
+            Some(team) => grants.push((Grantee::Team(team.to_string()), "admin".into())),
+            None if !access.eq_ignore_ascii_case(&url.owner) => {
+                grants.push((Grantee::User(access.clone()), "admin".into()))
+            }
+            None => {}
         }
     }
     for c in input.collaborators.iter().flatten() {
-        match (&c.team, &c.user) {
-            (Some(team), _) => teams.push((team.clone(), c.access.clone())),
-            (None, Some(user)) => {
-                return Err(ActionError::InvalidInput(format!(
-                    "collaborator user `{user}`: Lever's git-provider gives access to teams; name a team"
-                )));
-            }
+        match (&c.team, c.user.as_ref().or(c.username.as_ref())) {
+            (Some(team), _) => grants.push((Grantee::Team(team.clone()), c.access.clone())),
+            (None, Some(user)) => grants.push((Grantee::User(user.clone()), c.access.clone())),
             (None, None) => {
                 return Err(ActionError::InvalidInput(
-                    "a collaborator names a team or a user".into(),
+                    "a collaborator names a `team` or a `user`".into(),
                 ));
             }
         }
     }
-    for (team, permission) in teams {
-        git_provider::grant_team_access(&full_name, &team, &permission)?;
+    for (grantee, permission) in grants {
+        match grantee {
+            Grantee::Team(team) => git_provider::grant_team_access(&full_name, &team, &permission)?,
+            Grantee::User(user) => git_provider::grant_user_access(&full_name, &user, &permission)?,
+        }
     }
     let web = published.repository.url.trim_end_matches('/').to_string();
     Ok(Output {

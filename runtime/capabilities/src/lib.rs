@@ -170,9 +170,12 @@ impl Capabilities {
         let binding = self
             .binding(capability, scope.host.as_deref())
             .inspect_err(|e| {
+                // A warning, not an error: an action may go on without it (`catalog:register`
+                // uses Lever's entity list when no `software-catalog` is bound); one that
+                // cannot fails with its own error.
                 scope.log.push(
                     "capability",
-                    "error",
+                    "warn",
                     &format!("{capability}.{function}: {}: {}", e.kind, e.message),
                 );
             })?;

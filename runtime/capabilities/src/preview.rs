@@ -13,7 +13,8 @@ pub fn risk(capability: &str, function: &str) -> Risk {
         ("git-provider", "delete-repository")
         | ("secrets-store", "delete")
         | ("infrastructure", "destroy")
-        | ("observability", "delete") => Risk::High,
+        | ("observability", "delete")
+        | ("software-catalog", "unregister-location") => Risk::High,
         _ => Risk::Standard,
     }
 }
@@ -96,6 +97,15 @@ impl Capabilities {
             ("git-provider", "grant-team-access") => {
                 vec![resource("repository-access", &input["team"], "update")]
             }
+            ("git-provider", "grant-user-access") => {
+                vec![resource("repository-access", &input["user"], "update")]
+            }
+            ("software-catalog", "register-location") => {
+                vec![resource("catalog-location", &input["target"], "create")]
+            }
+            ("software-catalog", "unregister-location") => {
+                vec![resource("catalog-location", &input["id"], "delete")]
+            }
             ("git-provider", "commit-files") => {
                 vec![resource("commit", &input["repository"], "create")]
             }
@@ -125,6 +135,12 @@ impl Capabilities {
                 input["permission"].as_str().unwrap_or(""),
                 input["repository"].as_str().unwrap_or(""),
                 input["team"].as_str().unwrap_or("")
+            )],
+            ("git-provider", "grant-user-access") => vec![format!(
+                "{} on {} for user {}",
+                input["permission"].as_str().unwrap_or(""),
+                input["repository"].as_str().unwrap_or(""),
+                input["user"].as_str().unwrap_or("")
             )],
             _ => Vec::new(),
         };

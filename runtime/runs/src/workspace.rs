@@ -82,7 +82,17 @@ impl Workspaces {
                 if let Some(parent) = target.parent() {
                     tokio::fs::create_dir_all(parent).await?;
                 }
-                tokio::fs::write(&target, &bytes).await?;
+                let file = lever_templates::bundle::BundleFile { mode, bytes };
+                if file.is_link() {
+                    // Checked when the bundle was taken; checked again, as the bytes come from
+                    // the database: a link never leads out of the template's folder.
+                    let link = String::from_utf8_lossy(&file.bytes).into_owned();
+                    if lever_templates::bundle::check_link(&path, &link).is_ok() {
+                        make_link(&link, &target).await?;
+                    }
+                    continue;
+                }
+                tokio::fs::write(&target, &file.bytes).await?;
                 set_mode(&target, mode)?;
             }
             tokio::fs::write(&done, b"").await?;
@@ -152,12 +162,25 @@ fn size_of(dir: &Path) -> u64 {
     };
     entries
         .flatten()
-        .map(|e| match e.metadata() {
+        .map(|e| match std::fs::symlink_metadata(e.path()) {
             Ok(m) if m.is_dir() => size_of(&e.path()),
             Ok(m) => m.len(),
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(unix)]
+async fn make_link(link: &str, at: &Path) -> std::io::Result<()> {
+    match tokio::fs::symlink(link, at).await {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(not(unix))]
+async fn make_link(_link: &str, _at: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]

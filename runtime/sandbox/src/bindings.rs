@@ -40,5 +40,5 @@ pub(crate) mod adapter {
 pub(crate) use action::lever::host::{progress, secrets, state};
 pub(crate) use action::lever::plugin::types as wit;
 pub(crate) use action::lever::plugin::{
-    git_provider, infrastructure, notifier, observability, secrets_store,
+    git_provider, infrastructure, notifier, observability, secrets_store, software_catalog,
 };

@@ -146,6 +146,10 @@ impl Sandbox {
         )?;
         crate::bindings::notifier::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         crate::bindings::observability::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        crate::bindings::software_catalog::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
         spawn_epoch_ticker(&engine);
         Ok(Self {
             engine,

@@ -369,6 +369,7 @@ impl Sandbox {
                 "LEVER_WORKSPACE_EXECUTABLES",
                 crate::modes::executables(&workspace.dir),
             );
+            wasi.env("LEVER_WORKSPACE_LINKS", crate::modes::links(&workspace.dir));
             if let Some(template) = &workspace.template {
                 wasi.preopened_dir(template, "/template", FsPerms::ReadOnly)
                     .map_err(|e| preopen(e, template))?;
@@ -382,6 +383,7 @@ impl Sandbox {
                     "LEVER_TEMPLATE_EXECUTABLES",
                     crate::modes::executables(template),
                 );
+                wasi.env("LEVER_TEMPLATE_LINKS", crate::modes::links(template));
             }
         }
         let wasi = wasi.build();
@@ -445,6 +447,7 @@ impl Sandbox {
         }
         if let (true, Some(workspace)) = (grants.workspace, &call.workspace) {
             crate::modes::apply_marks(&workspace.dir);
+            crate::modes::apply_link_marks(&workspace.dir);
         }
         let denied_host = denied.lock().expect("denied lock").clone();
         let result = match outcome {

@@ -23,13 +23,44 @@ fn refuse(message: impl Into<String>) -> BundleError {
 /// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleFile {
-    /// Unix permission bits (0o644, 0o755…).
+    /// Unix permission bits (0o644, 0o755…), or [`LINK_MODE`] for a symbolic link.
     pub mode: u32,
-    /// Its bytes.
+    /// Its bytes; a link's target path.
     pub bytes: Vec<u8>,
 }
 
+/// The mode of a symbolic link, as git records one (`120000`): its bytes are its target.
+pub const LINK_MODE: u32 = 0o120_777;
+
+/// Checks a link's target: relative, and inside the bundle once resolved from the link's folder
+/// (`docs/README.md` → `../README.md` is fine, `/etc/passwd` or `../../x` at the root are not).
+pub fn check_link(path: &str, target: &str) -> Result<(), BundleError> {
+    if target.is_empty() || target.starts_with('/') || target.starts_with('\\') {
+        return Err(refuse(format!(
+            "`{path}` is a symbolic link to `{target}`; a link in a bundle must be relative"
+        )));
+    }
+    resolve(path, target).map(|_| ()).map_err(|_| {
+        refuse(format!(
+            "`{path}` is a symbolic link to `{target}`, which leaves the bundle"
+        ))
+    })
+}
+
 impl BundleFile {
+    /// A symbolic link to `target`.
+    pub fn link(target: &str) -> Self {
+        Self {
+            mode: LINK_MODE,
+            bytes: target.as_bytes().to_vec(),
+        }
+    }
+
+    /// Whether it is a symbolic link (then its bytes are the target).
+    pub fn is_link(&self) -> bool {
+        self.mode & 0o170_000 == 0o120_000
+    }
+
     /// The SHA-256 of its bytes, hex: the key it is stored under.
     pub fn digest(&self) -> String {
         hex::encode(Sha256::digest(&self.bytes))
@@ -309,6 +340,19 @@ impl Bundle {
         let mut builder = tar::Builder::new(Vec::new());
         for (path, file) in &self.files {
             let mut header = tar::Header::new_gnu();
+            if file.is_link() {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                header.set_mode(0o777);
+                builder
+                    .append_link(
+                        &mut header,
+                        path,
+                        String::from_utf8_lossy(&file.bytes).as_ref(),
+                    )
+                    .expect("writing to memory");
+                continue;
+            }
             header.set_size(file.bytes.len() as u64);
             header.set_mode(file.mode);
             header.set_entry_type(tar::EntryType::Regular);
@@ -321,8 +365,9 @@ impl Bundle {
     }
 }
 
-/// Adds the file or every file under the folder `target` (a bundle path) of `root`; symbolic
-/// links are followed only while they stay inside `root`.
+/// Adds the file or every file under the folder `target` (a bundle path) of `root`. The
+/// folder a fetch names is followed when it is a link inside `root`; a link inside that folder
+/// is kept as a link (as Backstage copies it), refused when it leads out of the bundle.
 fn add_path(
     root: &Path,
     target: &str,
@@ -362,7 +407,16 @@ fn add_path(
         } else {
             format!("{target}/{name}")
         };
-        add_path(root, &child, files)?;
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if is_link {
+            let link =
+                std::fs::read_link(entry.path()).map_err(|e| refuse(format!("{child}: {e}")))?;
+            let link = link.to_string_lossy().replace('\\', "/");
+            check_link(&child, &link)?;
+            files.insert(child, BundleFile::link(&link));
+        } else {
+            add_path(root, &child, files)?;
+        }
         if files.len() > MAX_BUNDLE_FILES {
             return Err(refuse(format!(
                 "the bundle would hold over {MAX_BUNDLE_FILES} files"
@@ -423,6 +477,23 @@ fn insert(
     Ok(())
 }
 
+/// Adds one archive entry that is a symbolic link, checked.
+fn insert_link(
+    files: &mut BTreeMap<String, BundleFile>,
+    name: &str,
+    target: &str,
+) -> Result<(), BundleError> {
+    let path = normalize(name)?;
+    check_link(&path, target)?;
+    if files.len() >= MAX_BUNDLE_FILES {
+        return Err(refuse(format!(
+            "the bundle holds over {MAX_BUNDLE_FILES} files"
+        )));
+    }
+    files.insert(path, BundleFile::link(target));
+    Ok(())
+}
+
 fn read_tar(reader: impl Read) -> Result<BTreeMap<String, BundleFile>, BundleError> {
     let mut archive = tar::Archive::new(reader);
     let mut files = BTreeMap::new();
@@ -441,9 +512,19 @@ fn read_tar(reader: impl Read) -> Result<BTreeMap<String, BundleFile>, BundleErr
         if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
             continue;
         }
+        if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|t| t.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            insert_link(&mut files, &name, &target)?;
+            continue;
+        }
         if !kind.is_file() {
             return Err(refuse(format!(
-                "`{name}` is a link or a special file; a bundle holds regular files only"
+                "`{name}` is a hard link or a special file; a bundle holds files and symbolic links only"
             )));
         }
         let mode = entry.header().mode().unwrap_or(0o644);
@@ -464,13 +545,17 @@ fn read_zip(bytes: &[u8]) -> Result<BTreeMap<String, BundleFile>, BundleError> {
         if file.is_dir() {
             continue;
         }
-        if file.is_symlink() {
-            return Err(refuse(format!(
-                "`{}` is a link; a bundle holds regular files only",
-                file.name()
-            )));
-        }
         let name = file.name().to_string();
+        if file.is_symlink() {
+            let mut target = String::new();
+            let mut file = file;
+            file.by_ref()
+                .take(4096)
+                .read_to_string(&mut target)
+                .map_err(|e| refuse(format!("cannot read the link `{name}`: {e}")))?;
+            insert_link(&mut files, &name, &target)?;
+            continue;
+        }
         let mode = file.unix_mode().unwrap_or(0o644);
         insert(&mut files, &mut total, &name, mode, file)?;
     }
@@ -582,5 +667,49 @@ mod tests {
         let error = Bundle::read(&tar, None).unwrap_err();
         assert!(error.0.contains("leaves the bundle"), "{error}");
         assert!(Bundle::read(b"not an archive at all", None).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_are_kept_as_links_inside_the_bundle_and_refused_out_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("skeleton/docs")).unwrap();
+        std::fs::write(root.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
+        std::os::unix::fs::symlink("../README.md", root.join("skeleton/docs/index.md")).unwrap();
+        std::fs::write(
+            root.join("template.yaml"),
+            "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\nspec:\n  steps:\n    - id: fetch\n      action: fetch:template\n      input: {url: ./skeleton}\n",
+        )
+        .unwrap();
+        let bundle = Bundle::from_dir(root, &root.join("template.yaml")).unwrap();
+        let link = &bundle.files["skeleton/docs/index.md"];
+        assert!(link.is_link());
+        assert_eq!(link.bytes, b"../README.md");
+        // Through a tar and back: the same bundle, the link still a link.
+        let again = Bundle::read(&bundle.to_tar(), None).unwrap();
+        assert_eq!(again, bundle);
+
+        // A link out of the bundle, or to an absolute path, is refused.
+        std::os::unix::fs::symlink("../../../etc", root.join("skeleton/docs/out")).unwrap();
+        let error = Bundle::from_dir(root, &root.join("template.yaml")).unwrap_err();
+        assert!(
+            error.0.contains("skeleton/docs/out") && error.0.contains("leaves the bundle"),
+            "{error}"
+        );
+        std::fs::remove_file(root.join("skeleton/docs/out")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("skeleton/passwd")).unwrap();
+        let error = Bundle::from_dir(root, &root.join("template.yaml")).unwrap_err();
+        assert!(error.0.contains("must be relative"), "{error}");
+
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_link(&mut header, "a/link", "../../x")
+            .unwrap();
+        let error = Bundle::read(&builder.into_inner().unwrap(), None).unwrap_err();
+        assert!(error.0.contains("leaves the bundle"), "{error}");
     }
 }

@@ -39,7 +39,9 @@ pub mod capabilities {
         path: "../../wit",
         additional_derives: [serde::Serialize, serde::Deserialize],
     });
-    pub use lever::plugin::{git_provider, infrastructure, notifier, observability, secrets_store};
+    pub use lever::plugin::{
+        git_provider, infrastructure, notifier, observability, secrets_store, software_catalog,
+    };
 }
 
 #[path = "../../rust/src/http.rs"]

@@ -36,6 +36,34 @@ pub struct TeamAccess {
     pub permission: String,
 }
 
+/// `git-provider.grant-user-access`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserAccess {
+    /// `owner/name`.
+    pub repository: String,
+    /// The user's login (GitHub) or username (GitLab).
+    pub user: String,
+    /// `pull`, `triage`, `push`, `maintain` or `admin`.
+    pub permission: String,
+}
+
+/// `software-catalog.register-location`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// The entity file's URL.
+    pub target: String,
+}
+
+/// `software-catalog.unregister-location`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationId {
+    /// The catalog's id of the location.
+    pub id: String,
+}
+
 /// `git-provider.download-files`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

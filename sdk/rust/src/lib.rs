@@ -41,7 +41,7 @@ pub mod bindings {
 /// the host links each to the adapter its binding names and records every call in the run log.
 pub mod capabilities {
     pub use crate::bindings::lever::plugin::{
-        git_provider, infrastructure, notifier, observability, secrets_store,
+        git_provider, infrastructure, notifier, observability, secrets_store, software_catalog,
     };
 }
 

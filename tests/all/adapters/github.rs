@@ -116,7 +116,7 @@ async fn github_describes_itself() {
     let (_fake, harness) = setup().await;
     let manifest = harness.manifest();
     assert_eq!(manifest.name, "github");
-    assert_eq!(manifest.version, "0.2.0");
+    assert_eq!(manifest.version, "0.3.0");
     assert_eq!(manifest.capabilities, vec!["git-provider".to_string()]);
     assert_eq!(manifest.grants.hosts, vec!["api.github.com".to_string()]);
     assert!(manifest.grants.secrets.is_empty());
@@ -428,6 +428,72 @@ async fn github_grants_team_access_across_pages_of_teams() {
     let e = failure(
         harness
             .call("git-provider", "grant-team-access", settings(&fake), bad)
+            .await,
+    );
+    assert_eq!(e.code(), "plugin-invalid-input");
+}
+
+#[tokio::test]
+async fn github_invites_a_user_as_a_collaborator_and_changes_their_permission() {
+    let (fake, harness) = setup().await;
+    create_repo(&fake, &harness, "payments").await;
+    let grant = |user: &str, permission: &str| json!({"repository": "acme/payments", "user": user, "permission": permission});
+    let out = harness
+        .call(
+            "git-provider",
+            "grant-user-access",
+            settings(&fake),
+            grant("bob", "triage"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, Value::Null);
+    assert_eq!(
+        fake.collaborator_permission("acme/payments", "bob")
+            .as_deref(),
+        Some("triage")
+    );
+    // Again with another permission: GitHub answers 204 and the permission is the new one.
+    harness
+        .call(
+            "git-provider",
+            "grant-user-access",
+            settings(&fake),
+            grant("bob", "admin"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.collaborator_permission("acme/payments", "bob")
+            .as_deref(),
+        Some("admin")
+    );
+    let puts = fake
+        .recorder
+        .matching("PUT /repos/acme/payments/collaborators/bob");
+    assert_eq!(puts.len(), 2);
+    assert_eq!(puts[1].json, json!({"permission": "admin"}));
+
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "grant-user-access",
+                settings(&fake),
+                grant("nobody", "pull"),
+            )
+            .await,
+    );
+    assert_eq!(e.code(), "plugin-not-found");
+    assert!(e.message().contains("nobody"), "{}", e.message());
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "grant-user-access",
+                settings(&fake),
+                grant("bob", "owner"),
+            )
             .await,
     );
     assert_eq!(e.code(), "plugin-invalid-input");

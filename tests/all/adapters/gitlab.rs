@@ -75,7 +75,7 @@ async fn gitlab_describes_itself() {
     let (_fake, harness) = setup().await;
     let manifest = harness.manifest();
     assert_eq!(manifest.name, "gitlab");
-    assert_eq!(manifest.version, "0.2.0");
+    assert_eq!(manifest.version, "0.3.0");
     assert_eq!(manifest.capabilities, vec!["git-provider".to_string()]);
     assert_eq!(manifest.grants.hosts, vec!["gitlab.com".to_string()]);
     assert!(manifest.grants.secrets.is_empty());
@@ -394,6 +394,59 @@ async fn gitlab_shares_a_project_with_a_group_found_across_pages() {
         .code(),
         "plugin-invalid-input"
     );
+}
+
+#[tokio::test]
+async fn gitlab_adds_a_user_as_a_project_member_and_changes_their_role() {
+    let (fake, harness) = setup().await;
+    create_project(&fake, &harness, "payments").await;
+    let grant = |user: &str, permission: &str| json!({"repository": "acme/payments", "user": user, "permission": permission});
+    let out = harness
+        .call(
+            "git-provider",
+            "grant-user-access",
+            settings(&fake),
+            grant("carol", "push"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, Value::Null);
+    assert_eq!(fake.member_level("acme/payments", "carol"), Some(30));
+    let lookup = fake.recorder.matching("GET /api/v4/users");
+    assert!(lookup[0].query.contains("username=carol"), "{lookup:?}");
+    let add = fake
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fpayments/members");
+    assert_eq!(add[0].json, json!({"user_id": 103, "access_level": 30}));
+    // A member already: GitLab answers 409 and the role is changed in place.
+    harness
+        .call(
+            "git-provider",
+            "grant-user-access",
+            settings(&fake),
+            grant("carol", "admin"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.member_level("acme/payments", "carol"), Some(40));
+    assert_eq!(
+        fake.recorder
+            .matching("PUT /api/v4/projects/acme%2Fpayments/members/103")
+            .len(),
+        1
+    );
+    let e = failure(
+        harness
+            .call(
+                "git-provider",
+                "grant-user-access",
+                settings(&fake),
+                grant("nobody", "pull"),
+            )
+            .await,
+    );
+    assert_eq!(e.code(), "plugin-not-found");
+    assert!(e.message().contains("nobody"), "{}", e.message());
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Each provider adapter against a local server speaking that provider's documented API.
 
+mod backstage_catalog;
 mod datadog;
 mod github;
 mod gitlab;

@@ -40,6 +40,8 @@ const TEAMS: &[(&str, &str)] = &[
     ("Platform Engineers", "platform-engineers"),
     ("Payments", "payments"),
 ];
+/// Users every fake knows (`PUT …/collaborators/{user}` answers 404 for anyone else).
+const USERS: &[&str] = &["alice", "bob", "carol"];
 /// Teams per page, whatever `per_page` asks: small, so pagination is exercised.
 const PAGE: usize = 2;
 /// A template repository every fake starts with, holding `README.md` on `main`.
@@ -83,6 +85,8 @@ struct Repo {
     files: BTreeMap<(String, String), Vec<u8>>,
     /// (branch, path) of the files with mode 100755.
     executables: std::collections::BTreeSet<(String, String)>,
+    /// (branch, path) of the symbolic links (mode 120000; the content is the target).
+    links: std::collections::BTreeSet<(String, String)>,
     /// Topics (`PUT /repos/{o}/{r}/topics`).
     topics: Vec<String>,
     /// Branches with a protection rule.
@@ -90,6 +94,8 @@ struct Repo {
     pulls: Vec<Pull>,
     /// Team slug → permission.
     teams: BTreeMap<String, String>,
+    /// User login → permission (an invitation, which the fake treats as accepted).
+    collaborators: BTreeMap<String, String>,
 }
 
 struct GitHub {
@@ -211,6 +217,60 @@ impl FakeGitHub {
             .teams
             .get(slug)
             .cloned()
+    }
+
+    /// The permission user `login` has (or is invited with) on `owner/name`.
+    pub fn collaborator_permission(&self, full_name: &str, login: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .get(full_name)?
+            .collaborators
+            .get(login)
+            .cloned()
+    }
+
+    /// Reads `…/{owner}/{repo}/blob/{branch}/{path}` from this fake's
+    /// repositories, as a Backstage catalog reads a registered location through its GitHub
+    /// integration.
+    pub fn blob_reader(&self) -> super::backstage_catalog::Reader {
+        let state = self.state.clone();
+        Arc::new(move |url: &str| {
+            let github = state.lock().unwrap();
+            // The fake's own web addresses (its `html_url`s) or github.com's.
+            let rest = url
+                .strip_prefix(&format!("{}/", github.base))
+                .or_else(|| url.strip_prefix("https://github.com/"))?;
+            let mut parts = rest.splitn(5, '/');
+            let (owner, repo, blob, branch, path) = (
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+                parts.next()?,
+            );
+            if blob != "blob" {
+                return None;
+            }
+            let bytes = github
+                .repos
+                .get(&format!("{owner}/{repo}"))?
+                .files
+                .get(&(branch.to_string(), path.to_string()))?;
+            String::from_utf8(bytes.clone()).ok()
+        })
+    }
+
+    /// The symbolic links on `branch` of `owner/name`: path → target.
+    pub fn links(&self, full_name: &str, branch: &str) -> BTreeMap<String, String> {
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .get(full_name)
+            .map(|r| r.links(branch))
+            .unwrap_or_default()
     }
 
     /// The content of `path` on `branch`.
@@ -440,10 +500,12 @@ impl GitHub {
             branches: BTreeMap::new(),
             files: BTreeMap::new(),
             executables: Default::default(),
+            links: Default::default(),
             topics: Vec::new(),
             protected: Default::default(),
             pulls: Vec::new(),
             teams: BTreeMap::new(),
+            collaborators: BTreeMap::new(),
         }
     }
 
@@ -528,6 +590,9 @@ impl GitHub {
             }
             ("PATCH", ["repos", o, r, "pulls", n]) => {
                 self.update_pull(&format!("{o}/{r}"), n, &body)
+            }
+            ("PUT", ["repos", o, r, "collaborators", user]) => {
+                self.add_collaborator(&format!("{o}/{r}"), user, &body)
             }
             ("GET", ["orgs", org, "teams"]) => self.list_teams(org, &q),
             ("PUT", ["orgs", org, "teams", slug, "repos", o, r]) => {
@@ -933,5 +998,33 @@ impl GitHub {
             .teams
             .insert(slug.to_string(), permission.to_string());
         Ok(no_content())
+    }
+
+    /// PUT /repos/{owner}/{repo}/collaborators/{username}: 201 with the invitation for a new
+    /// collaborator, 204 when the user already is one (the permission updated).
+    fn add_collaborator(&mut self, full_name: &str, user: &str, body: &Value) -> Answer {
+        check(body, &[], &[("permission", Kind::Str)])?;
+        let permission = body
+            .get("permission")
+            .and_then(Value::as_str)
+            .unwrap_or("push");
+        if !["pull", "triage", "push", "maintain", "admin"].contains(&permission) {
+            return Err(validation("Collaborator", "permission", "invalid", None));
+        }
+        if !USERS.contains(&user) {
+            return Err(not_found());
+        }
+        let repo = self.repo_mut(full_name)?;
+        let known = repo
+            .collaborators
+            .insert(user.to_string(), permission.to_string())
+            .is_some();
+        if known {
+            return Ok(no_content());
+        }
+        Ok(answer(
+            201,
+            json!({"id": repo.collaborators.len(), "invitee": {"login": user}, "permissions": permission, "repository": {"full_name": full_name}}),
+        ))
     }
 }

@@ -263,29 +263,27 @@ impl GitHub {
         }
         let repo = self.repos.get(full_name)?;
         let branch = repo.branches.iter().find(|(_, tip)| *tip == sha)?.0.clone();
-        let files: Vec<(String, Vec<u8>, bool)> = repo
+        let files: Vec<(String, Vec<u8>, &str)> = repo
             .files
             .iter()
             .filter(|((b, _), _)| *b == branch)
             .map(|((b, p), bytes)| {
-                (
-                    p.clone(),
-                    bytes.clone(),
-                    repo.executables.contains(&(b.clone(), p.clone())),
-                )
+                let key = (b.clone(), p.clone());
+                let mode = if repo.links.contains(&key) {
+                    "120000"
+                } else if repo.executables.contains(&key) {
+                    "100755"
+                } else {
+                    "100644"
+                };
+                (p.clone(), bytes.clone(), mode)
             })
             .collect();
         let mut entries = BTreeMap::new();
-        for (path, bytes, executable) in files {
+        for (path, bytes, mode) in files {
             let blob = digest("blob", &bytes);
             self.objects.blobs.insert(blob.clone(), bytes);
-            entries.insert(
-                path,
-                (
-                    if executable { "100755" } else { "100644" }.to_string(),
-                    blob,
-                ),
-            );
+            entries.insert(path, (mode.to_string(), blob));
         }
         let tree = self.store_tree(entries);
         let commit = CommitObject {
@@ -352,22 +350,24 @@ impl GitHub {
     /// Points `branch` at `commit` and makes its files the commit's tree.
     fn materialize(&mut self, full_name: &str, branch: &str, commit: &CommitObject, sha: &str) {
         let entries = self.objects.trees[&commit.tree].clone();
-        let blobs: Vec<(String, Vec<u8>, bool)> = entries
+        let blobs: Vec<(String, Vec<u8>, String)> = entries
             .iter()
-            .map(|(p, (mode, blob))| {
-                (
-                    p.clone(),
-                    self.objects.blobs[blob].clone(),
-                    mode == "100755",
-                )
-            })
+            .map(|(p, (mode, blob))| (p.clone(), self.objects.blobs[blob].clone(), mode.clone()))
             .collect();
         let repo = self.repos.get_mut(full_name).expect("checked");
         repo.files.retain(|(b, _), _| b != branch);
         repo.executables.retain(|(b, _)| b != branch);
-        for (path, bytes, executable) in blobs {
-            if executable {
-                repo.executables.insert((branch.to_string(), path.clone()));
+        repo.links.retain(|(b, _)| b != branch);
+        for (path, bytes, mode) in blobs {
+            let key = (branch.to_string(), path.clone());
+            match mode.as_str() {
+                "100755" => {
+                    repo.executables.insert(key);
+                }
+                "120000" => {
+                    repo.links.insert(key);
+                }
+                _ => {}
             }
             repo.files.insert((branch.to_string(), path), bytes);
         }
@@ -559,6 +559,18 @@ impl Repo {
                         self.executables.contains(&(b.clone(), p.clone())),
                     ),
                 )
+            })
+            .collect()
+    }
+
+    /// The symbolic links on `branch` (mode 120000): path → target.
+    pub(super) fn links(&self, branch: &str) -> BTreeMap<String, String> {
+        self.links
+            .iter()
+            .filter(|(b, _)| b == branch)
+            .filter_map(|key| {
+                let target = self.files.get(key)?;
+                Some((key.1.clone(), String::from_utf8_lossy(target).into_owned()))
             })
             .collect()
     }

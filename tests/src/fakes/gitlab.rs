@@ -36,6 +36,8 @@ const GROUPS: &[(u64, &str, &str, &str)] = &[
     (24, "Platform", "platform", "acme/platform"),
     (25, "Payments", "payments", "acme/payments"),
 ];
+/// Users every fake knows (id, username).
+const USERS: &[(u64, &str)] = &[(101, "alice"), (102, "bob"), (103, "carol")];
 /// Groups per page, whatever `per_page` asks: small, so pagination is exercised.
 const PAGE: usize = 2;
 /// A template project every fake starts with, holding `README.md` on `main`.
@@ -81,6 +83,8 @@ struct Project {
     merge_requests: Vec<MergeRequest>,
     /// Group id → access level.
     shares: BTreeMap<u64, u64>,
+    /// User id → access level.
+    members: BTreeMap<u64, u64>,
 }
 
 struct GitLab {
@@ -196,6 +200,19 @@ impl FakeGitLab {
             .projects
             .get(full_name)?
             .shares
+            .get(&id)
+            .copied()
+    }
+
+    /// The access level user `username` has on `group/project`.
+    pub fn member_level(&self, full_name: &str, username: &str) -> Option<u64> {
+        let id = USERS.iter().find(|(_, name)| *name == username)?.0;
+        self.state
+            .lock()
+            .unwrap()
+            .projects
+            .get(full_name)?
+            .members
             .get(&id)
             .copied()
     }
@@ -402,6 +419,7 @@ impl GitLab {
             protected: Default::default(),
             merge_requests: Vec::new(),
             shares: BTreeMap::new(),
+            members: BTreeMap::new(),
         }
     }
 
@@ -471,6 +489,30 @@ impl GitLab {
             }
             ("PUT", ["projects", id, "merge_requests", iid]) => {
                 self.update_merge_request(id, iid, &body)
+            }
+            ("GET", ["users"]) => Ok(answer(
+                200,
+                Value::Array(
+                    USERS
+                        .iter()
+                        .filter(|(_, name)| q.get("username").is_none_or(|u| u == name))
+                        .map(|(id, name)| json!({"id": id, "username": name, "name": name, "state": "active"}))
+                        .collect(),
+                ),
+            )),
+            ("POST", ["projects", id, "members"]) => self.add_member(id, &body),
+            ("PUT", ["projects", id, "members", user]) => {
+                let level = body["access_level"]
+                    .as_u64()
+                    .ok_or_else(|| answer(400, json!({"error": "access_level is missing"})))?;
+                let user: u64 = user.parse().unwrap_or(0);
+                let project = self.project_mut(id)?;
+                let slot = project
+                    .members
+                    .get_mut(&user)
+                    .ok_or_else(|| not_found("Member"))?;
+                *slot = level;
+                Ok(answer(200, json!({"id": user, "access_level": level})))
             }
             ("GET", ["groups"]) => Ok(Self::search_groups(&q)),
             ("POST", ["projects", id, "share"]) => self.share(id, &body),
@@ -966,5 +1008,31 @@ impl GitLab {
             201,
             json!({"id": group * 1000 + project.id, "project_id": project.id, "group_id": group, "group_access": level}),
         ))
+    }
+
+    /// POST /projects/{id}/members: 409 when the user already is a member.
+    fn add_member(&mut self, id: &str, body: &Value) -> Answer {
+        check(
+            body,
+            &[("user_id", Kind::Int), ("access_level", Kind::Int)],
+            &[("expires_at", Kind::Str)],
+        )?;
+        let level = body["access_level"].as_u64().unwrap();
+        if ![10, 20, 30, 40, 50].contains(&level) {
+            return Err(answer(
+                400,
+                json!({"error": "access_level does not have a valid value"}),
+            ));
+        }
+        let user = body["user_id"].as_u64().unwrap();
+        if !USERS.iter().any(|u| u.0 == user) {
+            return Err(not_found("User"));
+        }
+        let project = self.project_mut(id)?;
+        if project.members.contains_key(&user) {
+            return Err(message(409, "Member already exists"));
+        }
+        project.members.insert(user, level);
+        Ok(answer(201, json!({"id": user, "access_level": level})))
     }
 }

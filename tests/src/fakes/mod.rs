@@ -2,6 +2,7 @@
 //! tests: each records every request (to assert shapes against the provider's documentation)
 //! and can be told to fail the next matching requests (rate limits, 5xx, provider errors).
 
+pub mod backstage_catalog;
 pub mod datadog;
 pub mod github;
 pub mod gitlab;

@@ -497,7 +497,8 @@ pub(crate) struct BindingList {
 /// One capability.
 #[derive(ToSchema)]
 pub(crate) struct BindingView {
-    /// `git-provider`, `secrets-store`, `infrastructure`, `notifier`, `observability`.
+    /// `git-provider`, `secrets-store`, `infrastructure`, `notifier`, `observability`,
+    /// `software-catalog`.
     capability: String,
     functions: Vec<String>,
     /// The adapter or built-in (`builtin:postgres`), `null` when unbound.

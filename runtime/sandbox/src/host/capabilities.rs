@@ -10,7 +10,7 @@ use super::{CapabilityError, HostState};
 use crate::bindings::wit::Error;
 use crate::bindings::{
     git_provider as git, infrastructure as infra, notifier, observability as obs,
-    secrets_store as secrets,
+    secrets_store as secrets, software_catalog as catalog,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -32,6 +32,26 @@ struct TeamAccess {
     repository: String,
     team: String,
     permission: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserAccess {
+    repository: String,
+    user: String,
+    permission: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    target: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationId {
+    id: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,6 +128,7 @@ pub const CAPABILITIES: &[(&str, &[&str])] = &[
             "get-pull-request",
             "close-pull-request",
             "grant-team-access",
+            "grant-user-access",
             "get-repository",
             "commit-files",
             "configure-repository",
@@ -123,6 +144,10 @@ pub const CAPABILITIES: &[(&str, &[&str])] = &[
     (
         "observability",
         &["create-dashboard", "create-monitor", "delete"],
+    ),
+    (
+        "software-catalog",
+        &["register-location", "unregister-location"],
     ),
 ];
 
@@ -157,6 +182,7 @@ pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<()
         ("git-provider", "create-pull-request") => decode::<git::NewPullRequest>(input),
         ("git-provider", "get-pull-request" | "close-pull-request") => decode::<PullRef>(input),
         ("git-provider", "grant-team-access") => decode::<TeamAccess>(input),
+        ("git-provider", "grant-user-access") => decode::<UserAccess>(input),
         ("git-provider", "commit-files") => decode::<git::NewCommit>(input),
         ("git-provider", "configure-repository") => decode::<git::RepositorySettings>(input),
         ("git-provider", "download-files") => decode::<Url>(input),
@@ -169,6 +195,8 @@ pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<()
         ("observability", "create-dashboard") => decode::<NewDashboard>(input),
         ("observability", "create-monitor") => decode::<NewMonitor>(input),
         ("observability", "delete") => decode::<Deletion>(input),
+        ("software-catalog", "register-location") => decode::<Target>(input),
+        ("software-catalog", "unregister-location") => decode::<LocationId>(input),
         _ => Err(unknown(capability, function)),
     }
 }
@@ -184,9 +212,11 @@ pub fn check_output(capability: &str, function: &str, output: &Value) -> Result<
         }
         ("git-provider", "commit-files") => decode::<git::Commit>(output),
         ("git-provider", "download-files") => decode::<Vec<git::TreeFile>>(output),
-        ("git-provider", _) | ("secrets-store", "delete") | ("observability", "delete") => {
-            decode::<()>(output)
-        }
+        ("git-provider", _)
+        | ("secrets-store", "delete")
+        | ("observability", "delete")
+        | ("software-catalog", "unregister-location") => decode::<()>(output),
+        ("software-catalog", "register-location") => decode::<catalog::CatalogLocation>(output),
         ("secrets-store", "put" | "reference")
         | ("notifier", "send")
         | ("observability", "create-monitor") => decode::<String>(output),
@@ -226,6 +256,9 @@ pub fn inverse(
         }
         ("observability", "create-monitor") => {
             Some(("delete", json!({"kind": "monitor", "id": output})))
+        }
+        ("software-catalog", "register-location") => {
+            Some(("unregister-location", json!({"id": output["id"]})))
         }
         _ => None,
     }
@@ -335,6 +368,23 @@ impl git::Host for HostState {
             json!(TeamAccess {
                 repository,
                 team,
+                permission
+            }),
+        )
+        .await
+    }
+    async fn grant_user_access(
+        &mut self,
+        repository: String,
+        user: String,
+        permission: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        self.capability(
+            "git-provider",
+            "grant-user-access",
+            json!(UserAccess {
+                repository,
+                user,
                 permission
             }),
         )
@@ -500,5 +550,27 @@ impl obs::Host for HostState {
     async fn delete(&mut self, kind: String, id: String) -> wasmtime::Result<Result<(), Error>> {
         self.capability("observability", "delete", json!(Deletion { kind, id }))
             .await
+    }
+}
+
+impl catalog::Host for HostState {
+    async fn register_location(
+        &mut self,
+        target: String,
+    ) -> wasmtime::Result<Result<catalog::CatalogLocation, Error>> {
+        self.capability(
+            "software-catalog",
+            "register-location",
+            json!(Target { target }),
+        )
+        .await
+    }
+    async fn unregister_location(&mut self, id: String) -> wasmtime::Result<Result<(), Error>> {
+        self.capability(
+            "software-catalog",
+            "unregister-location",
+            json!(LocationId { id }),
+        )
+        .await
     }
 }
