@@ -679,3 +679,65 @@ async fn a_skeletons_symbolic_links_are_published_as_links() {
     // Nothing of the host's bookkeeping is published.
     assert!(!tree.contains_key(".lever-links"), "{:?}", tree.keys());
 }
+
+/// `publish:gitlab:merge-request` with `commitAction: delete` removes the repository's files at
+/// the workspace files' paths (under `targetPath`) on the new branch, and keeps the rest.
+#[tokio::test]
+async fn a_gitlab_merge_request_can_delete_files() {
+    let stage = Stage::start().await;
+    stage.gitlab.seed(
+        "acme/retiring",
+        &[
+            ("README.md", b"# retiring\n", false),
+            ("billing/old.txt", b"old\n", false),
+            ("billing/keep.txt", b"keep\n", false),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("retired")).unwrap();
+    std::fs::write(dir.path().join("retired/old.txt"), "any content\n").unwrap();
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: retire-files\nspec:\n  owner: payments\n  steps:\n    - id: fetch\n      action: fetch:plain\n      input: {url: ./retired}\n    - id: mr\n      action: publish:gitlab:merge-request\n      input:\n        repoUrl: gitlab.com?owner=acme&repo=retiring\n        title: Retire old billing files\n        branchName: retire-old\n        targetPath: billing\n        commitAction: delete\n",
+    )
+    .unwrap();
+    let bundle =
+        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))
+            .unwrap();
+    let response = stage
+        .server
+        .http
+        .post(format!("{}/api/v1/templates", stage.server.url))
+        .body(bundle.to_tar())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let run = stage.run("retire-files", json!({})).await.unwrap();
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let branch = stage.gitlab.tree("acme/retiring", "retire-old");
+    assert_eq!(
+        branch.keys().cloned().collect::<Vec<_>>(),
+        vec!["README.md".to_string(), "billing/keep.txt".to_string()]
+    );
+    assert!(
+        stage
+            .gitlab
+            .tree("acme/retiring", "main")
+            .contains_key("billing/old.txt")
+    );
+    let commit = stage
+        .gitlab
+        .recorder
+        .matching("POST /api/v4/projects/acme%2Fretiring/repository/commits");
+    assert_eq!(
+        commit[0].json["actions"],
+        json!([{"action": "delete", "file_path": "billing/old.txt"}])
+    );
+    assert!(
+        step(&run, "mr")["output"]["mergeRequestUrl"]
+            .as_str()
+            .is_some_and(|u| u.contains("merge_requests")),
+        "{run:#}"
+    );
+}

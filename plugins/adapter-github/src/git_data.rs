@@ -81,6 +81,21 @@ pub fn commit(api: &Api, request: &NewCommit) -> Result<Commit, Error> {
         };
         tree.push(json!({"path": file.path, "mode": mode, "type": "blob", "sha": sha_of(&blob.body, "blob")?}));
     }
+    for path in &request.deletions {
+        if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+            return Err(Error::InvalidInput(format!(
+                "file path `{path}` must be relative and stay in the repository"
+            )));
+        }
+        if base_tree.is_none() {
+            return Err(Error::InvalidInput(format!(
+                "cannot delete `{path}`: branch `{}` has no files yet",
+                request.branch
+            )));
+        }
+        // A tree entry with a null sha removes the path from the base tree.
+        tree.push(json!({"path": path, "mode": "100644", "type": "blob", "sha": null}));
+    }
     let mut tree_body = json!({"tree": tree});
     if let Some(base) = base_tree {
         tree_body["base_tree"] = json!(base);

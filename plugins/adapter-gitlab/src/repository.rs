@@ -97,6 +97,14 @@ pub fn commit(api: &Api, request: &NewCommit) -> Result<Commit, Error> {
             "encoding": "base64", "execute_filemode": file.executable,
         }));
     }
+    for path in &request.deletions {
+        if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+            return Err(Error::InvalidInput(format!(
+                "file path `{path}` must be relative and stay in the repository"
+            )));
+        }
+        actions.push(json!({"action": "delete", "file_path": path}));
+    }
     let mut body = json!({
         "branch": request.branch, "commit_message": request.message, "actions": actions,
         "author_name": request.author_name.clone().unwrap_or_else(|| "Scaffolder".into()),

@@ -80,6 +80,7 @@ pub fn publish(ctx: &Context, p: &NewPublication<'_>) -> Result<Published, Actio
         base: None,
         message: p.message.clone(),
         files: workspace::tree_files(&files, ""),
+        deletions: Vec::new(),
         author_name: p.author_name.clone(),
         author_email: p.author_email.clone(),
     })?;
@@ -133,6 +134,9 @@ pub struct NewChange<'a> {
     pub author_name: Option<String>,
     /// Author email.
     pub author_email: Option<String>,
+    /// Delete the repository's files at the workspace files' paths instead of writing them
+    /// (GitLab's `commitAction: delete`).
+    pub delete: bool,
 }
 
 /// The result of [`open_change`].
@@ -163,7 +167,19 @@ pub fn open_change(c: &NewChange<'_>) -> Result<Opened, ActionError> {
         branch: c.branch.clone(),
         base: Some(target_branch.clone()),
         message: c.message.clone().unwrap_or_else(|| c.title.clone()),
-        files: workspace::tree_files(&files, &prefix),
+        files: if c.delete {
+            Vec::new()
+        } else {
+            workspace::tree_files(&files, &prefix)
+        },
+        deletions: if c.delete {
+            workspace::tree_files(&files, &prefix)
+                .into_iter()
+                .map(|f| f.path)
+                .collect()
+        } else {
+            Vec::new()
+        },
         author_name: c.author_name.clone(),
         author_email: c.author_email.clone(),
     })?;

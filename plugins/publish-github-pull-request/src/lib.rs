@@ -96,6 +96,7 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
         message: input.commit_message,
         author_name: input.git_author_name,
         author_email: input.git_author_email,
+        delete: false,
     })?;
     Ok(Output {
         target_branch_name: opened.target_branch,

@@ -28,7 +28,8 @@ struct Input {
     /// Where they go in the repository.
     #[serde(default)]
     target_path: Option<String>,
-    /// `create` (default), `update` or `delete`; Lever commits the files as they are.
+    /// `create` (default), `update`, `auto` (each writes the files), or `delete` (removes the
+    /// repository's files at the workspace files' paths).
     #[serde(default)]
     commit_action: Option<String>,
 }
@@ -73,7 +74,7 @@ fn rollback(_ctx: &Context, input: Input, output: Output) -> Result<(), ActionEr
 
 #[action(
     name = "publish-gitlab-merge-request",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "Commits the workspace on a branch and opens a merge request (Backstage's publish:gitlab:merge-request)",
     workspace = true,
     plan = plan,
@@ -84,12 +85,16 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
     if input
         .commit_action
         .as_deref()
-        .is_some_and(|a| a == "delete")
+        .is_some_and(|a| !["create", "update", "delete", "auto"].contains(&a))
     {
-        return Err(ActionError::InvalidInput(
-            "commitAction `delete` is not supported yet: Lever commits the workspace's files (create or update)".into(),
-        ));
+        return Err(ActionError::InvalidInput(format!(
+            "commitAction must be create, update, delete or auto, not `{}`",
+            input.commit_action.unwrap_or_default()
+        )));
     }
+    // `create`, `update` and `auto` all write the files (the adapter creates or updates each
+    // as the branch has it); `delete` removes the files at their paths.
+    let delete = input.commit_action.as_deref() == Some("delete");
     let target_path = input.target_path.filter(|t| t != ".");
     let opened = publish::open_change(&NewChange {
         repo_url: &url,
@@ -102,6 +107,7 @@ fn run(_ctx: &Context, input: Input) -> Result<Output, ActionError> {
         message: Some(input.title),
         author_name: None,
         author_email: None,
+        delete,
     })?;
     Ok(Output {
         target_branch_name: opened.target_branch,

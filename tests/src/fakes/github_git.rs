@@ -178,6 +178,16 @@ impl GitHub {
                     ),
                 ));
             }
+            // `"sha": null` deletes the path from the base tree, as GitHub documents.
+            if item.get("sha").is_some_and(Value::is_null) && item.get("content").is_none() {
+                if entries.remove(path).is_none() {
+                    return Err(error(
+                        422,
+                        &format!("tree.path {path} does not exist in the base tree"),
+                    ));
+                }
+                continue;
+            }
             let sha = match (
                 item.get("sha").and_then(Value::as_str),
                 item.get("content").and_then(Value::as_str),
