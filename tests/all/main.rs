@@ -6,6 +6,7 @@ mod approval_timers;
 mod approvals;
 mod audit_anchor;
 mod cli;
+mod cluster;
 mod corpus;
 mod corpus_runs;
 mod demo;

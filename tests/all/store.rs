@@ -111,6 +111,10 @@ both_backends!(
 both_backends!(
     run_transitions_are_committed_and_guarded,
     |store: Store| async move {
+        let lease = lever_store::Lease {
+            node: "node-a".into(),
+            ms: 60_000,
+        };
         let new = NewRun {
             action: "debug-log".into(),
             action_version: "0.1.0".into(),
@@ -127,10 +131,10 @@ both_backends!(
         assert!(created);
         assert_eq!(run.status, RunStatus::Pending);
         assert_eq!(store.unfinished_runs().await.unwrap(), vec![run.id.clone()]);
-        let started = store.start_run(&run.id).await.unwrap();
+        let started = store.start_run(&run.id, &lease).await.unwrap();
         assert_eq!((started.status, started.attempt), (RunStatus::Running, 1));
         // A resumed run may start again: that counts a second attempt.
-        assert_eq!(store.start_run(&run.id).await.unwrap().attempt, 2);
+        assert_eq!(store.start_run(&run.id, &lease).await.unwrap().attempt, 2);
         store
             .finish_run(&run.id, Ok(&json!({"message": "hi"})))
             .await
@@ -144,12 +148,12 @@ both_backends!(
             Err(StoreError::StaleStatus { .. })
         ));
         assert!(matches!(
-            store.start_run(&run.id).await,
+            store.start_run(&run.id, &lease).await,
             Err(StoreError::StaleStatus { .. })
         ));
 
         let (failed, _) = store.create_run(&new).await.unwrap();
-        store.start_run(&failed.id).await.unwrap();
+        store.start_run(&failed.id, &lease).await.unwrap();
         store
             .finish_run(&failed.id, Err(&json!({"kind": "trap", "message": "boom"})))
             .await
@@ -299,3 +303,87 @@ async fn an_unsupported_url_says_what_is_supported() {
         "{error}"
     );
 }
+
+both_backends!(
+    a_run_is_held_by_one_node_at_a_time_until_its_lease_expires,
+    |store: Store| async move {
+        let new = NewRun {
+            action: "debug-log".into(),
+            action_version: "0.1.0".into(),
+            input: json!({"message": "hi"}),
+            requester: "tester".into(),
+            environment: "dev".into(),
+            template: None,
+            idempotency_key: None,
+            resubmitted_from: None,
+            steps: vec![],
+            approval: None,
+        };
+        let (run, _) = store.create_run(&new).await.unwrap();
+        let a = lever_store::Lease {
+            node: "node-a".into(),
+            ms: 300,
+        };
+        let b = lever_store::Lease {
+            node: "node-b".into(),
+            ms: 300,
+        };
+        let started = store.start_run(&run.id, &a).await.unwrap();
+        assert_eq!(started.lease_owner.as_deref(), Some("node-a"));
+        assert!(store.hold_lease(&run.id, &a).await.unwrap());
+        // While a's lease is valid, b cannot claim the run and it is nobody's orphan.
+        let refused = store.start_run(&run.id, &b).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("held by node node-a"),
+            "{refused}"
+        );
+        assert!(!store.hold_lease(&run.id, &b).await.unwrap());
+        assert!(store.orphaned_runs(60_000, 10).await.unwrap().is_empty());
+        // The heartbeat keeps it: past the first expiry, a still holds it.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(store.renew_leases(&a).await.unwrap(), 1);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(store.hold_lease(&run.id, &a).await.unwrap());
+        // a stops renewing (it died): the lease runs out, the run is an orphan, b takes it
+        // (resuming counts an attempt) and a's fence fails.
+        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+        assert!(!store.hold_lease(&run.id, &a).await.unwrap());
+        assert_eq!(
+            store.orphaned_runs(60_000, 10).await.unwrap(),
+            vec![run.id.clone()]
+        );
+        let taken = store.start_run(&run.id, &b).await.unwrap();
+        assert_eq!(taken.lease_owner.as_deref(), Some("node-b"));
+        assert_eq!(taken.attempt, 2);
+        assert!(!store.hold_lease(&run.id, &a).await.unwrap());
+        assert!(store.start_run(&run.id, &a).await.is_err());
+        // Released after its execution, the run is claimable by whoever picks it up next.
+        store.release_run(&run.id, "node-b").await.unwrap();
+        assert!(
+            store
+                .run(&run.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .lease_owner
+                .is_none()
+        );
+        // An unclaimed pending run is an orphan only after the grace.
+        let (queued, _) = store.create_run(&new).await.unwrap();
+        assert!(
+            !store
+                .orphaned_runs(60_000, 10)
+                .await
+                .unwrap()
+                .contains(&queued.id)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(
+            store
+                .orphaned_runs(10, 10)
+                .await
+                .unwrap()
+                .contains(&queued.id)
+        );
+    }
+);

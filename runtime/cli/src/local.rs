@@ -242,16 +242,36 @@ fn engine_options(
     struct Engine {
         guest_threads: Option<usize>,
         max_queued_runs: Option<usize>,
+        lease_ms: Option<u64>,
+        node_id: Option<String>,
     }
     let engine: Engine = config_section(
         config_text,
         "engine",
-        "use guest_threads (0 shares the API's threads) and max_queued_runs (at least 1), whole numbers",
+        "use guest_threads (0 shares the API's threads), max_queued_runs (at least 1), lease_ms (how long a dead node's runs wait, at least 100) as whole numbers, and node_id (this node's name in run leases)",
     )?
     .unwrap_or_default();
     if engine.max_queued_runs == Some(0) {
         anyhow::bail!("engine.max_queued_runs is at least 1");
     }
+    if engine.lease_ms.is_some_and(|ms| ms < 100) {
+        anyhow::bail!(
+            "engine.lease_ms is at least 100 (milliseconds a run's lease lasts unrenewed)"
+        );
+    }
+    if engine
+        .node_id
+        .as_ref()
+        .is_some_and(|n| n.trim().is_empty() || n.len() > 200)
+    {
+        anyhow::bail!("engine.node_id names this node: 1 to 200 characters");
+    }
+    let node_id = match (engine.node_id, serving) {
+        (Some(id), _) => id,
+        (None, true) => node_id(data_dir)?,
+        // A CLI sharing a server's data dir is another process: never the server's id.
+        (None, false) => format!("cli-{}", uuid::Uuid::new_v4()),
+    };
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     Ok(lever_runs::EngineOptions {
         guest_threads: match engine.guest_threads.unwrap_or(cores) {
@@ -262,7 +282,26 @@ fn engine_options(
             .max_queued_runs
             .unwrap_or(lever_runs::DEFAULT_MAX_QUEUED_RUNS),
         workspaces: Some(workspaces),
+        node_id,
+        lease: engine
+            .lease_ms
+            .map_or(lever_runs::DEFAULT_LEASE, std::time::Duration::from_millis),
     })
+}
+
+/// The server's node id: `<data dir>/node-id`, made on first start. Stable, so a server that
+/// restarts on the same data dir takes its own runs back at once, without waiting for their
+/// leases to expire.
+fn node_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && !text.trim().is_empty()
+    {
+        return Ok(text.trim().to_string());
+    }
+    let id = format!("node-{}", uuid::Uuid::new_v4());
+    std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }
 
 /// The `events:` section of lever.yaml: `notify` (PostgreSQL notifications between nodes,

@@ -16,6 +16,11 @@ pub struct EngineOptions {
     /// Where template runs get their workspaces; `None`: no workspaces (a plugin asking for
     /// one runs without it).
     pub workspaces: Option<crate::WorkspaceOptions>,
+    /// This node's id in the runs' leases: stable across restarts for a server (it takes its
+    /// own runs back at once), unique per process otherwise.
+    pub node_id: String,
+    /// How long a claim on a run lasts unrenewed: how long a dead node's runs wait.
+    pub lease: Duration,
 }
 
 impl Default for EngineOptions {
@@ -24,6 +29,8 @@ impl Default for EngineOptions {
             guest_threads: None,
             max_queued_runs: DEFAULT_MAX_QUEUED_RUNS,
             workspaces: None,
+            node_id: format!("local-{}", uuid::Uuid::new_v4()),
+            lease: crate::DEFAULT_LEASE,
         }
     }
 }

@@ -3,11 +3,13 @@
 //! before it can be observed. A run that waits (retry backoff) or is paused holds no worker.
 //! At start, runs a previous process left unfinished continue from the step in flight.
 
+mod cluster;
 mod dispatch;
 mod single;
 mod workflow;
 mod workspace;
 
+pub use cluster::DEFAULT_LEASE;
 pub use dispatch::{DEFAULT_MAX_QUEUED_RUNS, EngineOptions, RETRY_AFTER};
 pub use workspace::{DEFAULT_KEEP_FAILED, DEFAULT_WORKSPACE_BYTES, WorkspaceOptions};
 
@@ -150,6 +152,10 @@ pub struct Executor {
     max_queued_runs: usize,
     /// The template runs' workspaces, when the node has a data dir for them.
     workspaces: Option<workspace::Workspaces>,
+    /// This node's id and how long its claim on a run lasts unrenewed.
+    lease: lever_store::Lease,
+    /// The runs queued or executing here.
+    claims: cluster::Claims,
 }
 
 /// The default of [`Executor::set_run_log_limit`]: 8 MiB of messages per run.
@@ -186,6 +192,11 @@ impl Executor {
             depth: Default::default(),
             max_queued_runs: options.max_queued_runs.max(1),
             workspaces: options.workspaces.map(workspace::Workspaces::new),
+            lease: lever_store::Lease {
+                node: options.node_id.clone(),
+                ms: options.lease.as_millis() as i64,
+            },
+            claims: Default::default(),
         });
         if let Some(workspaces) = &executor.workspaces {
             workspaces.sweep().await;
@@ -211,6 +222,11 @@ impl Executor {
             }
         });
         spawn_waker(Arc::downgrade(&executor));
+        cluster::spawn_heartbeat(Arc::downgrade(&executor), options.lease);
+        // Only a server takes up other nodes' runs; a CLI executes what it submits.
+        if resume {
+            cluster::spawn_rescuer(Arc::downgrade(&executor), options.lease);
+        }
         let unfinished = if resume {
             store.unfinished_runs().await?
         } else {
@@ -231,6 +247,7 @@ impl Executor {
     }
 
     fn enqueue(&self, id: &str) {
+        self.claims.queued(id);
         self.depth.add();
         self.queue
             .send(id.to_string())
@@ -439,6 +456,10 @@ impl Executor {
     }
 
     async fn execute(&self, id: &str) {
+        if !self.claims.start(id) {
+            // Queued twice: the worker already executing it carries on.
+            return;
+        }
         // A panic in one run must not take the worker pool down, nor leave the run unreported.
         let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id))
             .catch_unwind()
@@ -446,6 +467,13 @@ impl Executor {
         match outcome {
             Ok(Ok(true)) => self.after_execution(id).await,
             Ok(Ok(false)) => {}
+            Ok(Err(StoreError::LeaseLost(_))) => {
+                // Another node took the run up (this node's lease ran out): it carries on from
+                // the step this node had not begun.
+                tracing::warn!(run = id, node = %self.lease.node, "lost the run's lease; another node has it");
+                self.claims.done(id);
+                return;
+            }
             Ok(Err(e)) => {
                 // The database refused a write; the run's committed state is intact, so pick
                 // it up again shortly rather than leave it until the next restart.
@@ -467,12 +495,26 @@ impl Executor {
                 self.after_execution(id).await;
             }
         }
+        // Ended, parked, paused or waiting for approval: whichever node picks it up next claims it.
+        if let Err(e) = self.store.release_run(id, &self.lease.node).await {
+            tracing::warn!(run = id, error = %e, "cannot release the run's lease; it expires");
+        }
+        self.claims.done(id);
         let _ = self.finished.send(id.to_string());
+    }
+
+    /// The fence before a step attempt: `LeaseLost` when another node has claimed the run.
+    pub(crate) async fn fence(&self, id: &str) -> Result<(), StoreError> {
+        if self.store.hold_lease(id, &self.lease).await? {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost(id.to_string()))
+        }
     }
 
     /// Executes run `id` if it is still to run; `Ok(false)` when another worker had it.
     async fn execute_inner(&self, id: &str) -> Result<bool, StoreError> {
-        let run = match self.store.start_run(id).await {
+        let run = match self.store.start_run(id, &self.lease).await {
             Ok(run) => run,
             Err(StoreError::StaleStatus { .. }) => return Ok(false),
             Err(e) => return Err(e),

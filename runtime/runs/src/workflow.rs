@@ -127,6 +127,9 @@ impl Executor {
             if matches!(row.status.as_str(), "succeeded" | "skipped") {
                 continue;
             }
+            // Before any step attempt: this node still holds the run (no other node has taken
+            // it up after this node's lease ran out).
+            self.fence(&run.id).await?;
             if row.status == "polling" {
                 let output = row.output.clone().unwrap_or(Value::Null);
                 match self
@@ -226,7 +229,10 @@ impl Executor {
                     &run.id,
                     &step.id,
                     &started,
-                    Some(("step-started", &json!({"attempt": attempt}))),
+                    Some((
+                        "step-started",
+                        &json!({"attempt": attempt, "node": self.lease.node}),
+                    )),
                 )
                 .await?;
             match self.invoke_step(&run, step, attempt, &input).await? {
@@ -274,7 +280,10 @@ impl Executor {
                             &run.id,
                             &step.id,
                             &done,
-                            Some(("step-succeeded", &json!({"attempt": attempt}))),
+                            Some((
+                                "step-succeeded",
+                                &json!({"attempt": attempt, "node": self.lease.node}),
+                            )),
                         )
                         .await?;
                     ctx["steps"][&step.id] = json!({"output": output});
@@ -293,7 +302,7 @@ impl Executor {
                             error: Some(&error),
                             ..Default::default()
                         };
-                        let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error});
+                        let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error, "node": self.lease.node});
                         self.store
                             .update_step(&run.id, &step.id, &waiting, Some(("retrying", &data)))
                             .await?;
@@ -577,17 +586,16 @@ impl Executor {
             workspaces.finish(run_id, failed).await;
         }
         self.store
-            .set_run_status(run_id, &[from], status, output, error)
-            .await?;
-        self.store
-            .append_event(
+            .set_run_status_with_event(
                 run_id,
+                &[from],
+                status,
+                output,
+                error,
                 "run-finished",
-                None,
                 &json!({"status": status.as_str()}),
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn rows(&self, run_id: &str) -> Result<HashMap<String, StepRecord>, StoreError> {
@@ -745,6 +753,7 @@ impl Executor {
                 .as_ref()
                 .map(|(a, _, _)| a.clone())
                 .unwrap_or_else(|_| step.action.clone());
+            self.fence(&run.id).await?;
             let started = StepUpdate {
                 status: "rolling-back",
                 output: row.output.as_ref(),

@@ -10,6 +10,7 @@ mod audit_anchor;
 mod clock;
 mod events;
 mod insights;
+mod leases;
 mod plugins;
 mod policies;
 mod ratings;
@@ -37,6 +38,7 @@ pub use insights::{
     DurationStats, FailedRun, FailureKind, RatingFact, RatingSummary, RunAggregates, RunScope,
     StageWaits, duration_bin, duration_bin_value,
 };
+pub use leases::Lease;
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;
@@ -92,6 +94,10 @@ pub enum StoreError {
         /// Parser message.
         error: String,
     },
+    /// This node's lease on a run ran out and another node claimed it: this node must stop
+    /// executing the run.
+    #[error("run {0} is now held by another node")]
+    LeaseLost(String),
     /// A file beside the database (the audit anchor) could not be written.
     #[error("{0}")]
     Io(String),

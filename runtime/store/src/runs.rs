@@ -160,6 +160,8 @@ pub struct RunRecord {
     pub approval_route: Option<String>,
     /// The policy version that decided.
     pub policy_version: Option<String>,
+    /// The node executing it (its lease), while one does.
+    pub lease_owner: Option<String>,
 }
 
 /// One stored log line.
@@ -174,7 +176,7 @@ pub struct LogRecord {
 
 const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
-                       approval_route, policy_version";
+                       approval_route, policy_version, lease_owner";
 
 fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
@@ -203,6 +205,7 @@ fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         cancel_requested: row.try_get::<i64, _>(16)? != 0,
         approval_route: row.try_get(17)?,
         policy_version: row.try_get(18)?,
+        lease_owner: row.try_get(19)?,
     })
 }
 
@@ -332,6 +335,52 @@ impl Store {
         Ok(())
     }
 
+    /// Like [`Store::set_run_status`], with the event that says so (`run-finished`) in the same
+    /// transaction: a stream that sees the final status has also seen the event, and a crash
+    /// between the two cannot lose it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_run_status_with_event(
+        &self,
+        id: &str,
+        from: &[RunStatus],
+        to: RunStatus,
+        output: Option<&serde_json::Value>,
+        error: Option<&serde_json::Value>,
+        kind: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let sql = format!(
+            "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN ({})",
+            allowed.join(", ")
+        );
+        let now = now_ms();
+        let mut tx = self.write_transaction().await?;
+        let changed = sqlx::query(&sql)
+            .bind(id)
+            .bind(to.as_str())
+            .bind(output.map(|o| o.to_string()))
+            .bind(error.map(|e| e.to_string()))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            drop(tx);
+            let expected = from
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Err(self.stale_status(id, expected).await);
+        }
+        crate::steps::insert_event(&mut tx, id, kind, None, data, now).await?;
+        self.announce_events(&mut tx, id).await?;
+        tx.commit().await?;
+        self.events_were_committed(id);
+        Ok(())
+    }
+
     /// One run.
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
@@ -378,32 +427,6 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT id FROM runs WHERE status IN ('pending', 'running', 'rolling-back') ORDER BY created_at, id")
             .fetch_all(&self.pool)
             .await?)
-    }
-
-    /// Moves a run to `running` and counts the attempt; fails if it is already finished.
-    pub async fn start_run(&self, id: &str) -> Result<RunRecord, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE runs SET status = CASE WHEN status = 'rolling-back' THEN status ELSE 'running' END, attempt = attempt + 1, updated_at = $2 \
-             WHERE id = $1 AND status IN ('pending', 'running', 'waiting', 'rolling-back')",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let run = self.run(id).await?.ok_or_else(|| StoreError::StaleStatus {
-            id: id.into(),
-            expected: "pending".into(),
-            actual: "missing".into(),
-        })?;
-        if changed == 0 {
-            return Err(StoreError::StaleStatus {
-                id: id.into(),
-                expected: "pending".into(),
-                actual: run.status.as_str().into(),
-            });
-        }
-        Ok(run)
     }
 
     /// Records the end of a `running` run, with its output or its error.

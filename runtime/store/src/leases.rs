@@ -1,0 +1,126 @@
+//! Run leases: how several nodes share one database without running a run twice. A node
+//! claims a run by writing its id and an expiry into the run's row (one guarded `UPDATE`, which
+//! PostgreSQL's row lock and SQLite's single writer make atomic); while it executes the run it
+//! renews the expiry (a heartbeat), and it checks the lease before every step attempt (the
+//! fence). When a node dies its leases expire, and another node finds the run among the
+//! orphans and claims it; the run resumes from the step in flight with the same idempotency
+//! key. Times are wall-clock milliseconds: leases are about real time, never the manual clock
+//! tests move.
+
+use crate::{RunRecord, Store, StoreError, now_ms};
+
+/// Who holds runs and for how long a claim or a renewal lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node's id (persisted in its data dir, so a restarted node takes its runs back at
+    /// once).
+    pub node: String,
+    /// How long a claim lasts without renewal, in ms: how long a dead node's runs wait.
+    pub ms: i64,
+}
+
+/// The statuses a worker executes: a lease covers a run only while it has one of them.
+const HELD: &str = "('pending', 'running', 'waiting', 'rolling-back')";
+
+impl Store {
+    /// Claims run `id` for `lease.node` and moves it to `running` (a rolling-back run stays
+    /// rolling back), counting the attempt. Refused (`StaleStatus`) when the run is finished,
+    /// paused or awaiting approval, or while another node's lease on it is valid.
+    pub async fn start_run(&self, id: &str, lease: &Lease) -> Result<RunRecord, StoreError> {
+        let now = now_ms();
+        let changed = sqlx::query(&format!(
+            "UPDATE runs SET status = CASE WHEN status = 'rolling-back' THEN status ELSE 'running' END, attempt = attempt + 1, updated_at = $2, \
+             lease_owner = $3, lease_expires_at = $4 \
+             WHERE id = $1 AND status IN {HELD} \
+             AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < $2)"
+        ))
+        .bind(id)
+        .bind(now)
+        .bind(&lease.node)
+        .bind(now + lease.ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let run = self.run(id).await?.ok_or_else(|| StoreError::StaleStatus {
+            id: id.into(),
+            expected: "pending".into(),
+            actual: "missing".into(),
+        })?;
+        if changed == 0 {
+            let actual = match (&run.lease_owner, run.status.is_final()) {
+                (Some(owner), false) if *owner != lease.node => {
+                    format!("{} and held by node {owner}", run.status.as_str())
+                }
+                _ => run.status.as_str().to_string(),
+            };
+            return Err(StoreError::StaleStatus {
+                id: id.into(),
+                expected: "pending".into(),
+                actual,
+            });
+        }
+        Ok(run)
+    }
+
+    /// The fence before a step attempt: whether `lease.node` still holds run `id` with a lease
+    /// that has not run out. `false` means another node has claimed the run or may claim it at
+    /// any moment: the caller must stop executing it. A read, not a write: the heartbeat does
+    /// the renewing, so a step costs no extra write transaction.
+    pub async fn hold_lease(&self, id: &str, lease: &Lease) -> Result<bool, StoreError> {
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT lease_expires_at FROM runs WHERE id = $1 AND lease_owner = $2 AND lease_expires_at >= $3",
+        )
+        .bind(id)
+        .bind(&lease.node)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.is_some())
+    }
+
+    /// The heartbeat: renews every lease `lease.node` holds on a run it is executing; answers
+    /// how many. (Expired ones are renewed too while no other node has claimed them: the run is
+    /// still this node's.)
+    pub async fn renew_leases(&self, lease: &Lease) -> Result<u64, StoreError> {
+        Ok(sqlx::query(&format!(
+            "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {HELD}"
+        ))
+        .bind(&lease.node)
+        .bind(now_ms() + lease.ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Gives run `id` up after an execution (ended, parked, paused or waiting for approval):
+    /// whichever node wakes or releases it next claims it.
+    pub async fn release_run(&self, id: &str, node: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(node)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs that a worker should execute and nobody does: a lease that has expired (its node
+    /// died or lost the database), or no lease and no change for `grace_ms` (queued on a node
+    /// that died before claiming it). Oldest first, at most `limit`.
+    pub async fn orphaned_runs(
+        &self,
+        grace_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = now_ms();
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM runs WHERE status IN ('pending', 'running', 'rolling-back') \
+             AND ((lease_owner IS NOT NULL AND lease_expires_at < $1) OR (lease_owner IS NULL AND updated_at < $2)) \
+             ORDER BY created_at, id LIMIT $3",
+        )
+        .bind(now)
+        .bind(now - grace_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
