@@ -82,6 +82,49 @@ async fn a_principal_over_its_concurrent_requests_gets_429_with_retry_after() {
     assert_eq!(status, 200);
 }
 
+/// A request over the principal's limit waits for a slot (`queue_wait_ms`) instead of being
+/// refused: a client's burst is served in turn.
+#[tokio::test]
+async fn a_request_over_the_limit_waits_for_a_slot_and_is_served() {
+    let server = Server::start_configured(
+        &config("  max_concurrent_per_principal: 2\n  queue_wait_ms: 10000\n"),
+        &[],
+    );
+    server.publish_ok(plugin("debug_log"), &[]).await;
+    let run = server.run("debug-log", json!({"message": "hi"})).await;
+    let id = run["id"].as_str().unwrap().to_string();
+    let admin = server.http.clone();
+    let polls: Vec<_> = (0..2)
+        .map(|_| {
+            let (admin, url, id) = (admin.clone(), server.url.clone(), id.clone());
+            tokio::spawn(async move {
+                admin
+                    .get(format!(
+                        "{url}/api/v1/runs/{id}/events?after=1000000000&wait=2"
+                    ))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let (status, body) = server.get_json("/api/v1/me").await;
+    assert_eq!(status, 200, "{body}");
+    // It was held until a long-poll (2 s, opened half a second before) answered.
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    for poll in polls {
+        assert_eq!(poll.await.unwrap(), 200);
+    }
+}
+
 async fn poll_at(client: &reqwest::Client, url: &str, id: &str) -> u16 {
     client
         .get(format!(

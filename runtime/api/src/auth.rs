@@ -22,7 +22,7 @@ pub(crate) async fn require_principal(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let principal = state.identity.authenticate(header.as_deref()).await?;
-    let Some(permit) = state.gate.enter(&principal.id) else {
+    let Some(permit) = state.gate.enter(&principal.id).await else {
         return Ok(state.gate.refusal(&principal.id));
     };
     request.extensions_mut().insert(principal);

@@ -6,7 +6,9 @@
 //! - a request — its body received, its answer ready — must take at most
 //!   [`HttpLimits::request_timeout_seconds`] (`408`, tower-http's timeout layer);
 //! - a principal has at most [`HttpLimits::max_concurrent_per_principal`] API requests in
-//!   flight ([`PrincipalGate`]; `429` with `Retry-After`);
+//!   flight ([`PrincipalGate`]); as many more wait up to [`HttpLimits::queue_wait_ms`] for a
+//!   slot (a burst of submissions is served in turn), and past that the answer is `429` with
+//!   `Retry-After`;
 //! - headers are bounded in size and count and must arrive within
 //!   [`HttpLimits::header_read_timeout_seconds`] (hyper's connection settings, applied by
 //!   `lever serve`; `431`, or the connection closed for a slow-loris client).
@@ -93,6 +95,9 @@ pub struct HttpLimits {
     pub max_headers: usize,
     /// Most `/api/v1` requests one principal may have in flight.
     pub max_concurrent_per_principal: usize,
+    /// How long a principal's request over that waits for a slot before its 429 (as many may
+    /// wait as may be in flight).
+    pub queue_wait_ms: u64,
 }
 
 impl Default for HttpLimits {
@@ -103,6 +108,7 @@ impl Default for HttpLimits {
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_concurrent_per_principal: 32,
+            queue_wait_ms: 1_000,
         }
     }
 }
@@ -123,34 +129,51 @@ impl HttpLimits {
 /// Bounds the requests each principal has in flight: one semaphore per principal id.
 pub struct PrincipalGate {
     limit: usize,
-    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    wait: Duration,
+    /// Per principal: the slots in flight, and the places to wait for one.
+    permits: Mutex<HashMap<String, (Arc<Semaphore>, Arc<Semaphore>)>>,
 }
 
 impl PrincipalGate {
-    /// At most `limit` requests in flight per principal.
-    pub fn new(limit: usize) -> Self {
+    /// At most `limit` requests in flight per principal, and as many waiting up to `wait`.
+    pub fn new(limit: usize, wait: Duration) -> Self {
         Self {
             limit: limit.max(1),
+            wait,
             permits: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A permit for one request of `principal`, held until its answer is ready; `None` when
-    /// it has `limit` in flight already (answer [`PrincipalGate::refusal`]).
-    pub fn enter(&self, principal: &str) -> Option<OwnedSemaphorePermit> {
-        let semaphore = {
+    /// A permit for one request of `principal`, held until its answer is ready: at once when
+    /// it has fewer than `limit` in flight, else after waiting (with at most `limit` others) up
+    /// to the gate's wait for one to finish; `None` past that (answer
+    /// [`PrincipalGate::refusal`]).
+    pub async fn enter(&self, principal: &str) -> Option<OwnedSemaphorePermit> {
+        let (slots, queue) = {
             let mut permits = self.permits.lock().expect("gate lock");
             // Forget principals with nothing in flight, so the map stays as small as the
             // set of active callers.
             if permits.len() > 1024 {
-                permits.retain(|_, s| s.available_permits() < self.limit);
+                permits.retain(|_, (s, _)| s.available_permits() < self.limit);
             }
             permits
                 .entry(principal.to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+                .or_insert_with(|| {
+                    (
+                        Arc::new(Semaphore::new(self.limit)),
+                        Arc::new(Semaphore::new(self.limit)),
+                    )
+                })
                 .clone()
         };
-        semaphore.try_acquire_owned().ok()
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        let _place = queue.try_acquire_owned().ok()?;
+        tokio::time::timeout(self.wait, slots.acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 
     /// The 429 answer for `principal`, with `Retry-After`.

@@ -342,7 +342,7 @@ fn http_limits(config_text: &str) -> anyhow::Result<lever_api::limits::HttpLimit
     Ok(config_section(
         config_text,
         "http",
-        "use request_timeout_seconds, header_read_timeout_seconds, max_header_bytes, max_headers and max_concurrent_per_principal",
+        "use request_timeout_seconds, header_read_timeout_seconds, max_header_bytes, max_headers, max_concurrent_per_principal and queue_wait_ms",
     )?
     .unwrap_or_default())
 }

@@ -83,6 +83,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         audit_anchor: Some(anchor),
         gate: Arc::new(lever_api::limits::PrincipalGate::new(
             local.http_limits.max_concurrent_per_principal,
+            std::time::Duration::from_millis(local.http_limits.queue_wait_ms),
         )),
     };
     // The web UI shares the port and the services; the demo sign-in list needs a loopback
