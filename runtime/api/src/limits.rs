@@ -131,8 +131,11 @@ pub struct PrincipalGate {
     limit: usize,
     wait: Duration,
     /// Per principal: the slots in flight, and the places to wait for one.
-    permits: Mutex<HashMap<String, (Arc<Semaphore>, Arc<Semaphore>)>>,
+    permits: Mutex<HashMap<String, Slots>>,
 }
+
+/// One principal's slots in flight and places to wait for one.
+type Slots = (Arc<Semaphore>, Arc<Semaphore>);
 
 impl PrincipalGate {
     /// At most `limit` requests in flight per principal, and as many waiting up to `wait`.
