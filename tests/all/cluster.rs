@@ -95,6 +95,20 @@ async fn stream(url: String, http: reqwest::Client, id: String) -> Vec<i64> {
         .collect()
 }
 
+/// Whether run `id` is in its second step on node `node` (a node may take another's queued
+/// run up, so where a run executes is read from its events).
+async fn in_second_step_on(server: &Server, id: &str, node: &str) -> bool {
+    let events = events(server, id).await;
+    let started = events
+        .iter()
+        .rev()
+        .find(|e| e["step_id"] == "s2" && e["kind"] == "step-started");
+    let ended = events
+        .iter()
+        .any(|e| e["step_id"] == "s2" && e["kind"] == "step-succeeded");
+    started.is_some_and(|e| e["data"]["node"] == node) && !ended
+}
+
 /// One step attempt as its events show it: the node, when it began and, unless the node died
 /// first, when it ended.
 #[derive(Debug)]
@@ -167,51 +181,63 @@ async fn three_nodes_share_the_runs_and_a_killed_node_loses_none() {
         User::of(&second, "alice").await,
         User::of(&third, "alice").await,
     ];
+    let first_node = std::fs::read_to_string(dirs[0].path().join("node-id")).unwrap();
     let mut runs: Vec<String> = Vec::new();
-    let mut followed = Vec::new();
-    let mut followed_ids = Vec::new();
+    let mut streams = Vec::new();
+    let mut killed_at: Option<i64> = None;
     for i in 0..300usize {
-        let node = i % 3;
-        let parameters = json!({"n": 1 + i % 4, "ms": 150 + 50 * (i % 3)});
-        let id = submit(&users[node], "mixed", parameters).await;
-        if node == 0 && i % 4 == 3 && followed.len() < 25 {
+        let followed = i % 12 == 3 && streams.len() < 25 && killed_at.is_none();
+        // Once the first node is dead, its share goes to the second.
+        let node = match (i % 3, killed_at) {
+            (0, Some(_)) => 1,
+            (n, _) => n,
+        };
+        // A followed run is long (four steps of 400 ms) and on the node that will die.
+        let ms = if followed { 400 } else { 150 + 50 * (i % 3) };
+        let id = submit(&users[node], "mixed", json!({"n": 1 + i % 4, "ms": ms})).await;
+        if followed {
             // Streamed from the third node, opened while the run is young.
-            followed_ids.push(id.clone());
             let (url, http, id) = (third.url.clone(), third.http.clone(), id.clone());
-            followed.push(tokio::spawn(async move {
-                (id.clone(), stream(url, http, id).await)
-            }));
+            streams.push((
+                id.clone(),
+                tokio::spawn(async move { (id.clone(), stream(url, http, id).await) }),
+            ));
         }
         runs.push(id);
+        // Kill the first node while it executes a followed run in its second step (so the run
+        // has history on the first node and more to do elsewhere), with submissions still
+        // arriving.
+        if killed_at.is_none()
+            && let Some((last, _)) = streams.last()
+        {
+            if in_second_step_on(&second, last, &first_node).await {
+                first.kill();
+                killed_at = Some(lever_store::now_ms());
+            }
+        }
     }
-    let streams = followed;
-
-    // Kill the first node while it executes a followed run (in its second step, so the run
-    // has history on the first node and more to do elsewhere).
+    // Not yet: wait for a followed run to be in its second step on the first node.
     let deadline = Instant::now() + Duration::from_secs(60);
-    'busy: loop {
-        for id in &followed_ids {
-            let (_, run) = second.get_json(&format!("/api/v1/runs/{id}")).await;
-            let steps = run["steps"].as_array().cloned().unwrap_or_default();
-            if steps
-                .iter()
-                .any(|s| s["id"] == "s2" && s["status"] == "running")
-            {
-                break 'busy;
+    while killed_at.is_none() {
+        for (id, _) in &streams {
+            if in_second_step_on(&second, id, &first_node).await {
+                first.kill();
+                killed_at = Some(lever_store::now_ms());
+                break;
             }
         }
         assert!(
             Instant::now() < deadline,
-            "the first node never ran anything"
+            "no followed run was caught in its second step"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    first.kill();
-    let killed_at = lever_store::now_ms();
+    let killed_at = killed_at.expect("killed");
+    let streams: Vec<_> = streams.into_iter().map(|(_, handle)| handle).collect();
 
     // The others take its runs up once its leases run out; it comes back later.
-    tokio::time::sleep(Duration::from_millis(3 * LEASE_MS)).await;
-    let restarted = node(&database, dirs[0].path(), None);
+    // (The killed node comes back once the others have finished everything, and finds
+    // nothing to do again: see the end.)
 
     let mut moved = Vec::new();
     for id in &runs {
@@ -284,5 +310,16 @@ async fn three_nodes_share_the_runs_and_a_killed_node_loses_none() {
             .count();
         assert_eq!(requests, 1, "stage {stage_id} asked {requests} times");
     }
-    drop(restarted);
+
+    // The killed node comes back on its data dir (the same node id): nothing runs again.
+    let before: usize = events(&second, &runs[0]).await.len();
+    let restarted = node(&database, dirs[0].path(), None);
+    tokio::time::sleep(Duration::from_millis(2 * LEASE_MS)).await;
+    for id in &moved {
+        let run = restarted.wait(id).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        let (_, succeeded) = spans(&events(&restarted, id).await);
+        assert!(succeeded.values().all(|n| *n == 1), "{id}: {succeeded:?}");
+    }
+    assert_eq!(events(&second, &runs[0]).await.len(), before);
 }

@@ -1,6 +1,6 @@
 //! The plugin registry: accepts components, content-addresses them by sha256, keeps
 //! `name@version` immutable, reads each manifest once through `describe`, and hands out
-//! ready-to-run [`Plugin`]s, compiled once per process.
+//! ready-to-run [`Plugin`]s, compiled when a run first resolves them (from the disk cache) and kept.
 
 mod reference;
 
@@ -121,10 +121,10 @@ impl Registry {
             })?;
         match outcome {
             PublishOutcome::Created => {
-                self.loaded.lock().expect("registry lock").insert(
-                    (record.name.clone(), record.version.clone()),
-                    Arc::new(plugin),
-                );
+                // Not kept loaded: a plugin takes memory only once a run resolves it (then
+                // from the compilation cache on disk), so a server publishing a folder of
+                // thirty plugins at start does not hold thirty compiled components.
+                drop(plugin);
                 tracing::info!(name = %record.name, version = %record.version, digest = %record.digest, "plugin published");
                 Ok((record, outcome))
             }

@@ -444,6 +444,11 @@ impl Executor {
             return;
         };
         if !run.status.is_final() {
+            // Parked, paused or waiting for approval: whichever node wakes or releases it
+            // next claims it. (A finished run needs no release: nothing claims it again.)
+            if let Err(e) = self.store.release_run(id, &self.lease.node).await {
+                tracing::warn!(run = id, error = %e, "cannot release the run's lease; it expires");
+            }
             return;
         }
         self.maskers.lock().expect("maskers lock").remove(id);
@@ -495,18 +500,21 @@ impl Executor {
                 self.after_execution(id).await;
             }
         }
-        // Ended, parked, paused or waiting for approval: whichever node picks it up next claims it.
-        if let Err(e) = self.store.release_run(id, &self.lease.node).await {
-            tracing::warn!(run = id, error = %e, "cannot release the run's lease; it expires");
-        }
         self.claims.done(id);
         let _ = self.finished.send(id.to_string());
     }
 
-    /// The fence before a step attempt: `LeaseLost` when another node has claimed the run.
-    pub(crate) async fn fence(&self, id: &str) -> Result<(), StoreError> {
-        if self.store.hold_lease(id, &self.lease).await? {
-            Ok(())
+    /// The fence before a step attempt: the run as stored now, or `LeaseLost` when this node
+    /// no longer holds it with a lease that has not run out (another node has claimed it, or
+    /// may at any moment). One read, which also gives the step boundary its cancel flag.
+    pub(crate) async fn fence(&self, id: &str) -> Result<RunRecord, StoreError> {
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| StoreError::LeaseLost(id.to_string()))?;
+        if self.lease.holds(&run) {
+            Ok(run)
         } else {
             Err(StoreError::LeaseLost(id.to_string()))
         }

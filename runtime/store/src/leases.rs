@@ -19,8 +19,19 @@ pub struct Lease {
     pub ms: i64,
 }
 
-/// The statuses a worker executes: a lease covers a run only while it has one of them.
+impl Lease {
+    /// Whether this node holds `run` (as read just now) with a lease that has not run out.
+    pub fn holds(&self, run: &RunRecord) -> bool {
+        run.lease_owner.as_deref() == Some(self.node.as_str())
+            && run.lease_expires_at.is_some_and(|at| at >= now_ms())
+    }
+}
+
+/// The statuses a worker may claim a run in.
 const HELD: &str = "('pending', 'running', 'waiting', 'rolling-back')";
+/// The statuses of a run a worker is executing: the heartbeat renews only those, so the lease
+/// of a run that parked without being released (its node died just then) runs out.
+const EXECUTING: &str = "('running', 'rolling-back')";
 
 impl Store {
     /// Claims run `id` for `lease.node` and moves it to `running` (a rolling-back run stays
@@ -67,15 +78,7 @@ impl Store {
     /// any moment: the caller must stop executing it. A read, not a write: the heartbeat does
     /// the renewing, so a step costs no extra write transaction.
     pub async fn hold_lease(&self, id: &str, lease: &Lease) -> Result<bool, StoreError> {
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT lease_expires_at FROM runs WHERE id = $1 AND lease_owner = $2 AND lease_expires_at >= $3",
-        )
-        .bind(id)
-        .bind(&lease.node)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(held.is_some())
+        Ok(self.run(id).await?.is_some_and(|run| lease.holds(&run)))
     }
 
     /// The heartbeat: renews every lease `lease.node` holds on a run it is executing; answers
@@ -83,7 +86,7 @@ impl Store {
     /// still this node's.)
     pub async fn renew_leases(&self, lease: &Lease) -> Result<u64, StoreError> {
         Ok(sqlx::query(&format!(
-            "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {HELD}"
+            "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {EXECUTING}"
         ))
         .bind(&lease.node)
         .bind(now_ms() + lease.ms)

@@ -162,6 +162,8 @@ pub struct RunRecord {
     pub policy_version: Option<String>,
     /// The node executing it (its lease), while one does.
     pub lease_owner: Option<String>,
+    /// When that lease runs out unrenewed (ms).
+    pub lease_expires_at: Option<i64>,
 }
 
 /// One stored log line.
@@ -176,7 +178,7 @@ pub struct LogRecord {
 
 const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
-                       approval_route, policy_version, lease_owner";
+                       approval_route, policy_version, lease_owner, lease_expires_at";
 
 fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
@@ -206,6 +208,7 @@ fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         approval_route: row.try_get(17)?,
         policy_version: row.try_get(18)?,
         lease_owner: row.try_get(19)?,
+        lease_expires_at: row.try_get(20)?,
     })
 }
 
