@@ -209,11 +209,10 @@ async fn three_nodes_share_the_runs_and_a_killed_node_loses_none() {
         // arriving.
         if killed_at.is_none()
             && let Some((last, _)) = streams.last()
+            && in_second_step_on(&second, last, &first_node).await
         {
-            if in_second_step_on(&second, last, &first_node).await {
-                first.kill();
-                killed_at = Some(lever_store::now_ms());
-            }
+            first.kill();
+            killed_at = Some(lever_store::now_ms());
         }
     }
     // Not yet: wait for a followed run to be in its second step on the first node.

@@ -245,17 +245,9 @@ impl Catalog {
         let filled = entry.form.with_defaults(parameters);
         let errors = entry.form.validate(&filled);
         let ctx = context(&filled, user);
-        let published: Vec<String> = {
-            let mut names: Vec<String> = self
-                .registry
-                .list()
-                .await?
-                .into_iter()
-                .map(|p| p.name)
-                .collect();
-            names.dedup();
-            names
-        };
+        // Every published name, read only when a step's action is missing (to name the closest
+        // ones): listing the registry parses every manifest, too slow for each preview.
+        let mut published: Option<Vec<String>> = None;
         let mut steps = Vec::new();
         let mut missing: Vec<MissingAction> = Vec::new();
         let mut cost = 0u64;
@@ -313,12 +305,24 @@ impl Catalog {
                 Err(_) => None,
             };
             let Some((record, plugin)) = resolved else {
+                if published.is_none() {
+                    let mut names: Vec<String> = self
+                        .registry
+                        .list()
+                        .await?
+                        .into_iter()
+                        .map(|p| p.name)
+                        .collect();
+                    names.dedup();
+                    published = Some(names);
+                }
+                let published = published.as_deref().unwrap_or_default();
                 let plugin_name = reference
                     .split('@')
                     .next()
                     .unwrap_or(&reference)
                     .to_string();
-                let mut near: Vec<String> = closest(&plugin_name, &published)
+                let mut near: Vec<String> = closest(&plugin_name, published)
                     .into_iter()
                     .map(str::to_string)
                     .collect();
