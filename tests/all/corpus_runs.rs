@@ -122,6 +122,26 @@ impl Stage {
         }
     }
 
+    /// Applies the template `template.yaml` of folder `dir` as a bundle with its folders.
+    async fn apply_dir(&self, dir: &std::path::Path) {
+        let bundle =
+            lever_templates::bundle::Bundle::from_dir(dir, &dir.join("template.yaml")).unwrap();
+        let response = self
+            .server
+            .http
+            .post(format!("{}/api/v1/templates", self.server.url))
+            .body(bundle.to_tar())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
     /// Runs `template` with `parameters` to its end, moving the manual clock past every
     /// durable wait. `Err` is the refusal of the submission (status, message).
     async fn run(&self, template: &str, parameters: Value) -> Result<Value, (u16, String)> {
@@ -491,23 +511,7 @@ async fn apply_publish_then_fail(stage: &Stage) {
         "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: publish-then-fail\nspec:\n  owner: payments\n  parameters:\n    - properties:\n        name: {type: string}\n  steps:\n    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values: {name: '${{ parameters.name }}'}\n    - id: publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n        access: acme/payments\n        collaborators:\n          - {user: bob, access: push}\n    - id: register\n      action: catalog:register\n      input:\n        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n    - id: boom\n      action: debug:fail\n      input:\n        timesToFail: 5\n",
     )
     .unwrap();
-    let bundle =
-        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))
-            .unwrap();
-    let response = stage
-        .server
-        .http
-        .post(format!("{}/api/v1/templates", stage.server.url))
-        .body(bundle.to_tar())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        201,
-        "{}",
-        response.text().await.unwrap()
-    );
+    stage.apply_dir(dir.path()).await;
 }
 
 /// The step `id` of a run.
@@ -653,18 +657,7 @@ async fn a_skeletons_symbolic_links_are_published_as_links() {
         "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: linked\nspec:\n  owner: payments\n  parameters:\n    - properties:\n        name: {type: string}\n  steps:\n    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values: {name: '${{ parameters.name }}'}\n    - id: publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n",
     )
     .unwrap();
-    let bundle =
-        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))
-            .unwrap();
-    let response = stage
-        .server
-        .http
-        .post(format!("{}/api/v1/templates", stage.server.url))
-        .body(bundle.to_tar())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
+    stage.apply_dir(dir.path()).await;
     let run = stage.run("linked", json!({"name": "links"})).await.unwrap();
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let tree = stage.github.tree("acme/links", "master");
@@ -701,18 +694,7 @@ async fn a_gitlab_merge_request_can_delete_files() {
         "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: retire-files\nspec:\n  owner: payments\n  steps:\n    - id: fetch\n      action: fetch:plain\n      input: {url: ./retired}\n    - id: mr\n      action: publish:gitlab:merge-request\n      input:\n        repoUrl: gitlab.com?owner=acme&repo=retiring\n        title: Retire old billing files\n        branchName: retire-old\n        targetPath: billing\n        commitAction: delete\n",
     )
     .unwrap();
-    let bundle =
-        lever_templates::bundle::Bundle::from_dir(dir.path(), &dir.path().join("template.yaml"))
-            .unwrap();
-    let response = stage
-        .server
-        .http
-        .post(format!("{}/api/v1/templates", stage.server.url))
-        .body(bundle.to_tar())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
+    stage.apply_dir(dir.path()).await;
     let run = stage.run("retire-files", json!({})).await.unwrap();
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let branch = stage.gitlab.tree("acme/retiring", "retire-old");

@@ -108,6 +108,22 @@ both_backends!(
     }
 );
 
+/// A pending run of `debug-log`, as the store tests create them.
+fn debug_log_run() -> NewRun {
+    NewRun {
+        action: "debug-log".into(),
+        action_version: "0.1.0".into(),
+        input: json!({"message": "hi"}),
+        requester: "tester".into(),
+        environment: "dev".into(),
+        template: None,
+        idempotency_key: None,
+        resubmitted_from: None,
+        steps: vec![],
+        approval: None,
+    }
+}
+
 both_backends!(
     run_transitions_are_committed_and_guarded,
     |store: Store| async move {
@@ -115,18 +131,7 @@ both_backends!(
             node: "node-a".into(),
             ms: 60_000,
         };
-        let new = NewRun {
-            action: "debug-log".into(),
-            action_version: "0.1.0".into(),
-            input: json!({"message": "hi"}),
-            requester: "tester".into(),
-            environment: "dev".into(),
-            template: None,
-            idempotency_key: None,
-            resubmitted_from: None,
-            steps: vec![],
-            approval: None,
-        };
+        let new = debug_log_run();
         let (run, created) = store.create_run(&new).await.unwrap();
         assert!(created);
         assert_eq!(run.status, RunStatus::Pending);
@@ -307,18 +312,7 @@ async fn an_unsupported_url_says_what_is_supported() {
 both_backends!(
     a_run_is_held_by_one_node_at_a_time_until_its_lease_expires,
     |store: Store| async move {
-        let new = NewRun {
-            action: "debug-log".into(),
-            action_version: "0.1.0".into(),
-            input: json!({"message": "hi"}),
-            requester: "tester".into(),
-            environment: "dev".into(),
-            template: None,
-            idempotency_key: None,
-            resubmitted_from: None,
-            steps: vec![],
-            approval: None,
-        };
+        let new = debug_log_run();
         let (run, _) = store.create_run(&new).await.unwrap();
         let a = lever_store::Lease {
             node: "node-a".into(),
