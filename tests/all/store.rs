@@ -324,24 +324,24 @@ both_backends!(
         };
         let started = store.start_run(&run.id, &a).await.unwrap();
         assert_eq!(started.lease_owner.as_deref(), Some("node-a"));
-        assert!(store.hold_lease(&run.id, &a).await.unwrap());
+        assert!(a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         // While a's lease is valid, b cannot claim the run and it is nobody's orphan.
         let refused = store.start_run(&run.id, &b).await.unwrap_err();
         assert!(
             refused.to_string().contains("held by node node-a"),
             "{refused}"
         );
-        assert!(!store.hold_lease(&run.id, &b).await.unwrap());
+        assert!(!b.holds(&store.run(&run.id).await.unwrap().unwrap()));
         assert!(store.orphaned_runs(60_000, 10).await.unwrap().is_empty());
         // The heartbeat keeps it: past the first expiry, a still holds it.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert_eq!(store.renew_leases(&a).await.unwrap(), 1);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert!(store.hold_lease(&run.id, &a).await.unwrap());
+        assert!(a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         // a stops renewing (it died): the lease runs out, the run is an orphan, b takes it
         // (resuming counts an attempt) and a's fence fails.
         tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-        assert!(!store.hold_lease(&run.id, &a).await.unwrap());
+        assert!(!a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         assert_eq!(
             store.orphaned_runs(60_000, 10).await.unwrap(),
             vec![run.id.clone()]
@@ -349,7 +349,7 @@ both_backends!(
         let taken = store.start_run(&run.id, &b).await.unwrap();
         assert_eq!(taken.lease_owner.as_deref(), Some("node-b"));
         assert_eq!(taken.attempt, 2);
-        assert!(!store.hold_lease(&run.id, &a).await.unwrap());
+        assert!(!a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         assert!(store.start_run(&run.id, &a).await.is_err());
         // Released after its execution, the run is claimable by whoever picks it up next.
         store.release_run(&run.id, "node-b").await.unwrap();

@@ -129,7 +129,7 @@ impl Executor {
             }
             // Before any step attempt: this node still holds the run (no other node has taken
             // it up after this node's lease ran out).
-            let mut current = self.fence(&run.id).await?;
+            let current = self.fence(&run.id).await?;
             if row.status == "polling" {
                 let output = row.output.clone().unwrap_or(Value::Null);
                 match self
@@ -145,10 +145,6 @@ impl Executor {
                         continue;
                     }
                 }
-            }
-            if row.status == "polling" {
-                // The poll took its time: look at the cancel flag as it is now.
-                current = self.fence(&run.id).await?;
             }
             if current.cancel_requested {
                 // A rejection at a step's gate cancels with its own reason.

@@ -2,7 +2,7 @@
 //! claims a run by writing its id and an expiry into the run's row (one guarded `UPDATE`, which
 //! PostgreSQL's row lock and SQLite's single writer make atomic); while it executes the run it
 //! renews the expiry (a heartbeat), and it checks the lease before every step attempt (the
-//! fence). When a node dies its leases expire, and another node finds the run among the
+//! fence, [`Lease::holds`]). When a node dies its leases expire, and another node finds the run among the
 //! orphans and claims it; the run resumes from the step in flight with the same idempotency
 //! key. Times are wall-clock milliseconds: leases are about real time, never the manual clock
 //! tests move.
@@ -73,17 +73,9 @@ impl Store {
         Ok(run)
     }
 
-    /// The fence before a step attempt: whether `lease.node` still holds run `id` with a lease
-    /// that has not run out. `false` means another node has claimed the run or may claim it at
-    /// any moment: the caller must stop executing it. A read, not a write: the heartbeat does
-    /// the renewing, so a step costs no extra write transaction.
-    pub async fn hold_lease(&self, id: &str, lease: &Lease) -> Result<bool, StoreError> {
-        Ok(self.run(id).await?.is_some_and(|run| lease.holds(&run)))
-    }
-
     /// The heartbeat: renews every lease `lease.node` holds on a run it is executing; answers
     /// how many. (Expired ones are renewed too while no other node has claimed them: the run is
-    /// still this node's.)
+    /// still this node's.) The fence before a step is [`Lease::holds`] on the run as read.
     pub async fn renew_leases(&self, lease: &Lease) -> Result<u64, StoreError> {
         Ok(sqlx::query(&format!(
             "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {EXECUTING}"
@@ -95,8 +87,8 @@ impl Store {
         .rows_affected())
     }
 
-    /// Gives run `id` up after an execution (ended, parked, paused or waiting for approval):
-    /// whichever node wakes or releases it next claims it.
+    /// Gives run `id` up after an execution that parked, paused or left it waiting for
+    /// approval: whichever node wakes or releases it next claims it.
     pub async fn release_run(&self, id: &str, node: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
             .bind(id)

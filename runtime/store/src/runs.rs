@@ -212,6 +212,41 @@ fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     })
 }
 
+/// The guarded status change of [`Store::set_run_status`], on the pool or in a transaction:
+/// how many rows changed (none when the run is in none of `from`).
+async fn status_update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    id: &str,
+    from: &[RunStatus],
+    to: RunStatus,
+    output: Option<&serde_json::Value>,
+    error: Option<&serde_json::Value>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let sql = format!(
+        "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN ({})",
+        allowed.join(", ")
+    );
+    Ok(sqlx::query(&sql)
+        .bind(id)
+        .bind(to.as_str())
+        .bind(output.map(|o| o.to_string()))
+        .bind(error.map(|e| e.to_string()))
+        .bind(now)
+        .execute(executor)
+        .await?
+        .rows_affected())
+}
+
+/// `from` as a stale-status error says it: `running or pending`.
+fn expected_of(from: &[RunStatus]) -> String {
+    from.iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 impl Store {
     /// Inserts a run (and its `pending` steps, its approval stages and its audit entry) in one
     /// transaction and returns it: `pending`, or `awaiting-approval` when a stage gates the
@@ -313,27 +348,9 @@ impl Store {
         output: Option<&serde_json::Value>,
         error: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
-        let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-        let sql = format!(
-            "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN ({})",
-            allowed.join(", ")
-        );
-        let changed = sqlx::query(&sql)
-            .bind(id)
-            .bind(to.as_str())
-            .bind(output.map(|o| o.to_string()))
-            .bind(error.map(|e| e.to_string()))
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let changed = status_update(&self.pool, id, from, to, output, error, now_ms()).await?;
         if changed == 0 {
-            let expected = from
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ");
-            return Err(self.stale_status(id, expected).await);
+            return Err(self.stale_status(id, expected_of(from)).await);
         }
         Ok(())
     }
@@ -352,30 +369,12 @@ impl Store {
         kind: &str,
         data: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-        let sql = format!(
-            "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN ({})",
-            allowed.join(", ")
-        );
         let now = now_ms();
         let mut tx = self.write_transaction().await?;
-        let changed = sqlx::query(&sql)
-            .bind(id)
-            .bind(to.as_str())
-            .bind(output.map(|o| o.to_string()))
-            .bind(error.map(|e| e.to_string()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let changed = status_update(&mut *tx, id, from, to, output, error, now).await?;
         if changed == 0 {
             drop(tx);
-            let expected = from
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ");
-            return Err(self.stale_status(id, expected).await);
+            return Err(self.stale_status(id, expected_of(from)).await);
         }
         crate::steps::insert_event(&mut tx, id, kind, None, data, now).await?;
         self.announce_events(&mut tx, id).await?;
