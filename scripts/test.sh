@@ -9,6 +9,11 @@ rustup target add wasm32-wasip2 >/dev/null
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 # The API is fuzzed from its OpenAPI document by schemathesis (PyPI).
 command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schemathesis
+# Plugin authors' tests build Python and JavaScript plugins with componentize-py (PyPI) and
+# componentize-js (npm), as the generated projects' READMEs install them.
+command -v componentize-py >/dev/null 2>&1 || python3 -m pip install --quiet componentize-py==0.25.1
+command -v componentize-js >/dev/null 2>&1 \
+  || npm install --global --silent @bytecodealliance/componentize-js@0.23.0
 # The web UI's tests drive Debian's Chromium over WebDriver (chromium-driver); the metrics
 # test is scraped by Debian's Prometheus.
 if { ! command -v chromedriver >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; } \

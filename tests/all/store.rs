@@ -57,6 +57,7 @@ fn record(version: &str, digest: &str) -> PluginRecord {
             ..Default::default()
         },
         published_at: 1,
+        signed_by: None,
     }
 }
 

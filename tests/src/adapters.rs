@@ -166,6 +166,7 @@ impl AdapterHarness {
             },
             log: self.log.clone(),
             workspace: None,
+            http: lever_sandbox::HttpPolicy::default(),
         };
         let output = sandbox()
             .invoke_adapter(

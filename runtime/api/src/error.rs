@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lever_catalog::CatalogError;
-use lever_registry::{PublishError, ResolveError};
+use lever_registry::{PublishError, ResolveError, SignatureError};
 use lever_runs::SubmitError;
 use lever_sandbox::{InvokeError, LoadError};
 use lever_store::StoreError;
@@ -122,6 +122,15 @@ impl From<PublishError> for ApiError {
             }
             PublishError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "version-exists", e.to_string())
+            }
+            PublishError::Signature(ref signature) => {
+                let code = match signature {
+                    SignatureError::Unsigned { .. } => "unsigned",
+                    SignatureError::Untrusted { .. } => "untrusted-signature",
+                    SignatureError::Tampered { .. } => "bad-signature",
+                    SignatureError::Malformed(_) => "malformed-signature",
+                };
+                ApiError::bad_request(code, e.to_string())
             }
             PublishError::Store(s) => s.into(),
         }

@@ -47,6 +47,7 @@ async fn render(sandbox: &Sandbox, base: &Call) -> anyhow::Result<(usize, Durati
         context: base.context.clone(),
         services: base.services.clone(),
         log: base.log.clone(),
+        http: lever_sandbox::HttpPolicy::default(),
         workspace: Some(Workspace {
             dir: work.path().to_path_buf(),
             template: Some(repo),

@@ -110,6 +110,7 @@ fn call(state: &Arc<MemoryState>) -> Call {
         },
         log: LogBook::new(64 * 1024),
         workspace: None,
+        http: lever_sandbox::HttpPolicy::default(),
     }
 }
 

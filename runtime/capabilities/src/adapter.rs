@@ -88,6 +88,7 @@ pub(crate) async fn call(
         },
         log: scope.log.clone(),
         workspace: None,
+        http: lever_sandbox::HttpPolicy::default(),
     };
     let grants = grants(binding, &manifest.grants);
     capabilities

@@ -373,6 +373,7 @@ impl Catalog {
                     },
                     log: LogBook::new(16 * 1024),
                     workspace: None,
+                    http: lever_sandbox::HttpPolicy::default(),
                 };
                 match self
                     .registry

@@ -67,7 +67,10 @@ impl Location {
             state_quota: state_quota(&config_text)?,
             ..Default::default()
         })?;
-        let registry = Arc::new(Registry::new(Arc::new(sandbox), store.clone()));
+        let registry = Arc::new(
+            Registry::new(Arc::new(sandbox), store.clone())
+                .with_signatures(signature_policy(&config_text)?),
+        );
         let key = lever_secrets::load_key(&data_dir)?;
         let secrets = Arc::new(SealedSecrets::new(store.clone(), &key));
         let sealed = secrets.seal_plaintext().await?;
@@ -186,6 +189,47 @@ fn config_section<T: serde::de::DeserializeOwned>(
             .map(Some)
             .with_context(|| format!("the config's `{key}:` section is not valid: {hint}")),
     }
+}
+
+/// The `plugins:` section of lever.yaml: `trusted_keys` (each a `name` and a public `key` as
+/// `lever plugin keygen` writes it) and `require_signatures` (refuse unsigned components and
+/// those signed by other keys; default false).
+fn signature_policy(config_text: &str) -> anyhow::Result<lever_registry::SignaturePolicy> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Key {
+        name: String,
+        key: String,
+    }
+    #[derive(Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Plugins {
+        #[serde(default)]
+        trusted_keys: Vec<Key>,
+        #[serde(default)]
+        require_signatures: bool,
+    }
+    let section: Plugins = config_section(
+        config_text,
+        "plugins",
+        "use trusted_keys (a list of {name, key: lever-ed25519:...}) and require_signatures (true or false)",
+    )?
+    .unwrap_or_default();
+    let mut trusted = Vec::new();
+    for k in section.trusted_keys {
+        let key = lever_registry::signature::decode_public(&k.key)
+            .with_context(|| format!("plugins.trusted_keys `{}`", k.name))?;
+        trusted.push(lever_registry::TrustedKey { name: k.name, key });
+    }
+    if section.require_signatures && trusted.is_empty() {
+        anyhow::bail!(
+            "plugins.require_signatures is true but plugins.trusted_keys is empty: no component could be published; add the public key `lever plugin keygen` wrote"
+        );
+    }
+    Ok(lever_registry::SignaturePolicy {
+        trusted,
+        required: section.require_signatures,
+    })
 }
 
 /// `run_logs.max_bytes_per_run` in lever.yaml: the most log a run stores (default 8 MiB).

@@ -3,6 +3,7 @@
 //! ready-to-run [`Plugin`]s, compiled when a run first resolves them (from the disk cache) and kept.
 
 mod reference;
+pub mod signature;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,8 @@ use lever_sandbox::{Grants, Limits, LoadError, Plugin, Sandbox};
 use lever_store::{PluginRecord, PublishOutcome, Store, StoreError, now_ms};
 use sha2::{Digest, Sha256};
 
-pub use reference::{PluginRef, ReferenceError, closest};
+pub use reference::{PluginRef, ReferenceError, check_name, closest};
+pub use signature::{SignatureError, SignaturePolicy, TrustedKey};
 
 /// Why a publish was refused.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum PublishError {
     /// Storage failure.
     #[error(transparent)]
     Store(StoreError),
+    /// The signature is missing, untrusted or does not verify.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
 }
 
 /// Why a plugin could not be resolved.
@@ -61,6 +66,7 @@ pub struct Registry {
     sandbox: Arc<Sandbox>,
     store: Store,
     loaded: Mutex<HashMap<(String, String), Arc<Plugin>>>,
+    signatures: SignaturePolicy,
 }
 
 impl Registry {
@@ -70,7 +76,14 @@ impl Registry {
             sandbox,
             store,
             loaded: Mutex::new(HashMap::new()),
+            signatures: SignaturePolicy::default(),
         }
+    }
+
+    /// The same registry checking signatures at publish with `policy`.
+    pub fn with_signatures(mut self, policy: SignaturePolicy) -> Self {
+        self.signatures = policy;
+        self
     }
 
     /// The sandbox plugins run in.
@@ -85,6 +98,7 @@ impl Registry {
         options: PublishOptions,
     ) -> Result<(PluginRecord, PublishOutcome), PublishError> {
         let digest = hex::encode(Sha256::digest(&bytes));
+        let signed_by = self.signatures.check(&bytes)?;
         let sandbox = self.sandbox.clone();
         let bytes = Arc::new(bytes);
         let compile_bytes = bytes.clone();
@@ -109,6 +123,7 @@ impl Registry {
             limits: options.limits,
             grants: grants.clone(),
             published_at: now_ms(),
+            signed_by,
         };
         let plugin = Plugin::new(compiled, manifest, options.limits, grants)?;
         let outcome = self

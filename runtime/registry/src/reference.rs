@@ -44,7 +44,7 @@ impl std::fmt::Display for PluginRef {
 }
 
 /// A name is 1 to 64 characters of lowercase letters, digits and dashes, starting with a letter.
-pub(crate) fn check_name(name: &str) -> Result<(), ReferenceError> {
+pub fn check_name(name: &str) -> Result<(), ReferenceError> {
     let ok = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

@@ -5,6 +5,7 @@
 
 mod cluster;
 mod dispatch;
+mod replay;
 mod single;
 mod workflow;
 mod workspace;

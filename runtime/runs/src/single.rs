@@ -1,7 +1,7 @@
 //! Single-action runs: one invocation, its log, its result.
 
 use lever_registry::PluginRef;
-use lever_sandbox::{Call, CallContext, LogBook};
+use lever_sandbox::{Call, CallContext, HttpPolicy, LogBook};
 use lever_store::{RunRecord, StoreError};
 use serde_json::json;
 
@@ -27,11 +27,16 @@ impl Executor {
                     requester: run.requester.clone(),
                     environment: run.environment.clone(),
                 };
+                let recording = crate::replay::recording();
                 let call = Call {
                     services: self.services(&context, &log, &run.input),
                     context,
                     log: log.clone(),
                     workspace: None,
+                    http: HttpPolicy {
+                        record: Some(recording.clone()),
+                        answers: None,
+                    },
                 };
                 let started = std::time::Instant::now();
                 let result = self
@@ -45,6 +50,7 @@ impl Executor {
                     started.elapsed().as_secs_f64(),
                 );
                 self.store_log(&run.id, &log).await?;
+                crate::replay::keep(&self.store, &run, "main", 1, &recording).await?;
                 // Output and error masked: the plugin may have echoed a secret it revealed.
                 result.map(|output| masker.mask_json(&output)).map_err(|e| {
                     masker.mask_json(&json!({"kind": e.code(), "message": e.to_string()}))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lever_catalog::Entry;
 use lever_registry::PluginRef;
-use lever_sandbox::{Call, CallContext, InvokeError, LogBook};
+use lever_sandbox::{Call, CallContext, HttpPolicy, InvokeError, LogBook};
 use lever_store::{GateState, RunRecord, RunStatus, StepRecord, StepUpdate, StoreError};
 use lever_templates::{OnFailure, Retry, Step, plugin_reference};
 use serde_json::{Value, json};
@@ -946,11 +946,16 @@ impl Executor {
             _ => None,
         };
         let lent = workspace.is_some();
+        let recording = crate::replay::recording();
         let call = Call {
             services: self.services(&context, &log, input),
             context,
             log: log.clone(),
             workspace,
+            http: HttpPolicy {
+                record: Some(recording.clone()),
+                answers: None,
+            },
         };
         let sandbox = self.registry.sandbox();
         let invocation = async {
@@ -972,6 +977,7 @@ impl Executor {
             started.elapsed().as_secs_f64(),
         );
         self.record_log(run, step_id, &log).await?;
+        crate::replay::keep(&self.store, run, step_id, call.context.attempt, &recording).await?;
         // A step that filled the workspace past its quota fails, whatever it answered.
         if lent
             && let Some(workspaces) = &self.workspaces

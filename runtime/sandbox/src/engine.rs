@@ -61,12 +61,15 @@ impl PluginKind {
     }
 }
 
+#[derive(Clone)]
 pub(crate) enum Pre {
     Action(action::ActionPre<HostState>),
     Adapter(adapter::AdapterPre<HostState>),
 }
 
-/// A component compiled and linked once, ready to be instantiated per invocation.
+/// A component compiled and linked once, ready to be instantiated per invocation. Clones share
+/// the compiled code.
+#[derive(Clone)]
 pub struct Compiled {
     pub(crate) kind: PluginKind,
     pub(crate) pre: Pre,

@@ -112,6 +112,14 @@ pub enum InvokeError {
         /// The host it tried.
         host: String,
     },
+    /// Replaying recorded HTTP, the guest sent a request no recorded exchange answers.
+    #[error(
+        "the plugin sent `{request}`, which no recorded exchange answers: record its answer in the fixtures (`http:`) or fix the request"
+    )]
+    UnrecordedRequest {
+        /// `METHOD URL` of the request.
+        request: String,
+    },
     /// The output is not JSON.
     #[error("the plugin returned output that is not valid JSON: {error}")]
     OutputNotJson {
@@ -161,6 +169,7 @@ impl InvokeError {
             InvokeError::StackOverflow { .. } => "stack-overflow",
             InvokeError::Trap { .. } => "trap",
             InvokeError::HostNotGranted { .. } => "host-not-granted",
+            InvokeError::UnrecordedRequest { .. } => "unrecorded-request",
             InvokeError::OutputNotJson { .. } => "output-not-json",
             InvokeError::OutputSchema { .. } => "output-schema",
             InvokeError::OutputTooLarge { .. } => "output-too-large",

@@ -12,6 +12,7 @@ use wasmtime_wasi_http::WasiHttpCtx;
 use crate::bindings::wit;
 use crate::engine::{Compiled, PluginKind, Pre, Sandbox};
 use crate::error::{InvokeError, LoadError, PluginErrorKind};
+use crate::exchanges::HttpPolicy;
 use crate::grants::Grants;
 use crate::host::http::OutboundHttp;
 use crate::host::{
@@ -127,6 +128,8 @@ pub struct Call {
     pub log: LogBook,
     /// The run's directories, lent to a plugin granted `workspace`.
     pub workspace: Option<Workspace>,
+    /// Outbound HTTP recorded, answered from recordings, or neither.
+    pub http: HttpPolicy,
 }
 
 /// The directories a template run lends its steps: the only file system a plugin sees, and
@@ -179,6 +182,7 @@ impl Sandbox {
             },
             log: LogBook::new(16 * 1024),
             workspace: None,
+            http: HttpPolicy::default(),
         };
         match self
             .execute(
@@ -347,6 +351,7 @@ impl Sandbox {
         let pipe_cap = (limits.max_log_bytes as usize).max(1024);
         let (stdout, stderr) = (BoundedPipe::new(pipe_cap), BoundedPipe::new(pipe_cap));
         let denied = Arc::new(Mutex::new(None::<String>));
+        let unrecorded = Arc::new(Mutex::new(None::<String>));
         // Deny by default: no preopened directories, no environment, no arguments, no sockets.
         let mut wasi = WasiCtx::builder();
         wasi.stdout(stdout.clone())
@@ -395,6 +400,8 @@ impl Sandbox {
                 log: call.log.clone(),
                 denied: denied.clone(),
                 deadline,
+                policy: call.http.clone(),
+                unrecorded: unrecorded.clone(),
             },
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
@@ -450,15 +457,17 @@ impl Sandbox {
             crate::modes::apply_link_marks(&workspace.dir);
         }
         let denied_host = denied.lock().expect("denied lock").clone();
+        let unrecorded = unrecorded.lock().expect("unrecorded lock").clone();
         let result = match outcome {
             Err(_elapsed) => Err(InvokeError::DeadlinePassed {
                 timeout_ms: limits.timeout_ms,
             }),
             Ok(Err(Failure::Instantiate(e))) => Err(classify(e, limits, true)),
             Ok(Err(Failure::Call(e))) => Err(classify(e, limits, false)),
-            Ok(Ok(Err(guest))) => Err(match denied_host {
-                Some(host) => InvokeError::HostNotGranted { host },
-                None => guest_error(guest),
+            Ok(Ok(Err(guest))) => Err(match (denied_host, unrecorded) {
+                (Some(host), _) => InvokeError::HostNotGranted { host },
+                (None, Some(request)) => InvokeError::UnrecordedRequest { request },
+                (None, None) => guest_error(guest),
             }),
             Ok(Ok(Ok(done))) => Ok(done),
         };

@@ -10,6 +10,7 @@
 mod bindings;
 mod engine;
 mod error;
+mod exchanges;
 mod grants;
 mod host;
 mod invoke;
@@ -22,6 +23,9 @@ mod output;
 
 pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};
 pub use error::{EngineError, InvokeError, LoadError, PluginErrorKind};
+pub use exchanges::{
+    HttpAnswers, HttpExchange, HttpPolicy, HttpRecording, RecordedRequest, RecordedResponse,
+};
 pub use grants::Grants;
 pub use host::capabilities::{
     CAPABILITIES, check_input as check_capability_input, check_output as check_capability_output,

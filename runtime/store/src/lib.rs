@@ -17,6 +17,7 @@ mod ratings;
 mod runs;
 mod sessions;
 mod state;
+mod step_http;
 mod steps;
 mod templates;
 mod tokens;

@@ -25,6 +25,8 @@ pub struct PluginRecord {
     pub grants: Grants,
     /// When it was published.
     pub published_at: i64,
+    /// The trusted key its signature verified with; `None` when published unsigned.
+    pub signed_by: Option<String>,
 }
 
 /// What publishing did.
@@ -36,8 +38,7 @@ pub enum PublishOutcome {
     Unchanged,
 }
 
-const COLUMNS: &str =
-    "p.name, p.version, p.digest, b.size, p.manifest, p.limits, p.grants, p.published_at";
+const COLUMNS: &str = "p.name, p.version, p.digest, b.size, p.manifest, p.limits, p.grants, p.published_at, p.signed_by";
 
 fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
     Ok(PluginRecord {
@@ -49,6 +50,7 @@ fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
         limits: parse_json("plugins.limits", &row.try_get::<String, _>(5)?)?,
         grants: parse_json("plugins.grants", &row.try_get::<String, _>(6)?)?,
         published_at: row.try_get(7)?,
+        signed_by: row.try_get(8)?,
     })
 }
 
@@ -86,8 +88,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let inserted = sqlx::query(
-            "INSERT INTO plugins (name, version, kind, digest, manifest, limits, grants, published_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name, version) DO NOTHING",
+            "INSERT INTO plugins (name, version, kind, digest, manifest, limits, grants, published_at, signed_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name, version) DO NOTHING",
         )
         .bind(&record.name)
         .bind(&record.version)
@@ -97,6 +99,7 @@ impl Store {
         .bind(serde_json::to_string(&record.limits).expect("limits serialise"))
         .bind(serde_json::to_string(&record.grants).expect("grants serialise"))
         .bind(record.published_at)
+        .bind(&record.signed_by)
         .execute(&mut *tx)
         .await?
         .rows_affected();

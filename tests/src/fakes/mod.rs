@@ -6,6 +6,7 @@ pub mod backstage_catalog;
 pub mod datadog;
 pub mod github;
 pub mod gitlab;
+pub mod greetings;
 pub mod oidc;
 pub mod slack;
 pub mod terraform_cloud;

@@ -210,6 +210,8 @@ pub(crate) struct PluginView {
     /// Hosts and secrets it may reach.
     grants: Value,
     published_at: i64,
+    /// The trusted key (`plugins.trusted_keys`) its signature verified with; null when unsigned.
+    signed_by: Option<String>,
 }
 
 /// Every published plugin version.

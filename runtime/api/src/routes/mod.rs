@@ -11,6 +11,7 @@ mod links;
 pub(crate) mod metrics;
 pub(crate) mod plugins;
 mod policies;
+mod replays;
 pub(crate) mod runs;
 pub(crate) mod secrets;
 mod slack;
@@ -52,6 +53,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::rate, runs::ratings))
         .routes(routes!(runs::retry_step))
         .routes(routes!(runs::skip_step))
+        .routes(routes!(replays::replay))
         .routes(routes!(bindings::list))
         .routes((
             template_schemas,

@@ -90,6 +90,7 @@ pub fn plugin_json(record: &PluginRecord) -> Value {
         "limits": record.limits,
         "grants": record.grants,
         "published_at": record.published_at,
+        "signed_by": record.signed_by,
     })
 }
 

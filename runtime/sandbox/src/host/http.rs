@@ -3,9 +3,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::exchanges::{
+    HttpExchange, HttpPolicy, RecordedRequest, RecordedResponse, body_value, header_map,
+};
 use crate::grants::Grants;
 use crate::log::LogBook;
 
@@ -17,7 +21,13 @@ pub(crate) struct OutboundHttp {
     pub(crate) denied: Arc<Mutex<Option<String>>>,
     /// Outbound I/O counts against the step's deadline.
     pub(crate) deadline: Instant,
+    /// Recording and recorded answers.
+    pub(crate) policy: HttpPolicy,
+    /// The first request no recorded exchange answered, for [`crate::InvokeError::UnrecordedRequest`].
+    pub(crate) unrecorded: Arc<Mutex<Option<String>>>,
 }
+
+type SentIo = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 
 type Sent = Box<
     dyn Future<
@@ -72,6 +82,12 @@ impl WasiHttpHooks for OutboundHttp {
             between_bytes_timeout: Some(remaining),
         };
         let log = self.log.clone();
+        if self.policy.record.is_some() || self.policy.answers.is_some() {
+            let (policy, unrecorded) = (self.policy.clone(), self.unrecorded.clone());
+            return Box::new(send_recorded(
+                request, options, policy, unrecorded, log, target,
+            ));
+        }
         Box::new(async move {
             let started = Instant::now();
             match wasmtime_wasi_http::default_send_request(request, Some(options)).await {
@@ -99,5 +115,118 @@ impl WasiHttpHooks for OutboundHttp {
                 }
             }
         })
+    }
+}
+
+fn full(bytes: Vec<u8>) -> WasiBody {
+    Full::new(Bytes::from(bytes))
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The request with its body read whole, so it can be recorded, matched against recorded
+/// answers, and then sent (or answered) as it was.
+async fn send_recorded(
+    request: http::Request<WasiBody>,
+    options: RequestOptions,
+    policy: HttpPolicy,
+    unrecorded: Arc<Mutex<Option<String>>>,
+    log: LogBook,
+    target: String,
+) -> Result<(http::Response<WasiBody>, SentIo), wasmtime_wasi_http::Error> {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let sent = body.collect().await?.to_bytes();
+    let masker = log.masker().clone();
+    let limit = policy.record.as_ref().map_or(usize::MAX, |r| r.body_limit);
+    let headers = |h: &http::HeaderMap| {
+        header_map(h.iter().map(|(k, v)| (k.as_str(), v.as_bytes())), &masker)
+    };
+    let asked = RecordedRequest {
+        method: parts.method.to_string(),
+        url: parts.uri.to_string(),
+        headers: headers(&parts.headers),
+        body: body_value(&sent, usize::MAX),
+    };
+    let recorded = RecordedRequest {
+        body: body_value(&sent, limit).map(|b| masker.mask_json(&b)),
+        url: masker.mask(&asked.url),
+        ..asked.clone()
+    };
+    let record = |response: Option<RecordedResponse>| {
+        if let Some(recording) = &policy.record {
+            recording.push(HttpExchange {
+                request: recorded.clone(),
+                response,
+            });
+        }
+    };
+    if let Some(answers) = &policy.answers {
+        let Some(answer) = answers.answer(&asked) else {
+            log.push(
+                "host",
+                "warn",
+                &format!("{target}: no recorded exchange answers this request"),
+            );
+            unrecorded
+                .lock()
+                .expect("unrecorded lock")
+                .get_or_insert(masker.mask(&asked.describe()));
+            record(None);
+            return Err(wasmtime_wasi_http::Error::ConnectionRefused);
+        };
+        log.push(
+            "host",
+            "info",
+            &format!("{target} → {} (recorded)", answer.status),
+        );
+        let (bytes, implied) = answer.body_bytes();
+        let mut response = http::Response::builder().status(answer.status);
+        for (name, value) in &answer.headers {
+            response = response.header(name, value);
+        }
+        if let Some(kind) = implied.filter(|_| !answer.headers.contains_key("content-type")) {
+            response = response.header("content-type", kind);
+        }
+        let response = response
+            .body(full(bytes))
+            .map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete)?;
+        record(Some(answer));
+        return Ok((response, Box::new(async { Ok(()) }) as SentIo));
+    }
+    let request = http::Request::from_parts(parts, full(sent.to_vec()));
+    let outcome = async {
+        let (response, io) =
+            wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+        let (parts, body) = response.into_parts();
+        let received = body.collect().await?.to_bytes();
+        drop(io);
+        Ok::<_, wasmtime_wasi_http::Error>((parts, received))
+    }
+    .await;
+    match outcome {
+        Ok((parts, received)) => {
+            log.push(
+                "host",
+                "info",
+                &format!(
+                    "{target} → {} in {} ms",
+                    parts.status.as_u16(),
+                    started.elapsed().as_millis()
+                ),
+            );
+            record(Some(RecordedResponse {
+                status: parts.status.as_u16(),
+                headers: headers(&parts.headers),
+                body: body_value(&received, limit).map(|b| masker.mask_json(&b)),
+            }));
+            let response = http::Response::from_parts(parts, full(received.to_vec()));
+            Ok((response, Box::new(async { Ok(()) }) as SentIo))
+        }
+        Err(e) => {
+            log.push("host", "warn", &format!("{target} failed: {e:?}"));
+            record(None);
+            Err(e)
+        }
     }
 }

@@ -1,4 +1,10 @@
-//! `lever plugin publish|list`.
+//! `lever plugin new|build|test|run|sign|keygen|publish|list`: everything a plugin author does,
+//! from an empty folder to a published, signed component.
+
+mod build;
+mod new;
+mod sign;
+mod test;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +20,18 @@ use crate::local::Location;
 /// Plugin subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
+    /// Writes a new plugin project (Rust, Python or JavaScript).
+    New(new::NewArgs),
+    /// Builds a plugin project into build/plugin.wasm and prints its manifest.
+    Build(build::BuildArgs),
+    /// Runs the project's fixtures (lever-test.yaml) in the sandbox, or replays a real step.
+    Test(test::TestArgs),
+    /// Calls a component once, in the sandbox, with an input.
+    Run(test::RunArgs),
+    /// Makes an ed25519 key pair for signing plugins.
+    Keygen(sign::KeygenArgs),
+    /// Signs a component with a private key.
+    Sign(sign::SignArgs),
     /// Publishes a .wasm component.
     Publish(PublishArgs),
     /// Lists published plugins.
@@ -51,6 +69,12 @@ pub(crate) struct PublishArgs {
 
 pub(crate) async fn run(location: Location, command: PluginCommand) -> anyhow::Result<()> {
     match command {
+        PluginCommand::New(args) => new::new(args),
+        PluginCommand::Build(args) => build::build(args).await,
+        PluginCommand::Test(args) => test::test(args).await,
+        PluginCommand::Run(args) => test::run(args).await,
+        PluginCommand::Keygen(args) => sign::keygen(args),
+        PluginCommand::Sign(args) => sign::sign(args),
         PluginCommand::Publish(args) => publish(location, args).await,
         PluginCommand::List {
             server: Some(server),
