@@ -47,6 +47,10 @@ pub struct Case {
     /// Answers to capability calls (`git-provider.create-repository`), used in order.
     #[serde(default)]
     pub capabilities: Vec<CapabilityFixture>,
+    /// Hosts granted on top of the manifest's, as a publisher's `--grant-host` would (a
+    /// replay grants the hosts its recording reached: it answers them from the recording).
+    #[serde(default)]
+    pub grant_hosts: Vec<String>,
     /// Limits for this case; unset fields keep the server's defaults.
     #[serde(default)]
     pub limits: Option<Limits>,

@@ -101,7 +101,10 @@ impl Harness {
     pub async fn run(&self, case: &Case) -> CaseReport {
         let started = Instant::now();
         let limits = case.limits.unwrap_or_default();
-        let grants = self.manifest.grants.clone();
+        let grants = self.manifest.grants.union(&lever_sandbox::Grants {
+            hosts: case.grant_hosts.clone(),
+            ..Default::default()
+        });
         let plugin = Plugin::new(self.compiled.clone(), self.manifest.clone(), limits, grants);
         let masker = Masker::new();
         let log = LogBook::masked_by(limits.max_log_bytes, masker);

@@ -208,6 +208,16 @@ async fn replay_case(
     .context("the server's replay record does not parse")?;
     for exchange in &mut case.http {
         exchange.request.body = None;
+        // The publisher may have granted hosts beyond the manifest's; the recording reached
+        // them, and the replay answers them from it, never from the network.
+        if let Some(authority) = exchange
+            .request
+            .url
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
+        {
+            case.grant_hosts.push(authority);
+        }
     }
     for (name, value) in secret_pairs(secrets)? {
         case.secrets.insert(name, value);
