@@ -69,14 +69,7 @@ impl Stage {
             ("slack-signing-secret", SLACK_SIGNING),
             ("backstage-token", BACKSTAGE_TOKEN),
         ] {
-            let response = server
-                .http
-                .put(format!("{}/api/v1/secrets/{name}", server.url))
-                .json(&json!({"value": value}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 204, "storing {name}");
+            server.put_secret(name, value).await;
         }
         // The existing repositories templates open pull requests on or fetch from.
         let catalog_info = b"apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: legacy\nspec:\n  type: service\n  owner: payments\n";

@@ -97,14 +97,7 @@ impl Providers {
         let server =
             Server::start_configured(&config, &["--publish", &plugins, "--templates", &templates]);
         for (name, value) in CREDENTIALS {
-            let response = server
-                .http
-                .put(format!("{}/api/v1/secrets/{name}", server.url))
-                .json(&json!({"value": value}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 204, "storing {name}");
+            server.put_secret(name, value).await;
         }
         server
     }

@@ -54,14 +54,7 @@ async fn template_run(server: &Server) -> Value {
 async fn a_revealed_secret_is_masked_on_every_channel_and_stored_nowhere() {
     let server = Server::start();
     server.publish_ok(fixture("masking_echo"), &[]).await;
-    let put = server
-        .http
-        .put(format!("{}/api/v1/secrets/echo/token", server.url))
-        .json(&json!({ "value": SECRET }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status().as_u16(), 204);
+    server.put_secret("echo/token", SECRET).await;
 
     // An action run: output and every log channel.
     let ok = server

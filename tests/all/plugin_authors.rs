@@ -95,14 +95,7 @@ async fn run_beside_rust_steps(server: &Server, name: &str, wasm: Vec<u8>) {
         .publish_ok(wasm, &[("hosts", &greetings.authority())])
         .await;
     assert_eq!(published["name"], name);
-    let response = server
-        .http
-        .put(format!("{}/api/v1/secrets/greetings-token", server.url))
-        .json(&json!({"value": TOKEN}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 204);
+    server.put_secret("greetings-token", TOKEN).await;
     let template = format!(
         r#"apiVersion: scaffolder.backstage.io/v1beta3
 kind: Template
@@ -408,14 +401,7 @@ async fn a_step_that_failed_on_the_server_replays_locally_and_passes_after_the_f
             &[("hosts", &greetings.authority())],
         )
         .await;
-    let response = server
-        .http
-        .put(format!("{}/api/v1/secrets/greetings-token", server.url))
-        .json(&json!({"value": TOKEN}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 204);
+    server.put_secret("greetings-token", TOKEN).await;
     server
         .apply_template(&format!(
             "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: strict\nspec:\n  steps:\n    - id: greet\n      action: hello-strict\n      input: {{name: ada, api_url: \"{}\"}}\n",

@@ -215,6 +215,18 @@ impl Server {
         body
     }
 
+    /// Stores secret `name` as admin; panics unless the server answers 204.
+    pub async fn put_secret(&self, name: &str, value: &str) {
+        let response = self
+            .http
+            .put(format!("{}/api/v1/secrets/{name}", self.url))
+            .json(&json!({ "value": value }))
+            .send()
+            .await
+            .expect("put secret");
+        assert_eq!(response.status().as_u16(), 204, "storing {name}");
+    }
+
     /// Applies a template (YAML) as admin; panics with the server's answer unless it is taken.
     pub async fn apply_template(&self, yaml: &str) {
         let response = self

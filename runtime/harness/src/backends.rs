@@ -24,7 +24,7 @@ fn scope(namespace: &str) -> &'static str {
 pub(crate) struct MemoryState(Mutex<HashMap<(&'static str, String), Vec<u8>>>);
 
 impl MemoryState {
-    pub(crate) fn new(seed: &StateFixture, _plugin: &str) -> Self {
+    pub(crate) fn new(seed: &StateFixture) -> Self {
         let mut map = HashMap::new();
         for (key, value) in &seed.run {
             map.insert(("run", key.clone()), value.clone().into_bytes());

@@ -108,7 +108,7 @@ impl Harness {
         let plugin = Plugin::new(self.compiled.clone(), self.manifest.clone(), limits, grants);
         let masker = Masker::new();
         let log = LogBook::masked_by(limits.max_log_bytes, masker);
-        let state = Arc::new(backends::MemoryState::new(&case.state, &self.manifest.name));
+        let state = Arc::new(backends::MemoryState::new(&case.state));
         let capabilities = Arc::new(backends::Capabilities::new(&case.capabilities));
         let recording = HttpRecording::new(64 * 1024, 1000);
         let answers = Arc::new(HttpAnswers::new(case.http.clone()));

@@ -60,18 +60,24 @@ pub fn encode_public(key: &VerifyingKey) -> String {
     format!("{PUBLIC_PREFIX}{}", STANDARD.encode(key.as_bytes()))
 }
 
-/// Reads `lever-ed25519:<base64>`.
-pub fn decode_public(text: &str) -> Result<VerifyingKey, SignatureError> {
+/// The 32 key bytes of `text`, written as `prefix` then base64.
+fn key_bytes(text: &str, prefix: &str, what: &str) -> Result<[u8; 32], SignatureError> {
     let bad = || {
         SignatureError::Malformed(format!(
-            "`{text}` is not a Lever public key: expected `{PUBLIC_PREFIX}` and 32 bytes in base64, as `lever plugin keygen` writes"
+            "not a Lever {what}: expected `{prefix}` and 32 bytes in base64, as `lever plugin keygen` writes"
         ))
     };
-    let bytes = STANDARD
-        .decode(text.trim().strip_prefix(PUBLIC_PREFIX).ok_or_else(bad)?)
-        .map_err(|_| bad())?;
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
+    let encoded = text.trim().strip_prefix(prefix).ok_or_else(bad)?;
+    let bytes = STANDARD.decode(encoded).map_err(|_| bad())?;
+    bytes.try_into().map_err(|_| bad())
+}
+
+/// Reads `lever-ed25519:<base64>`.
+pub fn decode_public(text: &str) -> Result<VerifyingKey, SignatureError> {
+    let bytes = key_bytes(text, PUBLIC_PREFIX, "public key")?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| {
+        SignatureError::Malformed(format!("`{text}` is not a valid ed25519 public key"))
+    })
 }
 
 /// A private key as its key file holds it.
@@ -81,16 +87,7 @@ pub fn encode_private(key: &SigningKey) -> String {
 
 /// Reads a key file written by [`encode_private`].
 pub fn decode_private(text: &str) -> Result<SigningKey, SignatureError> {
-    let bad = || {
-        SignatureError::Malformed(format!(
-            "not a Lever private key: expected `{PRIVATE_PREFIX}` and 32 bytes in base64, as `lever plugin keygen` writes"
-        ))
-    };
-    let bytes = STANDARD
-        .decode(text.trim().strip_prefix(PRIVATE_PREFIX).ok_or_else(bad)?)
-        .map_err(|_| bad())?;
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
-    Ok(SigningKey::from_bytes(&bytes))
+    key_bytes(text, PRIVATE_PREFIX, "private key").map(|b| SigningKey::from_bytes(&b))
 }
 
 /// A new key pair from the operating system's randomness.
