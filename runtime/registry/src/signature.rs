@@ -220,6 +220,11 @@ impl SignaturePolicy {
                     .join(", ")
             }
         };
+        if !bytes.starts_with(b"\0asm") {
+            // Not WebAssembly at all: the loader refuses it next and says what it is instead
+            // (`not-wasm`), which helps more than a word about signatures.
+            return Ok(None);
+        }
         let (content, payload) = split(bytes)?;
         let Some(payload) = payload else {
             return if self.required {
@@ -299,6 +304,18 @@ mod tests {
             policy(&key, true).check(EMPTY_COMPONENT),
             Err(SignatureError::Unsigned { .. })
         ));
+    }
+
+    #[test]
+    fn bytes_that_are_not_webassembly_are_left_to_the_loader() {
+        // Even when signatures are required: publish then answers `not-wasm`, not a word
+        // about signatures, and nothing unsigned gets through (the loader refuses it).
+        let key = generate();
+        assert_eq!(
+            policy(&key, true).check(b"definitely not wasm").unwrap(),
+            None
+        );
+        assert!(sign(b"definitely not wasm", &key).is_err());
     }
 
     #[test]
