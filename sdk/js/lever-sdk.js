@@ -153,3 +153,59 @@ export function action(definition) {
     },
   };
 }
+
+/**
+ * Builds the `adapter-handler` export of a provider adapter from one definition object:
+ *
+ *   export const adapterHandler = adapter({
+ *     name: "chat", version: "0.1.0", description: "Messages to a chat API",
+ *     capabilities: ["notifier"], settingsSchema: { type: "object" }, hosts: ["chat.example.com"],
+ *     async invoke(ctx, fn, settings, input) { ... return "message-id"; },
+ *   });
+ *
+ * The host calls `invoke` with a capability function's name (`send`), the binding's settings
+ * and the function's input (records of wit/capabilities.wit as objects); the value returned is
+ * the function's result. componentize-js looks for the `adapterHandler` export, and
+ * `lever plugin build` then builds the `adapter` world.
+ */
+export function adapter(definition) {
+  for (const field of ["name", "version", "description", "capabilities", "settingsSchema", "invoke"]) {
+    if (definition[field] === undefined) throw new TypeError(`adapter(): \`${field}\` is required`);
+  }
+  return {
+    describe() {
+      return {
+        name: definition.name,
+        version: definition.version,
+        description: definition.description,
+        capabilities: definition.capabilities,
+        settingsSchema: JSON.stringify(definition.settingsSchema),
+        grants: { hosts: definition.hosts ?? [], secrets: definition.secrets ?? [], workspace: false },
+      };
+    },
+    async invoke(ctx, fn, settings, input) {
+      const result = await guarded(definition.invoke, context(ctx), fn, JSON.parse(settings), JSON.parse(input));
+      return JSON.stringify(result);
+    },
+  };
+}
+
+/** The error for a capability function the adapter does not implement. */
+export function unsupported(adapterName, fn) {
+  return ActionError.invalidInput(`the ${adapterName} adapter does not implement \`${fn}\``);
+}
+
+/**
+ * Reveals the secret a binding setting refers to (`secret://name`); an inline value is refused,
+ * so a credential never sits in the configuration file.
+ */
+export function secret(settings, key) {
+  const reference = settings[key];
+  if (typeof reference !== "string") throw ActionError.invalidInput(`the binding settings need \`${key}\``);
+  if (!reference.startsWith("secret://")) {
+    throw ActionError.invalidInput(
+      `the binding setting \`${key}\` must be a secret reference (\`secret://name\`), not a value`,
+    );
+  }
+  return secrets.reveal(reference.slice("secret://".length));
+}

@@ -1,5 +1,6 @@
 //! Plugin authors: `lever plugin new` → `build` → `test` in Rust, Python and JavaScript, each
-//! project then published to a real server and run in a template beside Rust steps; the sandbox
+//! project then published to a real server and run in a template beside Rust steps (actions)
+//! or bound as its `notifier` (adapters); the sandbox
 //! limits on Python and JavaScript guests; the harness's recorded HTTP; a real step's replay;
 //! signed plugins.
 
@@ -7,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use lever_tests::fakes::chat::FakeChat;
 use lever_tests::fakes::greetings::FakeGreetings;
 use lever_tests::guests::{plugin, plugins_dir};
 use lever_tests::server::{Server, lever_binary};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "greetings-s3cret-token";
+const CHAT_TOKEN: &str = "chat-s3cret-token";
 
 /// Runs `lever` with `args` off the test's runtime (a build takes a while, and the fakes
 /// serve on that runtime).
@@ -174,6 +177,101 @@ async fn a_javascript_plugin_goes_from_new_to_a_template_run_beside_rust_steps()
     passes_its_own_tests(&dir).await;
     let server = Server::start();
     run_beside_rust_steps(&server, "hello-js", wasm).await;
+}
+
+/// `lever plugin new NAME --lang LANG --kind adapter` → `build` → `test`, then the adapter
+/// bound as a real server's `notifier`: a template's `notification:send` step reaches the chat
+/// API through it, with the token its binding refers to, and the token stays out of the log.
+async fn an_adapter_goes_from_new_to_a_bound_notifier(lang: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let name = format!("chat-{lang}");
+    let dir = temp.path().join(&name);
+    let made = lever(
+        args(&[
+            "plugin",
+            "new",
+            &name,
+            "--lang",
+            lang,
+            "--kind",
+            "adapter",
+            "--dir",
+            &path(&dir),
+        ]),
+        vec![],
+    )
+    .await;
+    assert!(made.status.success(), "plugin new: {}", text(&made));
+    let built = lever(args(&["plugin", "build", &path(&dir)]), vec![]).await;
+    let out = text(&built);
+    assert!(built.status.success(), "plugin build: {out}");
+    assert!(out.contains(&format!("{name}@0.1.0 (adapter)")), "{out}");
+    assert!(out.contains("hosts [chat.example.com]"), "{out}");
+    let tested = lever(args(&["plugin", "test", &path(&dir)]), vec![]).await;
+    let out = text(&tested);
+    assert!(tested.status.success(), "plugin test: {out}");
+    assert!(out.contains("all 3 cases passed"), "{out}");
+
+    let chat = FakeChat::start(CHAT_TOKEN).await;
+    let config = format!(
+        "bindings:\n  notifier:\n    adapter: {name}\n    settings: {{base_url: '{}', token: 'secret://chat-token'}}\n",
+        chat.base_url()
+    );
+    let server = Server::start_configured(&config, &[]);
+    let wasm = std::fs::read(dir.join("build/plugin.wasm")).unwrap();
+    let published = server.publish_ok(wasm, &[]).await;
+    assert_eq!(published["kind"], "adapter", "{published}");
+    server.publish_ok(plugin("notification_send"), &[]).await;
+    server.put_secret("chat-token", CHAT_TOKEN).await;
+    let template = format!(
+        r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: tell-{name}
+spec:
+  steps:
+    - id: tell
+      action: notification:send
+      input: {{recipients: broadcast, title: Database ready, info: orders-db is up}}
+"#
+    );
+    server.apply_template(&template).await;
+    let run = server
+        .run_template(&format!("tell-{name}"), json!({}))
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(
+        run["steps"][0]["output"]["sent"],
+        json!(["msg-1"]),
+        "{run:#}"
+    );
+    let sent = chat.recorder.matching("POST /messages");
+    assert_eq!(sent.len(), 1, "one message");
+    assert_eq!(sent[0].json["channel"], "broadcast");
+    assert_eq!(sent[0].json["subject"], "Database ready");
+    assert_eq!(sent[0].json["text"], "orders-db is up");
+    let bearer = format!("Bearer {CHAT_TOKEN}");
+    assert_eq!(sent[0].header("authorization"), Some(bearer.as_str()));
+    let log = run["log"].to_string();
+    assert!(
+        !log.contains(CHAT_TOKEN),
+        "the revealed token is masked: {log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_adapter_goes_from_new_to_a_bound_notifier() {
+    an_adapter_goes_from_new_to_a_bound_notifier("rust").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_adapter_goes_from_new_to_a_bound_notifier() {
+    an_adapter_goes_from_new_to_a_bound_notifier("python").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_adapter_goes_from_new_to_a_bound_notifier() {
+    an_adapter_goes_from_new_to_a_bound_notifier("js").await;
 }
 
 const PYTHON_PROBE: &str = r#"

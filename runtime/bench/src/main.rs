@@ -1,6 +1,7 @@
 //! `cargo run --release -p lever-bench`: the sandbox figures of BENCHMARKS.md, all measured in
 //! one run on the same machine; `cargo run --release -p lever-bench -- workflows`: the
-//! workflow figures, against a real release `lever serve`.
+//! workflow figures, against a real release `lever serve`; `-- plugins`: each SDK language's
+//! component size, cold compile, step overhead and memory (see `plugins.rs`).
 //!
 //! - step overhead: `Sandbox::run` of a trivial action: fresh `Store`, instantiate through the
 //!   `InstancePre` and the pooling allocator, input and output schema checks, call, drop;
@@ -26,6 +27,7 @@ mod adapters;
 mod busy;
 mod corpus;
 mod insights;
+mod plugins;
 mod web;
 mod workflows;
 
@@ -161,6 +163,16 @@ async fn main() -> anyhow::Result<()> {
     let call = call(&state);
     if std::env::args().nth(1).as_deref() == Some("adapters") {
         return adapters::run().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("plugins") {
+        let lever = match std::env::var("LEVER_BENCH_BINARY") {
+            Ok(path) => path.into(),
+            Err(_) => {
+                release_lever()?;
+                lever_tests::server::lever_binary().to_path_buf()
+            }
+        };
+        return plugins::run(&lever, &call).await;
     }
     if std::env::args().nth(1).as_deref() == Some("insights") {
         return insights::run().await;

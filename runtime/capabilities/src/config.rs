@@ -147,31 +147,10 @@ fn inline_credentials(settings: &Value, at: &str) -> Result<(), CapabilityConfig
     Ok(())
 }
 
-/// Every `secret://name` a settings value refers to: the secrets the adapter is granted.
-pub fn secret_references(settings: &Value) -> Vec<String> {
-    let mut names = Vec::new();
-    collect(settings, &mut names);
-    names
-}
-
-fn collect(value: &Value, names: &mut Vec<String>) {
-    match value {
-        Value::String(s) => {
-            if let Some(name) = s.strip_prefix("secret://")
-                && !names.iter().any(|n| n == name)
-            {
-                names.push(name.to_string());
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect(v, names)),
-        Value::Object(map) => map.values().for_each(|v| collect(v, names)),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret_references;
 
     #[test]
     fn inline_token_is_refused_and_references_are_collected() {

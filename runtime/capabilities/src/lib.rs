@@ -26,7 +26,8 @@ use lever_store::Store;
 use serde_json::{Value, json};
 
 pub use builtin::{Reader, secret_readers};
-pub use config::{BUILTINS, BindingConfig, bindings_config, secret_references};
+pub use config::{BUILTINS, BindingConfig, bindings_config};
+pub use lever_sandbox::secret_references;
 
 /// The configuration is not valid; the message names the key and what to write.
 #[derive(Debug, Clone, thiserror::Error)]

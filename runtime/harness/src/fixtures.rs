@@ -24,10 +24,17 @@ pub struct Fixtures {
 pub struct Case {
     /// Shown in the report.
     pub name: String,
-    /// `run` (the default) or `plan`.
+    /// `run` (the default) or `plan` for an action; `invoke` for an adapter.
     #[serde(default)]
     pub op: Op,
-    /// The action's input.
+    /// The capability function an adapter's `invoke` is called with (`send`).
+    #[serde(default)]
+    pub function: Option<String>,
+    /// The binding's settings an adapter is invoked with; the secrets they refer to
+    /// (`secret://NAME`) are granted, as a binding grants them.
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+    /// The action's input, or the capability function's.
     #[serde(default = "empty_object")]
     pub input: Value,
     /// The call's context; unset fields get harness defaults.
@@ -72,6 +79,8 @@ pub enum Op {
     Run,
     /// `plan`.
     Plan,
+    /// An adapter's `invoke` of one capability function.
+    Invoke,
 }
 
 /// The context fields a case may set.
@@ -171,6 +180,12 @@ impl Fixtures {
                     ));
                 }
             }
+            if (case.op == Op::Invoke) != case.function.is_some() {
+                return Err(format!(
+                    "case `{}`: `op: invoke` (an adapter's call) and `function` go together",
+                    case.name
+                ));
+            }
             if case.expect.error.is_some() && case.expect.output.is_some() {
                 return Err(format!(
                     "case `{}`: expect either `output` or `error`, not both",
@@ -214,5 +229,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("exactly one of `output` or `error`"), "{err}");
+        let err = Fixtures::parse("cases:\n  - name: x\n    op: invoke\n").unwrap_err();
+        assert!(err.contains("`op: invoke`"), "{err}");
+        let err = Fixtures::parse("cases:\n  - name: x\n    function: send\n").unwrap_err();
+        assert!(err.contains("`function` go together"), "{err}");
     }
 }

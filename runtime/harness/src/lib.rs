@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use lever_sandbox::{
     Call, CallContext, Compiled, HostServices, HttpAnswers, HttpPolicy, HttpRecording, InvokeError,
-    LogBook, Manifest, Masker, Plugin, PluginKind, Sandbox, SandboxConfig,
+    LogBook, Manifest, Masker, Plugin, PluginKind, Sandbox, SandboxConfig, secret_references,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -47,7 +47,7 @@ pub struct CaseReport {
     pub name: String,
     /// The expectations that failed; empty when the case passed.
     pub failures: Vec<String>,
-    /// The output (`run`) or the plan (`plan`), when the call succeeded.
+    /// The output (`run`, `invoke`) or the plan (`plan`), when the call succeeded.
     pub output: Option<Value>,
     /// `{"kind", "message"}` when it failed.
     pub error: Option<Value>,
@@ -101,11 +101,23 @@ impl Harness {
     pub async fn run(&self, case: &Case) -> CaseReport {
         let started = Instant::now();
         let limits = case.limits.unwrap_or_default();
+        let adapter = self.compiled.kind() == PluginKind::Adapter;
         let grants = self.manifest.grants.union(&lever_sandbox::Grants {
             hosts: case.grant_hosts.clone(),
+            // An adapter's secrets come from its binding: the names its settings refer to.
+            secrets: if adapter {
+                secret_references(&case.settings)
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         });
-        let plugin = Plugin::new(self.compiled.clone(), self.manifest.clone(), limits, grants);
+        let plugin = Plugin::new(
+            self.compiled.clone(),
+            self.manifest.clone(),
+            limits,
+            grants.clone(),
+        );
         let masker = Masker::new();
         let log = LogBook::masked_by(limits.max_log_bytes, masker);
         let state = Arc::new(backends::MemoryState::new(&case.state));
@@ -128,9 +140,14 @@ impl Harness {
         };
         let result: Result<Value, InvokeError> = match plugin {
             Err(e) => Err(InvokeError::Instantiate(e.to_string())),
-            Ok(_) if self.compiled.kind() == PluginKind::Adapter => Err(InvokeError::WrongKind(
-                "adapters are tested through the capability they implement; the harness runs actions".into(),
-            )),
+            Ok(_) if adapter != (case.op == Op::Invoke) => {
+                Err(InvokeError::WrongKind(if adapter {
+                    "this is an adapter: its cases say `op: invoke` and the `function` to call"
+                        .into()
+                } else {
+                    "this is an action: its cases `run` (the default) or `plan`; `op: invoke` is for adapters".into()
+                }))
+            }
             Ok(plugin) => match case.op {
                 Op::Run => self.sandbox.run(&plugin, &call, &case.input).await,
                 Op::Plan => self
@@ -138,6 +155,19 @@ impl Harness {
                     .plan(&plugin, &call, &case.input)
                     .await
                     .map(|p| serde_json::to_value(p).unwrap_or_default()),
+                Op::Invoke => {
+                    let function = case.function.as_deref().unwrap_or_default();
+                    self.sandbox
+                        .invoke_adapter(
+                            &plugin,
+                            &grants,
+                            &call,
+                            function,
+                            &case.settings,
+                            &case.input,
+                        )
+                        .await
+                }
             },
         };
         let logs: Vec<String> = log

@@ -73,6 +73,29 @@ fn split_authority(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Every `secret://name` an adapter binding's settings refer to: the secrets a binding grants
+/// the adapter (the server's bindings and the local harness grant the same way).
+pub fn secret_references(settings: &serde_json::Value) -> Vec<String> {
+    let mut names = Vec::new();
+    collect(settings, &mut names);
+    names
+}
+
+fn collect(value: &serde_json::Value, names: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let Some(name) = s.strip_prefix("secret://")
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_string());
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, names)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect(v, names)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ pub use error::{EngineError, InvokeError, LoadError, PluginErrorKind};
 pub use exchanges::{
     HttpAnswers, HttpExchange, HttpPolicy, HttpRecording, RecordedRequest, RecordedResponse,
 };
-pub use grants::Grants;
+pub use grants::{Grants, secret_references};
 pub use host::capabilities::{
     CAPABILITIES, check_input as check_capability_input, check_output as check_capability_output,
     inverse as capability_inverse,

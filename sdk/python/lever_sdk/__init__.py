@@ -10,6 +10,7 @@
         return {"greeting": f"hello {input['name']}"}
 
 componentize-py looks for the class `ActionHandler` in the app module, so the app imports it.
+A provider adapter imports `AdapterHandler` and `adapter` from `lever_sdk.adapter` instead.
 The decorator also takes `hosts=[...]`, `secrets=[...]` (grants the action asks for),
 `risk="high"`, `undoable=True`, `plan=fn` and `rollback=fn`, as the Rust SDK's `#[action]` does.
 """
@@ -107,7 +108,13 @@ def _registered() -> dict:
     return _action
 
 
-class ActionHandler(exports.ActionHandler):
+# The bindings of the `adapter` world have no `ActionHandler` to implement: an adapter's app
+# takes `AdapterHandler` from `lever_sdk.adapter`, and this module still gives it log, secrets,
+# state, http and the errors.
+_ActionHandlerBase = getattr(exports, "ActionHandler", object)
+
+
+class ActionHandler(_ActionHandlerBase):
     """The `action-handler` export, wired to the function `@action` registered."""
 
     def describe(self) -> "_t.Manifest":

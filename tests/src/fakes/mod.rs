@@ -3,6 +3,7 @@
 //! and can be told to fail the next matching requests (rate limits, 5xx, provider errors).
 
 pub mod backstage_catalog;
+pub mod chat;
 pub mod datadog;
 pub mod github;
 pub mod gitlab;

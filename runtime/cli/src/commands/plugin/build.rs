@@ -49,6 +49,26 @@ pub(crate) fn sources(dir: &Path, lang: Lang) -> Vec<PathBuf> {
     }
 }
 
+/// The WIT world a Python or JavaScript project targets. The toolchains take the exports from
+/// names the bindings fix (componentize-py the app module's `AdapterHandler` or `ActionHandler`
+/// class, componentize-js the `adapterHandler` or `actionHandler` export), so the source says
+/// which world it is written for.
+fn world(dir: &Path, lang: Lang) -> anyhow::Result<&'static str> {
+    let (file, adapter) = match lang {
+        Lang::Python => ("app.py", "AdapterHandler"),
+        Lang::Js => ("app.js", "adapterHandler"),
+        Lang::Rust => return Ok("action"),
+    };
+    let path = dir.join(file);
+    let source = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(if source.contains(adapter) {
+        "adapter"
+    } else {
+        "action"
+    })
+}
+
 pub(crate) async fn build(args: BuildArgs) -> anyhow::Result<()> {
     let dir = &args.dir;
     let lang = detect(dir)?;
@@ -64,7 +84,7 @@ pub(crate) async fn build(args: BuildArgs) -> anyhow::Result<()> {
             })?;
             run(Command::new(tool)
                 .current_dir(dir)
-                .args(["-d", "wit", "-w", "action", "componentize", "app"])
+                .args(["-d", "wit", "-w", world(dir, lang)?, "componentize", "app"])
                 .args(["-p", ".", "-p", "sdk/python", "-o"])
                 .arg(absolute(&out)?))?;
         }
@@ -77,7 +97,7 @@ pub(crate) async fn build(args: BuildArgs) -> anyhow::Result<()> {
             })?;
             run(Command::new(tool)
                 .current_dir(dir)
-                .args(["--wit", "wit", "--world-name", "action", "-o"])
+                .args(["--wit", "wit", "--world-name", world(dir, lang)?, "-o"])
                 .arg(absolute(&out)?)
                 .arg("app.js"))?;
         }

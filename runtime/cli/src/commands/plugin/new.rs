@@ -12,6 +12,7 @@ static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../sdk/template
 static WIT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../wit");
 static RUST_SDK: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../sdk/rust");
 static RUST_MACROS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../sdk/rust-macros");
+static ADAPTER_SDK: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../sdk/adapter");
 static PYTHON_SDK: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../sdk/python");
 static JS_SDK: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../sdk/js");
 
@@ -36,6 +37,15 @@ impl Lang {
     }
 }
 
+/// What a plugin is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Kind {
+    /// A template step (`lever:plugin/action-handler`).
+    Action,
+    /// A provider adapter implementing a capability (`lever:plugin/adapter-handler`).
+    Adapter,
+}
+
 /// Arguments of `lever plugin new`.
 #[derive(Debug, Args)]
 pub(crate) struct NewArgs {
@@ -44,9 +54,10 @@ pub(crate) struct NewArgs {
     /// The language to write it in.
     #[arg(long, value_enum)]
     lang: Lang,
-    /// What to write: an action (the only kind the SDK templates have yet).
-    #[arg(long, default_value = "action")]
-    kind: String,
+    /// What to write: an action (a template step) or an adapter (a provider behind a
+    /// capability; the template implements `notifier`).
+    #[arg(long, value_enum, default_value = "action")]
+    kind: Kind,
     /// Where to write the project (default: a new folder named after the plugin).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -55,12 +66,6 @@ pub(crate) struct NewArgs {
 pub(crate) fn new(args: NewArgs) -> anyhow::Result<()> {
     lever_registry::check_name(&args.name)
         .map_err(|e| anyhow::anyhow!("`{}` cannot name a plugin: {e}", args.name))?;
-    if args.kind != "action" {
-        bail!(
-            "--kind {}: the templates write actions; an adapter is written in Rust against sdk/adapter (see docs/adapters.md)",
-            args.kind
-        );
-    }
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
         bail!(
@@ -68,21 +73,33 @@ pub(crate) fn new(args: NewArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    let template = match args.kind {
+        Kind::Action => args.lang.as_str().to_string(),
+        Kind::Adapter => format!("{}-adapter", args.lang.as_str()),
+    };
     let template = TEMPLATES
-        .get_dir(args.lang.as_str())
-        .expect("every language has a template");
+        .get_dir(&template)
+        .expect("every language has a template of each kind");
     write_dir(template, &dir, Some(&args.name))?;
     write_dir(&WIT, &dir.join("wit"), None)?;
     match args.lang {
         Lang::Rust => {
             write_dir(&RUST_SDK, &dir.join("sdk/rust"), None)?;
-            write_dir(&RUST_MACROS, &dir.join("sdk/rust-macros"), None)?;
+            match args.kind {
+                Kind::Action => write_dir(&RUST_MACROS, &dir.join("sdk/rust-macros"), None)?,
+                // The adapter SDK shares the Rust SDK's HTTP client (sdk/rust/src/http.rs).
+                Kind::Adapter => write_dir(&ADAPTER_SDK, &dir.join("sdk/adapter"), None)?,
+            }
         }
         Lang::Python => write_dir(&PYTHON_SDK, &dir.join("sdk/python"), None)?,
         Lang::Js => write_dir(&JS_SDK, &dir.join("sdk/js"), None)?,
     }
+    let kind = match args.kind {
+        Kind::Action => "action",
+        Kind::Adapter => "adapter",
+    };
     println!(
-        "wrote {} ({} action `{}`)\nnext: lever plugin build {0} && lever plugin test {0}",
+        "wrote {} ({} {kind} `{}`)\nnext: lever plugin build {0} && lever plugin test {0}",
         dir.display(),
         args.lang.as_str(),
         args.name

@@ -52,6 +52,12 @@ pub(crate) struct RunArgs {
     /// A secret's value, `NAME=VALUE` (repeatable).
     #[arg(long = "secret")]
     secrets: Vec<String>,
+    /// For an adapter: the capability function to invoke (`send`).
+    #[arg(long)]
+    function: Option<String>,
+    /// For an adapter: the binding's settings, as JSON.
+    #[arg(long, requires = "function")]
+    settings: Option<String>,
 }
 
 pub(crate) async fn test(args: TestArgs) -> anyhow::Result<()> {
@@ -254,6 +260,17 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     case.name = "run".into();
     case.input = serde_json::from_str(&args.input).context("--input is not JSON")?;
     case.expect = Expect::default();
+    if let Some(function) = args.function {
+        case.op = lever_harness::Op::Invoke;
+        case.function = Some(function);
+    }
+    match &args.settings {
+        Some(text) => {
+            case.settings = serde_json::from_str(text).context("--settings is not JSON")?
+        }
+        None if case.settings.is_null() => case.settings = serde_json::json!({}),
+        None => {}
+    }
     for (name, value) in secret_pairs(&args.secrets)? {
         case.secrets.insert(name, value);
     }
