@@ -93,6 +93,29 @@ async fn versions_are_content_addressed_and_immutable() {
     let (status, _) = server.publish(bytes.clone(), &[]).await;
     assert_eq!(status, 200, "the same bytes again change nothing");
 
+    // The same bytes asking for a grant the published version lacks are refused, not quietly
+    // published without it; what it has stays.
+    let (status, body) = server
+        .publish(bytes.clone(), &[("hosts", "api.example.com")])
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("published-with-other-grants")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("debug-log@") && message.contains("publish these as a new version"),
+        "{message}"
+    );
+    let (status, body) = server
+        .publish(bytes.clone(), &[("timeout_ms", "1234")])
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("published-with-other-grants"))
+    );
+
     let (status, body) = server
         .publish(with_custom_section(&bytes, "other build"), &[])
         .await;

@@ -26,11 +26,17 @@ async fn lever(args: Vec<String>, envs: Vec<(String, String)>) -> Output {
         for (k, v) in envs {
             command.env(k, v);
         }
-        // A generated Rust project shares the first-party plugins' target dir: same profile,
-        // same locked dependencies, so only the project itself compiles.
+        // Generated Rust projects share one target dir beside the first-party plugins' (same
+        // profile, same locked dependencies: they compile once), but not the plugins' own
+        // output folder, which `lever serve --publish` publishes whole.
         command.env(
             "CARGO_TARGET_DIR",
-            plugins_dir().parent().unwrap().parent().unwrap(),
+            plugins_dir()
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("projects"),
         );
         command.output().expect("run lever")
     })

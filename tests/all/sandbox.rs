@@ -205,6 +205,59 @@ async fn http_to_a_granted_host_goes_through() {
     );
 }
 
+/// Answers one request the way Python's `http.server` does: the headers in one write, the body
+/// in a later one, the connection kept open until the client closes it.
+fn split_write_http_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let authority = listener.local_addr().expect("address").to_string();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&request).contains("\r\n\r\n") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let body = r#"{"ok":true}"#;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .expect("write headers");
+        stream.flush().expect("flush");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        stream.write_all(body.as_bytes()).expect("write body");
+        // Keep-alive: wait for the client to close.
+        let _ = stream.read(&mut buf);
+    });
+    authority
+}
+
+#[tokio::test]
+async fn a_body_written_after_its_headers_is_read_whole() {
+    // The step's exchanges are recorded for replay, so the host reads the body itself: it must
+    // drive the connection while it does, or it waits for bytes nobody reads.
+    let authority = split_write_http_server();
+    let server = Server::start();
+    server
+        .publish_ok(
+            plugin("http_request"),
+            &[("hosts", authority.as_str()), ("timeout_ms", "5000")],
+        )
+        .await;
+    let run = server
+        .run(
+            "http-request",
+            json!({"url": format!("http://{authority}/slow")}),
+        )
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["output"]["body"], json!({"ok": true}));
+}
+
 #[tokio::test]
 async fn output_over_the_limit_is_refused() {
     let server = server_with("sandbox_output_too_large", &[("max_output_bytes", "1024")]).await;

@@ -120,6 +120,11 @@ impl From<PublishError> for ApiError {
             PublishError::Load(_) | PublishError::InvalidManifest(_) => {
                 ApiError::bad_request("invalid-plugin", e.to_string())
             }
+            PublishError::Conflict(StoreError::SettingsConflict { .. }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "published-with-other-grants",
+                e.to_string(),
+            ),
             PublishError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "version-exists", e.to_string())
             }

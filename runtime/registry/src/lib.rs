@@ -131,7 +131,9 @@ impl Registry {
             .publish_plugin(&record, &bytes)
             .await
             .map_err(|e| match e {
-                StoreError::VersionConflict { .. } => PublishError::Conflict(e),
+                StoreError::VersionConflict { .. } | StoreError::SettingsConflict { .. } => {
+                    PublishError::Conflict(e)
+                }
                 other => PublishError::Store(other),
             })?;
         match outcome {

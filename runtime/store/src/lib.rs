@@ -67,6 +67,20 @@ pub enum StoreError {
         /// The digest already stored.
         existing: String,
     },
+    /// `name@version` exists with the same bytes but other grants or limits than asked for.
+    #[error(
+        "{name}@{version} is already published from these bytes with {grants} and limits {limits}; a published version keeps its grants and limits: publish these as a new version (bump the version in the plugin's manifest) to change them"
+    )]
+    SettingsConflict {
+        /// Plugin name.
+        name: String,
+        /// Its version.
+        version: String,
+        /// The grants the published version has.
+        grants: String,
+        /// Its limits, as JSON.
+        limits: String,
+    },
     /// A status transition that is not allowed from the current state.
     #[error("run {id} is {actual}, expected {expected}")]
     StaleStatus {

@@ -54,24 +54,56 @@ fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
     })
 }
 
+/// Whether `held` grants everything `asked` does.
+fn covers(held: &Grants, asked: &Grants) -> bool {
+    asked.hosts.iter().all(|h| held.hosts.contains(h))
+        && asked.secrets.iter().all(|s| held.secrets.contains(s))
+        && (held.workspace || !asked.workspace)
+}
+
+fn describe_grants(grants: &Grants) -> String {
+    format!(
+        "hosts [{}], secrets [{}]{}",
+        grants.hosts.join(", "),
+        grants.secrets.join(", "),
+        if grants.workspace { ", workspace" } else { "" }
+    )
+}
+
 impl Store {
     /// Stores the blob (once per digest) and the `name@version` record, atomically.
-    /// The same version with different bytes is a [`StoreError::VersionConflict`].
+    /// The same version with different bytes is a [`StoreError::VersionConflict`]; the same
+    /// bytes asking for grants or limits the stored version lacks, a
+    /// [`StoreError::SettingsConflict`].
     pub async fn publish_plugin(
         &self,
         record: &PluginRecord,
         bytes: &[u8],
     ) -> Result<PublishOutcome, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT digest FROM plugins WHERE name = $1 AND version = $2")
-                .bind(&record.name)
-                .bind(&record.version)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(existing) = existing {
+        let existing: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT digest, grants, limits FROM plugins WHERE name = $1 AND version = $2",
+        )
+        .bind(&record.name)
+        .bind(&record.version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((existing, grants, limits)) = existing {
             return if existing == record.digest {
-                Ok(PublishOutcome::Unchanged)
+                // The same bytes again: a no-op, unless it asks for what the published version
+                // was not given, which would otherwise be dropped without a word.
+                let grants: Grants = parse_json("plugins.grants", &grants)?;
+                let limits: Limits = parse_json("plugins.limits", &limits)?;
+                if covers(&grants, &record.grants) && limits == record.limits {
+                    Ok(PublishOutcome::Unchanged)
+                } else {
+                    Err(StoreError::SettingsConflict {
+                        name: record.name.clone(),
+                        version: record.version.clone(),
+                        grants: describe_grants(&grants),
+                        limits: serde_json::to_string(&limits).expect("limits serialise"),
+                    })
+                }
             } else {
                 Err(StoreError::VersionConflict {
                     name: record.name.clone(),

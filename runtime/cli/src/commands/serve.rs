@@ -8,8 +8,8 @@ use anyhow::Context;
 use lever_api::AppState;
 use lever_approvals::Approvals;
 use lever_identity::{Authenticator, Config, LinkSigner};
-use lever_registry::PublishOptions;
-use lever_store::{Clock, ManualClock, SystemClock};
+use lever_registry::{PublishError, PublishOptions};
+use lever_store::{Clock, ManualClock, StoreError, SystemClock};
 
 use crate::local::Location;
 
@@ -39,12 +39,25 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     for file in files_with(&publish, &["wasm"])? {
         let bytes =
             std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        let (record, outcome) = local
+        match local
             .registry
             .publish(bytes, PublishOptions::default())
             .await
-            .with_context(|| format!("cannot publish {}", file.display()))?;
-        tracing::info!(plugin = %format!("{}@{}", record.name, record.version), ?outcome, "published at start");
+        {
+            Ok((record, outcome)) => {
+                tracing::info!(plugin = %format!("{}@{}", record.name, record.version), ?outcome, "published at start")
+            }
+            // Published before with other grants or limits (through the API): that version
+            // stays as it is.
+            Err(PublishError::Conflict(e @ StoreError::SettingsConflict { .. })) => {
+                tracing::info!(file = %file.display(), "kept as published: {e}")
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot publish {}", file.display()))
+                );
+            }
+        }
     }
     for file in files_with(&templates, &["yaml", "yml", "json"])? {
         let text = std::fs::read_to_string(&file)

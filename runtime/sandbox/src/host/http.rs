@@ -199,8 +199,20 @@ async fn send_recorded(
         let (response, io) =
             wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
         let (parts, body) = response.into_parts();
-        let received = body.collect().await?.to_bytes();
-        drop(io);
+        // The body is read off the socket by the connection future (`io`): it has to be driven
+        // while the body is collected, or a body that arrives after the headers (a server
+        // writing them separately) is never read and the guest waits out its deadline.
+        let collect = body.collect();
+        let mut io = std::pin::pin!(io);
+        let mut collect = std::pin::pin!(collect);
+        let mut io_done = false;
+        let received = loop {
+            tokio::select! {
+                collected = &mut collect => break collected?.to_bytes(),
+                // Its end (or failure) shows in the body; keep collecting until that does.
+                _ = &mut io, if !io_done => io_done = true,
+            }
+        };
         Ok::<_, wasmtime_wasi_http::Error>((parts, received))
     }
     .await;
