@@ -102,11 +102,16 @@ async function guarded(fn, ...args) {
   }
 }
 
+/** Throws a TypeError naming the first of `fields` the definition leaves out. */
+function requireFields(what, definition, fields) {
+  for (const field of fields) {
+    if (definition[field] === undefined) throw new TypeError(`${what}(): \`${field}\` is required`);
+  }
+}
+
 /** Builds the `action-handler` export from one definition object. */
 export function action(definition) {
-  for (const field of ["name", "version", "description", "inputSchema", "outputSchema", "run"]) {
-    if (definition[field] === undefined) throw new TypeError(`action(): \`${field}\` is required`);
-  }
+  requireFields("action", definition, ["name", "version", "description", "inputSchema", "outputSchema", "run"]);
   const risk = definition.risk ?? "standard";
   if (risk !== "standard" && risk !== "high") {
     throw new TypeError(`action(): risk is "standard" or "high", not ${risk}`);
@@ -169,9 +174,7 @@ export function action(definition) {
  * `lever plugin build` then builds the `adapter` world.
  */
 export function adapter(definition) {
-  for (const field of ["name", "version", "description", "capabilities", "settingsSchema", "invoke"]) {
-    if (definition[field] === undefined) throw new TypeError(`adapter(): \`${field}\` is required`);
-  }
+  requireFields("adapter", definition, ["name", "version", "description", "capabilities", "settingsSchema", "invoke"]);
   return {
     describe() {
       return {
