@@ -213,6 +213,7 @@ async fn an_adapter_goes_from_new_to_a_bound_notifier(lang: &str) {
     assert!(built.status.success(), "plugin build: {out}");
     assert!(out.contains(&format!("{name}@0.1.0 (adapter)")), "{out}");
     assert!(out.contains("hosts [chat.example.com]"), "{out}");
+    assert!(out.contains("capabilities: [notifier]"), "{out}");
     let tested = lever(args(&["plugin", "test", &path(&dir)]), vec![]).await;
     let out = text(&tested);
     assert!(tested.status.success(), "plugin test: {out}");

@@ -109,7 +109,7 @@ pub fn plugin_json(record: &PluginRecord) -> Value {
         (status = 201, description = "Published", body = PluginView),
         (status = 200, description = "The same bytes were published before", body = PluginView),
         (status = 403, description = "Publishing plugins needs the platform role", body = ErrorBody),
-        (status = 409, description = "This name and version hold other bytes", body = ErrorBody),
+        (status = 409, description = "This name and version hold other bytes (`version-exists`), or these bytes with other grants or limits (`published-with-other-grants`)", body = ErrorBody),
     )
 )]
 pub(crate) async fn publish(

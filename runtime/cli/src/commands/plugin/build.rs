@@ -120,7 +120,13 @@ pub(crate) async fn build(args: BuildArgs) -> anyhow::Result<()> {
             ""
         }
     );
-    println!("  risk: {:?}", m.risk);
+    match m.kind {
+        lever_sandbox::PluginKind::Action => println!("  risk: {:?}", m.risk),
+        // An adapter has no risk of its own: the steps that call its capabilities do.
+        lever_sandbox::PluginKind::Adapter => {
+            println!("  capabilities: [{}]", m.capabilities.join(", "))
+        }
+    }
     println!("  sha256:{}", hex::encode(Sha256::digest(&bytes)));
     Ok(())
 }
