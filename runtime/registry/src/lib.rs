@@ -99,6 +99,30 @@ impl Registry {
     ) -> Result<(PluginRecord, PublishOutcome), PublishError> {
         let digest = hex::encode(Sha256::digest(&bytes));
         let signed_by = self.signatures.check(&bytes)?;
+        if let Some(stored) = self
+            .store
+            .plugin_with_digest(&digest)
+            .await
+            .map_err(PublishError::Store)?
+        {
+            // These bytes are published already (a server restarting with `--publish`): the
+            // store compares what this publish asks for with what the version has, without
+            // compiling the component again only to learn its name.
+            let asked = PluginRecord {
+                grants: stored.manifest.grants.union(&options.extra_grants),
+                limits: options.limits,
+                ..stored.clone()
+            };
+            let outcome = self
+                .store
+                .publish_plugin(&asked, &bytes)
+                .await
+                .map_err(|e| match e {
+                    StoreError::SettingsConflict { .. } => PublishError::Conflict(e),
+                    other => PublishError::Store(other),
+                })?;
+            return Ok((stored, outcome));
+        }
         let sandbox = self.sandbox.clone();
         let bytes = Arc::new(bytes);
         let compile_bytes = bytes.clone();

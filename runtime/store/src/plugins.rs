@@ -158,6 +158,24 @@ impl Store {
             .collect()
     }
 
+    /// The version published from the bytes with this digest, if any (a version's name and
+    /// version come from its bytes, so there is at most one).
+    pub async fn plugin_with_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<PluginRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.digest = $1 ORDER BY p.published_at LIMIT 1"
+        );
+        sqlx::query(&sql)
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
+    }
+
     /// One `name@version`.
     pub async fn plugin(
         &self,
