@@ -69,6 +69,16 @@ pub struct Registry {
     signatures: SignaturePolicy,
 }
 
+/// A store error of a publish: the two conflicts are the publisher's to fix.
+fn publish_error(e: StoreError) -> PublishError {
+    match e {
+        StoreError::VersionConflict { .. } | StoreError::SettingsConflict { .. } => {
+            PublishError::Conflict(e)
+        }
+        other => PublishError::Store(other),
+    }
+}
+
 impl Registry {
     /// A registry over `store`, compiling with `sandbox`.
     pub fn new(sandbox: Arc<Sandbox>, store: Store) -> Self {
@@ -117,10 +127,7 @@ impl Registry {
                 .store
                 .publish_plugin(&asked, &bytes)
                 .await
-                .map_err(|e| match e {
-                    StoreError::SettingsConflict { .. } => PublishError::Conflict(e),
-                    other => PublishError::Store(other),
-                })?;
+                .map_err(publish_error)?;
             return Ok((stored, outcome));
         }
         let sandbox = self.sandbox.clone();
@@ -154,12 +161,7 @@ impl Registry {
             .store
             .publish_plugin(&record, &bytes)
             .await
-            .map_err(|e| match e {
-                StoreError::VersionConflict { .. } | StoreError::SettingsConflict { .. } => {
-                    PublishError::Conflict(e)
-                }
-                other => PublishError::Store(other),
-            })?;
+            .map_err(publish_error)?;
         match outcome {
             PublishOutcome::Created => {
                 // Not kept loaded: a plugin takes memory only once a run resolves it (then

@@ -43,6 +43,14 @@ impl Grants {
             })
     }
 
+    /// Whether these grants include everything `asked` grants (the same entries, not
+    /// patterns matched against each other).
+    pub fn covers(&self, asked: &Grants) -> bool {
+        asked.hosts.iter().all(|h| self.hosts.contains(h))
+            && asked.secrets.iter().all(|s| self.secrets.contains(s))
+            && (self.workspace || !asked.workspace)
+    }
+
     /// These grants plus `other`'s, without duplicates.
     pub fn union(&self, other: &Grants) -> Grants {
         let mut merged = self.clone();
@@ -70,6 +78,19 @@ fn split_authority(authority: &str) -> (&str, Option<&str>) {
     match authority.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => (host, Some(port)),
         _ => (authority, None),
+    }
+}
+
+/// `hosts [a, b], secrets [c]`, with `, workspace` when granted: how the CLI and errors show them.
+impl std::fmt::Display for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "hosts [{}], secrets [{}]{}",
+            self.hosts.join(", "),
+            self.secrets.join(", "),
+            if self.workspace { ", workspace" } else { "" }
+        )
     }
 }
 

@@ -54,22 +54,6 @@ fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
     })
 }
 
-/// Whether `held` grants everything `asked` does.
-fn covers(held: &Grants, asked: &Grants) -> bool {
-    asked.hosts.iter().all(|h| held.hosts.contains(h))
-        && asked.secrets.iter().all(|s| held.secrets.contains(s))
-        && (held.workspace || !asked.workspace)
-}
-
-fn describe_grants(grants: &Grants) -> String {
-    format!(
-        "hosts [{}], secrets [{}]{}",
-        grants.hosts.join(", "),
-        grants.secrets.join(", "),
-        if grants.workspace { ", workspace" } else { "" }
-    )
-}
-
 impl Store {
     /// Stores the blob (once per digest) and the `name@version` record, atomically.
     /// The same version with different bytes is a [`StoreError::VersionConflict`]; the same
@@ -94,13 +78,13 @@ impl Store {
                 // was not given, which would otherwise be dropped without a word.
                 let grants: Grants = parse_json("plugins.grants", &grants)?;
                 let limits: Limits = parse_json("plugins.limits", &limits)?;
-                if covers(&grants, &record.grants) && limits == record.limits {
+                if grants.covers(&record.grants) && limits == record.limits {
                     Ok(PublishOutcome::Unchanged)
                 } else {
                     Err(StoreError::SettingsConflict {
                         name: record.name.clone(),
                         version: record.version.clone(),
-                        grants: describe_grants(&grants),
+                        grants: grants.to_string(),
                         limits: serde_json::to_string(&limits).expect("limits serialise"),
                     })
                 }

@@ -110,16 +110,7 @@ pub(crate) async fn build(args: BuildArgs) -> anyhow::Result<()> {
     println!("built {} ({} bytes)", out.display(), bytes.len());
     println!("  {}@{} ({})", m.name, m.version, m.kind.as_str());
     println!("  {}", m.description);
-    println!(
-        "  grants: hosts [{}], secrets [{}]{}",
-        m.grants.hosts.join(", "),
-        m.grants.secrets.join(", "),
-        if m.grants.workspace {
-            ", workspace"
-        } else {
-            ""
-        }
-    );
+    println!("  grants: {}", m.grants);
     match m.kind {
         lever_sandbox::PluginKind::Action => println!("  risk: {:?}", m.risk),
         // An adapter has no risk of its own: the steps that call its capabilities do.
