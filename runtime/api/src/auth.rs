@@ -21,7 +21,8 @@ pub(crate) async fn require_principal(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let principal = state.identity.authenticate(header.as_deref()).await?;
+    let principal =
+        crate::timing::timed("auth", state.identity.authenticate(header.as_deref())).await?;
     let Some(permit) = state.gate.enter(&principal.id).await else {
         return Ok(state.gate.refusal(&principal.id));
     };

@@ -5,6 +5,7 @@ mod error;
 pub mod limits;
 mod openapi;
 mod routes;
+mod timing;
 
 use std::sync::Arc;
 

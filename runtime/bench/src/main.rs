@@ -1,7 +1,8 @@
 //! `cargo run --release -p lever-bench`: the sandbox figures of BENCHMARKS.md, all measured in
 //! one run on the same machine; `cargo run --release -p lever-bench -- workflows`: the
 //! workflow figures, against a real release `lever serve`; `-- plugins`: each SDK language's
-//! component size, cold compile, step overhead and memory (see `plugins.rs`).
+//! component size, cold compile, step overhead and memory (see `plugins.rs`); `-- nodes`: one,
+//! two and three nodes on one PostgreSQL database against a raw `SKIP LOCKED` loop.
 //!
 //! - step overhead: `Sandbox::run` of a trivial action: fresh `Store`, instantiate through the
 //!   `InstancePre` and the pooling allocator, input and output schema checks, call, drop;
@@ -27,6 +28,7 @@ mod adapters;
 mod busy;
 mod corpus;
 mod insights;
+mod nodes;
 mod plugins;
 mod web;
 mod workflows;
@@ -183,6 +185,13 @@ async fn main() -> anyhow::Result<()> {
             Err(_) => release_lever()?,
         }
         return busy::run().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("nodes") {
+        match std::env::var("LEVER_BENCH_BINARY") {
+            Ok(path) => lever_tests::server::use_lever_binary(path.into()),
+            Err(_) => release_lever()?,
+        }
+        return nodes::run().await;
     }
     if std::env::args().nth(1).as_deref() == Some("corpus") {
         match std::env::var("LEVER_BENCH_BINARY") {

@@ -46,6 +46,39 @@ async fn submit(server: &Server, template: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
+/// Submits a run of `template` and answers its id, the HTTP round trip and the pieces the
+/// server's `Server-Timing` header reports (ms).
+async fn submit_timed(
+    server: &Server,
+    template: &str,
+) -> anyhow::Result<(String, Duration, Vec<(String, f64)>)> {
+    let started = Instant::now();
+    let response = server
+        .http
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": template, "parameters": {}}))
+        .send()
+        .await?;
+    let pieces = response
+        .headers()
+        .get_all("server-timing")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(", "))
+        .filter_map(|piece| {
+            let (name, dur) = piece.split_once(";dur=")?;
+            Some((name.to_string(), dur.parse().ok()?))
+        })
+        .collect();
+    let body: Value = response.json().await?;
+    let round_trip = started.elapsed();
+    let id = body["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no id: {body}"))?
+        .to_string();
+    Ok((id, round_trip, pieces))
+}
+
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
@@ -108,14 +141,21 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         server.wait(&id).await;
     }
     let mut latencies = Vec::new();
+    let mut round_trips = Vec::new();
+    let mut pieces: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for _ in 0..300 {
         let started = Instant::now();
-        let id = submit(&server, "three-noops").await?;
+        let (id, round_trip, timing) = submit_timed(&server, "three-noops").await?;
         let run = server.wait(&id).await;
         latencies.push(started.elapsed());
+        round_trips.push(round_trip);
+        for (name, ms) in timing {
+            pieces.entry(name).or_default().push(ms);
+        }
         anyhow::ensure!(run["status"] == "succeeded", "{run}");
     }
     latencies.sort();
+    round_trips.sort();
 
     // Throughput: 500 runs submitted at once, counted in steps.
     const RUNS: usize = 500;
@@ -198,6 +238,25 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         "| submit → done over HTTP, 3 no-op steps, 300 sequential runs | p50 {:.1} ms, p99 {:.1} ms | p50 ≤ 5 ms, p99 ≤ 20 ms |",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    let median_ms = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let mut breakdown: Vec<String> = ["auth", "preview", "route", "commit", "total"]
+        .iter()
+        .filter_map(|name| {
+            let values = pieces.get_mut(*name)?;
+            Some(format!("{name} {:.2}", median_ms(values)))
+        })
+        .collect();
+    breakdown.push(format!(
+        "HTTP round trip {:.2}",
+        percentile(&round_trips, 0.5).as_secs_f64() * 1e3
+    ));
+    println!(
+        "| submit broken down (server's `Server-Timing`, p50 of each piece over those 300, ms) | {} | — |",
+        breakdown.join(", ")
     );
     println!(
         "| resident memory growth, {WAITING} runs waiting on a timer | {:.1} MB ({before} KiB → {after} KiB) | ≤ 50 MB |",

@@ -143,6 +143,15 @@ pub struct Executor {
     /// The secret values revealed in each unfinished run this process executed: everything of
     /// the run is masked with them before it is stored. Forgotten when the run ends.
     maskers: std::sync::Mutex<std::collections::HashMap<String, lever_sandbox::Masker>>,
+    /// The plugins each run executing here resolved, by the action its steps name: one
+    /// resolution per execution, not one plugin-record read per step. Dropped when the
+    /// execution ends, so a version published meanwhile reaches the run at its next one.
+    resolved: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            std::collections::HashMap<String, Arc<lever_sandbox::Plugin>>,
+        >,
+    >,
     /// The most bytes of log messages one run stores, over all its steps and attempts.
     run_log_limit: std::sync::atomic::AtomicU64,
     /// Where runs execute.
@@ -188,6 +197,7 @@ impl Executor {
             clock,
             secrets,
             maskers: Default::default(),
+            resolved: Default::default(),
             run_log_limit: DEFAULT_RUN_LOG_BYTES.into(),
             guests: dispatch::GuestRuntime::new(options.guest_threads)?,
             depth: Default::default(),
@@ -419,12 +429,42 @@ impl Executor {
         run_id: &str,
         log: &lever_sandbox::LogBook,
     ) -> Result<Vec<lever_sandbox::LogLine>, StoreError> {
-        let limit = self
-            .run_log_limit
-            .load(std::sync::atomic::Ordering::Relaxed);
         self.store
-            .append_logs_within(run_id, &log.lines(), limit)
+            .append_logs_within(run_id, &log.lines(), self.log_limit())
             .await
+    }
+
+    /// The plugin `action` names, as run `run_id` resolved it in this execution (resolved now
+    /// the first time).
+    pub(crate) async fn resolve_for(
+        &self,
+        run_id: &str,
+        action: &str,
+        reference: &PluginRef,
+    ) -> Result<Arc<lever_sandbox::Plugin>, ResolveError> {
+        let known = self
+            .resolved
+            .lock()
+            .expect("resolved lock")
+            .get(run_id)
+            .and_then(|plugins| plugins.get(action).cloned());
+        if let Some(plugin) = known {
+            return Ok(plugin);
+        }
+        let (_, plugin) = self.registry.resolve(reference).await?;
+        self.resolved
+            .lock()
+            .expect("resolved lock")
+            .entry(run_id.to_string())
+            .or_default()
+            .insert(action.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// The bound on each run's stored log, in bytes (`run_logs.max_bytes_per_run`).
+    pub(crate) fn log_limit(&self) -> u64 {
+        self.run_log_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The masker of run `id`, shared by all its invocations in this process.
@@ -477,6 +517,7 @@ impl Executor {
                 // Another node took the run up (this node's lease ran out): it carries on from
                 // the step this node had not begun.
                 tracing::warn!(run = id, node = %self.lease.node, "lost the run's lease; another node has it");
+                self.resolved.lock().expect("resolved lock").remove(id);
                 self.claims.done(id);
                 return;
             }
@@ -501,6 +542,7 @@ impl Executor {
                 self.after_execution(id).await;
             }
         }
+        self.resolved.lock().expect("resolved lock").remove(id);
         self.claims.done(id);
         let _ = self.finished.send(id.to_string());
     }

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use lever_catalog::Entry;
 use lever_registry::PluginRef;
-use lever_sandbox::{Call, CallContext, HttpPolicy, InvokeError, LogBook};
-use lever_store::{GateState, RunRecord, RunStatus, StepRecord, StepUpdate, StoreError};
+use lever_sandbox::{Call, CallContext, HttpPolicy, InvokeError, LogBook, LogLine};
+use lever_store::{
+    GateState, RunRecord, RunStatus, StepChange, StepEnd, StepRecord, StepStart, StepUpdate,
+    StoreError,
+};
 use lever_templates::{OnFailure, Retry, Step, plugin_reference};
 use serde_json::{Value, json};
 
@@ -69,6 +72,25 @@ enum Polled {
     Failed(Value),
 }
 
+/// How [`Executor::begin_slowly`] left a step.
+enum Begun {
+    /// Started with this input: invoke it.
+    Started(Value),
+    /// Done with (skipped, polled to its end, or failed and carried on): the next step.
+    Next,
+    /// The run parked, paused or waits at a gate: the execution ends here.
+    Return,
+    /// A cancel was asked for: roll back with this cause.
+    Cancelled(Value),
+}
+
+/// Why a cancelled run stops: a rejection at a step's gate cancels with its own reason.
+fn cancel_cause(error: Option<Value>) -> Value {
+    error
+        .filter(|e| matches!(e["kind"].as_str(), Some("rejected" | "approval-expired")))
+        .unwrap_or_else(|| failure("cancelled", "the run was cancelled"))
+}
+
 enum StepOutcome {
     Succeeded(Value),
     Failed { error: Value, retryable: bool },
@@ -119,6 +141,9 @@ impl Executor {
                 .roll_back(&run, &entry, &ctx, cause, run.cancel_requested)
                 .await;
         }
+        // The last step's end, when it succeeded: committed with the next transition (the next
+        // step's start, or the run's end), so that a step costs one write transaction.
+        let mut ended: Option<StepEnd> = None;
         for step in &entry.parsed.template.steps {
             let row = rows
                 .get(&step.id)
@@ -127,114 +152,71 @@ impl Executor {
             if matches!(row.status.as_str(), "succeeded" | "skipped") {
                 continue;
             }
-            // Before any step attempt: this node still holds the run (no other node has taken
-            // it up after this node's lease ran out).
-            let current = self.fence(&run.id).await?;
-            if row.status == "polling" {
-                let output = row.output.clone().unwrap_or(Value::Null);
-                match self
-                    .poll(&run, step, &mut ctx, output, row.poll_deadline.unwrap_or(0))
-                    .await?
-                {
-                    Polled::Done => continue,
-                    Polled::Waiting => return Ok(()),
-                    Polled::Failed(error) => {
-                        if self.fail_step(&run, &entry, &ctx, step, error).await? {
-                            return Ok(());
-                        }
-                        continue;
-                    }
-                }
-            }
-            if current.cancel_requested {
-                // A rejection at a step's gate cancels with its own reason.
-                let cause = current
-                    .error
-                    .filter(|e| matches!(e["kind"].as_str(), Some("rejected" | "approval-expired")))
-                    .unwrap_or_else(|| failure("cancelled", "the run was cancelled"));
-                return self.roll_back(&run, &entry, &ctx, cause, true).await;
-            }
-            match self.expressions_true(step, &ctx) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let update = StepUpdate {
-                        status: "skipped",
-                        ..Default::default()
-                    };
-                    self.store
-                        .update_step(
-                            &run.id,
-                            &step.id,
-                            &update,
-                            Some(("step-skipped", &json!({"reason": "its `if` is false"}))),
-                        )
-                        .await?;
-                    ctx["steps"][&step.id] = json!({"output": null});
-                    continue;
-                }
-                Err(error) => {
-                    if self.fail_step(&run, &entry, &ctx, step, error).await? {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            }
-            if gated.contains(&step.id)
-                && matches!(row.status.as_str(), "pending")
-                && self
-                    .store
-                    .open_step_gate(&run.id, &step.id, self.clock.now_ms())
-                    .await?
-                    == GateState::Waiting
-            {
-                self.store
-                    .append_event(
-                        &run.id,
-                        "awaiting-approval",
-                        Some(&step.id),
-                        &json!({"step": step.id}),
-                    )
-                    .await?;
-                return Ok(());
-            }
             // A step found `running` was in flight when the process died: resume the same
             // logical attempt, so the plugin sees the same idempotency key.
             let attempt = match row.status.as_str() {
                 "running" => row.attempts.max(1),
                 _ => row.attempts + 1,
             } as u32;
-            let input = if row.status == "edited" {
-                Ok(row.input.clone().unwrap_or(Value::Null))
-            } else {
-                self.render_input(step, &ctx)
-            };
-            let input = match input {
-                Ok(input) => input,
-                Err(error) => {
-                    if self.fail_step(&run, &entry, &ctx, step, error).await? {
-                        return Ok(());
+            let started_event = json!({"attempt": attempt, "node": self.lease.node});
+            let input = match self.ready_input(step, &row, &gated, &ctx) {
+                // The common case, folded: the last step's end, the fence, the cancel flag and
+                // this step's start in one transaction.
+                Some(input) => {
+                    let started = StepUpdate {
+                        status: "running",
+                        attempts: Some(attempt as i64),
+                        input: Some(&input),
+                        ..Default::default()
+                    };
+                    let start = self
+                        .store
+                        .start_step(
+                            &run.id,
+                            &self.lease,
+                            ended.take().as_ref(),
+                            &step.id,
+                            &started,
+                            ("step-started", &started_event),
+                        )
+                        .await?;
+                    if let StepStart::Cancelled(current) = start {
+                        let cause = cancel_cause(current.error);
+                        return self.roll_back(&run, &entry, &ctx, cause, true).await;
                     }
-                    continue;
+                    input
                 }
+                None => match self
+                    .begin_slowly(
+                        &run,
+                        &entry,
+                        step,
+                        &row,
+                        &gated,
+                        &mut ctx,
+                        &mut ended,
+                        attempt,
+                        &started_event,
+                    )
+                    .await?
+                {
+                    Begun::Started(input) => input,
+                    Begun::Next => continue,
+                    Begun::Return => return Ok(()),
+                    Begun::Cancelled(cause) => {
+                        return self.roll_back(&run, &entry, &ctx, cause, true).await;
+                    }
+                },
             };
-            let started = StepUpdate {
-                status: "running",
-                attempts: Some(attempt as i64),
-                input: Some(&input),
-                ..Default::default()
-            };
-            self.store
-                .update_step(
-                    &run.id,
-                    &step.id,
-                    &started,
-                    Some((
-                        "step-started",
-                        &json!({"attempt": attempt, "node": self.lease.node}),
-                    )),
-                )
+            let mut lines = Vec::new();
+            let outcome = self
+                .invoke_step(&run, step, attempt, &input, &mut lines)
                 .await?;
-            match self.invoke_step(&run, step, attempt, &input).await? {
+            if !matches!(&outcome, StepOutcome::Succeeded(_)) || step.wait_for.is_some() {
+                self.keep_lines(&run.id, &step.id, lines.split_off(0))
+                    .await?;
+            }
+            match outcome {
                 StepOutcome::Succeeded(output) if step.wait_for.is_some() => {
                     let wait = step.wait_for.as_ref().expect("checked");
                     let deadline = self.clock.now_ms() + wait.timeout_ms as i64;
@@ -269,23 +251,21 @@ impl Executor {
                     }
                 }
                 StepOutcome::Succeeded(output) => {
-                    let done = StepUpdate {
-                        status: "succeeded",
-                        output: Some(&output),
-                        ..Default::default()
-                    };
-                    self.store
-                        .update_step(
-                            &run.id,
-                            &step.id,
-                            &done,
-                            Some((
-                                "step-succeeded",
-                                &json!({"attempt": attempt, "node": self.lease.node}),
-                            )),
-                        )
-                        .await?;
                     ctx["steps"][&step.id] = json!({"output": output});
+                    ended = Some(StepEnd {
+                        step_id: step.id.clone(),
+                        lines,
+                        log_limit: self.log_limit(),
+                        change: Some(StepChange {
+                            status: "succeeded".into(),
+                            output: Some(output),
+                            error: None,
+                            event: (
+                                "step-succeeded".into(),
+                                json!({"attempt": attempt, "node": self.lease.node}),
+                            ),
+                        }),
+                    });
                 }
                 StepOutcome::Failed { error, retryable } => {
                     let attempts = step.retry.as_ref().map(|r| r.attempts).unwrap_or(1);
@@ -321,6 +301,9 @@ impl Executor {
                 Ok((output, warnings)) => {
                     // Left-out values are not silent: the run's events and log say which.
                     if !warnings.is_empty() {
+                        if let Some(end) = ended.take() {
+                            self.store.end_step(&run.id, &end).await?;
+                        }
                         self.store
                             .append_event(
                                 &run.id,
@@ -336,20 +319,184 @@ impl Executor {
                 // The run does not claim success with an output it could not give: it fails,
                 // and its steps' effects are kept (they did what they were asked; undoing a
                 // created resource because a link did not render would lose work).
-                Err(e) => return self.fail_output(&run, &entry, e).await,
+                Err(e) => {
+                    if let Some(end) = ended.take() {
+                        self.store.end_step(&run.id, &end).await?;
+                    }
+                    return self.fail_output(&run, &entry, e).await;
+                }
             },
         };
         let output = self.masker(&run.id).mask_json(&output);
+        // The last step's end and the run's in one transaction.
         self.finish(
             &run.id,
             RunStatus::Running,
             RunStatus::Succeeded,
             Some(&output),
             None,
+            ended.as_ref(),
         )
         .await?;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
         Ok(())
+    }
+
+    /// Starts a step the folded path does not: the last step's end committed, the fence and
+    /// the cancel flag read, then a `waitFor` poll resumed, a false `if` skipped, a gate opened
+    /// or the input's error handled as the step's failure.
+    #[allow(clippy::too_many_arguments)]
+    async fn begin_slowly(
+        &self,
+        run: &RunRecord,
+        entry: &Entry,
+        step: &Step,
+        row: &StepRecord,
+        gated: &HashSet<String>,
+        ctx: &mut Value,
+        ended: &mut Option<StepEnd>,
+        attempt: u32,
+        started_event: &Value,
+    ) -> Result<Begun, StoreError> {
+        if let Some(end) = ended.take() {
+            self.store.end_step(&run.id, &end).await?;
+        }
+        // Before any step attempt: this node still holds the run (no other node has taken
+        // it up after this node's lease ran out).
+        let current = self.fence(&run.id).await?;
+        if row.status == "polling" {
+            let output = row.output.clone().unwrap_or(Value::Null);
+            match self
+                .poll(run, step, ctx, output, row.poll_deadline.unwrap_or(0))
+                .await?
+            {
+                Polled::Done => return Ok(Begun::Next),
+                Polled::Waiting => return Ok(Begun::Return),
+                Polled::Failed(error) => {
+                    if self.fail_step(run, entry, ctx, step, error).await? {
+                        return Ok(Begun::Return);
+                    }
+                    return Ok(Begun::Next);
+                }
+            }
+        }
+        if current.cancel_requested {
+            // A rejection at a step's gate cancels with its own reason.
+            return Ok(Begun::Cancelled(cancel_cause(current.error)));
+        }
+        match self.expressions_true(step, ctx) {
+            Ok(true) => {}
+            Ok(false) => {
+                let update = StepUpdate {
+                    status: "skipped",
+                    ..Default::default()
+                };
+                self.store
+                    .update_step(
+                        &run.id,
+                        &step.id,
+                        &update,
+                        Some(("step-skipped", &json!({"reason": "its `if` is false"}))),
+                    )
+                    .await?;
+                ctx["steps"][&step.id] = json!({"output": null});
+                return Ok(Begun::Next);
+            }
+            Err(error) => {
+                if self.fail_step(run, entry, ctx, step, error).await? {
+                    return Ok(Begun::Return);
+                }
+                return Ok(Begun::Next);
+            }
+        }
+        if gated.contains(&step.id)
+            && matches!(row.status.as_str(), "pending")
+            && self
+                .store
+                .open_step_gate(&run.id, &step.id, self.clock.now_ms())
+                .await?
+                == GateState::Waiting
+        {
+            self.store
+                .append_event(
+                    &run.id,
+                    "awaiting-approval",
+                    Some(&step.id),
+                    &json!({"step": step.id}),
+                )
+                .await?;
+            return Ok(Begun::Return);
+        }
+        let input = if row.status == "edited" {
+            Ok(row.input.clone().unwrap_or(Value::Null))
+        } else {
+            self.render_input(step, ctx)
+        };
+        let input = match input {
+            Ok(input) => input,
+            Err(error) => {
+                if self.fail_step(run, entry, ctx, step, error).await? {
+                    return Ok(Begun::Return);
+                }
+                return Ok(Begun::Next);
+            }
+        };
+        let started = StepUpdate {
+            status: "running",
+            attempts: Some(attempt as i64),
+            input: Some(&input),
+            ..Default::default()
+        };
+        self.store
+            .update_step(
+                &run.id,
+                &step.id,
+                &started,
+                Some(("step-started", started_event)),
+            )
+            .await?;
+        Ok(Begun::Started(input))
+    }
+
+    /// The input of a step that simply starts now, so that its start folds with the last
+    /// step's end: not a `waitFor` resumed, not behind a gate still to open, its `if` true
+    /// and its input rendered. `None` sends the step down [`Executor::begin_slowly`].
+    fn ready_input(
+        &self,
+        step: &Step,
+        row: &StepRecord,
+        gated: &HashSet<String>,
+        ctx: &Value,
+    ) -> Option<Value> {
+        if row.status == "polling" || (gated.contains(&step.id) && row.status == "pending") {
+            return None;
+        }
+        if !matches!(self.expressions_true(step, ctx), Ok(true)) {
+            return None;
+        }
+        if row.status == "edited" {
+            return Some(row.input.clone().unwrap_or(Value::Null));
+        }
+        self.render_input(step, ctx).ok()
+    }
+
+    /// Stores a step attempt's log lines (and their `log` and `progress` events) on their own.
+    async fn keep_lines(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        lines: Vec<LogLine>,
+    ) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let end = StepEnd {
+            step_id: step_id.to_string(),
+            lines,
+            log_limit: self.log_limit(),
+            change: None,
+        };
+        self.store.end_step(run_id, &end).await.map(drop)
     }
 
     /// Whether a plugin step is undone by its plugin's own `rollback`: the plugin says it
@@ -396,6 +543,7 @@ impl Executor {
                     &input,
                     step.timeout_ms,
                     "/wait",
+                    None,
                     None,
                 )
                 .await?
@@ -504,7 +652,10 @@ impl Executor {
         step: &Step,
         attempt: u32,
         input: &Value,
+        lines: &mut Vec<LogLine>,
     ) -> Result<StepOutcome, StoreError> {
+        // One invocation's log is kept for the step's end; the items of an `each` store theirs
+        // as each ends, so a long loop's log is live.
         if step.each.is_none() {
             return self
                 .invoke(
@@ -516,6 +667,7 @@ impl Executor {
                     step.timeout_ms,
                     "",
                     None,
+                    Some(lines),
                 )
                 .await;
         }
@@ -530,6 +682,7 @@ impl Executor {
                     item,
                     step.timeout_ms,
                     &format!("/{i}"),
+                    None,
                     None,
                 )
                 .await?
@@ -564,6 +717,7 @@ impl Executor {
             RunStatus::Failed,
             None,
             Some(&error),
+            None,
         )
         .await?;
         tracing::warn!(run = %run.id, template = %entry.record.name, "run failed: its output did not render");
@@ -571,7 +725,9 @@ impl Executor {
     }
 
     /// Ends a run: its workspace removed (or kept a while after a failure) before the run is
-    /// reported finished, as nothing after needs it; then the final status and `run-finished`.
+    /// reported finished, as nothing after needs it; then the final status and `run-finished`,
+    /// in one transaction with `end`, the last step's end.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         run_id: &str,
@@ -579,6 +735,7 @@ impl Executor {
         status: RunStatus,
         output: Option<&Value>,
         error: Option<&Value>,
+        end: Option<&StepEnd>,
     ) -> Result<(), StoreError> {
         if let Some(workspaces) = &self.workspaces {
             let failed = matches!(status, RunStatus::Failed | RunStatus::RollbackFailed);
@@ -593,6 +750,7 @@ impl Executor {
                 error,
                 "run-finished",
                 &json!({"status": status.as_str()}),
+                end,
             )
             .await
     }
@@ -781,6 +939,7 @@ impl Executor {
                         step.timeout_ms,
                         "/rollback",
                         undo_of.as_ref(),
+                        None,
                     )
                     .await?
                 }
@@ -840,8 +999,15 @@ impl Executor {
                 left_behind.join(", ")
             ));
         }
-        self.finish(&run.id, RunStatus::RollingBack, status, None, Some(&error))
-            .await?;
+        self.finish(
+            &run.id,
+            RunStatus::RollingBack,
+            status,
+            None,
+            Some(&error),
+            None,
+        )
+        .await?;
 
         tracing::info!(run = %run.id, status = status.as_str(), "run ended after rollback");
         Ok(())
@@ -859,6 +1025,7 @@ impl Executor {
         timeout_ms: Option<u64>,
         suffix: &str,
         undo_of: Option<&Value>,
+        keep: Option<&mut Vec<LogLine>>,
     ) -> Result<StepOutcome, StoreError> {
         let context = CallContext {
             run_id: run.id.clone(),
@@ -892,7 +1059,7 @@ impl Executor {
                 result.as_ref().map_or_else(|e| e.kind, |_| "ok"),
                 started.elapsed().as_secs_f64(),
             );
-            self.record_log(run, step_id, &log).await?;
+            self.log_or_keep(run, step_id, &log, keep).await?;
             return Ok(match result {
                 Ok(output) => StepOutcome::Succeeded(masker.mask_json(&output)),
                 Err(e) => StepOutcome::Failed {
@@ -910,8 +1077,8 @@ impl Executor {
                 });
             }
         };
-        let plugin = match self.registry.resolve(&reference).await {
-            Ok((_, plugin)) => plugin,
+        let plugin = match self.resolve_for(&run.id, action, &reference).await {
+            Ok(plugin) => plugin,
             Err(e) => {
                 return Ok(StepOutcome::Failed {
                     error: failure("missing-action", format!("`{action}`: {e}")),
@@ -976,7 +1143,7 @@ impl Executor {
             result.as_ref().map_or_else(|e| e.code(), |_| "ok"),
             started.elapsed().as_secs_f64(),
         );
-        self.record_log(run, step_id, &log).await?;
+        self.log_or_keep(run, step_id, &log, keep).await?;
         crate::replay::keep(&self.store, run, step_id, call.context.attempt, &recording).await?;
         // A step that filled the workspace past its quota fails, whatever it answered.
         if lent
@@ -1004,29 +1171,21 @@ impl Executor {
         })
     }
 
-    /// Stores an invocation's log lines and streams them (and its progress) as events.
-    async fn record_log(
+    /// An invocation's log lines: into `keep` for the step's end, or stored now (with their
+    /// `log` and `progress` events) when there is none.
+    async fn log_or_keep(
         &self,
         run: &RunRecord,
         step_id: &str,
         log: &LogBook,
+        keep: Option<&mut Vec<LogLine>>,
     ) -> Result<(), StoreError> {
-        let lines = self.store_log(&run.id, log).await?;
-        let (progress, logs): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.level == "progress");
-        if !logs.is_empty() {
-            let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
-            self.store
-                .append_event(&run.id, "log", Some(step_id), &json!({"lines": messages}))
-                .await?;
+        match keep {
+            Some(lines) => {
+                lines.extend(log.lines());
+                Ok(())
+            }
+            None => self.keep_lines(&run.id, step_id, log.lines()).await,
         }
-        for line in progress {
-            // `percent% message`, as the progress host import writes it.
-            let (percent, message) = line.message.split_once("% ").unwrap_or(("", &line.message));
-            let data = json!({"percent": percent.parse::<u8>().ok(), "message": message});
-            self.store
-                .append_event(&run.id, "progress", Some(step_id), &data)
-                .await?;
-        }
-        Ok(())
     }
 }

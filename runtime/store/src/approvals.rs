@@ -690,7 +690,7 @@ impl Store {
     pub async fn cancel_stages(&self, run_id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE approval_stages SET status = 'cancelled' WHERE run_id = $1 AND status IN ('blocked', 'open')")
             .bind(run_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -710,7 +710,7 @@ impl Store {
             .bind(serde_json::to_string(recipients).expect("strings serialise"))
             .bind(body.to_string())
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -749,7 +749,7 @@ impl Store {
         let inserted = sqlx::query("INSERT INTO used_link_nonces (nonce, used_at) VALUES ($1, $2)")
             .bind(nonce)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await;
         match inserted {
             Ok(_) => Ok(true),

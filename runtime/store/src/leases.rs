@@ -7,6 +7,7 @@
 //! key. Times are wall-clock milliseconds: leases are about real time, never the manual clock
 //! tests move.
 
+use crate::runs::{COLUMNS, record};
 use crate::{RunRecord, Store, StoreError, now_ms};
 
 /// Who holds runs and for how long a claim or a renewal lasts.
@@ -39,38 +40,38 @@ impl Store {
     /// paused or awaiting approval, or while another node's lease on it is valid.
     pub async fn start_run(&self, id: &str, lease: &Lease) -> Result<RunRecord, StoreError> {
         let now = now_ms();
-        let changed = sqlx::query(&format!(
+        // One statement: the claim answers the row it claimed (`RETURNING`, on both databases).
+        let claimed = sqlx::query(&format!(
             "UPDATE runs SET status = CASE WHEN status = 'rolling-back' THEN status ELSE 'running' END, attempt = attempt + 1, updated_at = $2, \
              lease_owner = $3, lease_expires_at = $4 \
              WHERE id = $1 AND status IN {HELD} \
-             AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < $2)"
+             AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < $2) RETURNING {COLUMNS}"
         ))
         .bind(id)
         .bind(now)
         .bind(&lease.node)
         .bind(now + lease.ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .fetch_optional(&self.writer)
+        .await?;
+        if let Some(row) = claimed {
+            return record(&row);
+        }
         let run = self.run(id).await?.ok_or_else(|| StoreError::StaleStatus {
             id: id.into(),
             expected: "pending".into(),
             actual: "missing".into(),
         })?;
-        if changed == 0 {
-            let actual = match (&run.lease_owner, run.status.is_final()) {
-                (Some(owner), false) if *owner != lease.node => {
-                    format!("{} and held by node {owner}", run.status.as_str())
-                }
-                _ => run.status.as_str().to_string(),
-            };
-            return Err(StoreError::StaleStatus {
-                id: id.into(),
-                expected: "pending".into(),
-                actual,
-            });
-        }
-        Ok(run)
+        let actual = match (&run.lease_owner, run.status.is_final()) {
+            (Some(owner), false) if *owner != lease.node => {
+                format!("{} and held by node {owner}", run.status.as_str())
+            }
+            _ => run.status.as_str().to_string(),
+        };
+        Err(StoreError::StaleStatus {
+            id: id.into(),
+            expected: "pending".into(),
+            actual,
+        })
     }
 
     /// The heartbeat: renews every lease `lease.node` holds on a run it is executing; answers
@@ -82,7 +83,7 @@ impl Store {
         ))
         .bind(&lease.node)
         .bind(now_ms() + lease.ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected())
     }
@@ -93,7 +94,7 @@ impl Store {
         sqlx::query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
             .bind(id)
             .bind(node)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

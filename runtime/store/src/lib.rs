@@ -21,6 +21,7 @@ mod step_http;
 mod steps;
 mod templates;
 mod tokens;
+mod transitions;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +49,7 @@ pub use sessions::{OidcLoginRecord, SessionRecord};
 pub use steps::{EventRecord, StepRecord, StepUpdate};
 pub use templates::{NewBundle, NewTemplate, NewTemplateFile, TemplateRecord};
 pub use tokens::TokenRecord;
+pub use transitions::{StepChange, StepEnd, StepStart};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +132,10 @@ pub enum Backend {
 /// A handle to the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
+    /// Writes: on SQLite one connection of its own, so writers queue in process.
+    writer: AnyPool,
     backend: Backend,
     /// How committed run events reach the event streams of this process.
     events: std::sync::Arc<events::Delivery>,
@@ -159,35 +164,27 @@ impl Store {
         };
         let options =
             AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the single writer; busy_timeout makes
-                        // writers queue instead of failing under contention.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(backend, 8)
+            .connect_with(options.clone())
             .await?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
+        // SQLite has one writer at a time: writes queue for the one write connection in
+        // process, in order, instead of meeting SQLite's lock and its busy handler, which
+        // sleeps 1, 2, 5, 10… ms between tries. PostgreSQL writes share the pool.
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
+            Backend::Postgres => pool.clone(),
+        };
         let events = std::sync::Arc::new(events::Delivery::default());
         if backend == Backend::Postgres {
             events::listen(&url, &events);
         }
         Ok(Self {
             pool,
+            writer,
             backend,
             events,
         })
@@ -200,8 +197,41 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// The pool settings: `sqlite_connections` on SQLite (16 on PostgreSQL), and each SQLite
+/// connection's pragmas.
+fn pool_options(backend: Backend, sqlite_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => sqlite_connections,
+            Backend::Postgres => 16,
+        })
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL: readers run beside the writer, and a commit appends to the log
+                    // instead of rewriting pages. `synchronous = NORMAL`: in WAL mode a commit
+                    // does not wait for fsync (the log is synced at checkpoints), so a power
+                    // loss may lose the last transactions but never corrupts the file; a
+                    // process crash loses nothing. busy_timeout: a writer from another process
+                    // (`lever run` on the same data dir) waits instead of failing.
+                    // cache_size: 8 MiB of pages per connection at most (the default is 2 MiB), so the
+                    // hot tables stay in memory. temp_store: sorts and temporary indexes in
+                    // memory.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                         PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Milliseconds since the Unix epoch.
@@ -258,8 +288,8 @@ impl Store {
     /// wait for the lock and fails at once with "database is locked" under contention.
     async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 }

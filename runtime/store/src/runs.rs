@@ -176,11 +176,11 @@ pub struct LogRecord {
     pub line: LogLine,
 }
 
-const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
+pub(crate) const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
                        approval_route, policy_version, lease_owner, lease_expires_at";
 
-fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
+pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
         |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
             row.try_get::<Option<String>, _>(i)?
@@ -348,7 +348,7 @@ impl Store {
         output: Option<&serde_json::Value>,
         error: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
-        let changed = status_update(&self.pool, id, from, to, output, error, now_ms()).await?;
+        let changed = status_update(&self.writer, id, from, to, output, error, now_ms()).await?;
         if changed == 0 {
             return Err(self.stale_status(id, expected_of(from)).await);
         }
@@ -357,7 +357,8 @@ impl Store {
 
     /// Like [`Store::set_run_status`], with the event that says so (`run-finished`) in the same
     /// transaction: a stream that sees the final status has also seen the event, and a crash
-    /// between the two cannot lose it.
+    /// between the two cannot lose it. `end`, the last step's end, is written first in the
+    /// same transaction.
     #[allow(clippy::too_many_arguments)]
     pub async fn set_run_status_with_event(
         &self,
@@ -368,6 +369,7 @@ impl Store {
         error: Option<&serde_json::Value>,
         kind: &str,
         data: &serde_json::Value,
+        end: Option<&crate::StepEnd>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.write_transaction().await?;
@@ -375,6 +377,9 @@ impl Store {
         if changed == 0 {
             drop(tx);
             return Err(self.stale_status(id, expected_of(from)).await);
+        }
+        if let Some(end) = end {
+            self.write_end(&mut tx, id, end, now).await?;
         }
         crate::steps::insert_event(&mut tx, id, kind, None, data, now).await?;
         self.announce_events(&mut tx, id).await?;
@@ -481,23 +486,35 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.write_transaction().await?;
-        let next: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = $1")
-                .bind(run_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let kept = self.append_lines(&mut tx, run_id, lines, max_bytes).await?;
+        tx.commit().await?;
+        Ok(kept)
+    }
+
+    /// [`Store::append_logs_within`] in `tx`: one read (the log's last position and size),
+    /// then the inserts.
+    pub(crate) async fn append_lines(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        run_id: &str,
+        lines: &[LogLine],
+        max_bytes: u64,
+    ) -> Result<Vec<LogLine>, StoreError> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let length = match self.backend {
+            crate::Backend::Sqlite => "LENGTH(CAST(message AS BLOB))",
+            crate::Backend::Postgres => "OCTET_LENGTH(message)",
+        };
+        let (next, stored): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT), CAST(COALESCE(SUM({length}), 0) AS BIGINT) FROM run_logs WHERE run_id = $1"
+        ))
+        .bind(run_id)
+        .fetch_one(&mut **tx)
+        .await?;
         let mut kept: Vec<LogLine> = lines.to_vec();
         if max_bytes != u64::MAX {
-            let length = match self.backend {
-                crate::Backend::Sqlite => "LENGTH(CAST(message AS BLOB))",
-                crate::Backend::Postgres => "OCTET_LENGTH(message)",
-            };
-            let stored: i64 = sqlx::query_scalar(&format!(
-                "SELECT CAST(COALESCE(SUM({length}), 0) AS BIGINT) FROM run_logs WHERE run_id = $1"
-            ))
-            .bind(run_id)
-            .fetch_one(&mut *tx)
-            .await?;
             let mut total = stored.max(0) as u64;
             let mut dropped = 0usize;
             kept.retain(|line| {
@@ -528,10 +545,9 @@ impl Store {
                 .bind(&line.source)
                 .bind(&line.level)
                 .bind(&line.message)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
-        tx.commit().await?;
         Ok(kept)
     }
 
@@ -576,7 +592,7 @@ impl Store {
             sqlx::query("UPDATE runs SET cancel_requested = 1, updated_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(now_ms())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected();
         Ok(changed > 0)
@@ -607,7 +623,7 @@ impl Store {
             .bind(id)
             .bind(wake_at)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         if changed == 0 {
@@ -629,7 +645,7 @@ impl Store {
             let changed = sqlx::query("UPDATE runs SET status = 'pending', wake_at = NULL, updated_at = $2 WHERE id = $1 AND status = 'waiting'")
                 .bind(&id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected();
             if changed > 0 {

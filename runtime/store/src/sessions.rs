@@ -70,7 +70,7 @@ impl Store {
         .bind(now_ms())
         .bind(expires_at)
         .bind(identity)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -90,7 +90,7 @@ impl Store {
         .bind(&login.nonce)
         .bind(&login.next)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -146,7 +146,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(id_hash)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(changed > 0)
@@ -157,7 +157,7 @@ impl Store {
         Ok(
             sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
                 .bind(before)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected(),
         )

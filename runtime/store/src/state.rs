@@ -15,7 +15,7 @@ impl Store {
         .bind(name)
         .bind(value)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -34,7 +34,7 @@ impl Store {
     pub async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM secrets WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected()
             > 0)
@@ -87,7 +87,7 @@ impl StateBackend for Store {
         .bind(key)
         .bind(value)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|_| ())
         .map_err(|e| backend(e.into()))
@@ -97,7 +97,7 @@ impl StateBackend for Store {
         sqlx::query("DELETE FROM plugin_state WHERE namespace = $1 AND key = $2")
             .bind(namespace)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(|e| backend(e.into()))

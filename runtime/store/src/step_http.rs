@@ -25,7 +25,7 @@ impl Store {
         .bind(i64::from(attempt))
         .bind(exchanges.to_string())
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -110,21 +110,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.write_transaction().await?;
-        sqlx::query(
-            "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
-             output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2",
-        )
-        .bind(run_id)
-        .bind(step_id)
-        .bind(update.status)
-        .bind(update.attempts)
-        .bind(update.input.map(|v| v.to_string()))
-        .bind(update.output.map(|v| v.to_string()))
-        .bind(update.error.map(|v| v.to_string()))
-        .bind(now)
-        .bind(update.poll_deadline)
-        .execute(&mut *tx)
-        .await?;
+        write_step(&mut tx, run_id, step_id, update, now).await?;
         if let Some((kind, data)) = event {
             insert_event(&mut tx, run_id, kind, Some(step_id), data, now).await?;
             self.announce_events(&mut tx, run_id).await?;
@@ -176,6 +162,32 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Writes `update` to one step's row in `tx`.
+pub(crate) async fn write_step(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    step_id: &str,
+    update: &StepUpdate<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
+         output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2",
+    )
+    .bind(run_id)
+    .bind(step_id)
+    .bind(update.status)
+    .bind(update.attempts)
+    .bind(update.input.map(|v| v.to_string()))
+    .bind(update.output.map(|v| v.to_string()))
+    .bind(update.error.map(|v| v.to_string()))
+    .bind(now)
+    .bind(update.poll_deadline)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn insert_event(

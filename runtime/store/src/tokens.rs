@@ -58,7 +58,7 @@ impl Store {
         .bind(token_hash)
         .bind(now_ms())
         .bind(created_by)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(hash)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"
@@ -123,7 +123,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(changed > 0)

@@ -95,10 +95,13 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 /// that authenticate otherwise (health probes, one-click links, Slack's signed callbacks).
 pub(crate) fn router(state: AppState) -> Router<AppState> {
     let (api, _) = api().split_for_parts();
-    let api = api.route_layer(axum::middleware::from_fn_with_state(
-        state,
-        crate::auth::require_principal,
-    ));
+    let api = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::require_principal,
+        ))
+        // Outside the authentication, so that its time is in the header too.
+        .route_layer(axum::middleware::from_fn(crate::timing::server_timing));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -165,13 +165,14 @@ async fn submit_routed(
     routed: lever_approvals::Routed,
 ) -> Result<(RunRecord, bool, Value), ApiError> {
     let summary = routed.summary();
-    let (run, created) = state
-        .executor
-        .submit(RunRequest {
+    let (run, created) = crate::timing::timed(
+        "commit",
+        state.executor.submit(RunRequest {
             approval: Some(routed.approval),
             ..request
-        })
-        .await?;
+        }),
+    )
+    .await?;
     state.approvals.nudge();
     Ok((run, created, summary))
 }

@@ -247,12 +247,15 @@ pub async fn route(
             ),
         ));
     }
-    let mut preview = state
-        .catalog
-        .preview(name, parameters, &principal.id)
-        .await?;
+    let mut preview = crate::timing::timed(
+        "preview",
+        state.catalog.preview(name, parameters, &principal.id),
+    )
+    .await?;
+    let started = std::time::Instant::now();
     let routed = state
         .approvals
         .route_template(&mut preview, template, principal)?;
+    crate::timing::record("route", started.elapsed());
     Ok((preview, routed))
 }

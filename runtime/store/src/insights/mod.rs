@@ -607,7 +607,7 @@ impl Store {
         .bind(score)
         .bind(comment)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
