@@ -542,3 +542,60 @@ async fn a_waiting_run_is_only_a_row_and_wakes_on_time_after_a_restart() {
         "the restart must not cut the backoff short"
     );
 }
+
+on_both_stores! {
+async fn a_step_is_reported_done_with_its_log_before_the_next_step_runs(server: Server) {
+    // The first step's end is committed with the second step's start, so while the second
+    // step's plugin runs, clients already see the first one done, with its log.
+    let yaml = template(
+        "then-sleep",
+        r#"    - id: first
+      action: debug:log
+      input: {message: "first of two"}
+    - id: second
+      action: workflow-sleep
+      input: {ms: 3000}
+"#,
+    );
+    apply(&server, &yaml).await;
+    let id = submit(&server, "then-sleep", json!({})).await;
+    let started = std::time::Instant::now();
+    let run = loop {
+        let (status, run) = server.get_json(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(status, 200, "{run}");
+        if step(&run, "second")["status"] == "running" {
+            break run;
+        }
+        assert!(started.elapsed().as_secs() < 20, "the second step never started: {run:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(run["status"], "running", "{run:#}");
+    assert_eq!(step(&run, "first")["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "first")["output"]["message"], "first of two");
+    assert!(
+        run["logs"].as_array().unwrap().iter().any(|l| l["message"] == "first of two"),
+        "the first step's log is stored before the second step runs: {run:#}"
+    );
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let (_, events) = server.get_json(&format!("/api/v1/runs/{id}/events")).await;
+    let seen: Vec<(String, String)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["step_id"].as_str().unwrap_or("").to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("step-started", "first"),
+        ("log", "first"),
+        ("step-succeeded", "first"),
+        ("step-started", "second"),
+        ("step-succeeded", "second"),
+        ("run-finished", ""),
+    ]
+    .iter()
+    .map(|(k, s)| (k.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(seen, expected, "each transition once, in order");
+}
+}

@@ -163,20 +163,15 @@ impl Executor {
                 // The common case, folded: the last step's end, the fence, the cancel flag and
                 // this step's start in one transaction.
                 Some(input) => {
-                    let started = StepUpdate {
-                        status: "running",
-                        attempts: Some(attempt as i64),
-                        input: Some(&input),
-                        ..Default::default()
-                    };
                     let start = self
                         .store
                         .start_step(
                             &run.id,
                             &self.lease,
-                            ended.take().as_ref(),
+                            ended.take(),
                             &step.id,
-                            &started,
+                            attempt as i64,
+                            &input,
                             ("step-started", &started_event),
                         )
                         .await?;
@@ -335,7 +330,7 @@ impl Executor {
             RunStatus::Succeeded,
             Some(&output),
             None,
-            ended.as_ref(),
+            ended.take(),
         )
         .await?;
         tracing::info!(run = %run.id, template = %name, "run succeeded");
@@ -735,7 +730,7 @@ impl Executor {
         status: RunStatus,
         output: Option<&Value>,
         error: Option<&Value>,
-        end: Option<&StepEnd>,
+        end: Option<StepEnd>,
     ) -> Result<(), StoreError> {
         if let Some(workspaces) = &self.workspaces {
             let failed = matches!(status, RunStatus::Failed | RunStatus::RollbackFailed);

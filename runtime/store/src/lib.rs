@@ -9,6 +9,7 @@ mod audit;
 mod audit_anchor;
 mod clock;
 mod events;
+mod group_commit;
 mod insights;
 mod leases;
 mod plugins;
@@ -139,6 +140,8 @@ pub struct Store {
     backend: Backend,
     /// How committed run events reach the event streams of this process.
     events: std::sync::Arc<events::Delivery>,
+    /// On SQLite, the queue that commits many runs' transitions together.
+    group: Option<std::sync::Arc<group_commit::GroupCommit>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -182,12 +185,19 @@ impl Store {
         if backend == Backend::Postgres {
             events::listen(&url, &events);
         }
-        Ok(Self {
+        let mut store = Self {
             pool,
             writer,
             backend,
             events,
-        })
+            group: None,
+        };
+        if backend == Backend::Sqlite {
+            store.group = Some(std::sync::Arc::new(group_commit::GroupCommit::start(
+                store.clone(),
+            )));
+        }
+        Ok(store)
     }
 
     /// Which database this is.

@@ -214,7 +214,7 @@ pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
 
 /// The guarded status change of [`Store::set_run_status`], on the pool or in a transaction:
 /// how many rows changed (none when the run is in none of `from`).
-async fn status_update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+pub(crate) async fn status_update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     executor: E,
     id: &str,
     from: &[RunStatus],
@@ -240,7 +240,7 @@ async fn status_update<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
 }
 
 /// `from` as a stale-status error says it: `running or pending`.
-fn expected_of(from: &[RunStatus]) -> String {
+pub(crate) fn expected_of(from: &[RunStatus]) -> String {
     from.iter()
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
@@ -352,39 +352,6 @@ impl Store {
         if changed == 0 {
             return Err(self.stale_status(id, expected_of(from)).await);
         }
-        Ok(())
-    }
-
-    /// Like [`Store::set_run_status`], with the event that says so (`run-finished`) in the same
-    /// transaction: a stream that sees the final status has also seen the event, and a crash
-    /// between the two cannot lose it. `end`, the last step's end, is written first in the
-    /// same transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn set_run_status_with_event(
-        &self,
-        id: &str,
-        from: &[RunStatus],
-        to: RunStatus,
-        output: Option<&serde_json::Value>,
-        error: Option<&serde_json::Value>,
-        kind: &str,
-        data: &serde_json::Value,
-        end: Option<&crate::StepEnd>,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        let mut tx = self.write_transaction().await?;
-        let changed = status_update(&mut *tx, id, from, to, output, error, now).await?;
-        if changed == 0 {
-            drop(tx);
-            return Err(self.stale_status(id, expected_of(from)).await);
-        }
-        if let Some(end) = end {
-            self.write_end(&mut tx, id, end, now).await?;
-        }
-        crate::steps::insert_event(&mut tx, id, kind, None, data, now).await?;
-        self.announce_events(&mut tx, id).await?;
-        tx.commit().await?;
-        self.events_were_committed(id);
         Ok(())
     }
 

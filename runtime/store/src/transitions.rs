@@ -10,9 +10,9 @@
 use lever_sandbox::LogLine;
 use serde_json::{Value, json};
 
-use crate::runs::{COLUMNS, record};
+use crate::runs::{COLUMNS, expected_of, record, status_update};
 use crate::steps::{insert_event, write_step};
-use crate::{Lease, RunRecord, StepUpdate, Store, StoreError, now_ms};
+use crate::{Lease, RunRecord, RunStatus, StepUpdate, Store, StoreError, now_ms};
 
 /// What one step attempt leaves when it ends, committed with the transition after it.
 #[derive(Debug, Clone, Default)]
@@ -51,65 +51,276 @@ pub enum StepStart {
     Cancelled(Box<RunRecord>),
 }
 
+/// One transition, owned, as [`crate::group_commit`] queues it.
+pub(crate) enum Transition {
+    /// A step's end alone.
+    End { run_id: String, end: StepEnd },
+    /// The last step's end, the fence and the cancel flag, and a step's start.
+    Start {
+        run_id: String,
+        lease: Lease,
+        end: Option<StepEnd>,
+        step_id: String,
+        attempt: i64,
+        input: Value,
+        event: (String, Value),
+    },
+    /// The last step's end and the run's final status with its event.
+    Finish {
+        run_id: String,
+        from: Vec<RunStatus>,
+        to: RunStatus,
+        output: Option<Value>,
+        error: Option<Value>,
+        event: (String, Value),
+        end: Option<StepEnd>,
+    },
+}
+
+impl Transition {
+    fn run_id(&self) -> &str {
+        match self {
+            Self::End { run_id, .. } | Self::Start { run_id, .. } | Self::Finish { run_id, .. } => {
+                run_id
+            }
+        }
+    }
+}
+
+/// What a committed transition answers.
+pub(crate) enum Written {
+    /// The log lines kept within the run's bound.
+    Lines(Vec<LogLine>),
+    /// Whether the step started.
+    Start(StepStart),
+    /// The run has its final status.
+    Finished,
+}
+
 impl Store {
-    /// Commits `end` on its own: one transaction.
+    /// Commits `end` on its own: one transaction (or part of one the group commit shares).
     pub async fn end_step(&self, run_id: &str, end: &StepEnd) -> Result<Vec<LogLine>, StoreError> {
-        let mut tx = self.write_transaction().await?;
-        let (kept, evented) = self.write_end(&mut tx, run_id, end, now_ms()).await?;
-        if evented {
-            self.announce_events(&mut tx, run_id).await?;
-        }
-        tx.commit().await?;
-        if evented {
-            self.events_were_committed(run_id);
-        }
-        Ok(kept)
+        let written = self
+            .commit_transition(Transition::End {
+                run_id: run_id.to_string(),
+                end: end.clone(),
+            })
+            .await?;
+        Ok(match written {
+            Written::Lines(kept) => kept,
+            _ => Vec::new(),
+        })
     }
 
     /// In one transaction: the previous step's `end` if any; the fence (the run read, and
     /// [`Lease::holds`] checked, in this transaction) and the cancel flag; then, unless the run
-    /// was cancelled, step `step_id`'s start with its `event`. A lost lease rolls everything
-    /// back ([`StoreError::LeaseLost`]): the node that holds the run now decides its steps.
+    /// was cancelled, step `step_id`'s start as attempt `attempt` with `input` and its `event`.
+    /// A lost lease rolls everything back ([`StoreError::LeaseLost`]): the node that holds the
+    /// run now decides its steps.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_step(
         &self,
         run_id: &str,
         lease: &Lease,
-        end: Option<&StepEnd>,
+        end: Option<StepEnd>,
         step_id: &str,
-        started: &StepUpdate<'_>,
+        attempt: i64,
+        input: &Value,
         event: (&str, &Value),
     ) -> Result<StepStart, StoreError> {
-        let now = now_ms();
-        let mut tx = self.write_transaction().await?;
-        let mut evented = false;
-        if let Some(end) = end {
-            evented = self.write_end(&mut tx, run_id, end, now).await?.1;
+        let written = self
+            .commit_transition(Transition::Start {
+                run_id: run_id.to_string(),
+                lease: lease.clone(),
+                end,
+                step_id: step_id.to_string(),
+                attempt,
+                input: input.clone(),
+                event: (event.0.to_string(), event.1.clone()),
+            })
+            .await?;
+        Ok(match written {
+            Written::Start(start) => start,
+            _ => StepStart::Started,
+        })
+    }
+
+    /// Moves a run from one of `from` to its final status `to` with its output or error and
+    /// the event that says so (`run-finished`), in one transaction: a stream that sees the final
+    /// status has also seen the event, and a crash between the two cannot lose it. `end`, the
+    /// last step's end, is written first in the same transaction. Fails with
+    /// [`StoreError::StaleStatus`] when the run is in none of `from`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_run_status_with_event(
+        &self,
+        id: &str,
+        from: &[RunStatus],
+        to: RunStatus,
+        output: Option<&Value>,
+        error: Option<&Value>,
+        kind: &str,
+        data: &Value,
+        end: Option<StepEnd>,
+    ) -> Result<(), StoreError> {
+        self.commit_transition(Transition::Finish {
+            run_id: id.to_string(),
+            from: from.to_vec(),
+            to,
+            output: output.cloned(),
+            error: error.cloned(),
+            event: (kind.to_string(), data.clone()),
+            end,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Commits `transition`: in the group commit's next batch on SQLite, in a transaction of
+    /// its own on PostgreSQL (whose connections commit side by side).
+    async fn commit_transition(&self, transition: Transition) -> Result<Written, StoreError> {
+        match &self.group {
+            Some(group) => group.commit(transition).await,
+            None => self.commit_alone(&transition).await,
         }
-        let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
-            .bind(run_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()?
-            .filter(|run| lease.holds(run))
-            .ok_or_else(|| StoreError::LeaseLost(run_id.to_string()))?;
-        let outcome = if run.cancel_requested {
-            StepStart::Cancelled(Box::new(run))
-        } else {
-            write_step(&mut tx, run_id, step_id, started, now).await?;
-            insert_event(&mut tx, run_id, event.0, Some(step_id), event.1, now).await?;
-            evented = true;
-            StepStart::Started
-        };
+    }
+
+    /// Commits `transition` in a transaction of its own.
+    pub(crate) async fn commit_alone(
+        &self,
+        transition: &Transition,
+    ) -> Result<Written, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let (written, evented) = self.write_transition(&mut tx, transition, now_ms()).await?;
         if evented {
-            self.announce_events(&mut tx, run_id).await?;
+            self.announce_events(&mut tx, transition.run_id()).await?;
         }
         tx.commit().await?;
         if evented {
+            self.events_were_committed(transition.run_id());
+        }
+        Ok(written)
+    }
+
+    /// Commits `batch` in one transaction and answers each its own result. When one of them
+    /// is refused (a lost lease, a stale status) or the batch cannot commit, each is committed
+    /// again on its own, so that only the refused one fails.
+    pub(crate) async fn commit_batch(
+        &self,
+        batch: &[Transition],
+    ) -> Vec<Result<Written, StoreError>> {
+        if batch.len() == 1 {
+            return vec![self.commit_alone(&batch[0]).await];
+        }
+        match self.commit_together(batch).await {
+            Ok(written) => written.into_iter().map(Ok).collect(),
+            Err(_) => {
+                let mut out = Vec::with_capacity(batch.len());
+                for transition in batch {
+                    out.push(self.commit_alone(transition).await);
+                }
+                out
+            }
+        }
+    }
+
+    async fn commit_together(&self, batch: &[Transition]) -> Result<Vec<Written>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.write_transaction().await?;
+        let mut written = Vec::with_capacity(batch.len());
+        let mut evented = Vec::new();
+        for transition in batch {
+            let (answer, events) = self.write_transition(&mut tx, transition, now).await?;
+            if events {
+                evented.push(transition.run_id());
+            }
+            written.push(answer);
+        }
+        for run_id in &evented {
+            self.announce_events(&mut tx, run_id).await?;
+        }
+        tx.commit().await?;
+        for run_id in evented {
             self.events_were_committed(run_id);
         }
-        Ok(outcome)
+        Ok(written)
+    }
+
+    /// Writes `transition` in `tx`: its answer, and whether it added events.
+    async fn write_transition(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        transition: &Transition,
+        now: i64,
+    ) -> Result<(Written, bool), StoreError> {
+        match transition {
+            Transition::End { run_id, end } => {
+                let (kept, evented) = self.write_end(tx, run_id, end, now).await?;
+                Ok((Written::Lines(kept), evented))
+            }
+            Transition::Start {
+                run_id,
+                lease,
+                end,
+                step_id,
+                attempt,
+                input,
+                event,
+            } => {
+                let mut evented = false;
+                if let Some(end) = end {
+                    evented = self.write_end(tx, run_id, end, now).await?.1;
+                }
+                let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+                    .bind(run_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .as_ref()
+                    .map(record)
+                    .transpose()?
+                    .filter(|run| lease.holds(run))
+                    .ok_or_else(|| StoreError::LeaseLost(run_id.clone()))?;
+                if run.cancel_requested {
+                    return Ok((Written::Start(StepStart::Cancelled(Box::new(run))), evented));
+                }
+                let started = StepUpdate {
+                    status: "running",
+                    attempts: Some(*attempt),
+                    input: Some(input),
+                    ..Default::default()
+                };
+                write_step(tx, run_id, step_id, &started, now).await?;
+                insert_event(tx, run_id, &event.0, Some(step_id), &event.1, now).await?;
+                Ok((Written::Start(StepStart::Started), true))
+            }
+            Transition::Finish {
+                run_id,
+                from,
+                to,
+                output,
+                error,
+                event,
+                end,
+            } => {
+                let changed = status_update(
+                    &mut **tx,
+                    run_id,
+                    from,
+                    *to,
+                    output.as_ref(),
+                    error.as_ref(),
+                    now,
+                )
+                .await?;
+                if changed == 0 {
+                    return Err(self.stale_status(run_id, expected_of(from)).await);
+                }
+                if let Some(end) = end {
+                    self.write_end(tx, run_id, end, now).await?;
+                }
+                insert_event(tx, run_id, &event.0, None, &event.1, now).await?;
+                Ok((Written::Finished, true))
+            }
+        }
     }
 
     /// Writes `end` in `tx`: the lines kept within the log bound, and whether any event was
