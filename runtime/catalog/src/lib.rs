@@ -177,6 +177,17 @@ impl Catalog {
 
     /// One exact version of `name`.
     pub async fn get_version(&self, name: &str, version: i64) -> Result<Arc<Entry>, CatalogError> {
+        // A version never changes once applied: one compiled here answers without a read
+        // (a run's steps ask for it at every step).
+        let kept = self
+            .entries
+            .lock()
+            .expect("catalog lock")
+            .get(&(name.to_string(), version))
+            .cloned();
+        if let Some(entry) = kept {
+            return Ok(entry);
+        }
         let record = self
             .store
             .template(name, Some(version))

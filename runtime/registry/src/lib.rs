@@ -66,8 +66,16 @@ pub struct Registry {
     sandbox: Arc<Sandbox>,
     store: Store,
     loaded: Mutex<HashMap<(String, String), Arc<Plugin>>>,
+    /// Each name's published versions as last read, and when. A version never changes once
+    /// published, so what can be stale is only a newer version another node published: for
+    /// at most [`VERSIONS_FRESH`] (a publish here forgets the name at once). Previews and steps
+    /// resolve from memory instead of reading and parsing the manifests every time.
+    versions: Mutex<HashMap<String, (std::time::Instant, Arc<Vec<PluginRecord>>)>>,
     signatures: SignaturePolicy,
 }
+
+/// How long a name's versions as read stand for the newest one.
+const VERSIONS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A store error of a publish: the two conflicts are the publisher's to fix.
 fn publish_error(e: StoreError) -> PublishError {
@@ -86,6 +94,7 @@ impl Registry {
             sandbox,
             store,
             loaded: Mutex::new(HashMap::new()),
+            versions: Mutex::new(HashMap::new()),
             signatures: SignaturePolicy::default(),
         }
     }
@@ -164,6 +173,10 @@ impl Registry {
             .map_err(publish_error)?;
         match outcome {
             PublishOutcome::Created => {
+                self.versions
+                    .lock()
+                    .expect("registry lock")
+                    .remove(&record.name);
                 // Not kept loaded: a plugin takes memory only once a run resolves it (then
                 // from the compilation cache on disk), so a server publishing a folder of
                 // thirty plugins at start does not hold thirty compiled components.
@@ -190,7 +203,7 @@ impl Registry {
 
     /// Finds the record `reference` names: an exact version, or the highest one.
     pub async fn record(&self, reference: &PluginRef) -> Result<PluginRecord, ResolveError> {
-        let versions = self.store.plugin_versions(&reference.name).await?;
+        let versions = self.versions_of(reference).await?;
         if versions.is_empty() {
             let names: Vec<String> = self
                 .store
@@ -223,10 +236,43 @@ impl Registry {
                     ))
                 }),
             None => Ok(versions
-                .into_iter()
+                .iter()
                 .max_by(|a, b| reference::compare_versions(&a.version, &b.version))
+                .cloned()
                 .expect("not empty")),
         }
+    }
+
+    /// The published versions of `reference`'s name: from memory while fresh (or, for a
+    /// version named exactly, while it is among them), else read and kept. An unknown name is
+    /// read every time, so a publish on another node is found at once.
+    async fn versions_of(
+        &self,
+        reference: &PluginRef,
+    ) -> Result<Arc<Vec<PluginRecord>>, ResolveError> {
+        let kept = self
+            .versions
+            .lock()
+            .expect("registry lock")
+            .get(&reference.name)
+            .cloned();
+        if let Some((read_at, versions)) = kept {
+            let named = reference
+                .version
+                .as_ref()
+                .is_some_and(|v| versions.iter().any(|r| &r.version == v));
+            if named || read_at.elapsed() < VERSIONS_FRESH {
+                return Ok(versions);
+            }
+        }
+        let versions = Arc::new(self.store.plugin_versions(&reference.name).await?);
+        if !versions.is_empty() {
+            self.versions.lock().expect("registry lock").insert(
+                reference.name.clone(),
+                (std::time::Instant::now(), versions.clone()),
+            );
+        }
+        Ok(versions)
     }
 
     /// A ready-to-run plugin, compiled once per process and cached.

@@ -38,7 +38,7 @@ pub enum PublishOutcome {
     Unchanged,
 }
 
-const COLUMNS: &str = "p.name, p.version, p.digest, b.size, p.manifest, p.limits, p.grants, p.published_at, p.signed_by";
+const COLUMNS: &str = "p.name, p.version, p.digest, p.size, p.manifest, p.limits, p.grants, p.published_at, p.signed_by";
 
 fn record(row: &AnyRow) -> Result<PluginRecord, StoreError> {
     Ok(PluginRecord {
@@ -104,8 +104,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let inserted = sqlx::query(
-            "INSERT INTO plugins (name, version, kind, digest, manifest, limits, grants, published_at, signed_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name, version) DO NOTHING",
+            "INSERT INTO plugins (name, version, kind, digest, manifest, limits, grants, published_at, signed_by, size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name, version) DO NOTHING",
         )
         .bind(&record.name)
         .bind(&record.version)
@@ -116,6 +116,7 @@ impl Store {
         .bind(serde_json::to_string(&record.grants).expect("grants serialise"))
         .bind(record.published_at)
         .bind(&record.signed_by)
+        .bind(bytes.len() as i64)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -131,7 +132,7 @@ impl Store {
     /// Every version of `name`, in publishing order.
     pub async fn plugin_versions(&self, name: &str) -> Result<Vec<PluginRecord>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.name = $1 ORDER BY p.published_at, p.version"
+            "SELECT {COLUMNS} FROM plugins p WHERE p.name = $1 ORDER BY p.published_at, p.version"
         );
         sqlx::query(&sql)
             .bind(name)
@@ -149,7 +150,7 @@ impl Store {
         digest: &str,
     ) -> Result<Option<PluginRecord>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.digest = $1 ORDER BY p.published_at LIMIT 1"
+            "SELECT {COLUMNS} FROM plugins p WHERE p.digest = $1 ORDER BY p.published_at LIMIT 1"
         );
         sqlx::query(&sql)
             .bind(digest)
@@ -166,9 +167,7 @@ impl Store {
         name: &str,
         version: &str,
     ) -> Result<Option<PluginRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest WHERE p.name = $1 AND p.version = $2"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM plugins p WHERE p.name = $1 AND p.version = $2");
         sqlx::query(&sql)
             .bind(name)
             .bind(version)
@@ -181,9 +180,7 @@ impl Store {
 
     /// Every published plugin version.
     pub async fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM plugins p JOIN plugin_blobs b ON b.digest = p.digest ORDER BY p.name, p.published_at"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM plugins p ORDER BY p.name, p.published_at");
         sqlx::query(&sql)
             .fetch_all(&self.pool)
             .await?

@@ -25,6 +25,9 @@ pub struct TokenRecord {
     pub last_used_at: Option<i64>,
 }
 
+/// How precisely `last_used_at` follows a token's use (ms).
+pub const LAST_USED_PRECISION_MS: i64 = 60_000;
+
 const COLUMNS: &str = "id, user_id, name, created_at, created_by, revoked_at, last_used_at";
 
 fn record(row: &AnyRow) -> Result<TokenRecord, StoreError> {
@@ -75,16 +78,11 @@ impl Store {
     }
 
     /// The token with this hash, revoked or not. A token that is not revoked has its
-    /// `last_used_at` set to now, since looking it up means it is being used.
+    /// `last_used_at` set to now, since looking it up means it is being used — to the minute:
+    /// a write on every request would put one in the queue for SQLite's single writer per API
+    /// call, so a token used again within [`LAST_USED_PRECISION_MS`] keeps its time.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        sqlx::query(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(hash)
-        .execute(&self.writer)
-        .await?;
-        sqlx::query(&format!(
+        let Some(mut token) = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1"
         ))
         .bind(hash)
@@ -92,7 +90,25 @@ impl Store {
         .await?
         .as_ref()
         .map(record)
-        .transpose()
+        .transpose()?
+        else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let stale = token
+            .last_used_at
+            .is_none_or(|at| now - at >= LAST_USED_PRECISION_MS);
+        if token.revoked_at.is_none() && stale {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(hash)
+            .execute(&self.writer)
+            .await?;
+            token.last_used_at = Some(now);
+        }
+        Ok(Some(token))
     }
 
     /// Every token of one user, or of everyone, oldest first (revoked ones included).
