@@ -70,9 +70,12 @@ pub struct Registry {
     /// published, so what can be stale is only a newer version another node published: for
     /// at most [`VERSIONS_FRESH`] (a publish here forgets the name at once). Previews and steps
     /// resolve from memory instead of reading and parsing the manifests every time.
-    versions: Mutex<HashMap<String, (std::time::Instant, Arc<Vec<PluginRecord>>)>>,
+    versions: Mutex<HashMap<String, ReadVersions>>,
     signatures: SignaturePolicy,
 }
+
+/// A name's published versions, and when they were read.
+type ReadVersions = (std::time::Instant, Arc<Vec<PluginRecord>>);
 
 /// How long a name's versions as read stand for the newest one.
 const VERSIONS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);

@@ -72,9 +72,17 @@ impl Workspaces {
         let folder = self.folder(&run.id);
         let work = folder.join("work");
         let template = folder.join("template");
-        tokio::fs::create_dir_all(&work).await?;
         let done = folder.join(".template-written");
-        if let (Some(name), false) = (&run.template, tokio::fs::try_exists(&done).await?) {
+        // One trip to the blocking pool for what every step asks (its folder, and whether the
+        // bundle is written), not one per file-system call.
+        let (work_dir, done_mark) = (work.clone(), done.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&work_dir)?;
+            done_mark.try_exists()
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if let (Some(name), false) = (&run.template, written) {
             let version = run.template_version.unwrap_or(1);
             tokio::fs::create_dir_all(&template).await?;
             for (path, mode, bytes) in store.template_files(name, version, "").await? {
