@@ -8,7 +8,6 @@ use futures::StreamExt;
 use lever_tests::databases::TestDatabase;
 use lever_tests::guests::fixture;
 use lever_tests::server::Server;
-use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 
 const RUNS: usize = 300;
@@ -80,14 +79,18 @@ async fn nodes_steps_per_second(n: usize) -> anyhow::Result<f64> {
     nodes[0].apply_template(TEMPLATE).await;
     // Every node resolves the plugin and the template once before the clock starts.
     for node in &nodes {
-        let id = submit(node).await?;
+        let id = crate::workflows::submit(node, "three-noops").await?;
         node.wait(&id).await;
     }
     let started = Instant::now();
     let ids: Vec<(usize, String)> = futures::stream::iter(0..RUNS)
         .map(|i| {
             let node = &nodes[i % n];
-            async move { submit(node).await.map(|id| (i % n, id)) }
+            async move {
+                crate::workflows::submit(node, "three-noops")
+                    .await
+                    .map(|id| (i % n, id))
+            }
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
@@ -99,21 +102,6 @@ async fn nodes_steps_per_second(n: usize) -> anyhow::Result<f64> {
         anyhow::ensure!(run["status"] == "succeeded", "{run}");
     }
     Ok((RUNS * 3) as f64 / started.elapsed().as_secs_f64())
-}
-
-async fn submit(server: &Server) -> anyhow::Result<String> {
-    let body: Value = server
-        .http
-        .post(format!("{}/api/v1/runs", server.url))
-        .json(&json!({"template": "three-noops", "parameters": {}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["id"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("no id: {body}"))?
-        .to_string())
 }
 
 pub(crate) async fn run() -> anyhow::Result<()> {

@@ -31,7 +31,7 @@ async fn apply(server: &Server, yaml: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn submit(server: &Server, template: &str) -> anyhow::Result<String> {
+pub(crate) async fn submit(server: &Server, template: &str) -> anyhow::Result<String> {
     let body: Value = server
         .http
         .post(format!("{}/api/v1/runs", server.url))
