@@ -208,7 +208,7 @@ impl Executor {
                 .invoke_step(&run, step, attempt, &input, &mut lines)
                 .await?;
             if !matches!(&outcome, StepOutcome::Succeeded(_)) || step.wait_for.is_some() {
-                self.keep_lines(&run.id, &step.id, lines.split_off(0))
+                self.keep_lines(&run.id, &step.id, std::mem::take(&mut lines))
                     .await?;
             }
             match outcome {
@@ -296,9 +296,7 @@ impl Executor {
                 Ok((output, warnings)) => {
                     // Left-out values are not silent: the run's events and log say which.
                     if !warnings.is_empty() {
-                        if let Some(end) = ended.take() {
-                            self.store.end_step(&run.id, &end).await?;
-                        }
+                        self.commit_end(&run.id, &mut ended).await?;
                         self.store
                             .append_event(
                                 &run.id,
@@ -315,9 +313,7 @@ impl Executor {
                 // and its steps' effects are kept (they did what they were asked; undoing a
                 // created resource because a link did not render would lose work).
                 Err(e) => {
-                    if let Some(end) = ended.take() {
-                        self.store.end_step(&run.id, &end).await?;
-                    }
+                    self.commit_end(&run.id, &mut ended).await?;
                     return self.fail_output(&run, &entry, e).await;
                 }
             },
@@ -353,9 +349,7 @@ impl Executor {
         attempt: u32,
         started_event: &Value,
     ) -> Result<Begun, StoreError> {
-        if let Some(end) = ended.take() {
-            self.store.end_step(&run.id, &end).await?;
-        }
+        self.commit_end(&run.id, ended).await?;
         // Before any step attempt: this node still holds the run (no other node has taken
         // it up after this node's lease ran out).
         let current = self.fence(&run.id).await?;
@@ -475,6 +469,19 @@ impl Executor {
         self.render_input(step, ctx).ok()
     }
 
+    /// Commits the last step's end, if one is held, on its own: before a transition that does
+    /// not carry it.
+    async fn commit_end(
+        &self,
+        run_id: &str,
+        ended: &mut Option<StepEnd>,
+    ) -> Result<(), StoreError> {
+        match ended.take() {
+            Some(end) => self.store.end_step(run_id, end).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// Stores a step attempt's log lines (and their `log` and `progress` events) on their own.
     async fn keep_lines(
         &self,
@@ -491,7 +498,7 @@ impl Executor {
             log_limit: self.log_limit(),
             change: None,
         };
-        self.store.end_step(run_id, &end).await.map(drop)
+        self.store.end_step(run_id, end).await.map(drop)
     }
 
     /// Whether a plugin step is undone by its plugin's own `rollback`: the plugin says it

@@ -99,17 +99,17 @@ pub(crate) enum Written {
 
 impl Store {
     /// Commits `end` on its own: one transaction (or part of one the group commit shares).
-    pub async fn end_step(&self, run_id: &str, end: &StepEnd) -> Result<Vec<LogLine>, StoreError> {
+    pub async fn end_step(&self, run_id: &str, end: StepEnd) -> Result<Vec<LogLine>, StoreError> {
         let written = self
             .commit_transition(Transition::End {
                 run_id: run_id.to_string(),
-                end: end.clone(),
+                end,
             })
             .await?;
-        Ok(match written {
-            Written::Lines(kept) => kept,
-            _ => Vec::new(),
-        })
+        match written {
+            Written::Lines(kept) => Ok(kept),
+            _ => unreachable!("a step's end answers its lines"),
+        }
     }
 
     /// In one transaction: the previous step's `end` if any; the fence (the run read, and
@@ -139,10 +139,10 @@ impl Store {
                 event: (event.0.to_string(), event.1.clone()),
             })
             .await?;
-        Ok(match written {
-            Written::Start(start) => start,
-            _ => StepStart::Started,
-        })
+        match written {
+            Written::Start(start) => Ok(start),
+            _ => unreachable!("a step's start answers whether it started"),
+        }
     }
 
     /// Moves a run from one of `from` to its final status `to` with its output or error and
