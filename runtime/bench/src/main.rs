@@ -2,7 +2,9 @@
 //! one run on the same machine; `cargo run --release -p lever-bench -- workflows`: the
 //! workflow figures, against a real release `lever serve`; `-- plugins`: each SDK language's
 //! component size, cold compile, step overhead and memory (see `plugins.rs`); `-- nodes`: one,
-//! two and three nodes on one PostgreSQL database against a raw `SKIP LOCKED` loop.
+//! two and three nodes on one PostgreSQL database against a raw `SKIP LOCKED` loop; `-- steps`:
+//! the engine's overhead a step over 40 CPU-bound steps, measured against the server's own time
+//! in guests (so the guests' speed, which varies run to run here, drops out).
 //!
 //! - step overhead: `Sandbox::run` of a trivial action: fresh `Store`, instantiate through the
 //!   `InstancePre` and the pooling allocator, input and output schema checks, call, drop;
@@ -207,6 +209,16 @@ async fn main() -> anyhow::Result<()> {
             Err(_) => release_lever()?,
         }
         return web::run().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("steps") {
+        let compute = load(&sandbox, "bench_compute").await?;
+        let work = json!({"kind": "sieve", "iterations": 20});
+        let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
+        match std::env::var("LEVER_BENCH_BINARY") {
+            Ok(path) => lever_tests::server::use_lever_binary(path.into()),
+            Err(_) => release_lever()?,
+        }
+        return workflows::steps(step).await;
     }
     if std::env::args().nth(1).as_deref() == Some("workflows") {
         // The compute of one ~10 ms step, measured in process: what 40 steps cost at least.
