@@ -154,6 +154,26 @@ async fn a_real_prometheus_scrapes_run_counts_and_step_durations() {
         )
         .await;
     assert_eq!(buckets[0]["value"][1], "9", "{buckets:#?}");
+    // Each step attempt's call is in the engine's `invoke` phase; the nine that started on
+    // the folded path (all but the failing run's) were prepared and committed once each.
+    let phases = prometheus
+        .query_until("lever_engine_step_phase_seconds_count", |s| s.len() == 3)
+        .await;
+    let attempts = prometheus
+        .query_until("sum(lever_step_duration_seconds_count)", |s| !s.is_empty())
+        .await;
+    let attempts: f64 = attempts[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        value_of(&phases, "phase", "invoke"),
+        Some(attempts),
+        "{phases:#?}"
+    );
+    for phase in ["prepare", "commit"] {
+        assert!(
+            value_of(&phases, "phase", phase).unwrap() >= 9.0,
+            "{phases:#?}"
+        );
+    }
     // Sandbox outcomes and HTTP requests by route pattern (never by raw path).
     let invocations = prometheus
         .query_until("lever_sandbox_invocations_total", |s| !s.is_empty())

@@ -382,3 +382,144 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_step_starts_only_behind_the_lease_and_the_cancel_flag,
+    |store: Store| async move {
+        use lever_store::{StepChange, StepEnd, StepStart};
+        let new = NewRun {
+            steps: vec!["a".into(), "b".into(), "c".into()],
+            ..debug_log_run()
+        };
+        let (run, _) = store.create_run(&new).await.unwrap();
+        let lease = lever_store::Lease {
+            node: "node-a".into(),
+            ms: 60_000,
+        };
+        store.start_run(&run.id, &lease).await.unwrap();
+        let started = |step: &'static str| {
+            let store = store.clone();
+            let (run_id, lease) = (run.id.clone(), lease.clone());
+            move |end: Option<StepEnd>| async move {
+                store
+                    .start_step(
+                        &run_id,
+                        &lease,
+                        end,
+                        step,
+                        1,
+                        &json!({"step": step}),
+                        ("step-started", &json!({"attempt": 1})),
+                    )
+                    .await
+            }
+        };
+        let end_of = |step: &str, message: &str| StepEnd {
+            step_id: step.into(),
+            lines: vec![LogLine {
+                at_ms: 1,
+                source: "plugin".into(),
+                level: "info".into(),
+                message: message.into(),
+            }],
+            log_limit: u64::MAX,
+            change: Some(StepChange {
+                status: "succeeded".into(),
+                output: Some(json!({"done": step})),
+                error: None,
+                event: ("step-succeeded".into(), json!({"attempt": 1})),
+            }),
+        };
+        let kinds = |events: Vec<lever_store::EventRecord>| -> Vec<(String, Option<String>)> {
+            events.into_iter().map(|e| (e.kind, e.step_id)).collect()
+        };
+        let before = store.run_events(&run.id, 0).await.unwrap().len();
+
+        // a starts; then a's end (its log line and events) and b's start in one transition,
+        // the events in their order.
+        assert!(matches!(
+            started("a")(None).await.unwrap(),
+            StepStart::Started
+        ));
+        assert!(matches!(
+            started("b")(Some(end_of("a", "one"))).await.unwrap(),
+            StepStart::Started
+        ));
+        let steps = store.run_steps(&run.id).await.unwrap();
+        assert_eq!(
+            (steps[0].status.as_str(), steps[1].status.as_str()),
+            ("succeeded", "running")
+        );
+        assert_eq!(steps[1].input, Some(json!({"step": "b"})));
+        let events = store.run_events(&run.id, 0).await.unwrap();
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            kinds(events.iter().skip(before).cloned().collect()),
+            vec![
+                ("step-started".into(), some("a")),
+                ("log".into(), some("a")),
+                ("step-succeeded".into(), some("a")),
+                ("step-started".into(), some("b")),
+            ]
+        );
+
+        // A cancel asked for: b's end is committed, c does not start.
+        store.request_cancel(&run.id).await.unwrap();
+        let refused = started("c")(Some(end_of("b", "two"))).await.unwrap();
+        assert!(matches!(refused, StepStart::Cancelled(_)));
+        let steps = store.run_steps(&run.id).await.unwrap();
+        assert_eq!(
+            (steps[1].status.as_str(), steps[2].status.as_str()),
+            ("succeeded", "pending")
+        );
+        let after_cancel = store.run_events(&run.id, 0).await.unwrap();
+        assert_eq!(
+            kinds(after_cancel.into_iter().skip(events.len()).collect()),
+            vec![
+                ("log".into(), some("b")),
+                ("step-succeeded".into(), some("b"))
+            ]
+        );
+        let logs = store.run_logs(&run.id).await.unwrap();
+        assert_eq!(
+            logs.iter()
+                .map(|l| l.line.message.as_str())
+                .collect::<Vec<_>>(),
+            vec!["one", "two"]
+        );
+
+        // Another node holds the run now: the start is refused and rolls back the end with it.
+        let (other, _) = store.create_run(&new).await.unwrap();
+        let short = lever_store::Lease {
+            node: "node-a".into(),
+            ms: 50,
+        };
+        store.start_run(&other.id, &short).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+        let b = lever_store::Lease {
+            node: "node-b".into(),
+            ms: 60_000,
+        };
+        store.start_run(&other.id, &b).await.unwrap();
+        let events_before = store.run_events(&other.id, 0).await.unwrap().len();
+        let lost = store
+            .start_step(
+                &other.id,
+                &short,
+                Some(end_of("a", "lost")),
+                "b",
+                1,
+                &json!({}),
+                ("step-started", &json!({})),
+            )
+            .await;
+        assert!(matches!(lost, Err(StoreError::LeaseLost(_))), "{lost:?}");
+        assert_eq!(
+            store.run_events(&other.id, 0).await.unwrap().len(),
+            events_before
+        );
+        assert!(store.run_logs(&other.id).await.unwrap().is_empty());
+        let steps = store.run_steps(&other.id).await.unwrap();
+        assert!(steps.iter().all(|s| s.status == "pending"), "{steps:?}");
+    }
+);

@@ -125,37 +125,83 @@ async fn raw_sqlite_steps_per_second(steps: usize) -> anyhow::Result<f64> {
     Ok(steps as f64 / started.elapsed().as_secs_f64())
 }
 
-/// The seconds the server spent invoking `bench-compute` so far, from its `/metrics`
-/// (`lever_step_duration_seconds_sum`): the guest's own time, instantiation included.
-async fn compute_seconds(server: &Server) -> anyhow::Result<f64> {
-    let text = server
+/// The server's `/metrics` text.
+async fn metrics_text(server: &Server) -> anyhow::Result<String> {
+    Ok(server
         .http
         .get(format!("{}/metrics", server.url))
         .send()
         .await?
         .text()
-        .await?;
-    Ok(text
-        .lines()
-        .filter(|l| {
-            l.starts_with("lever_step_duration_seconds_sum")
-                && l.contains("action=\"bench-compute\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+        .await?)
 }
 
-/// One run of 40 sequential ~10 ms steps: its submit-to-done time, and how much of it the
-/// server spent in the guests.
+/// The sum of the series `series` whose labels contain `label`, in the metrics `text`.
+fn metric_sum(text: &str, series: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(series) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// What the server had spent so far: in `bench-compute`'s invocations (the guest's own time,
+/// instantiation included, `lever_step_duration_seconds`) and in the engine's phases of a
+/// step (`lever_engine_step_phase_seconds`).
+#[derive(Clone, Copy, Default)]
+struct Spent {
+    in_guests: f64,
+    prepare: f64,
+    commit: f64,
+    invoke: f64,
+}
+
+impl Spent {
+    async fn read(server: &Server) -> anyhow::Result<Self> {
+        let text = metrics_text(server).await?;
+        let phase = |name: &str| {
+            metric_sum(
+                &text,
+                "lever_engine_step_phase_seconds_sum",
+                &format!("phase=\"{name}\""),
+            )
+        };
+        Ok(Self {
+            in_guests: metric_sum(
+                &text,
+                "lever_step_duration_seconds_sum",
+                "action=\"bench-compute\"",
+            ),
+            prepare: phase("prepare"),
+            commit: phase("commit"),
+            invoke: phase("invoke"),
+        })
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            in_guests: (self.in_guests - before.in_guests).max(0.0),
+            prepare: (self.prepare - before.prepare).max(0.0),
+            commit: (self.commit - before.commit).max(0.0),
+            invoke: (self.invoke - before.invoke).max(0.0),
+        }
+    }
+}
+
+/// One run of 40 sequential ~10 ms steps: its submit-to-done time, and where the server spent
+/// it.
 struct FortySteps {
     wall: Duration,
-    in_guests: Duration,
+    spent: Spent,
 }
 
 impl FortySteps {
+    fn in_guests(&self) -> Duration {
+        Duration::from_secs_f64(self.spent.in_guests)
+    }
+
     /// What the engine added to each step: (wall − time in the guests) / 40.
     fn overhead_per_step(&self) -> Duration {
-        self.wall.saturating_sub(self.in_guests) / 40
+        self.wall.saturating_sub(self.in_guests()) / 40
     }
 }
 
@@ -167,14 +213,14 @@ async fn forty_sieves(server: &Server, times: usize) -> anyhow::Result<Vec<Forty
     apply(server, template("forty-sieves", &forty)).await?;
     let mut runs = Vec::new();
     for _ in 0..times {
-        let before = compute_seconds(server).await?;
+        let before = Spent::read(server).await?;
         let started = Instant::now();
         let id = submit(server, "forty-sieves").await?;
         let run = server.wait(&id).await;
         let wall = started.elapsed();
         anyhow::ensure!(run["status"] == "succeeded", "{run}");
-        let in_guests = Duration::from_secs_f64((compute_seconds(server).await? - before).max(0.0));
-        runs.push(FortySteps { wall, in_guests });
+        let spent = Spent::read(server).await?.since(before);
+        runs.push(FortySteps { wall, spent });
     }
     runs.sort_by_key(|r| r.wall);
     Ok(runs)
@@ -211,12 +257,24 @@ pub(crate) async fn steps(step_compute: Duration) -> anyhow::Result<()> {
         println!(
             "{label}: 40 steps in {:.0} ms, {:.0} ms of it in the guests (median run of 7); engine overhead {:.1} %, {:.2} ms a step (median {:.2}, min {:.2}, max {:.2})",
             median.wall.as_secs_f64() * 1e3,
-            median.in_guests.as_secs_f64() * 1e3,
-            (median.wall.as_secs_f64() / median.in_guests.as_secs_f64() - 1.0) * 100.0,
+            median.in_guests().as_secs_f64() * 1e3,
+            (median.wall.as_secs_f64() / median.in_guests().as_secs_f64() - 1.0) * 100.0,
             median.overhead_per_step().as_secs_f64() * 1e3,
             per_step[per_step.len() / 2].as_secs_f64() * 1e3,
             per_step[0].as_secs_f64() * 1e3,
             per_step[per_step.len() - 1].as_secs_f64() * 1e3,
+        );
+        let ms_a_step = |seconds: f64| seconds / 40.0 * 1e3;
+        let spent = median.spent;
+        let outside = median.wall.as_secs_f64() - spent.prepare - spent.commit - spent.invoke;
+        println!(
+            "  a step's overhead, median run: prepare {:.3} ms, commit {:.3} ms, host around the call {:.3} ms (invoke {:.3} − guest {:.3}), outside the steps {:.3} ms (submit, claim, run end, the client's wait; over 40)",
+            ms_a_step(spent.prepare),
+            ms_a_step(spent.commit),
+            ms_a_step(spent.invoke - spent.in_guests),
+            ms_a_step(spent.invoke),
+            ms_a_step(spent.in_guests),
+            ms_a_step(outside),
         );
     }
     Ok(())
@@ -312,11 +370,11 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         "| 40 sequential steps of ~{:.1} ms of compute (sieve, in process), whole run over HTTP, median of 5 | {:.0} ms, {:.0} ms of it in the guests | — |",
         step_compute.as_secs_f64() * 1e3,
         forty.wall.as_secs_f64() * 1e3,
-        forty.in_guests.as_secs_f64() * 1e3
+        forty.in_guests().as_secs_f64() * 1e3
     );
     println!(
         "| engine overhead on those 40 steps: (run − time in the guests) / time in the guests | {:.1} % ({:.2} ms a step) | ≤ 2 % |",
-        (forty.wall.as_secs_f64() / forty.in_guests.as_secs_f64() - 1.0) * 100.0,
+        (forty.wall.as_secs_f64() / forty.in_guests().as_secs_f64() - 1.0) * 100.0,
         forty.overhead_per_step().as_secs_f64() * 1e3
     );
     println!(

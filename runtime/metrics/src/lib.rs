@@ -12,10 +12,11 @@ use std::sync::OnceLock;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// Histogram buckets, in seconds: from a fast sandbox call to a run that waited an hour.
+/// Histogram buckets, in seconds: from a step's commit (a fraction of a millisecond) to a run
+/// that waited an hour.
 const BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    300.0, 1800.0, 3600.0, 86400.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -60,6 +61,11 @@ fn describe() {
         "lever_step_duration_seconds",
         Unit::Seconds,
         "One invocation of a step's action (or capability), by action and outcome."
+    );
+    describe_histogram!(
+        "lever_engine_step_phase_seconds",
+        Unit::Seconds,
+        "Where the engine spends a template step's time, by phase: `prepare` (its `if` and input rendered), `commit` (the transaction that ends the last step and starts this one, its wait for the writer included), `invoke` (the action's call with the host's work around it)."
     );
     describe_gauge!(
         "lever_runs",
@@ -109,6 +115,12 @@ pub fn step_finished(action: &str, outcome: &str, seconds: f64) {
         "outcome" => outcome.to_string()
     )
     .record(seconds.max(0.0));
+}
+
+/// A template step spent `seconds` in the engine's `phase` (`prepare`, `commit`, `invoke`).
+pub fn step_phase(phase: &'static str, seconds: f64) {
+    metrics::histogram!("lever_engine_step_phase_seconds", "phase" => phase)
+        .record(seconds.max(0.0));
 }
 
 /// A plugin invocation ended with `outcome`, having consumed `fuel`.

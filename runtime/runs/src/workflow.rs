@@ -3,7 +3,7 @@
 //! abort), rollback in reverse order, cancel at step boundaries, and resume after a crash.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lever_catalog::Entry;
 use lever_registry::PluginRef;
@@ -159,10 +159,13 @@ impl Executor {
                 _ => row.attempts + 1,
             } as u32;
             let started_event = json!({"attempt": attempt, "node": self.lease.node});
+            let preparing = Instant::now();
             let input = match self.ready_input(step, &row, &gated, &ctx) {
                 // The common case, folded: the last step's end, the fence, the cancel flag and
                 // this step's start in one transaction.
                 Some(input) => {
+                    let committing = Instant::now();
+                    lever_metrics::step_phase("prepare", (committing - preparing).as_secs_f64());
                     let start = self
                         .store
                         .start_step(
@@ -175,6 +178,7 @@ impl Executor {
                             ("step-started", &started_event),
                         )
                         .await?;
+                    lever_metrics::step_phase("commit", committing.elapsed().as_secs_f64());
                     if let StepStart::Cancelled(current) = start {
                         let cause = cancel_cause(current.error);
                         return self.roll_back(&run, &entry, &ctx, cause, true).await;
@@ -204,9 +208,11 @@ impl Executor {
                 },
             };
             let mut lines = Vec::new();
+            let invoking = Instant::now();
             let outcome = self
                 .invoke_step(&run, step, attempt, &input, &mut lines)
                 .await?;
+            lever_metrics::step_phase("invoke", invoking.elapsed().as_secs_f64());
             if !matches!(&outcome, StepOutcome::Succeeded(_)) || step.wait_for.is_some() {
                 self.keep_lines(&run.id, &step.id, std::mem::take(&mut lines))
                     .await?;

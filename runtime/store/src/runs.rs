@@ -504,16 +504,24 @@ impl Store {
                 });
             }
         }
-        for (i, line) in kept.iter().enumerate() {
-            sqlx::query("INSERT INTO run_logs (run_id, seq, at_ms, source, level, message) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(run_id)
-                .bind(next + 1 + i as i64)
-                .bind(line.at_ms)
-                .bind(&line.source)
-                .bind(&line.level)
-                .bind(&line.message)
-                .execute(&mut **tx)
-                .await?;
+        // Many lines to a statement: each statement is a round trip to the database.
+        let rows = crate::steps::ROWS_PER_INSERT;
+        for (c, chunk) in kept.chunks(rows).enumerate() {
+            let sql = format!(
+                "INSERT INTO run_logs (run_id, seq, at_ms, source, level, message) VALUES {}",
+                crate::steps::placeholders(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(&sql);
+            for (i, line) in chunk.iter().enumerate() {
+                query = query
+                    .bind(run_id)
+                    .bind(next + 1 + (c * rows + i) as i64)
+                    .bind(line.at_ms)
+                    .bind(&line.source)
+                    .bind(&line.level)
+                    .bind(&line.message);
+            }
+            query.execute(&mut **tx).await?;
         }
         Ok(kept)
     }

@@ -190,6 +190,45 @@ pub(crate) async fn write_step(
     Ok(())
 }
 
+/// What a fenced step write requires of its run: held by `node` with a lease valid at `now`,
+/// and no cancel asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fence<'a> {
+    pub(crate) node: &'a str,
+    pub(crate) now: i64,
+}
+
+/// [`write_step`] behind `fence`, in the same statement: answers the rows changed (0 when the
+/// fence refused, or the step has no row).
+pub(crate) async fn write_step_fenced(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    step_id: &str,
+    update: &StepUpdate<'_>,
+    now: i64,
+    fence: Fence<'_>,
+) -> Result<u64, StoreError> {
+    let changed = sqlx::query(
+        "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
+         output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2 \
+         AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $10 AND lease_expires_at >= $11 AND cancel_requested = 0)",
+    )
+    .bind(run_id)
+    .bind(step_id)
+    .bind(update.status)
+    .bind(update.attempts)
+    .bind(update.input.map(|v| v.to_string()))
+    .bind(update.output.map(|v| v.to_string()))
+    .bind(update.error.map(|v| v.to_string()))
+    .bind(now)
+    .bind(update.poll_deadline)
+    .bind(fence.node)
+    .bind(fence.now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(changed.rows_affected())
+}
+
 pub(crate) async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
@@ -198,17 +237,65 @@ pub(crate) async fn insert_event(
     data: &serde_json::Value,
     at_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO run_events (run_id, kind, step_id, data, at_ms) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(run_id)
-    .bind(kind)
-    .bind(step_id)
-    .bind(data.to_string())
-    .bind(at_ms)
-    .execute(&mut **tx)
-    .await?;
+    let event = NewEvent {
+        kind,
+        step_id,
+        data: data.clone(),
+    };
+    insert_events(tx, run_id, std::slice::from_ref(&event), at_ms).await
+}
+
+/// An event a transition adds, kept until [`insert_events`] writes them together.
+#[derive(Debug)]
+pub(crate) struct NewEvent<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) step_id: Option<&'a str>,
+    pub(crate) data: serde_json::Value,
+}
+
+/// Rows one multi-row `INSERT` carries at most (5 parameters each, far below both databases'
+/// bounds on parameters).
+pub(crate) const ROWS_PER_INSERT: usize = 100;
+
+/// Appends `events` to run `run_id`'s events, in their order, in as few statements as
+/// [`ROWS_PER_INSERT`] allows: each statement is a round trip to the database (on SQLite, to
+/// sqlx's worker thread), which costs more than the insert itself.
+pub(crate) async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    events: &[NewEvent<'_>],
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO run_events (run_id, kind, step_id, data, at_ms) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(run_id)
+                .bind(event.kind)
+                .bind(event.step_id)
+                .bind(event.data.to_string())
+                .bind(at_ms);
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
+}
+
+/// `($1, $2, …), ($k+1, …)`: `rows` tuples of `columns` numbered parameters.
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let numbers: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", numbers.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {

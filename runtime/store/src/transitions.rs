@@ -1,17 +1,23 @@
 //! A step's transitions, folded: what one step attempt leaves when it ends — its log lines, the
-//! `log` and `progress` events they make, its row's new status and its event — is written in
-//! the same transaction as what the engine does next with the run: the next step's start, behind
-//! the fence (this node's lease) and the cancel flag read in that same transaction, or the run's
-//! end. A step of a template run on SQLite so costs one write transaction where it cost four
-//! (start, log lines, log event, end), and the reads that checked the fence and the cancel flag
-//! ride in it. Nothing is reported before it is committed: a client sees the step's end when the
-//! transaction that also starts the next step commits, before that step's plugin is called.
+//! `log` and `progress` events they make, its row's new status and its event — is written in the
+//! same transaction as what the engine does next with the run: the next step's start, behind the
+//! fence (this node's lease) and the cancel flag read in that same transaction, or the run's end. A
+//! step of a template run on SQLite so costs one write transaction where it cost four (start, log
+//! lines, log event, end), and the reads that checked the fence and the cancel flag ride in it.
+//! Statements are folded too, as each is a round trip to the database (on SQLite, to sqlx's worker
+//! thread, dearer than the write itself): the fence and the cancel flag are a condition of the
+//! start's `UPDATE` (the run is read only when the step did not start, to say why), and the
+//! transition's events — the end's and the start's — are one multi-row `INSERT`, its log lines
+//! another. A succeeded step's end and the next start so cost five statements with `BEGIN` and
+//! `COMMIT` (seven before). Nothing is reported before it is committed: a client sees the step's
+//! end when the transaction that also starts the next step commits, before that step's plugin is
+//! called.
 
 use lever_sandbox::LogLine;
 use serde_json::{Value, json};
 
 use crate::runs::{COLUMNS, expected_of, record, status_update};
-use crate::steps::{insert_event, write_step};
+use crate::steps::{Fence, NewEvent, insert_events, write_step, write_step_fenced};
 use crate::{Lease, RunRecord, RunStatus, StepUpdate, Store, StoreError, now_ms};
 
 /// What one step attempt leaves when it ends, committed with the transition after it.
@@ -254,8 +260,10 @@ impl Store {
     ) -> Result<(Written, bool), StoreError> {
         match transition {
             Transition::End { run_id, end } => {
-                let (kept, evented) = self.write_end(tx, run_id, end, now).await?;
-                Ok((Written::Lines(kept), evented))
+                let mut events = Vec::new();
+                let kept = self.write_end(tx, run_id, end, now, &mut events).await?;
+                insert_events(tx, run_id, &events, now).await?;
+                Ok((Written::Lines(kept), !events.is_empty()))
             }
             Transition::Start {
                 run_id,
@@ -266,30 +274,45 @@ impl Store {
                 input,
                 event,
             } => {
-                let mut evented = false;
+                let mut events = Vec::new();
                 if let Some(end) = end {
-                    evented = self.write_end(tx, run_id, end, now).await?.1;
+                    self.write_end(tx, run_id, end, now, &mut events).await?;
                 }
-                let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
-                    .bind(run_id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .as_ref()
-                    .map(record)
-                    .transpose()?
-                    .filter(|run| lease.holds(run))
-                    .ok_or_else(|| StoreError::LeaseLost(run_id.clone()))?;
-                if run.cancel_requested {
-                    return Ok((Written::Start(StepStart::Cancelled(Box::new(run))), evented));
-                }
+                // The fence and the cancel flag ride in the start's own statement: the step
+                // starts only while this node's lease holds and no cancel was asked for. The
+                // run is read only when it did not start, to say why.
                 let started = StepUpdate {
                     status: "running",
                     attempts: Some(*attempt),
                     input: Some(input),
                     ..Default::default()
                 };
-                write_step(tx, run_id, step_id, &started, now).await?;
-                insert_event(tx, run_id, &event.0, Some(step_id), &event.1, now).await?;
+                let fence = Fence {
+                    node: &lease.node,
+                    now,
+                };
+                if write_step_fenced(tx, run_id, step_id, &started, now, fence).await? == 0 {
+                    let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+                        .bind(run_id)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .as_ref()
+                        .map(record)
+                        .transpose()?
+                        .filter(|run| lease.holds(run))
+                        .ok_or_else(|| StoreError::LeaseLost(run_id.clone()))?;
+                    if run.cancel_requested {
+                        insert_events(tx, run_id, &events, now).await?;
+                        let evented = !events.is_empty();
+                        return Ok((Written::Start(StepStart::Cancelled(Box::new(run))), evented));
+                    }
+                }
+                events.push(NewEvent {
+                    kind: &event.0,
+                    step_id: Some(step_id),
+                    data: event.1.clone(),
+                });
+                insert_events(tx, run_id, &events, now).await?;
                 Ok((Written::Start(StepStart::Started), true))
             }
             Transition::Finish {
@@ -314,41 +337,52 @@ impl Store {
                 if changed == 0 {
                     return Err(self.stale_status(run_id, expected_of(from)).await);
                 }
+                let mut events = Vec::new();
                 if let Some(end) = end {
-                    self.write_end(tx, run_id, end, now).await?;
+                    self.write_end(tx, run_id, end, now, &mut events).await?;
                 }
-                insert_event(tx, run_id, &event.0, None, &event.1, now).await?;
+                events.push(NewEvent {
+                    kind: &event.0,
+                    step_id: None,
+                    data: event.1.clone(),
+                });
+                insert_events(tx, run_id, &events, now).await?;
                 Ok((Written::Finished, true))
             }
         }
     }
 
-    /// Writes `end` in `tx`: the lines kept within the log bound, and whether any event was
-    /// added.
-    pub(crate) async fn write_end(
+    /// Writes `end` in `tx`, its events into `events` (for the transition to insert with its
+    /// own): answers the lines kept within the log bound.
+    pub(crate) async fn write_end<'a>(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         run_id: &str,
-        end: &StepEnd,
+        end: &'a StepEnd,
         now: i64,
-    ) -> Result<(Vec<LogLine>, bool), StoreError> {
+        events: &mut Vec<NewEvent<'a>>,
+    ) -> Result<Vec<LogLine>, StoreError> {
         let kept = self
             .append_lines(tx, run_id, &end.lines, end.log_limit)
             .await?;
-        let step = Some(end.step_id.as_str());
-        let mut evented = false;
+        let step_id = Some(end.step_id.as_str());
         let (progress, logs): (Vec<_>, Vec<_>) = kept.iter().partition(|l| l.level == "progress");
         if !logs.is_empty() {
             let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
-            insert_event(tx, run_id, "log", step, &json!({"lines": messages}), now).await?;
-            evented = true;
+            events.push(NewEvent {
+                kind: "log",
+                step_id,
+                data: json!({"lines": messages}),
+            });
         }
         for line in progress {
             // `percent% message`, as the progress host import writes it.
             let (percent, message) = line.message.split_once("% ").unwrap_or(("", &line.message));
-            let data = json!({"percent": percent.parse::<u8>().ok(), "message": message});
-            insert_event(tx, run_id, "progress", step, &data, now).await?;
-            evented = true;
+            events.push(NewEvent {
+                kind: "progress",
+                step_id,
+                data: json!({"percent": percent.parse::<u8>().ok(), "message": message}),
+            });
         }
         if let Some(change) = &end.change {
             let update = StepUpdate {
@@ -358,9 +392,12 @@ impl Store {
                 ..Default::default()
             };
             write_step(tx, run_id, &end.step_id, &update, now).await?;
-            insert_event(tx, run_id, &change.event.0, step, &change.event.1, now).await?;
-            evented = true;
+            events.push(NewEvent {
+                kind: &change.event.0,
+                step_id,
+                data: change.event.1.clone(),
+            });
         }
-        Ok((kept, evented))
+        Ok(kept)
     }
 }
