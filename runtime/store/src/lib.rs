@@ -221,6 +221,10 @@ fn pool_options(backend: Backend, sqlite_connections: u32) -> AnyPoolOptions {
             Backend::Postgres => 16,
         })
         .acquire_timeout(Duration::from_secs(30))
+        // An SQLite connection is a file in this process: it cannot go stale as a socket can,
+        // so it is not pinged on every acquire (a round trip to its worker thread, before each
+        // transaction and each read). PostgreSQL connections keep the check.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

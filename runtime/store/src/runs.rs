@@ -270,61 +270,72 @@ impl Store {
             RunStatus::Pending
         };
         let mut tx = self.write_transaction().await?;
-        let inserted = sqlx::query(
+        // The row answered by the insert itself (`RETURNING`, on both databases): no read after.
+        let sql = format!(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
              template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version) \
-             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14)",
-        )
-        .bind(&id)
-        .bind(&run.action)
-        .bind(&run.action_version)
-        .bind(run.input.to_string())
-        .bind(&run.requester)
-        .bind(&run.environment)
-        .bind(now)
-        .bind(run.template.as_ref().map(|t| t.0.clone()))
-        .bind(run.template.as_ref().map(|t| t.1))
-        .bind(&run.idempotency_key)
-        .bind(&run.resubmitted_from)
-        .bind(status.as_str())
-        .bind(run.approval.as_ref().map(|a| a.route.clone()))
-        .bind(run.approval.as_ref().map(|a| a.policy_version.clone()))
-        .execute(&mut *tx)
-        .await;
-        if let Err(e) = inserted {
-            // Another submit with the same key won the race.
-            if let (Some(key), sqlx::Error::Database(db)) = (&run.idempotency_key, &e)
-                && db.is_unique_violation()
-            {
-                drop(tx);
-                let existing = self
-                    .run_by_idempotency_key(key)
-                    .await?
-                    .ok_or(StoreError::Database(e))?;
-                return Ok((existing, false));
-            }
-            return Err(e.into());
-        }
-        for (position, step) in run.steps.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO run_steps (run_id, step_id, position, status, attempts, updated_at) VALUES ($1, $2, $3, 'pending', 0, $4)",
-            )
+             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14) RETURNING {COLUMNS}"
+        );
+        let inserted = sqlx::query(&sql)
             .bind(&id)
-            .bind(step)
-            .bind(position as i64)
+            .bind(&run.action)
+            .bind(&run.action_version)
+            .bind(run.input.to_string())
+            .bind(&run.requester)
+            .bind(&run.environment)
             .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            .bind(run.template.as_ref().map(|t| t.0.clone()))
+            .bind(run.template.as_ref().map(|t| t.1))
+            .bind(&run.idempotency_key)
+            .bind(&run.resubmitted_from)
+            .bind(status.as_str())
+            .bind(run.approval.as_ref().map(|a| a.route.clone()))
+            .bind(run.approval.as_ref().map(|a| a.policy_version.clone()))
+            .fetch_one(&mut *tx)
+            .await;
+        let inserted = match inserted {
+            Ok(row) => record(&row)?,
+            Err(e) => {
+                // Another submit with the same key won the race.
+                if let (Some(key), sqlx::Error::Database(db)) = (&run.idempotency_key, &e)
+                    && db.is_unique_violation()
+                {
+                    drop(tx);
+                    let existing = self
+                        .run_by_idempotency_key(key)
+                        .await?
+                        .ok_or(StoreError::Database(e))?;
+                    return Ok((existing, false));
+                }
+                return Err(e.into());
+            }
+        };
+        // The steps in as few statements as the bound on rows allows: each is a round trip.
+        let rows = crate::steps::ROWS_PER_INSERT;
+        let steps: Vec<(usize, &String)> = run.steps.iter().enumerate().collect();
+        for chunk in steps.chunks(rows) {
+            let sql = format!(
+                "INSERT INTO run_steps (run_id, step_id, position, status, attempts, updated_at) VALUES {}",
+                crate::steps::placeholders(chunk.len(), 6)
+            );
+            let mut query = sqlx::query(&sql);
+            for (position, step) in chunk {
+                query = query
+                    .bind(&id)
+                    .bind(*step)
+                    .bind(*position as i64)
+                    .bind("pending")
+                    .bind(0_i64)
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
         }
         if let Some(approval) = &run.approval {
             crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester)
                 .await?;
         }
         tx.commit().await?;
-        Ok((
-            self.run(&id).await?.expect("the run just inserted exists"),
-            true,
-        ))
+        Ok((inserted, true))
     }
 
     async fn run_by_idempotency_key(&self, key: &str) -> Result<Option<RunRecord>, StoreError> {
