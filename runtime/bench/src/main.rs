@@ -160,6 +160,19 @@ fn release_lever() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `lever` binary the workflow figures run: `LEVER_BENCH_BINARY` when set (a binary built
+/// beside `lever-bench`, whose features differ from `lever-cli` built alone, so no rebuild),
+/// else a release build of `lever-cli`.
+fn lever_binary() -> anyhow::Result<()> {
+    match std::env::var("LEVER_BENCH_BINARY") {
+        Ok(path) => {
+            lever_tests::server::use_lever_binary(path.into());
+            Ok(())
+        }
+        Err(_) => release_lever(),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let sandbox = Sandbox::new(&SandboxConfig::default())?;
@@ -214,10 +227,7 @@ async fn main() -> anyhow::Result<()> {
         let compute = load(&sandbox, "bench_compute").await?;
         let work = json!({"kind": "sieve", "iterations": 20});
         let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
-        match std::env::var("LEVER_BENCH_BINARY") {
-            Ok(path) => lever_tests::server::use_lever_binary(path.into()),
-            Err(_) => release_lever()?,
-        }
+        lever_binary()?;
         return workflows::steps(step).await;
     }
     if std::env::args().nth(1).as_deref() == Some("workflows") {
@@ -225,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
         let compute = load(&sandbox, "bench_compute").await?;
         let work = json!({"kind": "sieve", "iterations": 20});
         let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
-        release_lever()?;
+        lever_binary()?;
         return workflows::run(step).await;
     }
 

@@ -185,19 +185,13 @@ impl Store {
         if backend == Backend::Postgres {
             events::listen(&url, &events);
         }
-        let mut store = Self {
+        Ok(Self {
             pool,
             writer,
             backend,
             events,
-            group: None,
-        };
-        if backend == Backend::Sqlite {
-            store.group = Some(std::sync::Arc::new(group_commit::GroupCommit::start(
-                store.clone(),
-            )));
-        }
-        Ok(store)
+            group: (backend == Backend::Sqlite).then(std::sync::Arc::default),
+        })
     }
 
     /// Which database this is.

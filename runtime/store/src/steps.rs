@@ -172,22 +172,9 @@ pub(crate) async fn write_step(
     update: &StepUpdate<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
-         output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2",
-    )
-    .bind(run_id)
-    .bind(step_id)
-    .bind(update.status)
-    .bind(update.attempts)
-    .bind(update.input.map(|v| v.to_string()))
-    .bind(update.output.map(|v| v.to_string()))
-    .bind(update.error.map(|v| v.to_string()))
-    .bind(now)
-    .bind(update.poll_deadline)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    write_step_behind(tx, run_id, step_id, update, now, None)
+        .await
+        .map(drop)
 }
 
 /// What a fenced step write requires of its run: held by `node` with a lease valid at `now`,
@@ -198,35 +185,43 @@ pub(crate) struct Fence<'a> {
     pub(crate) now: i64,
 }
 
-/// [`write_step`] behind `fence`, in the same statement: answers the rows changed (0 when the
-/// fence refused, or the step has no row).
-pub(crate) async fn write_step_fenced(
+const UPDATE_STEP: &str = "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
+     output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2";
+
+/// [`write_step`], behind `fence` when there is one, in the same statement: answers the rows
+/// changed (0 when the fence refused, or the step has no row).
+pub(crate) async fn write_step_behind(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
     step_id: &str,
     update: &StepUpdate<'_>,
     now: i64,
-    fence: Fence<'_>,
+    fence: Option<Fence<'_>>,
 ) -> Result<u64, StoreError> {
-    let changed = sqlx::query(
-        "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
-         output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2 \
-         AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $10 AND lease_expires_at >= $11 AND cancel_requested = 0)",
-    )
-    .bind(run_id)
-    .bind(step_id)
-    .bind(update.status)
-    .bind(update.attempts)
-    .bind(update.input.map(|v| v.to_string()))
-    .bind(update.output.map(|v| v.to_string()))
-    .bind(update.error.map(|v| v.to_string()))
-    .bind(now)
-    .bind(update.poll_deadline)
-    .bind(fence.node)
-    .bind(fence.now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(changed.rows_affected())
+    let fenced;
+    let sql = match fence {
+        None => UPDATE_STEP,
+        Some(_) => {
+            fenced = format!(
+                "{UPDATE_STEP} AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $10 AND lease_expires_at >= $11 AND cancel_requested = 0)"
+            );
+            &fenced
+        }
+    };
+    let mut query = sqlx::query(sql)
+        .bind(run_id)
+        .bind(step_id)
+        .bind(update.status)
+        .bind(update.attempts)
+        .bind(update.input.map(|v| v.to_string()))
+        .bind(update.output.map(|v| v.to_string()))
+        .bind(update.error.map(|v| v.to_string()))
+        .bind(now)
+        .bind(update.poll_deadline);
+    if let Some(fence) = fence {
+        query = query.bind(fence.node).bind(fence.now);
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 
 pub(crate) async fn insert_event(

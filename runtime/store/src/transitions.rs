@@ -17,7 +17,7 @@ use lever_sandbox::LogLine;
 use serde_json::{Value, json};
 
 use crate::runs::{COLUMNS, expected_of, record, status_update};
-use crate::steps::{Fence, NewEvent, insert_events, write_step, write_step_fenced};
+use crate::steps::{Fence, NewEvent, insert_events, write_step, write_step_behind};
 use crate::{Lease, RunRecord, RunStatus, StepUpdate, Store, StoreError, now_ms};
 
 /// What one step attempt leaves when it ends, committed with the transition after it.
@@ -58,6 +58,7 @@ pub enum StepStart {
 }
 
 /// One transition, owned, as [`crate::group_commit`] queues it.
+#[derive(Debug)]
 pub(crate) enum Transition {
     /// A step's end alone.
     End { run_id: String, end: StepEnd },
@@ -94,6 +95,7 @@ impl Transition {
 }
 
 /// What a committed transition answers.
+#[derive(Debug)]
 pub(crate) enum Written {
     /// The log lines kept within the run's bound.
     Lines(Vec<LogLine>),
@@ -185,7 +187,7 @@ impl Store {
     /// its own on PostgreSQL (whose connections commit side by side).
     async fn commit_transition(&self, transition: Transition) -> Result<Written, StoreError> {
         match &self.group {
-            Some(group) => group.commit(transition).await,
+            Some(group) => group.commit(self, transition).await,
             None => self.commit_alone(&transition).await,
         }
     }
@@ -291,7 +293,7 @@ impl Store {
                     node: &lease.node,
                     now,
                 };
-                if write_step_fenced(tx, run_id, step_id, &started, now, fence).await? == 0 {
+                if write_step_behind(tx, run_id, step_id, &started, now, Some(fence)).await? == 0 {
                     let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
                         .bind(run_id)
                         .fetch_optional(&mut **tx)
