@@ -223,20 +223,16 @@ async fn main() -> anyhow::Result<()> {
         }
         return web::run().await;
     }
-    if std::env::args().nth(1).as_deref() == Some("steps") {
-        let compute = load(&sandbox, "bench_compute").await?;
-        let work = json!({"kind": "sieve", "iterations": 20});
-        let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
-        lever_binary()?;
-        return workflows::steps(step).await;
-    }
-    if std::env::args().nth(1).as_deref() == Some("workflows") {
+    if let Some(which @ ("workflows" | "steps")) = std::env::args().nth(1).as_deref() {
         // The compute of one ~10 ms step, measured in process: what 40 steps cost at least.
         let compute = load(&sandbox, "bench_compute").await?;
         let work = json!({"kind": "sieve", "iterations": 20});
         let step = median(time_runs(&sandbox, &compute, &call, &work, 21).await?);
         lever_binary()?;
-        return workflows::run(step).await;
+        return match which {
+            "steps" => workflows::steps(step).await,
+            _ => workflows::run(step).await,
+        };
     }
 
     // 1. Step overhead.

@@ -312,18 +312,17 @@ impl Store {
         };
         // The steps in as few statements as the bound on rows allows: each is a round trip.
         let rows = crate::steps::ROWS_PER_INSERT;
-        let steps: Vec<(usize, &String)> = run.steps.iter().enumerate().collect();
-        for chunk in steps.chunks(rows) {
+        for (c, chunk) in run.steps.chunks(rows).enumerate() {
             let sql = format!(
                 "INSERT INTO run_steps (run_id, step_id, position, status, attempts, updated_at) VALUES {}",
                 crate::steps::placeholders(chunk.len(), 6)
             );
             let mut query = sqlx::query(&sql);
-            for (position, step) in chunk {
+            for (i, step) in chunk.iter().enumerate() {
                 query = query
                     .bind(&id)
-                    .bind(*step)
-                    .bind(*position as i64)
+                    .bind(step)
+                    .bind((c * rows + i) as i64)
                     .bind("pending")
                     .bind(0_i64)
                     .bind(now);

@@ -235,7 +235,7 @@ pub(crate) async fn insert_event(
     let event = NewEvent {
         kind,
         step_id,
-        data: data.clone(),
+        data: std::borrow::Cow::Borrowed(data),
     };
     insert_events(tx, run_id, std::slice::from_ref(&event), at_ms).await
 }
@@ -245,7 +245,8 @@ pub(crate) async fn insert_event(
 pub(crate) struct NewEvent<'a> {
     pub(crate) kind: &'a str,
     pub(crate) step_id: Option<&'a str>,
-    pub(crate) data: serde_json::Value,
+    /// Borrowed from the transition where it holds the event, owned where the write makes it.
+    pub(crate) data: std::borrow::Cow<'a, serde_json::Value>,
 }
 
 /// Rows one multi-row `INSERT` carries at most (5 parameters each, far below both databases'

@@ -13,6 +13,8 @@
 //! end when the transaction that also starts the next step commits, before that step's plugin is
 //! called.
 
+use std::borrow::Cow;
+
 use lever_sandbox::LogLine;
 use serde_json::{Value, json};
 
@@ -312,7 +314,7 @@ impl Store {
                 events.push(NewEvent {
                     kind: &event.0,
                     step_id: Some(step_id),
-                    data: event.1.clone(),
+                    data: Cow::Borrowed(&event.1),
                 });
                 insert_events(tx, run_id, &events, now).await?;
                 Ok((Written::Start(StepStart::Started), true))
@@ -346,7 +348,7 @@ impl Store {
                 events.push(NewEvent {
                     kind: &event.0,
                     step_id: None,
-                    data: event.1.clone(),
+                    data: Cow::Borrowed(&event.1),
                 });
                 insert_events(tx, run_id, &events, now).await?;
                 Ok((Written::Finished, true))
@@ -374,7 +376,7 @@ impl Store {
             events.push(NewEvent {
                 kind: "log",
                 step_id,
-                data: json!({"lines": messages}),
+                data: Cow::Owned(json!({"lines": messages})),
             });
         }
         for line in progress {
@@ -383,7 +385,9 @@ impl Store {
             events.push(NewEvent {
                 kind: "progress",
                 step_id,
-                data: json!({"percent": percent.parse::<u8>().ok(), "message": message}),
+                data: Cow::Owned(
+                    json!({"percent": percent.parse::<u8>().ok(), "message": message}),
+                ),
             });
         }
         if let Some(change) = &end.change {
@@ -397,7 +401,7 @@ impl Store {
             events.push(NewEvent {
                 kind: &change.event.0,
                 step_id,
-                data: change.event.1.clone(),
+                data: Cow::Borrowed(&change.event.1),
             });
         }
         Ok(kept)
