@@ -372,3 +372,44 @@ async fn output_that_breaks_the_declared_schema_is_refused() {
     );
     assert_still_serving(&server).await;
 }
+
+/// Publishing compiles a component on the inspection engine (instances allocated on demand, so
+/// nothing of it stays in the runs' pool once it is dropped); the runs' engine then loads it
+/// from the disk cache entry that compilation filled instead of compiling it again.
+#[tokio::test]
+async fn a_component_inspected_at_publish_runs_from_the_cache_entry_it_filled() {
+    use lever_sandbox::{CompileCacheCounts, Sandbox, SandboxConfig};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sandbox = Sandbox::new(&SandboxConfig {
+        cache_dir: Some(dir.path().join("compiled")),
+        max_concurrent_instances: 4,
+        ..Default::default()
+    })
+    .expect("sandbox");
+    let bytes = plugin("debug_log");
+
+    let inspected = sandbox
+        .load_for_inspection(&bytes)
+        .expect("inspection load");
+    let described = sandbox.describe(&inspected).await.expect("describe");
+    drop(inspected);
+    let after_publish = sandbox.compile_cache_counts().expect("a disk cache");
+    assert_eq!(
+        after_publish,
+        CompileCacheCounts { hits: 0, misses: 1 },
+        "publishing compiles once"
+    );
+
+    let compiled = sandbox.load(&bytes).expect("load for runs");
+    assert_eq!(
+        sandbox.compile_cache_counts().expect("a disk cache"),
+        CompileCacheCounts { hits: 1, misses: 1 },
+        "the runs' engine reads what publishing compiled"
+    );
+    let again = sandbox
+        .describe(&compiled)
+        .await
+        .expect("describe in the pool");
+    assert_eq!(again.name, described.name);
+    assert_eq!(again.version, described.version);
+}

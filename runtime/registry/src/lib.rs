@@ -146,9 +146,12 @@ impl Registry {
         let bytes = Arc::new(bytes);
         let compile_bytes = bytes.clone();
         // Compiling is CPU-bound: keep it off the async workers.
-        let compiled = tokio::task::spawn_blocking(move || sandbox.load(&compile_bytes))
-            .await
-            .map_err(|e| PublishError::InvalidManifest(format!("compilation panicked: {e}")))??;
+        let compiled =
+            tokio::task::spawn_blocking(move || sandbox.load_for_inspection(&compile_bytes))
+                .await
+                .map_err(|e| {
+                    PublishError::InvalidManifest(format!("compilation panicked: {e}"))
+                })??;
         let manifest = self.sandbox.describe(&compiled).await?;
         reference::check_name(&manifest.name).map_err(|e| {
             PublishError::InvalidManifest(format!("describe() returned an invalid name: {e}"))

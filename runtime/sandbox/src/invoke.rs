@@ -90,7 +90,7 @@ fn schema_errors(validator: &jsonschema::Validator, value: &serde_json::Value) -
     validator
         .iter_errors(value)
         .map(|e| {
-            let path = e.instance_path.to_string();
+            let path = e.instance_path().to_string();
             if path.is_empty() {
                 e.to_string()
             } else {
@@ -414,7 +414,7 @@ impl Sandbox {
             plugin_namespace: format!("plugin:{plugin_name}"),
             quota: self.state_quota,
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&compiled.engine, state);
         store.limiter(|s| &mut s.limiter);
         if self.fuel_metering {
             store

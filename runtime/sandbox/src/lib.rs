@@ -21,7 +21,7 @@ mod mask;
 mod modes;
 mod output;
 
-pub use engine::{Compiled, PluginKind, Sandbox, SandboxConfig};
+pub use engine::{CompileCacheCounts, Compiled, PluginKind, Sandbox, SandboxConfig};
 pub use error::{EngineError, InvokeError, LoadError, PluginErrorKind};
 pub use exchanges::{
     HttpAnswers, HttpExchange, HttpPolicy, HttpRecording, RecordedRequest, RecordedResponse,

@@ -66,13 +66,13 @@ impl Form {
         for (page, validator) in &self.pages {
             for e in validator.iter_errors(parameters) {
                 let mut field: Vec<String> = e
-                    .instance_path
+                    .instance_path()
                     .to_string()
                     .split('/')
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect();
-                if let jsonschema::error::ValidationErrorKind::Required { property } = &e.kind {
+                if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
                     field.push(
                         property
                             .as_str()
@@ -82,7 +82,7 @@ impl Form {
                 }
                 let mut message = e.to_string();
                 if matches!(
-                    e.kind,
+                    e.kind(),
                     jsonschema::error::ValidationErrorKind::Pattern { .. }
                 ) && let Some(description) = property_schema(&page.schema, &field)
                     .and_then(|p| p.get("description"))
