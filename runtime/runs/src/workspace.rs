@@ -4,7 +4,9 @@
 //! Removed when the run ends, except after a failure: then it is kept for
 //! [`Workspaces::keep_failed`] for debugging and swept after.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use lever_sandbox::Workspace;
@@ -30,6 +32,11 @@ pub const DEFAULT_KEEP_FAILED: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug, Clone)]
 pub(crate) struct Workspaces {
     options: WorkspaceOptions,
+    /// Runs whose workspace this process has prepared and not yet finished: their later steps
+    /// skip the trip to the blocking pool that checks the folder (a step of a run granted the
+    /// workspace paid two or more such trips before its guest ran). A restart, or another node
+    /// taking the run over, starts without it and checks the folder on disk.
+    prepared: Arc<Mutex<HashSet<String>>>,
 }
 
 /// A workspace over its quota, or one that could not be made.
@@ -43,7 +50,10 @@ pub(crate) enum WorkspaceError {
 
 impl Workspaces {
     pub(crate) fn new(options: WorkspaceOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            prepared: Arc::default(),
+        }
     }
 
     fn folder(&self, run_id: &str) -> PathBuf {
@@ -72,38 +82,33 @@ impl Workspaces {
         let folder = self.folder(&run.id);
         let work = folder.join("work");
         let template = folder.join("template");
-        let done = folder.join(".template-written");
-        // One trip to the blocking pool for what every step asks (its folder, and whether the
-        // bundle is written), not one per file-system call.
-        let (work_dir, done_mark) = (work.clone(), done.clone());
-        let written = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&work_dir)?;
-            done_mark.try_exists()
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        if let (Some(name), false) = (&run.template, written) {
-            let version = run.template_version.unwrap_or(1);
-            tokio::fs::create_dir_all(&template).await?;
-            for (path, mode, bytes) in store.template_files(name, version, "").await? {
-                let target = template.join(&path);
-                if let Some(parent) = target.parent() {
-                    tokio::fs::create_dir_all(parent).await?;
-                }
-                let file = lever_templates::bundle::BundleFile { mode, bytes };
-                if file.is_link() {
-                    // Checked when the bundle was taken; checked again, as the bytes come from
-                    // the database: a link never leads out of the template's folder.
-                    let link = String::from_utf8_lossy(&file.bytes).into_owned();
-                    if lever_templates::bundle::check_link(&path, &link).is_ok() {
-                        make_link(&link, &target).await?;
-                    }
-                    continue;
-                }
-                tokio::fs::write(&target, &file.bytes).await?;
-                set_mode(&target, mode)?;
+        let known = self
+            .prepared
+            .lock()
+            .expect("workspaces lock")
+            .contains(&run.id);
+        if !known {
+            let done = folder.join(".template-written");
+            let (work_dir, done_mark) = (work.clone(), done.clone());
+            let written = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&work_dir)?;
+                done_mark.try_exists()
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            if let (Some(name), false) = (&run.template, written) {
+                let version = run.template_version.unwrap_or(1);
+                let files = store.template_files(name, version, "").await?;
+                let into = template.clone();
+                // The whole bundle in one trip to the blocking pool, the mark last.
+                tokio::task::spawn_blocking(move || write_bundle(&into, files, &done))
+                    .await
+                    .map_err(std::io::Error::other)??;
             }
-            tokio::fs::write(&done, b"").await?;
+            self.prepared
+                .lock()
+                .expect("workspaces lock")
+                .insert(run.id.clone());
         }
         let template_folder = bundle_path
             .and_then(|p| p.rsplit_once('/'))
@@ -128,6 +133,10 @@ impl Workspaces {
 
     /// The run ended: its workspace goes, unless it failed (then the sweep takes it later).
     pub(crate) async fn finish(&self, run_id: &str, failed: bool) {
+        self.prepared
+            .lock()
+            .expect("workspaces lock")
+            .remove(run_id);
         let folder = self.folder(run_id);
         if failed {
             // Its age counts from the end of the run.
@@ -178,16 +187,43 @@ fn size_of(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Writes a template's bundle files under `template` (their modes kept, links kept only when
+/// they stay inside the bundle), then the `done` mark.
+fn write_bundle(
+    template: &Path,
+    files: Vec<(String, u32, Vec<u8>)>,
+    done: &Path,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(template)?;
+    for (path, mode, bytes) in files {
+        let target = template.join(&path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = lever_templates::bundle::BundleFile { mode, bytes };
+        if file.is_link() {
+            let link = String::from_utf8_lossy(&file.bytes).into_owned();
+            if lever_templates::bundle::check_link(&path, &link).is_ok() {
+                make_link(&link, &target)?;
+            }
+            continue;
+        }
+        std::fs::write(&target, &file.bytes)?;
+        set_mode(&target, mode)?;
+    }
+    std::fs::write(done, b"")
+}
+
 #[cfg(unix)]
-async fn make_link(link: &str, at: &Path) -> std::io::Result<()> {
-    match tokio::fs::symlink(link, at).await {
+fn make_link(link: &str, at: &Path) -> std::io::Result<()> {
+    match std::os::unix::fs::symlink(link, at) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         other => other,
     }
 }
 
 #[cfg(not(unix))]
-async fn make_link(_link: &str, _at: &Path) -> std::io::Result<()> {
+fn make_link(_link: &str, _at: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
