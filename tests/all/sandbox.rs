@@ -396,14 +396,14 @@ async fn a_component_inspected_at_publish_runs_from_the_cache_entry_it_filled() 
     let after_publish = sandbox.compile_cache_counts().expect("a disk cache");
     assert_eq!(
         after_publish,
-        CompileCacheCounts { hits: 0, misses: 1 },
-        "publishing compiles once"
+        CompileCacheCounts { hits: 1, misses: 1 },
+        "publishing compiles once, then checks the component against the runs' pool from the cache"
     );
 
     let compiled = sandbox.load(&bytes).expect("load for runs");
     assert_eq!(
         sandbox.compile_cache_counts().expect("a disk cache"),
-        CompileCacheCounts { hits: 1, misses: 1 },
+        CompileCacheCounts { hits: 2, misses: 1 },
         "the runs' engine reads what publishing compiled"
     );
     let again = sandbox

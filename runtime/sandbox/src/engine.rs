@@ -170,9 +170,15 @@ impl Sandbox {
     /// As [`Sandbox::load`], for a component that is only to be described (publishing) and
     /// dropped: its instances are allocated on demand instead of in the runs' pool, so nothing
     /// of it stays behind once it is dropped. What it compiles fills the same disk cache entry
-    /// [`Sandbox::load`] reads.
+    /// [`Sandbox::load`] reads; a component over the pool's bounds is refused as `load` would.
     pub fn load_for_inspection(&self, bytes: &[u8]) -> Result<Compiled, LoadError> {
-        load_with(&self.inspection, &self.inspection_linker, bytes)
+        let compiled = load_with(&self.inspection, &self.inspection_linker, bytes)?;
+        // The runs' pool bounds memories, tables, core instances and their sizes, and only a
+        // pooled engine checks a component against those bounds (when it builds it): build it
+        // there too — from the cache entry just written — so a component no run could load is
+        // refused at publish, then drop it (built, never instantiated: it takes no slot).
+        Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        Ok(compiled)
     }
 }
 

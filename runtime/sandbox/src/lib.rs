@@ -1,7 +1,8 @@
 //! The sandboxed WebAssembly host.
 //!
-//! [`Sandbox`] owns one wasmtime [`Engine`](wasmtime::Engine) (pooling allocator, fuel,
-//! epoch interruption, on-disk compiled-code cache) and one linker with the full WASI p2
+//! [`Sandbox`] owns the runs' wasmtime [`Engine`](wasmtime::Engine) (pooling allocator, fuel,
+//! epoch interruption, on-disk compiled-code cache), an inspection engine for publishing (the
+//! same settings and cache, instances on demand), and for each a linker with the full WASI p2
 //! (deny-by-default context), `wasi:http/outgoing-handler` filtered by the plugin's granted
 //! hosts, and the `lever:host` interfaces. [`Sandbox::load`] compiles a component once into
 //! a [`Compiled`] (an `InstancePre`); every invocation then gets a fresh `Store` with the
