@@ -202,6 +202,8 @@ fn write_bundle(
         }
         let file = lever_templates::bundle::BundleFile { mode, bytes };
         if file.is_link() {
+            // Checked when the bundle was taken; checked again, as the bytes come from the
+            // database: a link never leads out of the template's folder.
             let link = String::from_utf8_lossy(&file.bytes).into_owned();
             if lever_templates::bundle::check_link(&path, &link).is_ok() {
                 make_link(&link, &target)?;

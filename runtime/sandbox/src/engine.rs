@@ -95,7 +95,7 @@ impl Compiled {
 
 /// The sandboxed host. Cheap to share behind an `Arc`; one per process.
 pub struct Sandbox {
-    pub(crate) engine: Engine,
+    engine: Engine,
     linker: Linker<HostState>,
     /// Publishing's engine: the same compiler settings (so what it compiles lands in the same
     /// disk cache entry the runs' engine reads), but instances allocated on demand. A publish
@@ -139,8 +139,7 @@ impl Sandbox {
         let inspection = Engine::new(&engine_config(config, on_demand, cache.clone()))?;
         let linker = linker_for(&engine)?;
         let inspection_linker = linker_for(&inspection)?;
-        spawn_epoch_ticker(&engine);
-        spawn_epoch_ticker(&inspection);
+        spawn_epoch_ticker(&engine, &inspection);
         Ok(Self {
             engine,
             linker,
@@ -175,7 +174,7 @@ impl Sandbox {
         let compiled = load_with(&self.inspection, &self.inspection_linker, bytes)?;
         // The runs' pool bounds memories, tables, core instances and their sizes, and only a
         // pooled engine checks a component against those bounds (when it builds it): build it
-        // there too — from the cache entry just written — so a component no run could load is
+        // there too — from the cache entry just written, when there is a disk cache — so a component no run could load is
         // refused at publish, then drop it (built, never instantiated: it takes no slot).
         Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         Ok(compiled)
@@ -297,15 +296,19 @@ fn linker_for(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     Ok(linker)
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-fn spawn_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
+/// Advances both engines' epochs every [`EPOCH_TICK`], from one thread, until the runs' engine
+/// is dropped (the inspection engine lives and dies with it, in the same `Sandbox`).
+fn spawn_epoch_ticker(engine: &Engine, inspection: &Engine) {
+    let (weak, inspection) = (engine.weak(), inspection.weak());
     std::thread::Builder::new()
         .name("lever-epoch".into())
         .spawn(move || {
             while let Some(engine) = weak.upgrade() {
                 engine.increment_epoch();
                 drop(engine);
+                if let Some(inspection) = inspection.upgrade() {
+                    inspection.increment_epoch();
+                }
                 std::thread::sleep(EPOCH_TICK);
             }
         })
