@@ -11,6 +11,10 @@
 #     "steps":          [{"id": "create-db", "action": "infra-pull-request",
 #                         "risk": "standard" | "high", "approval_required": false}],
 #     "teams_affected": ["payments", "search"],
+#     "resources":      {"existing": [{"step": "database", "kind": "postgresql-database",   # what exists
+#                                      "name": "postgresql_database.orders_dev",          # already, and
+#                                      "owner": "payments", "managed": true}],            # whose it is
+#                        "affected_owners": ["payments"], "conflicts": 0},               # (docs/resources.md)
 #     "requester":      {"id": "alice", "team": "payments", "groups": ["payments"]},
 #     "time":           {"now": "2026-11-28T10:00:00Z",
 #                        "freeze": {"active": true, "windows": [{"name": "year-end", "reason": "year-end freeze"}]}}

@@ -54,7 +54,7 @@ async fn a_developer_gets_a_real_dev_database_and_connects_with_the_stored_crede
     assert_eq!(preview["monthly_cost_cents"], 15_000, "{preview:#}");
     assert_eq!(preview["steps"][0]["resolved"], "builtin:postgres");
     assert_eq!(
-        preview["steps"][0]["plan"]["resources"][1]["name"],
+        preview["steps"][0]["plan"]["resources"][0]["name"],
         format!("postgresql_database.{object}")
     );
     assert!(

@@ -24,6 +24,7 @@ mod openapi;
 mod operations;
 mod plugin_authors;
 mod quotas;
+mod resources;
 mod sandbox;
 mod store;
 mod templates;

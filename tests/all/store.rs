@@ -122,6 +122,7 @@ fn debug_log_run() -> NewRun {
         resubmitted_from: None,
         steps: vec![],
         approval: None,
+        owner_team: None,
     }
 }
 
@@ -184,10 +185,12 @@ both_backends!(logs_append_in_order, |store: Store| async move {
             resubmitted_from: None,
             steps: vec![],
             approval: None,
+            owner_team: Some("payments".into()),
         })
         .await
         .unwrap()
         .0;
+    assert_eq!(run.owner_team.as_deref(), Some("payments"));
     let line = |m: &str| LogLine {
         at_ms: 1,
         source: "plugin".into(),
@@ -521,5 +524,87 @@ both_backends!(
         assert!(store.run_logs(&other.id).await.unwrap().is_empty());
         let steps = store.run_steps(&other.id).await.unwrap();
         assert!(steps.iter().all(|s| s.status == "pending"), "{steps:?}");
+    }
+);
+
+both_backends!(
+    a_resource_is_claimed_once_resumed_by_its_step_and_held_against_other_runs,
+    |store: Store| async move {
+        use lever_store::{Claim, NewResource, resource_state};
+        let new = |run: &str| NewResource {
+            binding: "infrastructure".into(),
+            provider: "builtin:postgres".into(),
+            scope: "orders-dev".into(),
+            kind: "workspace".into(),
+            name: "orders-dev".into(),
+            environment: "dev".into(),
+            owner: "payments".into(),
+            requester: "alice".into(),
+            run_id: run.into(),
+            step_id: "database".into(),
+            template: Some("provision-postgresql-database".into()),
+        };
+        let Claim::New(first) = store.claim_resource(&new("run-1")).await.unwrap() else {
+            panic!("the first claim is new");
+        };
+        assert_eq!(first.state, resource_state::CREATING);
+        // The same step again (a retry, a resume): its own claim, not a second row.
+        let Claim::Resumed(again) = store.claim_resource(&new("run-1")).await.unwrap() else {
+            panic!("the same step resumes its claim");
+        };
+        assert_eq!(again.id, first.id);
+        // Another run: held.
+        let Claim::Held(held) = store.claim_resource(&new("run-2")).await.unwrap() else {
+            panic!("another run finds it held");
+        };
+        assert_eq!(held.run_id, "run-1");
+        store
+            .resource_live(
+                &first.id,
+                "postgresql-database",
+                "orders_dev",
+                Some(5_000),
+                &["secret://databases/orders/dev".into()],
+            )
+            .await
+            .unwrap();
+        let live = store.resource(&first.id).await.unwrap().unwrap();
+        assert_eq!(
+            (live.state.as_str(), live.name.as_str()),
+            ("live", "orders_dev")
+        );
+        assert_eq!(
+            live.secrets,
+            vec!["secret://databases/orders/dev".to_string()]
+        );
+        let filter = lever_store::ResourceFilter {
+            owner: Some("payments".into()),
+            state: Some("live".into()),
+            ..Default::default()
+        };
+        assert_eq!(store.resources(&filter, 10).await.unwrap().len(), 1);
+        let other = lever_store::ResourceFilter {
+            owner: Some("search".into()),
+            ..Default::default()
+        };
+        assert!(store.resources(&other, 10).await.unwrap().is_empty());
+        // Destroyed, it holds nothing: a later run claims the name anew.
+        store
+            .end_resource(&first.id, resource_state::DESTROYED, Some("run-3"), None)
+            .await
+            .unwrap();
+        let Claim::New(second) = store.claim_resource(&new("run-4")).await.unwrap() else {
+            panic!("a destroyed resource no longer holds its name");
+        };
+        assert_ne!(second.id, first.id);
+        store.release_claim(&second.id).await.unwrap();
+        assert!(
+            store
+                .held_resource("infrastructure", "orders-dev")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.resources_of_run("run-3").await.unwrap().len(), 1);
     }
 );

@@ -729,6 +729,7 @@ async fn every_page_answers_every_demo_user() {
         for path in [
             "/",
             "/runs",
+            "/resources",
             "/approvals",
             "/templates/provision-postgresql-database",
             "/templates/create-service",
@@ -868,4 +869,90 @@ async fn conditional_fields_show_and_hide_as_the_answers_change() {
         .wait_attr("#run-status", "data-status", "succeeded", 30)
         .await;
     alice.close().await;
+}
+
+#[tokio::test]
+async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let name = unique_name("webres");
+    let object = format!("{}_dev", name.replace('-', "_"));
+    let alice_api = server.client_for("alice").await;
+    let created: Value = alice_api
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": "provision-postgresql-database", "parameters": {"name": name, "owner": "payments"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = server.wait(created["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+    alice.click("nav a[href='/resources']").await;
+    let row = format!("[data-scope='{name}-dev']");
+    let listed = alice.text(&row).await;
+    assert!(
+        listed.contains(&object) && listed.contains("payments") && listed.contains("live"),
+        "{listed}"
+    );
+    assert!(listed.contains("$50.00"), "its cost: {listed}");
+    assert_eq!(
+        alice.value("#filter-team").await,
+        "payments",
+        "her team by default"
+    );
+    alice.click(&format!("{row} button")).await;
+    let value = alice
+        .wait_text(".secret-value", 10, |t| !t.is_empty())
+        .await;
+    assert!(
+        value.contains("password") && value.contains(&object),
+        "{value}"
+    );
+    alice.shot("resources-revealed").await;
+
+    // dave sees it among every team's, with no Reveal; his own team's list does not have it.
+    let dave = driver.browser(1200).await;
+    dave.sign_in_as(&server.url, "dave").await;
+    dave.goto(&format!("{}/resources", server.url)).await;
+    assert!(
+        !dave.has(&row).await,
+        "search's resources are not payments'"
+    );
+    dave.goto(&format!("{}/resources?team=", server.url)).await;
+    let listed = dave.text(&row).await;
+    assert!(listed.contains("payments"), "{listed}");
+    assert!(
+        !dave.has(&format!("{row} button")).await,
+        "no Reveal for dave"
+    );
+    dave.shot("resources-other-team").await;
+
+    // dave asks for the same name for search: the preview says whose it is, and the submit
+    // comes back to the form saying so.
+    open_database_form(&dave, &server.url).await;
+    dave.type_into("#f-name", &name).await;
+    let conflict = dave
+        .wait_text("#preview-conflicts", 10, |t| t.contains("team payments"))
+        .await;
+    assert!(conflict.contains("belongs to team payments"), "{conflict}");
+    dave.click("#next-1").await;
+    dave.click("#next-2").await;
+    dave.click("#submit").await;
+    let said = dave
+        .wait_text("#form-error", 10, |t| {
+            t.contains("belongs to team payments")
+        })
+        .await;
+    assert!(said.contains(&object), "{said}");
+    dave.shot("form-refused-owned").await;
+
+    alice.close().await;
+    dave.close().await;
+    drop_provisioned(&object).await;
 }

@@ -183,9 +183,10 @@ impl Tfc {
 
     /// The run's state, with a link to the run when it errored.
     fn status(&self, id: &str) -> Result<ApplyStatus, Error> {
-        let answer = self
-            .api
-            .get(&format!("/api/v2/runs/{}?include=workspace", encode(id)))?;
+        let answer = self.api.get(&format!(
+            "/api/v2/runs/{}?include=workspace,plan",
+            encode(id)
+        ))?;
         let status = answer
             .body
             .pointer("/data/attributes/status")
@@ -207,10 +208,30 @@ impl Tfc {
             )),
             _ => None,
         };
+        // What the apply did, from its plan's counts once it is applied (the per-resource plan
+        // is served from another host than the one the binding grants).
+        let changes = (state == "applied").then(|| {
+            let workspace = included(&answer.body, "workspaces")
+                .and_then(|w| w.pointer("/attributes/name"))
+                .and_then(Value::as_str)
+                .unwrap_or("-");
+            let counted = plan_changes(&answer.body, workspace);
+            if counted.is_empty() {
+                vec![Change {
+                    address: workspace.to_string(),
+                    action: "unchanged".into(),
+                    owner: None,
+                    monthly_cost_cents: None,
+                }]
+            } else {
+                counted
+            }
+        });
         Ok(ApplyStatus {
             id: id.to_string(),
             state: state.to_string(),
             message,
+            changes,
         })
     }
 
@@ -344,11 +365,28 @@ fn plan_done(status: &str) -> bool {
 /// The plan's counts as changes: one entry per non-zero kind, because the per-resource plan
 /// (`json-output`) is served from another host than the one the binding grants.
 fn plan_result(id: &str, workspace: &str, run: &Value) -> PlanResult {
+    let changes = plan_changes(run, workspace);
+    let monthly_cost_cents = included(run, "cost-estimates")
+        .filter(|c| c.pointer("/attributes/status").and_then(Value::as_str) == Some("finished"))
+        .and_then(|c| {
+            c.pointer("/attributes/proposed-monthly-cost")?
+                .as_str()
+                .and_then(cents)
+        });
+    PlanResult {
+        id: id.to_string(),
+        changes,
+        monthly_cost_cents,
+    }
+}
+
+/// A run's plan counts as changes: one entry per non-zero kind.
+fn plan_changes(run: &Value, workspace: &str) -> Vec<Change> {
     let plan = included(run, "plans")
         .and_then(|p| p.get("attributes"))
         .cloned()
         .unwrap_or(Value::Null);
-    let changes = [
+    [
         ("resource-additions", "create"),
         ("resource-changes", "update"),
         ("resource-destructions", "delete"),
@@ -362,21 +400,11 @@ fn plan_result(id: &str, workspace: &str, run: &Value) -> PlanResult {
                 if n == 1 { "" } else { "s" }
             ),
             action: action.into(),
+            owner: None,
+            monthly_cost_cents: None,
         })
     })
-    .collect();
-    let monthly_cost_cents = included(run, "cost-estimates")
-        .filter(|c| c.pointer("/attributes/status").and_then(Value::as_str) == Some("finished"))
-        .and_then(|c| {
-            c.pointer("/attributes/proposed-monthly-cost")?
-                .as_str()
-                .and_then(cents)
-        });
-    PlanResult {
-        id: id.to_string(),
-        changes,
-        monthly_cost_cents,
-    }
+    .collect()
 }
 
 /// The first included resource of a JSON:API type.

@@ -24,6 +24,9 @@ pub mod services {
     pub use crate::routes::bindings::view as bindings_view;
     pub use crate::routes::insights::{InsightsQuery, insights};
     pub use crate::routes::plugins::plugin_json;
+    pub use crate::routes::resources::{
+        list_resources, may_read as may_read_resource, view as resource_view,
+    };
     pub use crate::routes::runs::{
         last_event_id, may_control, rate_run, resubmit_run, submit_template, view as run_view,
     };

@@ -17,7 +17,7 @@ use lever_store::{Clock, DecideOutcome, PolicyRecord, StageRecord, Store};
 use serde_json::{Value, json};
 
 pub use error::ApprovalError;
-pub use routing::Routed;
+pub use routing::{Routed, acting_team};
 
 /// The policy set in force and its version label (`default@builtin`, `default@3,extra@1`).
 struct Active {
@@ -187,6 +187,7 @@ impl Approvals {
         principal: &Principal,
     ) -> Result<Routed, ApprovalError> {
         let now = self.now();
+        preview.conflicts = routing::conflicts(preview, principal);
         let input = routing::template_input(preview, template, principal, &self.config, now);
         let (decision, version) = self.evaluate(&input)?;
         let resources: Vec<Value> = preview

@@ -101,6 +101,23 @@ pub(crate) fn template_input(
     }
     teams.sort();
     teams.dedup();
+    // What exists already, and whose it is: the policy may weigh the owners a run touches.
+    let existing: Vec<Value> = preview
+        .steps
+        .iter()
+        .filter_map(|s| s.plan.as_ref().map(|p| (s, p)))
+        .flat_map(|(s, p)| p.resources.iter().map(move |r| (s, r)))
+        .filter_map(|(s, r)| {
+            let e = r.existing.as_ref()?;
+            Some(json!({"step": s.id, "kind": r.kind, "name": r.name, "owner": e.owner, "managed": e.managed}))
+        })
+        .collect();
+    let mut owners: Vec<String> = existing
+        .iter()
+        .filter_map(|e| e["owner"].as_str().map(str::to_string))
+        .collect();
+    owners.sort();
+    owners.dedup();
     json!({
         "template": {"name": template.name, "owner": template.owner, "type": template.template_type, "tags": template.tags},
         "parameters": preview.parameters,
@@ -108,9 +125,75 @@ pub(crate) fn template_input(
         "cost": {"monthly_usd": preview.monthly_cost_cents.min(MAX_COST_CENTS) as f64 / 100.0},
         "steps": steps,
         "teams_affected": teams,
+        "resources": {"existing": existing, "affected_owners": owners, "conflicts": preview.conflicts.len()},
         "requester": requester(principal),
         "time": time(config, now),
     })
+}
+
+/// The team a run acts for: the `owner` (or `team`) its parameters name, else the requester's.
+pub fn acting_team(parameters: &Value, principal: &Principal) -> Option<String> {
+    lever_capabilities::owning_team(parameters).or_else(|| principal.team.clone())
+}
+
+/// The resources a preview would touch that are not the requester's team's to use: those
+/// another team owns (or that the requester is not a member of the owning team for), and
+/// those that exist outside Lever. The same team asking again for what it has is no conflict:
+/// its run finds it and hands its credentials reference back.
+pub fn conflicts(preview: &Preview, principal: &Principal) -> Vec<lever_catalog::Conflict> {
+    let team = acting_team(&preview.parameters, principal);
+    let member = |owner: &str| {
+        principal.team.as_deref() == Some(owner) || principal.groups.iter().any(|g| g == owner)
+    };
+    let mut found = Vec::new();
+    for step in &preview.steps {
+        let Some(plan) = &step.plan else { continue };
+        for resource in &plan.resources {
+            let Some(existing) = &resource.existing else {
+                continue;
+            };
+            let message = match &existing.owner {
+                None => format!(
+                    "{} `{}` already exists{} and Lever did not create it: it is never adopted silently; choose another name, or ask the platform team to adopt it",
+                    resource.kind,
+                    resource.name,
+                    existing
+                        .provider_owner
+                        .as_deref()
+                        .map(|o| format!(" (owned there by `{o}`)"))
+                        .unwrap_or_default()
+                ),
+                Some(owner) if Some(owner.as_str()) != team.as_deref() || !member(owner) => {
+                    format!(
+                        "{} `{}` already exists and belongs to team {owner} (created by run {} for {}); {} may not use it for {}: choose another name, or ask team {owner} to share it",
+                        resource.kind,
+                        resource.name,
+                        existing.created_by_run.as_deref().unwrap_or("?"),
+                        existing.requester.as_deref().unwrap_or("?"),
+                        principal.id,
+                        team.as_deref()
+                            .map(|t| format!("team {t}"))
+                            .unwrap_or_else(|| "no team".into()),
+                    )
+                }
+                Some(owner) if existing.state.as_deref() == Some("orphaned") => format!(
+                    "{} `{}` of team {owner} was left behind by a failed rollback of run {}: the platform team cleans it up before it is used again",
+                    resource.kind,
+                    resource.name,
+                    existing.created_by_run.as_deref().unwrap_or("?"),
+                ),
+                Some(_) => continue,
+            };
+            found.push(lever_catalog::Conflict {
+                step: step.id.clone(),
+                kind: resource.kind.clone(),
+                name: resource.name.clone(),
+                owner: existing.owner.clone(),
+                message,
+            });
+        }
+    }
+    found
 }
 
 /// The context every channel shows approvers.
@@ -266,6 +349,7 @@ mod fuzz {
                 missing_actions: Vec::new(),
                 monthly_cost_cents: cost,
                 approval: None,
+                conflicts: Vec::new(),
             };
             let input = super::template_input(&preview, &template, &principal, &config, i64::from(now) * 1000);
             let decision = lever_policy::PolicySet::default_policy().decide(&input);

@@ -184,6 +184,8 @@ impl Approvals {
                 context,
                 log: log.clone(),
                 host: None,
+                owner: None,
+                template: None,
             };
             for message in messages {
                 if let Err(e) = capabilities.call(&scope, "notifier", "send", message).await {

@@ -11,9 +11,13 @@
 mod adapter;
 mod builtin;
 mod config;
+mod ownership;
 mod preview;
+mod reconcile;
 
+pub use ownership::{owning_team, tracked_scope};
 pub use preview::risk;
+pub use reconcile::Reconciled;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,6 +55,11 @@ pub struct Scope {
     /// publish actions take it): it chooses among several bindings of one capability, as
     /// Backstage chooses an integration by host. See [`route_host`].
     pub host: Option<String>,
+    /// The team the run acts for: what the call creates is recorded as theirs, and what
+    /// another team owns is refused (`docs/resources.md`). None outside a run (previews).
+    pub owner: Option<String>,
+    /// The run's template, recorded with what it creates.
+    pub template: Option<String>,
 }
 
 /// The host a step's input names in `repoUrl` (Backstage's `host?owner=o&repo=r`) or `url`
@@ -134,18 +143,28 @@ impl Capabilities {
         capability: &str,
         host: Option<&str>,
     ) -> Result<&BindingConfig, CapabilityError> {
+        self.keyed_binding(capability, host).map(|(_, b)| b)
+    }
+
+    /// [`Capabilities::binding`] with its key in `bindings:` (`capability` or
+    /// `capability/label`): the inventory records resources under it.
+    fn keyed_binding(
+        &self,
+        capability: &str,
+        host: Option<&str>,
+    ) -> Result<(&str, &BindingConfig), CapabilityError> {
         let labelled = format!("{capability}/");
         let mut candidates = self
             .bindings
             .iter()
             .filter(|(key, _)| *key == capability || key.starts_with(&labelled));
         if let Some(host) = host
-            && let Some((_, binding)) =
+            && let Some((key, binding)) =
                 candidates.find(|(_, b)| b.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
         {
-            return Ok(binding);
+            return Ok((key.as_str(), binding));
         }
-        self.bindings.get(capability).ok_or_else(|| {
+        self.bindings.get_key_value(capability).map(|(k, b)| (k.as_str(), b)).ok_or_else(|| {
             let about = host.map(|h| format!(" for `{h}`")).unwrap_or_default();
             error("denied", format!("`{capability}` is not bound to a provider{about}: add `bindings.{capability}` (an adapter and its settings, and `hosts: [{}]` to choose it by repository host) to lever.yaml", host.unwrap_or("github.com")))
         })
@@ -168,8 +187,8 @@ impl Capabilities {
         } else {
             input
         };
-        let binding = self
-            .binding(capability, scope.host.as_deref())
+        let (key, binding) = self
+            .keyed_binding(capability, scope.host.as_deref())
             .inspect_err(|e| {
                 // A warning, not an error: an action may go on without it (`catalog:register`
                 // uses Lever's entity list when no `software-catalog` is bound); one that
@@ -181,13 +200,31 @@ impl Capabilities {
                 );
             })?;
         let started = Instant::now();
-        let result = if binding.is_builtin() {
-            self.builtins
-                .call(scope, binding, capability, function, &input)
+        // What Lever creates is claimed in the inventory first, and what it did not create or
+        // another team owns is refused before the provider is asked (`ownership.rs`).
+        let result =
+            match ownership::Guard::before(self, scope, key, binding, capability, function, &input)
                 .await
-        } else {
-            adapter::call(self, scope, binding, capability, function, &input).await
-        };
+            {
+                Err(refused) => Err(refused),
+                Ok(guard) => {
+                    // The provider may complete what exists: the step's own claim from before, or
+                    // the team's resource it converges.
+                    let ours = matches!(
+                        guard,
+                        ownership::Guard::Claimed { resumed: true, .. }
+                            | ownership::Guard::Updating(_)
+                    );
+                    let result = if binding.is_builtin() {
+                        self.builtins
+                            .call(scope, binding, capability, function, &input, ours)
+                            .await
+                    } else {
+                        adapter::call(self, scope, binding, capability, function, &input).await
+                    };
+                    guard.after(self, scope, result).await
+                }
+            };
         let result = result.and_then(|answer| {
             lever_sandbox::check_capability_output(capability, function, &answer)
                 .map(|()| answer)
@@ -241,11 +278,13 @@ impl Capabilities {
         let answer = self
             .call(scope, capability, function, input.clone())
             .await?;
-        if capability != "infrastructure" || !matches!(function, "apply" | "destroy") {
+        if capability != "infrastructure"
+            || !matches!(function, "apply" | "destroy" | "rotate-credentials")
+        {
             return Ok(answer);
         }
         let status = self.wait(scope, answer).await?;
-        if function == "destroy" {
+        if function != "apply" {
             return Ok(status);
         }
         let outputs = self
@@ -256,7 +295,19 @@ impl Capabilities {
                 json!({"workspace": input["workspace"]}),
             )
             .await?;
-        Ok(json!({"id": status["id"], "state": status["state"], "outputs": outputs}))
+        self.record_applied(
+            scope,
+            input["workspace"].as_str().unwrap_or_default(),
+            &status,
+            &outputs,
+        )
+        .await?;
+        let mut answer = json!({"id": status["id"], "state": status["state"], "outputs": outputs});
+        // An apply that found the team's resource in place says so (the run page shows it).
+        if let Some(message) = status["message"].as_str() {
+            answer["message"] = json!(message);
+        }
+        Ok(answer)
     }
 
     /// Polls an apply or destroy until it ends; `errored` or `cancelled` is a fatal error with

@@ -2,7 +2,7 @@
 //! provider's own plan for `infrastructure.apply` (with its cost), a described resource for
 //! the other calls, and the risk of each function.
 
-use lever_sandbox::{CapabilityError, ExecutionPlan, PlannedResource, Risk};
+use lever_sandbox::{CapabilityError, ExecutionPlan, ExistingResource, PlannedResource, Risk};
 use serde_json::{Value, json};
 
 use crate::{Capabilities, Scope};
@@ -29,10 +29,83 @@ fn resource(kind: &str, name: &Value, change: &str) -> PlannedResource {
         name,
         change: change.into(),
         monthly_cost_cents: None,
+        existing: None,
     }
 }
 
 impl Capabilities {
+    /// An infrastructure call's planned resources with what Lever's inventory knows of the
+    /// workspace. Held (by this team or another), every resource is annotated with its owner:
+    /// an apply that changes its cost is an `update` (a resize) costing the new figure, else it
+    /// `exists` and costs nothing new. Not held, what the provider found `exists` with no owner
+    /// in Lever, and a destroy or a rotation of it acts on what Lever did not create.
+    async fn with_owners(
+        &self,
+        scope: &Scope,
+        function: &str,
+        input: &Value,
+        mut resources: Vec<PlannedResource>,
+    ) -> Result<Vec<PlannedResource>, CapabilityError> {
+        let (key, _) = self.keyed_binding("infrastructure", scope.host.as_deref())?;
+        let workspace = input["workspace"].as_str().unwrap_or_default();
+        let held = self
+            .store
+            .held_resource(key, workspace)
+            .await
+            .map_err(|e| {
+                crate::error("retryable", format!("the resource inventory failed: {e}"))
+            })?;
+        let Some(held) = held else {
+            for planned in &mut resources {
+                if planned.change == "exists" {
+                    planned.monthly_cost_cents = None;
+                }
+                if function != "apply" {
+                    planned.existing = Some(ExistingResource {
+                        owner: None,
+                        managed: false,
+                        resource_id: None,
+                        created_by_run: None,
+                        requester: None,
+                        state: None,
+                        provider_owner: None,
+                        secrets: Vec::new(),
+                    });
+                }
+            }
+            return Ok(resources);
+        };
+        if resources.is_empty() {
+            resources.push(resource("workspace", &input["workspace"], "exists"));
+        }
+        for planned in &mut resources {
+            let provider_owner = planned
+                .existing
+                .as_ref()
+                .and_then(|e| e.provider_owner.clone());
+            if function == "apply" {
+                let held_cost = held.monthly_cost_cents.map(|c| c.max(0) as u64);
+                if planned.monthly_cost_cents.is_some() && planned.monthly_cost_cents != held_cost {
+                    planned.change = "update".into();
+                } else {
+                    planned.change = "exists".into();
+                    planned.monthly_cost_cents = None;
+                }
+            }
+            planned.existing = Some(ExistingResource {
+                owner: Some(held.owner.clone()),
+                managed: true,
+                resource_id: Some(held.id.clone()),
+                created_by_run: Some(held.run_id.clone()),
+                requester: Some(held.requester.clone()),
+                state: Some(held.state.clone()),
+                provider_owner,
+                secrets: held.secrets.clone(),
+            });
+        }
+        Ok(resources)
+    }
+
     /// The plan of one capability call, changing nothing.
     pub async fn plan(
         &self,
@@ -59,11 +132,25 @@ impl Capabilities {
                             .next()
                             .unwrap_or(address)
                             .replace('_', "-");
-                        resource(
+                        let mut planned = resource(
                             &kind,
                             &c["address"],
                             c["action"].as_str().unwrap_or("create"),
-                        )
+                        );
+                        if planned.change == "unchanged" {
+                            planned.change = "exists".into();
+                            planned.existing = Some(ExistingResource {
+                                owner: None,
+                                managed: false,
+                                resource_id: None,
+                                created_by_run: None,
+                                requester: None,
+                                state: None,
+                                provider_owner: c["owner"].as_str().map(str::to_string),
+                                secrets: Vec::new(),
+                            });
+                        }
+                        planned
                     })
                     .collect();
                 match resources.last_mut() {
@@ -74,10 +161,16 @@ impl Capabilities {
                     }),
                     None => {}
                 }
-                resources
+                self.with_owners(scope, "apply", input, resources).await?
             }
             ("infrastructure", "destroy") => {
-                vec![resource("workspace", &input["workspace"], "delete")]
+                let resources = vec![resource("workspace", &input["workspace"], "delete")];
+                self.with_owners(scope, "destroy", input, resources).await?
+            }
+            ("infrastructure", "rotate-credentials") => {
+                let resources = vec![resource("credentials", &input["workspace"], "update")];
+                self.with_owners(scope, "rotate-credentials", input, resources)
+                    .await?
             }
             ("git-provider", "create-repository") => vec![resource(
                 "repository",

@@ -14,7 +14,7 @@ use lever_templates::bundle::{self, Bundle};
 use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
 use serde_json::Value;
 
-pub use preview::{MissingAction, Preview, StepPreview, context};
+pub use preview::{Conflict, MissingAction, Preview, StepPreview, context};
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,11 @@ pub struct Search {
     /// The owner.
     pub owner: Option<String>,
 }
+
+/// The template annotation that says which kinds of resource a template acts on (day-2
+/// actions: `lever.dev/acts-on: postgresql-database`). Backstage keeps unknown annotations, so
+/// such a template stays a valid Backstage template.
+pub const ACTS_ON: &str = "lever.dev/acts-on";
 
 fn compile(record: TemplateRecord) -> Result<Entry, CatalogError> {
     let parsed = parse(&record.source)?;
@@ -238,6 +243,26 @@ impl Catalog {
                     .is_none_or(|o| t.owner.as_ref() == Some(o))
             })
             .collect())
+    }
+
+    /// The latest templates that declare they act on resources of `kind` (the Lever
+    /// annotation [`ACTS_ON`], a comma-separated list of kinds): the day-2 actions a resource's
+    /// page offers.
+    pub async fn acting_on(&self, kind: &str) -> Result<Vec<Arc<Entry>>, CatalogError> {
+        let mut found = Vec::new();
+        for record in self.store.latest_templates().await? {
+            let entry = self.get_version(&record.name, record.version).await?;
+            let acts = entry
+                .parsed
+                .template
+                .annotations
+                .get(ACTS_ON)
+                .is_some_and(|kinds| kinds.split(',').any(|k| k.trim() == kind));
+            if acts {
+                found.push(entry);
+            }
+        }
+        Ok(found)
     }
 
     /// Parameters with defaults filled in, and every field error.

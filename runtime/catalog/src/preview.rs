@@ -67,6 +67,25 @@ pub struct Preview {
     pub monthly_cost_cents: u64,
     /// The approval route the policy chose (filled in by the approvals service).
     pub approval: Option<Value>,
+    /// Resources the run would touch that exist and are not the requester's team's to use
+    /// (filled in by the approvals service, which knows who asks): a submission is refused
+    /// while there is one (`docs/resources.md`).
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A resource a run would touch that another team owns, or that exists outside Lever.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    /// The step that would touch it.
+    pub step: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The team that owns it in Lever's inventory; none when Lever did not create it.
+    pub owner: Option<String>,
+    /// What the requester is told: who owns it and what to do.
+    pub message: String,
 }
 
 /// A plan's monthly cost in cents. A plugin reports any figure it likes: the sum saturates
@@ -210,6 +229,8 @@ impl Catalog {
             context: call_context(&preview.id, user, parameters),
             log: LogBook::new(16 * 1024),
             host: lever_capabilities::route_host(&preview.input),
+            owner: lever_capabilities::owning_team(parameters),
+            template: None,
         };
         // An adapter reveals its binding's credentials to plan; whatever it answers is masked.
         let masker = scope.log.masker().clone();
@@ -431,6 +452,7 @@ impl Catalog {
             missing_actions: missing,
             monthly_cost_cents: cost,
             approval: None,
+            conflicts: Vec::new(),
         })
     }
 }

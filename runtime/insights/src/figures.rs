@@ -53,8 +53,26 @@ pub struct Insights {
     pub quality: Quality,
     /// Whether people like it.
     pub satisfaction: Satisfaction,
+    /// What Lever created and still holds, now (not only in the window): live, orphaned by a
+    /// failed rollback, drifted away from its provider (`docs/resources.md`).
+    pub resources: ResourceFigures,
     /// The brief's combinations, evaluated.
     pub interpretation: Vec<Finding>,
+}
+
+/// The inventory in figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResourceFigures {
+    /// Resources in use.
+    pub live: i64,
+    /// Their monthly cost, in US cents.
+    pub live_monthly_cost_cents: i64,
+    /// Left behind by a failed rollback: they exist, nobody uses them.
+    pub orphaned: i64,
+    /// What the orphaned cost a month, in US cents.
+    pub orphaned_monthly_cost_cents: i64,
+    /// Gone from their provider without Lever removing them.
+    pub drifted: i64,
 }
 
 /// A name and a count.
@@ -483,6 +501,17 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
         nps_split: (promoters, scores.len() - promoters - detractors, detractors),
     };
 
+    let mut resources = ResourceFigures::default();
+    for (state, count, cents) in store.resource_totals().await? {
+        match state.as_str() {
+            "live" => (resources.live, resources.live_monthly_cost_cents) = (count, cents),
+            "orphaned" => {
+                (resources.orphaned, resources.orphaned_monthly_cost_cents) = (count, cents)
+            }
+            "drifted" => resources.drifted = count,
+            _ => {}
+        }
+    }
     let mut insights = Insights {
         from: inputs.from,
         to: inputs.to,
@@ -490,6 +519,7 @@ pub async fn compute(store: &Store, inputs: &Inputs<'_>) -> Result<Insights, Sto
         efficiency,
         quality,
         satisfaction,
+        resources,
         interpretation: Vec::new(),
     };
     insights.interpretation = interpret(&insights);

@@ -24,7 +24,8 @@ const STABLE_POINTS: f64 = 10.0;
 pub struct Finding {
     /// `high-efficiency-low-adoption`, `high-adoption-low-efficiency`,
     /// `high-adoption-high-efficiency-low-satisfaction`, `declining-adoption-stable-efficiency`,
-    /// `success-below-target`, `auto-approval-below-target`, `delivering`, `no-baseline`.
+    /// `success-below-target`, `auto-approval-below-target`, `orphaned-resources`, `delivering`,
+    /// `no-baseline`.
     pub kind: &'static str,
     /// What it means, with the numbers.
     pub sentence: String,
@@ -149,6 +150,21 @@ pub fn interpret(i: &Insights) -> Vec<Finding> {
         });
     }
 
+    // The product brief's warning: failed workflows leave orphaned resources that accumulate.
+    if i.resources.orphaned > 0 {
+        findings.push(Finding {
+            kind: "orphaned-resources",
+            sentence: format!(
+                "{} resource{} left behind by failed rollbacks cost ${}.{:02}/month and nobody uses {}: the platform team cleans them up (Resources, state orphaned).",
+                i.resources.orphaned,
+                if i.resources.orphaned == 1 { " was" } else { "s were" },
+                i.resources.orphaned_monthly_cost_cents / 100,
+                i.resources.orphaned_monthly_cost_cents % 100,
+                if i.resources.orphaned == 1 { "it" } else { "them" },
+            ),
+        });
+    }
+
     let problems = findings.iter().any(|f| f.kind != "no-baseline");
     if !problems
         && let (Some(a), Some(e)) = (adoption, efficiency)
@@ -222,8 +238,29 @@ mod tests {
                 nps,
                 nps_split: (0, 0, 0),
             },
+            resources: ResourceFigures::default(),
             interpretation: Vec::new(),
         }
+    }
+
+    #[test]
+    fn orphaned_resources_are_named_with_their_cost() {
+        let mut i = figures(8, Some(99.0), (5, 5), Some(60.0));
+        assert!(!kinds(&i).contains(&"orphaned-resources"));
+        i.resources.orphaned = 2;
+        i.resources.orphaned_monthly_cost_cents = 20_050;
+        let findings = interpret(&i);
+        let orphans = findings
+            .iter()
+            .find(|f| f.kind == "orphaned-resources")
+            .expect("a finding");
+        assert!(
+            orphans.sentence.contains("2 resources were left behind")
+                && orphans.sentence.contains("$200.50/month"),
+            "{}",
+            orphans.sentence
+        );
+        assert!(!kinds(&i).contains(&"delivering"), "orphans are a problem");
     }
 
     fn kinds(i: &Insights) -> Vec<&'static str> {

@@ -26,6 +26,39 @@ pub enum ProvisionError {
     /// The secrets store failed.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// The database or its role exists on the server, and the caller did not say it is its
+    /// own: nothing was changed (Lever never takes over what it did not create).
+    #[error(
+        "database `{object}` already exists on the server ({what}, owner role `{owner}`); Lever did not create it and will not take it over: choose another name, or ask the platform team to adopt it"
+    )]
+    Exists {
+        /// The database and role name.
+        object: String,
+        /// What exists: `database and role`, `database`, `role`.
+        what: &'static str,
+        /// The role owning the database (or the role itself when only it exists).
+        owner: String,
+    },
+}
+
+/// What the server holds under one name, without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Database and role name (`<name>_<environment>`).
+    pub object: String,
+    /// The database exists.
+    pub database: bool,
+    /// The role exists.
+    pub role: bool,
+    /// The role owning the database, when it exists.
+    pub database_owner: Option<String>,
+}
+
+impl Found {
+    /// Whether anything of it exists.
+    pub fn any(&self) -> bool {
+        self.database || self.role
+    }
 }
 
 /// What a provisioned database is, without its password.
@@ -94,6 +127,14 @@ fn identifier(what: &str, value: &str) -> Result<String, ProvisionError> {
     Ok(value.replace('-', "_"))
 }
 
+/// 24 random bytes, URL-safe base64: no quote or backslash, so the SQL literal a password goes
+/// into cannot be broken out of.
+fn new_password() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 impl PostgresProvider {
     /// Connects to the server as an administrator (`admin_url`, a role that may create roles
     /// and databases); `host`/`port` are what clients are told to connect to.
@@ -119,30 +160,60 @@ impl PostgresProvider {
         format!("databases/{name}/{environment}")
     }
 
-    /// Creates database and role `<name>_<environment>` with a new random password, stored
-    /// sealed at `databases/<name>/<environment>`. When they already exist with their
-    /// credentials stored, changes nothing and answers `created: false` (retries are safe).
-    pub async fn provision(
-        &self,
-        name: &str,
-        environment: &str,
-    ) -> Result<Provisioned, ProvisionError> {
+    /// What the server holds for `<name>_<environment>` (`pg_database`, `pg_roles`), changing
+    /// nothing: what a plan reports.
+    pub async fn inspect(&self, name: &str, environment: &str) -> Result<Found, ProvisionError> {
         let object = format!(
             "{}_{}",
             identifier("name", name)?,
             identifier("environment", environment)?
         );
-        let path = Self::secret_path(name, environment);
-        let role_exists: bool =
+        let role: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
                 .bind(&object)
                 .fetch_one(&self.admin)
                 .await?;
-        let database_exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(&object)
-                .fetch_one(&self.admin)
-                .await?;
+        let database_owner: Option<String> = sqlx::query_scalar(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+        )
+        .bind(&object)
+        .fetch_optional(&self.admin)
+        .await?;
+        Ok(Found {
+            object,
+            database: database_owner.is_some(),
+            role,
+            database_owner,
+        })
+    }
+
+    /// Creates database and role `<name>_<environment>` with a new random password, stored
+    /// sealed at `databases/<name>/<environment>`. With `ours` false (a first attempt), a
+    /// database or role already on the server is refused with [`ProvisionError::Exists`] and
+    /// nothing changes. With `ours` true (the caller's records say it began creating them: a
+    /// retried or resumed step), what exists is completed, and when all three are in place
+    /// nothing changes and the answer is `created: false`.
+    pub async fn provision(
+        &self,
+        name: &str,
+        environment: &str,
+        ours: bool,
+    ) -> Result<Provisioned, ProvisionError> {
+        let found = self.inspect(name, environment).await?;
+        let object = found.object.clone();
+        let (role_exists, database_exists) = (found.role, found.database);
+        if !ours && found.any() {
+            return Err(ProvisionError::Exists {
+                what: match (database_exists, role_exists) {
+                    (true, true) => "database and role",
+                    (true, false) => "database",
+                    _ => "role",
+                },
+                owner: found.database_owner.unwrap_or_else(|| object.clone()),
+                object,
+            });
+        }
+        let path = Self::secret_path(name, environment);
         let stored = self.secrets.get(&path).await?.is_some();
         let provisioned = |created| Provisioned {
             database: object.clone(),
@@ -155,10 +226,7 @@ impl PostgresProvider {
         if role_exists && database_exists && stored {
             return Ok(provisioned(false));
         }
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        // URL-safe base64 has no quote or backslash, so the literal below cannot be broken out of.
-        let password = URL_SAFE_NO_PAD.encode(bytes);
+        let password = new_password();
         // DDL takes no bind parameters; `object` is a checked identifier, quoted anyway.
         let role_sql = if role_exists {
             format!("ALTER ROLE \"{object}\" WITH LOGIN PASSWORD '{password}'")
@@ -186,6 +254,39 @@ impl PostgresProvider {
             .await?;
         tracing::info!(database = %object, secret = %path, "provisioned a PostgreSQL database");
         Ok(provisioned(true))
+    }
+
+    /// Gives the role `<name>_<environment>` a new random password and replaces the stored
+    /// credentials: the old password stops working at once. `not-found` when there is no role.
+    pub async fn rotate(&self, name: &str, environment: &str) -> Result<(), ProvisionError> {
+        let found = self.inspect(name, environment).await?;
+        if !found.role {
+            return Err(ProvisionError::InvalidInput(format!(
+                "there is no role `{}` to rotate",
+                found.object
+            )));
+        }
+        let password = new_password();
+        let path = Self::secret_path(name, environment);
+        let object = found.object;
+        self.admin
+            .execute(format!("ALTER ROLE \"{object}\" WITH LOGIN PASSWORD '{password}'").as_str())
+            .await?;
+        let credentials = Credentials {
+            username: object.clone(),
+            password,
+            host: self.host.clone(),
+            port: self.port,
+            database: object.clone(),
+        };
+        self.secrets
+            .put(
+                &path,
+                &serde_json::to_string(&credentials).expect("credentials serialise"),
+            )
+            .await?;
+        tracing::info!(database = %object, secret = %path, "rotated a PostgreSQL role's password");
+        Ok(())
     }
 
     /// The database `<name>_<environment>` as it stands, or `None` when it does not exist.

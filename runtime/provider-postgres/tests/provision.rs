@@ -23,7 +23,7 @@ async fn provisions_a_database_whose_stored_credentials_log_in_and_destroy_remov
         .expect("PostgreSQL at 127.0.0.1:5432");
     let name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
 
-    let made = provider.provision(&name, "dev").await.unwrap();
+    let made = provider.provision(&name, "dev", false).await.unwrap();
     assert!(made.created);
     assert_eq!(made.database, format!("{name}_dev"));
     assert_eq!(made.secret_ref, format!("secret://databases/{name}/dev"));
@@ -70,10 +70,21 @@ async fn provisions_a_database_whose_stored_credentials_log_in_and_destroy_remov
             .fetch_one(&admin)
             .await
             .unwrap();
-    assert!(hashed.unwrap_or_default().starts_with("SCRAM-SHA-256$"));
+    assert!(
+        hashed
+            .clone()
+            .unwrap_or_default()
+            .starts_with("SCRAM-SHA-256$")
+    );
 
-    // A retried step changes nothing.
-    let again = provider.provision(&name, "dev").await.unwrap();
+    // Asked again as a first attempt, it refuses and changes nothing: not its own.
+    let refused = provider.provision(&name, "dev", false).await.unwrap_err();
+    assert!(
+        matches!(&refused, lever_provider_postgres::ProvisionError::Exists { owner, .. } if *owner == made.role),
+        "{refused}"
+    );
+    // A retried step (the caller's records say it is its own) changes nothing.
+    let again = provider.provision(&name, "dev", true).await.unwrap();
     assert!(!again.created);
     assert_eq!(
         secrets
@@ -83,6 +94,25 @@ async fn provisions_a_database_whose_stored_credentials_log_in_and_destroy_remov
             .as_deref(),
         Some(stored.as_str())
     );
+
+    // Rotating: the old password stops working, the new stored one logs in.
+    provider.rotate(&name, "dev").await.unwrap();
+    let rotated: Credentials = serde_json::from_str(
+        &secrets
+            .get(&format!("databases/{name}/dev"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_ne!(rotated.password, credentials.password);
+    let hashed_after: Option<String> =
+        sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+            .bind(&made.role)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_ne!(hashed_after, hashed, "the role has a new password");
 
     provider.destroy(&name, "dev").await.unwrap();
     let exists: bool =
@@ -126,7 +156,7 @@ async fn names_that_are_not_safe_identifiers_are_refused_before_any_sql() {
     .unwrap();
     for bad in ["x", "Orders", "a\"; DROP DATABASE postgres; --", "9lives"] {
         let error = provider
-            .provision(bad, "dev")
+            .provision(bad, "dev", false)
             .await
             .unwrap_err()
             .to_string();

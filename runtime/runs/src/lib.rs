@@ -125,6 +125,9 @@ pub struct RunRequest {
     pub resubmitted_from: Option<String>,
     /// What the approval policy decided (stages to wait for); `None` records no route.
     pub approval: Option<lever_store::NewApproval>,
+    /// The requester's team: the run acts for it unless its parameters name an `owner` (or
+    /// `team`), and what it creates is recorded as that team's (`docs/resources.md`).
+    pub requester_team: Option<String>,
 }
 
 /// The executor. One per process.
@@ -314,6 +317,8 @@ impl Executor {
                 plugin
                     .validate_input(&request.input)
                     .map_err(SubmitError::Input)?;
+                let owner_team =
+                    lever_capabilities::owning_team(&request.input).or(request.requester_team);
                 NewRun {
                     action: record.name,
                     action_version: record.version,
@@ -325,6 +330,7 @@ impl Executor {
                     resubmitted_from: request.resubmitted_from,
                     steps: Vec::new(),
                     approval: request.approval,
+                    owner_team,
                 }
             }
             Target::Template(name) => {
@@ -339,6 +345,8 @@ impl Executor {
                     .and_then(Value::as_str)
                     .unwrap_or(&request.environment)
                     .to_string();
+                let owner_team =
+                    lever_capabilities::owning_team(&parameters).or(request.requester_team);
                 NewRun {
                     action: String::new(),
                     action_version: String::new(),
@@ -356,6 +364,7 @@ impl Executor {
                         .map(|s| s.id.clone())
                         .collect(),
                     approval: request.approval,
+                    owner_team,
                 }
             }
         };
@@ -400,6 +409,7 @@ impl Executor {
     /// the binding of the repository host its `input` names.
     fn services(
         &self,
+        run: &RunRecord,
         context: &lever_sandbox::CallContext,
         log: &lever_sandbox::LogBook,
         input: &Value,
@@ -408,6 +418,8 @@ impl Executor {
             context: context.clone(),
             log: log.clone(),
             host: lever_capabilities::route_host(input),
+            owner: run.owner_team.clone(),
+            template: run.template.clone(),
         };
         HostServices {
             state: Arc::new(self.store.clone()),
@@ -783,6 +795,8 @@ impl Executor {
                 idempotency_key: None,
                 resubmitted_from: Some(run.id),
                 approval,
+                // The team the old run acted for, when the new parameters name none.
+                requester_team: run.owner_team,
             })
             .await?;
         Ok(new)

@@ -29,7 +29,7 @@ impl Executor {
                 };
                 let recording = crate::replay::recording();
                 let call = Call {
-                    services: self.services(&context, &log, &run.input),
+                    services: self.services(&run, &context, &log, &run.input),
                     context,
                     log: log.clone(),
                     workspace: None,

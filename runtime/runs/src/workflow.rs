@@ -51,6 +51,15 @@ fn inverse(step: &Step, row: &StepRecord) -> Option<(String, Value)> {
     Some((format!("{capability}.{undo}"), undo_input))
 }
 
+/// The call that undoes a capability step that failed after its provider began (no output):
+/// the inverse computed from its input alone (`infrastructure.apply` → `destroy`).
+fn inverse_of_failed(step: &Step, row: &StepRecord) -> Option<(String, Value)> {
+    let (capability, function) = lever_capabilities::capability_action(&step.action)?;
+    let (undo, undo_input) =
+        lever_sandbox::capability_inverse(capability, function, row.input.as_ref()?, &Value::Null)?;
+    Some((format!("{capability}.{undo}"), undo_input))
+}
+
 /// Delay before attempt `attempt + 1`.
 fn backoff(retry: &Retry, attempt: u32) -> Duration {
     let ms = if retry.exponential {
@@ -887,10 +896,52 @@ impl Executor {
             .await?;
         let rows = self.rows(&run.id).await?;
         let mut left_behind = Vec::new();
+        let mut kept = Vec::new();
         let mut undone = 0;
         for step in entry.parsed.template.steps.iter().rev() {
             let row = &rows[&step.id];
-            if !matches!(row.status.as_str(), "succeeded" | "rolling-back") {
+            // What the step claimed in the inventory, for a call that creates what Lever
+            // tracks (an infrastructure workspace): only that is undone (`docs/resources.md`).
+            let tracked = lever_capabilities::capability_action(&step.action)
+                .and_then(|(c, f)| lever_capabilities::tracked_scope(c, f, row.input.as_ref()?));
+            let claimed = match &tracked {
+                Some(_) => self
+                    .store
+                    .resources_of_step(&run.id, &step.id)
+                    .await?
+                    .into_iter()
+                    .filter(|r| {
+                        matches!(
+                            r.state.as_str(),
+                            lever_store::resource_state::CREATING
+                                | lever_store::resource_state::LIVE
+                        )
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            // A step that failed after its provider began creating (its claim still
+            // `creating`) is undone too: what it made is the run's.
+            let failed_midway = row.status == "failed" && !claimed.is_empty();
+            if !matches!(row.status.as_str(), "succeeded" | "rolling-back") && !failed_midway {
+                continue;
+            }
+            if let Some(workspace) = &tracked
+                && claimed.is_empty()
+            {
+                // The step found the resource in place (its team's, from before the run):
+                // it is left as it was, and the run says so.
+                let why = row
+                    .output
+                    .as_ref()
+                    .and_then(|o| o["message"].as_str())
+                    .unwrap_or("it existed before this run")
+                    .to_string();
+                let keep = json!({"step": step.id, "workspace": workspace, "reason": why});
+                self.store
+                    .append_event(&run.id, "rollback-kept", Some(&step.id), &keep)
+                    .await?;
+                kept.push(keep);
                 continue;
             }
             // An explicit `rollback`, else the inverse of a capability call (a created
@@ -902,7 +953,11 @@ impl Executor {
                     .render(&rollback.input, ctx)
                     .map(|input| (rollback.action.clone(), input, None))
                     .map_err(|e| e.to_string()),
-                None => match inverse(step, row) {
+                None => match inverse(step, row).or_else(|| {
+                    failed_midway
+                        .then(|| inverse_of_failed(step, row))
+                        .flatten()
+                }) {
                     Some((action, input)) => Ok((action, input, None)),
                     // A plugin step is undone by the plugin's own `rollback`, given the step's
                     // input and output (a published repository deleted, a pull request closed).
@@ -966,6 +1021,24 @@ impl Executor {
                 }
                 StepOutcome::Failed { error, .. } => {
                     left_behind.push(step.id.clone());
+                    // What it created stays, unused: the inventory shows it to the platform
+                    // team as orphaned, never forgotten.
+                    let note = format!(
+                        "the rollback of step {} in run {} failed: {}",
+                        step.id,
+                        run.id,
+                        error["message"].as_str().unwrap_or("no message")
+                    );
+                    for resource in &claimed {
+                        self.store
+                            .end_resource(
+                                &resource.id,
+                                lever_store::resource_state::ORPHANED,
+                                None,
+                                Some(&note),
+                            )
+                            .await?;
+                    }
                     let failed = StepUpdate {
                         status: "rollback-failed",
                         output: row.output.as_ref(),
@@ -999,6 +1072,9 @@ impl Executor {
             RunStatus::Failed
         };
         let mut error = cause;
+        if !kept.is_empty() {
+            error["kept"] = json!(kept);
+        }
         if !left_behind.is_empty() {
             error["left_behind"] = json!(left_behind);
             error["message"] = json!(format!(
@@ -1050,6 +1126,8 @@ impl Executor {
                 context,
                 log: log.clone(),
                 host: lever_capabilities::route_host(input),
+                owner: run.owner_team.clone(),
+                template: run.template.clone(),
             };
             let call =
                 self.catalog
@@ -1123,7 +1201,7 @@ impl Executor {
         let lent = workspace.is_some();
         let recording = crate::replay::recording();
         let call = Call {
-            services: self.services(&context, &log, input),
+            services: self.services(run, &context, &log, input),
             context,
             log: log.clone(),
             workspace,

@@ -39,7 +39,7 @@ pub use host::{
 pub use invoke::{Call, CallContext, Plugin, Workspace};
 pub use limits::Limits;
 pub use log::{LogBook, LogLine};
-pub use manifest::{ExecutionPlan, Manifest, PlannedResource, Risk};
+pub use manifest::{ExecutionPlan, ExistingResource, Manifest, PlannedResource, Risk};
 pub use mask::{MASK, Masker};
 
 /// Re-exported so backends can implement [`StateBackend`] and [`SecretBackend`].

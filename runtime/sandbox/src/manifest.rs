@@ -53,6 +53,33 @@ pub struct PlannedResource {
     pub change: String,
     /// Estimated monthly cost in US cents.
     pub monthly_cost_cents: Option<u64>,
+    /// When it exists already: who owns it (`change` is then `exists`). Filled in by the host
+    /// from the provider's answer and Lever's resource inventory, never by a plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<ExistingResource>,
+}
+
+/// A resource a plan found in place, and who owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExistingResource {
+    /// The team that owns it in Lever's inventory; none when Lever did not create it.
+    pub owner: Option<String>,
+    /// Whether Lever created it (it is in the inventory).
+    pub managed: bool,
+    /// The inventory's id for it, when managed.
+    pub resource_id: Option<String>,
+    /// The run that created it, when managed.
+    pub created_by_run: Option<String>,
+    /// Who asked for that run, when managed.
+    pub requester: Option<String>,
+    /// Its state in the inventory (`live`, `creating`, `orphaned`), when managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The owner the provider records (a database's owner role), when it says.
+    pub provider_owner: Option<String>,
+    /// The credentials references that belong to it, when managed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// What `run` would do, as returned by the action's `plan`.
@@ -78,6 +105,7 @@ impl From<wit::ExecutionPlan> for ExecutionPlan {
                     name: r.name,
                     change: r.change,
                     monthly_cost_cents: r.monthly_cost_cents,
+                    existing: None,
                 })
                 .collect(),
             permissions: p.permissions,

@@ -117,6 +117,8 @@ pub struct NewRun {
     pub steps: Vec<String>,
     /// What the approval policy decided; `None` records no route (internal runs).
     pub approval: Option<crate::NewApproval>,
+    /// The team the run acts for (the `owner` it names, else the requester's team).
+    pub owner_team: Option<String>,
 }
 
 /// A stored run.
@@ -164,6 +166,8 @@ pub struct RunRecord {
     pub lease_owner: Option<String>,
     /// When that lease runs out unrenewed (ms).
     pub lease_expires_at: Option<i64>,
+    /// The team the run acts for: what it creates is theirs (`docs/resources.md`).
+    pub owner_team: Option<String>,
 }
 
 /// One stored log line.
@@ -178,7 +182,7 @@ pub struct LogRecord {
 
 pub(crate) const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
-                       approval_route, policy_version, lease_owner, lease_expires_at";
+                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team";
 
 pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
@@ -209,6 +213,7 @@ pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         policy_version: row.try_get(18)?,
         lease_owner: row.try_get(19)?,
         lease_expires_at: row.try_get(20)?,
+        owner_team: row.try_get(21)?,
     })
 }
 
@@ -273,8 +278,8 @@ impl Store {
         // The row answered by the insert itself (`RETURNING`, on both databases): no read after.
         let sql = format!(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
-             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version) \
-             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14) RETURNING {COLUMNS}"
+             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version, owner_team) \
+             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14, $15) RETURNING {COLUMNS}"
         );
         let inserted = sqlx::query(&sql)
             .bind(&id)
@@ -291,6 +296,7 @@ impl Store {
             .bind(status.as_str())
             .bind(run.approval.as_ref().map(|a| a.route.clone()))
             .bind(run.approval.as_ref().map(|a| a.policy_version.clone()))
+            .bind(&run.owner_team)
             .fetch_one(&mut *tx)
             .await;
         let inserted = match inserted {

@@ -87,6 +87,8 @@ pub fn router(state: WebState) -> Router {
         .route("/templates/{name}/submit", post(pages::form::submit))
         .route("/nps", post(pages::catalog::answer_nps))
         .route("/runs", get(pages::runs::mine))
+        .route("/resources", get(pages::resources::page))
+        .route("/resources/{id}/reveal", post(pages::resources::reveal))
         .route("/runs/{id}", get(pages::run::page))
         .route("/runs/{id}/live", get(pages::run::live))
         .route("/runs/{id}/reveal", post(pages::run::reveal))

@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "run.html",
     "run_body.html",
     "runs.html",
+    "resources.html",
     "approvals.html",
     "approval_card.html",
     "platform.html",

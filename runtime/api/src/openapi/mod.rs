@@ -33,6 +33,7 @@ use schemas::ErrorBody;
         (name = "policies", description = "Approval policies (Rego)"),
         (name = "identity", description = "The caller, API tokens and the test clock"),
         (name = "secrets", description = "Secrets sealed at rest"),
+        (name = "resources", description = "The resource inventory: what Lever created, for which team"),
         (name = "platform", description = "Bindings, audit trail and insights"),
     )
 )]

@@ -317,6 +317,10 @@ pub(crate) struct PreviewView {
     monthly_cost_cents: i64,
     /// The approval route and its reasons.
     approval: Option<Value>,
+    /// Resources the run would touch that exist and are not the caller's team's to use: each
+    /// with its `step`, `kind`, `name`, `owner` (none when Lever did not create it) and the
+    /// `message` a submission is refused with (409).
+    conflicts: Vec<Value>,
 }
 
 /// Approval stages.
@@ -490,6 +494,26 @@ pub(crate) struct ClockView {
     now: String,
 }
 
+/// The resource inventory.
+#[derive(ToSchema)]
+pub(crate) struct ResourceList {
+    /// Each resource: `id`, `kind`, `name`, `environment`, `owner` (team), `requester`,
+    /// `run_id` and `step_id` that made it, `template`, `monthly_cost_cents`, `secrets`
+    /// (references), `state`, `note`, `created_at`, `age_ms`, `may_read_credentials`.
+    resources: Vec<Value>,
+}
+
+/// What a reconciliation of the inventory found.
+#[derive(ToSchema)]
+pub(crate) struct ReconcileView {
+    /// Live resources asked about.
+    checked: i64,
+    /// Ids of those their provider no longer has, now `drifted`.
+    drifted: Vec<String>,
+    /// Ids of those whose provider did not answer, left as they were.
+    unchecked: Vec<String>,
+}
+
 /// What each capability is bound to.
 #[derive(ToSchema)]
 pub(crate) struct BindingList {
@@ -526,6 +550,9 @@ pub(crate) struct InsightsView {
     efficiency: Value,
     quality: Value,
     satisfaction: Value,
+    /// The inventory now: `live` and `live_monthly_cost_cents`, `orphaned` and
+    /// `orphaned_monthly_cost_cents`, `drifted`.
+    resources: Value,
     /// Findings: a sentence with the numbers behind it.
     interpretation: Vec<Value>,
 }

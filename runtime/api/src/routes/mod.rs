@@ -12,6 +12,7 @@ pub(crate) mod metrics;
 pub(crate) mod plugins;
 mod policies;
 mod replays;
+pub(crate) mod resources;
 pub(crate) mod runs;
 pub(crate) mod secrets;
 mod slack;
@@ -55,6 +56,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::skip_step))
         .routes(routes!(replays::replay))
         .routes(routes!(bindings::list))
+        .routes(routes!(resources::list))
+        .routes(routes!(resources::reconcile))
+        .routes(routes!(resources::show))
         .routes((
             template_schemas,
             template_paths,

@@ -57,7 +57,7 @@ pub(crate) struct CreateRun {
         (status = 200, description = "The idempotency key was used before: the earlier run", body = RunCreated),
         (status = 403, description = "The caller may not run this template, or a single action", body = ErrorBody),
         (status = 404, description = "No such action or template", body = ErrorBody),
-        (status = 409, description = "The idempotency key belongs to a different request", body = ErrorBody),
+        (status = 409, description = "The idempotency key belongs to a different request, or the run would touch a resource another team owns or that Lever did not create (the message names the owner)", body = ErrorBody),
         (status = 503, description = "The queue of runs waiting for a worker is full (`engine.max_queued_runs`); `Retry-After` says when to submit again", body = ErrorBody),
     )
 )]
@@ -153,6 +153,7 @@ fn routed_request(
         idempotency_key,
         resubmitted_from: None,
         approval: None,
+        requester_team: principal.team.clone(),
     }
 }
 
@@ -189,7 +190,9 @@ pub async fn submit_template(
 ) -> Result<(RunRecord, bool, Value), ApiError> {
     // Before the preview's work, which a full queue would waste.
     state.executor.check_capacity()?;
-    let (_, routed) = super::templates::route(state, principal, template, &parameters).await?;
+    let (preview, routed) =
+        super::templates::route(state, principal, template, &parameters).await?;
+    super::templates::refuse_conflicts(&preview)?;
     let request = routed_request(
         principal,
         Target::Template(template.to_string()),
@@ -209,7 +212,9 @@ pub async fn resubmit_run(
     template: &str,
     parameters: Value,
 ) -> Result<RunRecord, ApiError> {
-    let (_, routed) = super::templates::route(state, principal, template, &parameters).await?;
+    let (preview, routed) =
+        super::templates::route(state, principal, template, &parameters).await?;
+    super::templates::refuse_conflicts(&preview)?;
     let run = state
         .executor
         .resubmit(id, parameters, principal.id.clone(), Some(routed.approval))
@@ -630,7 +635,7 @@ pub(crate) struct Resubmit {
         (status = 201, description = "A new run with the edited parameters, linked to this one", body = Resubmitted),
         (status = 403, description = "The caller may not run the template", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
-        (status = 409, description = "Only template runs can be resubmitted", body = ErrorBody),
+        (status = 409, description = "Only template runs can be resubmitted, or the run would touch a resource another team owns or that Lever did not create", body = ErrorBody),
         (status = 503, description = "The queue of runs waiting for a worker is full; `Retry-After` says when to try again", body = ErrorBody),
     )
 )]

@@ -225,6 +225,24 @@ pub(crate) async fn preview(
     ))
 }
 
+/// 409 naming each owner when the preview found resources the requester's team may not use
+/// (another team's, or ones Lever did not create): such a run is never submitted.
+pub fn refuse_conflicts(preview: &Preview) -> Result<(), ApiError> {
+    if preview.conflicts.is_empty() {
+        return Ok(());
+    }
+    let said: Vec<&str> = preview
+        .conflicts
+        .iter()
+        .map(|c| c.message.as_str())
+        .collect();
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "resource-owned",
+        said.join("; "),
+    ))
+}
+
 /// Previews a template run for `principal` and routes it through the approval policy (the
 /// preview shows the route and why). 403 when the principal may not run this template.
 pub async fn route(

@@ -38,6 +38,8 @@ impl Builtins {
         }
     }
 
+    /// `ours`: the inventory says this step claimed what it applies before (see
+    /// `BuiltinPostgres::call`).
     pub(crate) async fn call(
         &self,
         scope: &Scope,
@@ -45,6 +47,7 @@ impl Builtins {
         capability: &str,
         function: &str,
         input: &Value,
+        ours: bool,
     ) -> Result<Value, CapabilityError> {
         match binding.adapter.as_str() {
             "builtin:secrets" => {
@@ -54,7 +57,7 @@ impl Builtins {
             }
             "builtin:postgres" => {
                 self.postgres
-                    .call(scope, &binding.settings, function, input)
+                    .call(scope, &binding.settings, function, input, ours)
                     .await
             }
             "builtin:email" => match &self.email {
@@ -120,7 +123,46 @@ pub async fn secret_readers(
 }
 
 impl Readers {
-    /// Records the requester (and a team, if any) as readers of `path`.
+    /// Refuses to let a run write `path` when its recorded readers are another team's (or
+    /// another person's): writing it would hand them a value they do not own, or take theirs
+    /// away. A path with no readers, or whose readers include the run's team or requester, may
+    /// be written.
+    pub(crate) async fn check_writer(
+        &self,
+        path: &str,
+        scope: &Scope,
+        team: Option<&str>,
+    ) -> Result<(), CapabilityError> {
+        let readers = secret_readers(&self.0, path).await.map_err(|e| {
+            error(
+                "retryable",
+                format!("cannot read the readers of `{path}`: {e}"),
+            )
+        })?;
+        let team = team.or(scope.owner.as_deref());
+        let mine = readers.is_empty()
+            || readers.iter().any(|r| match r {
+                Reader::User(id) => *id == scope.context.requester,
+                Reader::Team(t) => Some(t.as_str()) == team,
+            });
+        if mine {
+            return Ok(());
+        }
+        let owners: Vec<String> = readers.iter().map(Reader::to_string).collect();
+        Err(error(
+            "denied",
+            format!(
+                "secret `{path}` belongs to {} (its readers): a run for {} may not write it; choose another path or name",
+                owners.join(", "),
+                team.map(|t| format!("team:{t}"))
+                    .unwrap_or_else(|| format!("user:{}", scope.context.requester))
+            ),
+        ))
+    }
+
+    /// Records the requester (and a team, if any) as readers of `path`. A path that has
+    /// readers keeps them: readers never change because a later run wrote the same path
+    /// ([`Readers::check_writer`] refuses another team's first).
     pub(crate) async fn grant(
         &self,
         path: &str,
@@ -128,6 +170,13 @@ impl Readers {
         team: Option<&str>,
     ) -> Result<(), CapabilityError> {
         use lever_sandbox::StateBackend;
+        self.check_writer(path, scope, team).await?;
+        let recorded = secret_readers(&self.0, path)
+            .await
+            .map_err(|e| error("retryable", e.to_string()))?;
+        if !recorded.is_empty() {
+            return Ok(());
+        }
         let mut readers = vec![Reader::User(scope.context.requester.clone())];
         if let Some(team) = team.filter(|t| !t.is_empty()) {
             readers.push(Reader::Team(team.to_string()));

@@ -42,12 +42,24 @@ fn split(workspace: &str) -> Result<(&str, &str), CapabilityError> {
 fn failed(e: ProvisionError) -> CapabilityError {
     match e {
         ProvisionError::InvalidInput(m) => error("invalid-input", m),
+        exists @ ProvisionError::Exists { .. } => error("denied", exists.to_string()),
         other => error("retryable", other.to_string()),
     }
 }
 
 fn status(id: String) -> Value {
     json!({"id": id, "state": "applied", "message": null})
+}
+
+/// The provider's address of the database (its owner role is part of it: created, rotated and
+/// dropped with it).
+fn address(object: &str) -> String {
+    format!("postgresql_database.{object}")
+}
+
+fn cost(input: &Value) -> Option<u64> {
+    let size = input["variables"]["size"].as_str().unwrap_or("small");
+    COSTS.iter().find(|(s, _)| *s == size).map(|(_, c)| *c)
 }
 
 impl BuiltinPostgres {
@@ -101,12 +113,15 @@ impl BuiltinPostgres {
             .await
     }
 
+    /// `ours`: Lever's inventory says this step claimed the workspace before (a retried or
+    /// resumed step), so what exists on the server is its own to complete.
     pub(crate) async fn call(
         &self,
         scope: &Scope,
         settings: &Value,
         function: &str,
         input: &Value,
+        ours: bool,
     ) -> Result<Value, CapabilityError> {
         if function == "status" {
             return Ok(status(text(input, "id").to_string()));
@@ -115,35 +130,64 @@ impl BuiltinPostgres {
         let (name, environment) = split(workspace)?;
         match function {
             "plan" => {
-                let object = format!(
-                    "{}_{}",
-                    name.replace('-', "_"),
-                    environment.replace('-', "_")
-                );
-                let size = input["variables"]["size"].as_str().unwrap_or("small");
-                let cost = COSTS.iter().find(|(s, _)| *s == size).map(|(_, c)| *c);
+                // What the server holds under the name: a plan says `unchanged` with the owner
+                // role for what exists; the cost is what the size costs a month either way
+                // (the host compares it with what the inventory holds: a resize).
+                let found = self
+                    .provider(settings)
+                    .await?
+                    .inspect(name, environment)
+                    .await
+                    .map_err(failed)?;
+                let action = if found.any() { "unchanged" } else { "create" };
+                let cost = cost(input);
                 Ok(json!({
                     "id": format!("plan:{workspace}"),
-                    "changes": [
-                        {"address": format!("postgresql_role.{object}"), "action": "create"},
-                        {"address": format!("postgresql_database.{object}"), "action": "create"},
-                    ],
+                    "changes": [{
+                        "address": address(&found.object),
+                        "action": action,
+                        "owner": found.database_owner.or(found.role.then(|| found.object.clone())),
+                        "monthly_cost_cents": cost,
+                    }],
                     "monthly_cost_cents": cost,
                 }))
             }
             "apply" => {
+                let team = scope
+                    .owner
+                    .as_deref()
+                    .or(input["variables"]["owner"].as_str());
+                // The credentials' path may hold another team's secret: refused before
+                // anything is created.
+                self.readers
+                    .check_writer(&format!("databases/{name}/{environment}"), scope, team)
+                    .await?;
                 let db = self
                     .provider(settings)
                     .await?
-                    .provision(name, environment)
+                    .provision(name, environment, ours)
                     .await
                     .map_err(failed)?;
                 // The requester and the owning team may read the credentials.
                 let path = db.secret_ref.trim_start_matches("secret://");
-                self.readers
-                    .grant(path, scope, input["variables"]["owner"].as_str())
-                    .await?;
-                Ok(status(format!("postgres:{workspace}")))
+                self.readers.grant(path, scope, team).await?;
+                let mut answer = status(format!("postgres:{workspace}"));
+                answer["changes"] = json!([{
+                    "address": address(&db.database),
+                    "action": if db.created { "create" } else { "unchanged" },
+                    "owner": db.role,
+                    "monthly_cost_cents": cost(input),
+                }]);
+                Ok(answer)
+            }
+
+            "rotate-credentials" => {
+                self.provider(settings)
+                    .await?
+                    .rotate(name, environment)
+                    .await
+                    .map_err(failed)?;
+                Ok(status(format!("postgres-rotate:{workspace}")))
             }
             "outputs" => match self
                 .provider(settings)

@@ -87,6 +87,9 @@ impl BuiltinSecrets {
         let path = text(input, "path");
         allowed(settings, path)?;
         let reference = format!("secret://{path}");
+        if matches!(function, "put" | "rotate" | "delete") {
+            self.readers.check_writer(path, scope, None).await?;
+        }
         match function {
             "put" => {
                 self.sealed
@@ -94,7 +97,9 @@ impl BuiltinSecrets {
                     .await
                     .map_err(storage)?;
                 self.bump(path).await?;
-                self.readers.grant(path, scope, None).await?;
+                self.readers
+                    .grant(path, scope, scope.owner.as_deref())
+                    .await?;
                 Ok(json!(reference))
             }
             "reference" => match self.sealed.get(path).await.map_err(storage)? {

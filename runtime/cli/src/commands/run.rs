@@ -131,6 +131,7 @@ impl Source {
                     resubmitted_from: None,
                     // In process, the caller holds the database itself: an operator run.
                     approval: None,
+                    requester_team: None,
                 };
                 Ok(local.executor.submit(request).await?.0.id)
             }

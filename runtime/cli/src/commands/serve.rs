@@ -82,6 +82,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
             "first start: the admin API token is {token} (shown once; keep it, or create others with `lever token create`)"
         );
     }
+    spawn_reconciling(local.catalog.capabilities().clone());
     let anchor = Arc::new(crate::commands::audit::anchor(&location)?);
     crate::commands::audit::spawn_anchoring(local.store.clone(), anchor.clone());
     let state = AppState {
@@ -119,6 +120,34 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     crate::listener::serve(listener, app, &local.http_limits, shutdown()).await?;
     local.store.close().await;
     Ok(())
+}
+
+/// How often the resource inventory is reconciled with the providers.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Every [`RECONCILE_EVERY`], asks each live resource's provider whether it still has it
+/// (`docs/resources.md`); the first pass waits a period, so a start is not slowed by it.
+fn spawn_reconciling(capabilities: Arc<lever_capabilities::Capabilities>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval_at(
+            tokio::time::Instant::now() + RECONCILE_EVERY,
+            RECONCILE_EVERY,
+        );
+        loop {
+            every.tick().await;
+            match capabilities.reconcile().await {
+                Ok(found) => tracing::info!(
+                    checked = found.checked,
+                    drifted = found.drifted.len(),
+                    unchecked = found.unchecked.len(),
+                    "reconciled the resource inventory"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "reconciling the resource inventory failed")
+                }
+            }
+        }
+    });
 }
 
 /// How `lever serve` runs.

@@ -138,7 +138,14 @@ pub const CAPABILITIES: &[(&str, &[&str])] = &[
     ("secrets-store", &["put", "reference", "rotate", "delete"]),
     (
         "infrastructure",
-        &["plan", "apply", "status", "outputs", "destroy"],
+        &[
+            "plan",
+            "apply",
+            "status",
+            "outputs",
+            "destroy",
+            "rotate-credentials",
+        ],
     ),
     ("notifier", &["send"]),
     (
@@ -189,7 +196,9 @@ pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<()
         ("secrets-store", "put" | "rotate") => decode::<SecretValue>(input),
         ("secrets-store", "reference" | "delete") => decode::<SecretPath>(input),
         ("infrastructure", "plan" | "apply") => decode::<WorkspaceVariables>(input),
-        ("infrastructure", "outputs" | "destroy") => decode::<Workspace>(input),
+        ("infrastructure", "outputs" | "destroy" | "rotate-credentials") => {
+            decode::<Workspace>(input)
+        }
         ("infrastructure", "status") => decode::<RunId>(input),
         ("notifier", "send") => decode::<notifier::Message>(input),
         ("observability", "create-dashboard") => decode::<NewDashboard>(input),
@@ -222,7 +231,9 @@ pub fn check_output(capability: &str, function: &str, output: &Value) -> Result<
         | ("observability", "create-monitor") => decode::<String>(output),
         ("secrets-store", "rotate") => decode::<u64>(output),
         ("infrastructure", "plan") => decode::<infra::PlanResult>(output),
-        ("infrastructure", "apply" | "status" | "destroy") => decode::<infra::ApplyStatus>(output),
+        ("infrastructure", "apply" | "status" | "destroy" | "rotate-credentials") => {
+            decode::<infra::ApplyStatus>(output)
+        }
         ("infrastructure", "outputs") => match output {
             Value::Object(_) => Ok(()),
             other => Err(format!("outputs must be a JSON object, not {other}")),
@@ -502,6 +513,17 @@ impl infra::Host for HostState {
     ) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
         self.capability("infrastructure", "destroy", json!(Workspace { workspace }))
             .await
+    }
+    async fn rotate_credentials(
+        &mut self,
+        workspace: String,
+    ) -> wasmtime::Result<Result<infra::ApplyStatus, Error>> {
+        self.capability(
+            "infrastructure",
+            "rotate-credentials",
+            json!(Workspace { workspace }),
+        )
+        .await
     }
 }
 

@@ -23,6 +23,10 @@ use crate::{WebError, WebState, render};
 pub(crate) struct FormQuery {
     /// Pre-fill from this run's parameters; submitting resubmits it.
     from: Option<String>,
+    /// Any other key that names a field of the form pre-fills it (the Resources page opens a
+    /// day-2 action with the resource's `name` and `environment`).
+    #[serde(flatten)]
+    values: BTreeMap<String, String>,
 }
 
 /// The host of the bound git provider (`https://api.github.com` → `github.com`).
@@ -163,7 +167,21 @@ pub(crate) async fn page(
                 .ok_or_else(|| WebError::BadRequest(format!("no run `{run_id}` to edit")))?;
             run.input
         }
-        None => initial_values(&entry, &viewer),
+        None => {
+            let mut values = initial_values(&entry, &viewer);
+            for (key, value) in &query.values {
+                let known = entry.parsed.template.pages.iter().any(|page| {
+                    page.schema
+                        .get("properties")
+                        .and_then(|p| p.get(key))
+                        .is_some()
+                });
+                if known && let Some(object) = values.as_object_mut() {
+                    object.insert(key.clone(), json!(value));
+                }
+            }
+            values
+        }
     };
     form_page(
         &state,
@@ -318,6 +336,22 @@ pub(crate) async fn submit(
             )
             .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+        // A resource another team owns (or one Lever did not create): the form again, saying
+        // whose it is, so the person can choose another name.
+        Err(e) if e.status() == StatusCode::CONFLICT => {
+            let filled = entry.form.with_defaults(&parameters);
+            let html = form_page(
+                &state,
+                &viewer,
+                &entry,
+                &filled,
+                BTreeMap::new(),
+                from_run,
+                Some(e.message().to_string()),
+            )
+            .await?;
+            Ok((StatusCode::CONFLICT, html).into_response())
         }
         Err(e) => Err(e.into()),
     }

@@ -6,6 +6,7 @@ pub(crate) mod catalog;
 pub(crate) mod form;
 pub(crate) mod insights;
 pub(crate) mod platform;
+pub(crate) mod resources;
 pub(crate) mod run;
 pub(crate) mod runs;
 pub(crate) mod sign_in;

@@ -1,0 +1,151 @@
+//! `GET /api/v1/resources`: the resource inventory (`docs/resources.md`) — what Lever created,
+//! for which team, by which run, what it costs and where its credentials are — and
+//! `GET /api/v1/resources/{id}`. Every signed-in user may list it (it holds references, never
+//! values); each entry says whether the caller may read its credentials.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::{Extension, http::StatusCode};
+use lever_identity::Principal;
+use lever_store::{ResourceFilter, ResourceRecord, resource_state};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+
+use crate::auth::require_platform;
+use crate::openapi::schemas::{ErrorBody, ReconcileView, ResourceList};
+use crate::{ApiError, AppState};
+
+/// Query of `GET /api/v1/resources`: each narrows the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceQuery {
+    /// The owning team.
+    team: Option<String>,
+    /// The kind (`postgresql-database`).
+    kind: Option<String>,
+    /// The environment.
+    environment: Option<String>,
+    /// The template of the run that created it.
+    template: Option<String>,
+    /// `creating`, `live`, `destroyed`, `orphaned` or `drifted`.
+    state: Option<String>,
+    /// At most this many, newest first (default 200, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
+/// Whether `principal` may read the credentials of a resource: the platform role, a member of
+/// its owning team, or who asked for it.
+pub fn may_read(principal: &Principal, resource: &ResourceRecord) -> bool {
+    principal.is_platform()
+        || principal.id == resource.requester
+        || principal.team.as_deref() == Some(resource.owner.as_str())
+        || principal.in_group(&resource.owner)
+}
+
+/// A resource as the API answers it: the record, its age and whether the caller may read its
+/// credentials.
+pub fn view(principal: &Principal, resource: &ResourceRecord) -> Value {
+    let mut value = json!(resource);
+    value["age_ms"] = json!((lever_store::now_ms() - resource.created_at).max(0));
+    value["may_read_credentials"] = json!(may_read(principal, resource));
+    value
+}
+
+/// The inventory, narrowed by the query's filters.
+pub async fn list_resources(
+    state: &AppState,
+    principal: &Principal,
+    filter: ResourceFilter,
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
+    if let Some(wanted) = &filter.state
+        && !resource_state::ALL.contains(&wanted.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "invalid-state",
+            format!(
+                "state `{wanted}` is none of {}",
+                resource_state::ALL.join(", ")
+            ),
+        ));
+    }
+    let resources = state.store.resources(&filter, limit.clamp(1, 1000)).await?;
+    Ok(resources.iter().map(|r| view(principal, r)).collect())
+}
+
+/// Lists the resource inventory.
+#[utoipa::path(
+    get, path = "/api/v1/resources", tag = "resources",
+    params(ResourceQuery),
+    responses(
+        (status = 200, description = "Each resource with its owner, kind, environment, cost, state, the run that made it and its credentials references", body = ResourceList),
+        (status = 400, description = "A filter is not valid (an unknown state, an unknown query key)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<ResourceQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let filter = ResourceFilter {
+        owner: query.team,
+        kind: query.kind,
+        environment: query.environment,
+        template: query.template,
+        state: query.state,
+    };
+    let resources = list_resources(&state, &principal, filter, query.limit.unwrap_or(200)).await?;
+    Ok(Json(json!({ "resources": resources })))
+}
+
+/// One resource of the inventory.
+#[utoipa::path(
+    get, path = "/api/v1/resources/{id}", tag = "resources",
+    params(("id" = String, Path, description = "The resource")),
+    responses(
+        (status = 200, description = "The resource", body = Value),
+        (status = 404, description = "No such resource", body = ErrorBody),
+    )
+)]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match state.store.resource(&id).await? {
+        Some(resource) => Ok(Json(view(&principal, &resource))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no resource with id `{id}`"),
+        )),
+    }
+}
+
+/// Asks each live resource's provider whether it still has it, now (the server also does so
+/// every hour): the gone are marked `drifted`. Platform role.
+#[utoipa::path(
+    post, path = "/api/v1/resources/reconcile", tag = "resources",
+    responses(
+        (status = 200, description = "How many were checked, and the ids of those now drifted and of those whose provider did not answer", body = ReconcileView),
+        (status = 403, description = "Reconciling needs the platform role", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reconcile(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    require_platform(&principal, "reconciling the resource inventory")?;
+    let found = state
+        .catalog
+        .capabilities()
+        .reconcile()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.message))?;
+    Ok(Json(json!(found)))
+}
