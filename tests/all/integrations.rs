@@ -197,7 +197,7 @@ async fn create_service_runs_unchanged_on_github_then_gitlab() {
             json!({"kind": "repository", "name": full_name, "change": "create", "monthly_cost_cents": null})
         );
         assert_eq!(
-            step(&preview, "database")["plan"]["resources"][1]["monthly_cost_cents"],
+            step(&preview, "database")["plan"]["resources"][0]["monthly_cost_cents"],
             5_000,
             "the provider's plan prices the database"
         );

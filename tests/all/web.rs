@@ -916,6 +916,40 @@ async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for
     );
     alice.shot("resources-revealed").await;
 
+    // A day-2 action from the resource's row: the form opens with the database filled in,
+    // the preview names it as payments', and the run rotates its password.
+    let before = value.clone();
+    alice
+        .click(&format!(
+            "{row} a.day-2[href^='/templates/rotate-postgresql-credentials']"
+        ))
+        .await;
+    alice.find("#run-form").await;
+    assert_eq!(
+        alice.value("#f-name").await,
+        name,
+        "filled in from the resource"
+    );
+    assert_eq!(alice.value("#f-environment").await, "dev");
+    alice
+        .wait_text("#preview", 10, |t| t.contains("team payments"))
+        .await;
+    alice.click("#next-1").await;
+    alice
+        .wait_text("#submit", 10, |t| t.contains("Runs now"))
+        .await;
+    alice.click("#submit").await;
+    alice
+        .wait_attr("#run-status", "data-status", "succeeded", 60)
+        .await;
+    alice.shot("day-2-rotated").await;
+    alice.goto(&format!("{}/resources", server.url)).await;
+    alice.click(&format!("{row} button")).await;
+    let after = alice
+        .wait_text(".secret-value", 10, |t| !t.is_empty())
+        .await;
+    assert_ne!(after, before, "a new password in the same secret");
+
     // dave sees it among every team's, with no Reveal; his own team's list does not have it.
     let dave = driver.browser(1200).await;
     dave.sign_in_as(&server.url, "dave").await;

@@ -142,7 +142,13 @@ async fn apply_polls_to_applied_then_outputs_hide_the_sensitive_one_and_destroy_
 
     let id = started["id"].as_str().unwrap().to_string();
     let done = settle(&harness, &fake, &id).await;
-    assert_eq!(done, json!({"id": id, "state": "applied", "message": null}));
+    // Once applied, what the apply did, from its plan's counts.
+    assert_eq!(
+        done,
+        json!({"id": id, "state": "applied", "message": null, "changes": [
+            {"address": "4 resources in payments-prod", "action": "create", "owner": null, "monthly_cost_cents": null}
+        ]})
+    );
     let mut resources = fake.resources("payments-prod");
     resources.sort();
     assert_eq!(
@@ -234,9 +240,9 @@ async fn plan_waits_for_the_plan_and_counts_changes_and_cost() {
     assert_eq!(
         plan["changes"],
         json!([
-            {"address": "1 resource in analytics", "action": "create"},
-            {"address": "1 resource in analytics", "action": "update"},
-            {"address": "1 resource in analytics", "action": "delete"}
+            {"address": "1 resource in analytics", "action": "create", "owner": null, "monthly_cost_cents": null},
+            {"address": "1 resource in analytics", "action": "update", "owner": null, "monthly_cost_cents": null},
+            {"address": "1 resource in analytics", "action": "delete", "owner": null, "monthly_cost_cents": null}
         ])
     );
     assert_eq!(plan["monthly_cost_cents"], json!(CENTS_PER_RESOURCE));
