@@ -3,7 +3,7 @@
 # The host evaluates `data.lever.approval.decision` once per run request with this input:
 #
 #   {
-#     "template":       {"name": "provision-postgresql-database", "owner": "group:default/payments",
+#     "template":       {"name": "provision-postgresql-database", "version": 3, "owner": "group:default/payments",
 #                        "type": "resource", "tags": ["database"]},
 #     "parameters":     {...},                      # the form values
 #     "environment":    "dev" | "staging" | "production" | ...,

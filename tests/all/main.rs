@@ -22,6 +22,7 @@ mod integrations;
 mod masking;
 mod openapi;
 mod operations;
+mod pinning;
 mod plugin_authors;
 mod quotas;
 mod resources;

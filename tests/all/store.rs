@@ -123,6 +123,7 @@ fn debug_log_run() -> NewRun {
         steps: vec![],
         approval: None,
         owner_team: None,
+        pins: vec![],
     }
 }
 
@@ -186,6 +187,7 @@ both_backends!(logs_append_in_order, |store: Store| async move {
             steps: vec![],
             approval: None,
             owner_team: Some("payments".into()),
+            pins: vec![],
         })
         .await
         .unwrap()

@@ -81,6 +81,8 @@ pub(crate) fn template_input(
             json!({
                 "id": s.id,
                 "action": s.action,
+                "plugin": s.resolved,
+                "digest": s.digest,
                 "risk": s.risk.map(|r| if r == lever_sandbox::Risk::High { "high" } else { "standard" }).unwrap_or("standard"),
                 "approval_required": s.approval_required,
             })
@@ -119,7 +121,7 @@ pub(crate) fn template_input(
     owners.sort();
     owners.dedup();
     json!({
-        "template": {"name": template.name, "owner": template.owner, "type": template.template_type, "tags": template.tags},
+        "template": {"name": template.name, "version": preview.version, "owner": template.owner, "type": template.template_type, "tags": template.tags},
         "parameters": preview.parameters,
         "environment": environment,
         "cost": {"monthly_usd": preview.monthly_cost_cents.min(MAX_COST_CENTS) as f64 / 100.0},
@@ -153,6 +155,11 @@ pub fn conflicts(preview: &Preview, principal: &Principal) -> Vec<lever_catalog:
                 continue;
             };
             let message = match &existing.owner {
+                // Acting on (deleting, rotating) what the inventory does not hold.
+                None if resource.change != "exists" => format!(
+                    "Lever has no record of creating {} `{}`: it acts only on what it created",
+                    resource.kind, resource.name
+                ),
                 None => format!(
                     "{} `{}` already exists{} and Lever did not create it: it is never adopted silently; choose another name, or ask the platform team to adopt it",
                     resource.kind,
@@ -205,6 +212,7 @@ pub(crate) fn context(
 ) -> Value {
     json!({
         "request": run_label,
+        "template_version": input["template"]["version"],
         "requested_by": input["requester"],
         "environment": input["environment"],
         "monthly_cost_usd": input["cost"]["monthly_usd"],
@@ -338,6 +346,7 @@ mod fuzz {
                         name: action.clone(),
                         action,
                         resolved: None,
+                        digest: None,
                         status: "planned",
                         input: json!({}),
                         plan: None,

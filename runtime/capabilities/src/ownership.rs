@@ -142,6 +142,15 @@ impl Guard {
                     ),
                 ));
             }
+            if held.state == resource_state::CREATING && held.run_id != scope.context.run_id {
+                return Err(error(
+                    "retryable",
+                    format!(
+                        "run {} (step {}) is creating {} `{}` right now; try again when it ends",
+                        held.run_id, held.step_id, held.kind, held.name
+                    ),
+                ));
+            }
             return Ok(if function == "destroy" {
                 Guard::Destroying(held)
             } else {
@@ -162,10 +171,21 @@ impl Guard {
             template: scope.template.clone(),
         };
         match store.claim_resource(&new).await.map_err(storage)? {
-            Claim::New(record) => Ok(Guard::Claimed {
-                record,
-                resumed: false,
-            }),
+            Claim::New(record) => {
+                // The built-in provider checks the server itself before it creates anything;
+                // an adapter is asked whether the workspace exists already, so one that Lever
+                // did not create is never adopted (an asynchronous apply cannot say so in time).
+                if !binding.is_builtin()
+                    && let Err(refused) = capabilities.absent_at(scope, binding, &workspace).await
+                {
+                    store.release_claim(&record.id).await.map_err(storage)?;
+                    return Err(refused);
+                }
+                Ok(Guard::Claimed {
+                    record,
+                    resumed: false,
+                })
+            }
             Claim::Resumed(record) => Ok(Guard::Claimed {
                 record,
                 resumed: true,
@@ -308,6 +328,30 @@ pub(crate) async fn record_live(
 }
 
 impl Capabilities {
+    /// `Ok` when `binding`'s adapter has no workspace `workspace` (its `outputs` answer
+    /// `not-found`); `denied` when it has one Lever holds no record of; the adapter's own error
+    /// when it cannot say.
+    pub(crate) async fn absent_at(
+        &self,
+        scope: &Scope,
+        binding: &BindingConfig,
+        workspace: &str,
+    ) -> Result<(), CapabilityError> {
+        let input = json!({"workspace": workspace});
+        match crate::adapter::call(self, scope, binding, "infrastructure", "outputs", &input).await
+        {
+            Err(e) if e.kind == "not-found" => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(error(
+                "denied",
+                format!(
+                    "workspace `{workspace}` already exists at `{}` and Lever did not create it: it is not adopted; choose another name, or ask the platform team to adopt it",
+                    binding.adapter
+                ),
+            )),
+        }
+    }
+
     /// After a template step's apply finished and its outputs were read: the step's claim on
     /// the workspace is `live`, with its secrets.
     pub(crate) async fn record_applied(

@@ -56,7 +56,26 @@ impl Capabilities {
                 crate::error("retryable", format!("the resource inventory failed: {e}"))
             })?;
         let Some(held) = held else {
+            // An adapter's plan does not say whether the workspace exists: asked, one that does
+            // exists outside Lever (the built-in provider's plan says so itself).
+            let binding = self.binding("infrastructure", scope.host.as_deref())?;
+            let outside = function == "apply"
+                && !binding.is_builtin()
+                && matches!(self.absent_at(scope, binding, workspace).await, Err(e) if e.kind == "denied");
             for planned in &mut resources {
+                if outside {
+                    planned.change = "exists".into();
+                    planned.existing = Some(ExistingResource {
+                        owner: None,
+                        managed: false,
+                        resource_id: None,
+                        created_by_run: None,
+                        requester: None,
+                        state: None,
+                        provider_owner: None,
+                        secrets: Vec::new(),
+                    });
+                }
                 if planned.change == "exists" {
                     planned.monthly_cost_cents = None;
                 }

@@ -5,6 +5,7 @@
 
 use lever_sandbox::{CallContext, LogBook};
 use lever_store::{ResourceFilter, resource_state};
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -70,12 +71,15 @@ impl Capabilities {
                         "`{}` no longer has workspace `{}`: {}",
                         resource.provider, resource.scope, e.message
                     );
-                    self.store
-                        .end_resource(&resource.id, resource_state::DRIFTED, None, Some(&note))
+                    let drifted = self
+                        .store
+                        .resource_drifted(&resource.id, &note)
                         .await
                         .map_err(|e| error("retryable", e.to_string()))?;
-                    tracing::warn!(resource = %resource.id, workspace = %resource.scope, "a live resource is gone from its provider: drifted");
-                    found.drifted.push(resource.id);
+                    if drifted {
+                        tracing::warn!(resource = %resource.id, workspace = %resource.scope, "a live resource is gone from its provider: drifted");
+                        found.drifted.push(resource.id);
+                    }
                 }
                 Err(e) => {
                     tracing::info!(resource = %resource.id, error = %e.message, "reconcile could not ask the provider");

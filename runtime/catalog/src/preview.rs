@@ -32,6 +32,10 @@ pub struct StepPreview {
     pub action: String,
     /// `name@version` it resolves to.
     pub resolved: Option<String>,
+    /// The SHA-256 of that version's component: with `resolved`, what a submitted run is
+    /// pinned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// `planned`, `no-preview`, `skipped` (its `if` is false), `missing-action`,
     /// `invalid-input` or `plan-failed`.
     pub status: &'static str,
@@ -176,6 +180,32 @@ fn call_context(step_id: &str, user: &str, parameters: &Value) -> CallContext {
     }
 }
 
+impl Preview {
+    /// The plugin versions this preview resolved, as a run submitted from it is pinned: each
+    /// plugin step's action with the `name@version` and digest it showed.
+    pub fn pins(&self) -> Vec<lever_store::Pin> {
+        let mut pins: Vec<lever_store::Pin> = Vec::new();
+        for step in &self.steps {
+            let (Some(resolved), Some(digest)) = (&step.resolved, &step.digest) else {
+                continue;
+            };
+            let Some((name, version)) = resolved.split_once('@') else {
+                continue;
+            };
+            if pins.iter().any(|p| p.action == step.action) {
+                continue;
+            }
+            pins.push(lever_store::Pin {
+                action: step.action.clone(),
+                name: name.to_string(),
+                version: version.to_string(),
+                digest: digest.clone(),
+            });
+        }
+        pins
+    }
+}
+
 impl Catalog {
     /// Fills in a step that calls a capability: the binding it goes to, its risk, and the
     /// provider's plan when the input is known before the run. Answers the missing binding.
@@ -278,6 +308,7 @@ impl Catalog {
                 name: step.name.clone(),
                 action: step.action.clone(),
                 resolved: None,
+                digest: None,
                 status: "planned",
                 input: Value::Null,
                 plan: None,
@@ -380,6 +411,7 @@ impl Catalog {
                 continue;
             };
             preview.resolved = Some(format!("{}@{}", record.name, record.version));
+            preview.digest = Some(record.digest.clone());
             preview.risk = Some(plugin.manifest().risk);
             if !runs {
                 preview.status = "skipped";

@@ -257,7 +257,8 @@ impl PostgresProvider {
     }
 
     /// Gives the role `<name>_<environment>` a new random password and replaces the stored
-    /// credentials: the old password stops working at once. `not-found` when there is no role.
+    /// credentials: the old password stops working at once. An invalid input when there is no
+    /// role.
     pub async fn rotate(&self, name: &str, environment: &str) -> Result<(), ProvisionError> {
         let found = self.inspect(name, environment).await?;
         if !found.role {

@@ -128,6 +128,11 @@ pub struct RunRequest {
     /// The requester's team: the run acts for it unless its parameters name an `owner` (or
     /// `team`), and what it creates is recorded as that team's (`docs/resources.md`).
     pub requester_team: Option<String>,
+    /// The template version previewed and routed (template runs): the run is that version,
+    /// never a later one applied in between. `None` takes the latest (internal callers).
+    pub template_version: Option<i64>,
+    /// The plugin versions previewed and routed, which every execution of the run uses.
+    pub pins: Vec<lever_store::Pin>,
 }
 
 /// The executor. One per process.
@@ -331,10 +336,14 @@ impl Executor {
                     steps: Vec::new(),
                     approval: request.approval,
                     owner_team,
+                    pins: Vec::new(),
                 }
             }
             Target::Template(name) => {
-                let entry = self.catalog.get(name).await?;
+                let entry = match request.template_version {
+                    Some(version) => self.catalog.get_version(name, version).await?,
+                    None => self.catalog.get(name).await?,
+                };
                 let parameters = entry.form.with_defaults(&request.input);
                 let errors = entry.form.validate(&parameters);
                 if !errors.is_empty() {
@@ -365,6 +374,7 @@ impl Executor {
                         .collect(),
                     approval: request.approval,
                     owner_team,
+                    pins: request.pins,
                 }
             }
         };
@@ -448,12 +458,17 @@ impl Executor {
 
     /// The plugin `action` names, as run `run_id` resolved it in this execution (resolved now
     /// the first time).
+    /// The plugin a step of `run` invokes for `action`: the version pinned at submit (what
+    /// the requester and the approver saw), checked against its digest; an action that was
+    /// not pinned (a run from before pins, a plugin published after the preview) resolves
+    /// `reference` once, and the run keeps that version for its other steps.
     pub(crate) async fn resolve_for(
         &self,
-        run_id: &str,
+        run: &RunRecord,
         action: &str,
         reference: &PluginRef,
     ) -> Result<Arc<lever_sandbox::Plugin>, ResolveError> {
+        let run_id = run.id.as_str();
         let known = self
             .resolved
             .lock()
@@ -463,7 +478,28 @@ impl Executor {
         if let Some(plugin) = known {
             return Ok(plugin);
         }
-        let (_, plugin) = self.registry.resolve(reference).await?;
+        let pin = run.pins.iter().find(|p| p.action == action);
+        let pinned;
+        let reference = match pin {
+            Some(pin) => {
+                pinned = PluginRef {
+                    name: pin.name.clone(),
+                    version: Some(pin.version.clone()),
+                };
+                &pinned
+            }
+            None => reference,
+        };
+        let (record, plugin) = self.registry.resolve(reference).await?;
+        if let Some(pin) = pin
+            && record.digest != pin.digest
+        {
+            // A published name@version never changes; a store that says otherwise was edited.
+            return Err(ResolveError::NotFound(format!(
+                "{}@{} has digest {} but run {run_id} was submitted with {}: the store was changed underneath it",
+                pin.name, pin.version, record.digest, pin.digest
+            )));
+        }
         self.resolved
             .lock()
             .expect("resolved lock")
@@ -776,6 +812,7 @@ impl Executor {
         parameters: Value,
         requester: String,
         approval: Option<lever_store::NewApproval>,
+        pinned: Option<(i64, Vec<lever_store::Pin>)>,
     ) -> Result<RunRecord, SubmitError> {
         let run = self
             .store
@@ -797,6 +834,8 @@ impl Executor {
                 approval,
                 // The team the old run acted for, when the new parameters name none.
                 requester_team: run.owner_team,
+                template_version: pinned.as_ref().map(|(v, _)| *v),
+                pins: pinned.map(|(_, pins)| pins).unwrap_or_default(),
             })
             .await?;
         Ok(new)

@@ -518,7 +518,7 @@ impl Executor {
 
     /// Whether a plugin step is undone by its plugin's own `rollback`: the plugin says it
     /// undoes (`undoable` in its manifest), and the step ran once with one input.
-    async fn undoable(&self, step: &Step, row: &StepRecord) -> bool {
+    async fn undoable(&self, run: &RunRecord, step: &Step, row: &StepRecord) -> bool {
         if lever_capabilities::capability_action(&step.action).is_some()
             || step.each.is_some()
             || row.input.is_none()
@@ -528,10 +528,10 @@ impl Executor {
         let Ok(reference) = PluginRef::parse(&plugin_reference(&step.action)) else {
             return false;
         };
-        self.registry
-            .resolve(&reference)
+        // The version the step ran: the run's pin.
+        self.resolve_for(run, &step.action, &reference)
             .await
-            .is_ok_and(|(_, plugin)| plugin.manifest().undoable)
+            .is_ok_and(|plugin| plugin.manifest().undoable)
     }
 
     /// Polls a step's `waitFor` once. The poll sees the step's own output as
@@ -758,6 +758,13 @@ impl Executor {
             let failed = matches!(status, RunStatus::Failed | RunStatus::RollbackFailed);
             workspaces.finish(run_id, failed).await;
         }
+        // A claim still `creating` when its run ends (its step skipped or abandoned after the
+        // provider began; a rollback undid the rest) is left behind: orphaned, never forgotten.
+        let note = format!(
+            "run {run_id} ended {} before its provider finished creating it",
+            status.as_str()
+        );
+        self.store.orphan_unfinished_claims(run_id, &note).await?;
         self.store
             .set_run_status_with_event(
                 run_id,
@@ -961,7 +968,7 @@ impl Executor {
                     Some((action, input)) => Ok((action, input, None)),
                     // A plugin step is undone by the plugin's own `rollback`, given the step's
                     // input and output (a published repository deleted, a pull request closed).
-                    None if self.undoable(step, row).await => Ok((
+                    None if self.undoable(run, step, row).await => Ok((
                         step.action.clone(),
                         row.input.clone().unwrap_or(Value::Null),
                         Some(row.output.clone().unwrap_or(Value::Null)),
@@ -1163,7 +1170,7 @@ impl Executor {
                 });
             }
         };
-        let plugin = match self.resolve_for(&run.id, action, &reference).await {
+        let plugin = match self.resolve_for(run, action, &reference).await {
             Ok(plugin) => plugin,
             Err(e) => {
                 return Ok(StepOutcome::Failed {

@@ -47,7 +47,7 @@ pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;
 pub use resources::{Claim, NewResource, ResourceFilter, ResourceRecord, state as resource_state};
-pub use runs::{LogRecord, NewRun, RunRecord, RunStatus};
+pub use runs::{LogRecord, NewRun, Pin, RunRecord, RunStatus};
 pub use sessions::{OidcLoginRecord, SessionRecord};
 pub use steps::{EventRecord, StepRecord, StepUpdate};
 pub use templates::{NewBundle, NewTemplate, NewTemplateFile, TemplateRecord};

@@ -234,7 +234,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE resources SET state = 'live', kind = $2, name = $3, monthly_cost_cents = COALESCE($4, monthly_cost_cents), \
-             secrets = $5, note = NULL, updated_at = $6 WHERE id = $1 AND state IN ('creating', 'live')",
+             secrets = $5, note = NULL, ended_at = NULL, updated_at = $6 WHERE id = $1 AND state IN ('creating', 'live', 'orphaned')",
         )
         .bind(id)
         .bind(kind)
@@ -268,7 +268,8 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a held resource: `destroyed` (by run `by_run`), `orphaned` or `drifted`, with why.
+    /// Ends a held resource (`creating`, `live` or `orphaned`): `destroyed` (by run `by_run`),
+    /// `orphaned` or `drifted`, with why. A resource already ended stays as it ended.
     pub async fn end_resource(
         &self,
         id: &str,
@@ -279,7 +280,7 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "UPDATE resources SET state = $2, ended_at = $3, updated_at = $3, ended_by_run = COALESCE($4, ended_by_run), \
-             note = $5 WHERE id = $1",
+             note = $5 WHERE id = $1 AND state IN ('creating', 'live', 'orphaned')",
         )
         .bind(id)
         .bind(to)
@@ -327,6 +328,41 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
+    }
+
+    /// Marks a `live` resource `drifted` (its provider no longer has it); `false` when it was no
+    /// longer live (a rollback or a delete ended it meanwhile).
+    pub async fn resource_drifted(&self, id: &str, note: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        Ok(sqlx::query(
+            "UPDATE resources SET state = 'drifted', ended_at = $2, updated_at = $2, note = $3 WHERE id = $1 AND state = 'live'",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(note)
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    /// A run ended with claims its provider never finished (a step skipped or abandoned after
+    /// its provider began): they are `orphaned`, never forgotten. Returns how many.
+    pub async fn orphan_unfinished_claims(
+        &self,
+        run_id: &str,
+        note: &str,
+    ) -> Result<u64, StoreError> {
+        let now = now_ms();
+        Ok(sqlx::query(
+            "UPDATE resources SET state = 'orphaned', ended_at = $2, updated_at = $2, note = $3 WHERE run_id = $1 AND state = 'creating'",
+        )
+        .bind(run_id)
+        .bind(now)
+        .bind(note)
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
     }
 
     /// One resource.

@@ -119,6 +119,8 @@ pub struct NewRun {
     pub approval: Option<crate::NewApproval>,
     /// The team the run acts for (the `owner` it names, else the requester's team).
     pub owner_team: Option<String>,
+    /// The plugin versions it was previewed with (template runs), committed with it.
+    pub pins: Vec<Pin>,
 }
 
 /// A stored run.
@@ -168,6 +170,21 @@ pub struct RunRecord {
     pub lease_expires_at: Option<i64>,
     /// The team the run acts for: what it creates is theirs (`docs/resources.md`).
     pub owner_team: Option<String>,
+    /// The plugin versions it was previewed and routed with, which every execution runs.
+    pub pins: Vec<Pin>,
+}
+
+/// One plugin step's action pinned at submit: what the requester and the approver saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Pin {
+    /// The action as the template writes it (`debug:log`).
+    pub action: String,
+    /// The plugin's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The SHA-256 of its component.
+    pub digest: String,
 }
 
 /// One stored log line.
@@ -182,7 +199,7 @@ pub struct LogRecord {
 
 pub(crate) const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
-                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team";
+                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team, pins";
 
 pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
@@ -214,6 +231,11 @@ pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         lease_owner: row.try_get(19)?,
         lease_expires_at: row.try_get(20)?,
         owner_team: row.try_get(21)?,
+        pins: row
+            .try_get::<Option<String>, _>(22)?
+            .map(|t| parse_json("runs.pins", &t))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -278,8 +300,8 @@ impl Store {
         // The row answered by the insert itself (`RETURNING`, on both databases): no read after.
         let sql = format!(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
-             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version, owner_team) \
-             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14, $15) RETURNING {COLUMNS}"
+             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version, owner_team, pins) \
+             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14, $15, $16) RETURNING {COLUMNS}"
         );
         let inserted = sqlx::query(&sql)
             .bind(&id)
@@ -297,6 +319,10 @@ impl Store {
             .bind(run.approval.as_ref().map(|a| a.route.clone()))
             .bind(run.approval.as_ref().map(|a| a.policy_version.clone()))
             .bind(&run.owner_team)
+            .bind(
+                (!run.pins.is_empty())
+                    .then(|| serde_json::to_string(&run.pins).expect("pins serialise")),
+            )
             .fetch_one(&mut *tx)
             .await;
         let inserted = match inserted {
@@ -338,6 +364,18 @@ impl Store {
         if let Some(approval) = &run.approval {
             crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester)
                 .await?;
+        }
+        // The run's events say which versions it runs, from its first one.
+        if !run.pins.is_empty() {
+            crate::steps::insert_event(
+                &mut tx,
+                &id,
+                "pinned",
+                None,
+                &serde_json::json!({"plugins": run.pins}),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok((inserted, true))

@@ -65,6 +65,9 @@ pub(crate) struct RunView {
     /// The template of a template run.
     template: Option<String>,
     template_version: Option<i64>,
+    /// The plugin versions the run was submitted with, which every execution runs: each
+    /// plugin step's `action`, `name`, `version` and component `digest`.
+    pins: Vec<Value>,
     status: RunStatus,
     /// A single-action run's input.
     input: Option<Value>,

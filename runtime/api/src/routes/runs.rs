@@ -154,6 +154,8 @@ fn routed_request(
         resubmitted_from: None,
         approval: None,
         requester_team: principal.team.clone(),
+        template_version: None,
+        pins: Vec::new(),
     }
 }
 
@@ -193,13 +195,18 @@ pub async fn submit_template(
     let (preview, routed) =
         super::templates::route(state, principal, template, &parameters).await?;
     super::templates::refuse_conflicts(&preview)?;
-    let request = routed_request(
-        principal,
-        Target::Template(template.to_string()),
-        parameters,
-        environment,
-        idempotency_key,
-    );
+    let request = RunRequest {
+        // What was previewed and routed is what runs: this template version, these plugins.
+        template_version: Some(preview.version),
+        pins: preview.pins(),
+        ..routed_request(
+            principal,
+            Target::Template(template.to_string()),
+            parameters,
+            environment,
+            idempotency_key,
+        )
+    };
     submit_routed(state, request, routed).await
 }
 
@@ -217,7 +224,13 @@ pub async fn resubmit_run(
     super::templates::refuse_conflicts(&preview)?;
     let run = state
         .executor
-        .resubmit(id, parameters, principal.id.clone(), Some(routed.approval))
+        .resubmit(
+            id,
+            parameters,
+            principal.id.clone(),
+            Some(routed.approval),
+            Some((preview.version, preview.pins())),
+        )
         .await?;
     state.approvals.nudge();
     Ok(run)
@@ -308,6 +321,7 @@ pub async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
         "action_version": if is_template { Value::Null } else { json!(run.action_version) },
         "template": run.template,
         "template_version": run.template_version,
+        "pins": run.pins,
         "status": run.status,
         "input": if is_template { Value::Null } else { run.input.clone() },
         "parameters": if is_template { run.input.clone() } else { Value::Null },

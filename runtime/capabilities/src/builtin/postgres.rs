@@ -26,6 +26,14 @@ pub(crate) struct BuiltinPostgres {
 }
 
 fn split(workspace: &str) -> Result<(&str, &str), CapabilityError> {
+    // `-` becomes `_` in the database's name, so `a_b-dev` and `a-b-dev` would be one database
+    // under two workspaces (two inventory rows, two secrets): names take dashes only.
+    if workspace.contains('_') {
+        return Err(error(
+            "invalid-input",
+            format!("workspace `{workspace}`: use `-`, not `_` (`orders-db-dev`)"),
+        ));
+    }
     workspace
         .rsplit_once('-')
         .filter(|(name, env)| !name.is_empty() && !env.is_empty())

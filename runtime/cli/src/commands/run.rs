@@ -132,6 +132,8 @@ impl Source {
                     // In process, the caller holds the database itself: an operator run.
                     approval: None,
                     requester_team: None,
+                    template_version: None,
+                    pins: Vec::new(),
                 };
                 Ok(local.executor.submit(request).await?.0.id)
             }
