@@ -258,7 +258,17 @@ async fn runs_survive_a_crash_and_unfinished_ones_resume() {
         .await;
     let (_, in_flight) = server.submit("sandbox-infinite-loop", json!({})).await;
     let in_flight = in_flight["id"].as_str().unwrap().to_string();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Killed once it is seen running, not after a guess at how long that takes.
+    let mut running = false;
+    for _ in 0..400 {
+        let (_, run) = server.get_json(&format!("/api/v1/runs/{in_flight}")).await;
+        if run["status"] == "running" {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(running, "the run started before the crash");
     server.kill();
 
     let server = Server::start_in(dir.path(), &[]);

@@ -262,20 +262,23 @@ async fn reminder_at_half_time_then_escalation_after_the_sla_then_expiry() {
 async fn a_run_waiting_for_approval_survives_a_restart_and_timers_fire_once() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lever.yaml"), config("")).unwrap();
-    let mut server = Server::start_in(dir.path(), &[]);
+    let mut server = Server::start_in(dir.path(), &["--manual-clock"]);
     crate::approvals::prepare_public(&server).await;
     let (run, stage_id) = production_run(&server).await;
     let carol = User::of(&server, "carol").await;
     notified(&carol, &stage_id, "approval-requested").await;
     server.kill();
 
-    let server = Server::start_in(dir.path(), &[]);
+    let server = Server::start_in(dir.path(), &["--manual-clock"]);
     let carol = User::of(&server, "carol").await;
     assert_eq!(
         server.get_json(&format!("/api/v1/runs/{run}")).await.1["status"],
         "awaiting-approval"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Past half the lead's 4-hour SLA: the restarted server's timers send the reminder — the
+    // observed proof that they ran over this stage — and not the request a second time.
+    advance(&server, 121).await;
+    notified(&carol, &stage_id, "reminder").await;
     assert_eq!(
         notifications(&carol, &stage_id, "approval-requested")
             .await

@@ -130,10 +130,7 @@ fn debug_log_run() -> NewRun {
 both_backends!(
     run_transitions_are_committed_and_guarded,
     |store: Store| async move {
-        let lease = lever_store::Lease {
-            node: "node-a".into(),
-            ms: 60_000,
-        };
+        let lease = lever_store::Lease::new("node-a", 60_000);
         let new = debug_log_run();
         let (run, created) = store.create_run(&new).await.unwrap();
         assert!(created);
@@ -320,14 +317,11 @@ both_backends!(
     |store: Store| async move {
         let new = debug_log_run();
         let (run, _) = store.create_run(&new).await.unwrap();
-        let a = lever_store::Lease {
-            node: "node-a".into(),
-            ms: 300,
-        };
-        let b = lever_store::Lease {
-            node: "node-b".into(),
-            ms: 300,
-        };
+        // Both nodes read one clock the test moves: an expiry is made, not waited for.
+        let clock = std::sync::Arc::new(lever_store::ManualClock::default());
+        let a = lever_store::Lease::on("node-a", 300, clock.clone());
+        let b = lever_store::Lease::on("node-b", 300, clock.clone());
+        let now = || lever_store::Clock::now_ms(&*clock);
         let started = store.start_run(&run.id, &a).await.unwrap();
         assert_eq!(started.lease_owner.as_deref(), Some("node-a"));
         assert!(a.holds(&store.run(&run.id).await.unwrap().unwrap()));
@@ -338,18 +332,24 @@ both_backends!(
             "{refused}"
         );
         assert!(!b.holds(&store.run(&run.id).await.unwrap().unwrap()));
-        assert!(store.orphaned_runs(60_000, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .orphaned_runs(now(), 60_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // The heartbeat keeps it: past the first expiry, a still holds it.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        clock.advance(200);
         assert_eq!(store.renew_leases(&a).await.unwrap(), 1);
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        clock.advance(200);
         assert!(a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         // a stops renewing (it died): the lease runs out, the run is an orphan, b takes it
         // (resuming counts an attempt) and a's fence fails.
-        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+        clock.advance(350);
         assert!(!a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         assert_eq!(
-            store.orphaned_runs(60_000, 10).await.unwrap(),
+            store.orphaned_runs(now(), 60_000, 10).await.unwrap(),
             vec![run.id.clone()]
         );
         let taken = store.start_run(&run.id, &b).await.unwrap();
@@ -372,15 +372,15 @@ both_backends!(
         let (queued, _) = store.create_run(&new).await.unwrap();
         assert!(
             !store
-                .orphaned_runs(60_000, 10)
+                .orphaned_runs(now(), 60_000, 10)
                 .await
                 .unwrap()
                 .contains(&queued.id)
         );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        clock.advance(20);
         assert!(
             store
-                .orphaned_runs(10, 10)
+                .orphaned_runs(now(), 10, 10)
                 .await
                 .unwrap()
                 .contains(&queued.id)
@@ -397,10 +397,7 @@ both_backends!(
             ..debug_log_run()
         };
         let (run, _) = store.create_run(&new).await.unwrap();
-        let lease = lever_store::Lease {
-            node: "node-a".into(),
-            ms: 60_000,
-        };
+        let lease = lever_store::Lease::new("node-a", 60_000);
         store.start_run(&run.id, &lease).await.unwrap();
         let started = |step: &'static str| {
             let store = store.clone();
@@ -495,16 +492,11 @@ both_backends!(
 
         // Another node holds the run now: the start is refused and rolls back the end with it.
         let (other, _) = store.create_run(&new).await.unwrap();
-        let short = lever_store::Lease {
-            node: "node-a".into(),
-            ms: 50,
-        };
+        let clock = std::sync::Arc::new(lever_store::ManualClock::default());
+        let short = lever_store::Lease::on("node-a", 50, clock.clone());
         store.start_run(&other.id, &short).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-        let b = lever_store::Lease {
-            node: "node-b".into(),
-            ms: 60_000,
-        };
+        clock.advance(120);
+        let b = lever_store::Lease::on("node-b", 60_000, clock.clone());
         store.start_run(&other.id, &b).await.unwrap();
         let events_before = store.run_events(&other.id, 0).await.unwrap().len();
         let lost = store

@@ -116,7 +116,9 @@ async fn outputs_flow_to_later_steps_and_the_run_output_renders(server: Server) 
         (r.status().as_u16(), r.json::<Value>().await.unwrap())
     };
     let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.first(), Some(&"step-started"));
+    // The first event names the plugin versions the run was submitted with.
+    assert_eq!(kinds.first(), Some(&"pinned"));
+    assert_eq!(kinds.get(1), Some(&"step-started"));
     assert_eq!(kinds.last(), Some(&"run-finished"));
     assert!(kinds.contains(&"step-skipped") && kinds.contains(&"log"), "{kinds:?}");
     // A late client gets the whole history as server-sent events, and the stream ends with the run.
@@ -586,6 +588,7 @@ async fn a_step_is_reported_done_with_its_log_before_the_next_step_runs(server: 
         .map(|e| (e["kind"].as_str().unwrap().to_string(), e["step_id"].as_str().unwrap_or("").to_string()))
         .collect();
     let expected: Vec<(String, String)> = [
+        ("pinned", ""),
         ("step-started", "first"),
         ("log", "first"),
         ("step-succeeded", "first"),

@@ -73,7 +73,8 @@ pub(crate) fn spawn_rescuer(executor: Weak<Executor>, lease: Duration) {
             let Some(executor) = executor.upgrade() else {
                 break;
             };
-            match executor.store.orphaned_runs(grace, 500).await {
+            let now = executor.lease.now_ms();
+            match executor.store.orphaned_runs(now, grace, 500).await {
                 Ok(ids) => {
                     for id in ids {
                         if !executor.claims.holds(&id) {

@@ -211,10 +211,10 @@ impl Executor {
             depth: Default::default(),
             max_queued_runs: options.max_queued_runs.max(1),
             workspaces: options.workspaces.map(workspace::Workspaces::new),
-            lease: lever_store::Lease {
-                node: options.node_id.clone(),
-                ms: options.lease.as_millis() as i64,
-            },
+            lease: lever_store::Lease::new(
+                options.node_id.clone(),
+                options.lease.as_millis() as i64,
+            ),
             claims: Default::default(),
         });
         if let Some(workspaces) = &executor.workspaces {

@@ -4,27 +4,60 @@
 //! renews the expiry (a heartbeat), and it checks the lease before every step attempt (the
 //! fence, [`Lease::holds`]). When a node dies its leases expire, and another node finds the run among the
 //! orphans and claims it; the run resumes from the step in flight with the same idempotency
-//! key. Times are wall-clock milliseconds: leases are about real time, never the manual clock
-//! tests move.
+//! key. Times are milliseconds on the lease's own clock: the system clock in a server (leases
+//! are about real time, never the manual clock approval tests move), a clock a test moves in
+//! the store's tests, so an expiry is observed rather than slept for.
+
+use std::sync::Arc;
 
 use crate::runs::{COLUMNS, record};
-use crate::{RunRecord, Store, StoreError, now_ms};
+use crate::{Clock, RunRecord, Store, StoreError, SystemClock};
 
 /// Who holds runs and for how long a claim or a renewal lasts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Lease {
     /// The node's id (persisted in its data dir, so a restarted node takes its runs back at
     /// once).
     pub node: String,
     /// How long a claim lasts without renewal, in ms: how long a dead node's runs wait.
     pub ms: i64,
+    /// The clock claims, renewals, the fence and expiry are read on.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("node", &self.node)
+            .field("ms", &self.ms)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Lease {
+    /// A lease of `ms` for `node` on the system clock.
+    pub fn new(node: impl Into<String>, ms: i64) -> Self {
+        Self::on(node, ms, Arc::new(SystemClock))
+    }
+
+    /// A lease of `ms` for `node` read on `clock`.
+    pub fn on(node: impl Into<String>, ms: i64, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            node: node.into(),
+            ms,
+            clock,
+        }
+    }
+
+    /// Now, on the lease's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// Whether this node holds `run` (as read just now) with a lease that has not run out.
     pub fn holds(&self, run: &RunRecord) -> bool {
         run.lease_owner.as_deref() == Some(self.node.as_str())
-            && run.lease_expires_at.is_some_and(|at| at >= now_ms())
+            && run.lease_expires_at.is_some_and(|at| at >= self.now_ms())
     }
 }
 
@@ -39,7 +72,7 @@ impl Store {
     /// rolling back), counting the attempt. Refused (`StaleStatus`) when the run is finished,
     /// paused or awaiting approval, or while another node's lease on it is valid.
     pub async fn start_run(&self, id: &str, lease: &Lease) -> Result<RunRecord, StoreError> {
-        let now = now_ms();
+        let now = lease.now_ms();
         // One statement: the claim answers the row it claimed (`RETURNING`, on both databases).
         let claimed = sqlx::query(&format!(
             "UPDATE runs SET status = CASE WHEN status = 'rolling-back' THEN status ELSE 'running' END, attempt = attempt + 1, updated_at = $2, \
@@ -82,7 +115,7 @@ impl Store {
             "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {EXECUTING}"
         ))
         .bind(&lease.node)
-        .bind(now_ms() + lease.ms)
+        .bind(lease.now_ms() + lease.ms)
         .execute(&self.writer)
         .await?
         .rows_affected())
@@ -101,13 +134,14 @@ impl Store {
 
     /// Runs that a worker should execute and nobody does: a lease that has expired (its node
     /// died or lost the database), or no lease and no change for `grace_ms` (queued on a node
-    /// that died before claiming it). Oldest first, at most `limit`.
+    /// that died before claiming it). Oldest first, at most `limit`. `now` is the time on the
+    /// leases' clock.
     pub async fn orphaned_runs(
         &self,
+        now: i64,
         grace_ms: i64,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let now = now_ms();
         Ok(sqlx::query_scalar(
             "SELECT id FROM runs WHERE status IN ('pending', 'running', 'rolling-back') \
              AND ((lease_owner IS NOT NULL AND lease_expires_at < $1) OR (lease_owner IS NULL AND updated_at < $2)) \

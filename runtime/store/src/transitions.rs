@@ -293,7 +293,7 @@ impl Store {
                 };
                 let fence = Fence {
                     node: &lease.node,
-                    now,
+                    now: lease.now_ms(),
                 };
                 if write_step_behind(tx, run_id, step_id, &started, now, Some(fence)).await? == 0 {
                     let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))

@@ -294,12 +294,12 @@ async fn steps_writing_secrets(state: &AppState, run: &RunRecord) -> Vec<String>
 
 /// A run as the API shows it: steps (secrets-store values sealed), logs, approvals.
 pub async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
-    let logs = state.store.run_logs(&run.id).await?;
     let sealed = steps_writing_secrets(state, &run).await;
-    let steps: Vec<Value> = state
-        .store
-        .run_steps(&run.id)
-        .await?
+    // Steps before logs: a step's end commits with its log lines, so every step read as done
+    // has its lines in the read that follows (read the other way, a step could end between).
+    let steps = state.store.run_steps(&run.id).await?;
+    let logs = state.store.run_logs(&run.id).await?;
+    let steps: Vec<Value> = steps
         .into_iter()
         .map(|s| {
             let mut input = s.input;
