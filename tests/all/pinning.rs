@@ -4,16 +4,8 @@
 
 use lever_tests::guests::fixture;
 use lever_tests::server::Server;
+use lever_tests::step;
 use serde_json::{Value, json};
-
-fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap()
-}
 
 /// Version `n` of a template whose `echo` step says which template version wrote its input.
 fn template(n: u32, slow_ms: u64) -> String {

@@ -7,28 +7,13 @@
 use lever_tests::databases::{
     drop_provisioned, postgres_admin_url, provisioned_exists, unique_name,
 };
-use lever_tests::guests::plugins_dir;
-use lever_tests::repo_root;
 use lever_tests::server::Server;
+use lever_tests::step;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
 fn demo_server(dir: &std::path::Path) -> Server {
-    let plugins = plugins_dir().to_string_lossy().into_owned();
-    let templates = repo_root()
-        .join("demo/templates")
-        .to_string_lossy()
-        .into_owned();
-    Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
-}
-
-fn step<'a>(run: &'a Value, id: &str) -> &'a Value {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap()
+    Server::start_demo(dir)
 }
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {

@@ -5,18 +5,11 @@
 use lever_tests::browser::{Browser, Driver};
 use lever_tests::databases::{drop_provisioned, unique_name};
 use lever_tests::forms::{hidden, set_cookie};
-use lever_tests::guests::plugins_dir;
-use lever_tests::repo_root;
 use lever_tests::server::Server;
 use serde_json::{Value, json};
 
 fn demo_server(dir: &std::path::Path) -> Server {
-    let plugins = plugins_dir().to_string_lossy().into_owned();
-    let templates = repo_root()
-        .join("demo/templates")
-        .to_string_lossy()
-        .into_owned();
-    Server::start_in(dir, &["--publish", &plugins, "--templates", &templates])
+    Server::start_demo(dir)
 }
 
 /// Fills the first page of the database form with `name`.

@@ -13,6 +13,16 @@ pub mod server;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Step `id` of a run as the API answers it (`GET /api/v1/runs/{id}`).
+pub fn step<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    run["steps"]
+        .as_array()
+        .expect("a template run's steps")
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {run:#}"))
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

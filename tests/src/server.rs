@@ -119,6 +119,20 @@ impl Server {
         server
     }
 
+    /// Starts the README's run command's server in `data_dir`: the first-party plugins
+    /// published and the demo catalog (`demo/templates`) applied at start.
+    pub fn start_demo(data_dir: &Path) -> Self {
+        let plugins = crate::guests::plugins_dir().to_string_lossy().into_owned();
+        let templates = crate::repo_root()
+            .join("demo/templates")
+            .to_string_lossy()
+            .into_owned();
+        Self::start_in(
+            data_dir,
+            &["--publish", &plugins, "--templates", &templates],
+        )
+    }
+
     /// Starts a server on `data_dir` with extra arguments (`--database URL`...).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
         Self::start_listening(data_dir, "127.0.0.1:0", extra)

@@ -19,6 +19,20 @@ pub fn risk(capability: &str, function: &str) -> Risk {
     }
 }
 
+/// A resource that exists where Lever has no record of it (owned there by `provider_owner`).
+fn unmanaged(provider_owner: Option<String>) -> ExistingResource {
+    ExistingResource {
+        owner: None,
+        managed: false,
+        resource_id: None,
+        created_by_run: None,
+        requester: None,
+        state: None,
+        provider_owner,
+        secrets: Vec::new(),
+    }
+}
+
 fn resource(kind: &str, name: &Value, change: &str) -> PlannedResource {
     let name = name
         .as_str()
@@ -65,31 +79,13 @@ impl Capabilities {
             for planned in &mut resources {
                 if outside {
                     planned.change = "exists".into();
-                    planned.existing = Some(ExistingResource {
-                        owner: None,
-                        managed: false,
-                        resource_id: None,
-                        created_by_run: None,
-                        requester: None,
-                        state: None,
-                        provider_owner: None,
-                        secrets: Vec::new(),
-                    });
+                    planned.existing = Some(unmanaged(None));
                 }
                 if planned.change == "exists" {
                     planned.monthly_cost_cents = None;
                 }
                 if function != "apply" {
-                    planned.existing = Some(ExistingResource {
-                        owner: None,
-                        managed: false,
-                        resource_id: None,
-                        created_by_run: None,
-                        requester: None,
-                        state: None,
-                        provider_owner: None,
-                        secrets: Vec::new(),
-                    });
+                    planned.existing = Some(unmanaged(None));
                 }
             }
             return Ok(resources);
@@ -158,16 +154,8 @@ impl Capabilities {
                         );
                         if planned.change == "unchanged" {
                             planned.change = "exists".into();
-                            planned.existing = Some(ExistingResource {
-                                owner: None,
-                                managed: false,
-                                resource_id: None,
-                                created_by_run: None,
-                                requester: None,
-                                state: None,
-                                provider_owner: c["owner"].as_str().map(str::to_string),
-                                secrets: Vec::new(),
-                            });
+                            planned.existing =
+                                Some(unmanaged(c["owner"].as_str().map(str::to_string)));
                         }
                         planned
                     })

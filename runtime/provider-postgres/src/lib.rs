@@ -239,19 +239,7 @@ impl PostgresProvider {
                 .execute(format!("CREATE DATABASE \"{object}\" OWNER \"{object}\"").as_str())
                 .await?;
         }
-        let credentials = Credentials {
-            username: object.clone(),
-            password,
-            host: self.host.clone(),
-            port: self.port,
-            database: object.clone(),
-        };
-        self.secrets
-            .put(
-                &path,
-                &serde_json::to_string(&credentials).expect("credentials serialise"),
-            )
-            .await?;
+        self.seal_credentials(&path, &object, password).await?;
         tracing::info!(database = %object, secret = %path, "provisioned a PostgreSQL database");
         Ok(provisioned(true))
     }
@@ -273,20 +261,31 @@ impl PostgresProvider {
         self.admin
             .execute(format!("ALTER ROLE \"{object}\" WITH LOGIN PASSWORD '{password}'").as_str())
             .await?;
+        self.seal_credentials(&path, &object, password).await?;
+        tracing::info!(database = %object, secret = %path, "rotated a PostgreSQL role's password");
+        Ok(())
+    }
+
+    /// Seals the credentials document of role and database `object` at `path`.
+    async fn seal_credentials(
+        &self,
+        path: &str,
+        object: &str,
+        password: String,
+    ) -> Result<(), ProvisionError> {
         let credentials = Credentials {
-            username: object.clone(),
+            username: object.to_string(),
             password,
             host: self.host.clone(),
             port: self.port,
-            database: object.clone(),
+            database: object.to_string(),
         };
         self.secrets
             .put(
-                &path,
+                path,
                 &serde_json::to_string(&credentials).expect("credentials serialise"),
             )
             .await?;
-        tracing::info!(database = %object, secret = %path, "rotated a PostgreSQL role's password");
         Ok(())
     }
 

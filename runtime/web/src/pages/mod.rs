@@ -54,3 +54,32 @@ pub(crate) fn checked_form(
     viewer.check_csrf(sent_csrf(&pairs, headers))?;
     Ok(pairs)
 }
+
+/// What a Reveal button is answered with: the secret's value (a JSON document pretty-printed)
+/// in place of the button, or why it is refused (htmx swaps 200s only, so both are 200).
+pub(crate) async fn revealed(
+    state: &crate::WebState,
+    viewer: &crate::session::Viewer,
+    name: &str,
+) -> axum::response::Response {
+    use crate::render::escape;
+    use axum::response::{Html, IntoResponse};
+    match lever_api::services::reveal_secret(&state.app, &viewer.principal, name).await {
+        Ok(value) => {
+            let shown = serde_json::from_str::<serde_json::Value>(&value)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(value);
+            Html(format!(
+                "<pre class=\"secret-value\">{}</pre>",
+                escape(&shown)
+            ))
+            .into_response()
+        }
+        Err(e) => Html(format!(
+            "<p class=\"error reveal-refused\" role=\"alert\">{}</p>",
+            escape(e.message())
+        ))
+        .into_response(),
+    }
+}

@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use lever_api::services;
 use lever_store::{ResourceFilter, resource_state};
 use minijinja::context;
@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{checked_form, field};
-use crate::render::escape;
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
@@ -150,24 +149,5 @@ pub(crate) async fn reveal(
             "resource {id} has no secret `{name}`"
         )));
     }
-    Ok(
-        match services::reveal_secret(&state.app, &viewer.principal, &name).await {
-            Ok(value) => {
-                let shown = serde_json::from_str::<Value>(&value)
-                    .ok()
-                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                    .unwrap_or(value);
-                Html(format!(
-                    "<pre class=\"secret-value\">{}</pre>",
-                    escape(&shown)
-                ))
-                .into_response()
-            }
-            Err(e) => Html(format!(
-                "<p class=\"error reveal-refused\" role=\"alert\">{}</p>",
-                escape(e.message())
-            ))
-            .into_response(),
-        },
-    )
+    Ok(super::revealed(&state, &viewer, &name).await)
 }

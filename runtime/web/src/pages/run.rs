@@ -15,7 +15,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{checked_form, field};
-use crate::render::escape;
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
@@ -322,27 +321,7 @@ pub(crate) async fn reveal(
             "run {id} does not refer to secret `{name}`"
         )));
     }
-    Ok(
-        match services::reveal_secret(&state.app, &viewer.principal, &name).await {
-            Ok(value) => {
-                let shown = serde_json::from_str::<Value>(&value)
-                    .ok()
-                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                    .unwrap_or(value);
-                Html(format!(
-                    "<pre class=\"secret-value\">{}</pre>",
-                    escape(&shown)
-                ))
-                .into_response()
-            }
-            // The message goes into the page where the button was (htmx swaps 200s only).
-            Err(e) => Html(format!(
-                "<p class=\"error reveal-refused\" role=\"alert\">{}</p>",
-                escape(e.message())
-            ))
-            .into_response(),
-        },
-    )
+    Ok(super::revealed(&state, &viewer, &name).await)
 }
 
 /// `POST /runs/{id}/control` with `op` (`retry-step`, `skip-step`, `abort`, `cancel`,
