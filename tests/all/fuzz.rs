@@ -117,17 +117,25 @@ proptest! {
         proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"))), ..ProptestConfig::default() })]
 
     #[test]
-    fn the_template_parser_answers_arbitrary_text(text in "\\PC{0,400}") {
-        let _ = parse(&text);
+    fn the_template_parser_answers_arbitrary_text_naming_a_line_inside_it(text in "\\PC{0,400}") {
+        if let Err(e) = parse(&text) {
+            prop_assert!(e.line.is_none_or(|l| l >= 1 && l <= text.lines().count().max(1)), "{e} in {} lines", text.lines().count());
+        }
     }
 
     #[test]
     fn the_template_parser_answers_mutated_real_templates(
         index in any::<usize>(), at in any::<usize>(), cut in 0usize..200, insert in yaml_piece()
     ) {
-        if let Ok(parsed) = parse(&mutated(index, at, cut, &insert)) {
+        let text = mutated(index, at, cut, &insert);
+        match parse(&text) {
             // Whatever parses compiles into a form or says which page is not JSON Schema.
-            let _ = Form::new(&parsed.template.pages);
+            Ok(parsed) => { let _ = Form::new(&parsed.template.pages); }
+            // A parse error that names a line names one of the input's.
+            Err(e) => prop_assert!(
+                e.line.is_none_or(|l| l >= 1 && l <= text.lines().count().max(1)),
+                "{e} in {} lines", text.lines().count()
+            ),
         }
     }
 
@@ -138,12 +146,28 @@ proptest! {
     }
 
     #[test]
-    fn forms_validate_arbitrary_parameters(index in any::<usize>(), parameters in json_value()) {
+    fn a_parameter_is_rendered_as_its_value_never_evaluated(value in "\\PC{0,80}", expr in expression()) {
+        // Whatever a requester types, expression syntax included, comes out as typed.
+        for typed in [value, expr] {
+            let context = json!({"parameters": {"v": typed}, "user": {}});
+            let rendered = Expressions::new()
+                .render(&json!("${{ parameters.v }}"), &context)
+                .expect("a parameter renders");
+            prop_assert_eq!(rendered, json!(typed));
+        }
+    }
+
+    #[test]
+    fn defaults_never_make_a_valid_request_invalid(index in any::<usize>(), parameters in json_value()) {
         let text = &corpus()[index % corpus().len()];
         let parsed = parse(text).expect("corpus templates parse");
         let form = Form::new(&parsed.template.pages).expect("corpus forms compile");
-        // Answered the same way each time: validation keeps no state between calls.
-        prop_assert_eq!(form.validate(&parameters), form.validate(&parameters));
+        let filled = form.with_defaults(&parameters);
+        // Filling defaults is done once and for all, and what validated still does after.
+        prop_assert_eq!(form.with_defaults(&filled), filled.clone());
+        if parameters.is_object() && form.validate(&parameters).is_empty() {
+            prop_assert_eq!(form.validate(&filled), Vec::new());
+        }
     }
 }
 

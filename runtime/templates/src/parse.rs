@@ -86,7 +86,11 @@ const STEP: &[&str] = &[
 /// Parses a template from YAML (or JSON, which is YAML).
 pub fn parse(text: &str) -> Result<Parsed, TemplateError> {
     let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| TemplateError {
-        line: e.location().map(|l| l.line()),
+        // The YAML parser places an error found at the end of the text on the line after the
+        // last one; the person is pointed at the last line they wrote instead.
+        line: e
+            .location()
+            .map(|l| l.line().min(text.lines().count().max(1))),
         message: format!("not valid YAML: {e}"),
     })?;
     let doc: Value = serde_json::to_value(yaml).map_err(|e| TemplateError {
