@@ -968,6 +968,8 @@ async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for
         .wait_text("#preview-conflicts", 10, |t| t.contains("team payments"))
         .await;
     assert!(conflict.contains("belongs to team payments"), "{conflict}");
+    let route = dave.text("#preview-route").await;
+    assert!(route.contains("Refused"), "not shown as runnable: {route}");
     dave.click("#next-1").await;
     dave.click("#next-2").await;
     dave.click("#submit").await;
