@@ -4,6 +4,7 @@ mod adapters;
 mod api;
 mod approval_timers;
 mod approvals;
+mod architecture;
 mod audit_anchor;
 mod cli;
 mod cluster;

@@ -426,7 +426,7 @@ both_backends!(
             }],
             log_limit: u64::MAX,
             change: Some(StepChange {
-                status: "succeeded".into(),
+                status: lever_store::StepStatus::Succeeded,
                 output: Some(json!({"done": step})),
                 error: None,
                 event: ("step-succeeded".into(), json!({"attempt": 1})),
@@ -517,7 +517,12 @@ both_backends!(
         );
         assert!(store.run_logs(&other.id).await.unwrap().is_empty());
         let steps = store.run_steps(&other.id).await.unwrap();
-        assert!(steps.iter().all(|s| s.status == "pending"), "{steps:?}");
+        assert!(
+            steps
+                .iter()
+                .all(|s| s.status == lever_store::StepStatus::Pending),
+            "{steps:?}"
+        );
     }
 );
 

@@ -20,13 +20,17 @@ pub fn use_lever_binary(path: PathBuf) {
 }
 
 /// Builds `lever` (a no-op when it is fresh) and returns its path, unless
-/// [`use_lever_binary`] chose one.
+/// [`use_lever_binary`] or `LEVER_TEST_BINARY` (a copy taken before the tree changes again)
+/// chose one.
 ///
 /// The build selects what `cargo test --workspace` selects (`--workspace --tests`), so cargo
 /// resolves the same features and reuses the test build's dependencies instead of compiling the
 /// whole tree a second time under `-p lever-cli`'s narrower feature set.
 pub fn lever_binary() -> &'static Path {
     BIN.get_or_init(|| {
+        if let Ok(path) = std::env::var("LEVER_TEST_BINARY") {
+            return PathBuf::from(path);
+        }
         let status = crate::cargo()
             .args(["build", "--workspace", "--tests", "--bin", "lever"])
             .current_dir(repo_root())

@@ -4,11 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lever_catalog::CatalogError;
-use lever_registry::{PublishError, ResolveError, SignatureError};
-use lever_runs::SubmitError;
-use lever_sandbox::{InvokeError, LoadError};
-use lever_store::StoreError;
+use lever_service::ServiceError;
 use serde_json::json;
 
 /// An error answered to an API client.
@@ -88,105 +84,42 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if let StoreError::Refused(message) = e {
-            return ApiError::new(StatusCode::CONFLICT, "conflict", message);
-        }
-        tracing::error!(error = %e, "store error");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store-unavailable",
-            "the database is unavailable; try again shortly",
-        )
-    }
-}
-
-impl From<PublishError> for ApiError {
-    fn from(e: PublishError) -> Self {
-        match e {
-            PublishError::Load(LoadError::NotWasm) => {
-                ApiError::bad_request("not-wasm", e.to_string())
-            }
-            PublishError::Load(LoadError::CoreModule) => {
-                ApiError::bad_request("core-module", e.to_string())
-            }
-            PublishError::Load(LoadError::NotALeverWorld { .. }) => {
-                ApiError::bad_request("not-a-lever-world", e.to_string())
-            }
-            PublishError::Load(LoadError::UnknownImport(_)) => {
-                ApiError::bad_request("unknown-import", e.to_string())
-            }
-            PublishError::Load(_) | PublishError::InvalidManifest(_) => {
-                ApiError::bad_request("invalid-plugin", e.to_string())
-            }
-            PublishError::Conflict(StoreError::SettingsConflict { .. }) => ApiError::new(
-                StatusCode::CONFLICT,
-                "published-with-other-grants",
-                e.to_string(),
-            ),
-            PublishError::Conflict(_) => {
-                ApiError::new(StatusCode::CONFLICT, "version-exists", e.to_string())
-            }
-            PublishError::Signature(ref signature) => {
-                let code = match signature {
-                    SignatureError::Unsigned { .. } => "unsigned",
-                    SignatureError::Untrusted { .. } => "untrusted-signature",
-                    SignatureError::Tampered { .. } => "bad-signature",
-                    SignatureError::Malformed(_) => "malformed-signature",
-                };
-                ApiError::bad_request(code, e.to_string())
-            }
-            PublishError::Store(s) => s.into(),
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status =
+            StatusCode::from_u16(e.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError {
+            status,
+            code: e.code,
+            message: e.message,
+            details: e.details,
+            retry_after: e.retry_after,
         }
     }
 }
 
-impl From<ResolveError> for ApiError {
-    fn from(e: ResolveError) -> Self {
-        match e {
-            ResolveError::NotFound(m) => ApiError::not_found(m),
-            ResolveError::Reference(r) => ApiError::bad_request("invalid-reference", r.to_string()),
-            ResolveError::Load(..) => {
-                tracing::error!(error = %e, "stored plugin does not load");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "plugin-unloadable",
-                    e.to_string(),
-                )
+/// The lower layers' errors reach an answer through the application layer's mapping, the one
+/// every transport shares.
+macro_rules! through_the_service_layer {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for ApiError {
+            fn from(e: $error) -> Self {
+                ServiceError::from(e).into()
             }
-            ResolveError::Store(s) => s.into(),
-        }
-    }
+        })*
+    };
 }
 
-impl From<SubmitError> for ApiError {
-    fn from(e: SubmitError) -> Self {
-        match e {
-            SubmitError::Resolve(r) => r.into(),
-            SubmitError::Input(InvokeError::InvalidInput { errors }) => ApiError::bad_request(
-                "invalid-input",
-                format!(
-                    "the input does not match the action's input schema: {}",
-                    errors.join("; ")
-                ),
-            )
-            .with_details(json!(errors)),
-            SubmitError::Input(other) => ApiError::bad_request("invalid-input", other.to_string()),
-            SubmitError::Parameters(errors) => {
-                let message = SubmitError::Parameters(errors.clone()).to_string();
-                ApiError::bad_request("invalid-parameters", message).with_details(json!(errors))
-            }
-            SubmitError::Catalog(c) => c.into(),
-            SubmitError::Malformed(m) => ApiError::bad_request("invalid-request", m),
-            SubmitError::NotFound(m) => ApiError::not_found(m),
-            SubmitError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "wrong-state", m),
-            SubmitError::Busy(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m)
-                .with_retry_after(lever_runs::RETRY_AFTER.as_secs()),
-            SubmitError::Store(s) => s.into(),
-        }
-    }
-}
+through_the_service_layer!(
+    lever_store::StoreError,
+    lever_registry::PublishError,
+    lever_registry::ResolveError,
+    lever_runs::SubmitError,
+    lever_catalog::CatalogError,
+    lever_identity::IdentityError,
+    lever_approvals::ApprovalError,
+    lever_secrets::SecretsError,
+);
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
@@ -211,18 +144,5 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
         ApiError::bad_request("invalid-query", e.body_text())
-    }
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(e: CatalogError) -> Self {
-        match e {
-            CatalogError::Template(t) => ApiError::bad_request("invalid-template", t.to_string())
-                .with_details(json!({"line": t.line, "message": t.message})),
-            CatalogError::Form(m) => ApiError::bad_request("invalid-form", m),
-            CatalogError::Bundle(b) => ApiError::bad_request("invalid-bundle", b.to_string()),
-            CatalogError::NotFound(m) => ApiError::not_found(m),
-            CatalogError::Store(s) => s.into(),
-        }
     }
 }

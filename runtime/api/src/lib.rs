@@ -1,4 +1,6 @@
-//! The HTTP API (axum), under `/api/v1`, plus `/healthz`.
+//! The HTTP API (axum), under `/api/v1`, plus `/healthz`: a transport over the application
+//! layer (`lever-service`). Handlers parse the request, call one use case and map its
+//! [`lever_service::ServiceError`] to an [`ApiError`].
 
 mod auth;
 mod error;
@@ -10,53 +12,26 @@ mod timing;
 use std::sync::Arc;
 
 use axum::Router;
-use lever_catalog::Catalog;
-use lever_registry::Registry;
-use lever_runs::Executor;
-use lever_store::Store;
+use lever_service::Services;
 
 pub use error::ApiError;
 
-/// The operations behind the API's handlers, for the web UI, which runs them in process with
-/// the same checks rather than calling the API over HTTP.
-pub mod services {
-    pub use crate::routes::approvals::decide_stage;
-    pub use crate::routes::bindings::view as bindings_view;
-    pub use crate::routes::insights::{InsightsQuery, insights};
-    pub use crate::routes::plugins::plugin_json;
-    pub use crate::routes::resources::{
-        list_resources, may_read as may_read_resource, view as resource_view,
-    };
-    pub use crate::routes::runs::{
-        last_event_id, may_control, rate_run, resubmit_run, submit_template, view as run_view,
-    };
-    pub use crate::routes::secrets::reveal as reveal_secret;
-    pub use crate::routes::templates::route as route_template;
-}
-
-/// What every handler can reach.
+/// What every handler can reach: the application layer's services, and this transport's own
+/// limits.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Published plugins.
-    pub registry: Arc<Registry>,
-    /// Runs.
-    pub executor: Arc<Executor>,
-    /// Templates.
-    pub catalog: Arc<Catalog>,
-    /// Secrets, sealed at rest.
-    pub secrets: Arc<lever_secrets::SealedSecrets>,
-    /// Who is calling.
-    pub identity: Arc<lever_identity::Authenticator>,
-    /// Policies, stages, decisions, links.
-    pub approvals: Arc<lever_approvals::Approvals>,
-    /// Set when the server runs with `--manual-clock` (tests move time through the API).
-    pub manual_clock: Option<Arc<lever_store::ManualClock>>,
-    /// The audit head's anchor outside the database, checked by `GET /api/v1/audit/verify`.
-    pub audit_anchor: Option<Arc<lever_store::AuditAnchor>>,
+    /// The use cases' stores and engines.
+    pub services: Services,
     /// How many API requests each principal may have in flight.
     pub gate: Arc<limits::PrincipalGate>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 /// Largest accepted plugin upload.

@@ -39,17 +39,20 @@ pub struct Approvals {
     /// Delivers notifications by email, when `smtp:` is configured.
     email: Option<lever_notify::EmailNotifier>,
     /// Delivers them through the `notifier` capability instead, when it is bound to an adapter.
-    capabilities: RwLock<Option<Arc<lever_capabilities::Capabilities>>>,
+    capabilities: Arc<lever_capabilities::Capabilities>,
 }
 
 impl Approvals {
-    /// Loads the policies in force from the store.
+    /// Loads the policies in force from the store. Notifications go out through
+    /// `capabilities`' `notifier` when it is bound to an adapter (Slack: each approver gets a
+    /// message with approve and reject buttons), else by `email`.
     pub async fn new(
         store: Store,
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         signer: LinkSigner,
         email: Option<lever_notify::EmailNotifier>,
+        capabilities: Arc<lever_capabilities::Capabilities>,
     ) -> Result<Arc<Self>, ApprovalError> {
         let link_ttl_ms = config.links.ttl_ms();
         let this = Arc::new(Self {
@@ -65,16 +68,10 @@ impl Approvals {
             }),
             nudge: tokio::sync::Notify::new(),
             email,
-            capabilities: RwLock::new(None),
+            capabilities,
         });
         this.reload().await?;
         Ok(this)
-    }
-
-    /// Sends notifications through the `notifier` capability when it is bound to an adapter
-    /// (Slack): each approver gets a message with approve and reject buttons.
-    pub fn set_capabilities(&self, capabilities: Arc<lever_capabilities::Capabilities>) {
-        *self.capabilities.write().expect("not poisoned") = Some(capabilities);
     }
 
     /// The configuration (users, groups, Slack ids).

@@ -124,16 +124,15 @@ impl Approvals {
     /// when it is bound to an adapter, else by email — so a slow or failing provider never
     /// holds the timers (the notification is stored, and readable at `GET /api/v1/notifications`).
     fn deliver(&self, recipients: &[String], body: Value) {
-        let capabilities = self.capabilities.read().expect("not poisoned").clone();
-        match capabilities {
-            Some(c)
-                if c.bindings()
-                    .get("notifier")
-                    .is_some_and(|b| !b.is_builtin()) =>
-            {
-                self.send_through_notifier(c, recipients, body)
-            }
-            _ => self.email(recipients, body),
+        let through_adapter = self
+            .capabilities
+            .bindings()
+            .get("notifier")
+            .is_some_and(|b| !b.is_builtin());
+        if through_adapter {
+            self.send_through_notifier(self.capabilities.clone(), recipients, body)
+        } else {
+            self.email(recipients, body)
         }
     }
 

@@ -13,6 +13,8 @@ mod builtin;
 mod config;
 mod ownership;
 mod preview;
+pub mod provider;
+mod readers;
 mod reconcile;
 
 pub use ownership::{owning_team, tracked_scope};
@@ -29,9 +31,13 @@ use lever_secrets::SealedSecrets;
 use lever_store::Store;
 use serde_json::{Value, json};
 
-pub use builtin::{Reader, secret_readers};
 pub use config::{BUILTINS, BindingConfig, bindings_config};
+/// Re-exported so provider crates implement [`Provider`] with the same macro.
+pub use lever_plugin::async_trait;
 pub use lever_sandbox::secret_references;
+use provider::error;
+pub use provider::{Provider, ProviderCall};
+pub use readers::{Reader, Readers, secret_readers};
 
 /// The configuration is not valid; the message names the key and what to write.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -97,24 +103,18 @@ pub fn capability_action(action: &str) -> Option<(&str, &str)> {
         .then_some((capability, function))
 }
 
-fn error(kind: &'static str, message: impl Into<String>) -> CapabilityError {
-    CapabilityError {
-        kind,
-        message: message.into(),
-    }
-}
-
 impl Capabilities {
-    /// Bindings from the configuration; built-in providers use the store's sealed secrets, the
-    /// email notifier when SMTP is configured, and connect to their servers on first use.
+    /// Bindings from the configuration, done by adapter components or by the built-in
+    /// `providers` the binary wires (`builtin:secrets`, on the store's sealed secrets, is
+    /// always there).
     pub fn new(
         bindings: BTreeMap<String, BindingConfig>,
         registry: Arc<Registry>,
         store: Store,
         secrets: Arc<SealedSecrets>,
-        email: Option<lever_notify::EmailNotifier>,
+        providers: Vec<Arc<dyn Provider>>,
     ) -> Self {
-        let builtins = builtin::Builtins::new(store.clone(), secrets.clone(), email);
+        let builtins = builtin::Builtins::new(store.clone(), secrets.clone(), providers);
         Self {
             bindings,
             registry,

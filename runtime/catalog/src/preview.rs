@@ -8,7 +8,7 @@ use lever_templates::{FieldError, plugin_reference};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{Catalog, CatalogError};
+use crate::{Catalog, CatalogError, Entry};
 
 /// An action a template names that no published plugin provides.
 #[derive(Debug, Clone, Serialize)]
@@ -285,7 +285,7 @@ impl Catalog {
         None
     }
 
-    /// Previews a run of `name` with `parameters` for `user`.
+    /// Previews a run of the latest version of `name` with `parameters` for `user`.
     pub async fn preview(
         &self,
         name: &str,
@@ -293,6 +293,17 @@ impl Catalog {
         user: &str,
     ) -> Result<Preview, CatalogError> {
         let entry = self.get(name).await?;
+        self.preview_entry(&entry, parameters, user).await
+    }
+
+    /// Previews a run of the template version `entry` (read once by the caller, who decides
+    /// on that same version) with `parameters` for `user`.
+    pub async fn preview_entry(
+        &self,
+        entry: &Entry,
+        parameters: &Value,
+        user: &str,
+    ) -> Result<Preview, CatalogError> {
         let filled = entry.form.with_defaults(parameters);
         let errors = entry.form.validate(&filled);
         let ctx = context(&filled, user);

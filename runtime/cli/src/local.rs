@@ -92,7 +92,13 @@ impl Location {
                 registry.clone(),
                 store.clone(),
                 secrets.clone(),
-                email.clone(),
+                // The built-in providers this binary runs besides `builtin:secrets`.
+                vec![
+                    Arc::new(lever_provider_postgres::PostgresBuiltin::new(
+                        secrets.clone(),
+                    )),
+                    Arc::new(lever_notify::EmailBuiltin(email.clone())),
+                ],
             )
             .with_directory(directory),
         );

@@ -1,6 +1,11 @@
 //! The built-in email notifier of the embedded default: each approval notification goes to
 //! each recipient as a plain-text email with the whole context and their own approve and
 //! reject links, over SMTP (lettre). Configured by the `smtp:` section of `lever.yaml`.
+//! [`EmailBuiltin`] is its `builtin:email`: the `notifier` capability, which the binary wires.
+
+mod builtin;
+
+pub use builtin::EmailBuiltin;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;

@@ -4,7 +4,13 @@
 //! password is never returned, logged or stored anywhere else. `destroy` is its rollback.
 //!
 //! Host-side, not a component: it needs a superuser connection to the server, which no plugin
-//! should hold (see `docs/providers.md`).
+//! should hold (see `docs/providers.md`). [`PostgresBuiltin`] is its `builtin:postgres`: the
+//! `infrastructure` capability (`lever-capabilities`' [`Provider`](lever_capabilities::Provider))
+//! on this provider, which the binary wires.
+
+mod builtin;
+
+pub use builtin::PostgresBuiltin;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

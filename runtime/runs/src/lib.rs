@@ -21,7 +21,7 @@ use futures::FutureExt;
 use lever_catalog::{Catalog, CatalogError};
 use lever_registry::{PluginRef, Registry, ResolveError};
 use lever_sandbox::{HostServices, InvokeError};
-use lever_store::{NewRun, RunRecord, RunStatus, StepUpdate, Store, StoreError};
+use lever_store::{NewRun, RunRecord, RunStatus, StepStatus, StepUpdate, Store, StoreError};
 use lever_templates::FieldError;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, mpsc};
@@ -655,13 +655,13 @@ impl Executor {
             )));
         }
         for step in self.store.run_steps(id).await? {
-            if step.status != "succeeded" && step.status != "skipped" {
+            if !step.status.is_done() {
                 self.store
                     .update_step(
                         id,
                         &step.id,
                         &StepUpdate {
-                            status: "pending",
+                            status: StepStatus::Pending,
                             ..Default::default()
                         },
                         None,
@@ -705,29 +705,29 @@ impl Executor {
             .into_iter()
             .find(|s| s.id == step_id)
             .ok_or_else(|| SubmitError::NotFound(format!("run {id} has no step `{step_id}`")))?;
-        if step.status != "failed" {
+        if step.status != StepStatus::Failed {
             return Err(SubmitError::Conflict(format!(
                 "step `{step_id}` is {}, not the failed step",
-                step.status
+                step.status.as_str()
             )));
         }
         let update = if retry {
             match &input {
                 Some(edited) => StepUpdate {
-                    status: "edited",
+                    status: StepStatus::Edited,
                     input: Some(edited),
                     error: step.error.as_ref(),
                     ..Default::default()
                 },
                 None => StepUpdate {
-                    status: "pending",
+                    status: StepStatus::Pending,
                     error: step.error.as_ref(),
                     ..Default::default()
                 },
             }
         } else {
             StepUpdate {
-                status: "skipped",
+                status: StepStatus::Skipped,
                 error: step.error.as_ref(),
                 ..Default::default()
             }

@@ -9,8 +9,8 @@ use lever_catalog::Entry;
 use lever_registry::PluginRef;
 use lever_sandbox::{Call, CallContext, HttpPolicy, InvokeError, LogBook, LogLine};
 use lever_store::{
-    GateState, RunRecord, RunStatus, StepChange, StepEnd, StepRecord, StepStart, StepUpdate,
-    StoreError,
+    GateState, RunRecord, RunStatus, StepChange, StepEnd, StepRecord, StepStart, StepStatus,
+    StepUpdate, StoreError,
 };
 use lever_templates::{OnFailure, Retry, Step, plugin_reference};
 use serde_json::{Value, json};
@@ -137,7 +137,7 @@ impl Executor {
             .collect();
         let mut ctx = lever_catalog::context(&run.input, &run.requester);
         for (id, row) in &rows {
-            if row.status == "succeeded" || row.status == "skipped" {
+            if row.status.is_done() {
                 ctx["steps"][id] = json!({"output": row.output});
             }
         }
@@ -158,13 +158,13 @@ impl Executor {
                 .get(&step.id)
                 .cloned()
                 .expect("every template step has a row");
-            if matches!(row.status.as_str(), "succeeded" | "skipped") {
+            if row.status.is_done() {
                 continue;
             }
             // A step found `running` was in flight when the process died: resume the same
             // logical attempt, so the plugin sees the same idempotency key.
-            let attempt = match row.status.as_str() {
-                "running" => row.attempts.max(1),
+            let attempt = match row.status {
+                StepStatus::Running => row.attempts.max(1),
                 _ => row.attempts + 1,
             } as u32;
             let started_event = json!({"attempt": attempt, "node": self.lease.node});
@@ -231,7 +231,7 @@ impl Executor {
                     let wait = step.wait_for.as_ref().expect("checked");
                     let deadline = self.clock.now_ms() + wait.timeout_ms as i64;
                     let polling = StepUpdate {
-                        status: "polling",
+                        status: StepStatus::Polling,
                         output: Some(&output),
                         poll_deadline: Some(deadline),
                         ..Default::default()
@@ -267,7 +267,7 @@ impl Executor {
                         lines,
                         log_limit: self.log_limit(),
                         change: Some(StepChange {
-                            status: "succeeded".into(),
+                            status: StepStatus::Succeeded,
                             output: Some(output),
                             error: None,
                             event: (
@@ -287,7 +287,7 @@ impl Executor {
                             attempt,
                         );
                         let waiting = StepUpdate {
-                            status: "waiting",
+                            status: StepStatus::Waiting,
                             error: Some(&error),
                             ..Default::default()
                         };
@@ -368,7 +368,7 @@ impl Executor {
         // Before any step attempt: this node still holds the run (no other node has taken
         // it up after this node's lease ran out).
         let current = self.fence(&run.id).await?;
-        if row.status == "polling" {
+        if row.status == StepStatus::Polling {
             let output = row.output.clone().unwrap_or(Value::Null);
             match self
                 .poll(run, step, ctx, output, row.poll_deadline.unwrap_or(0))
@@ -392,7 +392,7 @@ impl Executor {
             Ok(true) => {}
             Ok(false) => {
                 let update = StepUpdate {
-                    status: "skipped",
+                    status: StepStatus::Skipped,
                     ..Default::default()
                 };
                 self.store
@@ -414,7 +414,7 @@ impl Executor {
             }
         }
         if gated.contains(&step.id)
-            && matches!(row.status.as_str(), "pending")
+            && row.status == StepStatus::Pending
             && self
                 .store
                 .open_step_gate(&run.id, &step.id, self.clock.now_ms())
@@ -431,7 +431,7 @@ impl Executor {
                 .await?;
             return Ok(Begun::Return);
         }
-        let input = if row.status == "edited" {
+        let input = if row.status == StepStatus::Edited {
             Ok(row.input.clone().unwrap_or(Value::Null))
         } else {
             self.render_input(step, ctx)
@@ -446,7 +446,7 @@ impl Executor {
             }
         };
         let started = StepUpdate {
-            status: "running",
+            status: StepStatus::Running,
             attempts: Some(attempt as i64),
             input: Some(&input),
             ..Default::default()
@@ -472,13 +472,15 @@ impl Executor {
         gated: &HashSet<String>,
         ctx: &Value,
     ) -> Option<Value> {
-        if row.status == "polling" || (gated.contains(&step.id) && row.status == "pending") {
+        if row.status == StepStatus::Polling
+            || (gated.contains(&step.id) && row.status == StepStatus::Pending)
+        {
             return None;
         }
         if !matches!(self.expressions_true(step, ctx), Ok(true)) {
             return None;
         }
-        if row.status == "edited" {
+        if row.status == StepStatus::Edited {
             return Some(row.input.clone().unwrap_or(Value::Null));
         }
         self.render_input(step, ctx).ok()
@@ -573,7 +575,7 @@ impl Executor {
                     merged["wait"] = answer;
                 }
                 let done = StepUpdate {
-                    status: "succeeded",
+                    status: StepStatus::Succeeded,
                     output: Some(&merged),
                     ..Default::default()
                 };
@@ -608,7 +610,7 @@ impl Executor {
             )));
         }
         let polling = StepUpdate {
-            status: "polling",
+            status: StepStatus::Polling,
             output: Some(&output),
             poll_deadline: Some(deadline),
             ..Default::default()
@@ -809,7 +811,7 @@ impl Executor {
         match step.on_failure {
             OnFailure::Skip => {
                 let update = StepUpdate {
-                    status: "skipped",
+                    status: StepStatus::Skipped,
                     error: Some(&error),
                     ..Default::default()
                 };
@@ -825,7 +827,7 @@ impl Executor {
             }
             OnFailure::Manual => {
                 let update = StepUpdate {
-                    status: "failed",
+                    status: StepStatus::Failed,
                     error: Some(&error),
                     ..Default::default()
                 };
@@ -854,7 +856,7 @@ impl Executor {
             }
             OnFailure::Abort | OnFailure::Retry => {
                 let update = StepUpdate {
-                    status: "failed",
+                    status: StepStatus::Failed,
                     error: Some(&error),
                     ..Default::default()
                 };
@@ -929,8 +931,10 @@ impl Executor {
             };
             // A step that failed after its provider began creating (its claim still
             // `creating`) is undone too: what it made is the run's.
-            let failed_midway = row.status == "failed" && !claimed.is_empty();
-            if !matches!(row.status.as_str(), "succeeded" | "rolling-back") && !failed_midway {
+            let failed_midway = row.status == StepStatus::Failed && !claimed.is_empty();
+            if !matches!(row.status, StepStatus::Succeeded | StepStatus::RollingBack)
+                && !failed_midway
+            {
                 continue;
             }
             if let Some(workspace) = &tracked
@@ -982,7 +986,7 @@ impl Executor {
                 .unwrap_or_else(|_| step.action.clone());
             self.fence(&run.id).await?;
             let started = StepUpdate {
-                status: "rolling-back",
+                status: StepStatus::RollingBack,
                 output: row.output.as_ref(),
                 ..Default::default()
             };
@@ -1018,7 +1022,7 @@ impl Executor {
                 StepOutcome::Succeeded(_) => {
                     undone += 1;
                     let done = StepUpdate {
-                        status: "rolled-back",
+                        status: StepStatus::RolledBack,
                         output: row.output.as_ref(),
                         ..Default::default()
                     };
@@ -1047,7 +1051,7 @@ impl Executor {
                             .await?;
                     }
                     let failed = StepUpdate {
-                        status: "rollback-failed",
+                        status: StepStatus::RollbackFailed,
                         output: row.output.as_ref(),
                         error: Some(&error),
                         ..Default::default()

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
@@ -12,6 +11,7 @@ use wasmtime::{
 use crate::bindings::{action, adapter};
 use crate::error::{EngineError, LoadError};
 use crate::host::HostState;
+use lever_plugin::PluginKind;
 
 /// How often the epoch advances: the granularity of deadlines and of yielding to other tasks.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -48,26 +48,6 @@ pub struct CompileCacheCounts {
     pub hits: usize,
     /// Compilations the cache did not hold (compiled, then stored).
     pub misses: usize,
-}
-
-/// Which world a component targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PluginKind {
-    /// Exports `lever:plugin/action-handler`.
-    Action,
-    /// Exports `lever:plugin/adapter-handler`.
-    Adapter,
-}
-
-impl PluginKind {
-    /// `action` or `adapter`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PluginKind::Action => "action",
-            PluginKind::Adapter => "adapter",
-        }
-    }
 }
 
 #[derive(Clone)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::mask::Masker;
+use lever_plugin::Masker;
 
 /// Headers whose values are never recorded: they carry credentials even when no secret was
 /// revealed through `lever:host/secrets` (a token baked into settings, a session cookie).
@@ -112,7 +112,7 @@ pub(crate) fn header_map<'a>(
     for (name, value) in headers {
         let name = name.to_ascii_lowercase();
         let value = if REDACTED_HEADERS.contains(&name.as_str()) {
-            crate::mask::MASK.to_string()
+            lever_plugin::MASK.to_string()
         } else {
             masker.mask(&String::from_utf8_lossy(value))
         };
@@ -277,7 +277,7 @@ mod tests {
             .into_iter(),
             &masker,
         );
-        assert_eq!(headers["authorization"], crate::mask::MASK);
+        assert_eq!(headers["authorization"], lever_plugin::MASK);
         assert!(!headers["x-token"].contains("hunter2"));
         assert_eq!(headers["accept"], "application/json");
         assert_eq!(

@@ -10,19 +10,17 @@ use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::wit;
-use crate::engine::{Compiled, PluginKind, Pre, Sandbox};
+use crate::engine::{Compiled, Pre, Sandbox};
 use crate::error::{InvokeError, LoadError, PluginErrorKind};
 use crate::exchanges::HttpPolicy;
-use crate::grants::Grants;
 use crate::host::http::OutboundHttp;
-use crate::host::{
-    BackendError, CapabilityBackend, CapabilityError, HostServices, HostState, SecretBackend,
-    StateBackend,
-};
-use crate::limits::{DeadlineHit, Limits, MemoryLimitHit, MemoryLimiter};
-use crate::log::LogBook;
-use crate::manifest::{ExecutionPlan, Manifest, Risk};
+use crate::host::{CapabilityBackend, CapabilityError, HostServices, HostState};
+use crate::limits::{DeadlineHit, MemoryLimitHit, MemoryLimiter};
 use crate::output::BoundedPipe;
+use lever_plugin::{
+    BackendError, ExecutionPlan, Grants, Limits, LogBook, Manifest, PluginKind, Risk,
+    SecretBackend, StateBackend,
+};
 
 /// A published plugin, ready to run: compiled code, manifest, compiled schemas, limits and
 /// the grants in force.
@@ -656,7 +654,7 @@ fn classify(e: wasmtime::Error, limits: &Limits, instantiating: bool) -> InvokeE
 /// The backends `describe` gets: it has no run and may not touch state or secrets.
 struct Nothing;
 
-#[wasmtime_wasi::async_trait]
+#[lever_plugin::async_trait]
 impl StateBackend for Nothing {
     async fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
         Err(BackendError(
@@ -675,7 +673,7 @@ impl StateBackend for Nothing {
     }
 }
 
-#[wasmtime_wasi::async_trait]
+#[lever_plugin::async_trait]
 impl SecretBackend for Nothing {
     async fn get(&self, _: &str) -> Result<Option<String>, BackendError> {
         Err(BackendError(
@@ -684,7 +682,7 @@ impl SecretBackend for Nothing {
     }
 }
 
-#[wasmtime_wasi::async_trait]
+#[lever_plugin::async_trait]
 impl CapabilityBackend for Nothing {
     async fn call(
         &self,

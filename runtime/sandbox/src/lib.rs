@@ -12,35 +12,28 @@ mod bindings;
 mod engine;
 mod error;
 mod exchanges;
-mod grants;
 mod host;
 mod invoke;
 mod limits;
-mod log;
 mod manifest;
-mod mask;
 mod modes;
 mod output;
 
-pub use engine::{CompileCacheCounts, Compiled, PluginKind, Sandbox, SandboxConfig};
+pub use engine::{CompileCacheCounts, Compiled, Sandbox, SandboxConfig};
 pub use error::{EngineError, InvokeError, LoadError, PluginErrorKind};
 pub use exchanges::{
     HttpAnswers, HttpExchange, HttpPolicy, HttpRecording, RecordedRequest, RecordedResponse,
 };
-pub use grants::{Grants, secret_references};
 pub use host::capabilities::{
-    CAPABILITIES, check_input as check_capability_input, check_output as check_capability_output,
+    check_input as check_capability_input, check_output as check_capability_output,
     inverse as capability_inverse,
 };
 pub use host::state::StateQuota;
-pub use host::{
-    BackendError, CapabilityBackend, CapabilityError, HostServices, SecretBackend, StateBackend,
-};
+pub use host::{CapabilityBackend, CapabilityError, HostServices};
 pub use invoke::{Call, CallContext, Plugin, Workspace};
-pub use limits::Limits;
-pub use log::{LogBook, LogLine};
-pub use manifest::{ExecutionPlan, ExistingResource, Manifest, PlannedResource, Risk};
-pub use mask::{MASK, Masker};
-
-/// Re-exported so backends can implement [`StateBackend`] and [`SecretBackend`].
-pub use wasmtime_wasi::async_trait;
+// The plugin model's plain types, for the crates that run plugins through the sandbox.
+pub use lever_plugin::{
+    BackendError, CAPABILITIES, ExecutionPlan, ExistingResource, Grants, Limits, LogBook, LogLine,
+    MASK, Manifest, Masker, PlannedResource, PluginKind, Risk, SecretBackend, StateBackend,
+    async_trait, secret_references,
+};

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use lever_sandbox::{BackendError, SecretBackend};
+use lever_plugin::{BackendError, SecretBackend};
 use lever_store::{Store, StoreError};
 use rand::RngCore;
 
@@ -192,7 +192,7 @@ impl SealedSecrets {
     }
 }
 
-#[lever_sandbox::async_trait]
+#[lever_plugin::async_trait]
 impl SecretBackend for SealedSecrets {
     async fn get(&self, name: &str) -> Result<Option<String>, BackendError> {
         SealedSecrets::get(self, name)

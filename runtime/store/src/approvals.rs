@@ -4,7 +4,7 @@
 //! (`rejected`), it expires (`expired`) or the run is cancelled (`cancelled`). Each decision,
 //! the stage and run transitions it causes, and its audit row commit together.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -53,6 +53,59 @@ pub struct NewStage {
     pub context: serde_json::Value,
 }
 
+/// Where an approval stage is. One place spells it, for the database and for every answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageStatus {
+    /// Waits for an earlier stage (or for its step to be reached).
+    Blocked,
+    /// Approvers can decide it.
+    Open,
+    /// Enough approvers approved.
+    Approved,
+    /// An approver rejected it.
+    Rejected,
+    /// Nobody decided within its expiry.
+    Expired,
+    /// Its run ended another way (cancelled, failed) before it was decided.
+    Cancelled,
+}
+
+impl StageStatus {
+    /// Every status.
+    pub const ALL: [StageStatus; 6] = [
+        StageStatus::Blocked,
+        StageStatus::Open,
+        StageStatus::Approved,
+        StageStatus::Rejected,
+        StageStatus::Expired,
+        StageStatus::Cancelled,
+    ];
+
+    /// The stored and reported spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageStatus::Blocked => "blocked",
+            StageStatus::Open => "open",
+            StageStatus::Approved => "approved",
+            StageStatus::Rejected => "rejected",
+            StageStatus::Expired => "expired",
+            StageStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "approval_stages.status",
+                error: format!("unknown status `{s}`"),
+            })
+    }
+}
+
 /// A stored stage.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageRecord {
@@ -72,8 +125,8 @@ pub struct StageRecord {
     pub groups: Vec<String>,
     /// Distinct approvals needed.
     pub required: i64,
-    /// `blocked`, `open`, `approved`, `rejected`, `expired`, `cancelled`.
-    pub status: String,
+    /// Where it is.
+    pub status: StageStatus,
     /// Why the stage exists.
     pub reasons: Vec<String>,
     /// SLA (ms after opening).
@@ -179,7 +232,7 @@ fn stage(row: &AnyRow) -> Result<StageRecord, StoreError> {
         order: row.try_get(5)?,
         groups: parse_json("approval_stages.groups_json", &row.try_get::<String, _>(6)?)?,
         required: row.try_get(7)?,
-        status: row.try_get(8)?,
+        status: StageStatus::parse(&row.try_get::<String, _>(8)?)?,
         reasons: parse_json("approval_stages.reasons", &row.try_get::<String, _>(9)?)?,
         sla_ms: row.try_get(10)?,
         escalate_to: row.try_get(11)?,
@@ -270,12 +323,12 @@ async fn open_next_tier(
     now: i64,
 ) -> Result<bool, StoreError> {
     let gate = gate_stages(tx, run_id, step).await?;
-    if gate.iter().any(|s| s.status == "open") {
+    if gate.iter().any(|s| s.status == StageStatus::Open) {
         return Ok(true);
     }
     let Some(order) = gate
         .iter()
-        .filter(|s| s.status == "blocked")
+        .filter(|s| s.status == StageStatus::Blocked)
         .map(|s| s.order)
         .min()
     else {
@@ -283,7 +336,7 @@ async fn open_next_tier(
     };
     for s in gate
         .iter()
-        .filter(|s| s.status == "blocked" && s.order == order)
+        .filter(|s| s.status == StageStatus::Blocked && s.order == order)
     {
         sqlx::query("UPDATE approval_stages SET status = 'open', opened_at = $2 WHERE id = $1 AND status = 'blocked'")
             .bind(&s.id)
@@ -462,10 +515,11 @@ impl Store {
                 "no approval stage `{stage_id}`"
             )));
         };
-        if s.status != "open" {
+        if s.status != StageStatus::Open {
             return Err(StoreError::Refused(format!(
                 "stage `{}` is {}, not open for decisions",
-                s.name, s.status
+                s.name,
+                s.status.as_str()
             )));
         }
         let decision = if approve { "approve" } else { "reject" };

@@ -33,7 +33,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use approvals::{
     DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage, NotificationRecord,
-    StageRecord, StageTimer,
+    StageRecord, StageStatus, StageTimer,
 };
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};
@@ -49,7 +49,7 @@ pub use ratings::RatingRecord;
 pub use resources::{Claim, NewResource, ResourceFilter, ResourceRecord, state as resource_state};
 pub use runs::{LogRecord, NewRun, Pin, RunRecord, RunStatus};
 pub use sessions::{OidcLoginRecord, SessionRecord};
-pub use steps::{EventRecord, StepRecord, StepUpdate};
+pub use steps::{EventRecord, StepRecord, StepStatus, StepUpdate};
 pub use templates::{NewBundle, NewTemplate, NewTemplateFile, TemplateRecord};
 pub use tokens::TokenRecord;
 pub use transitions::{StepChange, StepEnd, StepStart};

@@ -1,6 +1,6 @@
 //! Plugin blobs (content-addressed) and immutable `name@version` records.
 
-use lever_sandbox::{Grants, Limits, Manifest};
+use lever_plugin::{Grants, Limits, Manifest};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 

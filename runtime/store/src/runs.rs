@@ -1,6 +1,6 @@
 //! Runs and their logs. Every transition is one committed statement.
 
-use lever_sandbox::LogLine;
+use lever_plugin::LogLine;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -1,6 +1,6 @@
 //! Plugin state and secrets, as the backends of the `lever:host` state and secrets imports.
 
-use lever_sandbox::{BackendError, StateBackend};
+use lever_plugin::{BackendError, StateBackend};
 
 use crate::{Store, StoreError, now_ms};
 
@@ -52,7 +52,7 @@ fn backend(e: StoreError) -> BackendError {
     BackendError(e.to_string())
 }
 
-#[lever_sandbox::async_trait]
+#[lever_plugin::async_trait]
 impl StateBackend for Store {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
         sqlx::query_scalar("SELECT value FROM plugin_state WHERE namespace = $1 AND key = $2")

@@ -1,11 +1,90 @@
 //! The steps of template runs and the events of every run. Each change is committed before
 //! the engine moves on, so a restarted server knows exactly which steps completed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::{Store, StoreError, now_ms, parse_json};
+
+/// Where a step is in its run. One place spells it, for the database and for every answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Not started yet (or reset for a retry).
+    #[default]
+    Pending,
+    /// An attempt is executing.
+    Running,
+    /// Waiting for a `waitFor` condition, asking again at intervals.
+    Polling,
+    /// Waiting for a retry's backoff or a poll interval; holds no worker.
+    Waiting,
+    /// Done, with an output.
+    Succeeded,
+    /// Its last attempt failed.
+    Failed,
+    /// Skipped (its `if` was false, someone skipped it, or a failure policy said so).
+    Skipped,
+    /// Paused with an input edited by a person, to be retried with it.
+    Edited,
+    /// Being undone.
+    RollingBack,
+    /// Undone.
+    RolledBack,
+    /// Its undo failed: something is left behind.
+    RollbackFailed,
+}
+
+impl StepStatus {
+    /// Every status, in the order a step may go through them.
+    pub const ALL: [StepStatus; 11] = [
+        StepStatus::Pending,
+        StepStatus::Running,
+        StepStatus::Polling,
+        StepStatus::Waiting,
+        StepStatus::Succeeded,
+        StepStatus::Failed,
+        StepStatus::Skipped,
+        StepStatus::Edited,
+        StepStatus::RollingBack,
+        StepStatus::RolledBack,
+        StepStatus::RollbackFailed,
+    ];
+
+    /// The stored and reported spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Polling => "polling",
+            StepStatus::Waiting => "waiting",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Edited => "edited",
+            StepStatus::RollingBack => "rolling-back",
+            StepStatus::RolledBack => "rolled-back",
+            StepStatus::RollbackFailed => "rollback-failed",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "run_steps.status",
+                error: format!("unknown status `{s}`"),
+            })
+    }
+
+    /// Done as far as the run goes on: succeeded or skipped.
+    pub fn is_done(self) -> bool {
+        matches!(self, StepStatus::Succeeded | StepStatus::Skipped)
+    }
+}
 
 /// One step of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -14,9 +93,8 @@ pub struct StepRecord {
     pub id: String,
     /// Position in the template.
     pub position: i64,
-    /// `pending`, `running`, `waiting`, `succeeded`, `failed`, `skipped`, `rolling-back`,
-    /// `rolled-back` or `rollback-failed`.
-    pub status: String,
+    /// Where it is.
+    pub status: StepStatus,
     /// Attempts started so far.
     pub attempts: i64,
     /// Rendered input of the last attempt.
@@ -53,7 +131,7 @@ pub struct EventRecord {
 #[derive(Debug, Clone, Default)]
 pub struct StepUpdate<'a> {
     /// New status.
-    pub status: &'a str,
+    pub status: StepStatus,
     /// New attempt count, if it changes.
     pub attempts: Option<i64>,
     /// Rendered input, if it changes.
@@ -75,7 +153,7 @@ fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
     Ok(StepRecord {
         id: row.try_get(0)?,
         position: row.try_get(1)?,
-        status: row.try_get(2)?,
+        status: StepStatus::parse(&row.try_get::<String, _>(2)?)?,
         attempts: row.try_get(3)?,
         input: json(4, "run_steps.input")?,
         output: json(5, "run_steps.output")?,
@@ -211,7 +289,7 @@ pub(crate) async fn write_step_behind(
     let mut query = sqlx::query(sql)
         .bind(run_id)
         .bind(step_id)
-        .bind(update.status)
+        .bind(update.status.as_str())
         .bind(update.attempts)
         .bind(update.input.map(|v| v.to_string()))
         .bind(update.output.map(|v| v.to_string()))

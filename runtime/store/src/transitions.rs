@@ -15,12 +15,12 @@
 
 use std::borrow::Cow;
 
-use lever_sandbox::LogLine;
+use lever_plugin::LogLine;
 use serde_json::{Value, json};
 
 use crate::runs::{COLUMNS, expected_of, record, status_update};
 use crate::steps::{Fence, NewEvent, insert_events, write_step, write_step_behind};
-use crate::{Lease, RunRecord, RunStatus, StepUpdate, Store, StoreError, now_ms};
+use crate::{Lease, RunRecord, RunStatus, StepStatus, StepUpdate, Store, StoreError, now_ms};
 
 /// What one step attempt leaves when it ends, committed with the transition after it.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +40,7 @@ pub struct StepEnd {
 #[derive(Debug, Clone, Default)]
 pub struct StepChange {
     /// New status.
-    pub status: String,
+    pub status: StepStatus,
     /// Output, if any.
     pub output: Option<Value>,
     /// Error, if any.
@@ -286,7 +286,7 @@ impl Store {
                 // starts only while this node's lease holds and no cancel was asked for. The
                 // run is read only when it did not start, to say why.
                 let started = StepUpdate {
-                    status: "running",
+                    status: StepStatus::Running,
                     attempts: Some(*attempt),
                     input: Some(input),
                     ..Default::default()
@@ -392,7 +392,7 @@ impl Store {
         }
         if let Some(change) = &end.change {
             let update = StepUpdate {
-                status: &change.status,
+                status: change.status,
                 output: change.output.as_ref(),
                 error: change.error.as_ref(),
                 ..Default::default()

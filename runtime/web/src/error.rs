@@ -1,5 +1,5 @@
 //! What a page handler answers when it cannot show its page: a redirect to sign in, or an
-//! error page whose message says what to fix (the API's message, for the API's errors).
+//! error page whose message says what to fix (the use case's own message, for its errors).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -19,17 +19,17 @@ pub enum WebError {
     /// Bad input from the browser.
     #[error("{0}")]
     BadRequest(String),
-    /// An error of the services behind the API.
-    #[error("{}", .0.message())]
-    Api(lever_api::ApiError),
+    /// A use case's error (its message says what to fix).
+    #[error("{}", .0.message)]
+    Service(lever_service::ServiceError),
     /// A page template failed to render (a bug).
     #[error("the page could not be rendered: {0}")]
     Render(#[from] minijinja::Error),
 }
 
-impl From<lever_api::ApiError> for WebError {
-    fn from(e: lever_api::ApiError) -> Self {
-        WebError::Api(e)
+impl From<lever_service::ServiceError> for WebError {
+    fn from(e: lever_service::ServiceError) -> Self {
+        WebError::Service(e)
     }
 }
 
@@ -47,7 +47,7 @@ impl IntoResponse for WebError {
             }
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::Api(e) => e.status(),
+            WebError::Service(e) => status_of(e),
             WebError::Render(e) => {
                 let mut detail = format!("{e:#}");
                 let mut source = std::error::Error::source(e);
@@ -69,6 +69,11 @@ impl IntoResponse for WebError {
         );
         (status, Html(html)).into_response()
     }
+}
+
+/// The HTTP status a use case's error is answered with.
+pub(crate) fn status_of(e: &lever_service::ServiceError) -> StatusCode {
+    StatusCode::from_u16(e.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Percent-encodes a query value.

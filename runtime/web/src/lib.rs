@@ -4,7 +4,7 @@
 //!
 //! Pages are rendered on the server (minijinja, templates in `templates/`) and made live with
 //! htmx and its SSE extension (vendored in `assets/vendor/`). The handlers call the same
-//! services the API's handlers call, in process, with the same checks: a session never lets a
+//! use cases the API's handlers call (`lever-service`), in process, with the same checks: a session never lets a
 //! principal do more than their API token would. See `docs/web.md` for why this shape.
 
 mod assets;
@@ -19,15 +19,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use lever_api::AppState;
+use lever_service::Services;
 
 pub use error::WebError;
 
 /// What every page handler can reach.
 #[derive(Clone)]
 pub struct WebState {
-    /// The API's state: the same store, catalog, executor and approvals.
-    pub app: AppState,
+    /// The application layer's services: the same use cases the API's handlers call.
+    pub app: Services,
     /// The demo "sign in as" list is offered: the config asks for it and the server listens
     /// on loopback.
     pub demo_sign_in: bool,
@@ -38,12 +38,19 @@ pub struct WebState {
     /// Where browsers reach this server (`public_url`, else the listen address): the OIDC
     /// sign-in's redirect URI is built from it.
     pub base_url: String,
+    /// The HTTP API's OpenAPI document, which the API reference page renders.
+    pub api_document: &'static serde_json::Value,
     templates: Arc<minijinja::Environment<'static>>,
 }
 
 impl WebState {
-    /// The web UI's state for a server listening on `listen`.
-    pub fn new(app: AppState, listen: SocketAddr) -> WebState {
+    /// The web UI's state for a server listening on `listen`, with the API document its
+    /// reference page shows.
+    pub fn new(
+        app: Services,
+        listen: SocketAddr,
+        api_document: &'static serde_json::Value,
+    ) -> WebState {
         let config = app.identity.config();
         let demo_sign_in = config.demo_sign_in && listen.ip().is_loopback();
         if config.demo_sign_in && !demo_sign_in {
@@ -65,6 +72,7 @@ impl WebState {
             secure_cookies,
             session_ms,
             base_url,
+            api_document,
             templates: Arc::new(render::environment()),
         }
     }

@@ -8,6 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use lever_identity::{Principal, Source};
+use lever_service::ServiceError;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -97,7 +98,7 @@ pub(crate) async fn start(
         .store
         .insert_session(&hash(&value), user_id, &csrf, source, expires, identity)
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     Ok(value)
 }
 
@@ -118,7 +119,7 @@ impl FromRequestParts<WebState> for Viewer {
             .store
             .session(&session_hash)
             .await
-            .map_err(lever_api::ApiError::from)?
+            .map_err(ServiceError::from)?
             .ok_or_else(sign_in)?;
         if record.revoked_at.is_some() || record.expires_at <= lever_store::now_ms() {
             return Err(sign_in());

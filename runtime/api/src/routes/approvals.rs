@@ -92,33 +92,11 @@ async fn decide(
             )
         })?
     };
-    let outcome = decide_stage(&state, &principal, &id, approve, &body.comment, "api").await?;
+    let outcome =
+        lever_service::approvals::decide(&state, &principal, &id, approve, &body.comment, "api")
+            .await?;
     let approval = state.approvals.get(&id).await?;
     Ok(Json(json!({"outcome": outcome, "approval": approval})))
-}
-
-/// `principal` approves or rejects stage `id` (a rejection needs a comment, which says why),
-/// and the executor is woken for a run the decision lets go on. `via` says where it came from.
-pub async fn decide_stage(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-    approve: bool,
-    comment: &str,
-    via: &str,
-) -> Result<lever_store::DecideOutcome, ApiError> {
-    if !approve && comment.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "comment-required",
-            "say why you reject: send {\"comment\": \"...\"}",
-        ));
-    }
-    let outcome = state
-        .approvals
-        .decide(principal, id, approve, comment, via)
-        .await?;
-    state.executor.nudge();
-    Ok(outcome)
 }
 
 /// `POST /api/v1/approvals/{id}/approve` `{"comment"}`.

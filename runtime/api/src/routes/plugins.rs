@@ -5,9 +5,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use lever_plugin::{Grants, Limits};
 use lever_registry::{PluginRef, PublishOptions};
-use lever_sandbox::{Grants, Limits};
-use lever_store::{PluginRecord, PublishOutcome};
+use lever_store::PublishOutcome;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -77,23 +77,6 @@ impl PublishQuery {
     }
 }
 
-/// A published plugin as the API shows it.
-pub fn plugin_json(record: &PluginRecord) -> Value {
-    json!({
-        "name": record.name,
-        "version": record.version,
-        "kind": record.manifest.kind,
-        "digest": format!("sha256:{}", record.digest),
-        "size": record.size,
-        "description": record.manifest.description,
-        "manifest": record.manifest,
-        "limits": record.limits,
-        "grants": record.grants,
-        "published_at": record.published_at,
-        "signed_by": record.signed_by,
-    })
-}
-
 /// Publishes a component: 201 when new, 200 when the same bytes were already published.
 #[utoipa::path(
     post, path = "/api/v1/plugins", tag = "plugins",
@@ -134,7 +117,7 @@ pub(crate) async fn publish(
         PublishOutcome::Created => StatusCode::CREATED,
         PublishOutcome::Unchanged => StatusCode::OK,
     };
-    Ok((status, Json(plugin_json(&record))))
+    Ok((status, Json(lever_service::plugins::view(&record))))
 }
 
 /// Every published plugin version.
@@ -148,7 +131,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
         .list()
         .await?
         .iter()
-        .map(plugin_json)
+        .map(lever_service::plugins::view)
         .collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
@@ -174,7 +157,7 @@ pub(crate) async fn versions(
         .plugin_versions(&reference.name)
         .await?
         .iter()
-        .map(plugin_json)
+        .map(lever_service::plugins::view)
         .collect();
     Ok(Json(
         json!({ "name": reference.name, "latest": latest.version, "versions": versions }),

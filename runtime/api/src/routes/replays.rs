@@ -9,8 +9,8 @@ use lever_identity::Principal;
 use serde_json::{Value, json};
 
 use crate::openapi::schemas::ErrorBody;
-use crate::routes::runs::may_control;
 use crate::{ApiError, AppState};
+use lever_service::runs::may_control;
 
 /// `GET /api/v1/runs/{id}/steps/{step}/replay`.
 #[utoipa::path(

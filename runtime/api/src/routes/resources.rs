@@ -3,17 +3,17 @@
 //! `GET /api/v1/resources/{id}`. Every signed-in user may list it (it holds references, never
 //! values); each entry says whether the caller may read its credentials.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::{Extension, http::StatusCode};
 use lever_identity::Principal;
-use lever_store::{ResourceFilter, ResourceRecord, resource_state};
+use lever_service::resources;
+use lever_store::ResourceFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use crate::auth::require_platform;
 use crate::openapi::schemas::{ErrorBody, ReconcileView, ResourceList};
 use crate::{ApiError, AppState};
 
@@ -35,46 +35,6 @@ pub(crate) struct ResourceQuery {
     /// At most this many, newest first (default 200, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
-}
-
-/// Whether `principal` may read the credentials of a resource: the platform role, a member of
-/// its owning team, or who asked for it.
-pub fn may_read(principal: &Principal, resource: &ResourceRecord) -> bool {
-    principal.is_platform()
-        || principal.id == resource.requester
-        || principal.team.as_deref() == Some(resource.owner.as_str())
-        || principal.in_group(&resource.owner)
-}
-
-/// A resource as the API answers it: the record, its age and whether the caller may read its
-/// credentials.
-pub fn view(principal: &Principal, resource: &ResourceRecord) -> Value {
-    let mut value = json!(resource);
-    value["age_ms"] = json!((lever_store::now_ms() - resource.created_at).max(0));
-    value["may_read_credentials"] = json!(may_read(principal, resource));
-    value
-}
-
-/// The inventory, narrowed by the query's filters.
-pub async fn list_resources(
-    state: &AppState,
-    principal: &Principal,
-    filter: ResourceFilter,
-    limit: i64,
-) -> Result<Vec<Value>, ApiError> {
-    if let Some(wanted) = &filter.state
-        && !resource_state::ALL.contains(&wanted.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "invalid-state",
-            format!(
-                "state `{wanted}` is none of {}",
-                resource_state::ALL.join(", ")
-            ),
-        ));
-    }
-    let resources = state.store.resources(&filter, limit.clamp(1, 1000)).await?;
-    Ok(resources.iter().map(|r| view(principal, r)).collect())
 }
 
 /// Lists the resource inventory.
@@ -99,7 +59,7 @@ pub(crate) async fn list(
         template: query.template,
         state: query.state,
     };
-    let resources = list_resources(&state, &principal, filter, query.limit.unwrap_or(200)).await?;
+    let resources = resources::list(&state, &principal, filter, query.limit.unwrap_or(200)).await?;
     Ok(Json(json!({ "resources": resources })))
 }
 
@@ -117,14 +77,8 @@ pub(crate) async fn show(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.resource(&id).await? {
-        Some(resource) => Ok(Json(view(&principal, &resource))),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no resource with id `{id}`"),
-        )),
-    }
+    let resource = resources::get(&state, &id).await?;
+    Ok(Json(resources::view(&principal, &resource)))
 }
 
 /// Asks each live resource's provider whether it still has it, now (the server also does so
@@ -140,12 +94,5 @@ pub(crate) async fn reconcile(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    require_platform(&principal, "reconciling the resource inventory")?;
-    let found = state
-        .catalog
-        .capabilities()
-        .reconcile()
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.message))?;
-    Ok(Json(json!(found)))
+    Ok(Json(json!(resources::reconcile(&state, &principal).await?)))
 }

@@ -11,17 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use lever_runs::{RunRequest, SubmitError, Target};
-use lever_store::RunRecord;
+use lever_runs::SubmitError;
+use lever_service::runs::{self, Control, Submission};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use axum::Extension;
 use lever_identity::Principal;
-use lever_registry::PluginRef;
 
-use crate::auth::require_platform;
 use crate::openapi::schemas::{
     ErrorBody, EventList, RatingList, Resubmitted, RunCreated, RunList, RunView,
 };
@@ -67,45 +65,18 @@ pub(crate) async fn create(
     body: Result<Json<CreateRun>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let environment = body.environment.unwrap_or_else(|| "dev".into());
-    check_idempotency_key(body.idempotency_key.as_deref())?;
-    let (run, created, summary) = match (body.action, body.template) {
+    let submission = Submission {
+        environment: body.environment.unwrap_or_else(|| "dev".into()),
+        idempotency_key: body.idempotency_key,
+    };
+    let submitted = match (body.action, body.template) {
         (Some(action), None) => {
-            require_platform(
-                &principal,
-                "running a single action directly (developers run templates)",
-            )?;
             let input = body.input.unwrap_or_else(|| json!({}));
-            let reference = PluginRef::parse(&action)
-                .map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
-            let (_, plugin) = state.registry.resolve(&reference).await?;
-            let routed = state.approvals.route_action(
-                &action,
-                plugin.manifest().risk,
-                &input,
-                &environment,
-                &principal,
-            )?;
-            let request = routed_request(
-                &principal,
-                Target::Action(action),
-                input,
-                environment,
-                body.idempotency_key,
-            );
-            submit_routed(&state, request, routed).await?
+            runs::submit_action(&state, &principal, &action, input, submission).await?
         }
         (None, Some(template)) => {
             let parameters = body.parameters.unwrap_or_else(|| json!({}));
-            submit_template(
-                &state,
-                &principal,
-                &template,
-                parameters,
-                environment,
-                body.idempotency_key,
-            )
-            .await?
+            runs::submit_template(&state, &principal, &template, parameters, submission).await?
         }
         _ => {
             return Err(SubmitError::Malformed(
@@ -114,149 +85,15 @@ pub(crate) async fn create(
             .into());
         }
     };
-    let status = if created {
+    let status = if submitted.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
+    let run = submitted.run;
     Ok((
         status,
-        Json(json!({"id": run.id, "status": run.status, "approval": summary})),
-    ))
-}
-
-fn check_idempotency_key(key: Option<&str>) -> Result<(), ApiError> {
-    if let Some(key) = key
-        && (key.is_empty() || key.len() > 200)
-    {
-        return Err(ApiError::bad_request(
-            "invalid-idempotency-key",
-            "idempotency_key is 1 to 200 characters",
-        ));
-    }
-    Ok(())
-}
-
-/// A run request of `principal` whose approval the caller routes.
-fn routed_request(
-    principal: &Principal,
-    target: Target,
-    input: Value,
-    environment: String,
-    idempotency_key: Option<String>,
-) -> RunRequest {
-    RunRequest {
-        target,
-        input,
-        requester: principal.id.clone(),
-        environment,
-        idempotency_key,
-        resubmitted_from: None,
-        approval: None,
-        requester_team: principal.team.clone(),
-        template_version: None,
-        pins: Vec::new(),
-    }
-}
-
-/// Commits a run with the route the policy chose and wakes the approval timers. Returns the
-/// run, whether it is new (an idempotency key seen before returns the earlier run) and the
-/// route's summary.
-async fn submit_routed(
-    state: &AppState,
-    request: RunRequest,
-    routed: lever_approvals::Routed,
-) -> Result<(RunRecord, bool, Value), ApiError> {
-    let summary = routed.summary();
-    let (run, created) = crate::timing::timed(
-        "commit",
-        state.executor.submit(RunRequest {
-            approval: Some(routed.approval),
-            ..request
-        }),
-    )
-    .await?;
-    state.approvals.nudge();
-    Ok((run, created, summary))
-}
-
-/// Submits a template run for `principal`: previewed, routed through the approval policy and
-/// committed. Returns what [`submit_routed`] does.
-pub async fn submit_template(
-    state: &AppState,
-    principal: &Principal,
-    template: &str,
-    parameters: Value,
-    environment: String,
-    idempotency_key: Option<String>,
-) -> Result<(RunRecord, bool, Value), ApiError> {
-    // Before the preview's work, which a full queue would waste.
-    state.executor.check_capacity()?;
-    let (preview, routed) =
-        super::templates::route(state, principal, template, &parameters).await?;
-    super::templates::refuse_conflicts(&preview)?;
-    let request = RunRequest {
-        // What was previewed and routed is what runs: this template version, these plugins.
-        template_version: Some(preview.version),
-        pins: preview.pins(),
-        ..routed_request(
-            principal,
-            Target::Template(template.to_string()),
-            parameters,
-            environment,
-            idempotency_key,
-        )
-    };
-    submit_routed(state, request, routed).await
-}
-
-/// Resubmits run `id` as a new template run of `template` with edited `parameters`, routed
-/// again for `principal` and linked to the old one.
-pub async fn resubmit_run(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-    template: &str,
-    parameters: Value,
-) -> Result<RunRecord, ApiError> {
-    let (preview, routed) =
-        super::templates::route(state, principal, template, &parameters).await?;
-    super::templates::refuse_conflicts(&preview)?;
-    let run = state
-        .executor
-        .resubmit(
-            id,
-            parameters,
-            principal.id.clone(),
-            Some(routed.approval),
-            Some((preview.version, preview.pins())),
-        )
-        .await?;
-    state.approvals.nudge();
-    Ok(run)
-}
-
-/// 403 unless `principal` requested run `id` or has the platform role.
-pub async fn may_control(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-) -> Result<(), ApiError> {
-    let run = state
-        .store
-        .run(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
-    if run.requester == principal.id || principal.is_platform() {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        format!(
-            "only {} (who requested run {id}) or the platform team can control it",
-            run.requester
-        ),
+        Json(json!({"id": run.id, "status": run.status, "approval": submitted.approval})),
     ))
 }
 
@@ -267,77 +104,6 @@ pub(crate) struct ShowQuery {
     /// Seconds to wait for the run to finish or pause before answering (at most 60).
     #[param(maximum = 60)]
     wait: Option<u64>,
-}
-
-/// The steps of a template run that call `secrets-store.put` or `.rotate`.
-async fn steps_writing_secrets(state: &AppState, run: &RunRecord) -> Vec<String> {
-    let (Some(name), Some(version)) = (&run.template, run.template_version) else {
-        return Vec::new();
-    };
-    let Ok(entry) = state.catalog.get_version(name, version).await else {
-        return Vec::new();
-    };
-    entry
-        .parsed
-        .template
-        .steps
-        .iter()
-        .filter(|s| {
-            matches!(
-                lever_capabilities::capability_action(&s.action),
-                Some(("secrets-store", "put" | "rotate"))
-            )
-        })
-        .map(|s| s.id.clone())
-        .collect()
-}
-
-/// A run as the API shows it: steps (secrets-store values sealed), logs, approvals.
-pub async fn view(state: &AppState, run: RunRecord) -> Result<Value, ApiError> {
-    let sealed = steps_writing_secrets(state, &run).await;
-    // Steps before logs: a step's end commits with its log lines, so every step read as done
-    // has its lines in the read that follows (read the other way, a step could end between).
-    let steps = state.store.run_steps(&run.id).await?;
-    let logs = state.store.run_logs(&run.id).await?;
-    let steps: Vec<Value> = steps
-        .into_iter()
-        .map(|s| {
-            let mut input = s.input;
-            // A value written to the secrets store is shown as where it went, never as itself.
-            if sealed.contains(&s.id)
-                && let Some(value) = input.as_mut().and_then(|i| i.get_mut("value"))
-            {
-                *value = json!("[sealed]");
-            }
-            json!({"id": s.id, "status": s.status, "attempts": s.attempts, "input": input, "output": s.output, "error": s.error})
-        })
-        .collect();
-    let is_template = run.template.is_some();
-    let approvals = state.approvals.of_run(&run.id).await?;
-    Ok(json!({
-        "approvals": approvals,
-        "id": run.id,
-        "action": if is_template { Value::Null } else { json!(run.action) },
-        "action_version": if is_template { Value::Null } else { json!(run.action_version) },
-        "template": run.template,
-        "template_version": run.template_version,
-        "pins": run.pins,
-        "status": run.status,
-        "input": if is_template { Value::Null } else { run.input.clone() },
-        "parameters": if is_template { run.input.clone() } else { Value::Null },
-        "steps": steps,
-        "output": run.output,
-        "error": run.error,
-        "logs": logs,
-        "requester": run.requester,
-        "environment": run.environment,
-        "attempt": run.attempt,
-        "approval_route": run.approval_route,
-        "policy_version": run.policy_version,
-        "resubmitted_from": run.resubmitted_from,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-    }))
 }
 
 /// One run with its steps and log; `?wait=SECONDS` answers as soon as it is finished or paused.
@@ -365,7 +131,7 @@ pub(crate) async fn show(
         None => state.store.run(&id).await?,
     };
     let run = run.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
-    Ok(Json(view(&state, run).await?))
+    Ok(Json(runs::view(&state, run).await?))
 }
 
 /// The 100 most recent runs, without logs.
@@ -494,14 +260,9 @@ pub(crate) async fn events(
         .into_response())
 }
 
-/// The `Last-Event-ID` a reconnecting event-stream client sends (each event's id is its
-/// position), or 0.
-pub fn last_event_id(headers: &HeaderMap) -> i64 {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+/// Where a reconnecting event-stream client resumes (`Last-Event-ID`).
+fn last_event_id(headers: &HeaderMap) -> i64 {
+    runs::resume_after(headers.get("last-event-id").and_then(|v| v.to_str().ok()))
 }
 
 /// `POST /api/v1/runs/{id}/retry`: restart a failed run from its failed step.
@@ -520,8 +281,7 @@ pub(crate) async fn retry(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    may_control(&state, &principal, &id).await?;
-    state.executor.retry_run(&id).await?;
+    runs::control(&state, &principal, &id, Control::Retry).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -541,8 +301,7 @@ pub(crate) async fn cancel(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    may_control(&state, &principal, &id).await?;
-    state.executor.cancel(&id).await?;
+    runs::control(&state, &principal, &id, Control::Cancel).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -562,8 +321,7 @@ pub(crate) async fn abort(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    may_control(&state, &principal, &id).await?;
-    state.executor.abort(&id).await?;
+    runs::control(&state, &principal, &id, Control::Abort).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -606,8 +364,7 @@ pub(crate) async fn retry_step(
             })?
             .input
     };
-    may_control(&state, &principal, &id).await?;
-    state.executor.resolve_step(&id, &step, true, input).await?;
+    runs::control(&state, &principal, &id, Control::RetryStep { step, input }).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -627,8 +384,7 @@ pub(crate) async fn skip_step(
     Extension(principal): Extension<Principal>,
     Path((id, step)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    may_control(&state, &principal, &id).await?;
-    state.executor.resolve_step(&id, &step, false, None).await?;
+    runs::control(&state, &principal, &id, Control::SkipStep { step }).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -660,19 +416,7 @@ pub(crate) async fn resubmit(
     body: Result<Json<Resubmit>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let old = state
-        .store
-        .run(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
-    let template = old.template.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "only template runs can be resubmitted",
-        )
-    })?;
-    let run = resubmit_run(&state, &principal, &id, &template, body.parameters).await?;
+    let run = runs::resubmit(&state, &principal, &id, body.parameters).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": run.id, "resubmitted_from": id})),
@@ -711,58 +455,8 @@ pub(crate) async fn rate(
     body: Result<Json<Rating>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(body) = body?;
-    rate_run(&state, &principal, &id, body.score, &body.comment).await?;
+    runs::rate(&state, &principal, &id, body.score, &body.comment).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Stores `principal`'s rating of run `id`: only its requester rates it, once it is finished,
-/// with a score from 1 to 5 and a comment of at most 2,000 characters.
-pub async fn rate_run(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-    score: i64,
-    comment: &str,
-) -> Result<(), ApiError> {
-    let run = state
-        .store
-        .run(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
-    if run.requester != principal.id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("only {} (who requested run {id}) rates it", run.requester),
-        ));
-    }
-    if !run.status.is_final() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "wrong-state",
-            format!(
-                "run {id} is {}; rate it once it has finished",
-                run.status.as_str()
-            ),
-        ));
-    }
-    if !(1..=5).contains(&score) {
-        return Err(ApiError::bad_request(
-            "invalid-rating",
-            format!("score is a whole number from 1 to 5, not {score}"),
-        ));
-    }
-    if comment.chars().count() > 2000 {
-        return Err(ApiError::bad_request(
-            "invalid-rating",
-            "the comment is at most 2,000 characters",
-        ));
-    }
-    state
-        .store
-        .rate_run(id, &principal.id, score, comment.trim())
-        .await?;
-    Ok(())
 }
 
 /// `GET /api/v1/runs/{id}/rating`: the run's ratings.

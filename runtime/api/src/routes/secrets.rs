@@ -55,11 +55,7 @@ pub(crate) async fn put(
             "secret names are 1 to 200 characters of letters, digits, '-', '_', '.' and '/'",
         ));
     }
-    state
-        .secrets
-        .put(&name, &body.value)
-        .await
-        .map_err(secrets_error)?;
+    state.secrets.put(&name, &body.value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -78,60 +74,10 @@ pub(crate) async fn get(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let value = reveal(&state, &principal, &name).await?;
+    let value = lever_service::secrets::reveal(&state, &principal, &name).await?;
     Ok(axum::Json(
         serde_json::json!({"name": name, "value": value}),
     ))
-}
-
-/// The value of secret `name` if `principal` may read it (the platform role, or a reader
-/// recorded when a built-in provider wrote it); every reveal is audited by name.
-pub async fn reveal(
-    state: &AppState,
-    principal: &Principal,
-    name: &str,
-) -> Result<String, ApiError> {
-    use lever_capabilities::Reader;
-    let readers = lever_capabilities::secret_readers(&state.store, name)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
-    let allowed = principal.is_platform()
-        || readers.iter().any(|r| match r {
-            Reader::User(id) => *id == principal.id,
-            Reader::Team(team) => {
-                principal.team.as_deref() == Some(team) || principal.in_group(team)
-            }
-        });
-    if !allowed {
-        let others: Vec<String> = readers.iter().map(Reader::to_string).collect();
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "`{}` may not read secret `{name}`: it is readable by the platform role and by {}",
-                principal.id,
-                if others.is_empty() {
-                    "no one else".to_string()
-                } else {
-                    others.join(", ")
-                }
-            ),
-        ));
-    }
-    let Some(value) = state.secrets.get(name).await.map_err(secrets_error)? else {
-        return Err(ApiError::not_found(format!("no secret `{name}`")));
-    };
-    state
-        .store
-        .append_audit(&lever_store::AuditEntry {
-            run_id: None,
-            kind: "secret-revealed",
-            actor: &principal.id,
-            data: serde_json::json!({"secret": name}),
-            policy_version: None,
-        })
-        .await?;
-    Ok(value)
 }
 
 /// Deletes a secret: 204, or 404 when there is none.
@@ -150,23 +96,9 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     require_platform(&principal, "deleting secrets")?;
-    if state.secrets.delete(&name).await.map_err(secrets_error)? {
+    if state.secrets.delete(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no secret `{name}`")))
-    }
-}
-
-fn secrets_error(e: lever_secrets::SecretsError) -> ApiError {
-    match e {
-        lever_secrets::SecretsError::Store(inner) => inner.into(),
-        other => {
-            tracing::error!(error = %other, "secrets store failure");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "secrets-unavailable",
-                other.to_string(),
-            )
-        }
     }
 }

@@ -9,9 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use axum::Extension;
-use lever_approvals::Routed;
-use lever_catalog::Preview;
 use lever_identity::Principal;
+use lever_service::templates;
 
 use crate::auth::require_platform;
 use crate::openapi::schemas::{
@@ -219,61 +218,8 @@ pub(crate) async fn preview(
     body: Result<Json<ParametersBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
-    let (preview, _) = route(&state, &principal, &name, &body.parameters).await?;
+    let (preview, _) = templates::route(&state, &principal, &name, &body.parameters).await?;
     Ok(Json(
         serde_json::to_value(preview).expect("preview serialises"),
     ))
-}
-
-/// 409 naming each owner when the preview found resources the requester's team may not use
-/// (another team's, or ones Lever did not create): such a run is never submitted.
-pub fn refuse_conflicts(preview: &Preview) -> Result<(), ApiError> {
-    if preview.conflicts.is_empty() {
-        return Ok(());
-    }
-    let said: Vec<&str> = preview
-        .conflicts
-        .iter()
-        .map(|c| c.message.as_str())
-        .collect();
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "resource-owned",
-        said.join("; "),
-    ))
-}
-
-/// Previews a template run for `principal` and routes it through the approval policy (the
-/// preview shows the route and why). 403 when the principal may not run this template.
-pub async fn route(
-    state: &AppState,
-    principal: &Principal,
-    name: &str,
-    parameters: &Value,
-) -> Result<(Preview, Routed), ApiError> {
-    let entry = state.catalog.get(name).await?;
-    let template = &entry.parsed.template;
-    if !principal.can_run(template.owner.as_deref().unwrap_or(""), &template.tags) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "{} may not run template `{name}` (owner {}, tags {:?}); ask its owners for access",
-                principal.id,
-                template.owner.as_deref().unwrap_or("none"),
-                template.tags
-            ),
-        ));
-    }
-    let mut preview = crate::timing::timed(
-        "preview",
-        state.catalog.preview(name, parameters, &principal.id),
-    )
-    .await?;
-    let started = std::time::Instant::now();
-    let routed = state
-        .approvals
-        .route_template(&mut preview, template, principal)?;
-    crate::timing::record("route", started.elapsed());
-    Ok((preview, routed))
 }

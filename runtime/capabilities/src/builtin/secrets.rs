@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use lever_sandbox::{CapabilityError, StateBackend};
+use lever_plugin::StateBackend;
 use lever_secrets::SealedSecrets;
 use lever_store::Store;
 use serde_json::{Value, json};
 
-use super::{Readers, text};
-use crate::{Scope, error};
+use crate::provider::{CapabilityError, Provider, ProviderCall, error, text};
 
 const DEFAULT_PATHS: &[&str] = &["databases/*", "services/*", "apps/*"];
 /// Where rotation versions are counted.
@@ -19,7 +18,6 @@ const VERSIONS: &str = "builtin:secrets";
 pub(crate) struct BuiltinSecrets {
     store: Store,
     sealed: Arc<SealedSecrets>,
-    readers: Readers,
 }
 
 fn allowed(settings: &Value, path: &str) -> Result<(), CapabilityError> {
@@ -55,12 +53,8 @@ fn storage(e: impl std::fmt::Display) -> CapabilityError {
 }
 
 impl BuiltinSecrets {
-    pub(crate) fn new(store: Store, sealed: Arc<SealedSecrets>, readers: Readers) -> Self {
-        Self {
-            store,
-            sealed,
-            readers,
-        }
+    pub(crate) fn new(store: Store, sealed: Arc<SealedSecrets>) -> Self {
+        Self { store, sealed }
     }
 
     async fn bump(&self, path: &str) -> Result<u64, CapabilityError> {
@@ -76,19 +70,32 @@ impl BuiltinSecrets {
             .map_err(storage)?;
         Ok(version)
     }
+}
 
-    pub(crate) async fn call(
-        &self,
-        scope: &Scope,
-        settings: &Value,
-        function: &str,
-        input: &Value,
-    ) -> Result<Value, CapabilityError> {
+#[lever_plugin::async_trait]
+impl Provider for BuiltinSecrets {
+    fn name(&self) -> &'static str {
+        "builtin:secrets"
+    }
+
+    fn capability(&self) -> &'static str {
+        "secrets-store"
+    }
+
+    async fn call(&self, call: ProviderCall<'_>) -> Result<Value, CapabilityError> {
+        let ProviderCall {
+            scope,
+            settings,
+            function,
+            input,
+            readers,
+            ..
+        } = call;
         let path = text(input, "path");
         allowed(settings, path)?;
         let reference = format!("secret://{path}");
         if matches!(function, "put" | "rotate" | "delete") {
-            self.readers.check_writer(path, scope, None).await?;
+            readers.check_writer(path, scope, None).await?;
         }
         match function {
             "put" => {
@@ -97,9 +104,7 @@ impl BuiltinSecrets {
                     .await
                     .map_err(storage)?;
                 self.bump(path).await?;
-                self.readers
-                    .grant(path, scope, scope.owner.as_deref())
-                    .await?;
+                readers.grant(path, scope, scope.owner.as_deref()).await?;
                 Ok(json!(reference))
             }
             "reference" => match self.sealed.get(path).await.map_err(storage)? {
@@ -122,7 +127,7 @@ impl BuiltinSecrets {
             "delete" => {
                 self.sealed.delete(path).await.map_err(storage)?;
                 self.store.delete(VERSIONS, path).await.map_err(storage)?;
-                self.readers.forget(path).await?;
+                readers.forget(path).await?;
                 Ok(Value::Null)
             }
             other => Err(error(

@@ -9,6 +9,7 @@ use lever_api::AppState;
 use lever_approvals::Approvals;
 use lever_identity::{Authenticator, Config, LinkSigner};
 use lever_registry::{PublishError, PublishOptions};
+use lever_service::Services;
 use lever_store::{Clock, ManualClock, StoreError, SystemClock};
 
 use crate::local::Location;
@@ -33,9 +34,16 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     let email = local.email.clone();
     let identity = Arc::new(Authenticator::new(config.clone(), local.store.clone()));
     let signer = LinkSigner::from_config(&config.links, &local.data_dir)?;
-    let approvals = Approvals::new(local.store.clone(), Arc::new(config), clock, signer, email)
-        .await
-        .context("cannot load the approval policies in force")?;
+    let approvals = Approvals::new(
+        local.store.clone(),
+        Arc::new(config),
+        clock,
+        signer,
+        email,
+        local.catalog.capabilities().clone(),
+    )
+    .await
+    .context("cannot load the approval policies in force")?;
     for file in files_with(&publish, &["wasm"])? {
         let bytes =
             std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -74,7 +82,6 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     approvals.set_base_url(&format!("http://{address}"));
-    approvals.set_capabilities(local.catalog.capabilities().clone());
     approvals.spawn_timers();
     if let Some(token) = identity.bootstrap_admin_token().await? {
         // Shown once: only its hash is stored.
@@ -85,7 +92,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     spawn_reconciling(local.catalog.capabilities().clone());
     let anchor = Arc::new(crate::commands::audit::anchor(&location)?);
     crate::commands::audit::spawn_anchoring(local.store.clone(), anchor.clone());
-    let state = AppState {
+    let services = Services {
         store: local.store.clone(),
         registry: local.registry,
         executor: local.executor,
@@ -95,13 +102,17 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         manual_clock: manual,
         secrets: local.secrets.clone(),
         audit_anchor: Some(anchor),
+    };
+    let state = AppState {
+        services: services.clone(),
         gate: Arc::new(lever_api::limits::PrincipalGate::new(
             local.http_limits.max_concurrent_per_principal,
             std::time::Duration::from_millis(local.http_limits.queue_wait_ms),
         )),
     };
-    // The web UI shares the port and the services; the demo sign-in list needs a loopback
-    // listener, which is why it is told the address.
+    // The web UI shares the port and the services (it is a second transport over them, not a
+    // client of the API); the demo sign-in list needs a loopback listener, which is why it is
+    // told the address, and its API reference page shows the API's document.
     if let Err(e) = lever_metrics::install(env!("CARGO_PKG_VERSION")) {
         tracing::warn!("metrics are not recorded: {e}");
     }
@@ -113,7 +124,11 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
                     state.clone(),
                     address.ip().is_loopback(),
                 ))
-                .merge(lever_web::router(lever_web::WebState::new(state, address))),
+                .merge(lever_web::router(lever_web::WebState::new(
+                    services,
+                    address,
+                    lever_api::openapi_document(),
+                ))),
         )));
     tracing::info!("lever listening on http://{address}");
     println!("lever listening on http://{address}");

@@ -117,47 +117,6 @@ struct Deletion {
     id: String,
 }
 
-/// Every capability and its functions, as `wit/capabilities.wit` declares them.
-pub const CAPABILITIES: &[(&str, &[&str])] = &[
-    (
-        "git-provider",
-        &[
-            "create-repository",
-            "delete-repository",
-            "create-pull-request",
-            "get-pull-request",
-            "close-pull-request",
-            "grant-team-access",
-            "grant-user-access",
-            "get-repository",
-            "commit-files",
-            "configure-repository",
-            "download-files",
-        ],
-    ),
-    ("secrets-store", &["put", "reference", "rotate", "delete"]),
-    (
-        "infrastructure",
-        &[
-            "plan",
-            "apply",
-            "status",
-            "outputs",
-            "destroy",
-            "rotate-credentials",
-        ],
-    ),
-    ("notifier", &["send"]),
-    (
-        "observability",
-        &["create-dashboard", "create-monitor", "delete"],
-    ),
-    (
-        "software-catalog",
-        &["register-location", "unregister-location"],
-    ),
-];
-
 fn decode<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
     serde_json::from_value::<T>(value.clone())
         .map(|_| ())
@@ -165,10 +124,13 @@ fn decode<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
 }
 
 fn unknown(capability: &str, function: &str) -> String {
-    match CAPABILITIES.iter().find(|(c, _)| *c == capability) {
+    match lever_plugin::CAPABILITIES
+        .iter()
+        .find(|(c, _)| *c == capability)
+    {
         None => format!(
             "`{capability}` is not a capability; there are {}",
-            CAPABILITIES
+            lever_plugin::CAPABILITIES
                 .iter()
                 .map(|(c, _)| format!("`{c}`"))
                 .collect::<Vec<_>>()

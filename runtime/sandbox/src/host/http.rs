@@ -10,8 +10,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use crate::exchanges::{
     HttpExchange, HttpPolicy, RecordedRequest, RecordedResponse, body_value, header_map,
 };
-use crate::grants::Grants;
-use crate::log::LogBook;
+use lever_plugin::{Grants, LogBook};
 
 /// The hooks of one invocation: check every request against the grants and log it.
 pub(crate) struct OutboundHttp {

@@ -138,7 +138,7 @@ pub(crate) async fn page(
     State(state): State<WebState>,
     viewer: Viewer,
 ) -> Result<Html<String>, WebError> {
-    let document = lever_api::openapi_document();
+    let document = state.api_document;
     let schemas: Vec<(String, Value)> = document["components"]["schemas"]
         .as_object()
         .into_iter()

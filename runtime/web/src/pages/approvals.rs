@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
+use lever_service::ServiceError;
 use minijinja::context;
 use serde_json::Value;
 
@@ -22,7 +23,7 @@ async fn inbox_page(
     let assigned = approvals
         .assigned(&viewer.principal)
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     // Stages this user decided, newest first.
     let mut decided: Vec<Value> = Vec::new();
     for run in state
@@ -30,12 +31,12 @@ async fn inbox_page(
         .store
         .recent_runs(200)
         .await
-        .map_err(lever_api::ApiError::from)?
+        .map_err(ServiceError::from)?
     {
         for stage in approvals
             .of_run(&run.id)
             .await
-            .map_err(lever_api::ApiError::from)?
+            .map_err(ServiceError::from)?
         {
             let mine = stage["decisions"].as_array().is_some_and(|d| {
                 d.iter()
@@ -83,7 +84,7 @@ pub(crate) async fn decide(
         }
     };
     let comment = field(&pairs, "comment").unwrap_or("").trim().to_string();
-    match lever_api::services::decide_stage(
+    match lever_service::approvals::decide(
         &state.app,
         &viewer.principal,
         &id,
@@ -109,8 +110,8 @@ pub(crate) async fn decide(
             .into_response())
         }
         Err(e) => {
-            let status = e.status();
-            let html = inbox_page(&state, &viewer, None, Some(e.message().to_string())).await?;
+            let status = crate::error::status_of(&e);
+            let html = inbox_page(&state, &viewer, None, Some(e.message.clone())).await?;
             Ok((status, html).into_response())
         }
     }

@@ -4,6 +4,7 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use lever_catalog::Search;
+use lever_service::ServiceError;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,7 +42,7 @@ pub(crate) async fn answer_nps(
         .store
         .record_nps(&viewer.principal.id, score, comment)
         .await
-        .map_err(|e| WebError::Api(e.into()))?;
+        .map_err(|e| WebError::Service(e.into()))?;
     Ok(axum::response::Redirect::to("/?thanks=nps"))
 }
 
@@ -119,7 +120,7 @@ pub(crate) async fn page(
     let all: Vec<_> = catalog
         .search(&Search::default())
         .await
-        .map_err(lever_api::ApiError::from)?
+        .map_err(ServiceError::from)?
         .into_iter()
         .filter(runnable)
         .collect();
@@ -138,7 +139,7 @@ pub(crate) async fn page(
     for t in catalog
         .search(&search)
         .await
-        .map_err(lever_api::ApiError::from)?
+        .map_err(ServiceError::from)?
         .into_iter()
         .filter(runnable)
     {
@@ -155,7 +156,7 @@ pub(crate) async fn page(
         .store
         .last_nps_answer(&viewer.principal.id)
         .await
-        .map_err(|e| WebError::Api(e.into()))?;
+        .map_err(|e| WebError::Service(e.into()))?;
     let ask_nps = last_answer.is_none_or(|at| state.app.approvals.now() - at > NPS_EVERY_MS);
     render::page(
         &state,

@@ -8,7 +8,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use lever_api::services;
+use lever_service::runs::{self, Submission};
+use lever_service::{Kind, ServiceError};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,7 +53,7 @@ async fn entry_for(
         .catalog
         .get(name)
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     let t = &entry.parsed.template;
     if !viewer
         .principal
@@ -157,14 +158,7 @@ pub(crate) async fn page(
     let entry = entry_for(&state, &viewer, &name).await?;
     let values = match &query.from {
         Some(run_id) => {
-            services::may_control(&state.app, &viewer.principal, run_id).await?;
-            let run = state
-                .app
-                .store
-                .run(run_id)
-                .await
-                .map_err(lever_api::ApiError::from)?
-                .ok_or_else(|| WebError::BadRequest(format!("no run `{run_id}` to edit")))?;
+            let run = runs::may_control(&state.app, &viewer.principal, run_id).await?;
             run.input
         }
         None => {
@@ -242,7 +236,7 @@ pub(crate) async fn check(
     let form = model(&state, &entry, &json!({})).await;
     let submitted = form.parameters(&pairs);
     let (preview, _) =
-        services::route_template(&state.app, &viewer.principal, &name, &submitted).await?;
+        lever_service::templates::route(&state.app, &viewer.principal, &name, &submitted).await?;
     let (errors, general_errors) = split_errors(&form, &preview.parameters, &preview.errors);
     let review = form.review(&preview.parameters);
     let approval = preview.approval.clone().unwrap_or(Value::Null);
@@ -297,31 +291,25 @@ pub(crate) async fn submit(
     let parameters = form.parameters(&pairs);
     let from_run = field(&pairs, "from_run").map(str::to_string);
     let outcome = match &from_run {
-        // The API lets anyone resubmit; the page keeps to who may control the old run.
-        Some(old) => {
-            async {
-                services::may_control(&state.app, &viewer.principal, old).await?;
-                let parameters = parameters.clone();
-                services::resubmit_run(&state.app, &viewer.principal, old, &name, parameters)
-                    .await
-                    .map(|run| run.id)
-            }
+        Some(old) => runs::resubmit(&state.app, &viewer.principal, old, parameters.clone())
             .await
-        }
-        None => services::submit_template(
+            .map(|run| run.id),
+        None => runs::submit_template(
             &state.app,
             &viewer.principal,
             &name,
             parameters.clone(),
-            "dev".into(),
-            field(&pairs, "idempotency_key").map(str::to_string),
+            Submission {
+                environment: "dev".into(),
+                idempotency_key: field(&pairs, "idempotency_key").map(str::to_string),
+            },
         )
         .await
-        .map(|(run, _, _)| run.id),
+        .map(|submitted| submitted.run.id),
     };
     match outcome {
         Ok(id) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),
-        Err(e) if e.status() == StatusCode::BAD_REQUEST && e.details().is_some() => {
+        Err(e) if e.kind == Kind::Invalid && e.details.is_some() => {
             let filled = entry.form.with_defaults(&parameters);
             let errors: Vec<lever_templates::FieldError> = entry.form.validate(&filled);
             let (by_field, _) = split_errors(&form, &filled, &errors);
@@ -332,14 +320,14 @@ pub(crate) async fn submit(
                 &filled,
                 by_field,
                 from_run,
-                Some(e.message().to_string()),
+                Some(e.message.clone()),
             )
             .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
         // A resource another team owns (or one Lever did not create): the form again, saying
         // whose it is, so the person can choose another name.
-        Err(e) if e.status() == StatusCode::CONFLICT => {
+        Err(e) if e.kind == Kind::Conflict => {
             let filled = entry.form.with_defaults(&parameters);
             let html = form_page(
                 &state,
@@ -348,7 +336,7 @@ pub(crate) async fn submit(
                 &filled,
                 BTreeMap::new(),
                 from_run,
-                Some(e.message().to_string()),
+                Some(e.message.clone()),
             )
             .await?;
             Ok((StatusCode::CONFLICT, html).into_response())

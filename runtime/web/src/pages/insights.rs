@@ -5,7 +5,7 @@
 
 use axum::extract::{Query, State};
 use axum::response::Html;
-use lever_api::services;
+use lever_service::insights::{self, InsightsQuery};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -47,15 +47,15 @@ pub(crate) async fn page(
     // Exclusive: just after now, so what happened this millisecond is counted.
     let to = state.app.approvals.now() + 1;
     let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-    let query = services::InsightsQuery {
+    let query = InsightsQuery {
         from: Some(to - days * 86_400_000),
         to: Some(to),
         template: blank(filter.template),
         team: blank(filter.team),
     };
-    let insights = services::insights(&state.app, &query)
+    let insights = insights::compute(&state.app, &query)
         .await
-        .map_err(WebError::Api)?;
+        .map_err(WebError::Service)?;
     let most = insights
         .adoption
         .per_week

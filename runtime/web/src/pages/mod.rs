@@ -64,7 +64,7 @@ pub(crate) async fn revealed(
 ) -> axum::response::Response {
     use crate::render::escape;
     use axum::response::{Html, IntoResponse};
-    match lever_api::services::reveal_secret(&state.app, &viewer.principal, name).await {
+    match lever_service::secrets::reveal(&state.app, &viewer.principal, name).await {
         Ok(value) => {
             let shown = serde_json::from_str::<serde_json::Value>(&value)
                 .ok()
@@ -78,7 +78,7 @@ pub(crate) async fn revealed(
         }
         Err(e) => Html(format!(
             "<p class=\"error reveal-refused\" role=\"alert\">{}</p>",
-            escape(e.message())
+            escape(&e.message)
         ))
         .into_response(),
     }

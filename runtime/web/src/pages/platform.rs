@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Html;
-use lever_api::services;
+use lever_service::ServiceError;
 use minijinja::context;
 use serde_json::{Value, json};
 
@@ -26,7 +26,7 @@ pub(crate) fn require_platform(viewer: &Viewer) -> Result<(), WebError> {
 }
 
 fn api(e: lever_store::StoreError) -> WebError {
-    WebError::Api(e.into())
+    WebError::Service(e.into())
 }
 
 /// `GET /platform`: plugins.
@@ -40,9 +40,9 @@ pub(crate) async fn plugins(
         .registry
         .list()
         .await
-        .map_err(lever_api::ApiError::from)?
+        .map_err(ServiceError::from)?
         .iter()
-        .map(services::plugin_json)
+        .map(lever_service::plugins::view)
         .collect();
     render::page(
         &state,
@@ -100,7 +100,7 @@ pub(crate) async fn bindings(
         &state,
         Some(&viewer),
         "platform.html",
-        context! { section => "bindings", bindings => services::bindings_view(&state.app) },
+        context! { section => "bindings", bindings => lever_service::bindings::view(&state.app) },
     )
 }
 

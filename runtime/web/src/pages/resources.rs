@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, Response};
-use lever_api::services;
+use lever_service::{ServiceError, resources};
 use lever_store::{ResourceFilter, resource_state};
 use minijinja::context;
 use serde::Deserialize;
@@ -54,7 +54,7 @@ pub(crate) async fn page(
     let kind = filter.kind.clone().unwrap_or_default();
     let environment = filter.environment.clone().unwrap_or_default();
     let mut resources: Vec<Value> =
-        services::list_resources(&state.app, &viewer.principal, filter, 500).await?;
+        resources::list(&state.app, &viewer.principal, filter, 500).await?;
     // Each live resource's day-2 actions: the templates that act on its kind and that the
     // viewer may run, opened with the resource's name and environment filled in.
     let mut actions_by_kind: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
@@ -66,7 +66,7 @@ pub(crate) async fn page(
                 .catalog
                 .acting_on(&kind)
                 .await
-                .map_err(lever_api::ApiError::from)?;
+                .map_err(ServiceError::from)?;
             let runnable = entries
                 .iter()
                 .filter(|e| {
@@ -138,8 +138,8 @@ pub(crate) async fn reveal(
         .store
         .resource(&id)
         .await
-        .map_err(lever_api::ApiError::from)?
-        .ok_or_else(|| lever_api::ApiError::not_found(format!("no resource with id `{id}`")))?;
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ServiceError::not_found(format!("no resource with id `{id}`")))?;
     if !resource
         .secrets
         .iter()

@@ -10,7 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use lever_api::services;
+use lever_service::runs::{self, Control};
+use lever_service::{Kind, ServiceError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -46,7 +47,7 @@ async fn body_context(
     id: &str,
     message: Option<String>,
 ) -> Result<(Value, i64, bool), WebError> {
-    let api = lever_api::ApiError::from;
+    let api = ServiceError::from;
     // The events first, then the run: the page then shows at least what its last event says,
     // and the live stream (which resumes after that event) cannot miss a later change.
     let events = state.app.store.run_events(id, 0).await.map_err(api)?;
@@ -56,9 +57,9 @@ async fn body_context(
         .run(id)
         .await
         .map_err(api)?
-        .ok_or_else(|| lever_api::ApiError::not_found(format!("no run with id `{id}`")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("no run with id `{id}`")))?;
     let finished = record.status.is_final();
-    let run = services::run_view(&state.app, record.clone()).await?;
+    let run = runs::view(&state.app, record.clone()).await?;
     let last_event = events.last().map_or(0, |e| e.id);
     let template = match (&record.template, record.template_version) {
         (Some(name), Some(version)) => state.app.catalog.get_version(name, version).await.ok(),
@@ -214,17 +215,16 @@ pub(crate) async fn live(
         .store
         .run(&id)
         .await
-        .map_err(lever_api::ApiError::from)?
+        .map_err(ServiceError::from)?
         .is_none()
     {
-        return Err(lever_api::ApiError::not_found(format!("no run with id `{id}`")).into());
+        return Err(ServiceError::not_found(format!("no run with id `{id}`")).into());
     }
     // A reconnecting browser resumes after the last update it got (each update's id is the
     // newest event it shows).
-    let after = query
-        .after
-        .unwrap_or(0)
-        .max(lever_api::services::last_event_id(&headers));
+    let after = query.after.unwrap_or(0).max(runs::resume_after(
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()),
+    ));
     // Subscribed before the first read: a commit between a read and the wait still wakes it.
     let commits = state.app.store.event_commits(&id);
     let stream = futures::stream::unfold(
@@ -310,8 +310,8 @@ pub(crate) async fn reveal(
         .store
         .run(&id)
         .await
-        .map_err(lever_api::ApiError::from)?
-        .ok_or_else(|| lever_api::ApiError::not_found(format!("no run with id `{id}`")))?;
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ServiceError::not_found(format!("no run with id `{id}`")))?;
     let mut referenced = Vec::new();
     if let Some(output) = &run.output {
         secret_references(output, &mut referenced);
@@ -334,10 +334,8 @@ pub(crate) async fn control(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&viewer, &headers, &body)?;
-    services::may_control(&state.app, &viewer.principal, &id).await?;
-    let executor = &state.app.executor;
     let step = field(&pairs, "step").unwrap_or("").to_string();
-    let outcome = match field(&pairs, "op").unwrap_or("") {
+    let control = match field(&pairs, "op").unwrap_or("") {
         "retry-step" => {
             let input = match field(&pairs, "input")
                 .map(str::trim)
@@ -360,24 +358,25 @@ pub(crate) async fn control(
                 },
                 None => None,
             };
-            executor.resolve_step(&id, &step, true, input).await
+            Control::RetryStep { step, input }
         }
-        "skip-step" => executor.resolve_step(&id, &step, false, None).await,
-        "abort" => executor.abort(&id).await,
-        "cancel" => executor.cancel(&id).await,
-        "retry" => executor.retry_run(&id).await,
+        "skip-step" => Control::SkipStep { step },
+        "abort" => Control::Abort,
+        "cancel" => Control::Cancel,
+        "retry" => Control::Retry,
         other => {
             return Err(WebError::BadRequest(format!(
                 "unknown run control `{other}`: use retry-step, skip-step, abort, cancel or retry"
             )));
         }
     };
-    match outcome {
-        Ok(_) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),
+    match runs::control(&state.app, &viewer.principal, &id, control).await {
+        Ok(()) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),
+        // Someone else's run, or none: the error page, not the run page.
+        Err(e) if matches!(e.kind, Kind::Forbidden | Kind::NotFound) => Err(e.into()),
         Err(e) => {
-            let e = lever_api::ApiError::from(e);
-            let status = e.status();
-            let html = run_page(&state, &viewer, &id, Some(e.message().to_string())).await?;
+            let status = crate::error::status_of(&e);
+            let html = run_page(&state, &viewer, &id, Some(e.message)).await?;
             Ok((status, html).into_response())
         }
     }
@@ -395,7 +394,7 @@ pub(crate) async fn rate(
     let score: i64 = field(&pairs, "score")
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| WebError::BadRequest("choose a score from 1 to 5".into()))?;
-    services::rate_run(
+    runs::rate(
         &state.app,
         &viewer.principal,
         &id,

@@ -3,6 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::response::Html;
+use lever_service::ServiceError;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,7 +44,7 @@ pub(crate) async fn mine(
         .store
         .runs_of(&viewer.principal.id, 200)
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     let mut templates: Vec<String> = runs.iter().filter_map(|r| r.template.clone()).collect();
     templates.sort();
     templates.dedup();

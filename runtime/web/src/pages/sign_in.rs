@@ -4,6 +4,7 @@ use axum::body::Bytes as Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use lever_service::ServiceError;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
@@ -172,7 +173,7 @@ pub(crate) async fn sign_out(
         .store
         .revoke_session(&viewer.session_hash)
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     let mut response = Redirect::to("/sign-in").into_response();
     if let Ok(v) = session::set_cookie(&state, COOKIE, "", 0).parse() {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -204,7 +205,7 @@ pub(crate) async fn oidc_start(
     let login = oidc
         .start_login(&redirect_uri(&state))
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     let record = lever_store::OidcLoginRecord {
         verifier: login.verifier,
         nonce: login.nonce,
@@ -219,7 +220,7 @@ pub(crate) async fn oidc_start(
             lever_store::now_ms() + 10 * 60_000,
         )
         .await
-        .map_err(lever_api::ApiError::from)?;
+        .map_err(ServiceError::from)?;
     // The state is also bound to this browser, so a callback link made for someone else's
     // login cannot sign this browser in (login CSRF). Lax: the provider's redirect back is a
     // cross-site navigation, on which Strict cookies are not sent.
@@ -286,7 +287,7 @@ pub(crate) async fn oidc_callback(
         .store
         .take_oidc_login(&session::hash(&login_state))
         .await
-        .map_err(lever_api::ApiError::from)?
+        .map_err(ServiceError::from)?
     else {
         return Err(WebError::BadRequest(
             "this sign-in is unknown, used or expired (10 minutes): start the sign-in again".into(),

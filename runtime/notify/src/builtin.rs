@@ -2,19 +2,43 @@
 //! team from `lever.yaml` (each member with an email gets the message); links and buttons
 //! become labelled lines (an email has no buttons; approve/reject links open Lever's page).
 
-use lever_notify::EmailNotifier;
-use lever_sandbox::CapabilityError;
+use lever_capabilities::provider::{CapabilityError, Provider, ProviderCall, error, text};
 use serde_json::{Value, json};
 
-use super::text;
-use crate::{Directory, error};
+use crate::EmailNotifier;
 
-pub(crate) async fn call(
-    email: &EmailNotifier,
-    directory: &Directory,
-    function: &str,
-    input: &Value,
-) -> Result<Value, CapabilityError> {
+/// `builtin:email`: sends through the SMTP server of `lever.yaml`'s `smtp:` section; without
+/// one, every call is refused saying so.
+pub struct EmailBuiltin(pub Option<EmailNotifier>);
+
+#[lever_capabilities::async_trait]
+impl Provider for EmailBuiltin {
+    fn name(&self) -> &'static str {
+        "builtin:email"
+    }
+
+    fn capability(&self) -> &'static str {
+        "notifier"
+    }
+
+    async fn call(&self, call: ProviderCall<'_>) -> Result<Value, CapabilityError> {
+        let Some(email) = &self.0 else {
+            return Err(error(
+                "denied",
+                "`builtin:email` needs the `smtp:` section of lever.yaml",
+            ));
+        };
+        send(email, call).await
+    }
+}
+
+async fn send(email: &EmailNotifier, call: ProviderCall<'_>) -> Result<Value, CapabilityError> {
+    let ProviderCall {
+        function,
+        input,
+        directory,
+        ..
+    } = call;
     if function != "send" {
         return Err(error(
             "invalid-input",
@@ -41,7 +65,7 @@ pub(crate) async fn call(
             .send_message(address, text(input, "subject"), text(input, "text"), &links)
             .await
             .map_err(|e| match e {
-                lever_notify::NotifyError::Address { .. } => error("invalid-input", e.to_string()),
+                crate::NotifyError::Address { .. } => error("invalid-input", e.to_string()),
                 other => error("retryable", other.to_string()),
             })?;
         ids.push(id);

@@ -7,21 +7,19 @@
 
 use std::sync::Arc;
 
-use lever_provider_postgres::{PostgresProvider, ProvisionError};
-use lever_sandbox::CapabilityError;
+use lever_capabilities::provider::{CapabilityError, Provider, ProviderCall, error, text};
 use lever_secrets::SealedSecrets;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use super::{Readers, text};
-use crate::{Scope, error};
+use crate::{PostgresProvider, ProvisionError};
 
 /// Monthly cost estimates by `size`, in US cents (what the preview and the policy see).
 const COSTS: &[(&str, u64)] = &[("small", 5_000), ("medium", 15_000), ("large", 40_000)];
 
-pub(crate) struct BuiltinPostgres {
+/// `builtin:postgres`, connected to its server on first use.
+pub struct PostgresBuiltin {
     sealed: Arc<SealedSecrets>,
-    readers: Readers,
     provider: OnceCell<PostgresProvider>,
 }
 
@@ -70,11 +68,11 @@ fn cost(input: &Value) -> Option<u64> {
     COSTS.iter().find(|(s, _)| *s == size).map(|(_, c)| *c)
 }
 
-impl BuiltinPostgres {
-    pub(crate) fn new(sealed: Arc<SealedSecrets>, readers: Readers) -> Self {
+impl PostgresBuiltin {
+    /// The provider, sealing the credentials it makes with `sealed`.
+    pub fn new(sealed: Arc<SealedSecrets>) -> Self {
         Self {
             sealed,
-            readers,
             provider: OnceCell::new(),
         }
     }
@@ -120,17 +118,30 @@ impl BuiltinPostgres {
             })
             .await
     }
+}
 
-    /// `ours`: Lever's inventory says this step claimed the workspace before (a retried or
-    /// resumed step), so what exists on the server is its own to complete.
-    pub(crate) async fn call(
-        &self,
-        scope: &Scope,
-        settings: &Value,
-        function: &str,
-        input: &Value,
-        ours: bool,
-    ) -> Result<Value, CapabilityError> {
+#[lever_capabilities::async_trait]
+impl Provider for PostgresBuiltin {
+    fn name(&self) -> &'static str {
+        "builtin:postgres"
+    }
+
+    fn capability(&self) -> &'static str {
+        "infrastructure"
+    }
+
+    /// `call.ours`: Lever's inventory says this step claimed the workspace before (a retried
+    /// or resumed step), so what exists on the server is its own to complete.
+    async fn call(&self, call: ProviderCall<'_>) -> Result<Value, CapabilityError> {
+        let ProviderCall {
+            scope,
+            settings,
+            function,
+            input,
+            ours,
+            readers,
+            ..
+        } = call;
         if function == "status" {
             return Ok(status(text(input, "id").to_string()));
         }
@@ -167,7 +178,7 @@ impl BuiltinPostgres {
                     .or(input["variables"]["owner"].as_str());
                 // The credentials' path may hold another team's secret: refused before
                 // anything is created.
-                self.readers
+                readers
                     .check_writer(&format!("databases/{name}/{environment}"), scope, team)
                     .await?;
                 let db = self
@@ -178,7 +189,7 @@ impl BuiltinPostgres {
                     .map_err(failed)?;
                 // The requester and the owning team may read the credentials.
                 let path = db.secret_ref.trim_start_matches("secret://");
-                self.readers.grant(path, scope, team).await?;
+                readers.grant(path, scope, team).await?;
                 let mut answer = status(format!("postgres:{workspace}"));
                 answer["changes"] = json!([{
                     "address": address(&db.database),
@@ -218,7 +229,7 @@ impl BuiltinPostgres {
                     .destroy(name, environment)
                     .await
                     .map_err(failed)?;
-                self.readers
+                readers
                     .forget(&format!("databases/{name}/{environment}"))
                     .await?;
                 Ok(status(format!("postgres-destroy:{workspace}")))

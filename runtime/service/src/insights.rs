@@ -1,0 +1,107 @@
+//! The platform's adoption, efficiency, quality and satisfaction over a window, and what they
+//! mean (`lever-insights`).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{ServiceError, Services};
+
+/// The default window: the last 28 days.
+const DEFAULT_WINDOW_MS: i64 = 28 * 86_400_000;
+
+/// The latest instant a window may name: the end of year 9999, in ms since the epoch.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
+/// Which insights: a window and optional narrowing (the query of `GET /api/v1/insights`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InsightsQuery {
+    /// Window start, ms since the epoch (default: 28 days before `to`).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    pub from: Option<i64>,
+    /// Window end, ms, exclusive (default: just after now).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    pub to: Option<i64>,
+    /// Only this template's runs.
+    pub template: Option<String>,
+    /// Only runs requested by this team's members.
+    pub team: Option<String>,
+}
+
+/// Computes the insights of `query`.
+pub async fn compute(
+    services: &Services,
+    query: &InsightsQuery,
+) -> Result<lever_insights::Insights, ServiceError> {
+    // The window's end is exclusive: by default it lies just after now, so what happened in
+    // this very millisecond (an answer just given) is in it.
+    for (name, value) in [("from", query.from), ("to", query.to)] {
+        if let Some(ms) = value
+            && !(0..=LATEST_MS).contains(&ms)
+        {
+            return Err(ServiceError::invalid(
+                "invalid-window",
+                format!(
+                    "`{name}` is {ms}; give milliseconds since the epoch from 0 to {LATEST_MS} (9999-12-31)"
+                ),
+            ));
+        }
+    }
+    let to = query.to.unwrap_or_else(|| services.approvals.now() + 1);
+    let from = query
+        .from
+        .unwrap_or(to.saturating_sub(DEFAULT_WINDOW_MS).max(0));
+    if from >= to {
+        return Err(ServiceError::invalid(
+            "invalid-window",
+            format!(
+                "`from` ({from}) must be before `to` ({to}); both are milliseconds since the epoch"
+            ),
+        ));
+    }
+    let config = services.identity.config();
+    let users: HashMap<String, Option<String>> = config
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), u.team.clone()))
+        .collect();
+    let team: Option<Vec<String>> = query.team.as_ref().map(|team| {
+        users
+            .iter()
+            .filter(|(_, t)| t.as_deref() == Some(team.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    });
+    let mut published = Vec::new();
+    for record in services.catalog.search(&Default::default()).await? {
+        let entry = services.catalog.get(&record.name).await?;
+        let annotation = entry
+            .parsed
+            .template
+            .annotations
+            .get(lever_insights::BASELINE_ANNOTATION)
+            .cloned();
+        published.push(lever_insights::PublishedTemplate {
+            title: record.title.clone().unwrap_or_else(|| record.name.clone()),
+            name: record.name.clone(),
+            // An unreadable baseline counts as none; `template validate` names it.
+            baseline: annotation.and_then(|text| {
+                lever_insights::parse_baseline(&text)
+                    .ok()
+                    .map(|ms| (ms, text))
+            }),
+        });
+    }
+    let inputs = lever_insights::Inputs {
+        from,
+        to,
+        template: query.template.as_deref(),
+        requesters: team.as_deref(),
+        users: &users,
+        published: &published,
+    };
+    Ok(lever_insights::compute(&services.store, &inputs).await?)
+}
