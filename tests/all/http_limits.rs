@@ -100,7 +100,7 @@ async fn a_request_over_the_limit_waits_for_a_slot_and_is_served() {
             tokio::spawn(async move {
                 admin
                     .get(format!(
-                        "{url}/api/v1/runs/{id}/events?after=1000000000&wait=2"
+                        "{url}/api/v1/runs/{id}/events?after=1000000000&wait=5"
                     ))
                     .send()
                     .await
@@ -110,19 +110,44 @@ async fn a_request_over_the_limit_waits_for_a_slot_and_is_served() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let started = Instant::now();
-    let (status, body) = server.get_json("/api/v1/me").await;
-    assert_eq!(status, 200, "{body}");
-    // It was held until a long-poll (2 s, opened half a second before) answered.
-    assert!(
-        started.elapsed() >= Duration::from_millis(800),
-        "{:?}",
-        started.elapsed()
-    );
+    // Both long-polls hold admin's two slots (observed, not waited for)...
+    gauge_reaches(&server, "in-flight", 2).await;
+    let me = {
+        let (admin, url) = (admin.clone(), server.url.clone());
+        tokio::spawn(async move {
+            let response = admin.get(format!("{url}/api/v1/me")).send().await.unwrap();
+            response.status().as_u16()
+        })
+    };
+    // ...so a third request waits for one instead of being refused or served at once...
+    gauge_reaches(&server, "waiting", 1).await;
+    // ...and is served once a long-poll answers.
+    assert_eq!(me.await.unwrap(), 200);
     for poll in polls {
         assert_eq!(poll.await.unwrap(), 200);
     }
+}
+
+/// Waits until `/metrics` shows `lever_api_requests{state}` at `value` (panics after 10 s).
+async fn gauge_reaches(server: &Server, state: &str, value: u64) {
+    let series = format!("lever_api_requests{{state=\"{state}\"}} ");
+    for _ in 0..500 {
+        let text = reqwest::get(format!("{}/metrics", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let now = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.parse::<f64>().ok());
+        if now == Some(value as f64) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("/metrics never showed {series}{value}");
 }
 
 async fn poll_at(client: &reqwest::Client, url: &str, id: &str) -> u16 {

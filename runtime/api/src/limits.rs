@@ -134,6 +134,37 @@ pub struct PrincipalGate {
     permits: Mutex<HashMap<String, Slots>>,
 }
 
+/// Counts itself in `lever_api_requests{state}` while it lives.
+struct Counted(&'static str);
+
+impl Counted {
+    fn new(state: &'static str) -> Self {
+        lever_metrics::api_requests(state, 1.0);
+        Counted(state)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        lever_metrics::api_requests(self.0, -1.0);
+    }
+}
+
+/// A request's place among its caller's requests in flight, held until its answer is ready.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _counted: Counted,
+}
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit) -> Self {
+        Slot {
+            _permit: permit,
+            _counted: Counted::new("in-flight"),
+        }
+    }
+}
+
 /// One principal's slots in flight and places to wait for one.
 type Slots = (Arc<Semaphore>, Arc<Semaphore>);
 
@@ -151,7 +182,7 @@ impl PrincipalGate {
     /// it has fewer than `limit` in flight, else after waiting (with at most `limit` others) up
     /// to the gate's wait for one to finish; `None` past that (answer
     /// [`PrincipalGate::refusal`]).
-    pub async fn enter(&self, principal: &str) -> Option<OwnedSemaphorePermit> {
+    pub async fn enter(&self, principal: &str) -> Option<Slot> {
         let (slots, queue) = {
             let mut permits = self.permits.lock().expect("gate lock");
             // Forget principals with nothing in flight, so the map stays as small as the
@@ -170,13 +201,15 @@ impl PrincipalGate {
                 .clone()
         };
         if let Ok(permit) = slots.clone().try_acquire_owned() {
-            return Some(permit);
+            return Some(Slot::new(permit));
         }
         let _place = queue.try_acquire_owned().ok()?;
+        let _waiting = Counted::new("waiting");
         tokio::time::timeout(self.wait, slots.acquire_owned())
             .await
             .ok()?
             .ok()
+            .map(Slot::new)
     }
 
     /// The 429 answer for `principal`, with `Retry-After`.

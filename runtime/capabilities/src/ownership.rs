@@ -143,13 +143,7 @@ impl Guard {
                 ));
             }
             if held.state == resource_state::CREATING && held.run_id != scope.context.run_id {
-                return Err(error(
-                    "retryable",
-                    format!(
-                        "run {} (step {}) is creating {} `{}` right now; try again when it ends",
-                        held.run_id, held.step_id, held.kind, held.name
-                    ),
-                ));
+                return Err(being_created(&held));
             }
             return Ok(if function == "destroy" {
                 Guard::Destroying(held)
@@ -206,13 +200,9 @@ impl Guard {
                     held.note.as_deref().unwrap_or("no note")
                 ),
             )),
-            Claim::Held(held) if held.state == resource_state::CREATING => Err(error(
-                "retryable",
-                format!(
-                    "run {} (step {}) is creating {} `{}` for team {} right now; try again when it ends",
-                    held.run_id, held.step_id, held.kind, held.name, held.owner
-                ),
-            )),
+            Claim::Held(held) if held.state == resource_state::CREATING => {
+                Err(being_created(&held))
+            }
             // The team has it: the provider converges it to the request (nothing to do, or a
             // resize), and nothing of it is this run's to undo.
             Claim::Held(held) => Ok(Guard::Updating(held)),
@@ -288,19 +278,34 @@ impl Guard {
                 if found_only && !resumed {
                     // The provider had it already and Lever did not create it: never adopted.
                     store.release_claim(&record.id).await.map_err(storage)?;
-                    return Err(error(
-                        "denied",
-                        format!(
-                            "workspace `{}` already exists at `{}` and Lever did not create it: it is not adopted; choose another name, or ask the platform team to adopt it",
-                            record.scope, record.provider
-                        ),
-                    ));
+                    return Err(not_adopted(&record.scope, &record.provider));
                 }
                 record_live(capabilities, &record, answer, None).await?;
                 result
             }
         }
     }
+}
+
+/// The answer to a call on a resource another run is creating right now: try again later.
+fn being_created(held: &ResourceRecord) -> CapabilityError {
+    error(
+        "retryable",
+        format!(
+            "run {} (step {}) is creating {} `{}` for team {} right now; try again when it ends",
+            held.run_id, held.step_id, held.kind, held.name, held.owner
+        ),
+    )
+}
+
+/// The refusal of a workspace that exists at `provider` although Lever did not create it.
+fn not_adopted(workspace: &str, provider: &str) -> CapabilityError {
+    error(
+        "denied",
+        format!(
+            "workspace `{workspace}` already exists at `{provider}` and Lever did not create it: it is not adopted; choose another name, or ask the platform team to adopt it"
+        ),
+    )
 }
 
 /// Marks a claim `live` with what the apply's answer says it created and the `secret://`
@@ -342,13 +347,7 @@ impl Capabilities {
         {
             Err(e) if e.kind == "not-found" => Ok(()),
             Err(e) => Err(e),
-            Ok(_) => Err(error(
-                "denied",
-                format!(
-                    "workspace `{workspace}` already exists at `{}` and Lever did not create it: it is not adopted; choose another name, or ask the platform team to adopt it",
-                    binding.adapter
-                ),
-            )),
+            Ok(_) => Err(not_adopted(workspace, &binding.adapter)),
         }
     }
 

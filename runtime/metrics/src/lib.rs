@@ -48,6 +48,10 @@ fn describe() {
         "lever_build_info",
         "The running Lever's version (always 1)."
     );
+    describe_gauge!(
+        "lever_api_requests",
+        "API requests holding a slot of their caller's (`in-flight`) or waiting for one (`waiting`): `http.max_concurrent_per_principal`."
+    );
     describe_counter!(
         "lever_runs_total",
         "Runs that ended, by template (`action:NAME` for single-action runs) and final status."
@@ -151,6 +155,12 @@ pub fn http_request(route: &str, method: &str, status: u16, seconds: f64) {
     .increment(1);
     metrics::histogram!("lever_http_request_duration_seconds", "route" => route.to_string())
         .record(seconds.max(0.0));
+}
+
+/// A request to the API took a slot of its caller's (`in-flight`) or began waiting for one
+/// (`waiting`): `delta` +1; its slot freed or its wait over: -1.
+pub fn api_requests(state: &'static str, delta: f64) {
+    gauge!("lever_api_requests", "state" => state).increment(delta);
 }
 
 /// `count` unfinished runs are in `status` (read from the database at each scrape).

@@ -133,6 +133,9 @@ pub struct RunRequest {
     pub template_version: Option<i64>,
     /// The plugin versions previewed and routed, which every execution of the run uses.
     pub pins: Vec<lever_store::Pin>,
+    /// The input is the form's filled and validated parameters of `template_version`: the
+    /// application layer previewed them (which validates), so they are not validated again.
+    pub checked: bool,
 }
 
 /// The executor. One per process.
@@ -324,6 +327,13 @@ impl Executor {
                     .map_err(SubmitError::Input)?;
                 let owner_team =
                     lever_capabilities::owning_team(&request.input).or(request.requester_team);
+                // The version resolved now, by digest, is the one every execution runs.
+                let pins = vec![lever_store::Pin {
+                    action: record.name.clone(),
+                    name: record.name.clone(),
+                    version: record.version.clone(),
+                    digest: record.digest.clone(),
+                }];
                 NewRun {
                     action: record.name,
                     action_version: record.version,
@@ -336,7 +346,7 @@ impl Executor {
                     steps: Vec::new(),
                     approval: request.approval,
                     owner_team,
-                    pins: Vec::new(),
+                    pins,
                 }
             }
             Target::Template(name) => {
@@ -344,11 +354,16 @@ impl Executor {
                     Some(version) => self.catalog.get_version(name, version).await?,
                     None => self.catalog.get(name).await?,
                 };
-                let parameters = entry.form.with_defaults(&request.input);
-                let errors = entry.form.validate(&parameters);
-                if !errors.is_empty() {
-                    return Err(SubmitError::Parameters(errors));
-                }
+                let parameters = if request.checked && request.template_version.is_some() {
+                    request.input
+                } else {
+                    let parameters = entry.form.with_defaults(&request.input);
+                    let errors = entry.form.validate(&parameters);
+                    if !errors.is_empty() {
+                        return Err(SubmitError::Parameters(errors));
+                    }
+                    parameters
+                };
                 let environment = parameters
                     .get("environment")
                     .and_then(Value::as_str)
@@ -443,17 +458,6 @@ impl Executor {
     pub fn set_run_log_limit(&self, bytes: u64) {
         self.run_log_limit
             .store(bytes, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Stores an invocation's log lines within the run's limit; answers those stored.
-    pub(crate) async fn store_log(
-        &self,
-        run_id: &str,
-        log: &lever_sandbox::LogBook,
-    ) -> Result<Vec<lever_sandbox::LogLine>, StoreError> {
-        self.store
-            .append_logs_within(run_id, &log.lines(), self.log_limit())
-            .await
     }
 
     /// The plugin `action` names, as run `run_id` resolved it in this execution (resolved now
@@ -836,6 +840,7 @@ impl Executor {
                 requester_team: run.owner_team,
                 template_version: pinned.as_ref().map(|(v, _)| *v),
                 pins: pinned.map(|(_, pins)| pins).unwrap_or_default(),
+                checked: false,
             })
             .await?;
         Ok(new)

@@ -56,6 +56,7 @@ impl Submission {
             requester_team: principal.team.clone(),
             template_version: None,
             pins: Vec::new(),
+            checked: false,
         }
     }
 }

@@ -134,6 +134,7 @@ impl Source {
                     requester_team: None,
                     template_version: None,
                     pins: Vec::new(),
+                    checked: false,
                 };
                 Ok(local.executor.submit(request).await?.0.id)
             }
