@@ -195,3 +195,75 @@ async fn runs_submitted_while_the_template_changes_run_the_version_their_route_w
     }
     assert!(!versions.is_empty());
 }
+
+/// A run submitted on one node waits for approval; that node goes away, and through a second
+/// node on the same database a new version of its action and of its template are published,
+/// the approver approves and the second node runs it: with the versions it was submitted with.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_taken_up_by_a_second_node_runs_the_versions_it_was_submitted_with() {
+    let database = lever_tests::databases::TestDatabase::postgres().await;
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut first = Server::start_in(first_dir.path(), &["--database", &database.url]);
+    first.publish_ok(fixture("workflow_sleep"), &[]).await;
+    let old = first.publish_ok(fixture("pinned_old"), &[]).await;
+    first.apply_template(&template(1, 10)).await;
+    let alice = first.client_for("alice").await;
+    let created: Value = alice
+        .post(format!("{}/api/v1/runs", first.url))
+        .json(&json!({"template": "pinned", "parameters": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], "awaiting-approval", "{created:#}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let stage_id = crate::approvals::stage(&first, &id, "team-lead").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(second_dir.path().join("admin-token"), &first.admin_token).unwrap();
+    first.kill();
+
+    let second = Server::start_in(second_dir.path(), &["--database", &database.url]);
+    second.publish_ok(fixture("pinned_new"), &[]).await;
+    second.apply_template(&template(2, 10)).await;
+    let carol = second.client_for("carol").await;
+    let response = carol
+        .post(format!(
+            "{}/api/v1/approvals/{stage_id}/approve",
+            second.url
+        ))
+        .json(&json!({"comment": "as shown"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let run = second.wait(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "echo")["output"]["version"], "0.1.0", "{run:#}");
+    assert_eq!(step(&run, "echo")["output"]["message"], "template v1");
+    let second_node = std::fs::read_to_string(second_dir.path().join("node-id")).unwrap();
+    let said = events(&second, &id).await;
+    let echo_started = said["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "step-started" && e["step_id"] == "echo")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        echo_started["data"]["node"].as_str(),
+        Some(second_node.trim()),
+        "the second node ran it: {echo_started}"
+    );
+    let digest = old["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    assert!(
+        said.to_string().contains(digest),
+        "its events name the digest it was submitted with: {said}"
+    );
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::mask::Masker;
 
 /// One line of a run log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// Milliseconds since the Unix epoch.
     pub at_ms: i64,

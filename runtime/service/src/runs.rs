@@ -4,8 +4,10 @@
 use lever_identity::Principal;
 use lever_registry::PluginRef;
 use lever_runs::{RunRequest, Target};
-use lever_store::RunRecord;
+use lever_store::{LogRecord, Pin, RunRecord, RunStatus, StepStatus};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::access::require_platform;
 use crate::{Kind, ServiceError, Services, templates, timing};
@@ -263,14 +265,110 @@ async fn steps_writing_secrets(services: &Services, run: &RunRecord) -> Vec<Stri
         .collect()
 }
 
+/// A run accepted (201) or found again by its idempotency key (200).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunCreated {
+    /// The run's id: `GET /api/v1/runs/{id}` follows it.
+    pub id: String,
+    /// `pending`, or `awaiting-approval` as the policy routed it.
+    pub status: RunStatus,
+    /// The approval route the policy chose: `route`, `policy_version`, `reasons`, `stages`.
+    pub approval: Value,
+}
+
+impl From<Submitted> for RunCreated {
+    fn from(submitted: Submitted) -> Self {
+        RunCreated {
+            id: submitted.run.id,
+            status: submitted.run.status,
+            approval: submitted.approval,
+        }
+    }
+}
+
+/// A run resubmitted with edited parameters.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resubmitted {
+    /// The new run.
+    pub id: String,
+    /// The run it came from.
+    pub resubmitted_from: String,
+}
+
+/// One run with its steps, log and approval stages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// The approval stages of the run, each with its approvers, SLA and decisions.
+    pub approvals: Vec<Value>,
+    /// The run's id.
+    pub id: String,
+    /// The action of a single-action run (`null` for a template run).
+    pub action: Option<String>,
+    /// Its version.
+    pub action_version: Option<String>,
+    /// The template of a template run.
+    pub template: Option<String>,
+    /// The template's version the run was submitted on.
+    pub template_version: Option<i64>,
+    /// The plugin versions the run was submitted with, which every execution runs.
+    pub pins: Vec<Pin>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// A single-action run's input.
+    pub input: Option<Value>,
+    /// A template run's parameters.
+    pub parameters: Option<Value>,
+    /// Its steps, in order (none for a single-action run).
+    pub steps: Vec<StepView>,
+    /// The output, once it succeeded.
+    pub output: Option<Value>,
+    /// The error (`{"kind", "message"}`), once it failed.
+    pub error: Option<Value>,
+    /// Its log.
+    pub logs: Vec<LogRecord>,
+    /// Who asked for it.
+    pub requester: String,
+    /// Its environment.
+    pub environment: String,
+    /// How many times the run was started.
+    pub attempt: i64,
+    /// `automatic`, `review`...
+    pub approval_route: Option<String>,
+    /// The policy version that routed it.
+    pub policy_version: Option<String>,
+    /// The run this one was resubmitted from.
+    pub resubmitted_from: Option<String>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// One step of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    /// The step's id.
+    pub id: String,
+    /// Where it stands.
+    pub status: StepStatus,
+    /// Attempts started.
+    pub attempts: i64,
+    /// The rendered input (a secrets-store value is shown as `[sealed]`).
+    pub input: Option<Value>,
+    /// Its output, once it succeeded.
+    pub output: Option<Value>,
+    /// Its last error.
+    pub error: Option<Value>,
+}
+
 /// A run as it is shown: steps (values written to the secrets store sealed), logs, approvals.
-pub async fn view(services: &Services, run: RunRecord) -> Result<Value, ServiceError> {
+pub async fn view(services: &Services, run: RunRecord) -> Result<RunView, ServiceError> {
     let sealed = steps_writing_secrets(services, &run).await;
     // Steps before logs: a step's end commits with its log lines, so every step read as done
     // has its lines in the read that follows (read the other way, a step could end between).
     let steps = services.store.run_steps(&run.id).await?;
     let logs = services.store.run_logs(&run.id).await?;
-    let steps: Vec<Value> = steps
+    let steps = steps
         .into_iter()
         .map(|s| {
             let mut input = s.input;
@@ -280,35 +378,42 @@ pub async fn view(services: &Services, run: RunRecord) -> Result<Value, ServiceE
             {
                 *value = json!("[sealed]");
             }
-            json!({"id": s.id, "status": s.status, "attempts": s.attempts, "input": input, "output": s.output, "error": s.error})
+            StepView {
+                id: s.id,
+                status: s.status,
+                attempts: s.attempts,
+                input,
+                output: s.output,
+                error: s.error,
+            }
         })
         .collect();
     let is_template = run.template.is_some();
     let approvals = services.approvals.of_run(&run.id).await?;
-    Ok(json!({
-        "approvals": approvals,
-        "id": run.id,
-        "action": if is_template { Value::Null } else { json!(run.action) },
-        "action_version": if is_template { Value::Null } else { json!(run.action_version) },
-        "template": run.template,
-        "template_version": run.template_version,
-        "pins": run.pins,
-        "status": run.status,
-        "input": if is_template { Value::Null } else { run.input.clone() },
-        "parameters": if is_template { run.input.clone() } else { Value::Null },
-        "steps": steps,
-        "output": run.output,
-        "error": run.error,
-        "logs": logs,
-        "requester": run.requester,
-        "environment": run.environment,
-        "attempt": run.attempt,
-        "approval_route": run.approval_route,
-        "policy_version": run.policy_version,
-        "resubmitted_from": run.resubmitted_from,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-    }))
+    Ok(RunView {
+        approvals,
+        id: run.id,
+        action: (!is_template).then_some(run.action),
+        action_version: (!is_template).then_some(run.action_version),
+        template: run.template,
+        template_version: run.template_version,
+        pins: run.pins,
+        status: run.status,
+        input: (!is_template).then(|| run.input.clone()),
+        parameters: is_template.then_some(run.input),
+        steps,
+        output: run.output,
+        error: run.error,
+        logs,
+        requester: run.requester,
+        environment: run.environment,
+        attempt: run.attempt,
+        approval_route: run.approval_route,
+        policy_version: run.policy_version,
+        resubmitted_from: run.resubmitted_from,
+        created_at: run.created_at,
+        updated_at: run.updated_at,
+    })
 }
 
 /// Stores `principal`'s rating of run `id`: only its requester rates it, once it is finished,

@@ -54,7 +54,7 @@ pub struct NewStage {
 }
 
 /// Where an approval stage is. One place spells it, for the database and for every answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StageStatus {
     /// Waits for an earlier stage (or for its step to be reached).

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use crate::{Store, StoreError, now_ms, parse_json};
 
 /// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// Accepted, waiting for a worker.
@@ -175,7 +175,7 @@ pub struct RunRecord {
 }
 
 /// One plugin step's action pinned at submit: what the requester and the approver saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Pin {
     /// The action as the template writes it (`debug:log`).
     pub action: String,
@@ -188,7 +188,7 @@ pub struct Pin {
 }
 
 /// One stored log line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LogRecord {
     /// Position in the run's log.
     pub seq: i64,

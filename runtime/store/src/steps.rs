@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use crate::{Store, StoreError, now_ms, parse_json};
 
 /// Where a step is in its run. One place spells it, for the database and for every answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepStatus {
     /// Not started yet (or reset for a retry).

@@ -1,11 +1,15 @@
-//! The shapes of the API's answers, for the OpenAPI document. The handlers build their JSON
-//! from the stores' records; these types describe it field by field (nested documents the
-//! caller defines — inputs, outputs, form pages — stay free-form objects). schemathesis checks
-//! every answer of a live server against them in CI, so they cannot drift unseen.
+//! The shapes of the API's answers that are not yet typed where they are built. A run's
+//! answers (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`) are the
+//! application layer's own types (`lever_service::runs`), serialised by the handlers and
+//! described from the same definitions; the rest are still described here field by field while
+//! their handlers build JSON (nested documents the caller defines — inputs, outputs, form
+//! pages — stay free-form objects). schemathesis checks every answer of a live server against
+//! the document in CI, so neither can drift unseen.
 
-// The types are only described, never built: the handlers answer the records themselves.
+// The types here are only described, never built: their handlers answer JSON themselves.
 #![allow(dead_code)]
 
+use lever_store::RunStatus;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -25,100 +29,6 @@ pub(crate) struct ErrorDetail {
     message: String,
     /// Structured details, when there are any.
     details: Option<Value>,
-}
-
-/// Where a run stands.
-#[derive(ToSchema)]
-#[schema(rename_all = "kebab-case")]
-pub(crate) enum RunStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Waiting,
-    Paused,
-    RollingBack,
-    RolledBack,
-    RollbackFailed,
-    Cancelled,
-    AwaitingApproval,
-    Rejected,
-}
-
-/// A run accepted (201) or found again by its idempotency key (200).
-#[derive(ToSchema)]
-pub(crate) struct RunCreated {
-    /// The run's id: `GET /api/v1/runs/{id}` follows it.
-    id: String,
-    status: RunStatus,
-    /// The approval route the policy chose: `route`, `policy_version`, `reasons`, `stages`.
-    approval: Value,
-}
-
-/// One run with its steps, log and approval stages.
-#[derive(ToSchema)]
-pub(crate) struct RunView {
-    id: String,
-    /// The action of a single-action run (`null` for a template run).
-    action: Option<String>,
-    action_version: Option<String>,
-    /// The template of a template run.
-    template: Option<String>,
-    template_version: Option<i64>,
-    /// The plugin versions the run was submitted with, which every execution runs: each
-    /// plugin step's `action`, `name`, `version` and component `digest`.
-    pins: Vec<Value>,
-    status: RunStatus,
-    /// A single-action run's input.
-    input: Option<Value>,
-    /// A template run's parameters.
-    parameters: Option<Value>,
-    steps: Vec<StepView>,
-    output: Option<Value>,
-    error: Option<Value>,
-    logs: Vec<LogLine>,
-    /// Who asked for it.
-    requester: String,
-    environment: String,
-    /// How many times the run was started.
-    attempt: i64,
-    /// `automatic`, `review`...
-    approval_route: Option<String>,
-    policy_version: Option<String>,
-    /// The run this one was resubmitted from.
-    resubmitted_from: Option<String>,
-    /// Milliseconds since the epoch.
-    created_at: i64,
-    updated_at: i64,
-    /// The approval stages of the run, each with its approvers, SLA and decisions.
-    approvals: Vec<Value>,
-}
-
-/// One step of a run.
-#[derive(ToSchema)]
-pub(crate) struct StepView {
-    id: String,
-    /// `pending`, `running`, `succeeded`, `failed`, `paused`, `skipped`, `rolled-back`...
-    status: String,
-    attempts: i64,
-    /// The rendered input (a secrets-store value is shown as `[sealed]`).
-    input: Option<Value>,
-    output: Option<Value>,
-    error: Option<Value>,
-}
-
-/// One line of a run's log.
-#[derive(ToSchema)]
-pub(crate) struct LogLine {
-    /// Position in the run's log.
-    seq: i64,
-    /// Milliseconds since the epoch.
-    at_ms: i64,
-    /// `plugin`, `stdout`, `stderr` or `host`.
-    source: String,
-    /// `debug`, `info`, `warn`, `error` or `progress`.
-    level: String,
-    message: String,
 }
 
 /// The 100 most recent runs.
@@ -156,15 +66,6 @@ pub(crate) struct RunEvent {
     step_id: Option<String>,
     data: Value,
     at_ms: i64,
-}
-
-/// A resubmitted run.
-#[derive(ToSchema)]
-pub(crate) struct Resubmitted {
-    /// The new run.
-    id: String,
-    /// The run it came from.
-    resubmitted_from: String,
 }
 
 /// A run's ratings.

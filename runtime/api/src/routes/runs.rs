@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use lever_runs::SubmitError;
-use lever_service::runs::{self, Control, Submission};
+use lever_service::runs::{self, Control, Resubmitted, RunCreated, RunView, Submission};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -20,9 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use axum::Extension;
 use lever_identity::Principal;
 
-use crate::openapi::schemas::{
-    ErrorBody, EventList, RatingList, Resubmitted, RunCreated, RunList, RunView,
-};
+use crate::openapi::schemas::{ErrorBody, EventList, RatingList, RunList};
 use crate::{ApiError, AppState};
 
 /// Body of `POST /api/v1/runs`: `action` + `input`, or `template` + `parameters`.
@@ -63,7 +61,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     body: Result<Json<CreateRun>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RunCreated>), ApiError> {
     let Json(body) = body?;
     let submission = Submission {
         environment: body.environment.unwrap_or_else(|| "dev".into()),
@@ -90,11 +88,7 @@ pub(crate) async fn create(
     } else {
         StatusCode::OK
     };
-    let run = submitted.run;
-    Ok((
-        status,
-        Json(json!({"id": run.id, "status": run.status, "approval": submitted.approval})),
-    ))
+    Ok((status, Json(RunCreated::from(submitted))))
 }
 
 /// Query of `GET /api/v1/runs/{id}`.
@@ -119,7 +113,7 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: Result<Query<ShowQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let Query(query) = query?;
     let run = match query.wait {
         Some(secs) => {
@@ -414,12 +408,15 @@ pub(crate) async fn resubmit(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Json<Resubmit>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Resubmitted>), ApiError> {
     let Json(body) = body?;
     let run = runs::resubmit(&state, &principal, &id, body.parameters).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": run.id, "resubmitted_from": id})),
+        Json(Resubmitted {
+            id: run.id,
+            resubmitted_from: id,
+        }),
     ))
 }
 

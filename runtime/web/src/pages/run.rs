@@ -59,7 +59,9 @@ async fn body_context(
         .map_err(api)?
         .ok_or_else(|| ServiceError::not_found(format!("no run with id `{id}`")))?;
     let finished = record.status.is_final();
-    let run = runs::view(&state.app, record.clone()).await?;
+    // The page reads the view as the API answers it.
+    let run = serde_json::to_value(runs::view(&state.app, record.clone()).await?)
+        .expect("a run view serialises");
     let last_event = events.last().map_or(0, |e| e.id);
     let template = match (&record.template, record.template_version) {
         (Some(name), Some(version)) => state.app.catalog.get_version(name, version).await.ok(),
