@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Hosts and secrets granted to one plugin.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Grants {
     /// `host`, `host:port` or `*.suffix`; an entry without a port allows every port.

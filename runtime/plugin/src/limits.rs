@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What one invocation of a plugin may consume. Every field has a safe default and can be
 /// set per plugin at publish time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Limits {
     /// Fuel units (roughly one per wasm instruction) one invocation may burn.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::grants::Grants;
 
 /// Which world a component targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
     /// Exports `lever:plugin/action-handler`.
@@ -25,7 +25,7 @@ impl PluginKind {
 }
 
 /// How risky an action's effect is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     /// Creates or changes things that can be undone.
@@ -35,7 +35,7 @@ pub enum Risk {
 }
 
 /// A plugin's manifest, read once at publish through `describe`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Manifest {
     /// `action` or `adapter`.
     pub kind: PluginKind,
@@ -62,7 +62,7 @@ pub struct Manifest {
 }
 
 /// One resource a plan would touch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlannedResource {
     /// Kind of resource.
     pub kind: String,
@@ -79,7 +79,7 @@ pub struct PlannedResource {
 }
 
 /// A resource a plan found in place, and who owns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExistingResource {
     /// The team that owns it in Lever's inventory; none when Lever did not create it.
     pub owner: Option<String>,
@@ -102,7 +102,7 @@ pub struct ExistingResource {
 }
 
 /// What `run` would do, as returned by the action's `plan`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExecutionPlan {
     /// One sentence.
     pub summary: String,

@@ -8,7 +8,7 @@ use crate::Services;
 /// settings are `secret://` references, so nothing secret is shown).
 pub fn view(services: &Services) -> Value {
     let bound = services.catalog.capabilities().bindings();
-    let capabilities: Vec<Value> = lever_sandbox::CAPABILITIES
+    let capabilities: Vec<Value> = lever_plugin::CAPABILITIES
         .iter()
         .map(|(capability, functions)| match bound.get(*capability) {
             Some(b) => json!({"capability": capability, "functions": functions, "adapter": b.adapter, "settings": b.settings}),

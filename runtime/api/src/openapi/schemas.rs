@@ -1,6 +1,7 @@
 //! The shapes of the API's answers that are not yet typed where they are built. A run's
-//! answers (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`) are the
-//! application layer's own types (`lever_service::runs`), serialised by the handlers and
+//! answers (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`) and a
+//! plugin's (`PluginView`, `PluginList`, `PluginVersions`) are the application layer's own
+//! types (`lever_service::runs`, `lever_service::plugins`), serialised by the handlers and
 //! described from the same definitions; the rest are still described here field by field while
 //! their handlers build JSON (nested documents the caller defines — inputs, outputs, form
 //! pages — stay free-form objects). schemathesis checks every answer of a live server against
@@ -94,44 +95,6 @@ pub(crate) struct Component(Vec<u8>);
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub(crate) struct TemplateBundle(Vec<u8>);
-
-/// A published plugin version.
-#[derive(ToSchema)]
-pub(crate) struct PluginView {
-    name: String,
-    version: String,
-    /// `action` or `adapter`.
-    kind: String,
-    /// `sha256:` and the hex digest of the component's bytes.
-    digest: String,
-    /// Bytes.
-    size: i64,
-    description: Option<String>,
-    /// The manifest the component declares: schemas, grants, risk.
-    manifest: Value,
-    /// Fuel, memory, time and output limits it runs under.
-    limits: Value,
-    /// Hosts and secrets it may reach.
-    grants: Value,
-    published_at: i64,
-    /// The trusted key (`plugins.trusted_keys`) its signature verified with; null when unsigned.
-    signed_by: Option<String>,
-}
-
-/// Every published plugin version.
-#[derive(ToSchema)]
-pub(crate) struct PluginList {
-    plugins: Vec<PluginView>,
-}
-
-/// One plugin's versions.
-#[derive(ToSchema)]
-pub(crate) struct PluginVersions {
-    name: String,
-    /// The version a bare name resolves to.
-    latest: String,
-    versions: Vec<PluginView>,
-}
 
 /// A template applied.
 #[derive(ToSchema)]

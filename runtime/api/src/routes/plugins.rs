@@ -9,14 +9,14 @@ use lever_plugin::{Grants, Limits};
 use lever_registry::{PluginRef, PublishOptions};
 use lever_store::PublishOutcome;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use axum::Extension;
 use lever_identity::Principal;
 
 use crate::auth::require_platform;
-use crate::openapi::schemas::{Component, ErrorBody, PluginList, PluginVersions, PluginView};
+use crate::openapi::schemas::{Component, ErrorBody};
 use crate::{ApiError, AppState};
+use lever_service::plugins::{self, PluginList, PluginVersions, PluginView};
 use utoipa::IntoParams;
 
 /// Limits and extra grants, as query parameters of a publish.
@@ -100,7 +100,7 @@ pub(crate) async fn publish(
     Extension(principal): Extension<Principal>,
     query: Result<Query<PublishQuery>, QueryRejection>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
     require_platform(&principal, "publishing plugins")?;
     let Query(query) = query?;
     if body.is_empty() {
@@ -117,7 +117,7 @@ pub(crate) async fn publish(
         PublishOutcome::Created => StatusCode::CREATED,
         PublishOutcome::Unchanged => StatusCode::OK,
     };
-    Ok((status, Json(lever_service::plugins::view(&record))))
+    Ok((status, Json(plugins::view(&record))))
 }
 
 /// Every published plugin version.
@@ -125,15 +125,15 @@ pub(crate) async fn publish(
     get, path = "/api/v1/plugins", tag = "plugins",
     responses((status = 200, description = "Every published plugin version", body = PluginList))
 )]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let plugins: Vec<Value> = state
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+    let plugins = state
         .registry
         .list()
         .await?
         .iter()
-        .map(lever_service::plugins::view)
+        .map(plugins::view)
         .collect();
-    Ok(Json(json!({ "plugins": plugins })))
+    Ok(Json(PluginList { plugins }))
 }
 
 /// The versions of one plugin, and which one a bare name resolves to.
@@ -148,18 +148,20 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 pub(crate) async fn versions(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginVersions>, ApiError> {
     let reference = PluginRef::parse(&name)
         .map_err(|e| ApiError::bad_request("invalid-reference", e.to_string()))?;
     let latest = state.registry.record(&reference).await?;
-    let versions: Vec<Value> = state
+    let versions = state
         .store
         .plugin_versions(&reference.name)
         .await?
         .iter()
-        .map(lever_service::plugins::view)
+        .map(plugins::view)
         .collect();
-    Ok(Json(
-        json!({ "name": reference.name, "latest": latest.version, "versions": versions }),
-    ))
+    Ok(Json(PluginVersions {
+        name: reference.name,
+        latest: latest.version,
+        versions,
+    }))
 }

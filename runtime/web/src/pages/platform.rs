@@ -42,7 +42,10 @@ pub(crate) async fn plugins(
         .await
         .map_err(ServiceError::from)?
         .iter()
-        .map(lever_service::plugins::view)
+        .map(|record| {
+            serde_json::to_value(lever_service::plugins::view(record))
+                .expect("a plugin view serialises")
+        })
         .collect();
     render::page(
         &state,
