@@ -5,7 +5,8 @@
 
 use lever_identity::Principal;
 use lever_store::{ResourceFilter, ResourceRecord, resource_state};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::access::require_platform;
 use crate::{Kind, ServiceError, Services};
@@ -21,11 +22,31 @@ pub fn may_read(principal: &Principal, resource: &ResourceRecord) -> bool {
 
 /// A resource as it is shown: the record, its age and whether the caller may read its
 /// credentials.
-pub fn view(principal: &Principal, resource: &ResourceRecord) -> Value {
-    let mut value = json!(resource);
-    value["age_ms"] = json!((lever_store::now_ms() - resource.created_at).max(0));
-    value["may_read_credentials"] = json!(may_read(principal, resource));
-    value
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceView {
+    /// The inventory's record.
+    #[serde(flatten)]
+    pub resource: ResourceRecord,
+    /// Milliseconds since it was created.
+    pub age_ms: i64,
+    /// Whether the caller may read its credentials (`GET /api/v1/secrets/{path}`).
+    pub may_read_credentials: bool,
+}
+
+/// The inventory, as `GET /api/v1/resources` answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceList {
+    /// Each resource, newest first.
+    pub resources: Vec<ResourceView>,
+}
+
+/// `resource` as `principal` is shown it.
+pub fn view(principal: &Principal, resource: &ResourceRecord) -> ResourceView {
+    ResourceView {
+        resource: resource.clone(),
+        age_ms: (lever_store::now_ms() - resource.created_at).max(0),
+        may_read_credentials: may_read(principal, resource),
+    }
 }
 
 /// The inventory, narrowed by `filter`, newest first, at most `limit` (1 to 1000).
@@ -34,7 +55,7 @@ pub async fn list(
     principal: &Principal,
     filter: ResourceFilter,
     limit: i64,
-) -> Result<Vec<Value>, ServiceError> {
+) -> Result<Vec<ResourceView>, ServiceError> {
     if let Some(wanted) = &filter.state
         && !resource_state::ALL.contains(&wanted.as_str())
     {

@@ -53,7 +53,7 @@ pub struct NewResource {
 }
 
 /// One resource of the inventory.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ResourceRecord {
     /// Id.
     pub id: String,

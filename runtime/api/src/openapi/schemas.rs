@@ -1,11 +1,12 @@
 //! The shapes of the API's answers that are not yet typed where they are built. A run's
-//! answers (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`) and a
-//! plugin's (`PluginView`, `PluginList`, `PluginVersions`) are the application layer's own
-//! types (`lever_service::runs`, `lever_service::plugins`), serialised by the handlers and
-//! described from the same definitions; the rest are still described here field by field while
-//! their handlers build JSON (nested documents the caller defines — inputs, outputs, form
-//! pages — stay free-form objects). schemathesis checks every answer of a live server against
-//! the document in CI, so neither can drift unseen.
+//! answers (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`), a
+//! plugin's (`PluginView`, `PluginList`, `PluginVersions`) and the inventory's
+//! (`ResourceView`, `ResourceList`) are the application layer's own types
+//! (`lever_service::runs`, `plugins`, `resources`), serialised by the handlers and described
+//! from the same definitions; the rest are still described here field by field while their
+//! handlers build JSON (nested documents the caller defines — inputs, outputs, form pages —
+//! stay free-form objects). schemathesis checks every answer of a live server against the
+//! document in CI, so neither can drift unseen.
 
 // The types here are only described, never built: their handlers answer JSON themselves.
 #![allow(dead_code)]
@@ -359,15 +360,6 @@ pub(crate) struct ClockView {
     now_ms: i64,
     /// RFC 3339.
     now: String,
-}
-
-/// The resource inventory.
-#[derive(ToSchema)]
-pub(crate) struct ResourceList {
-    /// Each resource: `id`, `kind`, `name`, `environment`, `owner` (team), `requester`,
-    /// `run_id` and `step_id` that made it, `template`, `monthly_cost_cents`, `secrets`
-    /// (references), `state`, `note`, `created_at`, `age_ms`, `may_read_credentials`.
-    resources: Vec<Value>,
 }
 
 /// What a reconciliation of the inventory found.

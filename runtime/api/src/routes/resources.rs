@@ -8,13 +8,13 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use lever_identity::Principal;
-use lever_service::resources;
+use lever_service::resources::{self, ResourceList, ResourceView};
 use lever_store::ResourceFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use crate::openapi::schemas::{ErrorBody, ReconcileView, ResourceList};
+use crate::openapi::schemas::{ErrorBody, ReconcileView};
 use crate::{ApiError, AppState};
 
 /// Query of `GET /api/v1/resources`: each narrows the list.
@@ -50,7 +50,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<ResourceQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResourceList>, ApiError> {
     let Query(query) = query?;
     let filter = ResourceFilter {
         owner: query.team,
@@ -60,7 +60,7 @@ pub(crate) async fn list(
         state: query.state,
     };
     let resources = resources::list(&state, &principal, filter, query.limit.unwrap_or(200)).await?;
-    Ok(Json(json!({ "resources": resources })))
+    Ok(Json(ResourceList { resources }))
 }
 
 /// One resource of the inventory.
@@ -68,7 +68,7 @@ pub(crate) async fn list(
     get, path = "/api/v1/resources/{id}", tag = "resources",
     params(("id" = String, Path, description = "The resource")),
     responses(
-        (status = 200, description = "The resource", body = Value),
+        (status = 200, description = "The resource", body = ResourceView),
         (status = 404, description = "No such resource", body = ErrorBody),
     )
 )]
@@ -76,7 +76,7 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResourceView>, ApiError> {
     let resource = resources::get(&state, &id).await?;
     Ok(Json(resources::view(&principal, &resource)))
 }

@@ -53,8 +53,12 @@ pub(crate) async fn page(
     };
     let kind = filter.kind.clone().unwrap_or_default();
     let environment = filter.environment.clone().unwrap_or_default();
-    let mut resources: Vec<Value> =
-        resources::list(&state.app, &viewer.principal, filter, 500).await?;
+    // The page reads each resource as the API answers it.
+    let mut resources: Vec<Value> = resources::list(&state.app, &viewer.principal, filter, 500)
+        .await?
+        .into_iter()
+        .map(|r| serde_json::to_value(r).expect("a resource view serialises"))
+        .collect();
     // Each live resource's day-2 actions: the templates that act on its kind and that the
     // viewer may run, opened with the resource's name and environment filled in.
     let mut actions_by_kind: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
