@@ -154,9 +154,9 @@ pub struct Executor {
     /// The secret values revealed in each unfinished run this process executed: everything of
     /// the run is masked with them before it is stored. Forgotten when the run ends.
     maskers: std::sync::Mutex<std::collections::HashMap<String, lever_sandbox::Masker>>,
-    /// The plugins each run executing here resolved, by the action its steps name: one
-    /// resolution per execution, not one plugin-record read per step. Dropped when the
-    /// execution ends, so a version published meanwhile reaches the run at its next one.
+    /// The plugins each run executing here resolved, by the action its steps name (the
+    /// versions it was pinned to at submit): one resolution per execution, not one
+    /// plugin-record read per step. Dropped when the execution ends.
     resolved: std::sync::Mutex<
         std::collections::HashMap<
             String,
