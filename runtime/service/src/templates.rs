@@ -1,11 +1,203 @@
-//! Previewing and routing a template run: the one decision a submission is made of.
+//! The template catalog's use cases: apply, search, show, validate, and previewing and routing
+//! a run — the one decision a submission is made of.
 
 use lever_approvals::Routed;
-use lever_catalog::Preview;
+use lever_catalog::{Preview, Search};
 use lever_identity::Principal;
+use lever_templates::{FieldError, Warning};
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
+use crate::access::require_platform;
 use crate::{Kind, ServiceError, Services, timing};
+
+/// A template applied: a new version, or the latest one when nothing changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateApplied {
+    /// The template.
+    pub name: String,
+    /// Its version.
+    pub version: i64,
+    /// What loads but may not do what its author meant.
+    pub warnings: Vec<Warning>,
+    /// Files stored with it (0 for a template applied as a lone file).
+    pub files: usize,
+}
+
+/// Applies a template — YAML or JSON text, or a tar, tar.gz or zip bundle of it with its files
+/// (`template`: which one of a bundle holding several) — for the platform team. Answers what
+/// was applied and whether it is a new version.
+pub async fn apply(
+    services: &Services,
+    principal: &Principal,
+    body: &[u8],
+    template: Option<&str>,
+) -> Result<(TemplateApplied, bool), ServiceError> {
+    require_platform(principal, "publishing templates")?;
+    let (entry, created) = if lever_templates::bundle::is_archive(body) {
+        let bundle = lever_templates::bundle::Bundle::read(body, template)
+            .map_err(|e| ServiceError::invalid("invalid-bundle", e.to_string()))?;
+        services.catalog.apply_bundle(&bundle).await?
+    } else {
+        let text = std::str::from_utf8(body).map_err(|_| {
+            ServiceError::invalid(
+                "invalid-template",
+                "the body is neither UTF-8 text (a YAML or JSON template) nor a tar, tar.gz or zip bundle",
+            )
+        })?;
+        if text.trim().is_empty() {
+            return Err(ServiceError::invalid(
+                "empty-body",
+                "send the template YAML or JSON as the request body, or a tar or zip bundle of it with its files",
+            ));
+        }
+        services.catalog.apply(text).await?
+    };
+    let applied = TemplateApplied {
+        name: entry.record.name.clone(),
+        version: entry.record.version,
+        warnings: entry.parsed.warnings.clone(),
+        files: entry.record.bundle_paths.len(),
+    };
+    Ok((applied, created))
+}
+
+/// A template in a list: its latest version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateSummary {
+    /// The template.
+    pub name: String,
+    /// Its latest version.
+    pub version: i64,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its owner (`group:payments`).
+    pub owner: Option<String>,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// The templates found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateList {
+    /// The latest version of each.
+    pub templates: Vec<TemplateSummary>,
+}
+
+/// The latest versions whose name, title or description hold the words, with the tag and the
+/// owner asked for.
+pub async fn search(services: &Services, search: &Search) -> Result<TemplateList, ServiceError> {
+    let templates = services
+        .catalog
+        .search(search)
+        .await?
+        .into_iter()
+        .map(|t| TemplateSummary {
+            name: t.name,
+            version: t.version,
+            title: t.title,
+            description: t.description,
+            owner: t.owner,
+            tags: t.tags,
+        })
+        .collect();
+    Ok(TemplateList { templates })
+}
+
+/// One step of a template, as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateStep {
+    /// The step's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The action or capability function it calls.
+    pub action: String,
+}
+
+/// A template's latest version: metadata, form pages and steps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateView {
+    /// The template.
+    pub name: String,
+    /// Its latest version.
+    pub version: i64,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its owner.
+    pub owner: Option<String>,
+    /// Its Backstage `spec.type`.
+    #[serde(rename = "type")]
+    pub template_type: Option<String>,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The form's pages: JSON Schemas with their `ui:` hints.
+    pub pages: Vec<Value>,
+    /// Its steps, in order.
+    pub steps: Vec<TemplateStep>,
+    /// What loads but may not do what its author meant.
+    pub warnings: Vec<Warning>,
+}
+
+/// The latest version of template `name`.
+pub async fn show(services: &Services, name: &str) -> Result<TemplateView, ServiceError> {
+    let entry = services.catalog.get(name).await?;
+    let t = &entry.parsed.template;
+    Ok(TemplateView {
+        name: t.name.clone(),
+        version: entry.record.version,
+        title: t.title.clone(),
+        description: t.description.clone(),
+        owner: t.owner.clone(),
+        template_type: t.template_type.clone(),
+        tags: t.tags.clone(),
+        pages: t
+            .pages
+            .iter()
+            .map(|p| serde_json::to_value(p).expect("a form page serialises"))
+            .collect(),
+        steps: t
+            .steps
+            .iter()
+            .map(|s| TemplateStep {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                action: s.action.clone(),
+            })
+            .collect(),
+        warnings: entry.parsed.warnings.clone(),
+    })
+}
+
+/// A form's answers checked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Validation {
+    /// Whether they are valid.
+    pub valid: bool,
+    /// The parameters with the form's defaults filled in.
+    pub parameters: Value,
+    /// Per field, what to fix.
+    pub errors: Vec<FieldError>,
+}
+
+/// Checks `parameters` against the form of the latest version of `name`.
+pub async fn validate(
+    services: &Services,
+    name: &str,
+    parameters: &Value,
+) -> Result<Validation, ServiceError> {
+    let (parameters, errors) = services.catalog.validate(name, parameters).await?;
+    Ok(Validation {
+        valid: errors.is_empty(),
+        parameters,
+        errors,
+    })
+}
 
 /// Previews a run of template `name` with `parameters` for `principal` and routes it through
 /// the approval policy (the preview shows the route and why). Forbidden when the principal

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::model::Page;
 
 /// One invalid field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field, as a dotted path (`name`, `db.size`); empty for the whole form.
     pub field: String,

@@ -19,7 +19,7 @@ pub struct TemplateError {
 }
 
 /// A field Lever does not know: kept, not fatal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Warning {
     /// Where, as a dotted path (`spec.steps[1].foo`).
     pub path: String,

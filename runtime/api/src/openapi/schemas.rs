@@ -1,12 +1,13 @@
-//! The shapes of the API's answers that are not yet typed where they are built. A run's
-//! answers (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`), a
-//! plugin's (`PluginView`, `PluginList`, `PluginVersions`) and the inventory's
-//! (`ResourceView`, `ResourceList`) are the application layer's own types
-//! (`lever_service::runs`, `plugins`, `resources`), serialised by the handlers and described
-//! from the same definitions; the rest are still described here field by field while their
-//! handlers build JSON (nested documents the caller defines — inputs, outputs, form pages —
-//! stay free-form objects). schemathesis checks every answer of a live server against the
-//! document in CI, so neither can drift unseen.
+//! The shapes of the API's answers that are not yet typed where they are built. The answers
+//! of runs (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`),
+//! plugins (`PluginView`, `PluginList`, `PluginVersions`), the inventory (`ResourceView`,
+//! `ResourceList`) and the catalog (`TemplateApplied`, `TemplateList`, `TemplateView`,
+//! `Validation`) are the application layer's own types (`lever_service::runs`, `plugins`,
+//! `resources`, `templates`), serialised by the handlers and described from the same
+//! definitions; the rest are still described here field by field while their handlers build
+//! JSON (nested documents the caller defines — inputs, outputs, form pages — stay free-form
+//! objects). schemathesis checks every answer of a live server against the document in CI, so
+//! neither can drift unseen.
 
 // The types here are only described, never built: their handlers answer JSON themselves.
 #![allow(dead_code)]
@@ -96,77 +97,6 @@ pub(crate) struct Component(Vec<u8>);
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub(crate) struct TemplateBundle(Vec<u8>);
-
-/// A template applied.
-#[derive(ToSchema)]
-pub(crate) struct TemplateApplied {
-    name: String,
-    version: i64,
-    /// What loads but may not do what its author meant.
-    warnings: Vec<TemplateWarning>,
-    /// Files stored with it (0 for a template applied as a lone file).
-    files: i64,
-}
-
-/// Something of a template's text that was ignored.
-#[derive(ToSchema)]
-pub(crate) struct TemplateWarning {
-    /// Where, as a dotted path (`spec.steps[1].foo`).
-    path: String,
-    message: String,
-}
-
-/// A template in the catalog.
-#[derive(ToSchema)]
-pub(crate) struct TemplateSummary {
-    name: String,
-    version: i64,
-    title: Option<String>,
-    description: Option<String>,
-    owner: Option<String>,
-    tags: Vec<String>,
-}
-
-/// Templates found.
-#[derive(ToSchema)]
-pub(crate) struct TemplateList {
-    templates: Vec<TemplateSummary>,
-}
-
-/// A template's metadata, form pages and steps.
-#[derive(ToSchema)]
-pub(crate) struct TemplateView {
-    name: String,
-    version: i64,
-    title: Option<String>,
-    description: Option<String>,
-    owner: Option<String>,
-    #[schema(rename = "type")]
-    template_type: Option<String>,
-    tags: Vec<String>,
-    /// The form's pages: JSON Schemas with their `ui:` hints.
-    pages: Vec<Value>,
-    steps: Vec<TemplateStep>,
-    warnings: Vec<TemplateWarning>,
-}
-
-/// A step of a template.
-#[derive(ToSchema)]
-pub(crate) struct TemplateStep {
-    id: String,
-    name: Option<String>,
-    action: String,
-}
-
-/// Parameters checked against the template's form.
-#[derive(ToSchema)]
-pub(crate) struct Validation {
-    valid: bool,
-    /// The parameters with the form's defaults filled in.
-    parameters: Value,
-    /// Per field: `path` and the `message` that says what to fix.
-    errors: Vec<Value>,
-}
 
 /// What a run would do, before it is submitted.
 #[derive(ToSchema)]

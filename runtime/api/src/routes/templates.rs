@@ -6,17 +6,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use lever_catalog::Search;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use axum::Extension;
 use lever_identity::Principal;
 use lever_service::templates;
 
-use crate::auth::require_platform;
-use crate::openapi::schemas::{
-    ErrorBody, PreviewView, TemplateApplied, TemplateBundle, TemplateList, TemplateView, Validation,
-};
+use crate::openapi::schemas::{ErrorBody, PreviewView, TemplateBundle};
 use crate::{ApiError, AppState};
+use lever_service::templates::{TemplateApplied, TemplateList, TemplateView, Validation};
 use utoipa::{IntoParams, ToSchema};
 
 /// Query of an apply.
@@ -52,42 +50,16 @@ pub(crate) async fn apply(
     Extension(principal): Extension<Principal>,
     query: Result<Query<ApplyQuery>, QueryRejection>,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require_platform(&principal, "publishing templates")?;
+) -> Result<(StatusCode, Json<TemplateApplied>), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid-query", e.body_text()))?;
-    let (entry, created) = if lever_templates::bundle::is_archive(&body) {
-        let bundle = lever_templates::bundle::Bundle::read(&body, query.template.as_deref())
-            .map_err(|e| ApiError::bad_request("invalid-bundle", e.to_string()))?;
-        state.catalog.apply_bundle(&bundle).await?
-    } else {
-        let text = std::str::from_utf8(&body).map_err(|_| {
-            ApiError::bad_request(
-                "invalid-template",
-                "the body is neither UTF-8 text (a YAML or JSON template) nor a tar, tar.gz or zip bundle",
-            )
-        })?;
-        if text.trim().is_empty() {
-            return Err(ApiError::bad_request(
-                "empty-body",
-                "send the template YAML or JSON as the request body, or a tar or zip bundle of it with its files",
-            ));
-        }
-        state.catalog.apply(text).await?
-    };
+    let (applied, created) =
+        templates::apply(&state, &principal, &body, query.template.as_deref()).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(json!({
-            "name": entry.record.name,
-            "version": entry.record.version,
-            "warnings": entry.parsed.warnings,
-            "files": entry.record.bundle_paths.len(),
-        })),
-    ))
+    Ok((status, Json(applied)))
 }
 
 /// Query of the search.
@@ -111,21 +83,14 @@ pub(crate) struct SearchQuery {
 pub(crate) async fn search(
     State(state): State<AppState>,
     query: Result<Query<SearchQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TemplateList>, ApiError> {
     let Query(query) = query?;
-    let found = state
-        .catalog
-        .search(&Search {
-            q: query.q,
-            tag: query.tag,
-            owner: query.owner,
-        })
-        .await?;
-    let templates: Vec<Value> = found
-        .iter()
-        .map(|t| json!({"name": t.name, "version": t.version, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags}))
-        .collect();
-    Ok(Json(json!({ "templates": templates })))
+    let search = Search {
+        q: query.q,
+        tag: query.tag,
+        owner: query.owner,
+    };
+    Ok(Json(templates::search(&state, &search).await?))
 }
 
 /// Metadata and form pages of the latest version.
@@ -140,26 +105,8 @@ pub(crate) async fn search(
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let entry = state.catalog.get(&name).await?;
-    let t = &entry.parsed.template;
-    let steps: Vec<Value> = t
-        .steps
-        .iter()
-        .map(|s| json!({"id": s.id, "name": s.name, "action": s.action}))
-        .collect();
-    Ok(Json(json!({
-        "name": t.name,
-        "version": entry.record.version,
-        "title": t.title,
-        "description": t.description,
-        "owner": t.owner,
-        "type": t.template_type,
-        "tags": t.tags,
-        "pages": t.pages,
-        "steps": steps,
-        "warnings": entry.parsed.warnings,
-    })))
+) -> Result<Json<TemplateView>, ApiError> {
+    Ok(Json(templates::show(&state, &name).await?))
 }
 
 /// Body of validate and preview.
@@ -186,18 +133,15 @@ pub(crate) async fn validate(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Result<Json<ParametersBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Validation>), ApiError> {
     let Json(body) = body?;
-    let (parameters, errors) = state.catalog.validate(&name, &body.parameters).await?;
-    let status = if errors.is_empty() {
+    let validation = templates::validate(&state, &name, &body.parameters).await?;
+    let status = if validation.valid {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok((
-        status,
-        Json(json!({"valid": errors.is_empty(), "parameters": parameters, "errors": errors})),
-    ))
+    Ok((status, Json(validation)))
 }
 
 /// What a run would do: steps with rendered inputs and plans, cost, approval route.
