@@ -1,9 +1,14 @@
 //! Published plugins as they are shown.
 
+use lever_identity::Principal;
 use lever_plugin::{Grants, Limits, Manifest, PluginKind};
-use lever_store::PluginRecord;
+use lever_registry::PublishOptions;
+use lever_store::{PluginRecord, PublishOutcome};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::access::require_platform;
+use crate::{ServiceError, Services};
 
 /// A published plugin version.
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,4 +70,42 @@ pub fn view(record: &PluginRecord) -> PluginView {
         published_at: record.published_at,
         signed_by: record.signed_by.clone(),
     }
+}
+
+/// Publishes a component for the platform team, with its limits and the grants given on top
+/// of its manifest's. Answers the published version and whether it is new (the same bytes
+/// published before answer the earlier record).
+pub async fn publish(
+    services: &Services,
+    principal: &Principal,
+    component: Vec<u8>,
+    options: PublishOptions,
+) -> Result<(PluginView, bool), ServiceError> {
+    require_platform(principal, "publishing plugins")?;
+    if component.is_empty() {
+        return Err(ServiceError::invalid(
+            "empty-body",
+            "send the .wasm component as the request body (Content-Type: application/wasm)",
+        ));
+    }
+    check_limits(&options.limits)?;
+    let (record, outcome) = services.registry.publish(component, options).await?;
+    Ok((view(&record), outcome == PublishOutcome::Created))
+}
+
+/// Invalid unless `limits` allow some work and at most 4 GiB of memory.
+fn check_limits(limits: &Limits) -> Result<(), ServiceError> {
+    if limits.fuel == 0 || limits.memory_bytes < 64 * 1024 || limits.timeout_ms == 0 {
+        return Err(ServiceError::invalid(
+            "invalid-limits",
+            "limits must allow some work: fuel > 0, memory_bytes >= 65536 (one wasm page), timeout_ms > 0",
+        ));
+    }
+    if limits.memory_bytes > 4 << 30 {
+        return Err(ServiceError::invalid(
+            "invalid-limits",
+            "memory_bytes can be at most 4 GiB (4294967296)",
+        ));
+    }
+    Ok(())
 }

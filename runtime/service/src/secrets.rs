@@ -1,9 +1,47 @@
-//! Revealing a secret to those allowed to read it.
+//! Secrets: stored and deleted by the platform team, revealed to those allowed to read them.
 
 use lever_capabilities::Reader;
 use lever_identity::Principal;
 
+use crate::access::require_platform;
 use crate::{Kind, ServiceError, Services};
+
+/// Stores secret `name` (sealed at rest), replacing its value: the platform role only.
+pub async fn put(
+    services: &Services,
+    principal: &Principal,
+    name: &str,
+    value: &str,
+) -> Result<(), ServiceError> {
+    require_platform(principal, "storing secrets")?;
+    let valid = !name.is_empty()
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if !valid {
+        return Err(ServiceError::invalid(
+            "invalid-secret-name",
+            "secret names are 1 to 200 characters of letters, digits, '-', '_', '.' and '/'",
+        ));
+    }
+    services.secrets.put(name, value).await?;
+    Ok(())
+}
+
+/// Deletes secret `name`: the platform role only; not found when there is none.
+pub async fn delete(
+    services: &Services,
+    principal: &Principal,
+    name: &str,
+) -> Result<(), ServiceError> {
+    require_platform(principal, "deleting secrets")?;
+    if services.secrets.delete(name).await? {
+        Ok(())
+    } else {
+        Err(ServiceError::not_found(format!("no secret `{name}`")))
+    }
+}
 
 /// The value of secret `name` if `principal` may read it (the platform role, or a reader
 /// recorded when a built-in provider wrote it); every reveal is audited by name.

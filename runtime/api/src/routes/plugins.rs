@@ -7,13 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use lever_plugin::{Grants, Limits};
 use lever_registry::{PluginRef, PublishOptions};
-use lever_store::PublishOutcome;
 use serde::Deserialize;
 
 use axum::Extension;
 use lever_identity::Principal;
 
-use crate::auth::require_platform;
 use crate::openapi::schemas::{Component, ErrorBody};
 use crate::{ApiError, AppState};
 use lever_service::plugins::{self, PluginList, PluginVersions, PluginView};
@@ -45,7 +43,7 @@ fn comma_list(text: &Option<String>) -> Vec<String> {
 }
 
 impl PublishQuery {
-    fn options(&self) -> Result<PublishOptions, ApiError> {
+    fn options(&self) -> PublishOptions {
         let d = Limits::default();
         let limits = Limits {
             fuel: self.fuel.unwrap_or(d.fuel),
@@ -54,26 +52,14 @@ impl PublishQuery {
             max_output_bytes: self.max_output_bytes.unwrap_or(d.max_output_bytes),
             max_log_bytes: self.max_log_bytes.unwrap_or(d.max_log_bytes),
         };
-        if limits.fuel == 0 || limits.memory_bytes < 64 * 1024 || limits.timeout_ms == 0 {
-            return Err(ApiError::bad_request(
-                "invalid-limits",
-                "limits must allow some work: fuel > 0, memory_bytes >= 65536 (one wasm page), timeout_ms > 0",
-            ));
-        }
-        if limits.memory_bytes > 4 << 30 {
-            return Err(ApiError::bad_request(
-                "invalid-limits",
-                "memory_bytes can be at most 4 GiB (4294967296)",
-            ));
-        }
-        Ok(PublishOptions {
+        PublishOptions {
             limits,
             extra_grants: Grants {
                 hosts: comma_list(&self.hosts),
                 secrets: comma_list(&self.secrets),
                 ..Default::default()
             },
-        })
+        }
     }
 }
 
@@ -101,23 +87,15 @@ pub(crate) async fn publish(
     query: Result<Query<PublishQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
-    require_platform(&principal, "publishing plugins")?;
     let Query(query) = query?;
-    if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty-body",
-            "send the .wasm component as the request body (Content-Type: application/wasm)",
-        ));
-    }
-    let (record, outcome) = state
-        .registry
-        .publish(body.to_vec(), query.options()?)
-        .await?;
-    let status = match outcome {
-        PublishOutcome::Created => StatusCode::CREATED,
-        PublishOutcome::Unchanged => StatusCode::OK,
+    let (view, created) =
+        plugins::publish(&state, &principal, body.to_vec(), query.options()).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    Ok((status, Json(plugins::view(&record))))
+    Ok((status, Json(view)))
 }
 
 /// Every published plugin version.

@@ -42,20 +42,10 @@ pub(crate) async fn put(
     Path(name): Path<String>,
     body: Result<Json<PutSecret>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    // Refused before the body is read; the use case holds the rule for every transport.
     require_platform(&principal, "storing secrets")?;
     let Json(body) = body?;
-    let valid = !name.is_empty()
-        && name.len() <= 200
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    if !valid {
-        return Err(ApiError::bad_request(
-            "invalid-secret-name",
-            "secret names are 1 to 200 characters of letters, digits, '-', '_', '.' and '/'",
-        ));
-    }
-    state.secrets.put(&name, &body.value).await?;
+    lever_service::secrets::put(&state, &principal, &name, &body.value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -95,10 +85,6 @@ pub(crate) async fn delete(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_platform(&principal, "deleting secrets")?;
-    if state.secrets.delete(&name).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("no secret `{name}`")))
-    }
+    lever_service::secrets::delete(&state, &principal, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
