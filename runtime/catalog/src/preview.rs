@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{Catalog, CatalogError, Entry};
 
 /// An action a template names that no published plugin provides.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MissingAction {
     /// As the template writes it.
     pub action: String,
@@ -22,7 +22,7 @@ pub struct MissingAction {
 }
 
 /// One step of a preview.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepPreview {
     /// Step id.
     pub id: String,
@@ -38,6 +38,7 @@ pub struct StepPreview {
     pub digest: Option<String>,
     /// `planned`, `no-preview`, `skipped` (its `if` is false), `missing-action`,
     /// `invalid-input` or `plan-failed`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// Input with expressions rendered; values that depend on earlier steps' outputs stay as
     /// written.
@@ -53,7 +54,7 @@ pub struct StepPreview {
 }
 
 /// A whole preview.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     /// Template name.
     pub template: String,
@@ -78,7 +79,7 @@ pub struct Preview {
 }
 
 /// A resource a run would touch that another team owns, or that exists outside Lever.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Conflict {
     /// The step that would touch it.
     pub step: String,

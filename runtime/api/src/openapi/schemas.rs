@@ -2,7 +2,7 @@
 //! of runs (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`),
 //! plugins (`PluginView`, `PluginList`, `PluginVersions`), the inventory (`ResourceView`,
 //! `ResourceList`) and the catalog (`TemplateApplied`, `TemplateList`, `TemplateView`,
-//! `Validation`) are the application layer's own types (`lever_service::runs`, `plugins`,
+//! `Validation`, and the preview, `lever_catalog::Preview`) are the application layer's own types (`lever_service::runs`, `plugins`,
 //! `resources`, `templates`), serialised by the handlers and described from the same
 //! definitions; the rest are still described here field by field while their handlers build
 //! JSON (nested documents the caller defines — inputs, outputs, form pages — stay free-form
@@ -97,29 +97,6 @@ pub(crate) struct Component(Vec<u8>);
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub(crate) struct TemplateBundle(Vec<u8>);
-
-/// What a run would do, before it is submitted.
-#[derive(ToSchema)]
-pub(crate) struct PreviewView {
-    template: String,
-    version: i64,
-    /// The parameters with defaults filled in.
-    parameters: Value,
-    /// Field errors; a preview is shown even for an invalid form.
-    errors: Vec<Value>,
-    /// Each step with its rendered input, plan, resources, cost and risk.
-    steps: Vec<Value>,
-    /// Actions the template names that are not published.
-    missing_actions: Vec<Value>,
-    /// The total monthly cost of the resources the plans report, in cents.
-    monthly_cost_cents: i64,
-    /// The approval route and its reasons.
-    approval: Option<Value>,
-    /// Resources the run would touch that exist and are not the caller's team's to use: each
-    /// with its `step`, `kind`, `name`, `owner` (none when Lever did not create it) and the
-    /// `message` a submission is refused with (409).
-    conflicts: Vec<Value>,
-}
 
 /// Approval stages.
 #[derive(ToSchema)]

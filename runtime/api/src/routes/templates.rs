@@ -12,8 +12,9 @@ use axum::Extension;
 use lever_identity::Principal;
 use lever_service::templates;
 
-use crate::openapi::schemas::{ErrorBody, PreviewView, TemplateBundle};
+use crate::openapi::schemas::{ErrorBody, TemplateBundle};
 use crate::{ApiError, AppState};
+use lever_catalog::Preview;
 use lever_service::templates::{TemplateApplied, TemplateList, TemplateView, Validation};
 use utoipa::{IntoParams, ToSchema};
 
@@ -150,7 +151,7 @@ pub(crate) async fn validate(
     params(("name" = String, Path, description = "The template")),
     request_body = ParametersBody,
     responses(
-        (status = 200, description = "Each step with its rendered input and plan, the resources and their monthly cost, and the approval route with its reasons", body = PreviewView),
+        (status = 200, description = "Each step with its rendered input and plan, the resources and their monthly cost, and the approval route with its reasons", body = Preview),
         (status = 403, description = "The caller may not run this template", body = ErrorBody),
         (status = 404, description = "No such template", body = ErrorBody),
     )
@@ -160,10 +161,8 @@ pub(crate) async fn preview(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: Result<Json<ParametersBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Preview>, ApiError> {
     let Json(body) = body?;
     let (preview, _) = templates::route(&state, &principal, &name, &body.parameters).await?;
-    Ok(Json(
-        serde_json::to_value(preview).expect("preview serialises"),
-    ))
+    Ok(Json(preview))
 }
