@@ -55,7 +55,7 @@ pub(crate) fn spawn_heartbeat(executor: Weak<Executor>, lease: Duration) {
             let Some(executor) = executor.upgrade() else {
                 break;
             };
-            if let Err(e) = executor.store.renew_leases(&executor.lease).await {
+            if let Err(e) = executor.store.renew_leases(&executor.scheduler.lease).await {
                 tracing::warn!(error = %e, "cannot renew this node's run leases; trying again");
             }
         }
@@ -73,11 +73,11 @@ pub(crate) fn spawn_rescuer(executor: Weak<Executor>, lease: Duration) {
             let Some(executor) = executor.upgrade() else {
                 break;
             };
-            let now = executor.lease.now_ms();
+            let now = executor.scheduler.lease.now_ms();
             match executor.store.orphaned_runs(now, grace, 500).await {
                 Ok(ids) => {
                     for id in ids {
-                        if !executor.claims.holds(&id) {
+                        if !executor.scheduler.claims.holds(&id) {
                             tracing::info!(run = %id, "taking up a run no live node holds");
                             executor.enqueue(&id);
                         }

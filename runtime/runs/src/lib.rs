@@ -4,9 +4,11 @@
 //! At start, runs a previous process left unfinished continue from the step in flight.
 
 mod cluster;
+mod controls;
 mod dispatch;
 mod replay;
 mod single;
+mod submit;
 mod workflow;
 mod workspace;
 
@@ -21,7 +23,7 @@ use futures::FutureExt;
 use lever_catalog::{Catalog, CatalogError};
 use lever_registry::{PluginRef, Registry, ResolveError};
 use lever_sandbox::{HostServices, InvokeError};
-use lever_store::{NewRun, RunRecord, RunStatus, StepStatus, StepUpdate, Store, StoreError};
+use lever_store::{RunRecord, RunStatus, Store, StoreError};
 use lever_templates::FieldError;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, mpsc};
@@ -50,7 +52,7 @@ fn spawn_waker(executor: std::sync::Weak<Executor>) {
             };
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
-                () = executor.wake.notified() => {}
+                () = executor.scheduler.wake.notified() => {}
             }
         }
     });
@@ -138,17 +140,40 @@ pub struct RunRequest {
     pub checked: bool,
 }
 
-/// The executor. One per process.
+/// The executor. One per process: the [`Scheduler`] (which runs wait for a worker here,
+/// which this node holds, the wake-ups) and the [`StepRunner`] (what executing a run keeps:
+/// its masker, its resolved plugins, its workspace), over the store, the registry and the
+/// catalog.
 pub struct Executor {
     store: Store,
     registry: Arc<Registry>,
     catalog: Arc<Catalog>,
+    /// The clock approval gates and parked runs' wake times read (a manual one in tests).
+    clock: Arc<dyn lever_store::Clock>,
+    scheduler: Scheduler,
+    runner: StepRunner,
+}
+
+/// Which runs wait for a worker here, which this node holds, and the wake-ups of parked runs.
+pub(crate) struct Scheduler {
     queue: mpsc::UnboundedSender<String>,
     finished: broadcast::Sender<String>,
     /// Nudges the waker when a run parks with a wake time sooner than it knows of.
     wake: tokio::sync::Notify,
-    /// The clock approval gates and parked runs' wake times read (a manual one in tests).
-    clock: Arc<dyn lever_store::Clock>,
+    /// Where runs execute.
+    guests: dispatch::GuestRuntime,
+    /// Runs queued and not yet started.
+    depth: Arc<dispatch::QueueDepth>,
+    /// The most runs that may wait for a worker before a submission is refused.
+    max_queued_runs: usize,
+    /// This node's id and how long its claim on a run lasts unrenewed.
+    lease: lever_store::Lease,
+    /// The runs queued or executing here.
+    claims: cluster::Claims,
+}
+
+/// What executing a run keeps, and what its steps are given.
+pub(crate) struct StepRunner {
     /// Where granted secrets are read from (sealed at rest).
     secrets: Arc<dyn lever_sandbox::SecretBackend>,
     /// The secret values revealed in each unfinished run this process executed: everything of
@@ -165,18 +190,8 @@ pub struct Executor {
     >,
     /// The most bytes of log messages one run stores, over all its steps and attempts.
     run_log_limit: std::sync::atomic::AtomicU64,
-    /// Where runs execute.
-    guests: dispatch::GuestRuntime,
-    /// Runs queued and not yet started.
-    depth: Arc<dispatch::QueueDepth>,
-    /// The most runs that may wait for a worker before a submission is refused.
-    max_queued_runs: usize,
     /// The template runs' workspaces, when the node has a data dir for them.
     workspaces: Option<workspace::Workspaces>,
-    /// This node's id and how long its claim on a run lasts unrenewed.
-    lease: lever_store::Lease,
-    /// The runs queued or executing here.
-    claims: cluster::Claims,
 }
 
 /// The default of [`Executor::set_run_log_limit`]: 8 MiB of messages per run.
@@ -202,25 +217,29 @@ impl Executor {
             store: store.clone(),
             registry,
             catalog,
-            queue,
-            finished,
-            wake: tokio::sync::Notify::new(),
             clock,
-            secrets,
-            maskers: Default::default(),
-            resolved: Default::default(),
-            run_log_limit: DEFAULT_RUN_LOG_BYTES.into(),
-            guests: dispatch::GuestRuntime::new(options.guest_threads)?,
-            depth: Default::default(),
-            max_queued_runs: options.max_queued_runs.max(1),
-            workspaces: options.workspaces.map(workspace::Workspaces::new),
-            lease: lever_store::Lease::new(
-                options.node_id.clone(),
-                options.lease.as_millis() as i64,
-            ),
-            claims: Default::default(),
+            scheduler: Scheduler {
+                queue,
+                finished,
+                wake: tokio::sync::Notify::new(),
+                guests: dispatch::GuestRuntime::new(options.guest_threads)?,
+                depth: Default::default(),
+                max_queued_runs: options.max_queued_runs.max(1),
+                lease: lever_store::Lease::new(
+                    options.node_id.clone(),
+                    options.lease.as_millis() as i64,
+                ),
+                claims: Default::default(),
+            },
+            runner: StepRunner {
+                secrets,
+                maskers: Default::default(),
+                resolved: Default::default(),
+                run_log_limit: DEFAULT_RUN_LOG_BYTES.into(),
+                workspaces: options.workspaces.map(workspace::Workspaces::new),
+            },
         });
-        if let Some(workspaces) = &executor.workspaces {
+        if let Some(workspaces) = &executor.runner.workspaces {
             workspaces.sweep().await;
         }
         let permits = Arc::new(Semaphore::new(workers.max(1)));
@@ -235,9 +254,9 @@ impl Executor {
                 let Some(executor) = weak.upgrade() else {
                     break;
                 };
-                executor.depth.started();
+                executor.scheduler.depth.started();
                 let worker = executor.clone();
-                executor.guests.spawn(async move {
+                executor.scheduler.guests.spawn(async move {
                     worker.execute(&id).await;
                     drop(permit);
                 });
@@ -265,13 +284,14 @@ impl Executor {
 
     /// Wakes the waker now: an approval released a run.
     pub fn nudge(&self) {
-        self.wake.notify_one();
+        self.scheduler.wake.notify_one();
     }
 
     fn enqueue(&self, id: &str) {
-        self.claims.queued(id);
-        self.depth.add();
-        self.queue
+        self.scheduler.claims.queued(id);
+        self.scheduler.depth.add();
+        self.scheduler
+            .queue
             .send(id.to_string())
             .expect("dispatcher is running");
     }
@@ -282,14 +302,14 @@ impl Executor {
         self.store
             .park_run(id, self.clock.now_ms() + delay.as_millis() as i64)
             .await?;
-        self.wake.notify_one();
+        self.scheduler.wake.notify_one();
         Ok(())
     }
 
     /// Queues `id` again after `delay` (for a run whose database write failed).
     fn enqueue_after(&self, id: &str, delay: Duration) {
-        let queue = self.queue.clone();
-        let depth = self.depth.clone();
+        let queue = self.scheduler.queue.clone();
+        let depth = self.scheduler.depth.clone();
         let id = id.to_string();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
@@ -298,113 +318,11 @@ impl Executor {
         });
     }
 
-    /// `Busy` when the queue of runs waiting for a worker is full. [`Executor::submit`] checks
-    /// it before anything is written, so a refused run leaves nothing behind; callers with
-    /// costly work before the submit (a preview) check it first. Approximate under concurrent
-    /// submissions, which is all a bound like this needs.
-    pub fn check_capacity(&self) -> Result<(), SubmitError> {
-        let queued = self.depth.get();
-        if queued >= self.max_queued_runs {
-            return Err(SubmitError::Busy(format!(
-                "{queued} runs are waiting for a worker (engine.max_queued_runs is {}); submit again in {} seconds",
-                self.max_queued_runs,
-                RETRY_AFTER.as_secs()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Validates and records a run, then queues it. Returns the run, committed as `pending`,
-    /// and whether it is new (an idempotency key seen before returns the earlier run).
-    pub async fn submit(&self, request: RunRequest) -> Result<(RunRecord, bool), SubmitError> {
-        self.check_capacity()?;
-        let new = match &request.target {
-            Target::Action(action) => {
-                let reference = PluginRef::parse(action).map_err(ResolveError::from)?;
-                let (record, plugin) = self.registry.resolve(&reference).await?;
-                plugin
-                    .validate_input(&request.input)
-                    .map_err(SubmitError::Input)?;
-                let owner_team =
-                    lever_capabilities::owning_team(&request.input).or(request.requester_team);
-                // The version resolved now, by digest, is the one every execution runs.
-                let pins = vec![lever_store::Pin {
-                    action: record.name.clone(),
-                    name: record.name.clone(),
-                    version: record.version.clone(),
-                    digest: record.digest.clone(),
-                }];
-                NewRun {
-                    action: record.name,
-                    action_version: record.version,
-                    input: request.input,
-                    requester: request.requester,
-                    environment: request.environment,
-                    template: None,
-                    idempotency_key: request.idempotency_key,
-                    resubmitted_from: request.resubmitted_from,
-                    steps: Vec::new(),
-                    approval: request.approval,
-                    owner_team,
-                    pins,
-                }
-            }
-            Target::Template(name) => {
-                let entry = match request.template_version {
-                    Some(version) => self.catalog.get_version(name, version).await?,
-                    None => self.catalog.get(name).await?,
-                };
-                let parameters = if request.checked && request.template_version.is_some() {
-                    request.input
-                } else {
-                    let parameters = entry.form.with_defaults(&request.input);
-                    let errors = entry.form.validate(&parameters);
-                    if !errors.is_empty() {
-                        return Err(SubmitError::Parameters(errors));
-                    }
-                    parameters
-                };
-                let environment = parameters
-                    .get("environment")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&request.environment)
-                    .to_string();
-                let owner_team =
-                    lever_capabilities::owning_team(&parameters).or(request.requester_team);
-                NewRun {
-                    action: String::new(),
-                    action_version: String::new(),
-                    input: parameters,
-                    requester: request.requester,
-                    environment,
-                    template: Some((entry.record.name.clone(), entry.record.version)),
-                    idempotency_key: request.idempotency_key,
-                    resubmitted_from: request.resubmitted_from,
-                    steps: entry
-                        .parsed
-                        .template
-                        .steps
-                        .iter()
-                        .map(|s| s.id.clone())
-                        .collect(),
-                    approval: request.approval,
-                    owner_team,
-                    pins: request.pins,
-                }
-            }
-        };
-        let (run, created) = self.store.create_run(&new).await?;
-        if created && run.status == RunStatus::Pending {
-            self.enqueue(&run.id);
-        }
-        Ok((run, created))
-    }
-
     /// Waits until run `id` is finished, paused, or `timeout` passes, and returns it as stored.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<RunRecord>, StoreError> {
         // Woken when a run of this process ends, or when run events are committed (a template
         // run that ends or pauses records one, here or on another node, which notifies).
-        let mut finished = self.finished.subscribe();
+        let mut finished = self.scheduler.finished.subscribe();
         let mut commits = self.store.event_commits(id);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -448,7 +366,7 @@ impl Executor {
         };
         HostServices {
             state: Arc::new(self.store.clone()),
-            secrets: self.secrets.clone(),
+            secrets: self.runner.secrets.clone(),
             capabilities: self.catalog.capabilities().backend(scope),
         }
     }
@@ -456,7 +374,8 @@ impl Executor {
     /// Bounds the log each run stores (`run_logs.max_bytes_per_run` in lever.yaml); past it,
     /// lines are counted in a note instead of stored.
     pub fn set_run_log_limit(&self, bytes: u64) {
-        self.run_log_limit
+        self.runner
+            .run_log_limit
             .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -474,6 +393,7 @@ impl Executor {
     ) -> Result<Arc<lever_sandbox::Plugin>, ResolveError> {
         let run_id = run.id.as_str();
         let known = self
+            .runner
             .resolved
             .lock()
             .expect("resolved lock")
@@ -504,7 +424,8 @@ impl Executor {
                 pin.name, pin.version, record.digest, pin.digest
             )));
         }
-        self.resolved
+        self.runner
+            .resolved
             .lock()
             .expect("resolved lock")
             .entry(run_id.to_string())
@@ -515,13 +436,15 @@ impl Executor {
 
     /// The bound on each run's stored log, in bytes (`run_logs.max_bytes_per_run`).
     pub(crate) fn log_limit(&self) -> u64 {
-        self.run_log_limit
+        self.runner
+            .run_log_limit
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The masker of run `id`, shared by all its invocations in this process.
     pub(crate) fn masker(&self, id: &str) -> lever_sandbox::Masker {
-        self.maskers
+        self.runner
+            .maskers
             .lock()
             .expect("maskers lock")
             .entry(id.to_string())
@@ -539,12 +462,12 @@ impl Executor {
         if !run.status.is_final() {
             // Parked, paused or waiting for approval: whichever node wakes or releases it
             // next claims it. (A finished run needs no release: nothing claims it again.)
-            if let Err(e) = self.store.release_run(id, &self.lease.node).await {
+            if let Err(e) = self.store.release_run(id, &self.scheduler.lease.node).await {
                 tracing::warn!(run = id, error = %e, "cannot release the run's lease; it expires");
             }
             return;
         }
-        self.maskers.lock().expect("maskers lock").remove(id);
+        self.runner.maskers.lock().expect("maskers lock").remove(id);
         let template = match &run.template {
             Some(name) => name.clone(),
             None => format!("action:{}", run.action),
@@ -554,7 +477,7 @@ impl Executor {
     }
 
     async fn execute(&self, id: &str) {
-        if !self.claims.start(id) {
+        if !self.scheduler.claims.start(id) {
             // Queued twice: the worker already executing it carries on.
             return;
         }
@@ -568,9 +491,13 @@ impl Executor {
             Ok(Err(StoreError::LeaseLost(_))) => {
                 // Another node took the run up (this node's lease ran out): it carries on from
                 // the step this node had not begun.
-                tracing::warn!(run = id, node = %self.lease.node, "lost the run's lease; another node has it");
-                self.resolved.lock().expect("resolved lock").remove(id);
-                self.claims.done(id);
+                tracing::warn!(run = id, node = %self.scheduler.lease.node, "lost the run's lease; another node has it");
+                self.runner
+                    .resolved
+                    .lock()
+                    .expect("resolved lock")
+                    .remove(id);
+                self.scheduler.claims.done(id);
                 return;
             }
             Ok(Err(e)) => {
@@ -594,9 +521,13 @@ impl Executor {
                 self.after_execution(id).await;
             }
         }
-        self.resolved.lock().expect("resolved lock").remove(id);
-        self.claims.done(id);
-        let _ = self.finished.send(id.to_string());
+        self.runner
+            .resolved
+            .lock()
+            .expect("resolved lock")
+            .remove(id);
+        self.scheduler.claims.done(id);
+        let _ = self.scheduler.finished.send(id.to_string());
     }
 
     /// The fence before a step attempt: the run as stored now, or `LeaseLost` when this node
@@ -608,7 +539,7 @@ impl Executor {
             .run(id)
             .await?
             .ok_or_else(|| StoreError::LeaseLost(id.to_string()))?;
-        if self.lease.holds(&run) {
+        if self.scheduler.lease.holds(&run) {
             Ok(run)
         } else {
             Err(StoreError::LeaseLost(id.to_string()))
@@ -617,7 +548,7 @@ impl Executor {
 
     /// Executes run `id` if it is still to run; `Ok(false)` when another worker had it.
     async fn execute_inner(&self, id: &str) -> Result<bool, StoreError> {
-        let run = match self.store.start_run(id, &self.lease).await {
+        let run = match self.store.start_run(id, &self.scheduler.lease).await {
             Ok(run) => run,
             Err(StoreError::StaleStatus { .. }) => return Ok(false),
             Err(e) => return Err(e),
@@ -628,221 +559,5 @@ impl Executor {
             self.execute_action(run).await?;
         }
         Ok(true)
-    }
-
-    fn run_not_found(id: &str) -> SubmitError {
-        SubmitError::NotFound(format!("no run with id `{id}`"))
-    }
-
-    /// Restarts a failed or rolled-back template run from its failed step: steps that did not
-    /// end `succeeded` or `skipped` run again.
-    pub async fn retry_run(&self, id: &str) -> Result<(), SubmitError> {
-        let run = self
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| Self::run_not_found(id))?;
-        if run.template.is_none() {
-            return Err(SubmitError::Conflict(
-                "only template runs can be retried; submit the action again".into(),
-            ));
-        }
-        let from = [
-            RunStatus::Failed,
-            RunStatus::RolledBack,
-            RunStatus::RollbackFailed,
-        ];
-        if !from.contains(&run.status) {
-            return Err(SubmitError::Conflict(format!(
-                "run {id} is {}; only failed or rolled-back runs can be retried",
-                run.status.as_str()
-            )));
-        }
-        for step in self.store.run_steps(id).await? {
-            if !step.status.is_done() {
-                self.store
-                    .update_step(
-                        id,
-                        &step.id,
-                        &StepUpdate {
-                            status: StepStatus::Pending,
-                            ..Default::default()
-                        },
-                        None,
-                    )
-                    .await?;
-            }
-        }
-        self.store
-            .set_run_status(id, &from, RunStatus::Pending, None, None)
-            .await?;
-        self.store
-            .append_event(id, "run-retried", None, &json!({}))
-            .await?;
-        self.enqueue(id);
-        Ok(())
-    }
-
-    /// Resolves a paused run's failed step: `retry` it (with an edited input if given) or `skip` it.
-    pub async fn resolve_step(
-        &self,
-        id: &str,
-        step_id: &str,
-        retry: bool,
-        input: Option<Value>,
-    ) -> Result<(), SubmitError> {
-        let run = self
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| Self::run_not_found(id))?;
-        if run.status != RunStatus::Paused {
-            return Err(SubmitError::Conflict(format!(
-                "run {id} is {}, not paused",
-                run.status.as_str()
-            )));
-        }
-        let step = self
-            .store
-            .run_steps(id)
-            .await?
-            .into_iter()
-            .find(|s| s.id == step_id)
-            .ok_or_else(|| SubmitError::NotFound(format!("run {id} has no step `{step_id}`")))?;
-        if step.status != StepStatus::Failed {
-            return Err(SubmitError::Conflict(format!(
-                "step `{step_id}` is {}, not the failed step",
-                step.status.as_str()
-            )));
-        }
-        let update = if retry {
-            match &input {
-                Some(edited) => StepUpdate {
-                    status: StepStatus::Edited,
-                    input: Some(edited),
-                    error: step.error.as_ref(),
-                    ..Default::default()
-                },
-                None => StepUpdate {
-                    status: StepStatus::Pending,
-                    error: step.error.as_ref(),
-                    ..Default::default()
-                },
-            }
-        } else {
-            StepUpdate {
-                status: StepStatus::Skipped,
-                error: step.error.as_ref(),
-                ..Default::default()
-            }
-        };
-        let kind = if retry {
-            "step-retry-requested"
-        } else {
-            "step-skipped"
-        };
-        self.store
-            .update_step(id, step_id, &update, Some((kind, &json!({"by": "api"}))))
-            .await?;
-        self.store
-            .set_run_status(id, &[RunStatus::Paused], RunStatus::Pending, None, None)
-            .await?;
-        self.enqueue(id);
-        Ok(())
-    }
-
-    /// Aborts a paused run: completed steps roll back.
-    pub async fn abort(&self, id: &str) -> Result<(), SubmitError> {
-        let run = self
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| Self::run_not_found(id))?;
-        if run.status != RunStatus::Paused {
-            return Err(SubmitError::Conflict(format!(
-                "run {id} is {}, not paused; use cancel for a running run",
-                run.status.as_str()
-            )));
-        }
-        self.store
-            .set_run_status(
-                id,
-                &[RunStatus::Paused],
-                RunStatus::RollingBack,
-                None,
-                run.error.as_ref(),
-            )
-            .await?;
-        self.store
-            .append_event(id, "run-aborted", None, &json!({}))
-            .await?;
-        self.enqueue(id);
-        Ok(())
-    }
-
-    /// Cancels a run: it stops at the next step boundary and rolls back.
-    pub async fn cancel(&self, id: &str) -> Result<(), SubmitError> {
-        let run = self
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| Self::run_not_found(id))?;
-        if run.status.is_final() {
-            return Err(SubmitError::Conflict(format!(
-                "run {id} is already {}",
-                run.status.as_str()
-            )));
-        }
-        self.store.request_cancel(id).await?;
-        self.store
-            .append_event(id, "cancel-requested", None, &json!({}))
-            .await?;
-        if run.status == RunStatus::AwaitingApproval {
-            self.store.cancel_stages(id).await?;
-        }
-        if matches!(run.status, RunStatus::Paused | RunStatus::AwaitingApproval) {
-            self.store
-                .set_run_status(id, &[run.status], RunStatus::Pending, None, None)
-                .await?;
-            self.enqueue(id);
-        }
-        Ok(())
-    }
-
-    /// Creates a new run of the same template with edited parameters, linked to the old one.
-    pub async fn resubmit(
-        &self,
-        id: &str,
-        parameters: Value,
-        requester: String,
-        approval: Option<lever_store::NewApproval>,
-        pinned: Option<(i64, Vec<lever_store::Pin>)>,
-    ) -> Result<RunRecord, SubmitError> {
-        let run = self
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| Self::run_not_found(id))?;
-        let template = run
-            .template
-            .clone()
-            .ok_or_else(|| SubmitError::Conflict("only template runs can be resubmitted".into()))?;
-        let (new, _) = self
-            .submit(RunRequest {
-                target: Target::Template(template),
-                input: parameters,
-                requester,
-                environment: run.environment,
-                idempotency_key: None,
-                resubmitted_from: Some(run.id),
-                approval,
-                // The team the old run acted for, when the new parameters name none.
-                requester_team: run.owner_team,
-                template_version: pinned.as_ref().map(|(v, _)| *v),
-                pins: pinned.map(|(_, pins)| pins).unwrap_or_default(),
-                checked: false,
-            })
-            .await?;
-        Ok(new)
     }
 }

@@ -158,7 +158,11 @@ impl Executor {
         let masker = self.masker(&run.id);
         let log = LogBook::masked_by(plugin.limits().max_log_bytes, masker.clone());
         // A template run lends its workspace to a plugin that asks for it.
-        let workspace = match (&self.workspaces, &run.template, plugin.grants().workspace) {
+        let workspace = match (
+            &self.runner.workspaces,
+            &run.template,
+            plugin.grants().workspace,
+        ) {
             (Some(workspaces), Some(name), true) => {
                 let bundle_path = self
                     .catalog
@@ -216,7 +220,7 @@ impl Executor {
         crate::replay::keep(&self.store, run, step_id, call.context.attempt, &recording).await?;
         // A step that filled the workspace past its quota fails, whatever it answered.
         if lent
-            && let Some(workspaces) = &self.workspaces
+            && let Some(workspaces) = &self.runner.workspaces
             && let Some((used, limit)) = workspaces.over_quota(&run.id).await
         {
             return Ok(StepOutcome::Failed {

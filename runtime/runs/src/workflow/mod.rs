@@ -123,7 +123,7 @@ impl Executor {
                 StepStatus::Running => row.attempts.max(1),
                 _ => row.attempts + 1,
             } as u32;
-            let started_event = json!({"attempt": attempt, "node": self.lease.node});
+            let started_event = json!({"attempt": attempt, "node": self.scheduler.lease.node});
             let preparing = Instant::now();
             let input = match self.ready_input(step, &row, &gated, &ctx) {
                 // The common case, folded: the last step's end, the fence, the cancel flag and
@@ -135,7 +135,7 @@ impl Executor {
                         .store
                         .start_step(
                             &run.id,
-                            &self.lease,
+                            &self.scheduler.lease,
                             ended.take(),
                             &step.id,
                             attempt as i64,
@@ -228,7 +228,7 @@ impl Executor {
                             error: None,
                             event: (
                                 "step-succeeded".into(),
-                                json!({"attempt": attempt, "node": self.lease.node}),
+                                json!({"attempt": attempt, "node": self.scheduler.lease.node}),
                             ),
                         }),
                     });
@@ -247,7 +247,7 @@ impl Executor {
                             error: Some(&error),
                             ..Default::default()
                         };
-                        let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error, "node": self.lease.node});
+                        let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error, "node": self.scheduler.lease.node});
                         self.store
                             .update_step(&run.id, &step.id, &waiting, Some(("retrying", &data)))
                             .await?;
@@ -614,7 +614,7 @@ impl Executor {
         error: Option<&Value>,
         end: Option<StepEnd>,
     ) -> Result<(), StoreError> {
-        if let Some(workspaces) = &self.workspaces {
+        if let Some(workspaces) = &self.runner.workspaces {
             let failed = matches!(status, RunStatus::Failed | RunStatus::RollbackFailed);
             workspaces.finish(run_id, failed).await;
         }
