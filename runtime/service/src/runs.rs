@@ -4,7 +4,7 @@
 use lever_identity::Principal;
 use lever_registry::PluginRef;
 use lever_runs::{RunRequest, Target};
-use lever_store::{LogRecord, Pin, RunRecord, RunStatus, StepStatus};
+use lever_store::{EventRecord, LogRecord, Pin, RatingRecord, RunRecord, RunStatus, StepStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -459,6 +459,67 @@ pub async fn rate(
         .rate_run(id, &principal.id, score, comment.trim())
         .await?;
     Ok(())
+}
+
+/// A run in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunSummary {
+    /// The run's id.
+    pub id: String,
+    /// The action of a single-action run (empty for a template run).
+    pub action: String,
+    /// The template of a template run.
+    pub template: Option<String>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// The most recent runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    /// Newest first.
+    pub runs: Vec<RunSummary>,
+}
+
+/// The `limit` most recent runs, newest first.
+pub async fn recent(services: &Services, limit: i64) -> Result<RunList, ServiceError> {
+    let runs = services
+        .store
+        .recent_runs(limit)
+        .await?
+        .into_iter()
+        .map(|r| RunSummary {
+            id: r.id,
+            action: r.action,
+            template: r.template,
+            status: r.status,
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(RunList { runs })
+}
+
+/// Events of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    /// In the order they happened; each `id` larger than the last.
+    pub events: Vec<EventRecord>,
+}
+
+/// A run's ratings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RatingList {
+    /// One per user who rated it.
+    pub ratings: Vec<RatingRecord>,
+}
+
+/// The ratings of run `id`.
+pub async fn ratings(services: &Services, id: &str) -> Result<RatingList, ServiceError> {
+    Ok(RatingList {
+        ratings: services.store.run_ratings(id).await?,
+    })
 }
 
 /// Where a reconnecting event-stream client resumes: the `Last-Event-ID` it sent (each

@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::{Store, StoreError, now_ms};
 
 /// One rating.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RatingRecord {
     /// The run rated.
     pub run_id: String,

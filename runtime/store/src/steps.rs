@@ -110,7 +110,7 @@ pub struct StepRecord {
 }
 
 /// One stored event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventRecord {
     /// Increasing id: a client resumes with `after=ID`.
     pub id: i64,

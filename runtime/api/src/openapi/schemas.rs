@@ -1,9 +1,10 @@
 //! The shapes of the API's answers that are not yet typed where they are built. The answers
-//! of runs (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`),
-//! plugins (`PluginView`, `PluginList`, `PluginVersions`), the inventory (`ResourceView`,
-//! `ResourceList`) and the catalog (`TemplateApplied`, `TemplateList`, `TemplateView`,
-//! `Validation`, and the preview, `lever_catalog::Preview`) are the application layer's own types (`lever_service::runs`, `plugins`,
-//! `resources`, `templates`), serialised by the handlers and described from the same
+//! of runs (`RunCreated`, `RunView` with its `StepView`s and log lines, `Resubmitted`,
+//! `RunList`, `EventList`, `RatingList`), plugins (`PluginView`, `PluginList`,
+//! `PluginVersions`), the inventory (`ResourceView`, `ResourceList`) and the catalog
+//! (`TemplateApplied`, `TemplateList`, `TemplateView`, `Validation`, and the preview,
+//! `lever_catalog::Preview`) are the application layer's own types (`lever_service::runs`,
+//! `plugins`, `resources`, `templates`), serialised by the handlers and described from the same
 //! definitions; the rest are still described here field by field while their handlers build
 //! JSON (nested documents the caller defines — inputs, outputs, form pages — stay free-form
 //! objects). schemathesis checks every answer of a live server against the document in CI, so
@@ -12,7 +13,6 @@
 // The types here are only described, never built: their handlers answer JSON themselves.
 #![allow(dead_code)]
 
-use lever_store::RunStatus;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -32,60 +32,6 @@ pub(crate) struct ErrorDetail {
     message: String,
     /// Structured details, when there are any.
     details: Option<Value>,
-}
-
-/// The 100 most recent runs.
-#[derive(ToSchema)]
-pub(crate) struct RunList {
-    runs: Vec<RunSummary>,
-}
-
-/// A run in a list.
-#[derive(ToSchema)]
-pub(crate) struct RunSummary {
-    id: String,
-    /// The action (the template's first action for a template run).
-    action: String,
-    template: Option<String>,
-    status: RunStatus,
-    created_at: i64,
-}
-
-/// Events after `after`.
-#[derive(ToSchema)]
-pub(crate) struct EventList {
-    events: Vec<RunEvent>,
-}
-
-/// Something that happened to a run; the same objects are the `data` of the event stream.
-#[derive(ToSchema)]
-pub(crate) struct RunEvent {
-    /// Increasing: resume with `after=ID`.
-    id: i64,
-    run_id: String,
-    /// `step-started`, `log`, `progress`, `retrying`, `step-succeeded`, `step-failed`,
-    /// `step-skipped`, `rolled-back`, `run-paused`, `run-finished`...
-    kind: String,
-    step_id: Option<String>,
-    data: Value,
-    at_ms: i64,
-}
-
-/// A run's ratings.
-#[derive(ToSchema)]
-pub(crate) struct RatingList {
-    ratings: Vec<RatingView>,
-}
-
-/// One rating.
-#[derive(ToSchema)]
-pub(crate) struct RatingView {
-    run_id: String,
-    user_id: String,
-    /// 1 to 5.
-    score: i64,
-    comment: String,
-    created_at: i64,
 }
 
 /// A WebAssembly component's bytes.

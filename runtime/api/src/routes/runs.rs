@@ -12,7 +12,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use lever_runs::SubmitError;
-use lever_service::runs::{self, Control, Resubmitted, RunCreated, RunView, Submission};
+use lever_service::runs::{
+    self, Control, EventList, RatingList, Resubmitted, RunCreated, RunList, RunView, Submission,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use axum::Extension;
 use lever_identity::Principal;
 
-use crate::openapi::schemas::{ErrorBody, EventList, RatingList, RunList};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Body of `POST /api/v1/runs`: `action` + `input`, or `template` + `parameters`.
@@ -133,15 +135,8 @@ pub(crate) async fn show(
     get, path = "/api/v1/runs", tag = "runs",
     responses((status = 200, description = "The 100 most recent runs, newest first", body = RunList))
 )]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let runs: Vec<Value> = state
-        .store
-        .recent_runs(100)
-        .await?
-        .into_iter()
-        .map(|r| json!({"id": r.id, "action": r.action, "template": r.template, "status": r.status, "created_at": r.created_at}))
-        .collect();
-    Ok(Json(json!({ "runs": runs })))
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<RunList>, ApiError> {
+    Ok(Json(runs::recent(&state, 100).await?))
 }
 
 /// Query of the events endpoint.
@@ -193,7 +188,7 @@ pub(crate) async fn events(
             let events = state.store.run_events(&id, after).await?;
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if !events.is_empty() || left.is_zero() {
-                return Ok(Json(json!({ "events": events })).into_response());
+                return Ok(Json(EventList { events }).into_response());
             }
             state.store.next_events(&mut commits, left).await;
         }
@@ -465,8 +460,6 @@ pub(crate) async fn rate(
 pub(crate) async fn ratings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({"ratings": state.store.run_ratings(&id).await?}),
-    ))
+) -> Result<Json<RatingList>, ApiError> {
+    Ok(Json(runs::ratings(&state, &id).await?))
 }
