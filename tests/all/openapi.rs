@@ -145,8 +145,10 @@ fn fuzz(server: &Server, selection: &[&str]) -> String {
             "40",
             "--seed",
             "20261201",
+            // Longer than the longest long-poll the document allows (`wait` ≤ 60 s), which a
+            // generated request may ask for.
             "--request-timeout",
-            "30",
+            "75",
             "--workers",
             "2",
             "--no-color",
