@@ -302,9 +302,10 @@ async fn serve_runs_on_postgresql() {
     );
 }
 
-/// Sends `body` with curl, which reads an early answer while it is still sending (a server
-/// refusing a body stops reading it; HTTP clients that only read after sending see a broken
-/// pipe instead of the answer). Returns status and body.
+/// Sends `body` with curl as a large upload is sent: asking to wait for `100 Continue` before
+/// the body (and waiting as long as it takes, so a loaded machine cannot make curl send it
+/// early), which a server refusing the body by its declared length never sends. Returns status
+/// and body.
 fn send_with_curl(
     method: &str,
     url: &str,
@@ -318,6 +319,7 @@ fn send_with_curl(
         .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
         .args(["-H", &format!("authorization: Bearer {token}")])
         .args(["-H", &format!("content-type: {content_type}")])
+        .args(["-H", "expect: 100-continue", "--expect100-timeout", "120"])
         .arg("--data-binary")
         .arg(format!("@{}", file.path().display()))
         .arg(url)

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use lever_service::Services;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
 
 /// What every handler can reach: the application layer's services, and this transport's own
 /// limits.

@@ -56,10 +56,26 @@ pub fn too_large(limit: usize) -> Response {
         .into_response()
 }
 
-/// Middleware: replaces whatever 413 an extractor answered with [`too_large`], and the empty
-/// 408 of the timeout layers with a message, so every route answers the same JSON errors.
+/// Middleware: answers a body whose declared `Content-Length` is over its limit at once, before
+/// anything reads it, and replaces whatever 413 an extractor answered with [`too_large`], and
+/// the empty 408 of the timeout layers with a message, so every route answers the same JSON
+/// errors.
+///
+/// Answering before the body is read matters: hyper sends `100 Continue` only when a handler
+/// first reads the body, so a client that asked to wait for it (`Expect: 100-continue`, which
+/// curl and browsers' large uploads send) gets the 413 without sending megabytes the server
+/// would close the connection on — a close with unread bytes resets the connection, and the
+/// reset can reach the client before it has read the answer.
 pub async fn explain_limits(request: Request, next: axum::middleware::Next) -> Response {
     let limit = limit_of(request.uri().path());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large(limit);
+    }
     let response = next.run(request).await;
     match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE => too_large(limit),

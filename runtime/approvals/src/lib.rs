@@ -7,6 +7,7 @@ mod error;
 mod links;
 mod routing;
 mod timers;
+mod view;
 
 use std::sync::{Arc, RwLock};
 
@@ -17,7 +18,9 @@ use lever_store::{Clock, DecideOutcome, PolicyRecord, StageRecord, Store};
 use serde_json::{Value, json};
 
 pub use error::ApprovalError;
+pub use links::CheckedLink;
 pub use routing::{Routed, acting_team};
+pub use view::ApprovalView;
 
 /// The policy set in force and its version label (`default@builtin`, `default@3,extra@1`).
 struct Active {
@@ -32,7 +35,7 @@ pub struct Approvals {
     clock: Arc<dyn Clock>,
     signer: LinkSigner,
     link_ttl_ms: i64,
-    base_url: RwLock<String>,
+    base_url: String,
     active: RwLock<Active>,
     /// Wakes the timer task (after the clock moves, or a stage opens).
     nudge: tokio::sync::Notify,
@@ -45,7 +48,8 @@ pub struct Approvals {
 impl Approvals {
     /// Loads the policies in force from the store. Notifications go out through
     /// `capabilities`' `notifier` when it is bound to an adapter (Slack: each approver gets a
-    /// message with approve and reject buttons), else by `email`.
+    /// message with approve and reject buttons), else by `email`; their one-click links point
+    /// at `base_url` (the server's own address).
     pub async fn new(
         store: Store,
         config: Arc<Config>,
@@ -53,6 +57,7 @@ impl Approvals {
         signer: LinkSigner,
         email: Option<lever_notify::EmailNotifier>,
         capabilities: Arc<lever_capabilities::Capabilities>,
+        base_url: &str,
     ) -> Result<Arc<Self>, ApprovalError> {
         let link_ttl_ms = config.links.ttl_ms();
         let this = Arc::new(Self {
@@ -61,7 +66,7 @@ impl Approvals {
             clock,
             signer,
             link_ttl_ms,
-            base_url: RwLock::new("http://127.0.0.1:7878".into()),
+            base_url: base_url.trim_end_matches('/').to_string(),
             active: RwLock::new(Active {
                 set: PolicySet::default_policy(),
                 version: format!("{DEFAULT_POLICY_NAME}@builtin"),
@@ -77,11 +82,6 @@ impl Approvals {
     /// The configuration (users, groups, Slack ids).
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// The base URL one-click links point at (the server's own address).
-    pub fn set_base_url(&self, url: &str) {
-        *self.base_url.write().expect("not poisoned") = url.trim_end_matches('/').to_string();
     }
 
     /// The clock approvals read.
@@ -324,40 +324,43 @@ impl Approvals {
     }
 
     /// A stage as approvers see it: its context, decisions and what remains.
-    pub async fn view(&self, stage: &StageRecord) -> Result<Value, ApprovalError> {
+    pub async fn view(&self, stage: &StageRecord) -> Result<ApprovalView, ApprovalError> {
         let decisions = self.store.stage_decisions(&stage.id).await?;
-        let approvals = decisions.iter().filter(|d| d.decision == "approve").count();
+        let approvals = decisions.iter().filter(|d| d.decision == "approve").count() as i64;
         let run = self.store.run(&stage.run_id).await?;
-        Ok(json!({
-            "id": stage.id,
-            "run": stage.run_id,
-            "run_status": run.as_ref().map(|r| r.status.as_str()),
-            "template": run.as_ref().and_then(|r| r.template.clone()),
-            "requester": run.as_ref().map(|r| r.requester.clone()),
-            "stage": stage.name,
-            "step": stage.step_id,
-            "status": stage.status,
-            "groups": stage.groups,
-            "required": stage.required,
-            "approvals": approvals,
-            "order": stage.order,
-            "reasons": stage.reasons,
-            "context": stage.context,
-            "opened_at": stage.opened_at,
-            "due_at": stage.due_at(),
-            "reminded_at": stage.reminded_at,
-            "escalated_at": stage.escalated_at,
-            "escalate_to": stage.escalate_to,
-            "expires_at": stage.opened_at.zip(stage.expire_ms).map(|(o, e)| o + e),
-            "expired_at": stage.expired_at,
-            "decided_at": stage.decided_at,
-            "policy_version": stage.policy_version,
-            "decisions": decisions,
-        }))
+        Ok(ApprovalView {
+            id: stage.id.clone(),
+            run: stage.run_id.clone(),
+            run_status: run.as_ref().map(|r| r.status),
+            template: run.as_ref().and_then(|r| r.template.clone()),
+            requester: run.as_ref().map(|r| r.requester.clone()),
+            stage: stage.name.clone(),
+            step: stage.step_id.clone(),
+            status: stage.status,
+            groups: stage.groups.clone(),
+            required: stage.required,
+            approvals,
+            order: stage.order,
+            reasons: stage.reasons.clone(),
+            context: stage.context.clone(),
+            opened_at: stage.opened_at,
+            due_at: stage.due_at(),
+            reminded_at: stage.reminded_at,
+            escalated_at: stage.escalated_at,
+            escalate_to: stage.escalate_to.clone(),
+            expires_at: stage.opened_at.zip(stage.expire_ms).map(|(o, e)| o + e),
+            expired_at: stage.expired_at,
+            decided_at: stage.decided_at,
+            policy_version: stage.policy_version.clone(),
+            decisions,
+        })
     }
 
     /// Open stages `principal` can decide on and has not yet.
-    pub async fn assigned(&self, principal: &Principal) -> Result<Vec<Value>, ApprovalError> {
+    pub async fn assigned(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<ApprovalView>, ApprovalError> {
         let mut out = Vec::new();
         for stage in self.store.open_stages().await? {
             let Some(run) = self.store.run(&stage.run_id).await? else {
@@ -381,7 +384,7 @@ impl Approvals {
     }
 
     /// Every stage of a run, as approvers see them.
-    pub async fn of_run(&self, run_id: &str) -> Result<Vec<Value>, ApprovalError> {
+    pub async fn of_run(&self, run_id: &str) -> Result<Vec<ApprovalView>, ApprovalError> {
         let mut out = Vec::new();
         for stage in self.store.run_stages(run_id).await? {
             out.push(self.view(&stage).await?);
@@ -390,7 +393,7 @@ impl Approvals {
     }
 
     /// One stage, as approvers see it.
-    pub async fn get(&self, stage_id: &str) -> Result<Value, ApprovalError> {
+    pub async fn get(&self, stage_id: &str) -> Result<ApprovalView, ApprovalError> {
         let stage = self
             .store
             .stage(stage_id)

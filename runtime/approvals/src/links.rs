@@ -21,11 +21,7 @@ impl Approvals {
     /// A signed link for `approver` to take `decision` on a stage.
     pub fn link(&self, stage_id: &str, approver: &str, decision: LinkDecision) -> String {
         let claims = LinkClaims::new(stage_id, approver, decision, self.link_ttl_ms, self.now());
-        format!(
-            "{}/approve/{}",
-            self.base_url.read().expect("not poisoned"),
-            self.signer.sign(&claims)
-        )
+        format!("{}/approve/{}", self.base_url, self.signer.sign(&claims))
     }
 
     /// Checks a token's signature, expiry and single use, and finds its stage.

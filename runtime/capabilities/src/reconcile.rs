@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::{Capabilities, Scope, adapter, error};
 
 /// What one reconciliation found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Reconciled {
     /// Live resources asked about.
     pub checked: usize,

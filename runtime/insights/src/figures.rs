@@ -39,7 +39,7 @@ pub struct PublishedTemplate {
 }
 
 /// Everything the insights page and API show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Insights {
     /// The window (ms).
     pub from: i64,
@@ -61,7 +61,7 @@ pub struct Insights {
 }
 
 /// The inventory in figures.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ResourceFigures {
     /// Resources in use.
     pub live: i64,
@@ -76,7 +76,7 @@ pub struct ResourceFigures {
 }
 
 /// A name and a count.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Count {
     /// Template, team or week.
     pub name: String,
@@ -85,11 +85,12 @@ pub struct Count {
 }
 
 /// Adoption figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Adoption {
     /// Runs submitted in the window.
     pub runs: usize,
     /// Runs per week (by the week's first day, ms).
+    #[schema(value_type = Vec<Vec<i64>>)]
     pub per_week: Vec<(i64, usize)>,
     /// Distinct requesters.
     pub requesters: usize,
@@ -106,11 +107,12 @@ pub struct Adoption {
     /// Runs per requester's team (most first).
     pub per_team: Vec<Count>,
     /// Runs in the window's first and second half.
+    #[schema(value_type = Vec<i64>)]
     pub halves: (usize, usize),
 }
 
 /// One template's time to provision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Provision {
     /// The template.
     pub template: String,
@@ -133,7 +135,7 @@ pub struct Provision {
 }
 
 /// One stage's approval wait.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Wait {
     /// The policy version that routed it.
     pub policy_version: String,
@@ -150,13 +152,14 @@ pub struct Wait {
 }
 
 /// Efficiency figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Efficiency {
     /// Per template with succeeded runs.
     pub per_template: Vec<Provision>,
     /// Median reduction over the templates that declare a baseline (percent).
     pub reduction_percent: Option<f64>,
     /// The same over the window's first and second half.
+    #[schema(value_type = Vec<Option<f64>>)]
     pub reduction_halves: (Option<f64>, Option<f64>),
     /// Per policy version and stage.
     pub approval_waits: Vec<Wait>,
@@ -167,7 +170,7 @@ pub struct Efficiency {
 }
 
 /// One template's success rate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Success {
     /// The template.
     pub template: String,
@@ -182,7 +185,7 @@ pub struct Success {
 }
 
 /// A run whose rollback failed, and what it left.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LeftBehind {
     /// The template.
     pub template: String,
@@ -191,7 +194,7 @@ pub struct LeftBehind {
 }
 
 /// A failure kind and how often it happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FailureKind {
     /// `plugin-fatal`, `deadline-passed`…
     pub kind: String,
@@ -202,7 +205,7 @@ pub struct FailureKind {
 }
 
 /// Quality figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Quality {
     /// Finished runs.
     pub finished: usize,
@@ -221,7 +224,7 @@ pub struct Quality {
 }
 
 /// A template's ratings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rating {
     /// The template.
     pub template: String,
@@ -232,7 +235,7 @@ pub struct Rating {
 }
 
 /// A rating's comment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Comment {
     /// The template.
     pub template: String,
@@ -243,7 +246,7 @@ pub struct Comment {
 }
 
 /// Satisfaction figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Satisfaction {
     /// Run ratings.
     pub ratings: usize,

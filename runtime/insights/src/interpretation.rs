@@ -20,7 +20,7 @@ const DECLINE: f64 = 0.75;
 const STABLE_POINTS: f64 = 10.0;
 
 /// One interpretation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     /// `high-efficiency-low-adoption`, `high-adoption-low-efficiency`,
     /// `high-adoption-high-efficiency-low-satisfaction`, `declining-adoption-stable-efficiency`,

@@ -8,6 +8,8 @@ use utoipa::IntoParams;
 
 use crate::{ServiceError, Services};
 
+pub use lever_insights::Insights;
+
 /// The default window: the last 28 days.
 const DEFAULT_WINDOW_MS: i64 = 28 * 86_400_000;
 
@@ -104,4 +106,34 @@ pub async fn compute(
         published: &published,
     };
     Ok(lever_insights::compute(&services.store, &inputs).await?)
+}
+
+/// Longest NPS comment kept (bytes).
+pub const MAX_NPS_COMMENT: usize = 2000;
+
+/// Records `principal`'s answer to "how likely are you to recommend Lever?" (0 to 10), with an
+/// optional comment.
+pub async fn answer_nps(
+    services: &Services,
+    principal: &lever_identity::Principal,
+    score: i64,
+    comment: &str,
+) -> Result<(), ServiceError> {
+    if !(0..=10).contains(&score) {
+        return Err(ServiceError::invalid(
+            "invalid-score",
+            format!("`score` is {score}; answer 0 (not at all likely) to 10 (extremely likely)"),
+        ));
+    }
+    if comment.len() > MAX_NPS_COMMENT {
+        return Err(ServiceError::invalid(
+            "comment-too-long",
+            format!("`comment` is limited to {MAX_NPS_COMMENT} bytes"),
+        ));
+    }
+    services
+        .store
+        .record_nps(&principal.id, score, comment.trim())
+        .await?;
+    Ok(())
 }

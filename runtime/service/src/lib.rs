@@ -11,14 +11,19 @@ mod error;
 
 pub mod access;
 pub mod approvals;
+pub mod audit;
 pub mod bindings;
+pub mod clock;
 pub mod insights;
 pub mod plugins;
+pub mod policies;
+pub mod replays;
 pub mod resources;
 pub mod runs;
 pub mod secrets;
 pub mod templates;
 pub mod timing;
+pub mod tokens;
 
 use std::sync::Arc;
 

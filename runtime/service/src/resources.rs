@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::access::require_platform;
 use crate::{Kind, ServiceError, Services};
+pub use lever_capabilities::Reconciled;
 
 /// Whether `principal` may read the credentials of a resource: the platform role, a member of
 /// its owning team, or who asked for it.

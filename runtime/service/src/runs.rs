@@ -299,7 +299,7 @@ pub struct Resubmitted {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunView {
     /// The approval stages of the run, each with its approvers, SLA and decisions.
-    pub approvals: Vec<Value>,
+    pub approvals: Vec<lever_approvals::ApprovalView>,
     /// The run's id.
     pub id: String,
     /// The action of a single-action run (`null` for a template run).

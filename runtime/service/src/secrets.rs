@@ -87,3 +87,12 @@ pub async fn reveal(
         .await?;
     Ok(value)
 }
+
+/// A revealed secret.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SecretView {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}

@@ -165,7 +165,7 @@ impl StageRecord {
 }
 
 /// One person's decision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     /// Who.
     pub approver: String,
@@ -180,7 +180,7 @@ pub struct DecisionRecord {
 }
 
 /// What a decision did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DecideOutcome {
     /// Counted; the stage needs more approvals.
@@ -823,7 +823,7 @@ impl Store {
 
     /// Measures for insights: share of runs approved automatically, and time to approval per
     /// stage name and policy version.
-    pub async fn approval_measures(&self) -> Result<serde_json::Value, StoreError> {
+    pub async fn approval_measures(&self) -> Result<ApprovalMeasures, StoreError> {
         let total: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE approval_route IS NOT NULL")
                 .fetch_one(&self.pool)
@@ -840,23 +840,54 @@ impl Store {
         .await?;
         let mut stages = Vec::new();
         for r in &rows {
-            stages.push(serde_json::json!({
-                "stage": r.try_get::<String, _>(0)?,
-                "policy_version": r.try_get::<String, _>(1)?,
-                "approved": r.try_get::<i64, _>(2)?,
-                "mean_ms_to_approval": r.try_get::<Option<i64>, _>(3)?,
-                "max_ms_to_approval": r.try_get::<Option<i64>, _>(4)?,
-            }));
+            stages.push(StageMeasure {
+                stage: r.try_get(0)?,
+                policy_version: r.try_get(1)?,
+                approved: r.try_get(2)?,
+                mean_ms_to_approval: r.try_get(3)?,
+                max_ms_to_approval: r.try_get(4)?,
+            });
         }
         let share = if total > 0 {
             automatic as f64 / total as f64
         } else {
             0.0
         };
-        Ok(
-            serde_json::json!({"runs": total, "automatic": automatic, "share_automatic": share, "stages": stages}),
-        )
+        Ok(ApprovalMeasures {
+            runs: total,
+            automatic,
+            share_automatic: share,
+            stages,
+        })
     }
+}
+
+/// How runs were routed, and how long approvals took.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApprovalMeasures {
+    /// Runs that were routed.
+    pub runs: i64,
+    /// Of those, routed automatically.
+    pub automatic: i64,
+    /// `automatic / runs` (0 without runs).
+    pub share_automatic: f64,
+    /// Per stage name and policy version, the approved stages and their time to approval.
+    pub stages: Vec<StageMeasure>,
+}
+
+/// The approved stages of one name under one policy version.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StageMeasure {
+    /// The stage's name.
+    pub stage: String,
+    /// The policy version that asked for it.
+    pub policy_version: String,
+    /// How many were approved.
+    pub approved: i64,
+    /// Mean time from opening to approval (ms).
+    pub mean_ms_to_approval: Option<i64>,
+    /// Longest time from opening to approval (ms).
+    pub max_ms_to_approval: Option<i64>,
 }
 
 /// The once-only timers of an open stage.

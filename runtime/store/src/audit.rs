@@ -27,7 +27,7 @@ pub struct AuditEntry<'a> {
 }
 
 /// A stored audit row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Position in the trail.
     pub seq: i64,
@@ -50,7 +50,7 @@ pub struct AuditRecord {
 }
 
 /// The result of checking the whole chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditVerification {
     /// Rows checked.
     pub rows: usize,

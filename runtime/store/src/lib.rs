@@ -32,8 +32,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use approvals::{
-    DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage, NotificationRecord,
-    StageRecord, StageStatus, StageTimer,
+    ApprovalMeasures, DecideOutcome, DecisionRecord, GateState, NewApproval, NewStage,
+    NotificationRecord, StageMeasure, StageRecord, StageStatus, StageTimer,
 };
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};

@@ -9,7 +9,7 @@ use crate::audit::{self, AuditEntry};
 use crate::{Store, StoreError, now_ms};
 
 /// A stored policy version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyRecord {
     /// Name.
     pub name: String,

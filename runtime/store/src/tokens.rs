@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use crate::{Store, StoreError, now_ms};
 
 /// One API token as stored, without its hash (which never leaves the store).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     /// Token id (not secret).
     pub id: String,

@@ -5,11 +5,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use bytes::Bytes;
+use lever_approvals::ApprovalView;
 use lever_identity::Principal;
+use lever_service::approvals::{ApprovalList, DecisionView, NotificationList};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::openapi::schemas::{ApprovalList, DecisionView, ErrorBody, NotificationList};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,11 +35,11 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApprovalList>, ApiError> {
     let Query(query) = query?;
-    let approvals = match (query.assigned.as_deref(), query.run) {
-        (Some("me"), None) => state.approvals.assigned(&principal).await?,
-        (None, Some(run)) => state.approvals.of_run(&run).await?,
+    let list = match (query.assigned.as_deref(), query.run) {
+        (Some("me"), None) => lever_service::approvals::assigned(&state, &principal).await?,
+        (None, Some(run)) => lever_service::approvals::of_run(&state, &run).await?,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid-query",
@@ -46,7 +47,7 @@ pub(crate) async fn list(
             ));
         }
     };
-    Ok(Json(json!({ "approvals": approvals })))
+    Ok(Json(list))
 }
 
 /// `GET /api/v1/approvals/{id}`.
@@ -54,15 +55,15 @@ pub(crate) async fn list(
     get, path = "/api/v1/approvals/{id}", tag = "approvals",
     params(("id" = String, Path, description = "The approval stage")),
     responses(
-        (status = 200, description = "The stage with the whole context an approver needs", body = Object),
+        (status = 200, description = "The stage with the whole context an approver needs", body = ApprovalView),
         (status = 404, description = "No such stage", body = ErrorBody),
     )
 )]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.approvals.get(&id).await?))
+) -> Result<Json<ApprovalView>, ApiError> {
+    Ok(Json(lever_service::approvals::get(&state, &id).await?))
 }
 
 /// Body of approve and reject.
@@ -80,7 +81,7 @@ async fn decide(
     id: String,
     body: Bytes,
     approve: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     // The body is optional (an approval needs no comment).
     let body: DecisionBody = if body.iter().all(u8::is_ascii_whitespace) {
         DecisionBody::default()
@@ -92,11 +93,16 @@ async fn decide(
             )
         })?
     };
-    let outcome =
-        lever_service::approvals::decide(&state, &principal, &id, approve, &body.comment, "api")
-            .await?;
-    let approval = state.approvals.get(&id).await?;
-    Ok(Json(json!({"outcome": outcome, "approval": approval})))
+    let view = lever_service::approvals::decide_and_view(
+        &state,
+        &principal,
+        &id,
+        approve,
+        &body.comment,
+        "api",
+    )
+    .await?;
+    Ok(Json(view))
 }
 
 /// `POST /api/v1/approvals/{id}/approve` `{"comment"}`.
@@ -116,7 +122,7 @@ pub(crate) async fn approve(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     decide(state, principal, id, body, true).await
 }
 
@@ -137,7 +143,7 @@ pub(crate) async fn reject(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     decide(state, principal, id, body, false).await
 }
 
@@ -150,14 +156,8 @@ pub(crate) async fn reject(
 pub(crate) async fn notifications(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    let mut out = Vec::new();
-    for mut n in state.store.notifications(Some(&principal.id)).await? {
-        let mine = n.body["links"].get(&principal.id).cloned();
-        n.body["links"] = json!({});
-        let mut value = json!(n);
-        value["links"] = mine.unwrap_or(Value::Null);
-        out.push(value);
-    }
-    Ok(Json(json!({ "notifications": out })))
+) -> Result<Json<NotificationList>, ApiError> {
+    Ok(Json(
+        lever_service::approvals::notifications(&state, &principal).await?,
+    ))
 }

@@ -4,11 +4,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use lever_identity::Principal;
+use lever_service::audit::AuditList;
+use lever_store::AuditVerification;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::auth::require_platform;
-use crate::openapi::schemas::{AuditCheck, AuditList, ErrorBody};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
 use utoipa::IntoParams;
 
@@ -34,13 +34,11 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditList>, ApiError> {
     let Query(query) = query?;
-    if query.run.is_none() {
-        require_platform(&principal, "reading the whole audit trail")?;
-    }
-    let entries = state.store.audit(query.run.as_deref()).await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(
+        lever_service::audit::entries(&state, &principal, query.run.as_deref()).await?,
+    ))
 }
 
 /// `GET /api/v1/audit/verify`: recomputes the chain and checks it against the anchor outside
@@ -48,18 +46,15 @@ pub(crate) async fn list(
 #[utoipa::path(
     get, path = "/api/v1/audit/verify", tag = "platform",
     responses(
-        (status = 200, description = "The chain recomputed and checked against the anchor outside the database", body = AuditCheck),
+        (status = 200, description = "The chain recomputed and checked against the anchor outside the database", body = AuditVerification),
         (status = 403, description = "Verifying needs the platform role", body = ErrorBody),
     )
 )]
 pub(crate) async fn verify(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    require_platform(&principal, "verifying the audit trail")?;
-    let verification = match &state.audit_anchor {
-        Some(anchor) => anchor.verify(&state.store).await?,
-        None => state.store.verify_audit().await?,
-    };
-    Ok(Json(json!(verification)))
+) -> Result<Json<AuditVerification>, ApiError> {
+    Ok(Json(
+        lever_service::audit::verify(&state, &principal).await?,
+    ))
 }

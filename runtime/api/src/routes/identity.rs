@@ -5,21 +5,22 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use lever_identity::Principal;
+use lever_service::clock::ClockView;
+use lever_service::tokens::{TokenCreated, TokenList};
+use lever_store::ApprovalMeasures;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::auth::require_platform;
-use crate::openapi::schemas::{ClockView, ErrorBody, Me, TokenCreated, TokenList};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
 use utoipa::ToSchema;
 
 /// `GET /api/v1/me`.
 #[utoipa::path(
     get, path = "/api/v1/me", tag = "identity",
-    responses((status = 200, description = "The caller: teams, groups, roles", body = Me))
+    responses((status = 200, description = "The caller: teams, groups, roles", body = Principal))
 )]
-pub(crate) async fn me(Extension(principal): Extension<Principal>) -> Json<Value> {
-    Json(json!(principal))
+pub(crate) async fn me(Extension(principal): Extension<Principal>) -> Json<Principal> {
+    Json(principal)
 }
 
 /// Body of `POST /api/v1/tokens`.
@@ -46,36 +47,10 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     body: Result<Json<CreateToken>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     let Json(body) = body?;
-    let user = body.user.unwrap_or_else(|| principal.id.clone());
-    if user != principal.id {
-        require_platform(&principal, "creating tokens for someone else")?;
-    }
-    if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid-name",
-            "give the token a name, e.g. {\"name\": \"laptop\"}",
-        ));
-    }
-    let (record, token) = state
-        .identity
-        .create_token(&user, &body.name, &principal.id)
-        .await?;
-    state
-        .store
-        .append_audit(&lever_store::AuditEntry {
-            run_id: None,
-            kind: "token-created",
-            actor: &principal.id,
-            data: json!({"token": record.id, "user": user}),
-            policy_version: None,
-        })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"token": token, "record": record})),
-    ))
+    let created = lever_service::tokens::create(&state, &principal, body.user, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens (all, for the platform team); never the secret.
@@ -86,15 +61,8 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    let user = if principal.is_platform() {
-        None
-    } else {
-        Some(principal.id.as_str())
-    };
-    Ok(Json(
-        json!({ "tokens": state.store.tokens_of(user).await? }),
-    ))
+) -> Result<Json<TokenList>, ApiError> {
+    Ok(Json(lever_service::tokens::list(&state, &principal).await?))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes.
@@ -112,25 +80,7 @@ pub(crate) async fn revoke(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let token = state
-        .store
-        .token(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no token `{id}`")))?;
-    if token.user_id != principal.id {
-        require_platform(&principal, "revoking someone else's token")?;
-    }
-    state.store.revoke_token(&id).await?;
-    state
-        .store
-        .append_audit(&lever_store::AuditEntry {
-            run_id: None,
-            kind: "token-revoked",
-            actor: &principal.id,
-            data: json!({"token": id, "user": token.user_id}),
-            policy_version: None,
-        })
-        .await?;
+    lever_service::tokens::revoke(&state, &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -157,29 +107,20 @@ pub(crate) async fn advance_clock(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     body: Result<Json<Advance>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    require_platform(&principal, "moving the clock")?;
-    let Some(clock) = &state.manual_clock else {
-        return Err(ApiError::not_found(
-            "this server runs on the system clock; start it with --manual-clock to move time",
-        ));
-    };
+) -> Result<Json<ClockView>, ApiError> {
     let Json(body) = body?;
-    let now = clock.advance(body.advance_ms);
-    // Fire what is now due before answering, so the caller sees its effects.
-    state.approvals.tick().await?;
-    // Parked runs (retry backoff, `waitFor` polls, `debug:wait`) whose time has come wake too.
-    state.executor.nudge();
     Ok(Json(
-        json!({"now_ms": now, "now": lever_identity::format_rfc3339(now)}),
+        lever_service::clock::advance(&state, &principal, body.advance_ms).await?,
     ))
 }
 
 /// `GET /api/v1/insights/approvals`: share approved automatically and time to approval.
 #[utoipa::path(
     get, path = "/api/v1/insights/approvals", tag = "platform",
-    responses((status = 200, description = "The share approved automatically and the time to approval", body = Object))
+    responses((status = 200, description = "The share approved automatically and the time to approval", body = ApprovalMeasures))
 )]
-pub(crate) async fn insights(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn insights(
+    State(state): State<AppState>,
+) -> Result<Json<ApprovalMeasures>, ApiError> {
     Ok(Json(state.store.approval_measures().await?))
 }

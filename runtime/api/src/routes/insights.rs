@@ -7,12 +7,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use lever_identity::Principal;
-use lever_service::insights::InsightsQuery;
+use lever_service::insights::{Insights, InsightsQuery};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::auth::require_platform;
-use crate::openapi::schemas::{ErrorBody, InsightsView};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
 use utoipa::ToSchema;
 
@@ -21,7 +20,7 @@ use utoipa::ToSchema;
     get, path = "/api/v1/insights", tag = "platform",
     params(InsightsQuery),
     responses(
-        (status = 200, description = "Adoption, efficiency, quality and satisfaction over the window, and what they mean", body = InsightsView),
+        (status = 200, description = "Adoption, efficiency, quality and satisfaction over the window, and what they mean", body = Insights),
         (status = 403, description = "Insights need the platform role", body = ErrorBody),
     )
 )]
@@ -29,12 +28,12 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<InsightsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Insights>, ApiError> {
     require_platform(&principal, "reading the platform insights")?;
     let Query(query) = query?;
-    Ok(Json(json!(
-        lever_service::insights::compute(&state, &query).await?
-    )))
+    Ok(Json(
+        lever_service::insights::compute(&state, &query).await?,
+    ))
 }
 
 /// Body of `POST /api/v1/nps`.
@@ -61,24 +60,6 @@ pub(crate) async fn answer_nps(
     body: Result<Json<NpsAnswer>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(answer) = body?;
-    if !(0..=10).contains(&answer.score) {
-        return Err(ApiError::bad_request(
-            "invalid-score",
-            format!(
-                "`score` is {}; answer 0 (not at all likely) to 10 (extremely likely)",
-                answer.score
-            ),
-        ));
-    }
-    if answer.comment.len() > 2000 {
-        return Err(ApiError::bad_request(
-            "comment-too-long",
-            "`comment` is limited to 2000 bytes",
-        ));
-    }
-    state
-        .store
-        .record_nps(&principal.id, answer.score, answer.comment.trim())
-        .await?;
+    lever_service::insights::answer_nps(&state, &principal, answer.score, &answer.comment).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
-use lever_approvals::ApprovalError;
+use lever_service::ServiceError;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -32,30 +32,26 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(html)).into_response()
 }
 
-fn error_page(e: &ApprovalError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+fn error_page(e: &ServiceError) -> Response {
+    let status = StatusCode::from_u16(e.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     page(
         status,
         "This link cannot be used",
-        &format!("<p id=error>{}</p>", escape(&e.to_string())),
+        &format!("<p id=error>{}</p>", escape(&e.message)),
     )
 }
 
 /// `GET /approve/{token}`: the context and a confirm button. Never decides.
 pub(crate) async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let link = match state.approvals.check_link(&token).await {
-        Ok(link) => link,
-        Err(e) => return error_page(&e),
-    };
-    let view = match state.approvals.view(&link.stage).await {
-        Ok(view) => view,
+    let (link, view) = match lever_service::approvals::link(&state, &token).await {
+        Ok(found) => found,
         Err(e) => return error_page(&e),
     };
     let decision = serde_json::to_value(link.claims.decision)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let context = serde_json::to_string_pretty(&view["context"]).unwrap_or_default();
+    let context = serde_json::to_string_pretty(&view.context).unwrap_or_default();
     let reasons: String = link
         .stage
         .reasons
@@ -70,8 +66,8 @@ pub(crate) async fn show(State(state): State<AppState>, Path(token): Path<String
         approver = escape(&link.claims.approver),
         stage = escape(&link.stage.name),
         run = escape(&link.stage.run_id),
-        template = escape(view["template"].as_str().unwrap_or("action")),
-        requester = escape(view["requester"].as_str().unwrap_or("")),
+        template = escape(view.template.as_deref().unwrap_or("action")),
+        requester = escape(view.requester.as_deref().unwrap_or("")),
         context = escape(&context),
     );
     page(StatusCode::OK, &format!("Confirm: {decision}"), &body)
@@ -112,13 +108,9 @@ pub(crate) async fn confirm(
     } else {
         comment
     };
-    match state
-        .approvals
-        .decide_by_link(&token, caller.as_ref(), &comment)
-        .await
+    match lever_service::approvals::decide_by_link(&state, &token, caller.as_ref(), &comment).await
     {
         Ok((link, outcome)) => {
-            state.executor.nudge();
             let outcome = serde_json::to_value(outcome)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))

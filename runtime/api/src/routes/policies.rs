@@ -5,19 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use lever_identity::Principal;
-use serde_json::{Value, json};
+use lever_service::policies::{Evaluation, PolicyList, PolicyPublished, PolicyView};
+use serde_json::Value;
 
-use crate::auth::require_platform;
-use crate::openapi::schemas::{ErrorBody, Evaluation, PolicyList, PolicyPublished, PolicyView};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
 
 /// `PUT /api/v1/policies/{name}` with the Rego source as the body: 201 with the new
 /// version, 200 when it is the latest version already, 400 with line and column for a
@@ -37,32 +29,15 @@ pub(crate) async fn put(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: String,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require_platform(&principal, "publishing policies")?;
-    if !valid_name(&name) {
-        return Err(ApiError::bad_request(
-            "invalid-name",
-            "a policy name is 1 to 64 of a-z, 0-9, - and _",
-        ));
-    }
-    if body.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "empty-body",
-            "send the policy's Rego source as the request body",
-        ));
-    }
-    let (record, created) = state.approvals.put_policy(&name, &body, &principal).await?;
+) -> Result<(StatusCode, Json<PolicyPublished>), ApiError> {
+    let (published, created) =
+        lever_service::policies::publish(&state, &principal, &name, &body).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(
-            json!({"name": record.name, "version": record.version, "sha256": record.sha256, "in_force": state.approvals.policy_version()}),
-        ),
-    ))
+    Ok((status, Json(published)))
 }
 
 /// `GET /api/v1/policies`: the policies in force.
@@ -70,17 +45,8 @@ pub(crate) async fn put(
     get, path = "/api/v1/policies", tag = "policies",
     responses((status = 200, description = "The stored policies and the version in force", body = PolicyList))
 )]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let stored: Vec<Value> = state
-        .store
-        .current_policies()
-        .await?
-        .into_iter()
-        .map(|p| json!({"name": p.name, "version": p.version, "sha256": p.sha256, "created_by": p.created_by, "created_at": p.created_at}))
-        .collect();
-    Ok(Json(
-        json!({"in_force": state.approvals.policy_version(), "policies": stored}),
-    ))
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<PolicyList>, ApiError> {
+    Ok(Json(lever_service::policies::list(&state).await?))
 }
 
 /// `GET /api/v1/policies/{name}`: its latest version with the source (`default` without a
@@ -96,14 +62,8 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    match state.store.policy(&name, None).await? {
-        Some(p) => Ok(Json(json!(p))),
-        None if name == lever_policy::DEFAULT_POLICY_NAME => Ok(Json(
-            json!({"name": name, "version": "builtin", "source": lever_policy::DEFAULT_POLICY}),
-        )),
-        None => Err(ApiError::not_found(format!("no policy `{name}`"))),
-    }
+) -> Result<Json<PolicyView>, ApiError> {
+    Ok(Json(lever_service::policies::show(&state, &name).await?))
 }
 
 /// `POST /api/v1/policies/evaluate` with a policy input: the decision of the policies in force.
@@ -118,10 +78,7 @@ pub(crate) async fn show(
 pub(crate) async fn evaluate(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Evaluation>, ApiError> {
     let Json(input) = body?;
-    let (decision, version) = state.approvals.evaluate(&input)?;
-    Ok(Json(
-        json!({"decision": decision, "policy_version": version}),
-    ))
+    Ok(Json(lever_service::policies::evaluate(&state, &input)?))
 }

@@ -11,11 +11,11 @@ use lever_identity::Principal;
 use lever_service::resources::{self, ResourceList, ResourceView};
 use lever_store::ResourceFilter;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use crate::openapi::schemas::{ErrorBody, ReconcileView};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
+use lever_service::resources::Reconciled;
 
 /// Query of `GET /api/v1/resources`: each narrows the list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -86,13 +86,13 @@ pub(crate) async fn show(
 #[utoipa::path(
     post, path = "/api/v1/resources/reconcile", tag = "resources",
     responses(
-        (status = 200, description = "How many were checked, and the ids of those now drifted and of those whose provider did not answer", body = ReconcileView),
+        (status = 200, description = "How many were checked, and the ids of those now drifted and of those whose provider did not answer", body = Reconciled),
         (status = 403, description = "Reconciling needs the platform role", body = ErrorBody),
     )
 )]
 pub(crate) async fn reconcile(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(resources::reconcile(&state, &principal).await?)))
+) -> Result<Json<Reconciled>, ApiError> {
+    Ok(Json(resources::reconcile(&state, &principal).await?))
 }

@@ -14,8 +14,9 @@ use axum::Extension;
 use lever_identity::Principal;
 
 use crate::auth::require_platform;
-use crate::openapi::schemas::{ErrorBody, SecretView};
+use crate::openapi::schemas::ErrorBody;
 use crate::{ApiError, AppState};
+use lever_service::secrets::SecretView;
 use utoipa::ToSchema;
 
 /// Body of the request.
@@ -63,11 +64,9 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<SecretView>, ApiError> {
     let value = lever_service::secrets::reveal(&state, &principal, &name).await?;
-    Ok(axum::Json(
-        serde_json::json!({"name": name, "value": value}),
-    ))
+    Ok(axum::Json(SecretView { name, value }))
 }
 
 /// Deletes a secret: 204, or 404 when there is none.

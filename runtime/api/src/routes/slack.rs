@@ -160,13 +160,15 @@ pub(crate) async fn interactions(
             format!("`{}` has no principal", user.id),
         );
     };
-    match state
-        .approvals
-        .decide_by_link(token, Some(&principal), "decided in Slack")
-        .await
+    match lever_service::approvals::decide_by_link(
+        &state,
+        token,
+        Some(&principal),
+        "decided in Slack",
+    )
+    .await
     {
         Ok((link, outcome)) => {
-            state.executor.nudge();
             let verb = if action["action_id"] == "lever-reject" {
                 "rejected"
             } else {
@@ -179,7 +181,8 @@ pub(crate) async fn interactions(
             Json(json!({"replace_original": true, "text": text})).into_response()
         }
         Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status =
+                StatusCode::from_u16(e.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             (
                 status,
                 Json(json!({"replace_original": false, "text": e.to_string()})),

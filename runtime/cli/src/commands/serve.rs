@@ -34,6 +34,11 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
     let email = local.email.clone();
     let identity = Arc::new(Authenticator::new(config.clone(), local.store.clone()));
     let signer = LinkSigner::from_config(&config.links, &local.data_dir)?;
+    // Bound before anything links to it: one-click links carry the server's own address.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
     let approvals = Approvals::new(
         local.store.clone(),
         Arc::new(config),
@@ -41,6 +46,7 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
         signer,
         email,
         local.catalog.capabilities().clone(),
+        &format!("http://{address}"),
     )
     .await
     .context("cannot load the approval policies in force")?;
@@ -77,11 +83,6 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
             .with_context(|| format!("cannot apply {}", file.display()))?;
         tracing::info!(template = %entry.record.name, version = entry.record.version, "template applied at start");
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let address = listener.local_addr()?;
-    approvals.set_base_url(&format!("http://{address}"));
     approvals.spawn_timers();
     if let Some(token) = identity.bootstrap_admin_token().await? {
         // Shown once: only its hash is stored.

@@ -5,9 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
-use lever_service::ServiceError;
 use minijinja::context;
-use serde_json::Value;
 
 use super::{checked_form, field};
 use crate::session::Viewer;
@@ -19,37 +17,10 @@ async fn inbox_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let approvals = &state.app.approvals;
-    let assigned = approvals
-        .assigned(&viewer.principal)
-        .await
-        .map_err(ServiceError::from)?;
-    // Stages this user decided, newest first.
-    let mut decided: Vec<Value> = Vec::new();
-    for run in state
-        .app
-        .store
-        .recent_runs(200)
-        .await
-        .map_err(ServiceError::from)?
-    {
-        for stage in approvals
-            .of_run(&run.id)
-            .await
-            .map_err(ServiceError::from)?
-        {
-            let mine = stage["decisions"].as_array().is_some_and(|d| {
-                d.iter()
-                    .any(|d| d["approver"] == viewer.principal.id.as_str())
-            });
-            if mine {
-                decided.push(stage);
-            }
-        }
-        if decided.len() >= 20 {
-            break;
-        }
-    }
+    let assigned = lever_service::approvals::assigned(&state.app, &viewer.principal)
+        .await?
+        .approvals;
+    let decided = lever_service::approvals::decided_by(&state.app, &viewer.principal, 20).await?;
     render::page(
         state,
         Some(viewer),

@@ -25,24 +25,13 @@ pub(crate) async fn answer_nps(
     let pairs = super::checked_form(&viewer, &headers, &body)?;
     let score: i64 = super::field(&pairs, "score")
         .and_then(|s| s.parse().ok())
-        .filter(|s| (0..=10).contains(s))
         .ok_or_else(|| {
             WebError::BadRequest(
                 "choose how likely you are to recommend Lever, from 0 to 10".into(),
             )
         })?;
-    let comment = super::field(&pairs, "comment").unwrap_or("").trim();
-    if comment.len() > 2000 {
-        return Err(WebError::BadRequest(
-            "the comment is limited to 2000 characters".into(),
-        ));
-    }
-    state
-        .app
-        .store
-        .record_nps(&viewer.principal.id, score, comment)
-        .await
-        .map_err(|e| WebError::Service(e.into()))?;
+    let comment = super::field(&pairs, "comment").unwrap_or("");
+    lever_service::insights::answer_nps(&state.app, &viewer.principal, score, comment).await?;
     Ok(axum::response::Redirect::to("/?thanks=nps"))
 }
 

@@ -125,19 +125,7 @@ async fn policies_page(
     evaluation: Option<Value>,
     evaluation_error: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let mut policies = Vec::new();
-    for p in state.app.store.current_policies().await.map_err(api)? {
-        policies.push(json!({"name": p.name, "version": p.version, "source": p.source}));
-    }
-    if !policies
-        .iter()
-        .any(|p| p["name"] == lever_policy::DEFAULT_POLICY_NAME)
-    {
-        policies.insert(
-            0,
-            json!({"name": lever_policy::DEFAULT_POLICY_NAME, "version": "builtin", "source": lever_policy::DEFAULT_POLICY}),
-        );
-    }
+    let policies = lever_service::policies::in_force(&state.app).await?;
     render::page(
         state,
         Some(viewer),
@@ -186,9 +174,9 @@ pub(crate) async fn evaluate(
             .await;
         }
     };
-    match state.app.approvals.evaluate(&input) {
-        Ok((decision, version)) => {
-            let evaluation = json!({"decision": decision, "policy_version": version});
+    match lever_service::policies::evaluate(&state.app, &input) {
+        Ok(evaluation) => {
+            let evaluation = serde_json::to_value(evaluation).unwrap_or_default();
             policies_page(&state, &viewer, &text, Some(evaluation), None).await
         }
         Err(e) => policies_page(&state, &viewer, &text, None, Some(e.to_string())).await,
@@ -201,14 +189,12 @@ pub(crate) async fn audit(
     viewer: Viewer,
 ) -> Result<Html<String>, WebError> {
     require_platform(&viewer)?;
-    let mut entries = state.app.store.audit(None).await.map_err(api)?;
+    let mut entries = lever_service::audit::entries(&state.app, &viewer.principal, None)
+        .await?
+        .entries;
     entries.reverse();
     entries.truncate(200);
-    let verification = match &state.app.audit_anchor {
-        Some(anchor) => anchor.verify(&state.app.store).await,
-        None => state.app.store.verify_audit().await,
-    }
-    .map_err(api)?;
+    let verification = lever_service::audit::verify(&state.app, &viewer.principal).await?;
     render::page(
         &state,
         Some(&viewer),
