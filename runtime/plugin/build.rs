@@ -28,16 +28,36 @@ fn main() {
         "/// Every capability (`wit/capabilities.wit`'s interfaces) with its functions.\n\
          pub const CAPABILITIES: &[(&str, &[&str])] = &[\n",
     );
-    for (_, name) in declared {
+    let mut docs = String::from(
+        "/// Every capability with its WIT doc comment (what it is for).\n\
+         pub const CAPABILITY_DOCS: &[(&str, &str)] = &[\n",
+    );
+    for (at, name) in declared {
         let id = resolve.packages[package].interfaces[name];
-        let functions: Vec<String> = resolve.interfaces[id]
+        let interface = &resolve.interfaces[id];
+        let functions: Vec<String> = interface
             .functions
             .keys()
             .map(|f| format!("{f:?}"))
             .collect();
         table.push_str(&format!("    ({name:?}, &[{}]),\n", functions.join(", ")));
+        // The interface's own `///` doc comment, read from the text above it (wit-parser's docs
+        // also hold the file's `//` header above the first interface), joined into one line.
+        let doc = text[..at]
+            .lines()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with("///"))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(|l| l.trim_start().trim_start_matches('/').trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        docs.push_str(&format!("    ({name:?}, {doc:?}),\n"));
     }
     table.push_str("];\n");
+    docs.push_str("];\n");
+    table.push_str(&docs);
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("capabilities.rs");
     std::fs::write(out, table).expect("write the table");
 }

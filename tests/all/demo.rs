@@ -66,14 +66,41 @@ async fn a_developer_gets_a_real_dev_database_and_connects_with_the_stored_crede
         done["output"]["text"][0]["content"],
         format!("host 127.0.0.1, port 5432, database {object}, credentials at {reference}")
     );
-    // The notifier is not bound in the embedded default: that step is skipped, with the reason.
-    assert_eq!(step(&done, "announce")["status"], "skipped");
-    assert!(
-        step(&done, "announce")["error"]["message"]
-            .as_str()
+    // The embedded default binds the notifier to the Lever inbox: the owning team's members
+    // find the announcement there, once, and nobody else does.
+    assert_eq!(step(&done, "announce")["status"], "succeeded", "{done:#}");
+    let run_id = created["id"].as_str().unwrap();
+    let announced = |inbox: &Value| {
+        inbox["entries"]
+            .as_array()
             .unwrap()
-            .contains("bindings.notifier")
-    );
+            .iter()
+            .filter(|e| e["run_id"] == run_id)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for user in ["alice", "bob", "carol"] {
+        let (status, inbox) = get(
+            &server.client_for(user).await,
+            format!("{}/api/v1/inbox", server.url),
+        )
+        .await;
+        assert_eq!(status, 200, "{inbox}");
+        let entries = announced(&inbox);
+        assert_eq!(entries.len(), 1, "{user}: {inbox:#}");
+        assert_eq!(
+            entries[0]["subject"],
+            format!("Database {name} (dev) is ready")
+        );
+        assert!(entries[0]["read_at"].is_null());
+        assert!(inbox["unread"].as_i64().unwrap() >= 1);
+    }
+    let (_, inbox) = get(
+        &server.client_for("dave").await,
+        format!("{}/api/v1/inbox", server.url),
+    )
+    .await;
+    assert!(announced(&inbox).is_empty(), "{inbox:#}");
 
     // The credentials are in the secrets store, readable by alice and her team, not others.
     let (status, secret) = get(
@@ -261,13 +288,79 @@ async fn create_service_says_which_capabilities_the_embedded_default_leaves_unbo
             && missing.contains(&"observability.create-dashboard"),
         "{missing:?}"
     );
+    // In words for the developer on the step, the fix for the platform team beside it.
     assert!(
         preview["steps"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("bindings.git-provider"),
+            .contains("This needs `git-provider` (source hosting"),
         "{preview:#}"
     );
+    let git = preview["missing_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["action"] == "git-provider.create-repository")
+        .unwrap();
+    assert_eq!(git["required"], true);
+    assert!(
+        git["fix"]
+            .as_str()
+            .unwrap()
+            .contains("bindings.git-provider"),
+        "{git}"
+    );
+    assert_eq!(preview["runnable"], false, "{preview:#}");
+
+    // Not available in the catalog, in the template's own description and in a validation:
+    // the developer knows before filling the form.
+    let (_, list) = server.get_json("/api/v1/templates").await;
+    let listed = |name: &str| {
+        list["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["availability"]
+            .clone()
+    };
+    assert_eq!(listed("create-service")["available"], false);
+    assert_eq!(listed("provision-postgresql-database")["available"], true);
+    let (_, shown) = server.get_json("/api/v1/templates/create-service").await;
+    assert_eq!(shown["availability"]["available"], false);
+    let (_, validation) = server
+        .post_json(
+            "/api/v1/templates/create-service/validate",
+            json!({"parameters": {"name": "checkout", "owner": "payments"}}),
+        )
+        .await;
+    assert_eq!(
+        validation["availability"]["available"], false,
+        "{validation}"
+    );
+
+    // Submitting it is refused with 409 naming what is missing, and nothing is created.
+    let alice = server.client_for("alice").await;
+    let (_, before) = server.get_json("/api/v1/runs").await;
+    let response = alice
+        .post(format!("{}/api/v1/runs", server.url))
+        .json(&json!({"template": "create-service", "parameters": {"name": "checkout", "owner": "payments"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let refused: Value = response.json().await.unwrap();
+    assert_eq!(
+        refused["error"]["code"], "template-unavailable",
+        "{refused}"
+    );
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("git-provider") && message.contains("bindings.git-provider"),
+        "{message}"
+    );
+    let (_, after) = server.get_json("/api/v1/runs").await;
+    assert_eq!(before["runs"], after["runs"], "no run was created");
     let (_, bindings) = server.get_json("/api/v1/bindings").await;
     let adapter = |c: &str| {
         bindings["bindings"]
@@ -296,10 +389,29 @@ async fn a_binding_to_an_adapter_never_published_fails_the_step_saying_what_to_p
         .to_string_lossy()
         .into_owned();
     let server = Server::start_configured(&yaml, &["--templates", &templates]);
-    let (status, created) = server.post_json("/api/v1/runs", json!({"template": "create-service", "parameters": {"name": "orphan", "owner": "platform-team"}})).await;
+    // Before anything runs: the submission is refused, saying which adapter to publish.
+    let (status, refused) = server.post_json("/api/v1/runs", json!({"template": "create-service", "parameters": {"name": "orphan", "owner": "platform-team"}})).await;
+    assert_eq!(status, 409, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("bindings.git-provider.adapter")
+            && message.contains("publish the adapter"),
+        "{message}"
+    );
+    // And if a step that may fail calls it anyway, the step fails saying the same.
+    server
+        .apply_template(
+            "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: optional-repo}\nspec:\n  owner: group:default/platform-team\n  steps:\n    - id: repository\n      name: Repository\n      action: git-provider.create-repository\n      onFailure: skip\n      input: {owner: o, name: orphan, description: '', private: true}\n",
+        )
+        .await;
+    let (status, created) = server
+        .post_json(
+            "/api/v1/runs",
+            json!({"template": "optional-repo", "parameters": {}}),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let run = server.wait(created["id"].as_str().unwrap()).await;
-    assert_eq!(run["status"], "failed", "{run:#}");
     let error = &step(&run, "repository")["error"];
     assert_eq!(error["kind"], "denied", "{run:#}");
     let message = error["message"].as_str().unwrap();

@@ -30,6 +30,7 @@ mod resources;
 mod sandbox;
 mod store;
 mod templates;
+mod visibility;
 mod web;
 mod workflows;
 mod workspaces;

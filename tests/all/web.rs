@@ -107,17 +107,32 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
     alice.shot("run-succeeded-revealed").await;
     let run_url = alice.client.current_url().await.unwrap().to_string();
 
-    // dave (search team) may look at the run but not reveal payments' credentials.
+    // dave (search team) had no part in it: to him the run does not exist.
     let dave = driver.browser(1200).await;
     dave.sign_in_as(&server.url, "dave").await;
     dave.goto(&run_url).await;
-    dave.click("#reveal-1").await;
-    let refused = dave
-        .wait_text(".reveal-refused", 10, |t| !t.is_empty())
-        .await;
-    assert!(refused.contains("may not read secret"), "{refused}");
-    assert!(!dave.source().await.contains("\"password\""));
-    dave.shot("run-reveal-refused").await;
+    let page = dave.text("main").await;
+    assert!(page.contains("no run with id"), "{page}");
+    assert!(!dave.source().await.contains(&reference));
+    dave.shot("run-not-visible").await;
+
+    // The notifier is the Lever inbox in the demo: the bell counts the announcement, the
+    // inbox shows it with the run's link, and reading it clears the count.
+    alice.goto(&format!("{}/", server.url)).await;
+    let bell = alice.text("#inbox-link").await;
+    assert!(
+        alice.text("#unread").await.parse::<i64>().unwrap() >= 1,
+        "{bell}"
+    );
+    alice.click("#inbox-link").await;
+    let entry = alice.text("#inbox").await;
+    assert!(
+        entry.contains(&format!("Database {name} (dev) is ready")),
+        "{entry}"
+    );
+    alice.shot("inbox").await;
+    alice.goto(&format!("{}/", server.url)).await;
+    assert!(!alice.has("#unread").await, "read entries are not counted");
 
     // My runs lists it; the rating is stored with the run.
     alice.goto(&format!("{}/runs", server.url)).await;
@@ -984,4 +999,73 @@ async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for
     alice.close().await;
     dave.close().await;
     drop_provisioned(&object).await;
+}
+
+#[tokio::test]
+async fn a_template_that_cannot_run_here_says_so_before_the_form_and_cannot_be_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+
+    // The catalog says it in words, without the platform team's fix.
+    let card = alice.text("[data-template=create-service]").await;
+    assert!(card.contains("Not available here yet"), "{card}");
+    assert!(
+        card.contains("This needs git-provider (source hosting"),
+        "{card}"
+    );
+    assert!(
+        !card.contains("lever.yaml"),
+        "the fix is for the platform team: {card}"
+    );
+    alice
+        .wait_attr(
+            "[data-template=create-service]",
+            "data-available",
+            "false",
+            5,
+        )
+        .await;
+    alice
+        .wait_attr(
+            "[data-template=provision-postgresql-database]",
+            "data-available",
+            "true",
+            5,
+        )
+        .await;
+    alice.shot("catalog-unavailable").await;
+
+    // Its form says so at the top, and its submit button stays disabled.
+    alice.click("[data-template=create-service] h2 a").await;
+    alice.find("#run-form").await;
+    let preview = alice
+        .wait_text("#preview", 10, |t| t.contains("Not available here yet"))
+        .await;
+    assert!(preview.contains("This cannot run here yet"), "{preview}");
+    // The submit button (on the hidden Review page until then) says so and is disabled.
+    alice.wait_attr("#submit", "disabled", "true", 10).await;
+    let source = alice.source().await;
+    assert!(source.contains("Cannot run here yet"), "{source}");
+    alice.shot("form-unavailable").await;
+
+    // The platform team sees the fix, on the catalog and on its template list.
+    let admin = driver.browser(1200).await;
+    admin.sign_in_as(&server.url, "admin").await;
+    let card = admin.text("[data-template=create-service]").await;
+    assert!(card.contains("bindings.git-provider"), "{card}");
+    admin
+        .goto(&format!("{}/platform/templates", server.url))
+        .await;
+    let listed = admin.text("[data-template=create-service]").await;
+    assert!(
+        listed.contains("Not available here yet") && listed.contains("bindings.git-provider"),
+        "{listed}"
+    );
+    assert!(!listed.contains("No warnings"), "{listed}");
+    admin.shot("platform-templates-unavailable").await;
+    alice.close().await;
+    admin.close().await;
 }

@@ -356,6 +356,7 @@ mod fuzz {
                     })
                     .collect(),
                 missing_actions: Vec::new(),
+                runnable: true,
                 monthly_cost_cents: cost,
                 approval: None,
                 conflicts: Vec::new(),

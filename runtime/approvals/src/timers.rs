@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use lever_identity::LinkDecision;
-use lever_store::{StageRecord, StageTimer};
+use lever_store::{InboxLink, NewInboxEntry, StageRecord, StageTimer};
 use serde_json::{Value, json};
 
 use crate::{ApprovalError, Approvals};
@@ -113,6 +113,7 @@ impl Approvals {
         self.store
             .record_notification(&stage.id, kind, &recipients, &body, self.now())
             .await?;
+        self.to_inboxes(stage, kind, &recipients, &body).await?;
         tracing::info!(stage = %stage.name, run = %stage.run_id, kind, recipients = recipients.len(), "approval notification");
         self.deliver(&recipients, body);
         Ok(())
@@ -120,6 +121,67 @@ impl Approvals {
 }
 
 impl Approvals {
+    /// Puts the notification in each recipient's Lever inbox with their own links, whatever
+    /// else delivers it: the web UI's bell counts what waits for them.
+    async fn to_inboxes(
+        &self,
+        stage: &StageRecord,
+        kind: &str,
+        recipients: &[String],
+        body: &Value,
+    ) -> Result<(), ApprovalError> {
+        let run_link = InboxLink {
+            label: "Open the run".into(),
+            url: format!("/runs/{}", stage.run_id),
+            kind: "link".into(),
+        };
+        let addressed: Vec<(String, Vec<InboxLink>)> = recipients
+            .iter()
+            .map(|user| {
+                let mine = &body["links"][user];
+                let mut links = Vec::new();
+                for (label, decision) in [("Approve", "approve"), ("Reject", "reject")] {
+                    if let Some(url) = mine[decision].as_str() {
+                        links.push(InboxLink {
+                            label: label.into(),
+                            url: url.into(),
+                            kind: decision.into(),
+                        });
+                    }
+                }
+                links.push(run_link.clone());
+                (user.clone(), links)
+            })
+            .collect();
+        let reasons: Vec<&str> = stage.reasons.iter().map(String::as_str).collect();
+        let what = match kind {
+            "expired" => "expired without a decision",
+            "reminder" => "is half-way to its deadline and still waits for your decision",
+            "escalated" => "passed its deadline and is escalated to you",
+            _ => "waits for your decision",
+        };
+        let text = format!(
+            "Stage **{}** of run `{}` {what}. Why: {}.",
+            stage.name,
+            stage.run_id,
+            reasons.join("; ")
+        );
+        self.store
+            .deliver_to_inbox(
+                &NewInboxEntry {
+                    run_id: Some(&stage.run_id),
+                    kind,
+                    subject: body["subject"].as_str().unwrap_or_default(),
+                    body: &text,
+                    at: self.now(),
+                    delivery_key: None,
+                },
+                &addressed,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Delivers a stored notification in the background — through the `notifier` capability
     /// when it is bound to an adapter, else by email — so a slow or failing provider never
     /// holds the timers (the notification is stored, and readable at `GET /api/v1/notifications`).

@@ -41,6 +41,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("builtin:postgres", "infrastructure"),
     ("builtin:secrets", "secrets-store"),
     ("builtin:email", "notifier"),
+    ("builtin:inbox", "notifier"),
 ];
 
 /// Reads and checks the `bindings:` section of a `lever.yaml` text (absent: no bindings).

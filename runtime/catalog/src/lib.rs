@@ -3,6 +3,7 @@
 //! steps in order with rendered inputs, each action's `plan()`, the total monthly cost and
 //! the approval route.
 
+mod availability;
 mod preview;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use lever_templates::bundle::{self, Bundle};
 use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
 use serde_json::Value;
 
+pub use availability::Availability;
 pub use preview::{Conflict, MissingAction, Preview, StepPreview, context};
 
 /// Why a catalog operation failed.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use lever_registry::{PluginRef, closest};
 use lever_sandbox::{Call, CallContext, ExecutionPlan, HostServices, LogBook};
-use lever_templates::{FieldError, plugin_reference};
+use lever_templates::{FieldError, OnFailure, plugin_reference};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -19,6 +19,14 @@ pub struct MissingAction {
     pub plugin: String,
     /// Published actions with the closest names.
     pub closest: Vec<String>,
+    /// A step that runs, and fails the run without it, needs it: the template cannot run
+    /// (with these parameters, in a preview). False when only steps skipped on failure or not
+    /// run need it.
+    pub required: bool,
+    /// What it means, in words for the developer.
+    pub message: String,
+    /// What the platform team does about it.
+    pub fix: String,
 }
 
 /// One step of a preview.
@@ -66,8 +74,11 @@ pub struct Preview {
     pub errors: Vec<FieldError>,
     /// Steps in order.
     pub steps: Vec<StepPreview>,
-    /// Actions no plugin provides.
+    /// Actions no plugin provides and capabilities with no binding.
     pub missing_actions: Vec<MissingAction>,
+    /// False when a step that runs with these parameters lacks its action or binding: such a
+    /// run is refused at submit (409) rather than failing.
+    pub runnable: bool,
     /// Sum of the plans' monthly costs, in US cents.
     pub monthly_cost_cents: u64,
     /// The approval route the policy chose (filled in by the approvals service).
@@ -224,17 +235,21 @@ impl Catalog {
         preview.risk = Some(lever_capabilities::risk(capability, function));
         let Some(binding) = self.capabilities.bindings().get(capability) else {
             preview.status = "missing-action";
-            let message = format!(
-                "`{capability}` is not bound to a provider: add `bindings.{capability}` to lever.yaml"
-            );
-            preview.message = Some(message);
-            return Some(MissingAction {
-                action: preview.action.clone(),
-                plugin: capability.to_string(),
-                closest: Vec::new(),
-            });
+            let missing = crate::availability::unbound(&preview.action, capability);
+            preview.message = Some(missing.message.clone());
+            return Some(missing);
         };
         preview.resolved = Some(binding.adapter.clone());
+        if !self.adapter_published(binding).await {
+            preview.status = "missing-action";
+            let missing = crate::availability::unpublished_adapter(
+                &preview.action,
+                capability,
+                &binding.adapter,
+            );
+            preview.message = Some(missing.message.clone());
+            return Some(missing);
+        }
         if !runs {
             preview.status = "skipped";
             preview.message = Some("its `if` is false for these parameters".into());
@@ -313,6 +328,8 @@ impl Catalog {
         let mut published: Option<Vec<String>> = None;
         let mut steps = Vec::new();
         let mut missing: Vec<MissingAction> = Vec::new();
+        // Whether each step runs with these parameters (its `if`).
+        let mut runs_of: Vec<bool> = Vec::new();
         let mut cost = 0u64;
         for step in &entry.parsed.template.steps {
             let mut preview = StepPreview {
@@ -342,6 +359,7 @@ impl Catalog {
                 }
                 _ => true,
             };
+            runs_of.push(runs);
             if let Some((capability, function)) =
                 lever_capabilities::capability_action(&step.action)
             {
@@ -413,11 +431,11 @@ impl Catalog {
                     )
                 });
                 if !missing.iter().any(|m| m.action == step.action) {
-                    missing.push(MissingAction {
-                        action: step.action.clone(),
-                        plugin: plugin_name,
-                        closest: near,
-                    });
+                    missing.push(crate::availability::unpublished(
+                        &step.action,
+                        &plugin_name,
+                        near,
+                    ));
                 }
                 steps.push(preview);
                 continue;
@@ -487,7 +505,21 @@ impl Catalog {
                 step.status = "missing-file";
             }
         }
+        // What is missing stops the run only where a step that runs fails the run without it.
+        for need in &mut missing {
+            need.required = entry
+                .parsed
+                .template
+                .steps
+                .iter()
+                .zip(&runs_of)
+                .any(|(step, runs)| {
+                    step.action == need.action && *runs && step.on_failure != OnFailure::Skip
+                });
+        }
+        let runnable = !missing.iter().any(|m| m.required);
         Ok(Preview {
+            runnable,
             template: entry.record.name.clone(),
             version: entry.record.version,
             parameters: filled,

@@ -86,6 +86,7 @@ impl Location {
         let config =
             lever_identity::Config::from_yaml(&config_text).context("the config is not valid")?;
         let directory = directory(&config);
+        let members = members(&config);
         let capabilities = Arc::new(
             Capabilities::new(
                 bindings,
@@ -98,6 +99,11 @@ impl Location {
                         secrets.clone(),
                     )),
                     Arc::new(lever_notify::EmailBuiltin(email.clone())),
+                    Arc::new(lever_notify::InboxBuiltin::new(
+                        store.clone(),
+                        members,
+                        clock.clone(),
+                    )),
                 ],
             )
             .with_directory(directory),
@@ -141,6 +147,25 @@ impl Location {
         std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read the config {}", path.display()))
     }
+}
+
+/// User ids by user id and by team or group, for the built-in inbox notifier.
+fn members(config: &lever_identity::Config) -> std::collections::HashMap<String, Vec<String>> {
+    let mut members: std::collections::HashMap<String, Vec<String>> = config
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), vec![u.id.clone()]))
+        .collect();
+    let groups = config
+        .groups
+        .iter()
+        .map(|g| g.name.clone())
+        .chain(config.users.iter().filter_map(|u| u.team.clone()));
+    for group in groups {
+        let ids = config.members_of(&group);
+        members.entry(group).or_insert(ids);
+    }
+    members
 }
 
 /// Email addresses by user id and by team or group, for the built-in email notifier.

@@ -1,11 +1,14 @@
 //! The built-in email notifier of the embedded default: each approval notification goes to
 //! each recipient as a plain-text email with the whole context and their own approve and
 //! reject links, over SMTP (lettre). Configured by the `smtp:` section of `lever.yaml`.
-//! [`EmailBuiltin`] is its `builtin:email`: the `notifier` capability, which the binary wires.
+//! [`EmailBuiltin`] is its `builtin:email`: the `notifier` capability, which the binary wires;
+//! [`InboxBuiltin`] (`builtin:inbox`) is the same capability delivered to people's Lever inbox.
 
 mod builtin;
+mod inbox;
 
 pub use builtin::EmailBuiltin;
+pub use inbox::InboxBuiltin;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;

@@ -12,6 +12,16 @@ pub fn functions_of(capability: &str) -> Option<&'static [&'static str]> {
         .map(|(_, functions)| *functions)
 }
 
+/// What `capability` is for, in the words of its WIT doc comment ("Dashboards and alerts
+/// (Datadog…)."), or `None` when it is not one.
+pub fn purpose_of(capability: &str) -> Option<&'static str> {
+    CAPABILITY_DOCS
+        .iter()
+        .find(|(name, _)| *name == capability)
+        .map(|(_, doc)| *doc)
+        .filter(|doc| !doc.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +38,15 @@ mod tests {
                 .contains(&"rotate-credentials")
         );
         assert_eq!(functions_of("types"), None, "`types` is not a capability");
+        assert!(purpose_of("observability").unwrap().contains("Dashboards"));
+        assert_eq!(
+            purpose_of("git-provider"),
+            Some("Source hosting: repositories, pull (merge) requests, access.")
+        );
+        assert!(
+            purpose_of("infrastructure")
+                .unwrap()
+                .ends_with("PostgreSQL provider).")
+        );
     }
 }

@@ -14,7 +14,7 @@ mod manifest;
 mod mask;
 
 pub use backends::{BackendError, SecretBackend, StateBackend};
-pub use capabilities::{CAPABILITIES, functions_of};
+pub use capabilities::{CAPABILITIES, CAPABILITY_DOCS, functions_of, purpose_of};
 pub use grants::{Grants, secret_references};
 pub use limits::Limits;
 pub use log::{LogBook, LogLine};

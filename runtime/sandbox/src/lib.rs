@@ -35,5 +35,5 @@ pub use invoke::{Call, CallContext, Plugin, Workspace};
 pub use lever_plugin::{
     BackendError, CAPABILITIES, ExecutionPlan, ExistingResource, Grants, Limits, LogBook, LogLine,
     MASK, Manifest, Masker, PlannedResource, PluginKind, Risk, SecretBackend, StateBackend,
-    async_trait, secret_references,
+    async_trait, purpose_of, secret_references,
 };

@@ -38,15 +38,28 @@ pub async fn assigned(
     Ok(ApprovalList { approvals })
 }
 
-/// Every stage of run `run`.
-pub async fn of_run(services: &Services, run: &str) -> Result<ApprovalList, ServiceError> {
+/// Every stage of run `run`, when `principal` may see the run.
+pub async fn of_run(
+    services: &Services,
+    principal: &Principal,
+    run: &str,
+) -> Result<ApprovalList, ServiceError> {
+    crate::visibility::visible_run(services, principal, run).await?;
     let approvals = services.approvals.of_run(run).await?;
     Ok(ApprovalList { approvals })
 }
 
-/// One stage.
-pub async fn get(services: &Services, id: &str) -> Result<ApprovalView, ServiceError> {
-    Ok(services.approvals.get(id).await?)
+/// One stage, when `principal` may see its run.
+pub async fn get(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+) -> Result<ApprovalView, ServiceError> {
+    let view = services.approvals.get(id).await?;
+    crate::visibility::visible_run(services, principal, &view.run)
+        .await
+        .map_err(|_| ServiceError::not_found(format!("no approval `{id}`")))?;
+    Ok(view)
 }
 
 /// The stages of recent runs `principal` decided, newest run first, at most `limit`.

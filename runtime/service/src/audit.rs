@@ -1,4 +1,4 @@
-//! The audit trail: a run's rows (anyone who may see the run), the whole trail and its
+//! The audit trail: a run's rows (whoever may see the run), the whole trail and its
 //! verification (the platform role).
 
 use lever_identity::Principal;
@@ -22,8 +22,11 @@ pub async fn entries(
     principal: &Principal,
     run: Option<&str>,
 ) -> Result<AuditList, ServiceError> {
-    if run.is_none() {
-        require_platform(principal, "reading the whole audit trail")?;
+    match run {
+        None => require_platform(principal, "reading the whole audit trail")?,
+        Some(run) => {
+            crate::visibility::visible_run(services, principal, run).await?;
+        }
     }
     let entries = services.store.audit(run).await?;
     Ok(AuditList { entries })

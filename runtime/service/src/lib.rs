@@ -14,6 +14,7 @@ pub mod approvals;
 pub mod audit;
 pub mod bindings;
 pub mod clock;
+pub mod inbox;
 pub mod insights;
 pub mod plugins;
 pub mod policies;
@@ -24,6 +25,7 @@ pub mod secrets;
 pub mod templates;
 pub mod timing;
 pub mod tokens;
+pub mod visibility;
 
 use std::sync::Arc;
 

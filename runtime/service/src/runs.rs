@@ -93,8 +93,9 @@ pub async fn submit_action(
 
 /// Submits a template run for `principal`: the template read, its form validated, previewed
 /// and routed once ([`templates::route`]), and committed with that template version and its
-/// steps' plugins pinned, so what was previewed and approved is what runs. Refused when the
-/// run would touch a resource the requester's team may not use.
+/// steps' plugins pinned, so what was previewed and approved is what runs. Refused when a step
+/// that would run lacks its action or binding, and when the run would touch a resource the
+/// requester's team may not use.
 pub async fn submit_template(
     services: &Services,
     principal: &Principal,
@@ -106,6 +107,7 @@ pub async fn submit_template(
     // Before the preview's work, which a full queue would waste.
     services.executor.check_capacity()?;
     let (preview, routed) = templates::route(services, principal, template, &parameters).await?;
+    templates::refuse_unrunnable(&preview)?;
     templates::refuse_conflicts(&preview)?;
     let request = RunRequest {
         template_version: Some(preview.version),
@@ -160,6 +162,7 @@ pub async fn resubmit(
         )
     })?;
     let (preview, routed) = templates::route(services, principal, &template, &parameters).await?;
+    templates::refuse_unrunnable(&preview)?;
     templates::refuse_conflicts(&preview)?;
     let run = services
         .executor
@@ -184,13 +187,14 @@ pub async fn run(services: &Services, id: &str) -> Result<RunRecord, ServiceErro
         .ok_or_else(|| ServiceError::not_found(format!("no run with id `{id}`")))
 }
 
-/// Run `id` when `principal` requested it or has the platform role; forbidden otherwise.
+/// Run `id` when `principal` requested it or has the platform role; forbidden to others who
+/// may see it, not found to everyone else.
 pub async fn may_control(
     services: &Services,
     principal: &Principal,
     id: &str,
 ) -> Result<RunRecord, ServiceError> {
-    let run = run(services, id).await?;
+    let run = crate::visibility::visible_run(services, principal, id).await?;
     if run.requester == principal.id || principal.is_platform() {
         return Ok(run);
     }
@@ -425,7 +429,7 @@ pub async fn rate(
     score: i64,
     comment: &str,
 ) -> Result<(), ServiceError> {
-    let run = run(services, id).await?;
+    let run = crate::visibility::visible_run(services, principal, id).await?;
     if run.requester != principal.id {
         return Err(ServiceError::forbidden(format!(
             "only {} (who requested run {id}) rates it",
@@ -483,21 +487,29 @@ pub struct RunList {
     pub runs: Vec<RunSummary>,
 }
 
-/// The `limit` most recent runs, newest first.
-pub async fn recent(services: &Services, limit: i64) -> Result<RunList, ServiceError> {
-    let runs = services
-        .store
-        .recent_runs(limit)
-        .await?
-        .into_iter()
-        .map(|r| RunSummary {
+/// The `limit` most recent runs `principal` may see, newest first.
+pub async fn recent(
+    services: &Services,
+    principal: &Principal,
+    limit: i64,
+) -> Result<RunList, ServiceError> {
+    let mut runs = Vec::new();
+    // Read past the runs the caller may not see, up to a bound.
+    for r in services.store.recent_runs(limit.saturating_mul(10)).await? {
+        if runs.len() as i64 >= limit {
+            break;
+        }
+        if !crate::visibility::may_see(services, principal, &r).await? {
+            continue;
+        }
+        runs.push(RunSummary {
             id: r.id,
             action: r.action,
             template: r.template,
             status: r.status,
             created_at: r.created_at,
-        })
-        .collect();
+        });
+    }
     Ok(RunList { runs })
 }
 
@@ -516,7 +528,12 @@ pub struct RatingList {
 }
 
 /// The ratings of run `id`.
-pub async fn ratings(services: &Services, id: &str) -> Result<RatingList, ServiceError> {
+pub async fn ratings(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+) -> Result<RatingList, ServiceError> {
+    crate::visibility::visible_run(services, principal, id).await?;
     Ok(RatingList {
         ratings: services.store.run_ratings(id).await?,
     })

@@ -2,11 +2,11 @@
 //! a run — the one decision a submission is made of.
 
 use lever_approvals::Routed;
-use lever_catalog::{Preview, Search};
+use lever_catalog::{Availability, Preview, Search};
 use lever_identity::Principal;
 use lever_templates::{FieldError, Warning};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::access::require_platform;
@@ -78,6 +78,8 @@ pub struct TemplateSummary {
     pub owner: Option<String>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// Whether it can run here, and what it lacks.
+    pub availability: Availability,
 }
 
 /// The templates found.
@@ -90,20 +92,20 @@ pub struct TemplateList {
 /// The latest versions whose name, title or description hold the words, with the tag and the
 /// owner asked for.
 pub async fn search(services: &Services, search: &Search) -> Result<TemplateList, ServiceError> {
-    let templates = services
-        .catalog
-        .search(search)
-        .await?
-        .into_iter()
-        .map(|t| TemplateSummary {
+    let mut templates = Vec::new();
+    for t in services.catalog.search(search).await? {
+        let entry = services.catalog.get_version(&t.name, t.version).await?;
+        let availability = services.catalog.availability(&entry).await?;
+        templates.push(TemplateSummary {
             name: t.name,
             version: t.version,
             title: t.title,
             description: t.description,
             owner: t.owner,
             tags: t.tags,
-        })
-        .collect();
+            availability,
+        });
+    }
     Ok(TemplateList { templates })
 }
 
@@ -142,6 +144,8 @@ pub struct TemplateView {
     pub steps: Vec<TemplateStep>,
     /// What loads but may not do what its author meant.
     pub warnings: Vec<Warning>,
+    /// Whether it can run here, and what it lacks.
+    pub availability: Availability,
 }
 
 /// The latest version of template `name`.
@@ -171,6 +175,7 @@ pub async fn show(services: &Services, name: &str) -> Result<TemplateView, Servi
             })
             .collect(),
         warnings: entry.parsed.warnings.clone(),
+        availability: services.catalog.availability(&entry).await?,
     })
 }
 
@@ -183,6 +188,9 @@ pub struct Validation {
     pub parameters: Value,
     /// Per field, what to fix.
     pub errors: Vec<FieldError>,
+    /// Whether the template can run here at all, and what it lacks: valid answers to a
+    /// template that is not available are still refused at submit.
+    pub availability: Availability,
 }
 
 /// Checks `parameters` against the form of the latest version of `name`.
@@ -191,11 +199,15 @@ pub async fn validate(
     name: &str,
     parameters: &Value,
 ) -> Result<Validation, ServiceError> {
-    let (parameters, errors) = services.catalog.validate(name, parameters).await?;
+    // One read of the template: the form checked and the availability are of one version.
+    let entry = services.catalog.get(name).await?;
+    let parameters = entry.form.with_defaults(parameters);
+    let errors = entry.form.validate(&parameters);
     Ok(Validation {
         valid: errors.is_empty(),
         parameters,
         errors,
+        availability: services.catalog.availability(&entry).await?,
     })
 }
 
@@ -232,6 +244,41 @@ pub async fn route(
         .route_template(&mut preview, template, principal)?;
     timing::record("route", started.elapsed());
     Ok((preview, routed))
+}
+
+/// A conflict naming what is missing when a step that would run lacks its action or binding:
+/// such a run would only fail, with a message meant for the platform team.
+pub fn refuse_unrunnable(preview: &Preview) -> Result<(), ServiceError> {
+    if preview.runnable {
+        return Ok(());
+    }
+    let needs: Vec<&lever_catalog::MissingAction> = preview
+        .missing_actions
+        .iter()
+        .filter(|m| m.required)
+        .collect();
+    // One sentence each, however many of a capability's functions the steps call.
+    let mut said: Vec<&str> = Vec::new();
+    let mut fixes: Vec<&str> = Vec::new();
+    for need in &needs {
+        if !said.contains(&need.message.as_str()) {
+            said.push(&need.message);
+        }
+        if !fixes.contains(&need.fix.as_str()) {
+            fixes.push(&need.fix);
+        }
+    }
+    Err(ServiceError::new(
+        Kind::Conflict,
+        "template-unavailable",
+        format!(
+            "template `{}` cannot run here yet: {} Ask the platform team: {}",
+            preview.template,
+            said.join(" "),
+            fixes.join(" ")
+        ),
+    )
+    .with_details(json!({"missing": needs})))
 }
 
 /// A conflict naming each owner when the preview found resources the requester's team may not

@@ -10,6 +10,7 @@ mod audit_anchor;
 mod clock;
 mod events;
 mod group_commit;
+mod inbox;
 mod insights;
 mod leases;
 mod plugins;
@@ -38,6 +39,7 @@ pub use approvals::{
 pub use audit::{AuditEntry, AuditRecord, AuditVerification};
 pub use audit_anchor::{ANCHOR_FILE, Anchor, AuditAnchor};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use inbox::{InboxEntry, InboxLink, NewInboxEntry};
 pub use insights::{
     DurationStats, FailedRun, FailureKind, RatingFact, RatingSummary, RunAggregates, RunScope,
     StageWaits, duration_bin, duration_bin_value,

@@ -103,6 +103,7 @@ pub fn router(state: WebState) -> Router {
         .route("/runs/{id}/rating", post(pages::run::rate))
         .route("/runs/{id}/control", post(pages::run::control))
         .route("/approvals", get(pages::approvals::inbox))
+        .route("/inbox", get(pages::inbox::show))
         .route("/approvals/{id}/decide", post(pages::approvals::decide))
         .route("/platform", get(pages::platform::plugins))
         .route("/platform/templates", get(pages::platform::templates))

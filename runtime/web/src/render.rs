@@ -25,6 +25,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "resources.html",
     "approvals.html",
     "approval_card.html",
+    "inbox.html",
+    "unavailable.html",
     "platform.html",
     "insights.html",
     "platform_nav.html",
@@ -120,6 +122,8 @@ struct Me<'a> {
     team: Option<&'a str>,
     platform: bool,
     approver: bool,
+    /// Unread entries of their inbox.
+    unread: i64,
 }
 
 /// Renders template `name` with `context` plus the layout's `me` and `csrf`.
@@ -146,6 +150,7 @@ pub(crate) fn fragment(
             team: v.principal.team.as_deref(),
             platform: v.principal.is_platform(),
             approver: v.principal.has_role(lever_identity::Role::Approver),
+            unread: v.unread,
         })
     });
     let csrf = viewer.map(|v| v.csrf.clone());

@@ -69,6 +69,8 @@ pub(crate) struct Viewer {
     pub(crate) csrf: String,
     /// The session's stored hash (sign-out revokes it).
     pub(crate) session_hash: String,
+    /// How many entries of their inbox are unread (the bell in the navigation).
+    pub(crate) unread: i64,
 }
 
 impl Viewer {
@@ -141,10 +143,15 @@ impl FromRequestParts<WebState> for Viewer {
                 .principal(&record.user_id, Source::Token)
                 .ok_or_else(sign_in)?,
         };
+        // The bell is a convenience: a failure to count leaves it empty, not the page.
+        let unread = lever_service::inbox::unread(&state.app, &principal)
+            .await
+            .unwrap_or(0);
         Ok(Viewer {
             principal,
             csrf: record.csrf,
             session_hash,
+            unread,
         })
     }
 }

@@ -39,7 +39,7 @@ pub(crate) async fn list(
     let Query(query) = query?;
     let list = match (query.assigned.as_deref(), query.run) {
         (Some("me"), None) => lever_service::approvals::assigned(&state, &principal).await?,
-        (None, Some(run)) => lever_service::approvals::of_run(&state, &run).await?,
+        (None, Some(run)) => lever_service::approvals::of_run(&state, &principal, &run).await?,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid-query",
@@ -56,14 +56,17 @@ pub(crate) async fn list(
     params(("id" = String, Path, description = "The approval stage")),
     responses(
         (status = 200, description = "The stage with the whole context an approver needs", body = ApprovalView),
-        (status = 404, description = "No such stage", body = ErrorBody),
+        (status = 404, description = "No such stage, or one of a run the caller may not see", body = ErrorBody),
     )
 )]
 pub(crate) async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<ApprovalView>, ApiError> {
-    Ok(Json(lever_service::approvals::get(&state, &id).await?))
+    Ok(Json(
+        lever_service::approvals::get(&state, &principal, &id).await?,
+    ))
 }
 
 /// Body of approve and reject.

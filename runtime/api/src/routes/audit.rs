@@ -26,7 +26,8 @@ pub(crate) struct AuditQuery {
     get, path = "/api/v1/audit", tag = "platform",
     params(AuditQuery),
     responses(
-        (status = 200, description = "The run's rows (anyone), or the whole trail (platform)", body = AuditList),
+        (status = 200, description = "The run's rows (whoever may see the run), or the whole trail (platform)", body = AuditList),
+        (status = 404, description = "No such run, or one the caller may not see", body = ErrorBody),
         (status = 403, description = "The whole trail needs the platform role", body = ErrorBody),
     )
 )]

@@ -6,6 +6,7 @@ mod audit;
 pub(crate) mod bindings;
 mod health;
 mod identity;
+mod inbox;
 pub(crate) mod insights;
 mod links;
 pub(crate) mod metrics;
@@ -72,6 +73,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::approve))
         .routes(routes!(approvals::reject))
         .routes(routes!(approvals::notifications))
+        .routes(routes!(inbox::show))
+        .routes(routes!(inbox::mark_read))
         .routes(routes!(policies::list))
         .routes(routes!(policies::evaluate))
         .routes(routes!(policies::put, policies::show))

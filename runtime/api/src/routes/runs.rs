@@ -15,6 +15,7 @@ use lever_runs::SubmitError;
 use lever_service::runs::{
     self, Control, EventList, RatingList, Resubmitted, RunCreated, RunList, RunView, Submission,
 };
+use lever_service::visibility::visible_run;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -55,7 +56,7 @@ pub(crate) struct CreateRun {
         (status = 200, description = "The idempotency key was used before: the earlier run", body = RunCreated),
         (status = 403, description = "The caller may not run this template, or a single action", body = ErrorBody),
         (status = 404, description = "No such action or template", body = ErrorBody),
-        (status = 409, description = "The idempotency key belongs to a different request, or the run would touch a resource another team owns or that Lever did not create (the message names the owner)", body = ErrorBody),
+        (status = 409, description = "The idempotency key belongs to a different request; the template cannot run here (`template-unavailable`: a step that would run lacks its action or binding, named with the fix); or the run would touch a resource another team owns or that Lever did not create (the message names the owner)", body = ErrorBody),
         (status = 503, description = "The queue of runs waiting for a worker is full (`engine.max_queued_runs`); `Retry-After` says when to submit again", body = ErrorBody),
     )
 )]
@@ -108,35 +109,37 @@ pub(crate) struct ShowQuery {
     params(("id" = String, Path, description = "The run"), ShowQuery),
     responses(
         (status = 200, description = "The run with its steps, log and approval stages", body = RunView),
-        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 404, description = "No such run, or one the caller may not see (only its requester and their team, its approvers and the platform team see a run)", body = ErrorBody),
     )
 )]
 pub(crate) async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     query: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Result<Json<RunView>, ApiError> {
     let Query(query) = query?;
-    let run = match query.wait {
-        Some(secs) => {
-            state
-                .executor
-                .wait(&id, Duration::from_secs(secs.min(60)))
-                .await?
-        }
-        None => state.store.run(&id).await?,
-    };
-    let run = run.ok_or_else(|| ApiError::not_found(format!("no run with id `{id}`")))?;
+    let mut run = visible_run(&state, &principal, &id).await?;
+    if let Some(secs) = query.wait {
+        run = state
+            .executor
+            .wait(&id, Duration::from_secs(secs.min(60)))
+            .await?
+            .unwrap_or(run);
+    }
     Ok(Json(runs::view(&state, run).await?))
 }
 
-/// The 100 most recent runs, without logs.
+/// The 100 most recent runs the caller may see, without logs.
 #[utoipa::path(
     get, path = "/api/v1/runs", tag = "runs",
-    responses((status = 200, description = "The 100 most recent runs, newest first", body = RunList))
+    responses((status = 200, description = "The 100 most recent runs the caller may see (their own, their team's, those they are asked to approve; every run for the platform team), newest first", body = RunList))
 )]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<RunList>, ApiError> {
-    Ok(Json(runs::recent(&state, 100).await?))
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<RunList>, ApiError> {
+    Ok(Json(runs::recent(&state, &principal, 100).await?))
 }
 
 /// Query of the events endpoint.
@@ -167,14 +170,13 @@ pub(crate) struct EventsQuery {
 )]
 pub(crate) async fn events(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let Some(run) = state.store.run(&id).await? else {
-        return Err(ApiError::not_found(format!("no run with id `{id}`")));
-    };
+    let run = visible_run(&state, &principal, &id).await?;
     let after = query.after.unwrap_or(0).max(last_event_id(&headers));
     let wants_sse = headers
         .get("accept")
@@ -455,11 +457,15 @@ pub(crate) async fn rate(
 #[utoipa::path(
     get, path = "/api/v1/runs/{id}/rating", tag = "runs",
     params(("id" = String, Path, description = "The run")),
-    responses((status = 200, description = "The run's ratings", body = RatingList))
+    responses(
+        (status = 200, description = "The run's ratings", body = RatingList),
+        (status = 404, description = "No such run, or one the caller may not see", body = ErrorBody),
+    )
 )]
 pub(crate) async fn ratings(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<RatingList>, ApiError> {
-    Ok(Json(runs::ratings(&state, &id).await?))
+    Ok(Json(runs::ratings(&state, &principal, &id).await?))
 }

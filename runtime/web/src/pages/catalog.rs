@@ -132,12 +132,16 @@ pub(crate) async fn page(
         .into_iter()
         .filter(runnable)
     {
-        let hint = catalog
+        let entry = catalog
             .get_version(&t.name, t.version)
             .await
-            .ok()
-            .and_then(|e| cost_hint(&e.parsed.template.pages));
-        templates.push(json!({"name": t.name, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags, "cost_hint": hint}));
+            .map_err(ServiceError::from)?;
+        let hint = cost_hint(&entry.parsed.template.pages);
+        let availability = catalog
+            .availability(&entry)
+            .await
+            .map_err(ServiceError::from)?;
+        templates.push(json!({"name": t.name, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags, "cost_hint": hint, "availability": availability}));
     }
     // The periodic "would you recommend Lever?" question behind the NPS: once a quarter.
     let last_answer = state

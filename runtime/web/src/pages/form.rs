@@ -130,6 +130,12 @@ async fn form_page(
     let form = model(state, entry, values).await;
     let active = form.active(values);
     let t = &entry.parsed.template;
+    let availability = state
+        .app
+        .catalog
+        .availability(entry)
+        .await
+        .map_err(ServiceError::from)?;
     render::page(
         state,
         Some(viewer),
@@ -144,6 +150,7 @@ async fn form_page(
             from_run,
             form_error,
             idempotency_key => crate::session::random_token(),
+            t => context! { availability },
         },
     )
 }

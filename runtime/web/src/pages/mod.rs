@@ -4,6 +4,7 @@ pub(crate) mod api_reference;
 pub(crate) mod approvals;
 pub(crate) mod catalog;
 pub(crate) mod form;
+pub(crate) mod inbox;
 pub(crate) mod insights;
 pub(crate) mod platform;
 pub(crate) mod resources;

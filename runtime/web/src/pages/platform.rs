@@ -63,13 +63,19 @@ pub(crate) async fn templates(
     require_platform(&viewer)?;
     let mut templates = Vec::new();
     for record in state.app.store.latest_templates().await.map_err(api)? {
-        let warnings = state
+        let entry = state
             .app
             .catalog
             .get_version(&record.name, record.version)
             .await
-            .map(|e| json!(e.parsed.warnings))
-            .unwrap_or(json!([]));
+            .map_err(|e| WebError::Service(e.into()))?;
+        let warnings = json!(entry.parsed.warnings);
+        let availability = state
+            .app
+            .catalog
+            .availability(&entry)
+            .await
+            .map_err(|e| WebError::Service(e.into()))?;
         let mut versions = Vec::new();
         for older in state
             .app
@@ -82,7 +88,7 @@ pub(crate) async fn templates(
         }
         templates.push(json!({
             "name": record.name, "title": record.title, "version": record.version,
-            "warnings": warnings, "versions": versions,
+            "warnings": warnings, "versions": versions, "availability": availability,
         }));
     }
     render::page(

@@ -51,13 +51,7 @@ async fn body_context(
     // The events first, then the run: the page then shows at least what its last event says,
     // and the live stream (which resumes after that event) cannot miss a later change.
     let events = state.app.store.run_events(id, 0).await.map_err(api)?;
-    let record = state
-        .app
-        .store
-        .run(id)
-        .await
-        .map_err(api)?
-        .ok_or_else(|| ServiceError::not_found(format!("no run with id `{id}`")))?;
+    let record = lever_service::visibility::visible_run(&state.app, &viewer.principal, id).await?;
     let finished = record.status.is_final();
     // The page reads the view as the API answers it.
     let run = serde_json::to_value(runs::view(&state.app, record.clone()).await?)
@@ -212,16 +206,7 @@ pub(crate) async fn live(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     // Refuse an unknown run up front, as a page.
-    if state
-        .app
-        .store
-        .run(&id)
-        .await
-        .map_err(ServiceError::from)?
-        .is_none()
-    {
-        return Err(ServiceError::not_found(format!("no run with id `{id}`")).into());
-    }
+    lever_service::visibility::visible_run(&state.app, &viewer.principal, &id).await?;
     // A reconnecting browser resumes after the last update it got (each update's id is the
     // newest event it shows).
     let after = query.after.unwrap_or(0).max(runs::resume_after(
