@@ -14,6 +14,9 @@ command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schema
 command -v componentize-py >/dev/null 2>&1 || python3 -m pip install --quiet componentize-py==0.25.1
 command -v componentize-js >/dev/null 2>&1 \
   || npm install --global --silent @bytecodealliance/componentize-js@0.23.0
+# The accessibility audit injects axe-core (npm) into those pages.
+[ -f "$(npm root --global)/axe-core/axe.min.js" ] \
+  || npm install --global --silent axe-core@4.14.1
 # The web UI's tests drive Debian's Chromium over WebDriver (chromium-driver); the metrics
 # test is scraped by Debian's Prometheus.
 if { ! command -v chromedriver >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; } \
@@ -27,3 +30,6 @@ cargo build --workspace --tests --bin lever
 cargo test --workspace "$@"
 # The default approval policy's own Rego test suite (`test_` rules), as `opa test` would run it.
 "${CARGO_TARGET_DIR:-target}/debug/lever" policy test
+# The accessibility audit's report (tests/all/accessibility.rs).
+report="${CARGO_TARGET_DIR:-target}/screenshots/accessibility.txt"
+if [ -f "$report" ]; then cat "$report"; fi

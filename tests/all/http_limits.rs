@@ -180,9 +180,17 @@ async fn wait_refused(server: &Server) -> reqwest::Response {
 
 #[tokio::test]
 async fn a_request_not_answered_in_time_gets_408_with_a_message() {
-    let server = Server::start_configured(&config("  request_timeout_seconds: 1\n"), &[]);
-    server.publish_ok(plugin("debug_log"), &[]).await;
-    let run = server.run("debug-log", json!({"message": "hi"})).await;
+    // Published at start, not over HTTP: compiling a component can take longer than this
+    // server's one second on a loaded machine, and the test is about the long poll.
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::write(plugins.path().join("debug_log.wasm"), plugin("debug_log")).unwrap();
+    let server = Server::start_configured(
+        &config("  request_timeout_seconds: 1\n"),
+        &["--publish", &plugins.path().to_string_lossy()],
+    );
+    // Any run will do, finished or not: no event of it has an id this large.
+    let (status, run) = server.submit("debug-log", json!({"message": "hi"})).await;
+    assert_eq!(status, 201, "{run}");
     let id = run["id"].as_str().unwrap();
     let started = Instant::now();
     let status = long_poll(&server.http, &server, id, 5).await;

@@ -1,5 +1,6 @@
 //! One integration-test binary, one module per topic, to keep link time down.
 
+mod accessibility;
 mod adapters;
 mod api;
 mod approval_timers;

@@ -187,8 +187,10 @@ async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves
         .wait_text("#preview-route", 10, |t| t.contains("Needs approval"))
         .await;
     assert!(route.contains("Needs approval"), "{route}");
+    // The people who can approve, by name, not the group's id.
     let stages = alice.text("#preview-stages").await;
-    assert!(stages.contains("payments-leads"), "{stages}");
+    assert!(stages.contains("Carol Example"), "{stages}");
+    assert!(!alice.has("#preview-nobody").await);
     alice
         .wait_text("#preview-cost", 10, |t| t.contains("$150.00/month"))
         .await;
@@ -196,7 +198,7 @@ async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves
     let label = alice
         .wait_text("#submit", 10, |t| t.contains("Needs approval from"))
         .await;
-    assert!(label.contains("payments-leads"), "{label}");
+    assert!(label.contains("Carol Example"), "{label}");
     alice.shot("form-needs-approval").await;
     alice.click("#submit").await;
     alice
@@ -490,6 +492,32 @@ async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_bac
     let driver = Driver::start().await;
     let alice = driver.browser(1200).await;
     alice.sign_in_as(&server.url, "alice").await;
+    alice.find("#search").await;
+    assert!(
+        !alice.has("#nps").await,
+        "not asked before she has used Lever"
+    );
+    // Three finished runs of her own later, she is asked.
+    server
+        .apply_template(
+            "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: hello}\nspec:\n  owner: group:default/payments\n  steps:\n    - id: hello\n      name: Hello\n      action: notifier.send\n      input: {to: alice, subject: hello, text: hello, links: []}\n",
+        )
+        .await;
+    let api = server.client_for("alice").await;
+    for _ in 0..3 {
+        let created: Value = api
+            .post(format!("{}/api/v1/runs", server.url))
+            .json(&json!({"template": "hello", "parameters": {}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let run = server.wait(created["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+    }
+    alice.goto(&format!("{}/", server.url)).await;
     alice.find("#nps").await;
     alice.shot("catalog-nps-question").await;
     alice.click("#nps input[name=score][value='9']").await;
@@ -1068,4 +1096,34 @@ async fn a_template_that_cannot_run_here_says_so_before_the_form_and_cannot_be_s
     admin.shot("platform-templates-unavailable").await;
     alice.close().await;
     admin.close().await;
+}
+
+#[tokio::test]
+async fn a_request_nobody_else_can_approve_says_so_before_it_is_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    // carol is the only payments lead: her own production request has no one to approve it.
+    let carol = driver.browser(1200).await;
+    carol.sign_in_as(&server.url, "carol").await;
+    open_database_form(&carol, &server.url).await;
+    carol.type_into("#f-name", &unique_name("lonely")).await;
+    carol.click("#next-1").await;
+    carol
+        .find("#f-environment")
+        .await
+        .select_by_value("production")
+        .await
+        .expect("choose production");
+    let warning = carol
+        .wait_text("#preview-nobody", 10, |t| !t.is_empty())
+        .await;
+    assert!(
+        warning.contains("Nobody else can approve team-lead"),
+        "{warning}"
+    );
+    let stages = carol.text("#preview-stages").await;
+    assert!(stages.contains("nobody but you"), "{stages}");
+    carol.shot("form-nobody-else-approves").await;
+    carol.close().await;
 }

@@ -229,3 +229,59 @@ impl Browser {
         let _ = self.client.close().await;
     }
 }
+
+/// axe-core's script (npm `axe-core`, installed globally by `scripts/test.sh`): `AXE_CORE`
+/// names the file, else it is found under `npm root -g`.
+fn axe_source() -> String {
+    let path = std::env::var("AXE_CORE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let root = std::process::Command::new("npm")
+                .args(["root", "-g"])
+                .output()
+                .expect("npm runs");
+            PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is not at {} ({e}): npm install --global axe-core",
+            path.display()
+        )
+    })
+}
+
+/// One rule axe-core found broken on a page.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Violation {
+    /// The rule (`color-contrast`, `label`…).
+    pub id: String,
+    /// `minor`, `moderate`, `serious` or `critical`.
+    pub impact: Option<String>,
+    /// What the rule asks for.
+    pub help: String,
+    /// The first elements that break it.
+    pub targets: Vec<String>,
+}
+
+impl Browser {
+    /// Runs axe-core's WCAG 2.x A and AA rules on the page as it is now.
+    pub async fn audit(&self) -> Vec<Violation> {
+        self.client
+            .execute(&axe_source(), vec![])
+            .await
+            .expect("axe-core loads");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+                   .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                       targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))))
+                   .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), targets: []}]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        serde_json::from_value(found).expect("axe-core's violations")
+    }
+}

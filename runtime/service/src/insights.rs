@@ -137,3 +137,30 @@ pub async fn answer_nps(
         .await?;
     Ok(())
 }
+
+/// How often a user is asked the NPS question: every 90 days.
+const NPS_EVERY_MS: i64 = 90 * 86_400_000;
+
+/// How many of their own runs must have finished before a user is asked: an opinion of
+/// Lever needs some use of it.
+pub const NPS_AFTER_RUNS: usize = 3;
+
+/// Whether to ask `principal` "would you recommend Lever?" now: once they have finished
+/// [`NPS_AFTER_RUNS`] runs, and at most once a quarter.
+pub async fn should_ask_nps(
+    services: &Services,
+    principal: &lever_identity::Principal,
+) -> Result<bool, ServiceError> {
+    let last = services.store.last_nps_answer(&principal.id).await?;
+    if last.is_some_and(|at| services.approvals.now() - at <= NPS_EVERY_MS) {
+        return Ok(false);
+    }
+    let finished = services
+        .store
+        .runs_of(&principal.id, 50)
+        .await?
+        .iter()
+        .filter(|r| r.status.is_final())
+        .count();
+    Ok(finished >= NPS_AFTER_RUNS)
+}

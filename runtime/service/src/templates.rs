@@ -298,3 +298,51 @@ pub fn refuse_conflicts(preview: &Preview) -> Result<(), ServiceError> {
         said.join("; "),
     ))
 }
+
+/// Who can decide one stage of a preview's approval route.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageApprovers {
+    /// The stage's name.
+    pub stage: String,
+    /// The people who may decide it, by name (the requester excluded: nobody approves their
+    /// own request).
+    pub people: Vec<String>,
+}
+
+/// The people behind each stage of `preview`'s route, for `requester`: a stage with nobody in
+/// it would wait until it expires, so the form says so before anyone submits.
+pub fn approvers(services: &Services, preview: &Preview, requester: &str) -> Vec<StageApprovers> {
+    let config = services.identity.config();
+    let stages = preview
+        .approval
+        .as_ref()
+        .and_then(|a| a["stages"].as_array().cloned())
+        .unwrap_or_default();
+    stages
+        .iter()
+        .map(|stage| {
+            let mut ids: Vec<String> = stage["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .flat_map(|g| config.members_of(g))
+                .filter(|id| id != requester)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            StageApprovers {
+                stage: stage["name"].as_str().unwrap_or_default().to_string(),
+                people: ids
+                    .iter()
+                    .map(|id| {
+                        config
+                            .user(id)
+                            .and_then(|u| u.name.clone())
+                            .unwrap_or_else(|| id.clone())
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}

@@ -36,6 +36,15 @@ const TEMPLATES: &[(&str, &str)] = templates!(
 #[cfg(test)]
 mod tests {
     #[test]
+    fn minutes_read_as_people_say_them() {
+        assert_eq!(super::minutes(45), "45 min");
+        assert_eq!(super::minutes(240), "4 h");
+        assert_eq!(super::minutes(90), "1 h 30 min");
+        assert_eq!(super::minutes(2880), "2 days");
+        assert_eq!(super::minutes(0), "0 min");
+    }
+
+    #[test]
     fn markdown_keeps_formatting_and_shows_html_as_text() {
         let html = super::markdown("**host** `db` <script>alert(1)</script>").to_string();
         assert!(html.contains("<strong>host</strong>"), "{html}");
@@ -70,6 +79,39 @@ fn when(ms: i64) -> String {
 }
 
 /// A duration in milliseconds, short.
+/// A step error's kind as a sentence's start, for people rather than for code: the stable
+/// codes stay in the API's answers.
+fn failure(kind: &str) -> &'static str {
+    match kind {
+        "denied" | "plugin-denied" | "host-not-granted" => "Not allowed",
+        "invalid-input" | "plugin-invalid-input" | "output-schema" => "The input was not valid",
+        "not-found" | "plugin-not-found" => "Something it needs was not found",
+        "retryable" | "plugin-retryable" | "instantiate" => "A temporary failure",
+        "fuel-exhausted" | "deadline-passed" | "timeout" => "It took too long",
+        "memory-limit" | "stack-overflow" | "output-too-large" => "It went over its limits",
+        "rejected" => "The approval was rejected",
+        "approval-expired" => "The approval expired",
+        "cancelled" => "Cancelled",
+        _ => "It failed",
+    }
+}
+
+/// A span of minutes as people say it: "45 min", "4 h", "1 h 30 min", "2 days".
+fn minutes(m: i64) -> String {
+    let (days, hours, mins) = (m / 1440, (m % 1440) / 60, m % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days} day{}", if days == 1 { "" } else { "s" }));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours} h"));
+    }
+    if mins > 0 || parts.is_empty() {
+        parts.push(format!("{mins} min"));
+    }
+    parts.join(" ")
+}
+
 fn duration(ms: i64) -> String {
     match ms {
         ms if ms < 1_000 => format!("{ms} ms"),
@@ -110,6 +152,8 @@ pub(crate) fn environment() -> Environment<'static> {
     env.add_filter("when", when);
     env.add_filter("duration", duration);
     env.add_filter("pretty", pretty);
+    env.add_filter("minutes", minutes);
+    env.add_filter("failure", |kind: String| failure(&kind));
     env.add_filter("markdown", markdown);
     env
 }

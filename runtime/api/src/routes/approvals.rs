@@ -29,7 +29,10 @@ pub(crate) struct ListQuery {
 #[utoipa::path(
     get, path = "/api/v1/approvals", tag = "approvals",
     params(ListQuery),
-    responses((status = 200, description = "The stages asked for, each with its run's context", body = ApprovalList))
+    responses(
+        (status = 200, description = "The stages asked for, each with its run's context", body = ApprovalList),
+        (status = 404, description = "`?run=` names no run, or one the caller may not see", body = ErrorBody),
+    )
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,

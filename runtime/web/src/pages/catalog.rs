@@ -12,9 +12,6 @@ use serde_json::{Value, json};
 use crate::session::Viewer;
 use crate::{WebError, WebState, render};
 
-/// How often a user is asked the NPS question: every 90 days.
-const NPS_EVERY_MS: i64 = 90 * 86_400_000;
-
 /// `POST /nps` with `score` (0-10) and `comment`: the answer to the NPS question.
 pub(crate) async fn answer_nps(
     State(state): State<WebState>,
@@ -143,14 +140,7 @@ pub(crate) async fn page(
             .map_err(ServiceError::from)?;
         templates.push(json!({"name": t.name, "title": t.title, "description": t.description, "owner": t.owner, "tags": t.tags, "cost_hint": hint, "availability": availability}));
     }
-    // The periodic "would you recommend Lever?" question behind the NPS: once a quarter.
-    let last_answer = state
-        .app
-        .store
-        .last_nps_answer(&viewer.principal.id)
-        .await
-        .map_err(|e| WebError::Service(e.into()))?;
-    let ask_nps = last_answer.is_none_or(|at| state.app.approvals.now() - at > NPS_EVERY_MS);
+    let ask_nps = lever_service::insights::should_ask_nps(&state.app, &viewer.principal).await?;
     render::page(
         &state,
         Some(&viewer),

@@ -251,14 +251,15 @@ pub(crate) async fn check(
         .as_str()
         .unwrap_or("automatic")
         .to_string();
-    let mut approvers: Vec<String> = approval["stages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|s| s["groups"].as_array().cloned().unwrap_or_default())
-        .filter_map(|g| g.as_str().map(str::to_string))
-        .collect();
+    let stages = lever_service::templates::approvers(&state.app, &preview, &viewer.principal.id);
+    let mut approvers: Vec<String> = stages.iter().flat_map(|s| s.people.clone()).collect();
+    approvers.sort();
     approvers.dedup();
+    let nobody: Vec<String> = stages
+        .iter()
+        .filter(|s| s.people.is_empty())
+        .map(|s| s.stage.clone())
+        .collect();
     let fields: Vec<_> = form
         .pages
         .iter()
@@ -277,6 +278,8 @@ pub(crate) async fn check(
             review,
             route,
             approvers => approvers.join(", "),
+            stage_people => minijinja::Value::from_serialize(&stages),
+            nobody,
             fields,
             active,
         },
