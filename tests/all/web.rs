@@ -58,6 +58,10 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
         error.contains("does not match") && error.contains("Lowercase letters"),
         "the validator's message, with what the field allows: {error}"
     );
+    assert!(
+        !error.contains("^[a-z]"),
+        "the field's words, not its regular expression: {error}"
+    );
     alice.shot("form-invalid").await;
     alice.type_into("#f-name", &name).await;
     alice.wait_text("#err-f-name", 10, str::is_empty).await;

@@ -59,8 +59,8 @@ impl Form {
     }
 
     /// Every violation, on every page: the JSON Schema's, then the field extensions' rules
-    /// (`EntityNamePicker`, `RepoUrlPicker`). A broken `pattern` also quotes the field's
-    /// description, which usually says what the pattern allows.
+    /// (`EntityNamePicker`, `RepoUrlPicker`). A broken `pattern` is said with the field's
+    /// description, which says what the pattern allows, instead of the pattern itself.
     pub fn validate(&self, parameters: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (page, validator) in &self.pages {
@@ -81,6 +81,8 @@ impl Form {
                     );
                 }
                 let mut message = e.to_string();
+                // A broken pattern is told in the field's own words when it has a description:
+                // the regular expression means nothing to the person filling the form.
                 if matches!(
                     e.kind(),
                     jsonschema::error::ValidationErrorKind::Pattern { .. }
@@ -88,7 +90,10 @@ impl Form {
                     .and_then(|p| p.get("description"))
                     .and_then(Value::as_str)
                 {
-                    message = format!("{message}: {description}");
+                    message = format!(
+                        "{} does not match what this field allows: {description}",
+                        e.instance()
+                    );
                 }
                 let error = FieldError {
                     field: field.join("."),
