@@ -6,6 +6,8 @@
 
 use lever_tests::browser::{Browser, Driver, Violation, screenshots_dir};
 use lever_tests::server::Server;
+
+use crate::approvals::User;
 use serde_json::json;
 
 /// Audits the page at `path` for `browser`, adding what it finds to `report`; answers the
@@ -46,17 +48,13 @@ async fn every_page_passes_axe_core_with_no_serious_or_critical_violation() {
     let base = server.url.clone();
     // A production database waits for the payments lead: a run page with an open stage,
     // carol's approvals inbox with its card, and her inbox with the request.
-    let alice_api = server.client_for("alice").await;
-    let created: serde_json::Value = alice_api
-        .post(format!("{base}/api/v1/runs"))
-        .json(&json!({"template": "provision-postgresql-database",
-            "parameters": {"name": "a11y-orders", "owner": "payments", "environment": "production"}}))
-        .send()
+    let created = User::of(&server, "alice")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .submit(
+            "provision-postgresql-database",
+            json!({"name": "a11y-orders", "owner": "payments", "environment": "production"}),
+        )
+        .await;
     let run = created["id"].as_str().expect("a run id").to_string();
 
     let driver = Driver::start().await;

@@ -10,6 +10,8 @@ use lever_tests::step;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
+use crate::approvals::User;
+
 fn demo_server(dir: &std::path::Path) -> Server {
     Server::start_demo(dir)
 }
@@ -340,16 +342,15 @@ async fn create_service_says_which_capabilities_the_embedded_default_leaves_unbo
     );
 
     // Submitting it is refused with 409 naming what is missing, and nothing is created.
-    let alice = server.client_for("alice").await;
     let (_, before) = server.get_json("/api/v1/runs").await;
-    let response = alice
-        .post(format!("{}/api/v1/runs", server.url))
-        .json(&json!({"template": "create-service", "parameters": {"name": "checkout", "owner": "payments"}}))
-        .send()
+    let (status, refused) = User::of(&server, "alice")
         .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 409);
-    let refused: Value = response.json().await.unwrap();
+        .post(
+            "/api/v1/runs",
+            json!({"template": "create-service", "parameters": {"name": "checkout", "owner": "payments"}}),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
     assert_eq!(
         refused["error"]["code"], "template-unavailable",
         "{refused}"

@@ -6,6 +6,8 @@ use lever_tests::browser::{Browser, Driver};
 use lever_tests::databases::{drop_provisioned, unique_name};
 use lever_tests::forms::{hidden, set_cookie};
 use lever_tests::server::Server;
+
+use crate::approvals::User;
 use serde_json::{Value, json};
 
 fn demo_server(dir: &std::path::Path) -> Server {
@@ -507,17 +509,9 @@ async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_bac
             "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: hello}\nspec:\n  owner: group:default/payments\n  steps:\n    - id: hello\n      name: Hello\n      action: notifier.send\n      input: {to: alice, subject: hello, text: hello, links: []}\n",
         )
         .await;
-    let api = server.client_for("alice").await;
+    let api = User::of(&server, "alice").await;
     for _ in 0..3 {
-        let created: Value = api
-            .post(format!("{}/api/v1/runs", server.url))
-            .json(&json!({"template": "hello", "parameters": {}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = api.submit("hello", json!({})).await;
         let run = server.wait(created["id"].as_str().unwrap()).await;
         assert_eq!(run["status"], "succeeded", "{run:#}");
     }

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use lever_registry::Registry;
 use lever_store::{NewBundle, NewTemplate, NewTemplateFile, Store, StoreError, TemplateRecord};
 use lever_templates::bundle::{self, Bundle};
-use lever_templates::{Expressions, FieldError, Form, Parsed, TemplateError, parse};
-use serde_json::Value;
+use lever_templates::{Expressions, Form, Parsed, TemplateError, parse};
 
 pub use availability::Availability;
 pub use preview::{Conflict, MissingAction, Preview, StepPreview, context};
@@ -265,17 +264,5 @@ impl Catalog {
             }
         }
         Ok(found)
-    }
-
-    /// Parameters with defaults filled in, and every field error.
-    pub async fn validate(
-        &self,
-        name: &str,
-        parameters: &Value,
-    ) -> Result<(Value, Vec<FieldError>), CatalogError> {
-        let entry = self.get(name).await?;
-        let filled = entry.form.with_defaults(parameters);
-        let errors = entry.form.validate(&filled);
-        Ok((filled, errors))
     }
 }
