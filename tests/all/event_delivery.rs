@@ -226,7 +226,7 @@ async fn the_stream_of_a_finished_single_action_run_ends_and_a_reconnect_gets_20
     let run = server.run("debug-log", json!({"message": "hi"})).await;
     assert_eq!(run["status"], "succeeded", "{run:#}");
     let id = run["id"].as_str().unwrap();
-    // A single-action run records no `run-finished`: the stream still ends with the run.
+    // A single-action run is a one-step template run: its stream ends with its `run-finished`.
     let (opened, _) = tokio::sync::oneshot::channel();
     let events = follow(&server, id, None, opened, Duration::from_secs(20)).await;
     let last = events.last().map_or(0, |(n, _)| *n);

@@ -602,3 +602,40 @@ async fn a_step_is_reported_done_with_its_log_before_the_next_step_runs(server: 
     assert_eq!(seen, expected, "each transition once, in order");
 }
 }
+
+on_both_stores! {
+async fn a_single_action_run_is_a_one_step_run_with_its_step_row_events_and_retry(server: Server) {
+    // Fails on its first attempt, succeeds on its second.
+    let (status, created) = server.submit("workflow-flaky", json!({"succeed_on": 2})).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let failed = server.wait(&id).await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert_eq!(failed["steps"].as_array().unwrap().len(), 1, "{failed:#}");
+    assert_eq!(step(&failed, "main")["status"], "failed");
+    assert_eq!(step(&failed, "main")["attempts"], 1);
+    assert_eq!(failed["error"]["step"], "main", "the run's error names its step, as a template run's does");
+    let (_, events) = server.get_json(&format!("/api/v1/runs/{id}/events")).await;
+    let kinds: Vec<(String, String)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["step_id"].as_str().unwrap_or("").to_string()))
+        .collect();
+    for expected in [("step-started", "main"), ("step-failed", "main"), ("run-finished", "")] {
+        assert!(
+            kinds.iter().any(|(k, s)| k == expected.0 && s == expected.1),
+            "{expected:?} missing from {kinds:?}"
+        );
+    }
+    // The one path's controls work on it: retried from its failed step, with the next
+    // attempt's idempotency key.
+    let (status, body) = server.post_json(&format!("/api/v1/runs/{id}/retry"), json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    let run = server.wait(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["output"], json!({"attempt": 2, "key": format!("{id}/main/2")}));
+    assert_eq!(step(&run, "main")["attempts"], 2);
+    assert_eq!(step(&run, "main")["output"], run["output"], "the run's output is its step's");
+}
+}

@@ -5,6 +5,7 @@
 
 mod availability;
 mod preview;
+mod single_action;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use lever_templates::{Expressions, Form, Parsed, TemplateError, parse};
 
 pub use availability::Availability;
 pub use preview::{Conflict, MissingAction, Preview, StepPreview, context};
+pub use single_action::{SINGLE_STEP, single_action};
 
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -11,19 +11,14 @@ impl Executor {
         SubmitError::NotFound(format!("no run with id `{id}`"))
     }
 
-    /// Restarts a failed or rolled-back template run from its failed step: steps that did not
-    /// end `succeeded` or `skipped` run again.
+    /// Restarts a failed or rolled-back run (a template's, or a single action's one step) from
+    /// its failed step: steps that did not end `succeeded` or `skipped` run again.
     pub async fn retry_run(&self, id: &str) -> Result<(), SubmitError> {
         let run = self
             .store
             .run(id)
             .await?
             .ok_or_else(|| Self::run_not_found(id))?;
-        if run.template.is_none() {
-            return Err(SubmitError::Conflict(
-                "only template runs can be retried; submit the action again".into(),
-            ));
-        }
         let from = [
             RunStatus::Failed,
             RunStatus::RolledBack,

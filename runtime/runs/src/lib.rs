@@ -1,4 +1,5 @@
-//! The run executor. A run names either one action or a template. Runs are queued onto a
+//! The run executor. A run names either one action or a template; an action run is a
+//! one-step template run, so both take one path. Runs are queued onto a
 //! bounded pool of workers; every status change of a run and of each of its steps is committed
 //! before it can be observed. A run that waits (retry backoff) or is paused holds no worker.
 //! At start, runs a previous process left unfinished continue from the step in flight.
@@ -7,7 +8,6 @@ mod cluster;
 mod controls;
 mod dispatch;
 mod replay;
-mod single;
 mod submit;
 mod workflow;
 mod workspace;
@@ -553,11 +553,7 @@ impl Executor {
             Err(StoreError::StaleStatus { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
-        if run.template.is_some() {
-            self.execute_template(run).await?;
-        } else {
-            self.execute_action(run).await?;
-        }
+        self.execute_steps(run).await?;
         Ok(true)
     }
 }

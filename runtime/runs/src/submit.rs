@@ -53,7 +53,7 @@ impl Executor {
                     template: None,
                     idempotency_key: request.idempotency_key,
                     resubmitted_from: request.resubmitted_from,
-                    steps: Vec::new(),
+                    steps: vec![lever_catalog::SINGLE_STEP.to_string()],
                     approval: request.approval,
                     owner_team,
                     pins,

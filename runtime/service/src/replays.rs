@@ -65,27 +65,20 @@ pub async fn replay(
         .run(id)
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("no run with id `{id}`")))?;
-    let (attempts, input, output, error) = if run.template.is_some() {
-        let found = services
-            .store
-            .run_steps(id)
-            .await?
-            .into_iter()
-            .find(|s| s.id == step)
-            .ok_or_else(|| ServiceError::not_found(format!("run `{id}` has no step `{step}`")))?;
-        (
-            found.attempts.max(1) as u32,
-            found.input.unwrap_or(Value::Null),
-            found.output,
-            found.error,
-        )
-    } else if step == "main" {
-        (1, run.input.clone(), run.output.clone(), run.error.clone())
-    } else {
-        return Err(ServiceError::not_found(format!(
-            "run `{id}` runs one action: its only step is `main`"
-        )));
-    };
+    // A single action's run has its one step, `main`, like any template step.
+    let found = services
+        .store
+        .run_steps(id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == step)
+        .ok_or_else(|| ServiceError::not_found(format!("run `{id}` has no step `{step}`")))?;
+    let (attempts, input, output, error) = (
+        found.attempts.max(1) as u32,
+        found.input.unwrap_or(Value::Null),
+        found.output,
+        found.error,
+    );
     let recorded = services.store.step_http(id, step, None).await?;
     let attempt = recorded.as_ref().map_or(attempts, |(a, _)| *a);
     Ok(Replay {

@@ -9,6 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::{self, AuditEntry};
+use crate::status::{sql, sql_list};
 use crate::{Backend, RunStatus, Store, StoreError, parse_json};
 
 /// What the policy decided for a new run.
@@ -51,6 +52,15 @@ pub struct NewStage {
     pub on_expiry: String,
     /// What approvers see: request, requester, environment, cost, risk, resources.
     pub context: serde_json::Value,
+}
+
+/// Cancels a run's stages nobody decided yet (blocked or open).
+fn cancel_undecided_sql() -> String {
+    format!(
+        "UPDATE approval_stages SET status = {} WHERE run_id = $1 AND status IN {}",
+        sql(StageStatus::Cancelled),
+        sql_list(&[StageStatus::Blocked, StageStatus::Open])
+    )
 }
 
 /// Where an approval stage is. One place spells it, for the database and for every answer.
@@ -276,30 +286,32 @@ pub(crate) async fn insert_stages(
     approval: &NewApproval,
     requester: &str,
 ) -> Result<(), StoreError> {
+    let insert = format!(
+        "INSERT INTO approval_stages (id, run_id, position, name, step_id, stage_order, groups_json, required, status, reasons, sla_ms, \
+         escalate_to, expire_ms, on_expiry, context, policy_version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}, $9, $10, $11, $12, $13, $14, $15, $16)",
+        sql(StageStatus::Blocked)
+    );
     for (position, s) in approval.stages.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO approval_stages (id, run_id, position, name, step_id, stage_order, groups_json, required, status, reasons, sla_ms, \
-             escalate_to, expire_ms, on_expiry, context, policy_version, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'blocked', $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(run_id)
-        .bind(position as i64)
-        .bind(&s.name)
-        .bind(&s.step_id)
-        .bind(s.order)
-        .bind(serde_json::to_string(&s.groups).expect("strings serialise"))
-        .bind(s.required)
-        .bind(serde_json::to_string(&s.reasons).expect("strings serialise"))
-        .bind(s.sla_ms)
-        .bind(&s.escalate_to)
-        .bind(s.expire_ms)
-        .bind(&s.on_expiry)
-        .bind(s.context.to_string())
-        .bind(&approval.policy_version)
-        .bind(approval.now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(&insert)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(run_id)
+            .bind(position as i64)
+            .bind(&s.name)
+            .bind(&s.step_id)
+            .bind(s.order)
+            .bind(serde_json::to_string(&s.groups).expect("strings serialise"))
+            .bind(s.required)
+            .bind(serde_json::to_string(&s.reasons).expect("strings serialise"))
+            .bind(s.sla_ms)
+            .bind(&s.escalate_to)
+            .bind(s.expire_ms)
+            .bind(&s.on_expiry)
+            .bind(s.context.to_string())
+            .bind(&approval.policy_version)
+            .bind(approval.now)
+            .execute(&mut **tx)
+            .await?;
     }
     let entry = AuditEntry {
         run_id: Some(run_id),
@@ -338,11 +350,15 @@ async fn open_next_tier(
         .iter()
         .filter(|s| s.status == StageStatus::Blocked && s.order == order)
     {
-        sqlx::query("UPDATE approval_stages SET status = 'open', opened_at = $2 WHERE id = $1 AND status = 'blocked'")
-            .bind(&s.id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE approval_stages SET status = {}, opened_at = $2 WHERE id = $1 AND status = {}",
+            sql(StageStatus::Open),
+            sql(StageStatus::Blocked)
+        ))
+        .bind(&s.id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         let entry = AuditEntry {
             run_id: Some(run_id),
             kind: "stage-opened",
@@ -408,7 +424,7 @@ async fn reject_run(
     step: Option<&str>,
     error: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE approval_stages SET status = 'cancelled' WHERE run_id = $1 AND status IN ('blocked', 'open')")
+    sqlx::query(&cancel_undecided_sql())
         .bind(run_id)
         .execute(&mut **tx)
         .await?;
@@ -463,7 +479,8 @@ impl Store {
     /// Every open stage, oldest first.
     pub async fn open_stages(&self) -> Result<Vec<StageRecord>, StoreError> {
         let sql = format!(
-            "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE status = 'open' ORDER BY opened_at, position"
+            "SELECT {STAGE_COLUMNS} FROM approval_stages WHERE status = {} ORDER BY opened_at, position",
+            sql(StageStatus::Open)
         );
         sqlx::query(&sql)
             .fetch_all(&self.pool)
@@ -550,9 +567,10 @@ impl Store {
         };
         audit::append(&mut tx, self.backend, &entry).await?;
         let outcome = if !approve {
-            sqlx::query(
-                "UPDATE approval_stages SET status = 'rejected', decided_at = $2 WHERE id = $1",
-            )
+            sqlx::query(&format!(
+                "UPDATE approval_stages SET status = {}, decided_at = $2 WHERE id = $1",
+                sql(StageStatus::Rejected)
+            ))
             .bind(stage_id)
             .bind(now)
             .execute(&mut *tx)
@@ -573,9 +591,10 @@ impl Store {
             if approvals < s.required {
                 DecideOutcome::Counted
             } else {
-                sqlx::query(
-                    "UPDATE approval_stages SET status = 'approved', decided_at = $2 WHERE id = $1",
-                )
+                sqlx::query(&format!(
+                    "UPDATE approval_stages SET status = {}, decided_at = $2 WHERE id = $1",
+                    sql(StageStatus::Approved)
+                ))
                 .bind(stage_id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -642,7 +661,9 @@ impl Store {
         .await?
             == 0
         {
-            return Err(self.stale_status(run_id, "running".into()).await);
+            return Err(self
+                .stale_status(run_id, RunStatus::Running.as_str().into())
+                .await);
         }
         tx.commit().await?;
         Ok(GateState::Waiting)
@@ -659,7 +680,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let column = timer.column();
-        let changed = sqlx::query(&format!("UPDATE approval_stages SET {column} = $2 WHERE id = $1 AND {column} IS NULL AND status = 'open'"))
+        let changed = sqlx::query(&format!("UPDATE approval_stages SET {column} = $2 WHERE id = $1 AND {column} IS NULL AND status = {}", sql(StageStatus::Open)))
             .bind(stage_id)
             .bind(now)
             .execute(&mut *tx)
@@ -706,8 +727,13 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let status = if reject { "expired" } else { "open" };
-        let changed = sqlx::query("UPDATE approval_stages SET expired_at = $2, status = $3 WHERE id = $1 AND expired_at IS NULL AND status = 'open'")
+        let status = if reject {
+            StageStatus::Expired
+        } else {
+            StageStatus::Open
+        }
+        .as_str();
+        let changed = sqlx::query(&format!("UPDATE approval_stages SET expired_at = $2, status = $3 WHERE id = $1 AND expired_at IS NULL AND status = {}", sql(StageStatus::Open)))
             .bind(stage_id)
             .bind(now)
             .bind(status)
@@ -742,7 +768,7 @@ impl Store {
 
     /// Ends the stages of a cancelled run that were still waiting.
     pub async fn cancel_stages(&self, run_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE approval_stages SET status = 'cancelled' WHERE run_id = $1 AND status IN ('blocked', 'open')")
+        sqlx::query(&cancel_undecided_sql())
             .bind(run_id)
             .execute(&self.writer)
             .await?;
@@ -832,10 +858,11 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE approval_route = 'automatic'")
                 .fetch_one(&self.pool)
                 .await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT name, policy_version, COUNT(*), CAST(AVG(decided_at - opened_at) AS BIGINT), MAX(decided_at - opened_at) \
-             FROM approval_stages WHERE status = 'approved' AND opened_at IS NOT NULL GROUP BY name, policy_version ORDER BY name, policy_version",
-        )
+             FROM approval_stages WHERE status = {} AND opened_at IS NOT NULL GROUP BY name, policy_version ORDER BY name, policy_version",
+            sql(StageStatus::Approved)
+        ))
         .fetch_all(&self.pool)
         .await?;
         let mut stages = Vec::new();

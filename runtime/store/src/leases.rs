@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use crate::runs::{COLUMNS, record};
-use crate::{Clock, RunRecord, Store, StoreError, SystemClock};
+use crate::status::{sql, sql_list};
+use crate::{Clock, RunRecord, RunStatus, Store, StoreError, SystemClock};
 
 /// Who holds runs and for how long a claim or a renewal lasts.
 #[derive(Clone)]
@@ -62,10 +63,15 @@ impl Lease {
 }
 
 /// The statuses a worker may claim a run in.
-const HELD: &str = "('pending', 'running', 'waiting', 'rolling-back')";
+const HELD: [RunStatus; 4] = [
+    RunStatus::Pending,
+    RunStatus::Running,
+    RunStatus::Waiting,
+    RunStatus::RollingBack,
+];
 /// The statuses of a run a worker is executing: the heartbeat renews only those, so the lease
 /// of a run that parked without being released (its node died just then) runs out.
-const EXECUTING: &str = "('running', 'rolling-back')";
+const EXECUTING: [RunStatus; 2] = [RunStatus::Running, RunStatus::RollingBack];
 
 impl Store {
     /// Claims run `id` for `lease.node` and moves it to `running` (a rolling-back run stays
@@ -74,10 +80,15 @@ impl Store {
     pub async fn start_run(&self, id: &str, lease: &Lease) -> Result<RunRecord, StoreError> {
         let now = lease.now_ms();
         // One statement: the claim answers the row it claimed (`RETURNING`, on both databases).
+        let (held, rolling_back, running) = (
+            sql_list(&HELD),
+            sql(RunStatus::RollingBack),
+            sql(RunStatus::Running),
+        );
         let claimed = sqlx::query(&format!(
-            "UPDATE runs SET status = CASE WHEN status = 'rolling-back' THEN status ELSE 'running' END, attempt = attempt + 1, updated_at = $2, \
+            "UPDATE runs SET status = CASE WHEN status = {rolling_back} THEN status ELSE {running} END, attempt = attempt + 1, updated_at = $2, \
              lease_owner = $3, lease_expires_at = $4 \
-             WHERE id = $1 AND status IN {HELD} \
+             WHERE id = $1 AND status IN {held} \
              AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < $2) RETURNING {COLUMNS}"
         ))
         .bind(id)
@@ -112,7 +123,8 @@ impl Store {
     /// still this node's.) The fence before a step is [`Lease::holds`] on the run as read.
     pub async fn renew_leases(&self, lease: &Lease) -> Result<u64, StoreError> {
         Ok(sqlx::query(&format!(
-            "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {EXECUTING}"
+            "UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status IN {}",
+            sql_list(&EXECUTING)
         ))
         .bind(&lease.node)
         .bind(lease.now_ms() + lease.ms)
@@ -142,11 +154,12 @@ impl Store {
         grace_ms: i64,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM runs WHERE status IN ('pending', 'running', 'rolling-back') \
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT id FROM runs WHERE status IN {} \
              AND ((lease_owner IS NOT NULL AND lease_expires_at < $1) OR (lease_owner IS NULL AND updated_at < $2)) \
              ORDER BY created_at, id LIMIT $3",
-        )
+            sql_list(&[RunStatus::Pending, RunStatus::Running, RunStatus::RollingBack])
+        ))
         .bind(now)
         .bind(now - grace_ms)
         .bind(limit)

@@ -20,6 +20,7 @@ mod resources;
 mod runs;
 mod sessions;
 mod state;
+mod status;
 mod step_http;
 mod steps;
 mod templates;

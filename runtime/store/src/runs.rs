@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::status::{sql, sql_list};
 use crate::{Store, StoreError, now_ms, parse_json};
 
 /// Where a run is in its life.
@@ -38,7 +39,23 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// The stored and reported spelling.
+    /// Every status: those of a run in flight, then those it ends in.
+    pub const ALL: [RunStatus; 12] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Waiting,
+        RunStatus::AwaitingApproval,
+        RunStatus::Paused,
+        RunStatus::RollingBack,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Rejected,
+        RunStatus::RolledBack,
+        RunStatus::RollbackFailed,
+    ];
+
+    /// The stored and reported spelling (one place for the database and the API).
     pub fn as_str(&self) -> &'static str {
         match self {
             RunStatus::Pending => "pending",
@@ -58,26 +75,13 @@ impl RunStatus {
 
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "pending" => RunStatus::Pending,
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            "waiting" => RunStatus::Waiting,
-            "paused" => RunStatus::Paused,
-            "rolling-back" => RunStatus::RollingBack,
-            "rolled-back" => RunStatus::RolledBack,
-            "rollback-failed" => RunStatus::RollbackFailed,
-            "cancelled" => RunStatus::Cancelled,
-            "awaiting-approval" => RunStatus::AwaitingApproval,
-            "rejected" => RunStatus::Rejected,
-            other => {
-                return Err(StoreError::Corrupt {
-                    what: "runs.status",
-                    error: format!("unknown status `{other}`"),
-                });
-            }
-        })
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "runs.status",
+                error: format!("unknown status `{s}`"),
+            })
     }
 
     /// Whether the run is over.
@@ -250,10 +254,9 @@ pub(crate) async fn status_update<'e, E: sqlx::Executor<'e, Database = sqlx::Any
     error: Option<&serde_json::Value>,
     now: i64,
 ) -> Result<u64, StoreError> {
-    let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let allowed = crate::status::sql_list(from);
     let sql = format!(
-        "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN ({})",
-        allowed.join(", ")
+        "UPDATE runs SET status = $2, output = COALESCE($3, output), error = $4, updated_at = $5 WHERE id = $1 AND status IN {allowed}"
     );
     Ok(sqlx::query(&sql)
         .bind(id)
@@ -452,9 +455,16 @@ impl Store {
     /// what a restarted server resumes. Waiting runs wake at their time; paused runs wait for
     /// a human.
     pub async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM runs WHERE status IN ('pending', 'running', 'rolling-back') ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT id FROM runs WHERE status IN {} ORDER BY created_at, id",
+            sql_list(&[
+                RunStatus::Pending,
+                RunStatus::Running,
+                RunStatus::RollingBack
+            ])
+        ))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Records the end of a `running` run, with its output or its error.
@@ -582,9 +592,17 @@ impl Store {
 
     /// How many unfinished runs each status holds (`pending`, `running`, `waiting`…).
     pub async fn unfinished_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) FROM runs WHERE status IN ('pending', 'running', 'waiting', 'awaiting-approval', 'paused', 'rolling-back') GROUP BY status",
-        )
+        let unfinished = sql_list(&[
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Waiting,
+            RunStatus::AwaitingApproval,
+            RunStatus::Paused,
+            RunStatus::RollingBack,
+        ]);
+        let rows = sqlx::query(&format!(
+            "SELECT status, COUNT(*) FROM runs WHERE status IN {unfinished} GROUP BY status"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -648,7 +666,7 @@ impl Store {
 
     /// Parks a `running` run as `waiting` until `wake_at` (ms): from then on it is only a row.
     pub async fn park_run(&self, id: &str, wake_at: i64) -> Result<(), StoreError> {
-        let changed = sqlx::query("UPDATE runs SET status = 'waiting', wake_at = $2, updated_at = $3 WHERE id = $1 AND status = 'running'")
+        let changed = sqlx::query(&format!("UPDATE runs SET status = {}, wake_at = $2, updated_at = $3 WHERE id = $1 AND status = {}", sql(RunStatus::Waiting), sql(RunStatus::Running)))
             .bind(id)
             .bind(wake_at)
             .bind(now_ms())
@@ -665,13 +683,16 @@ impl Store {
     /// with the time the next one wakes, if any. `now` is the executor's clock (a manual one
     /// in tests moves parked runs' time forward).
     pub async fn wake_due_runs(&self, now: i64) -> Result<(Vec<String>, Option<i64>), StoreError> {
-        let due: Vec<String> = sqlx::query_scalar("SELECT id FROM runs WHERE status = 'waiting' AND wake_at <= $1 ORDER BY wake_at LIMIT 500")
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?;
+        let due: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM runs WHERE status = {} AND wake_at <= $1 ORDER BY wake_at LIMIT 500",
+            sql(RunStatus::Waiting)
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
         let mut woken = Vec::with_capacity(due.len());
         for id in due {
-            let changed = sqlx::query("UPDATE runs SET status = 'pending', wake_at = NULL, updated_at = $2 WHERE id = $1 AND status = 'waiting'")
+            let changed = sqlx::query(&format!("UPDATE runs SET status = {}, wake_at = NULL, updated_at = $2 WHERE id = $1 AND status = {}", sql(RunStatus::Pending), sql(RunStatus::Waiting)))
                 .bind(&id)
                 .bind(now)
                 .execute(&self.writer)
@@ -681,10 +702,12 @@ impl Store {
                 woken.push(id);
             }
         }
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(wake_at) FROM runs WHERE status = 'waiting'")
-                .fetch_one(&self.pool)
-                .await?;
+        let next: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT MIN(wake_at) FROM runs WHERE status = {}",
+            sql(RunStatus::Waiting)
+        ))
+        .fetch_one(&self.pool)
+        .await?;
         Ok((woken, next))
     }
 }

@@ -376,9 +376,10 @@ impl Store {
     /// The catalog entities succeeded steps registered (`entityRef` in their output, as
     /// Backstage's `catalog:register` answers), newest first, without repeats.
     pub async fn registered_entities(&self, limit: i64) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT output FROM run_steps WHERE status = 'succeeded' AND output LIKE '%entityRef%' ORDER BY updated_at DESC LIMIT $1",
-        )
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT output FROM run_steps WHERE status = {} AND output LIKE '%entityRef%' ORDER BY updated_at DESC LIMIT $1",
+            crate::status::sql(StepStatus::Succeeded)
+        ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -229,8 +229,8 @@ pub(crate) async fn events(
                         (store, id, after, finished, commits),
                     ));
                 }
-                // Runs that end without a `run-finished` event (single actions, a rejection at
-                // the gate) end the stream too — after one more look, since a template run's
+                // Runs that end without a `run-finished` event (a rejection at the gate, a
+                // template no longer readable) end the stream too — after one more look, since a template run's
                 // `run-finished` is committed just after its final status.
                 if ended {
                     return None;

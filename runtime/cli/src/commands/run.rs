@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lever_runs::{RunRequest, Target};
+use lever_store::RunStatus;
 use serde_json::{Map, Value, json};
 
 use crate::local::{Local, Location};
@@ -337,14 +338,19 @@ pub(crate) async fn run(location: Location, args: RunArgs) -> anyhow::Result<()>
     }
     let summary = json!({"id": result["id"], "status": result["status"], "output": result["output"], "error": result["error"]});
     println!("{}", serde_json::to_string_pretty(&summary)?);
-    match result["status"].as_str() {
-        Some("succeeded") => Ok(()),
-        Some("paused" | "failed" | "rolled-back" | "rollback-failed" | "cancelled") => {
-            std::process::exit(1)
-        }
+    let status = serde_json::from_value::<RunStatus>(result["status"].clone()).ok();
+    match status {
+        Some(RunStatus::Succeeded) => Ok(()),
+        Some(
+            RunStatus::Paused
+            | RunStatus::Failed
+            | RunStatus::RolledBack
+            | RunStatus::RollbackFailed
+            | RunStatus::Cancelled,
+        ) => std::process::exit(1),
         other => bail!(
             "the run is still {} after {} s",
-            other.unwrap_or("unknown"),
+            other.map_or("unknown", |s| s.as_str()),
             args.wait
         ),
     }

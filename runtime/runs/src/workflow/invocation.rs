@@ -1,5 +1,5 @@
 //! One invocation of a step's action — a capability call or a plugin in the sandbox — with
-//! its log book, metrics, masking and recorded HTTP exchanges; single-action runs use it too.
+//! its log book, metrics, masking and recorded HTTP exchanges.
 
 use std::time::Duration;
 

@@ -2,9 +2,11 @@
 //! parameters and earlier outputs, per-step failure policy (retry with backoff, skip, manual,
 //! abort), rollback in reverse order, cancel at step boundaries, and resume after a crash.
 //! This module is the step loop; `policy` is what a failure does, `rollback` the undoing and
-//! `invocation` the call of one action (which single-action runs share).
+//! `invocation` the call of one action. A single-action run is a one-step template run
+//! ([`lever_catalog::single_action`]) and takes the same path.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lever_catalog::Entry;
@@ -62,12 +64,23 @@ pub(crate) enum StepOutcome {
 }
 
 impl Executor {
-    pub(crate) async fn execute_template(&self, run: RunRecord) -> Result<(), StoreError> {
-        let (name, version) = (
-            run.template.clone().expect("template run"),
-            run.template_version.unwrap_or(1),
-        );
-        let entry = match self.catalog.get_version(&name, version).await {
+    /// Executes a run's steps: a template's, or a single action's one step
+    /// ([`lever_catalog::single_action`]); one path for both.
+    pub(crate) async fn execute_steps(&self, run: RunRecord) -> Result<(), StoreError> {
+        let found = match &run.template {
+            Some(name) => {
+                self.catalog
+                    .get_version(name, run.template_version.unwrap_or(1))
+                    .await
+            }
+            // Runs submitted before actions were pinned name their version instead.
+            None if run.pins.is_empty() => {
+                lever_catalog::single_action(&format!("{}@{}", run.action, run.action_version))
+                    .map(Arc::new)
+            }
+            None => lever_catalog::single_action(&run.action).map(Arc::new),
+        };
+        let entry = match found {
             Ok(entry) => entry,
             Err(e) => {
                 let error = failure("template-unavailable", e.to_string());
@@ -83,6 +96,7 @@ impl Executor {
                     .await;
             }
         };
+        let name = entry.record.name.clone();
         let rows = self.rows(&run.id).await?;
         let gated: HashSet<String> = self
             .store

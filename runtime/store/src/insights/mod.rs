@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use crate::{Store, StoreError, now_ms};
-use window::{DAY, FINISHED, Histogram, IN_FLIGHT, Window, sql_list};
+use crate::status::sql_list;
+use crate::{RunStatus, Store, StoreError, now_ms};
+use window::{DAY, FINISHED, Histogram, IN_FLIGHT, Window};
 
 pub use window::{bin as duration_bin, bin_value as duration_bin_value};
 
@@ -315,7 +316,8 @@ impl Store {
 
         // Rolled-back runs that left something behind are few: read each.
         let sql = format!(
-            "SELECT {LABEL}, status, updated_at, error FROM runs WHERE status = 'rollback-failed' AND created_at >= {from} AND created_at < {to}{}",
+            "SELECT {LABEL}, status, updated_at, error FROM runs WHERE status = {} AND created_at >= {from} AND created_at < {to}{}",
+            crate::status::sql(RunStatus::RollbackFailed),
             scope.filters()
         );
         let mut rollback_failed = Vec::new();
@@ -486,8 +488,9 @@ async fn read_rows(
         totals.count_time(r.try_get(0)?, r.try_get::<i64, _>(1)? == 1, r.try_get(2)?);
     }
     let took = bin.unwrap_or("updated_at - created_at");
+    let succeeded = crate::status::sql(RunStatus::Succeeded);
     let sql = format!(
-        "SELECT {LABEL}, {early}, {took}, COUNT(*) FROM runs WHERE status = 'succeeded' AND {rows_where} GROUP BY 1, 2, 3"
+        "SELECT {LABEL}, {early}, {took}, COUNT(*) FROM runs WHERE status = {succeeded} AND {rows_where} GROUP BY 1, 2, 3"
     );
     for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
         let label: String = r.try_get(0)?;
@@ -502,7 +505,12 @@ async fn read_rows(
     }
     // Failures carry the same few errors over and over: one row per distinct error.
     let sql = format!(
-        "SELECT error, MAX(updated_at), COUNT(*) FROM runs WHERE status IN ('failed', 'rolled-back', 'rollback-failed') AND error IS NOT NULL AND {rows_where} GROUP BY error"
+        "SELECT error, MAX(updated_at), COUNT(*) FROM runs WHERE status IN {} AND error IS NOT NULL AND {rows_where} GROUP BY error",
+        sql_list(&[
+            RunStatus::Failed,
+            RunStatus::RolledBack,
+            RunStatus::RollbackFailed
+        ])
     );
     for r in scope.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await? {
         let error: String = r.try_get(0)?;

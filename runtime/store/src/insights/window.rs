@@ -2,6 +2,8 @@
 //! (migration 0007), the partial first and last hour from the rows themselves; and the
 //! nearest-rank percentiles of values that come partly exact (raw rows) and partly as E12 bins.
 
+use crate::RunStatus;
+
 /// An hour, the rollup's finer span (ms).
 pub(crate) const HOUR: i64 = 3_600_000;
 /// A day, the rollup's coarser span (ms).
@@ -9,30 +11,24 @@ pub(crate) const DAY: i64 = 86_400_000;
 
 /// The run statuses the rollup counts (a run is in it once it reaches one of them); the
 /// migration's triggers name the same list.
-pub(crate) const FINISHED: &[&str] = &[
-    "succeeded",
-    "failed",
-    "rolled-back",
-    "rollback-failed",
-    "cancelled",
-    "rejected",
+pub(crate) const FINISHED: &[RunStatus] = &[
+    RunStatus::Succeeded,
+    RunStatus::Failed,
+    RunStatus::RolledBack,
+    RunStatus::RollbackFailed,
+    RunStatus::Cancelled,
+    RunStatus::Rejected,
 ];
 /// The statuses of runs in flight, which the insights read from `runs` (through its
 /// `(status, created_at)` index).
-pub(crate) const IN_FLIGHT: &[&str] = &[
-    "pending",
-    "running",
-    "waiting",
-    "paused",
-    "rolling-back",
-    "awaiting-approval",
+pub(crate) const IN_FLIGHT: &[RunStatus] = &[
+    RunStatus::Pending,
+    RunStatus::Running,
+    RunStatus::Waiting,
+    RunStatus::Paused,
+    RunStatus::RollingBack,
+    RunStatus::AwaitingApproval,
 ];
-
-/// `('a', 'b')` for an `IN` list of constants.
-pub(crate) fn sql_list(items: &[&str]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
-    format!("({})", quoted.join(", "))
-}
 
 fn floor(t: i64, span: i64) -> i64 {
     t.div_euclid(span) * span
