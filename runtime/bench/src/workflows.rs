@@ -88,6 +88,29 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
 }
 
+/// CPU time process `pid` has used so far, user and system (`/proc/PID/stat`, in clock ticks
+/// of `getconf CLK_TCK` a second).
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat
+        .rsplit_once(')')
+        .ok_or_else(|| anyhow::anyhow!("unreadable /proc/{pid}/stat"))?
+        .1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    let per_second: u64 = String::from_utf8(
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()?
+            .stdout,
+    )?
+    .trim()
+    .parse()?;
+    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -297,6 +320,7 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
     let mut latencies = Vec::new();
     let mut round_trips = Vec::new();
     let mut pieces: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    let cpu_before = cpu_time(server.pid())?;
     for _ in 0..300 {
         let started = Instant::now();
         let (id, round_trip, timing) = submit_timed(&server, "three-noops").await?;
@@ -308,6 +332,7 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         }
         anyhow::ensure!(run["status"] == "succeeded", "{run}");
     }
+    let cpu_per_run = (cpu_time(server.pid())? - cpu_before) / 300;
     latencies.sort();
     round_trips.sort();
 
@@ -381,6 +406,10 @@ pub(crate) async fn run(step_compute: Duration) -> anyhow::Result<()> {
         "| submit → done over HTTP, 3 no-op steps, 300 sequential runs | p50 {:.1} ms, p99 {:.1} ms | p50 ≤ 5 ms, p99 ≤ 20 ms |",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "| server CPU per run (user + system, those 300 runs: submit, 3 steps, the client's polls) | {:.2} ms | — |",
+        cpu_per_run.as_secs_f64() * 1e3
     );
     let median_ms = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);
