@@ -17,7 +17,9 @@
 #                        "affected_owners": ["payments"], "conflicts": 0},               # (docs/resources.md)
 #     "requester":      {"id": "alice", "team": "payments", "groups": ["payments"]},
 #     "time":           {"now": "2026-11-28T10:00:00Z",
-#                        "freeze": {"active": true, "windows": [{"name": "year-end", "reason": "year-end freeze"}]}}
+#                        "freeze": {"active": true, "windows": [{"name": "year-end", "reason": "year-end freeze"}]}},
+#     "directory":      {"deciders": {"payments-leads": 1, "search-leads": 0},   # members other than the
+#                        "platform_groups": ["platform"]}                        # requester, per group
 #   }
 #
 # The host works out whether a change freeze is active (one-off or recurring windows) and passes
@@ -217,7 +219,34 @@ freeze_stages contains {
 
 all_stages := base_stages | freeze_stages
 
-stages := [entry[2] | some entry in sort([[s.order, s.name, s] | some s in all_stages])]
+# A stage nobody but the requester could decide (no other member in any of its groups) would
+# wait until it expires: the platform team may decide it too, and the stage says why. Only when
+# the host says who could decide (`directory.deciders`); a group it does not list has nobody.
+nobody_else(s) if {
+	input.directory.deciders
+	every g in s.groups {
+		object.get(input.directory.deciders, g, 0) == 0
+	}
+}
+
+platform_groups := object.get(input, ["directory", "platform_groups"], [])
+
+reachable(s) := s if not nobody_else(s)
+
+reachable(s) := object.union(s, {
+	"groups": array.concat(s.groups, platform_groups),
+	"reasons": array.concat(s.reasons, [sprintf("nobody but the requester is in %s: the platform team may decide instead", [concat(" or ", s.groups)])]),
+}) if {
+	nobody_else(s)
+	count(platform_groups) > 0
+}
+
+reachable(s) := s if {
+	nobody_else(s)
+	count(platform_groups) == 0
+}
+
+stages := [reachable(entry[2]) | some entry in sort([[s.order, s.name, s] | some s in all_stages])]
 
 auto_reason := sprintf("%s environment, %s/month, no high-risk step, %s: automatic", [environment, usd(monthly_usd), freeze_note])
 

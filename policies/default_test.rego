@@ -179,3 +179,23 @@ test_deleting_a_production_database_during_a_freeze if {
 	not stage_named(d, "team-lead").step
 	count(d.reasons) == 3
 }
+
+# --- who could decide --------------------------------------------------------------------------
+
+test_a_stage_nobody_else_could_decide_goes_to_the_platform_team_too if {
+	d := decide({
+		"environment": "production",
+		"directory": {"deciders": {"payments-leads": 0}, "platform_groups": ["platform"]},
+	})
+	s := stage_named(d, "team-lead")
+	s.groups == ["payments-leads", "platform"]
+	s.reasons[count(s.reasons) - 1] == "nobody but the requester is in payments-leads: the platform team may decide instead"
+}
+
+test_a_stage_someone_else_can_decide_stays_with_its_group if {
+	d := decide({
+		"environment": "production",
+		"directory": {"deciders": {"payments-leads": 1}, "platform_groups": ["platform"]},
+	})
+	stage_named(d, "team-lead").groups == ["payments-leads"]
+}

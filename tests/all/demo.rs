@@ -414,11 +414,76 @@ async fn a_binding_to_an_adapter_never_published_fails_the_step_saying_what_to_p
     assert_eq!(status, 201, "{created}");
     let run = server.wait(created["id"].as_str().unwrap()).await;
     let error = &step(&run, "repository")["error"];
-    assert_eq!(error["kind"], "denied", "{run:#}");
+    assert_eq!(
+        error["kind"], "not-configured",
+        "a configuration failure, classified where it happens: {run:#}"
+    );
     let message = error["message"].as_str().unwrap();
     assert!(
         message.contains("bindings.git-provider.adapter")
             && message.contains("publish the adapter"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn an_owning_team_lever_does_not_know_is_the_fields_error_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let alice = User::of(&server, "alice").await;
+    let parameters = json!({"name": unique_name("nobody"), "owner": "group:default/marketing"});
+    // The preview and the validation say so on the field, with the teams to choose from.
+    let (status, preview) = alice
+        .post(
+            "/api/v1/templates/provision-postgresql-database/preview",
+            json!({ "parameters": parameters }),
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    let error = preview["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "owner")
+        .unwrap_or_else(|| panic!("no owner error: {preview:#}"));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("`group:default/marketing` is not a team this Lever knows")
+            && message.contains("payments"),
+        "{message}"
+    );
+    let (_, validation) = alice
+        .post(
+            "/api/v1/templates/provision-postgresql-database/validate",
+            json!({ "parameters": parameters }),
+        )
+        .await;
+    assert_eq!(validation["valid"], false, "{validation}");
+    // Submitted anyway, it is refused before anything is routed or created: no run waits on
+    // `marketing-leads`, a group nobody is in.
+    let (_, before) = server.get_json("/api/v1/runs").await;
+    let (status, refused) = alice
+        .post(
+            "/api/v1/runs",
+            json!({"template": "provision-postgresql-database", "parameters": parameters}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid-parameters", "{refused}");
+    assert_eq!(
+        refused["error"]["details"][0]["field"], "owner",
+        "{refused}"
+    );
+    let (_, after) = server.get_json("/api/v1/runs").await;
+    assert_eq!(before["runs"], after["runs"], "no run was created");
+    // A team it knows, in any of Backstage's spellings, is accepted.
+    for owner in ["payments", "group:default/payments"] {
+        let (_, validation) = alice
+            .post(
+                "/api/v1/templates/provision-postgresql-database/validate",
+                json!({"parameters": {"name": "orders", "owner": owner}}),
+            )
+            .await;
+        assert_eq!(validation["valid"], true, "{owner}: {validation}");
+    }
 }

@@ -14,6 +14,20 @@ fn demo_server(dir: &std::path::Path) -> Server {
     Server::start_demo(dir)
 }
 
+/// Clicks the form's Next on page `n` (1-based) and waits for page `n + 1`: Next checks the
+/// page against the server's last answer first, which can take a moment after typing.
+async fn next_page(browser: &Browser, n: usize) {
+    browser.click(&format!("#next-{n}")).await;
+    browser
+        .wait_attr(
+            &format!("fieldset[data-page='{}']", n - 1),
+            "hidden",
+            "true",
+            10,
+        )
+        .await;
+}
+
 /// Fills the first page of the database form with `name`.
 async fn open_database_form(browser: &Browser, base: &str) {
     browser.goto(&format!("{base}/")).await;
@@ -50,8 +64,13 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
     assert!(alice.source().await.contains("Small ($50/month)"));
     assert_eq!(
         alice.value("#f-owner").await,
-        "payments",
-        "the owner defaults to her team"
+        "group:default/payments",
+        "the owner defaults to her team, picked from the teams Lever knows"
+    );
+    let teams = alice.text("#f-owner").await;
+    assert!(
+        teams.contains("payments (group)") && teams.contains("search (group)"),
+        "{teams}"
     );
 
     alice.type_into("#f-name", "Orders!").await;
@@ -73,8 +92,13 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
     alice
         .wait_text("#preview-route", 10, |t| t.contains("automatic"))
         .await;
-    alice.click("#next-1").await;
-    alice.click("#next-2").await;
+    let preview = alice.text("#preview").await;
+    assert!(
+        !preview.contains('`'),
+        "plans read as text, code in code spans, no literal backticks: {preview}"
+    );
+    next_page(&alice, 1).await;
+    next_page(&alice, 2).await;
     alice
         .wait_text("#submit", 10, |t| t.contains("Runs now"))
         .await;
@@ -94,6 +118,11 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
     alice
         .wait_attr("[data-step=database]", "data-status", "succeeded", 5)
         .await;
+    let asked = alice.text("#asked").await;
+    assert!(
+        asked.contains(&name) && asked.contains("Environment"),
+        "the run page opens with what was asked: {asked}"
+    );
     let outputs = alice.text("#outputs").await;
     let reference = format!("secret://databases/{name}/dev");
     assert!(outputs.contains(&reference), "{outputs}");
@@ -107,10 +136,25 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
         .wait_text(".secret-value", 10, |t| !t.is_empty())
         .await;
     assert!(
-        value.contains("password") && value.contains(&object),
+        value.contains("Password") && value.contains(&format!("postgresql://{object}:")),
+        "the credentials' fields and a connection string ready to paste: {value}"
+    );
+    assert!(
+        value.contains(&format!("psql 'postgresql://{object}:")),
         "{value}"
     );
     alice.shot("run-succeeded-revealed").await;
+    alice.click(".connection-string [data-copy]").await;
+    alice
+        .wait_text(".connection-string [data-copy]", 10, |t| t == "Copied")
+        .await;
+    alice.click("[data-hide]").await;
+    alice.wait_text("[data-hide]", 10, |t| t == "Show").await;
+    assert_eq!(
+        alice.text(".secret-body").await,
+        "",
+        "hidden values leave the screen"
+    );
     let run_url = alice.client.current_url().await.unwrap().to_string();
 
     // dave (search team) had no part in it: to him the run does not exist.
@@ -136,6 +180,10 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
         entry.contains(&format!("Database {name} (dev) is ready")),
         "{entry}"
     );
+    assert!(
+        alice.has("[data-kind=message] a[data-kind=run]").await,
+        "a template's message links to the run that sent it"
+    );
     alice.shot("inbox").await;
     alice.goto(&format!("{}/", server.url)).await;
     assert!(!alice.has("#unread").await, "read entries are not counted");
@@ -143,10 +191,47 @@ async fn alice_provisions_a_dev_database_in_the_browser_and_only_her_team_reveal
     // My runs lists it; the rating is stored with the run.
     alice.goto(&format!("{}/runs", server.url)).await;
     let listed = alice.text("#my-runs").await;
-    assert!(listed.contains("provision-postgresql-database"), "{listed}");
+    assert!(
+        listed.contains("PostgreSQL database") && listed.contains(&format!("Name: {name}")),
+        "runs are told apart by their title and first answers, not ids: {listed}"
+    );
+    assert!(
+        !listed.contains("provision-postgresql-database"),
+        "{listed}"
+    );
     alice.shot("my-runs").await;
+    alice.type_into("#filter-q", "no-such-database").await;
+    alice.click(".filters button").await;
+    alice.find("#no-runs").await;
+    alice
+        .goto(&format!("{}/runs?q={name}&status=succeeded", server.url))
+        .await;
+    let found = alice.text("#my-runs").await;
+    assert!(found.contains(&format!("Name: {name}")), "{found}");
     alice.goto(&run_url).await;
+    // A comment over the bound (pasted past the textarea's own limit) is the field's error,
+    // and what was typed is still there to shorten.
+    alice
+        .client
+        .execute(
+            "document.getElementById('comment').value = 'x'.repeat(2001)",
+            vec![],
+        )
+        .await
+        .unwrap();
     alice.click("#score-5").await;
+    alice.click("#rate").await;
+    let error = alice.wait_text("#err-comment", 10, |t| !t.is_empty()).await;
+    assert!(error.contains("at most 2,000 characters"), "{error}");
+    assert_eq!(
+        alice.value("#comment").await.len(),
+        2001,
+        "the text is kept"
+    );
+    assert_eq!(
+        alice.attr("#comment", "aria-invalid").await.as_deref(),
+        Some("true")
+    );
     alice
         .type_into("#comment", "two minutes, not three days")
         .await;
@@ -177,7 +262,7 @@ async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves
     alice.sign_in_as(&server.url, "alice").await;
     open_database_form(&alice, &server.url).await;
     alice.type_into("#f-name", &name).await;
-    alice.click("#next-1").await;
+    next_page(&alice, 1).await;
     let environment = alice.find("#f-environment").await;
     environment
         .select_by_value("production")
@@ -200,7 +285,7 @@ async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves
     alice
         .wait_text("#preview-cost", 10, |t| t.contains("$150.00/month"))
         .await;
-    alice.click("#next-2").await;
+    next_page(&alice, 2).await;
     let label = alice
         .wait_text("#submit", 10, |t| t.contains("Needs approval from"))
         .await;
@@ -219,6 +304,11 @@ async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves
     carol.goto(&format!("{}/approvals", server.url)).await;
     let card = carol.text("#assigned").await;
     assert!(card.contains("$150.00/month"), "the cost: {card}");
+    assert!(
+        card.contains("What was asked") && card.contains(&name) && card.contains("Medium"),
+        "the request's answers as the form's review read them, not its JSON: {card}"
+    );
+    assert!(!card.contains("\"size\""), "{card}");
     assert!(card.contains("alice"), "the requester: {card}");
     assert!(card.contains("production"), "the environment: {card}");
     carol.shot("approvals-inbox").await;
@@ -287,7 +377,7 @@ async fn a_paused_step_is_retried_with_an_edited_input_and_an_aborted_run_shows_
         alice
             .goto(&format!("{}/templates/web-manual", server.url))
             .await;
-        alice.click("#next-1").await;
+        next_page(&alice, 1).await;
         alice
             .wait_text("#submit", 10, |t| t.contains("Runs now"))
             .await;
@@ -327,7 +417,7 @@ async fn a_paused_step_is_retried_with_an_edited_input_and_an_aborted_run_shows_
             let aborted_id = aborted.rsplit('/').next().unwrap().to_string();
             alice.click("#edit-resubmit").await;
             assert_eq!(alice.value("#f-count").await, "5");
-            alice.click("#next-1").await;
+            next_page(&alice, 1).await;
             alice.click("#submit").await;
             let note = alice
                 .wait_text("#run-live .muted", 20, |t| t.contains("resubmitted from"))
@@ -374,7 +464,7 @@ async fn a_backstage_corpus_template_with_owner_name_and_repo_pickers_renders_an
     admin.type_into("#f-name", "my-rails-app").await;
     admin.wait_text("#err-f-name", 10, str::is_empty).await;
     admin.type_into("#f-owner", "group:default/payments").await;
-    admin.click("#next-1").await;
+    next_page(&admin, 1).await;
     assert_eq!(admin.value("#f-repoUrl-host").await, "github.com");
     admin.type_into("#f-repoUrl-owner", "acme").await;
     admin.type_into("#f-repoUrl-repo", "bad repo").await;
@@ -426,9 +516,34 @@ async fn platform_pages_show_plugins_templates_bindings_policies_and_the_audit_c
     admin
         .goto(&format!("{}/platform/policies", server.url))
         .await;
+    // The sample is the input a real request is routed on: the policy's own field names.
+    let sample = admin.value("#policy-input").await;
+    assert!(
+        sample.contains("\"monthly_usd\"") && !sample.contains("monthly_cents"),
+        "{sample}"
+    );
+    assert!(sample.contains("provision-postgresql-database"), "{sample}");
     admin.click("#evaluate").await;
     let decision = admin.text("#evaluation").await;
-    assert!(decision.contains("payments-leads"), "{decision}");
+    assert!(
+        decision.contains("production environment") && decision.contains("-leads"),
+        "{decision}"
+    );
+    // Plugins, bindings and audit entries read as tables, not JSON.
+    admin
+        .goto(&format!("{}/platform/bindings", server.url))
+        .await;
+    let bound = admin.text("[data-capability=infrastructure]").await;
+    assert!(bound.contains("builtin:postgres"), "{bound}");
+    let unbound = admin.text("[data-capability=git-provider]").await;
+    assert!(unbound.contains("not bound"), "{unbound}");
+    assert!(!admin.text("#bindings").await.contains('{'));
+    admin.goto(&format!("{}/platform", server.url)).await;
+    let plugins = admin.text("#plugins").await;
+    assert!(
+        plugins.contains("MiB") && !plugins.contains("\"fuel\""),
+        "{plugins}"
+    );
     // A developer does not get them.
     let alice = driver.browser(360).await;
     alice.sign_in_as(&server.url, "alice").await;
@@ -546,6 +661,30 @@ async fn a_developer_answers_the_nps_question_and_the_insights_page_reads_it_bac
     admin.find("#findings").await;
     assert_eq!(admin.text("#figure-nps").await.trim(), "100");
     admin.find("#runs-per-week").await;
+    assert!(
+        admin
+            .text("#runs-per-week-axes")
+            .await
+            .contains("Each bar is a week")
+    );
+    // The filters pick from the catalog's templates and the configured teams.
+    let templates = admin.text("#insights-template").await;
+    assert!(templates.contains("PostgreSQL database"), "{templates}");
+    admin
+        .find("#insights-team")
+        .await
+        .select_by_value("payments")
+        .await
+        .expect("choose payments");
+    admin.click("#insights-filter button").await;
+    admin
+        .wait_attr(
+            "#insights-team option[value=payments]",
+            "selected",
+            "true",
+            10,
+        )
+        .await;
     admin.shot("platform-insights").await;
     admin
         .goto(&format!("{}/platform/insights?days=0", server.url))
@@ -894,7 +1033,7 @@ async fn conditional_fields_show_and_hide_as_the_answers_change() {
     wait_shown(&alice, "f-zone").await;
     alice.shot("form-conditional").await;
     // A hidden field is not sent: the cache run validates without an engine.
-    alice.click("#next-1").await;
+    next_page(&alice, 1).await;
     alice
         .wait_text("#submit", 10, |t| t.contains("Runs now"))
         .await;
@@ -945,7 +1084,7 @@ async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for
         .wait_text(".secret-value", 10, |t| !t.is_empty())
         .await;
     assert!(
-        value.contains("password") && value.contains(&object),
+        value.contains("Password") && value.contains(&format!("postgresql://{object}:")),
         "{value}"
     );
     alice.shot("resources-revealed").await;
@@ -968,7 +1107,7 @@ async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for
     alice
         .wait_text("#preview", 10, |t| t.contains("team payments"))
         .await;
-    alice.click("#next-1").await;
+    next_page(&alice, 1).await;
     alice
         .wait_text("#submit", 10, |t| t.contains("Runs now"))
         .await;
@@ -1011,8 +1150,8 @@ async fn the_resources_page_lists_what_a_team_owns_and_another_teams_request_for
     assert!(conflict.contains("belongs to team payments"), "{conflict}");
     let route = dave.text("#preview-route").await;
     assert!(route.contains("Refused"), "not shown as runnable: {route}");
-    dave.click("#next-1").await;
-    dave.click("#next-2").await;
+    next_page(&dave, 1).await;
+    next_page(&dave, 2).await;
     dave.click("#submit").await;
     let said = dave
         .wait_text("#form-error", 10, |t| {
@@ -1106,7 +1245,7 @@ async fn a_request_nobody_else_can_approve_says_so_before_it_is_submitted() {
     carol.sign_in_as(&server.url, "carol").await;
     open_database_form(&carol, &server.url).await;
     carol.type_into("#f-name", &unique_name("lonely")).await;
-    carol.click("#next-1").await;
+    next_page(&carol, 1).await;
     carol
         .find("#f-environment")
         .await
@@ -1117,11 +1256,130 @@ async fn a_request_nobody_else_can_approve_says_so_before_it_is_submitted() {
         .wait_text("#preview-nobody", 10, |t| !t.is_empty())
         .await;
     assert!(
-        warning.contains("Nobody else can approve team-lead"),
+        warning.contains("Nobody else can approve team lead, so the platform team will decide it"),
         "{warning}"
     );
+    // The default policy sends the stage to the platform team too, so it is not a wait
+    // nobody can end.
     let stages = carol.text("#preview-stages").await;
-    assert!(stages.contains("nobody but you"), "{stages}");
+    assert!(
+        stages.contains("Platform Admin") && stages.contains("the platform team"),
+        "{stages}"
+    );
     carol.shot("form-nobody-else-approves").await;
+    carol.click(".page-steps [data-goto='2']").await;
+    carol
+        .wait_text("#submit", 10, |t| {
+            t.contains("Needs approval from Platform Admin")
+        })
+        .await;
+    carol.click("#submit").await;
+    carol
+        .wait_attr("#run-status", "data-status", "awaiting-approval", 20)
+        .await;
+    let admin = driver.browser(1200).await;
+    admin.sign_in_as(&server.url, "admin").await;
+    admin.goto(&format!("{}/approvals", server.url)).await;
+    let card = admin.text("#assigned").await;
+    assert!(card.contains("platform team may decide instead"), "{card}");
+    admin.click("#assigned button[value=approve]").await;
+    carol
+        .wait_attr("#run-status", "data-status", "succeeded", 60)
+        .await;
     carol.close().await;
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn the_form_moves_on_with_enter_checks_each_page_and_lists_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = demo_server(dir.path());
+    let driver = Driver::start().await;
+    let alice = driver.browser(1200).await;
+    alice.sign_in_as(&server.url, "alice").await;
+    open_database_form(&alice, &server.url).await;
+    // A skip link to the content; required fields say so; every text field shows its bound
+    // (the template's, or the default where it sets none).
+    assert!(alice.has("a.skip-link[href='#main']").await && alice.has("main#main").await);
+    assert_eq!(
+        alice.attr("#f-name", "aria-required").await.as_deref(),
+        Some("true")
+    );
+    assert!(
+        alice
+            .text("#bound-f-name")
+            .await
+            .contains("Up to 2000 characters")
+    );
+    assert_eq!(
+        alice.attr("#f-name", "maxlength").await.as_deref(),
+        Some("2000")
+    );
+    alice.wait_attr("#submit", "disabled", "true", 10).await;
+
+    // Enter in an empty required field neither submits nor moves on: the page is checked,
+    // the field says why and has the focus.
+    alice.find("#f-name").await.click().await.unwrap();
+    alice.press_enter("#f-name").await;
+    let why = alice.wait_text("#err-f-name", 10, |t| !t.is_empty()).await;
+    assert!(why.contains("required"), "{why}");
+    assert_eq!(
+        alice.attr("#f-name", "aria-invalid").await.as_deref(),
+        Some("true")
+    );
+    assert_eq!(alice.focused_id().await, "f-name");
+    assert!(
+        alice
+            .attr("fieldset[data-page='1']", "hidden")
+            .await
+            .is_some(),
+        "still on page 1"
+    );
+    alice.shot("form-enter-checks-the-page").await;
+
+    // A broken answer is listed in the review with a link to its field, and Submit waits.
+    alice.type_into("#f-name", "Orders!").await;
+    alice
+        .wait_text("#err-f-name", 10, |t| t.contains("does not match"))
+        .await;
+    let source = alice.source().await;
+    assert!(
+        source.contains("id=\"review-errors\"") && source.contains("href=\"#f-name\""),
+        "the review lists the error with a link to the field"
+    );
+    // The page pills are buttons: the keyboard reaches them, and moving on checks the page.
+    alice.click(".page-steps [data-goto='2']").await;
+    assert!(
+        alice
+            .attr("fieldset[data-page='2']", "hidden")
+            .await
+            .is_some(),
+        "not past an error"
+    );
+    assert_eq!(alice.focused_id().await, "f-name");
+
+    // Fixed, Enter moves to the next page, and the review lets the request go.
+    let name = unique_name("webform");
+    alice.type_into("#f-name", &name).await;
+    alice.wait_text("#err-f-name", 10, str::is_empty).await;
+    assert!(alice.attr("#f-name", "aria-invalid").await.is_none());
+    alice.press_enter("#f-name").await;
+    alice
+        .wait_attr("fieldset[data-page='0']", "hidden", "true", 10)
+        .await;
+    assert!(
+        alice
+            .attr("fieldset[data-page='1']", "hidden")
+            .await
+            .is_none(),
+        "on page 2"
+    );
+    alice.click(".page-steps [data-goto='2']").await;
+    alice
+        .wait_text("#submit", 10, |t| t.contains("Runs now"))
+        .await;
+    assert!(alice.attr("#submit", "disabled").await.is_none());
+    assert!(!alice.has("#review-errors").await);
+    alice.shot("form-review-clean").await;
+    alice.close().await;
 }

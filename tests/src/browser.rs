@@ -123,11 +123,26 @@ impl Browser {
             .to_string()
     }
 
-    /// Saves a screenshot as `target/screenshots/NAME.png`.
+    /// Saves screenshots of the page as a desktop and as a phone show it:
+    /// `target/screenshots/NAME.png` 1280 px wide and `NAME-420px.png` 420 px wide; the window
+    /// gets its own size back afterwards.
     pub async fn shot(&self, name: &str) {
-        let png = self.client.screenshot().await.expect("screenshot");
-        std::fs::write(screenshots_dir().join(format!("{name}.png")), png)
-            .expect("save screenshot");
+        let (_, _, width, height) = self.client.get_window_rect().await.expect("window size");
+        for (wide, file) in [
+            (1280, format!("{name}.png")),
+            (420, format!("{name}-420px.png")),
+        ] {
+            self.client
+                .set_window_size(wide, height as u32)
+                .await
+                .expect("resize the window");
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(screenshots_dir().join(file), png).expect("save screenshot");
+        }
+        self.client
+            .set_window_size(width as u32, height as u32)
+            .await
+            .expect("restore the window");
     }
 
     /// Waits (at most 20 s) until `css` matches an element, and returns it.
@@ -159,6 +174,26 @@ impl Browser {
         let input = self.find(css).await;
         input.clear().await.expect("clear input");
         input.send_keys(text).await.expect("type");
+    }
+
+    /// Presses Enter in the element `css`, keeping what it holds.
+    pub async fn press_enter(&self, css: &str) {
+        self.find(css)
+            .await
+            .send_keys("\u{E007}")
+            .await
+            .unwrap_or_else(|e| panic!("Enter in `{css}`: {e}"));
+    }
+
+    /// The value of attribute `name` of `css`, if it has one.
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.find(css).await.attr(name).await.expect("attribute")
+    }
+
+    /// The id of the element that has the keyboard focus.
+    pub async fn focused_id(&self) -> String {
+        let element = self.client.active_element().await.expect("active element");
+        element.attr("id").await.ok().flatten().unwrap_or_default()
     }
 
     /// The text of `css`.

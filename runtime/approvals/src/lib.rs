@@ -176,6 +176,17 @@ impl Approvals {
         Ok((active.set.decide(input)?, active.version.clone()))
     }
 
+    /// The policy input a template request with this preview would be routed on, as
+    /// [`Approvals::route_template`] builds it (the policy page's sample).
+    pub fn input_for(
+        &self,
+        preview: &Preview,
+        template: &lever_templates::Template,
+        principal: &Principal,
+    ) -> Value {
+        routing::template_input(preview, template, principal, &self.config, self.now())
+    }
+
     /// Routes a template run from its preview (which gains the route), for `principal`.
     pub fn route_template(
         &self,
@@ -244,6 +255,7 @@ impl Approvals {
             "teams_affected": [],
             "requester": routing::requester(principal),
             "time": routing::time(&self.config, now),
+            "directory": routing::directory(&self.config, &principal.id),
         });
         let (decision, version) = self.evaluate(&input)?;
         let context = routing::context(&format!("action {action}"), &input, &decision, json!([]));

@@ -130,7 +130,37 @@ pub(crate) fn template_input(
         "resources": {"existing": existing, "affected_owners": owners, "conflicts": preview.conflicts.len()},
         "requester": requester(principal),
         "time": time(config, now),
+        "directory": directory(config, &principal.id),
     })
+}
+
+/// Who could decide what the policy may ask for: for each group and team this Lever knows, how
+/// many of its members are not the requester (a stage whose groups have none would wait until
+/// it expires), and the groups of the platform team (where the default policy sends such a
+/// stage instead).
+pub(crate) fn directory(config: &Config, requester: &str) -> Value {
+    let mut names: Vec<String> = config.groups.iter().map(|g| g.name.clone()).collect();
+    names.extend(config.users.iter().filter_map(|u| u.team.clone()));
+    names.sort();
+    names.dedup();
+    let deciders: serde_json::Map<String, Value> = names
+        .into_iter()
+        .map(|g| {
+            let others = config
+                .members_of(&g)
+                .iter()
+                .filter(|m| m.as_str() != requester)
+                .count();
+            (g, json!(others))
+        })
+        .collect();
+    let platform: Vec<&str> = config
+        .groups
+        .iter()
+        .filter(|g| g.roles.contains(&lever_identity::Role::Platform))
+        .map(|g| g.name.as_str())
+        .collect();
+    json!({"deciders": deciders, "platform_groups": platform})
 }
 
 /// The team a run acts for: the `owner` (or `team`) its parameters name, else the requester's.

@@ -11,7 +11,7 @@ use lever_sandbox::{
 };
 use serde_json::Value;
 
-use crate::{BindingConfig, Capabilities, Scope, error, secret_references};
+use crate::{BindingConfig, Capabilities, NOT_CONFIGURED, Scope, error, secret_references};
 
 /// `host[:port]` of a URL setting.
 fn authority(url: &str) -> Option<String> {
@@ -48,8 +48,8 @@ pub(crate) async fn call(
     input: &Value,
 ) -> Result<Value, CapabilityError> {
     let at = format!("bindings.{capability}.adapter");
-    let reference =
-        PluginRef::parse(&binding.adapter).map_err(|e| error("denied", format!("{at}: {e}")))?;
+    let reference = PluginRef::parse(&binding.adapter)
+        .map_err(|e| error(NOT_CONFIGURED, format!("{at}: {e}")))?;
     let (record, plugin) =
         capabilities
             .registry
@@ -57,7 +57,7 @@ pub(crate) async fn call(
             .await
             .map_err(|e| match e {
                 ResolveError::NotFound(m) => error(
-                    "denied",
+                    NOT_CONFIGURED,
                     format!("{at}: {m}; publish the adapter component (plugins/adapter-*) first"),
                 ),
                 other => error("other", format!("{at}: {other}")),
@@ -65,13 +65,13 @@ pub(crate) async fn call(
     let manifest = plugin.manifest();
     if manifest.kind != PluginKind::Adapter {
         return Err(error(
-            "denied",
+            NOT_CONFIGURED,
             format!("{at}: `{}` is an action, not an adapter", record.name),
         ));
     }
     if !manifest.capabilities.iter().any(|c| c == capability) {
         return Err(error(
-            "denied",
+            NOT_CONFIGURED,
             format!(
                 "{at}: `{}` implements {}, not `{capability}`",
                 record.name,

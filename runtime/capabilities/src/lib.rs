@@ -36,7 +36,7 @@ pub use config::{BUILTINS, BindingConfig, bindings_config};
 pub use lever_plugin::async_trait;
 pub use lever_sandbox::secret_references;
 use provider::error;
-pub use provider::{Provider, ProviderCall};
+pub use provider::{NOT_CONFIGURED, Provider, ProviderCall};
 pub use readers::{Reader, Readers, secret_readers};
 
 /// The configuration is not valid; the message names the key and what to write.
@@ -166,7 +166,7 @@ impl Capabilities {
         }
         self.bindings.get_key_value(capability).map(|(k, b)| (k.as_str(), b)).ok_or_else(|| {
             let about = host.map(|h| format!(" for `{h}`")).unwrap_or_default();
-            error("denied", format!("`{capability}` is not bound to a provider{about}: add `bindings.{capability}` (an adapter and its settings, and `hosts: [{}]` to choose it by repository host) to lever.yaml", host.unwrap_or("github.com")))
+            error(NOT_CONFIGURED, format!("`{capability}` is not bound to a provider{about}: add `bindings.{capability}` (an adapter and its settings, and `hosts: [{}]` to choose it by repository host) to lever.yaml", host.unwrap_or("github.com")))
         })
     }
 

@@ -44,8 +44,13 @@ pub struct ProviderCall<'a> {
     pub directory: &'a Directory,
 }
 
+/// The kind of a call this Lever is not set up for (an unbound capability, a binding to an
+/// adapter never published): the platform team's to fix in lever.yaml, not the step's input or
+/// its rights. A guest calling such a capability sees it as `denied`.
+pub const NOT_CONFIGURED: &str = "not-configured";
+
 /// A failure of the WIT `error` case `kind` (`invalid-input`, `retryable`, `fatal`,
-/// `not-found`, `denied`, `other`) with a message saying what to fix.
+/// `not-found`, `denied`, `other`, or [`NOT_CONFIGURED`]) with a message saying what to fix.
 pub fn error(kind: &'static str, message: impl Into<String>) -> CapabilityError {
     CapabilityError {
         kind,

@@ -1,7 +1,7 @@
 //! Approvals: what waits for the caller, a run's stages, one stage, deciding, and the
 //! notifications sent to the caller.
 
-use lever_approvals::ApprovalView;
+pub use lever_approvals::ApprovalView;
 use lever_identity::Principal;
 use lever_store::DecideOutcome;
 use serde::Serialize;
@@ -82,6 +82,9 @@ pub async fn decided_by(
     Ok(decided)
 }
 
+/// The longest comment a decision keeps.
+pub const MAX_COMMENT: usize = 2000;
+
 /// `principal` approves or rejects stage `id` (a rejection needs a comment, which says why),
 /// and the executor is woken for a run the decision lets go on. `via` says where it came from
 /// (`api`, `web`, `email`, `slack`).
@@ -97,6 +100,15 @@ pub async fn decide(
         return Err(ServiceError::invalid(
             "comment-required",
             "say why you reject: send {\"comment\": \"...\"}",
+        ));
+    }
+    let length = comment.chars().count();
+    if length > MAX_COMMENT {
+        return Err(ServiceError::invalid(
+            "comment-too-long",
+            format!(
+                "the comment is at most {MAX_COMMENT} characters (it has {length}); shorten it"
+            ),
         ));
     }
     let outcome = services

@@ -65,9 +65,16 @@ pub async fn compute(
         ));
     }
     let config = services.identity.config();
+    // Adoption is counted among developers: users whose groups let them run templates, the
+    // platform team and those who only approve left out.
     let users: HashMap<String, Option<String>> = config
         .users
         .iter()
+        .filter(|u| {
+            config
+                .principal(&u.id)
+                .is_some_and(|p| !p.runs.is_empty() && !p.is_platform())
+        })
         .map(|u| (u.id.clone(), u.team.clone()))
         .collect();
     let team: Option<Vec<String>> = query.team.as_ref().map(|team| {

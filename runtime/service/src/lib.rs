@@ -14,6 +14,7 @@ pub mod approvals;
 pub mod audit;
 pub mod bindings;
 pub mod clock;
+pub mod directory;
 pub mod inbox;
 pub mod insights;
 pub mod plugins;

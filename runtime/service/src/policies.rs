@@ -204,3 +204,54 @@ pub async fn in_force(services: &Services) -> Result<Vec<PolicyView>, ServiceErr
     }
     Ok(views)
 }
+
+/// A policy input to try, built as a real request's is: the catalog's first template with an
+/// environment that `principal` may run and this Lever can run (not a day-2 action), previewed with its defaults in its last environment
+/// (production, usually) — so the sample's field names are the ones the policies read
+/// (`cost.monthly_usd`, `teams_affected`...), never a hand-kept copy. `None` when the catalog
+/// has no such template.
+pub async fn sample(
+    services: &Services,
+    principal: &Principal,
+) -> Result<Option<Value>, ServiceError> {
+    require_platform(principal, "trying policies")?;
+    let records = services
+        .catalog
+        .search(&lever_catalog::Search::default())
+        .await?;
+    for record in records {
+        let entry = services.catalog.get(&record.name).await?;
+        let template = &entry.parsed.template;
+        // A request for something new; day-2 actions on an existing resource need one first.
+        if template.annotations.contains_key(lever_catalog::ACTS_ON)
+            || !principal.can_run(template.owner.as_deref().unwrap_or(""), &template.tags)
+            || !services.catalog.availability(&entry).await?.available
+        {
+            continue;
+        }
+        let environments = entry.form.pages().find_map(|p| {
+            p.schema
+                .pointer("/properties/environment/enum")
+                .and_then(Value::as_array)
+                .cloned()
+        });
+        let Some(last) = environments.and_then(|e| e.last().cloned()) else {
+            continue;
+        };
+        let mut parameters = entry.form.with_defaults(&serde_json::json!({}));
+        parameters["environment"] = last;
+        if parameters.get("owner").is_none()
+            && let Some(team) = &principal.team
+        {
+            parameters["owner"] = Value::String(team.clone());
+        }
+        let preview = services
+            .catalog
+            .preview_entry(&entry, &parameters, &principal.id)
+            .await?;
+        return Ok(Some(
+            services.approvals.input_for(&preview, template, principal),
+        ));
+    }
+    Ok(None)
+}

@@ -107,6 +107,7 @@ pub async fn submit_template(
     // Before the preview's work, which a full queue would waste.
     services.executor.check_capacity()?;
     let (preview, routed) = templates::route(services, principal, template, &parameters).await?;
+    templates::refuse_invalid(&preview)?;
     templates::refuse_unrunnable(&preview)?;
     templates::refuse_conflicts(&preview)?;
     let request = RunRequest {
@@ -162,6 +163,7 @@ pub async fn resubmit(
         )
     })?;
     let (preview, routed) = templates::route(services, principal, &template, &parameters).await?;
+    templates::refuse_invalid(&preview)?;
     templates::refuse_unrunnable(&preview)?;
     templates::refuse_conflicts(&preview)?;
     let run = services

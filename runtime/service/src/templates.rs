@@ -202,7 +202,12 @@ pub async fn validate(
     // One read of the template: the form checked and the availability are of one version.
     let entry = services.catalog.get(name).await?;
     let parameters = entry.form.with_defaults(parameters);
-    let errors = entry.form.validate(&parameters);
+    let mut errors = entry.form.validate(&parameters);
+    errors.extend(crate::directory::unknown_entities(
+        services.identity.config(),
+        entry.form.pages(),
+        &parameters,
+    ));
     Ok(Validation {
         valid: errors.is_empty(),
         parameters,
@@ -238,12 +243,28 @@ pub async fn route(
             .preview_entry(&entry, parameters, &principal.id),
     )
     .await?;
+    // Teams and people are checked against who this Lever knows, as a field's error.
+    let unknown = crate::directory::unknown_entities(
+        services.identity.config(),
+        entry.form.pages(),
+        &preview.parameters,
+    );
+    preview.errors.extend(unknown);
     let started = std::time::Instant::now();
     let routed = services
         .approvals
         .route_template(&mut preview, template, principal)?;
     timing::record("route", started.elapsed());
     Ok((preview, routed))
+}
+
+/// The form's errors as the submission's 400 (`invalid-parameters`, one per field): the
+/// schema's, and a team or person this Lever does not know.
+pub fn refuse_invalid(preview: &Preview) -> Result<(), ServiceError> {
+    if preview.errors.is_empty() {
+        return Ok(());
+    }
+    Err(lever_runs::SubmitError::Parameters(preview.errors.clone()).into())
 }
 
 /// A conflict naming what is missing when a step that would run lacks its action or binding:
@@ -307,41 +328,71 @@ pub struct StageApprovers {
     /// The people who may decide it, by name (the requester excluded: nobody approves their
     /// own request).
     pub people: Vec<String>,
+    /// Nobody but the requester is in the stage's own groups.
+    pub nobody_else: bool,
+    /// So the platform team decides it (the policy added its groups).
+    pub escalated: bool,
 }
 
 /// The people behind each stage of `preview`'s route, for `requester`: a stage with nobody in
 /// it would wait until it expires, so the form says so before anyone submits.
 pub fn approvers(services: &Services, preview: &Preview, requester: &str) -> Vec<StageApprovers> {
     let config = services.identity.config();
+    let platform: Vec<&str> = config
+        .groups
+        .iter()
+        .filter(|g| g.roles.contains(&lever_identity::Role::Platform))
+        .map(|g| g.name.as_str())
+        .collect();
     let stages = preview
         .approval
         .as_ref()
         .and_then(|a| a["stages"].as_array().cloned())
         .unwrap_or_default();
+    let people = |groups: &[&str]| -> Vec<String> {
+        let mut ids: Vec<String> = groups
+            .iter()
+            .flat_map(|g| config.members_of(g))
+            .filter(|id| id != requester)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.iter()
+            .map(|id| {
+                config
+                    .user(id)
+                    .and_then(|u| u.name.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
+            .collect()
+    };
     stages
         .iter()
         .map(|stage| {
-            let mut ids: Vec<String> = stage["groups"]
+            let groups: Vec<&str> = stage["groups"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-                .flat_map(|g| config.members_of(g))
-                .filter(|id| id != requester)
                 .collect();
-            ids.sort();
-            ids.dedup();
+            let own: Vec<&str> = groups
+                .iter()
+                .copied()
+                .filter(|g| !platform.contains(g))
+                .collect();
+            let own_people = people(&own);
+            // Nobody else in the stage's own groups: the platform team's, if the policy sent it
+            // there (the default policy does), decide it.
+            let escalated = own_people.is_empty() && own.len() < groups.len();
             StageApprovers {
                 stage: stage["name"].as_str().unwrap_or_default().to_string(),
-                people: ids
-                    .iter()
-                    .map(|id| {
-                        config
-                            .user(id)
-                            .and_then(|u| u.name.clone())
-                            .unwrap_or_else(|| id.clone())
-                    })
-                    .collect(),
+                people: if escalated {
+                    people(&groups)
+                } else {
+                    own_people
+                },
+                nobody_else: own.is_empty() || people(&own).is_empty(),
+                escalated,
             }
         })
         .collect()

@@ -20,13 +20,62 @@ pub struct Form {
     pages: Vec<(Page, jsonschema::Validator)>,
 }
 
+/// The bound of a text field whose template sets none: every answer is bounded, so a pasted
+/// novel is a field error rather than a 10,000-character owner on every page that shows it.
+pub const DEFAULT_MAX_LENGTH: u64 = 2_000;
+
+/// `schema` with [`DEFAULT_MAX_LENGTH`] on every free-text string property (no `maxLength`,
+/// `enum`, `const` or `format` of its own), nested objects and array items included.
+fn bounded(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    bound(&mut schema);
+    schema
+}
+
+fn bound(schema: &mut Value) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    let is_string = match map.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    let constrained = ["maxLength", "enum", "const", "format"]
+        .iter()
+        .any(|k| map.contains_key(*k));
+    if is_string && !constrained {
+        map.insert("maxLength".into(), Value::from(DEFAULT_MAX_LENGTH));
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(bound);
+    }
+    if let Some(items) = map.get_mut("items") {
+        bound(items);
+    }
+    // Conditional fields (`dependencies`, `allOf`/`oneOf` branches) are bounded too.
+    if let Some(Value::Object(dependencies)) = map.get_mut("dependencies") {
+        dependencies.values_mut().for_each(bound);
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            branches.iter_mut().for_each(bound);
+        }
+    }
+}
+
 impl Form {
-    /// Compiles every page; a page that is not valid JSON Schema is an error naming it.
+    /// Compiles every page, each text field bounded ([`DEFAULT_MAX_LENGTH`] where the template
+    /// sets no bound); a page that is not valid JSON Schema is an error naming it.
     pub fn new(pages: &[Page]) -> Result<Self, String> {
         let compiled = pages
             .iter()
             .enumerate()
             .map(|(i, page)| {
+                let page = Page {
+                    title: page.title.clone(),
+                    schema: bounded(&page.schema),
+                };
                 jsonschema::validator_for(&page.schema)
                     .map(|v| (page.clone(), v))
                     .map_err(|e| {
@@ -53,7 +102,7 @@ impl Form {
         Value::Object(out)
     }
 
-    /// The pages, as written.
+    /// The pages, as written, with their text fields bounded.
     pub fn pages(&self) -> impl Iterator<Item = &Page> {
         self.pages.iter().map(|(page, _)| page)
     }
@@ -81,6 +130,11 @@ impl Form {
                     );
                 }
                 let mut message = e.to_string();
+                // An over-long answer is not quoted back in full.
+                if let jsonschema::error::ValidationErrorKind::MaxLength { limit } = e.kind() {
+                    let has = e.instance().as_str().map_or(0, |t| t.chars().count());
+                    message = format!("is longer than {limit} characters (it has {has})");
+                }
                 // A broken pattern is told in the field's own words when it has a description:
                 // the regular expression means nothing to the person filling the form.
                 if matches!(

@@ -556,6 +556,16 @@ impl FormModel {
             .collect()
     }
 
+    /// Where field `name` is: its page's index, its element id and its title.
+    pub(crate) fn locate(&self, name: &str) -> Option<(usize, &str, &str)> {
+        self.pages.iter().enumerate().find_map(|(i, p)| {
+            p.fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| (i, f.id.as_str(), f.title.as_str()))
+        })
+    }
+
     fn all_fields(&self) -> impl Iterator<Item = &Field> {
         self.pages.iter().flat_map(|p| p.fields.iter())
     }

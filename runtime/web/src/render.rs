@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "approval_card.html",
     "inbox.html",
     "unavailable.html",
+    "revealed.html",
     "platform.html",
     "insights.html",
     "platform_nav.html",
@@ -72,18 +73,34 @@ fn usd(amount: f64) -> String {
 }
 
 /// Milliseconds since the epoch → `2026-12-01 10:26:08 UTC`.
-fn when(ms: i64) -> String {
-    lever_identity::format_rfc3339(ms)
-        .replace('T', " ")
-        .replace('Z', " UTC")
+/// A moment as a `<time>` element: UTC in the page, turned into the reader's local time by the
+/// page's script (`time[data-local]`), which knows their time zone.
+fn when(ms: i64) -> Value {
+    let iso = lever_identity::format_rfc3339(ms);
+    let shown = iso.replace('T', " ").replace('Z', " UTC");
+    Value::from_safe_string(format!(
+        "<time datetime=\"{iso}\" data-local>{}</time>",
+        escape(&shown)
+    ))
 }
 
-/// A duration in milliseconds, short.
+/// A deadline: its local time and how long is left ("… (in 3 h 59 min)"), or that it passed.
+fn due(ms: i64) -> Value {
+    let left_minutes = (ms - lever_store::now_ms()) / 60_000;
+    let left = if left_minutes >= 0 {
+        format!("in {}", minutes(left_minutes.max(1)))
+    } else {
+        format!("{} ago", minutes(-left_minutes))
+    };
+    Value::from_safe_string(format!("{} ({left})", when(ms)))
+}
+
 /// A step error's kind as a sentence's start, for people rather than for code: the stable
 /// codes stay in the API's answers.
 fn failure(kind: &str) -> &'static str {
     match kind {
         "denied" | "plugin-denied" | "host-not-granted" => "Not allowed",
+        "not-configured" => "This Lever is not set up for it yet",
         "invalid-input" | "plugin-invalid-input" | "output-schema" => "The input was not valid",
         "not-found" | "plugin-not-found" => "Something it needs was not found",
         "retryable" | "plugin-retryable" | "instantiate" => "A temporary failure",
@@ -92,6 +109,10 @@ fn failure(kind: &str) -> &'static str {
         "rejected" => "The approval was rejected",
         "approval-expired" => "The approval expired",
         "cancelled" => "Cancelled",
+        "aborted" => "Aborted",
+        "template-unavailable" => "This template cannot run here",
+        "resource-owned" => "Another team owns it",
+        "host-panic" => "Lever failed while running it",
         _ => "It failed",
     }
 }
@@ -150,6 +171,7 @@ pub(crate) fn environment() -> Environment<'static> {
     env.add_filter("dollars", dollars);
     env.add_filter("usd", usd);
     env.add_filter("when", when);
+    env.add_filter("due", due);
     env.add_filter("duration", duration);
     env.add_filter("pretty", pretty);
     env.add_filter("minutes", minutes);

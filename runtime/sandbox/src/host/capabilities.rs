@@ -243,7 +243,8 @@ fn wit_error(e: CapabilityError) -> Error {
         "retryable" => Error::Retryable(e.message),
         "fatal" => Error::Fatal(e.message),
         "not-found" => Error::NotFound(e.message),
-        "denied" => Error::Denied(e.message),
+        // A capability this Lever is not set up for: to a guest, as to any caller without it.
+        "denied" | "not-configured" => Error::Denied(e.message),
         _ => Error::Other(e.message),
     }
 }

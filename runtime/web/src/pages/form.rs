@@ -80,11 +80,34 @@ async fn model(state: &WebState, entry: &lever_catalog::Entry, values: &Value) -
             .unwrap_or_default(),
     };
     FormModel::new(
-        &entry.parsed.template.pages,
+        &entry.form.pages().cloned().collect::<Vec<_>>(),
         &entry.record.source,
         &directory,
         values,
     )
+}
+
+/// What a run of `entry` was asked for, as its form's review listed it: (field title, shown
+/// value) in form order, an option read as its label, secrets masked. The run page opens with
+/// it and *My runs* tells runs apart by its first answers.
+pub(crate) fn asked(
+    state: &WebState,
+    entry: &lever_catalog::Entry,
+    values: &Value,
+) -> Vec<(String, String)> {
+    // Labels come from the identity config; entities registered by runs read as their refs.
+    let directory = Directory {
+        config: state.app.identity.config(),
+        git_host: git_host(state),
+        registered: Vec::new(),
+    };
+    FormModel::new(
+        &entry.form.pages().cloned().collect::<Vec<_>>(),
+        &entry.record.source,
+        &directory,
+        values,
+    )
+    .review(values)
 }
 
 /// Owner fields start as the signed-in user's team.
@@ -196,15 +219,15 @@ pub(crate) async fn page(
     .await
 }
 
-/// Errors per field, shown only for fields that have a value: a field the user has not
-/// reached yet is listed in the review instead of shouting from the first page.
-fn split_errors(
+/// The errors shown under their fields: those of fields that have a value (an empty field
+/// not reached yet is listed in the review, and by Next, instead of shouting from the first
+/// page).
+fn field_errors(
     form: &FormModel,
     parameters: &Value,
     errors: &[lever_templates::FieldError],
-) -> (BTreeMap<String, String>, Vec<String>) {
+) -> BTreeMap<String, String> {
     let mut by_field = BTreeMap::new();
-    let mut general = Vec::new();
     let names: Vec<&str> = form
         .pages
         .iter()
@@ -220,13 +243,9 @@ fn split_errors(
             by_field
                 .entry(e.field.clone())
                 .or_insert_with(|| e.message.clone());
-        } else if e.field.is_empty() {
-            general.push(e.message.clone());
-        } else {
-            general.push(format!("{}: {}", e.field, e.message));
         }
     }
-    (by_field, general)
+    by_field
 }
 
 /// `POST /templates/{name}/check` (htmx, on every change): the preview, and out of band the
@@ -244,7 +263,7 @@ pub(crate) async fn check(
     let submitted = form.parameters(&pairs);
     let (preview, _) =
         lever_service::templates::route(&state.app, &viewer.principal, &name, &submitted).await?;
-    let (errors, general_errors) = split_errors(&form, &preview.parameters, &preview.errors);
+    let errors = field_errors(&form, &preview.parameters, &preview.errors);
     let review = form.review(&preview.parameters);
     let approval = preview.approval.clone().unwrap_or(Value::Null);
     let route = approval["route"]
@@ -257,9 +276,10 @@ pub(crate) async fn check(
     approvers.dedup();
     let nobody: Vec<String> = stages
         .iter()
-        .filter(|s| s.people.is_empty())
-        .map(|s| s.stage.clone())
+        .filter(|s| s.nobody_else)
+        .map(|s| s.stage.replace('-', " "))
         .collect();
+    let escalated = stages.iter().any(|s| s.escalated);
     let fields: Vec<_> = form
         .pages
         .iter()
@@ -267,6 +287,18 @@ pub(crate) async fn check(
         .map(|f| json!({"id": f.id, "name": f.name}))
         .collect();
     let active = form.active(&preview.parameters);
+    // Every error, for the review's list (each a link to its field and page) and for Next,
+    // which will not leave a page with one of its fields in it.
+    let problems: Vec<Value> = preview
+        .errors
+        .iter()
+        .map(|e| match form.locate(&e.field) {
+            Some((page, id, title)) => {
+                json!({"page": page, "id": id, "field": e.field, "title": title, "message": e.message})
+            }
+            None => json!({"page": null, "id": null, "field": e.field, "title": e.field, "message": e.message}),
+        })
+        .collect();
     Ok(Html(render::fragment(
         &state,
         Some(&viewer),
@@ -274,12 +306,13 @@ pub(crate) async fn check(
         context! {
             preview => minijinja::Value::from_serialize(&preview),
             errors,
-            general_errors,
+            problems,
             review,
             route,
             approvers => approvers.join(", "),
             stage_people => minijinja::Value::from_serialize(&stages),
             nobody,
+            escalated,
             fields,
             active,
         },
@@ -322,7 +355,7 @@ pub(crate) async fn submit(
         Err(e) if e.kind == Kind::Invalid && e.details.is_some() => {
             let filled = entry.form.with_defaults(&parameters);
             let errors: Vec<lever_templates::FieldError> = entry.form.validate(&filled);
-            let (by_field, _) = split_errors(&form, &filled, &errors);
+            let by_field = field_errors(&form, &filled, &errors);
             let html = form_page(
                 &state,
                 &viewer,

@@ -81,6 +81,20 @@ pub(crate) async fn page(
         })
         .collect();
     let chart_width = (bars.len() as i64 * (BAR_WIDTH + GAP)).max(BAR_WIDTH + GAP);
+    // The filters pick from what exists: the catalog's templates and the configured teams.
+    let templates: Vec<(String, String)> = state
+        .app
+        .catalog
+        .search(&lever_catalog::Search::default())
+        .await
+        .map_err(|e| WebError::Service(e.into()))?
+        .into_iter()
+        .map(|t| (t.name.clone(), t.title.unwrap_or(t.name)))
+        .collect();
+    let config = state.app.identity.config();
+    let mut teams: Vec<String> = config.users.iter().filter_map(|u| u.team.clone()).collect();
+    teams.sort();
+    teams.dedup();
     render::page(
         &state,
         Some(&viewer),
@@ -90,6 +104,8 @@ pub(crate) async fn page(
             days,
             template => query.template,
             team => query.team,
+            templates,
+            teams,
             insights => minijinja::Value::from_serialize(&insights),
             bars => minijinja::Value::from_serialize(&bars),
             chart_width,

@@ -3,6 +3,7 @@
 pub(crate) mod api_reference;
 pub(crate) mod approvals;
 pub(crate) mod catalog;
+mod credentials;
 pub(crate) mod form;
 pub(crate) mod inbox;
 pub(crate) mod insights;
@@ -56,8 +57,10 @@ pub(crate) fn checked_form(
     Ok(pairs)
 }
 
-/// What a Reveal button is answered with: the secret's value (a JSON document pretty-printed)
-/// in place of the button, or why it is refused (htmx swaps 200s only, so both are 200).
+/// What a Reveal button is answered with: the secret's value in place of the button, with
+/// Copy and Hide — a database's credentials as their fields, a ready-to-paste connection string
+/// and `psql` command, any other JSON document pretty-printed — or why it is refused (htmx
+/// swaps 200s only, so both are 200).
 pub(crate) async fn revealed(
     state: &crate::WebState,
     viewer: &crate::session::Viewer,
@@ -67,15 +70,11 @@ pub(crate) async fn revealed(
     use axum::response::{Html, IntoResponse};
     match lever_service::secrets::reveal(&state.app, &viewer.principal, name).await {
         Ok(value) => {
-            let shown = serde_json::from_str::<serde_json::Value>(&value)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or(value);
-            Html(format!(
-                "<pre class=\"secret-value\">{}</pre>",
-                escape(&shown)
-            ))
-            .into_response()
+            let context = credentials::view(&value);
+            match crate::render::fragment(state, Some(viewer), "revealed.html", context) {
+                Ok(html) => Html(html).into_response(),
+                Err(e) => e.into_response(),
+            }
         }
         Err(e) => Html(format!(
             "<p class=\"error reveal-refused\" role=\"alert\">{}</p>",

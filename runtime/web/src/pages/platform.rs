@@ -113,16 +113,8 @@ pub(crate) async fn bindings(
     )
 }
 
-const SAMPLE: &str = r#"{
-  "template": {"name": "provision-postgresql-database", "owner": "platform-team", "tags": ["database"]},
-  "parameters": {"name": "orders", "owner": "payments", "environment": "production", "size": "medium"},
-  "environment": "production",
-  "cost": {"monthly_cents": 15000},
-  "steps": [],
-  "teams_affected": ["payments"],
-  "requester": {"id": "alice", "team": "payments", "groups": ["payments"]},
-  "time": {"freeze": {"active": false, "windows": []}}
-}"#;
+/// The sample when the catalog has no template to build one from.
+const EMPTY_SAMPLE: &str = r#"{"environment": "production", "cost": {"monthly_usd": 150.0}}"#;
 
 async fn policies_page(
     state: &WebState,
@@ -153,7 +145,12 @@ pub(crate) async fn policies(
     viewer: Viewer,
 ) -> Result<Html<String>, WebError> {
     require_platform(&viewer)?;
-    policies_page(&state, &viewer, SAMPLE, None, None).await
+    // The input a real request would be routed on, so its field names are the policy's.
+    let sample = lever_service::policies::sample(&state.app, &viewer.principal)
+        .await?
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| EMPTY_SAMPLE.to_string());
+    policies_page(&state, &viewer, &sample, None, None).await
 }
 
 /// `POST /platform/policies` with `input`: routes a sample request through the policies in

@@ -71,6 +71,12 @@ async fn body_context(
                 .unwrap_or_else(|| t.parsed.template.name.clone())
         })
         .unwrap_or_else(|| record.action.clone());
+    // What was asked, first: the template's answers as the review listed them, or the input
+    // a single action was given.
+    let asked = template
+        .as_ref()
+        .map(|t| super::form::asked(state, t, &record.input))
+        .unwrap_or_default();
     let steps: Vec<Value> = run["steps"]
         .as_array()
         .cloned()
@@ -82,7 +88,11 @@ async fn body_context(
                 .as_ref()
                 .and_then(|t| t.parsed.template.steps.iter().find(|s| s.id == sid))
                 .map(|s| s.name.clone())
-                .unwrap_or_else(|| sid.clone());
+                // A single action's one step is named after the action.
+                .unwrap_or_else(|| match &record.template {
+                    None => record.action.clone(),
+                    Some(_) => sid.clone(),
+                });
             let mine = events.iter().filter(|e| e.step_id.as_deref() == Some(&sid));
             let started = mine
                 .clone()
@@ -112,14 +122,6 @@ async fn body_context(
             step
         })
         .collect();
-    // A single-action run has no steps: show it as one.
-    let steps = if steps.is_empty() {
-        vec![
-            json!({"id": record.action, "name": record.action, "status": record.status.as_str(), "attempts": record.attempt, "error": record.error, "duration_ms": null, "progress": null}),
-        ]
-    } else {
-        steps
-    };
     let outputs = run.get("output").filter(|o| !o.is_null()).map(|output| {
         let mut secrets = Vec::new();
         secret_references(output, &mut secrets);
@@ -149,6 +151,7 @@ async fn body_context(
         json!({
             "run": run,
             "title": title,
+            "asked": asked,
             "steps": steps,
             "outputs": outputs,
             "may_control": may_control,
@@ -378,16 +381,30 @@ pub(crate) async fn rate(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&viewer, &headers, &body)?;
-    let score: i64 = field(&pairs, "score")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| WebError::BadRequest("choose a score from 1 to 5".into()))?;
-    runs::rate(
-        &state.app,
-        &viewer.principal,
-        &id,
-        score,
-        field(&pairs, "comment").unwrap_or(""),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+    let comment = field(&pairs, "comment").unwrap_or("").to_string();
+    let score: Option<i64> = field(&pairs, "score").and_then(|s| s.parse().ok());
+    let outcome = match score {
+        Some(score) => runs::rate(&state.app, &viewer.principal, &id, score, &comment).await,
+        None => Err(ServiceError::invalid(
+            "invalid-rating",
+            "choose a score from 1 to 5",
+        )),
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/runs/{id}")).into_response()),
+        // A rating the service refuses (no score, a comment too long) comes back as the
+        // form's error with what was typed kept, not as an error page that loses it.
+        Err(e) if e.kind == Kind::Invalid => {
+            let (mut ctx, _, _) = body_context(&state, &viewer, &id, None).await?;
+            ctx["draft"] = json!({"score": score, "comment": comment, "error": e.message});
+            let html = render::page(
+                &state,
+                Some(&viewer),
+                "run.html",
+                minijinja::Value::from_serialize(&ctx),
+            )?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
