@@ -296,7 +296,10 @@ async fn a_production_database_waits_for_the_payments_lead_and_alices_page_moves
         .wait_attr("#run-status", "data-status", "awaiting-approval", 20)
         .await;
     let waiting = alice.text("#run-approvals").await;
-    assert!(waiting.contains("payments-leads"), "{waiting}");
+    assert!(
+        waiting.contains("Carol Example") && waiting.contains("payments-leads"),
+        "who decides, by name and group: {waiting}"
+    );
     alice.shot("run-awaiting-approval").await;
 
     let carol = driver.browser(1200).await;
@@ -1316,6 +1319,16 @@ async fn the_form_moves_on_with_enter_checks_each_page_and_lists_what_to_fix() {
         Some("2000")
     );
     alice.wait_attr("#submit", "disabled", "true", 10).await;
+    // An empty form's preview does not claim a cost or a failed plan.
+    let preview = alice
+        .wait_text("#preview-cost", 10, |t| {
+            t.contains("once the answers are complete")
+        })
+        .await;
+    assert!(
+        !alice.text("#preview").await.contains("plan-failed"),
+        "{preview}"
+    );
 
     // Enter in an empty required field neither submits nor moves on: the page is checked,
     // the field says why and has the focus.

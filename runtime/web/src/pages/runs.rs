@@ -53,11 +53,14 @@ pub(crate) async fn mine(
     for r in &runs {
         let entry = match (&r.template, r.template_version) {
             (Some(name), Some(version)) => {
-                if !entries.contains_key(&(name.clone(), version)) {
+                let key = (name.clone(), version);
+                if let Some(known) = entries.get(&key) {
+                    Option::clone(known)
+                } else {
                     let found = state.app.catalog.get_version(name, version).await.ok();
-                    entries.insert((name.clone(), version), found);
+                    entries.insert(key, found.clone());
+                    found
                 }
-                entries[&(name.clone(), version)].clone()
             }
             _ => None,
         };
