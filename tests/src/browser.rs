@@ -196,6 +196,22 @@ impl Browser {
         element.attr("id").await.ok().flatten().unwrap_or_default()
     }
 
+    /// Waits (at most `secs`) until the element with id `id` has the keyboard focus.
+    pub async fn wait_focus(&self, id: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let focused = self.focused_id().await;
+            if focused == id {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{id}` never had the focus; `{focused}` has it"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The text of `css`.
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.expect("text")

@@ -139,11 +139,8 @@ pub(crate) fn template_input(
 /// it expires), and the groups of the platform team (where the default policy sends such a
 /// stage instead).
 pub(crate) fn directory(config: &Config, requester: &str) -> Value {
-    let mut names: Vec<String> = config.groups.iter().map(|g| g.name.clone()).collect();
-    names.extend(config.users.iter().filter_map(|u| u.team.clone()));
-    names.sort();
-    names.dedup();
-    let deciders: serde_json::Map<String, Value> = names
+    let deciders: serde_json::Map<String, Value> = config
+        .group_names()
         .into_iter()
         .map(|g| {
             let others = config
@@ -154,13 +151,7 @@ pub(crate) fn directory(config: &Config, requester: &str) -> Value {
             (g, json!(others))
         })
         .collect();
-    let platform: Vec<&str> = config
-        .groups
-        .iter()
-        .filter(|g| g.roles.contains(&lever_identity::Role::Platform))
-        .map(|g| g.name.as_str())
-        .collect();
-    json!({"deciders": deciders, "platform_groups": platform})
+    json!({"deciders": deciders, "platform_groups": config.platform_groups()})
 }
 
 /// The team a run acts for: the `owner` (or `team`) its parameters name, else the requester's.

@@ -300,6 +300,24 @@ impl Config {
         self.groups.iter().find(|g| g.name == name)
     }
 
+    /// Every group's name and every team named on a user (a team is a group too), sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.groups.iter().map(|g| g.name.clone()).collect();
+        names.extend(self.users.iter().filter_map(|u| u.team.clone()));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The groups that give the platform role: the platform team.
+    pub fn platform_groups(&self) -> Vec<&str> {
+        self.groups
+            .iter()
+            .filter(|g| g.roles.contains(&Role::Platform))
+            .map(|g| g.name.as_str())
+            .collect()
+    }
+
     /// Ids of everyone in a group: users listing it or having it as team, and its `members`.
     pub fn members_of(&self, group: &str) -> Vec<String> {
         let mut out: Vec<String> = self

@@ -86,21 +86,12 @@ fn parse(answer: &str) -> (Option<String>, &str) {
     (kind, rest.rsplit('/').next().unwrap_or(rest).trim())
 }
 
-fn groups(config: &Config) -> Vec<String> {
-    let mut names: Vec<String> = config.groups.iter().map(|g| g.name.clone()).collect();
-    // Teams named only on users are groups too.
-    names.extend(config.users.iter().filter_map(|u| u.team.clone()));
-    names.sort();
-    names.dedup();
-    names
-}
-
 fn known(config: &Config, kinds: &[String], answer: &str) -> bool {
     let (kind, name) = parse(answer);
     let allows = |k: &str| kinds.is_empty() || kinds.iter().any(|x| x == k);
     let as_group = kind.as_deref().is_none_or(|k| k == "group")
         && allows("group")
-        && groups(config).iter().any(|g| g == name);
+        && config.group_names().iter().any(|g| g == name);
     let as_user = kind.as_deref().is_none_or(|k| k == "user")
         && allows("user")
         && config.users.iter().any(|u| u.id == name);
@@ -123,7 +114,7 @@ fn choices(config: &Config, kinds: &[String]) -> Vec<String> {
     let allows = |k: &str| kinds.is_empty() || kinds.iter().any(|x| x == k);
     let mut out = Vec::new();
     if allows("group") {
-        out.extend(groups(config));
+        out.extend(config.group_names());
     }
     if allows("user") {
         out.extend(config.users.iter().map(|u| u.id.clone()));

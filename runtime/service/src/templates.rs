@@ -338,12 +338,7 @@ pub struct StageApprovers {
 /// it would wait until it expires, so the form says so before anyone submits.
 pub fn approvers(services: &Services, preview: &Preview, requester: &str) -> Vec<StageApprovers> {
     let config = services.identity.config();
-    let platform: Vec<&str> = config
-        .groups
-        .iter()
-        .filter(|g| g.roles.contains(&lever_identity::Role::Platform))
-        .map(|g| g.name.as_str())
-        .collect();
+    let platform = config.platform_groups();
     let stages = preview
         .approval
         .as_ref()

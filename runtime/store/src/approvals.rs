@@ -106,13 +106,7 @@ impl StageStatus {
 
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| StoreError::Corrupt {
-                what: "approval_stages.status",
-                error: format!("unknown status `{s}`"),
-            })
+        crate::status::parse(&Self::ALL, s, "approval_stages.status")
     }
 }
 

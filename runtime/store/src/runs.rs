@@ -75,13 +75,7 @@ impl RunStatus {
 
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| StoreError::Corrupt {
-                what: "runs.status",
-                error: format!("unknown status `{s}`"),
-            })
+        crate::status::parse(&Self::ALL, s, "runs.status")
     }
 
     /// Whether the run is over.

@@ -3,7 +3,7 @@
 //! agrees: the test below holds them together); a query that filters on a fixed status quotes
 //! that spelling here instead of writing it again.
 
-use crate::{RunStatus, StageStatus, StepStatus};
+use crate::{RunStatus, StageStatus, StepStatus, StoreError};
 
 /// A status enum with one spelling.
 pub(crate) trait Spelled: Copy {
@@ -27,6 +27,22 @@ impl Spelled for StageStatus {
     fn spelling(self) -> &'static str {
         self.as_str()
     }
+}
+
+/// The status of `all` spelled `text`, as read from column `what`; a spelling no status has
+/// means the row was written by something else.
+pub(crate) fn parse<S: Spelled>(
+    all: &[S],
+    text: &str,
+    what: &'static str,
+) -> Result<S, StoreError> {
+    all.iter()
+        .copied()
+        .find(|status| status.spelling() == text)
+        .ok_or_else(|| StoreError::Corrupt {
+            what,
+            error: format!("unknown status `{text}`"),
+        })
 }
 
 /// `status` as an SQL literal: `'running'`. The spellings are fixed words without quotes.
@@ -66,5 +82,15 @@ mod tests {
             sql_list(&[RunStatus::Pending, RunStatus::RollingBack]),
             "('pending', 'rolling-back')"
         );
+        for status in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(status.as_str()).unwrap(), status);
+        }
+        assert!(matches!(
+            StepStatus::parse("done"),
+            Err(StoreError::Corrupt {
+                what: "run_steps.status",
+                ..
+            })
+        ));
     }
 }

@@ -71,13 +71,7 @@ impl StepStatus {
 
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| StoreError::Corrupt {
-                what: "run_steps.status",
-                error: format!("unknown status `{s}`"),
-            })
+        crate::status::parse(&Self::ALL, s, "run_steps.status")
     }
 
     /// Done as far as the run goes on: succeeded or skipped.

@@ -87,15 +87,9 @@ async fn model(state: &WebState, entry: &lever_catalog::Entry, values: &Value) -
     )
 }
 
-/// What a run of `entry` was asked for, as its form's review listed it: (field title, shown
-/// value) in form order, an option read as its label, secrets masked. The run page opens with
-/// it and *My runs* tells runs apart by its first answers.
-pub(crate) fn asked(
-    state: &WebState,
-    entry: &lever_catalog::Entry,
-    values: &Value,
-) -> Vec<(String, String)> {
-    // Labels come from the identity config; entities registered by runs read as their refs.
+/// The form of `entry` for reading answers back ([`FormModel::review`]): labels from the
+/// identity config; entities registered by runs read as their refs.
+pub(crate) fn answers_form(state: &WebState, entry: &lever_catalog::Entry) -> FormModel {
     let directory = Directory {
         config: state.app.identity.config(),
         git_host: git_host(state),
@@ -105,9 +99,19 @@ pub(crate) fn asked(
         &entry.form.pages().cloned().collect::<Vec<_>>(),
         &entry.record.source,
         &directory,
-        values,
+        &json!({}),
     )
-    .review(values)
+}
+
+/// What a run of `entry` was asked for, as its form's review listed it: (field title, shown
+/// value) in form order, an option read as its label, secrets masked. The run page opens with
+/// it and the approval cards list it.
+pub(crate) fn asked(
+    state: &WebState,
+    entry: &lever_catalog::Entry,
+    values: &Value,
+) -> Vec<(String, String)> {
+    answers_form(state, entry).review(values)
 }
 
 /// Owner fields start as the signed-in user's team.

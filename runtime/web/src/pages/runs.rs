@@ -54,18 +54,19 @@ pub(crate) async fn mine(
         let entry = match (&r.template, r.template_version) {
             (Some(name), Some(version)) => {
                 let key = (name.clone(), version);
-                if let Some(known) = entries.get(&key) {
-                    Option::clone(known)
-                } else {
+                if let std::collections::hash_map::Entry::Vacant(slot) = entries.entry(key.clone())
+                {
+                    // Read and its form built once per version on the page, not once per run.
                     let found = state.app.catalog.get_version(name, version).await.ok();
-                    entries.insert(key, found.clone());
-                    found
+                    let form = found.as_ref().map(|e| super::form::answers_form(&state, e));
+                    slot.insert(found.zip(form));
                 }
+                entries.get(&key).and_then(Option::as_ref)
             }
             _ => None,
         };
         let title = match (&entry, &r.template) {
-            (Some(e), _) => e
+            (Some((e, _)), _) => e
                 .parsed
                 .template
                 .title
@@ -87,7 +88,7 @@ pub(crate) async fn mine(
         }
         let answers: Vec<(String, String)> = entry
             .as_ref()
-            .map(|e| super::form::asked(&state, e, &r.input))
+            .map(|(_, form)| form.review(&r.input))
             .unwrap_or_default()
             .into_iter()
             .filter(|(_, value)| !value.is_empty())
