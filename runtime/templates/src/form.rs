@@ -130,6 +130,13 @@ impl Form {
                     );
                 }
                 let mut message = e.to_string();
+                // A missing answer is said of its field, which the error is listed under.
+                if matches!(
+                    e.kind(),
+                    jsonschema::error::ValidationErrorKind::Required { .. }
+                ) {
+                    message = "is required: answer it".to_string();
+                }
                 // An over-long answer is not quoted back in full.
                 if let jsonschema::error::ValidationErrorKind::MaxLength { limit } = e.kind() {
                     let has = e.instance().as_str().map_or(0, |t| t.chars().count());
