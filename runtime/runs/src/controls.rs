@@ -74,13 +74,10 @@ impl Executor {
                 run.status.as_str()
             )));
         }
-        let step = self
-            .store
-            .run_steps(id)
-            .await?
-            .into_iter()
-            .find(|s| s.id == step_id)
-            .ok_or_else(|| SubmitError::NotFound(format!("run {id} has no step `{step_id}`")))?;
+        let step =
+            self.store.run_step(id, step_id).await?.ok_or_else(|| {
+                SubmitError::NotFound(format!("run {id} has no step `{step_id}`"))
+            })?;
         if step.status != StepStatus::Failed {
             return Err(SubmitError::Conflict(format!(
                 "step `{step_id}` is {}, not the failed step",

@@ -55,6 +55,26 @@ pub fn unknown_entities<'a>(
     errors
 }
 
+/// The people in any of `groups` other than `except` (nobody decides their own request), by
+/// name, sorted by id: who can decide a stage.
+pub fn people(config: &Config, groups: &[&str], except: &str) -> Vec<String> {
+    let mut ids: Vec<String> = groups
+        .iter()
+        .flat_map(|g| config.members_of(g))
+        .filter(|id| id != except)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.iter()
+        .map(|id| {
+            config
+                .user(id)
+                .and_then(|u| u.name.clone())
+                .unwrap_or_else(|| id.clone())
+        })
+        .collect()
+}
+
 /// The entity kinds a picker allows, lower-cased; an `OwnerPicker` allows groups and users.
 fn kinds(extension: &str, options: Option<&Value>) -> Vec<String> {
     let mut kinds: Vec<String> = Vec::new();

@@ -206,10 +206,10 @@ pub async fn in_force(services: &Services) -> Result<Vec<PolicyView>, ServiceErr
 }
 
 /// A policy input to try, built as a real request's is: the catalog's first template with an
-/// environment that `principal` may run and this Lever can run (not a day-2 action), previewed with its defaults in its last environment
-/// (production, usually) — so the sample's field names are the ones the policies read
-/// (`cost.monthly_usd`, `teams_affected`...), never a hand-kept copy. `None` when the catalog
-/// has no such template.
+/// environment that `principal` may run and this Lever can run (not a day-2 action),
+/// previewed with its defaults in its last environment (production, usually) — so the
+/// sample's field names are the ones the policies read (`cost.monthly_usd`,
+/// `teams_affected`...), never a hand-kept copy. `None` when the catalog has no such template.
 pub async fn sample(
     services: &Services,
     principal: &Principal,

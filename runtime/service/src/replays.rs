@@ -68,10 +68,8 @@ pub async fn replay(
     // A single action's run has its one step, `main`, like any template step.
     let found = services
         .store
-        .run_steps(id)
+        .run_step(id, step)
         .await?
-        .into_iter()
-        .find(|s| s.id == step)
         .ok_or_else(|| ServiceError::not_found(format!("run `{id}` has no step `{step}`")))?;
     let (attempts, input, output, error) = (
         found.attempts.max(1) as u32,

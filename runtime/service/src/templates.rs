@@ -203,11 +203,7 @@ pub async fn validate(
     let entry = services.catalog.get(name).await?;
     let parameters = entry.form.with_defaults(parameters);
     let mut errors = entry.form.validate(&parameters);
-    errors.extend(crate::directory::unknown_entities(
-        services.identity.config(),
-        entry.form.pages(),
-        &parameters,
-    ));
+    errors.extend(unknown_entities(services, &entry, &parameters));
     Ok(Validation {
         valid: errors.is_empty(),
         parameters,
@@ -243,12 +239,7 @@ pub async fn route(
             .preview_entry(&entry, parameters, &principal.id),
     )
     .await?;
-    // Teams and people are checked against who this Lever knows, as a field's error.
-    let unknown = crate::directory::unknown_entities(
-        services.identity.config(),
-        entry.form.pages(),
-        &preview.parameters,
-    );
+    let unknown = unknown_entities(services, &entry, &preview.parameters);
     preview.errors.extend(unknown);
     let started = std::time::Instant::now();
     let routed = services
@@ -256,6 +247,16 @@ pub async fn route(
         .route_template(&mut preview, template, principal)?;
     timing::record("route", started.elapsed());
     Ok((preview, routed))
+}
+
+/// Teams and people the answers name that this Lever does not know, as field errors (the
+/// validation's and the preview's alike).
+fn unknown_entities(
+    services: &Services,
+    entry: &lever_catalog::Entry,
+    parameters: &Value,
+) -> Vec<lever_templates::FieldError> {
+    crate::directory::unknown_entities(services.identity.config(), entry.form.pages(), parameters)
 }
 
 /// The form's errors as the submission's 400 (`invalid-parameters`, one per field): the
@@ -344,23 +345,6 @@ pub fn approvers(services: &Services, preview: &Preview, requester: &str) -> Vec
         .as_ref()
         .and_then(|a| a["stages"].as_array().cloned())
         .unwrap_or_default();
-    let people = |groups: &[&str]| -> Vec<String> {
-        let mut ids: Vec<String> = groups
-            .iter()
-            .flat_map(|g| config.members_of(g))
-            .filter(|id| id != requester)
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids.iter()
-            .map(|id| {
-                config
-                    .user(id)
-                    .and_then(|u| u.name.clone())
-                    .unwrap_or_else(|| id.clone())
-            })
-            .collect()
-    };
     stages
         .iter()
         .map(|stage| {
@@ -375,18 +359,19 @@ pub fn approvers(services: &Services, preview: &Preview, requester: &str) -> Vec
                 .copied()
                 .filter(|g| !platform.contains(g))
                 .collect();
-            let own_people = people(&own);
+            let own_people = crate::directory::people(config, &own, requester);
+            let nobody_else = own_people.is_empty();
             // Nobody else in the stage's own groups: the platform team's, if the policy sent it
             // there (the default policy does), decide it.
             let escalated = own_people.is_empty() && own.len() < groups.len();
             StageApprovers {
                 stage: stage["name"].as_str().unwrap_or_default().to_string(),
                 people: if escalated {
-                    people(&groups)
+                    crate::directory::people(config, &groups, requester)
                 } else {
                     own_people
                 },
-                nobody_else: own.is_empty() || people(&own).is_empty(),
+                nobody_else,
                 escalated,
             }
         })

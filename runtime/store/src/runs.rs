@@ -55,6 +55,27 @@ impl RunStatus {
         RunStatus::RollbackFailed,
     ];
 
+    /// The statuses of a run not finished yet.
+    pub const IN_FLIGHT: [RunStatus; 6] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Waiting,
+        RunStatus::AwaitingApproval,
+        RunStatus::Paused,
+        RunStatus::RollingBack,
+    ];
+
+    /// The statuses a run ends in (the insights' rollup counts a run once it reaches one; the
+    /// migration's triggers name the same list).
+    pub const FINISHED: [RunStatus; 6] = [
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Rejected,
+        RunStatus::RolledBack,
+        RunStatus::RollbackFailed,
+    ];
+
     /// The stored and reported spelling (one place for the database and the API).
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -80,15 +101,7 @@ impl RunStatus {
 
     /// Whether the run is over.
     pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            RunStatus::Succeeded
-                | RunStatus::Failed
-                | RunStatus::RolledBack
-                | RunStatus::RollbackFailed
-                | RunStatus::Cancelled
-                | RunStatus::Rejected
-        )
+        Self::FINISHED.contains(self)
     }
 }
 
@@ -586,14 +599,7 @@ impl Store {
 
     /// How many unfinished runs each status holds (`pending`, `running`, `waiting`…).
     pub async fn unfinished_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let unfinished = sql_list(&[
-            RunStatus::Pending,
-            RunStatus::Running,
-            RunStatus::Waiting,
-            RunStatus::AwaitingApproval,
-            RunStatus::Paused,
-            RunStatus::RollingBack,
-        ]);
+        let unfinished = sql_list(&RunStatus::IN_FLIGHT);
         let rows = sqlx::query(&format!(
             "SELECT status, COUNT(*) FROM runs WHERE status IN {unfinished} GROUP BY status"
         ))

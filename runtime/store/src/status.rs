@@ -84,6 +84,12 @@ mod tests {
         );
         for status in RunStatus::ALL {
             assert_eq!(RunStatus::parse(status.as_str()).unwrap(), status);
+            // Every status is either in flight or finished, never both.
+            assert_ne!(
+                RunStatus::IN_FLIGHT.contains(&status),
+                RunStatus::FINISHED.contains(&status),
+                "{status:?}"
+            );
         }
         assert!(matches!(
             StepStatus::parse("done"),

@@ -138,6 +138,10 @@ pub struct StepUpdate<'a> {
     pub poll_deadline: Option<i64>,
 }
 
+/// The columns [`step`] reads, in its order.
+const STEP_COLUMNS: &str =
+    "step_id, position, status, attempts, input, output, error, poll_deadline, updated_at";
+
 fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
     let json = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
         row.try_get::<Option<String>, _>(i)?
@@ -160,16 +164,33 @@ fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
 impl Store {
     /// The steps of a run, in template order.
     pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
-        sqlx::query(
-            "SELECT step_id, position, status, attempts, input, output, error, poll_deadline, updated_at FROM run_steps \
-             WHERE run_id = $1 ORDER BY position",
-        )
+        sqlx::query(&format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 ORDER BY position"
+        ))
         .bind(run_id)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(step)
         .collect()
+    }
+
+    /// Step `step_id` of run `run_id`, if the run has one by that id.
+    pub async fn run_step(
+        &self,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Option<StepRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND step_id = $2"
+        ))
+        .bind(run_id)
+        .bind(step_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(step)
+        .transpose()
     }
 
     /// Changes one step, and records `event` about it, in one transaction.

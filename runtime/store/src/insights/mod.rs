@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use crate::status::sql_list;
 use crate::{RunStatus, Store, StoreError, now_ms};
-use window::{DAY, FINISHED, Histogram, IN_FLIGHT, Window};
+use window::{DAY, Histogram, Window};
 
 pub use window::{bin as duration_bin, bin_value as duration_bin_value};
 
@@ -291,12 +291,12 @@ impl Store {
             read_rollup(&mut tx, &window, &mut totals).await?;
             let mut sources = vec![format!(
                 "status IN {} AND created_at >= {from} AND created_at < {to}",
-                sql_list(IN_FLIGHT)
+                sql_list(&RunStatus::IN_FLIGHT)
             )];
             for (a, b) in window.raw_ranges() {
                 sources.push(format!(
                     "created_at >= {a} AND created_at < {b} AND status IN {}",
-                    sql_list(FINISHED)
+                    sql_list(&RunStatus::FINISHED)
                 ));
             }
             for source in sources {

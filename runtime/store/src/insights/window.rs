@@ -2,33 +2,10 @@
 //! (migration 0007), the partial first and last hour from the rows themselves; and the
 //! nearest-rank percentiles of values that come partly exact (raw rows) and partly as E12 bins.
 
-use crate::RunStatus;
-
 /// An hour, the rollup's finer span (ms).
 pub(crate) const HOUR: i64 = 3_600_000;
 /// A day, the rollup's coarser span (ms).
 pub(crate) const DAY: i64 = 86_400_000;
-
-/// The run statuses the rollup counts (a run is in it once it reaches one of them); the
-/// migration's triggers name the same list.
-pub(crate) const FINISHED: &[RunStatus] = &[
-    RunStatus::Succeeded,
-    RunStatus::Failed,
-    RunStatus::RolledBack,
-    RunStatus::RollbackFailed,
-    RunStatus::Cancelled,
-    RunStatus::Rejected,
-];
-/// The statuses of runs in flight, which the insights read from `runs` (through its
-/// `(status, created_at)` index).
-pub(crate) const IN_FLIGHT: &[RunStatus] = &[
-    RunStatus::Pending,
-    RunStatus::Running,
-    RunStatus::Waiting,
-    RunStatus::Paused,
-    RunStatus::RollingBack,
-    RunStatus::AwaitingApproval,
-];
 
 fn floor(t: i64, span: i64) -> i64 {
     t.div_euclid(span) * span

@@ -54,33 +54,20 @@ async fn body_context(
     let record = lever_service::visibility::visible_run(&state.app, &viewer.principal, id).await?;
     let finished = record.status.is_final();
     // The page reads the view as the API answers it.
-    let run = serde_json::to_value(runs::view(&state.app, record.clone()).await?)
+    let mut run = serde_json::to_value(runs::view(&state.app, record.clone()).await?)
         .expect("a run view serialises");
     let last_event = events.last().map_or(0, |e| e.id);
     // Each stage's deciders by name, beside its groups: who to nudge, not a group's id.
-    let mut run = run;
     let config = state.app.identity.config();
     if let Some(approvals) = run["approvals"].as_array_mut() {
         for a in approvals {
-            let mut ids: Vec<String> = a["groups"]
+            let groups: Vec<&str> = a["groups"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-                .flat_map(|g| config.members_of(g))
-                .filter(|id| *id != record.requester)
                 .collect();
-            ids.sort();
-            ids.dedup();
-            let names: Vec<String> = ids
-                .iter()
-                .map(|id| {
-                    config
-                        .user(id)
-                        .and_then(|u| u.name.clone())
-                        .unwrap_or_else(|| id.clone())
-                })
-                .collect();
+            let names = lever_service::directory::people(config, &groups, &record.requester);
             a["people"] = json!(names);
         }
     }
