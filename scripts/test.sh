@@ -9,6 +9,11 @@ rustup target add wasm32-wasip2 >/dev/null
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 # The API is fuzzed from its OpenAPI document by schemathesis (PyPI).
 command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schemathesis
+# Lever's Backstage scaffolder API is checked with Backstage's own client (npm, tests/backstage's
+# lock file) and its answers against Backstage's OpenAPI document by openapi-core (PyPI).
+python3 -c 'import openapi_core' 2>/dev/null || python3 -m pip install --quiet openapi-core==0.23.1
+[ -d tests/backstage/node_modules/@backstage/plugin-scaffolder-common ] \
+  || (cd tests/backstage && npm ci --no-audit --no-fund --silent)
 # Plugin authors' tests build Python and JavaScript plugins with componentize-py (PyPI) and
 # componentize-js (npm), as the generated projects' READMEs install them.
 command -v componentize-py >/dev/null 2>&1 || python3 -m pip install --quiet componentize-py==0.25.1

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Transports: each parses its own requests and calls the application layer (`lever-service`).
-const TRANSPORTS: &[&str] = &["lever-api", "lever-web"];
+const TRANSPORTS: &[&str] = &["lever-api", "lever-web", "lever-backstage"];
 
 /// Crates that hold plain types or talk to the database: they must build without the sandbox.
 const WITHOUT_WASMTIME: &[&str] = &[

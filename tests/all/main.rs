@@ -7,6 +7,7 @@ mod approval_timers;
 mod approvals;
 mod architecture;
 mod audit_anchor;
+mod backstage;
 mod cli;
 mod cluster;
 mod corpus;

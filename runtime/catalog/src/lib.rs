@@ -173,6 +173,33 @@ impl Catalog {
         Ok(entry)
     }
 
+    /// A template that is not applied and never stored (version 0): parsed, its fetch steps
+    /// checked and its form compiled, for a dry run to preview.
+    pub fn draft(&self, source: &str) -> Result<Entry, CatalogError> {
+        let parsed = parse(source)?;
+        let t = &parsed.template;
+        bundle::check_fetches(t, "template.yaml", std::iter::empty())?;
+        let record = TemplateRecord {
+            name: t.name.clone(),
+            version: 0,
+            source: source.to_string(),
+            title: t.title.clone(),
+            description: t.description.clone(),
+            owner: t.owner.clone(),
+            tags: t.tags.clone(),
+            created_at: lever_store::now_ms(),
+            bundle_path: None,
+            bundle_paths: Vec::new(),
+            bundle_digest: None,
+        };
+        let form = Form::new(&t.pages).map_err(CatalogError::Form)?;
+        Ok(Entry {
+            record,
+            parsed,
+            form,
+        })
+    }
+
     /// The latest version of `name`.
     pub async fn get(&self, name: &str) -> Result<Arc<Entry>, CatalogError> {
         let record = self.store.template(name, None).await?.ok_or_else(|| {

@@ -27,6 +27,9 @@ pub struct Config {
     /// The OIDC identity provider whose JWTs are accepted, if any.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
+    /// The Backstage portal whose user tokens and static tokens are accepted, if any.
+    #[serde(default)]
+    pub backstage: Option<crate::backstage::BackstageConfig>,
     /// One-click approval links.
     #[serde(default)]
     pub links: LinksConfig,
@@ -277,6 +280,11 @@ impl Config {
                     return Err(invalid(format!("oidc.{field} is empty")));
                 }
             }
+        }
+        if let Some(backstage) = &self.backstage {
+            backstage
+                .validate(|id| self.user(id).is_some())
+                .map_err(invalid)?;
         }
         let mut windows = HashSet::new();
         for (i, window) in self.freeze_windows.iter().enumerate() {

@@ -3,6 +3,7 @@
 //!
 //! [`Authenticator`] turns an `Authorization` header into a [`Principal`].
 
+pub mod backstage;
 mod config;
 mod error;
 mod freeze;
@@ -26,6 +27,7 @@ pub struct Authenticator {
     config: Config,
     store: Store,
     oidc: Option<OidcVerifier>,
+    backstage: Option<backstage::BackstageVerifier>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -41,16 +43,43 @@ impl Authenticator {
     /// An authenticator; builds the OIDC verifier when `config.oidc` is set.
     pub fn new(config: Config, store: Store) -> Authenticator {
         let oidc = config.oidc.clone().map(OidcVerifier::new);
+        let backstage = config
+            .backstage
+            .clone()
+            .map(backstage::BackstageVerifier::new);
         Authenticator {
             config,
             store,
             oidc,
+            backstage,
         }
     }
 
     /// The OIDC provider, when `oidc` is configured.
     pub fn oidc(&self) -> Option<&OidcVerifier> {
         self.oidc.as_ref()
+    }
+
+    /// The Backstage entity ref of Lever user `id` (`user:default/{id}` unless
+    /// `backstage.users` maps another ref to it).
+    pub fn backstage_ref(&self, id: &str) -> String {
+        match &self.config.backstage {
+            Some(backstage) => backstage.entity_ref(id),
+            None => format!("user:default/{id}"),
+        }
+    }
+
+    /// The Lever user Backstage user `entity_ref` maps to, if any.
+    pub fn lever_user(&self, entity_ref: &str) -> Option<String> {
+        match &self.config.backstage {
+            Some(backstage) => {
+                backstage.lever_user(entity_ref, |id| self.config.user(id).is_some())
+            }
+            None => entity_ref
+                .strip_prefix("user:default/")
+                .filter(|id| self.config.user(id).is_some())
+                .map(str::to_string),
+        }
     }
 
     /// The identity config.
@@ -90,14 +119,18 @@ impl Authenticator {
         let credential = credential.trim();
         if credential.starts_with(tokens::PREFIX) {
             self.authenticate_token(credential).await
+        } else if let Some(token) = self
+            .backstage
+            .as_ref()
+            .and_then(|b| b.static_token(credential))
+        {
+            backstage::principal(
+                |id, source| self.principal(id, source),
+                &token.user,
+                &format!("Backstage external access `{}`", token.subject),
+            )
         } else if credential.split('.').count() == 3 {
-            let Some(oidc) = &self.oidc else {
-                return Err(IdentityError::Unauthenticated(
-                    "OIDC is not configured on this server".to_string(),
-                ));
-            };
-            let identity = oidc.verify(credential).await?;
-            Ok(self.config.oidc_principal(&identity))
+            self.authenticate_jwt(credential).await
         } else if credential.is_empty() {
             Err(IdentityError::Unauthenticated(
                 "the Bearer token is empty".to_string(),
@@ -106,6 +139,48 @@ impl Authenticator {
             Err(IdentityError::Unauthenticated(
                 "the Bearer token is neither a Lever API token (lvr_...) nor a JWT".to_string(),
             ))
+        }
+    }
+
+    /// A JWT from the OIDC provider or the Backstage portal: each configured verifier tries
+    /// it (nothing in an unverified token picks one); when both refuse, the answer is the one
+    /// whose kind of token it looks like.
+    async fn authenticate_jwt(&self, jwt: &str) -> Result<Principal, IdentityError> {
+        let backstage_error = match &self.backstage {
+            Some(portal) => match portal.verify_user(jwt).await {
+                Ok(entity_ref) => {
+                    let user = self.lever_user(&entity_ref).ok_or_else(|| {
+                        IdentityError::Unauthenticated(format!(
+                            "Backstage user {entity_ref} is not a Lever user: map it under backstage.users in lever.yaml"
+                        ))
+                    })?;
+                    return backstage::principal(
+                        |id, source| self.principal(id, source),
+                        &user,
+                        &entity_ref,
+                    );
+                }
+                Err(e) => Some(e),
+            },
+            None => None,
+        };
+        let Some(oidc) = &self.oidc else {
+            return Err(backstage_error.unwrap_or_else(|| {
+                IdentityError::Unauthenticated("OIDC is not configured on this server".to_string())
+            }));
+        };
+        match oidc.verify(jwt).await {
+            Ok(identity) => Ok(self.config.oidc_principal(&identity)),
+            Err(oidc_error) => {
+                let looks_backstage = jsonwebtoken::decode_header(jwt)
+                    .ok()
+                    .and_then(|h| h.typ)
+                    .is_some_and(|t| t == backstage::USER_TOKEN_TYPE);
+                match backstage_error {
+                    Some(e) if looks_backstage => Err(e),
+                    _ => Err(oidc_error),
+                }
+            }
         }
     }
 

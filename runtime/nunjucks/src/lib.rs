@@ -55,6 +55,36 @@ pub fn skeleton_environment(syntax: SkeletonSyntax) -> Result<Environment<'stati
     Ok(env)
 }
 
+/// The filters [`configure`] adds, each with what it does and an example: what Backstage's
+/// `GET /v2/templating-extensions` lists.
+pub const FILTERS: [(&str, &str, &str); 5] = [
+    (
+        "parseRepoUrl",
+        "Parses a repository URL as the RepoUrlPicker writes it into its host, owner, repo, organization, workspace and project",
+        "${{ parameters.repoUrl | parseRepoUrl }}",
+    ),
+    (
+        "parseEntityRef",
+        "Parses an entity ref (`kind:namespace/name`, with `defaultKind` and `defaultNamespace`) into kind, namespace and name",
+        "${{ parameters.owner | parseEntityRef({ defaultKind: \"group\" }) | pick(\"name\") }}",
+    ),
+    (
+        "projectSlug",
+        "The `owner/repo` of a repository URL",
+        "${{ parameters.repoUrl | projectSlug }}",
+    ),
+    (
+        "pick",
+        "One property of an object",
+        "${{ parameters.owner | parseEntityRef | pick(\"name\") }}",
+    ),
+    (
+        "dump",
+        "A value as JSON, as nunjucks' dump (`JSON.stringify`), indented by its argument",
+        "${{ parameters | dump(2) }}",
+    ),
+];
+
 /// Adds Backstage's filters, nunjucks' `dump`, JavaScript's methods and JavaScript's printing
 /// of values to `env`.
 pub fn configure(env: &mut Environment<'_>) {

@@ -169,7 +169,12 @@ impl Executor {
         if run.status == RunStatus::AwaitingApproval {
             self.store.cancel_stages(id).await?;
         }
-        if matches!(run.status, RunStatus::Paused | RunStatus::AwaitingApproval) {
+        // A run that holds no worker (paused, waiting for approvers or for its timer) is picked
+        // up now to stop, rather than when it would have woken.
+        if matches!(
+            run.status,
+            RunStatus::Paused | RunStatus::AwaitingApproval | RunStatus::Waiting
+        ) {
             self.store
                 .set_run_status(id, &[run.status], RunStatus::Pending, None, None)
                 .await?;

@@ -548,3 +548,35 @@ pub fn resume_after(last_event_id: Option<&str>) -> i64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// A page of the template runs `principal` may list, filtered and ordered as `filter` says,
+/// and how many the filter matches: everyone's for the platform team, else their own and
+/// their teams' (a run an approver was asked about is found through their approvals, not
+/// here).
+pub async fn page(
+    services: &Services,
+    principal: &Principal,
+    mut filter: lever_store::RunPageFilter,
+) -> Result<(Vec<RunRecord>, i64), ServiceError> {
+    if !principal.is_platform() {
+        let config = services.identity.config();
+        let mut allowed: Vec<String> = config
+            .users
+            .iter()
+            .filter(|u| {
+                u.team.as_deref().is_some_and(|team| {
+                    principal.team.as_deref() == Some(team) || principal.in_group(team)
+                })
+            })
+            .map(|u| u.id.clone())
+            .collect();
+        if !allowed.contains(&principal.id) {
+            allowed.push(principal.id.clone());
+        }
+        filter.requesters = Some(match filter.requesters.take() {
+            Some(asked) => asked.into_iter().filter(|r| allowed.contains(r)).collect(),
+            None => allowed,
+        });
+    }
+    Ok(services.store.run_page(&filter).await?)
+}

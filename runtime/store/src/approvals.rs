@@ -361,6 +361,17 @@ async fn open_next_tier(
             policy_version: Some(&s.policy_version),
         };
         audit::append(tx, backend, &entry).await?;
+        // In the run's events too, so a stream of the run says what it waits for.
+        let event = serde_json::json!({"stage": s.name, "groups": s.groups, "required": s.required, "reasons": s.reasons});
+        crate::steps::insert_event(
+            tx,
+            run_id,
+            "stage-opened",
+            s.step_id.as_deref(),
+            &event,
+            now,
+        )
+        .await?;
     }
     Ok(true)
 }
@@ -560,6 +571,16 @@ impl Store {
             policy_version: Some(&s.policy_version),
         };
         audit::append(&mut tx, self.backend, &entry).await?;
+        let event = serde_json::json!({"stage": s.name, "decision": decision, "approver": approver, "comment": comment});
+        crate::steps::insert_event(
+            &mut tx,
+            &s.run_id,
+            "stage-decided",
+            s.step_id.as_deref(),
+            &event,
+            now,
+        )
+        .await?;
         let outcome = if !approve {
             sqlx::query(&format!(
                 "UPDATE approval_stages SET status = {}, decided_at = $2 WHERE id = $1",
@@ -628,7 +649,9 @@ impl Store {
                 }
             }
         };
+        self.announce_events(&mut tx, &s.run_id).await?;
         tx.commit().await?;
+        self.events_were_committed(&s.run_id);
         Ok(outcome)
     }
 

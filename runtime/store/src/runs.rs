@@ -371,10 +371,6 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        if let Some(approval) = &run.approval {
-            crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester)
-                .await?;
-        }
         // The run's events say which versions it runs, from its first one.
         if !run.pins.is_empty() {
             crate::steps::insert_event(
@@ -386,6 +382,11 @@ impl Store {
                 now,
             )
             .await?;
+        }
+        // After the pins: a stage opened at submission is the run's next event.
+        if let Some(approval) = &run.approval {
+            crate::approvals::insert_stages(&mut tx, self.backend, &id, approval, &run.requester)
+                .await?;
         }
         tx.commit().await?;
         Ok((inserted, true))

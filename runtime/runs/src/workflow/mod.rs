@@ -338,6 +338,11 @@ impl Executor {
         // Before any step attempt: this node still holds the run (no other node has taken
         // it up after this node's lease ran out).
         let current = self.fence(&run.id).await?;
+        // A cancel stops a step that polls too: its wait is not resumed.
+        if current.cancel_requested {
+            // A rejection at a step's gate cancels with its own reason.
+            return Ok(Begun::Cancelled(cancel_cause(current.error)));
+        }
         if row.status == StepStatus::Polling {
             let output = row.output.clone().unwrap_or(Value::Null);
             match self
@@ -353,10 +358,6 @@ impl Executor {
                     return Ok(Begun::Next);
                 }
             }
-        }
-        if current.cancel_requested {
-            // A rejection at a step's gate cancels with its own reason.
-            return Ok(Begun::Cancelled(cancel_cause(current.error)));
         }
         match self.expressions_true(step, ctx) {
             Ok(true) => {}

@@ -96,8 +96,11 @@ impl Executor {
             // A step that failed after its provider began creating (its claim still
             // `creating`) is undone too: what it made is the run's.
             let failed_midway = row.status == StepStatus::Failed && !claimed.is_empty();
-            if !matches!(row.status, StepStatus::Succeeded | StepStatus::RollingBack)
-                && !failed_midway
+            // A step cancelled while it polled (`waitFor`) had done its action: undone too.
+            if !matches!(
+                row.status,
+                StepStatus::Succeeded | StepStatus::RollingBack | StepStatus::Polling
+            ) && !failed_midway
             {
                 continue;
             }

@@ -1,0 +1,124 @@
+//! Backstage's scaffolder API, `/api/scaffolder/v2`, as Backstage's OpenAPI document defines
+//! it (and its `eventstream`, outside that document): a transport over the application layer
+//! (`lever-service`), beside `/api/v1` and the web UI and never through them, so Backstage's
+//! own frontend and `ScaffolderClient` drive Lever with the same checks — who may run a
+//! template, who may see and control a run, the approval policy — as every other way in.
+//!
+//! A Lever template run is a Backstage task ([`task`]), its events Backstage task events
+//! ([`events`]); failures answer Backstage's error body ([`error`]).
+
+mod catalog;
+mod dry_run;
+mod error;
+mod events;
+mod secrets;
+mod stream;
+mod task;
+mod tasks;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use lever_identity::Principal;
+use lever_service::Services;
+
+pub use error::Failure;
+
+/// Where the routes are mounted.
+pub const BASE: &str = "/api/scaffolder/v2";
+
+/// What the handlers reach: the application layer and the parsed template documents.
+#[derive(Clone)]
+pub struct Backstage {
+    services: Services,
+    documents: Arc<task::Documents>,
+}
+
+impl Backstage {
+    /// Where people reach this server, for the links a task's log gives (the run's page):
+    /// `public_url` from `lever.yaml`, else the host the caller used.
+    fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.services.identity.config().public_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    }
+}
+
+/// The routes under [`BASE`], authenticated like `/api/v1` (Lever API tokens, OIDC tokens,
+/// and the Backstage portal's user and static tokens when `backstage:` is configured).
+pub fn router(services: Services) -> Router {
+    let state = Backstage {
+        services,
+        documents: Arc::new(task::Documents::default()),
+    };
+    let routes = Router::new()
+        .route(
+            "/templates/{namespace}/{kind}/{name}/parameter-schema",
+            get(catalog::parameter_schema_route),
+        )
+        .route("/actions", get(catalog::actions))
+        .route(
+            "/templating-extensions",
+            get(catalog::templating_extensions),
+        )
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::show))
+        .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/tasks/{id}/retry", post(tasks::retry))
+        .route("/tasks/{id}/events", get(stream::events))
+        .route("/tasks/{id}/eventstream", get(stream::eventstream))
+        .route("/dry-run", post(dry_run::dry_run))
+        .route("/autocomplete/{provider}/{resource}", post(autocomplete))
+        .fallback(|| async { Failure::not_found("no such route under /api/scaffolder/v2") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .with_state(state);
+    Router::new()
+        .nest(BASE, routes)
+        .layer(axum::middleware::from_fn(error::with_request))
+}
+
+/// Every call has a principal, or answers 401 in Backstage's shape.
+async fn authenticate(
+    State(state): State<Backstage>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, Failure> {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let principal = state
+        .services
+        .identity
+        .authenticate(header.as_deref())
+        .await
+        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}
+
+/// `POST /v2/autocomplete/{provider}/{resource}`: Backstage's pickers ask an SCM provider
+/// for repositories, branches or groups. Lever's `git-provider` capability has no listing
+/// function, so every provider answers 400 as Backstage does for a provider it has no
+/// handler for.
+async fn autocomplete(
+    Extension(_principal): Extension<Principal>,
+    Path((provider, _resource)): Path<(String, String)>,
+) -> Failure {
+    Failure::input(format!("Unsupported provider: {provider}"))
+}

@@ -1,0 +1,168 @@
+//! `GET /v2/tasks/{id}/events` (long poll: at most 30 s, the completion always included) and
+//! `GET /v2/tasks/{id}/eventstream` (server-sent events: `event: <type>` and `data: <event>`,
+//! every event after `?after=`, then live, closed after the completion), both read from the
+//! run's stored events, woken by their commits.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use lever_identity::Principal;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Backstage;
+use crate::error::Failure;
+use crate::events::{Run, translate};
+use crate::tasks::visible_task;
+
+/// How long a long poll waits for an event, as Backstage's.
+const LONG_POLL: Duration = Duration::from_secs(30);
+
+/// `after=N`: only events with a larger id (the completion always).
+#[derive(Debug, Deserialize)]
+pub(crate) struct After {
+    after: Option<i64>,
+}
+
+/// What the translation of run `id` needs: its steps' ids and names and its page in Lever.
+struct Context {
+    steps: Vec<(String, String)>,
+    page: String,
+}
+
+async fn context(
+    state: &Backstage,
+    headers: &HeaderMap,
+    run: &lever_store::RunRecord,
+) -> Result<Context, Failure> {
+    let (Some(name), Some(version)) = (&run.template, run.template_version) else {
+        return Err(crate::task::not_a_task(&run.id));
+    };
+    let document = state.documents.get(&state.services, name, version).await?;
+    let steps = document["spec"]["steps"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let id = step["id"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("step-{}", i + 1));
+            let name = step["name"]
+                .as_str()
+                .or(step["action"].as_str())
+                .unwrap_or(&id)
+                .to_string();
+            (id, name)
+        })
+        .collect();
+    Ok(Context {
+        steps,
+        page: format!("{}/runs/{}", state.base_url(headers), run.id),
+    })
+}
+
+pub(crate) async fn events(
+    State(state): State<Backstage>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Value>>, Failure> {
+    let run = visible_task(&state, &principal, &id).await?;
+    let context = context(&state, &headers, &run).await?;
+    let store = &state.services.store;
+    let after = query.after.unwrap_or(-1);
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    let mut commits = store.event_commits(&id);
+    loop {
+        // Events before the run: a run's end commits its status with its `run-finished`, so
+        // a completion read here finds the run's final status and output in the read after.
+        let events = store
+            .run_events(&id, 0)
+            .await
+            .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+        let run = lever_service::runs::run(&state.services, &id).await?;
+        let translated = translate(
+            &Run {
+                record: &run,
+                steps: &context.steps,
+                page: context.page.clone(),
+            },
+            &events,
+            after,
+        );
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !translated.is_empty() || left.is_zero() {
+            return Ok(Json(translated));
+        }
+        store.next_events(&mut commits, left).await;
+    }
+}
+
+pub(crate) async fn eventstream(
+    State(state): State<Backstage>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let run = visible_task(&state, &principal, &id).await?;
+    let context = context(&state, &headers, &run).await?;
+    let after = query.after.unwrap_or(-1);
+    // Subscribed before the first read: a commit between a read and the wait still wakes it.
+    let commits = state.services.store.event_commits(&id);
+    let stream = futures::stream::unfold(
+        (state, id, context, after, false, commits),
+        |(state, id, context, mut after, done, mut commits)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let store = &state.services.store;
+                // Events before the run, as in the long poll.
+                let events = store.run_events(&id, 0).await.ok()?;
+                let run = store.run(&id).await.ok().flatten()?;
+                let translated = translate(
+                    &Run {
+                        record: &run,
+                        steps: &context.steps,
+                        page: context.page.clone(),
+                    },
+                    &events,
+                    after,
+                );
+                if !translated.is_empty() {
+                    let completed = translated.iter().any(|e| e["type"] == "completion");
+                    if let Some(last) = translated.iter().filter_map(|e| e["id"].as_i64()).max() {
+                        after = after.max(last);
+                    }
+                    let batch: Vec<Result<Event, Infallible>> = translated
+                        .iter()
+                        .map(|e| {
+                            Ok(Event::default()
+                                .event(e["type"].as_str().unwrap_or("log"))
+                                .data(e.to_string()))
+                        })
+                        .collect();
+                    return Some((
+                        futures::stream::iter(batch),
+                        (state, id, context, after, completed, commits),
+                    ));
+                }
+                store.next_events(&mut commits, Duration::MAX).await;
+            }
+        },
+    );
+    use futures::StreamExt;
+    Ok(Sse::new(stream.flatten())
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
