@@ -138,3 +138,178 @@ async fn backstages_own_scaffolder_client_drives_lever_and_every_answer_meets_ba
         .unwrap_or(0);
     assert!(checked >= 25, "{verdict}");
 }
+
+fn oidc_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("tests/fixtures/oidc").join(name)).unwrap()
+}
+
+/// A Backstage portal's auth backend as Lever reads it: its JWKS at
+/// `/api/auth/.well-known/jwks.json`.
+async fn portal() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let jwks: Value = serde_json::from_slice(&oidc_fixture("jwks.json")).unwrap();
+    let app = axum::Router::new().route(
+        "/api/auth/.well-known/jwks.json",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// A user token as Backstage's auth backend signs it (`typ: vnd.backstage.user`, ES256).
+fn user_token(issuer: &str, key: &str, subject: &str, typ: &str, expires_in: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = json!({"iss": issuer, "aud": "backstage", "sub": subject, "ent": [subject], "iat": now - 60, "exp": now + expires_in});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("test-key-1".into());
+    header.typ = Some(typ.into());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_pem(&oidc_fixture(key)).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The same claims unsigned, `alg: none`.
+fn unsigned(issuer: &str, subject: &str) -> String {
+    use base64::Engine;
+    let b64 = |v: Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "vnd.backstage.user"})),
+        b64(json!({"iss": issuer, "aud": "backstage", "sub": subject, "exp": now + 600}))
+    )
+}
+
+#[tokio::test]
+async fn a_backstage_user_token_is_verified_against_the_portals_jwks_and_mapped_to_a_lever_user() {
+    let base = portal().await;
+    let issuer = format!("{base}/api/auth");
+    let backstage =
+        format!("backstage:\n  base_url: {base}\n  users:\n    user:default/alice.smith: alice\n");
+    let server = Server::start_configured(&crate::approvals::config(&backstage), &[]);
+    let call = |token: String| {
+        let url = format!("{}/api/scaffolder/v2/tasks", server.url);
+        async move {
+            let response = lever_tests::server::client(Some(&token))
+                .get(url)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    // Mapped by backstage.users, and by name for a ref that names a configured user.
+    let (status, body) = call(user_token(
+        &issuer,
+        "issuer.pem",
+        "user:default/alice.smith",
+        "vnd.backstage.user",
+        600,
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let me = lever_tests::server::client(Some(&user_token(
+        &issuer,
+        "issuer.pem",
+        "user:default/alice.smith",
+        "vnd.backstage.user",
+        600,
+    )))
+    .get(format!("{}/api/v1/me", server.url))
+    .send()
+    .await
+    .unwrap()
+    .json::<Value>()
+    .await
+    .unwrap();
+    assert_eq!(me["id"], "alice", "{me}");
+    let (status, _) = call(user_token(
+        &issuer,
+        "issuer.pem",
+        "user:default/bob",
+        "vnd.backstage.user",
+        600,
+    ))
+    .await;
+    assert_eq!(status, 200);
+
+    // Refused, each in Backstage's error shape, with what was wrong.
+    for (token, says) in [
+        (
+            user_token(
+                &issuer,
+                "issuer.pem",
+                "user:default/mallory",
+                "vnd.backstage.user",
+                600,
+            ),
+            "not a Lever user",
+        ),
+        (
+            user_token(
+                &issuer,
+                "issuer.pem",
+                "user:default/alice.smith",
+                "vnd.backstage.user",
+                -120,
+            ),
+            "expired",
+        ),
+        (
+            user_token(
+                "http://elsewhere/api/auth",
+                "issuer.pem",
+                "user:default/alice.smith",
+                "vnd.backstage.user",
+                600,
+            ),
+            "issuer",
+        ),
+        (
+            user_token(
+                &issuer,
+                "other.pem",
+                "user:default/alice.smith",
+                "vnd.backstage.user",
+                600,
+            ),
+            "signature",
+        ),
+        (
+            user_token(
+                &issuer,
+                "issuer.pem",
+                "user:default/alice.smith",
+                "vnd.backstage.plugin",
+                600,
+            ),
+            "typ",
+        ),
+        (unsigned(&issuer, "user:default/alice.smith"), "malformed"),
+    ] {
+        let (status, body) = call(token).await;
+        assert_eq!(status, 401, "{says}: {body}");
+        assert_eq!(body["error"]["name"], "AuthenticationError", "{body}");
+        assert_eq!(body["response"]["statusCode"], 401, "{body}");
+        assert_eq!(body["request"]["url"], "/api/scaffolder/v2/tasks", "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(says), "{says} in {message}");
+    }
+}
