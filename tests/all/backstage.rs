@@ -9,6 +9,7 @@ use std::process::Command;
 
 use lever_tests::repo_root;
 use lever_tests::server::Server;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// `tests/backstage`, its npm packages installed from the lock file on first use.
@@ -89,6 +90,11 @@ async fn backstages_own_scaffolder_client_drives_lever_and_every_answer_meets_ba
     );
     // What the client saw of the plain task: Backstage's event types, in Backstage's order.
     let report: Value = serde_json::from_str(stdout.trim()).expect("the client's report");
+    // Not published as a location unless lever.yaml says so.
+    let location = reqwest::get(format!("{}/api/scaffolder/catalog-info.yaml", server.url))
+        .await
+        .unwrap();
+    assert_eq!(location.status().as_u16(), 404);
     let types: Vec<&str> = report["sse_types"]
         .as_array()
         .unwrap()
@@ -193,11 +199,13 @@ fn unsigned(issuer: &str, subject: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_backstage_user_token_is_verified_against_the_portals_jwks_and_mapped_to_a_lever_user() {
+async fn a_backstage_user_token_is_verified_against_the_portals_jwks_and_mapped_to_a_lever_user_and_the_templates_are_published_as_a_location()
+ {
     let base = portal().await;
     let issuer = format!("{base}/api/auth");
-    let backstage =
-        format!("backstage:\n  base_url: {base}\n  users:\n    user:default/alice.smith: alice\n");
+    let backstage = format!(
+        "backstage:\n  base_url: {base}\n  publish_templates: true\n  users:\n    user:default/alice.smith: alice\n"
+    );
     let server = Server::start_configured(&crate::approvals::config(&backstage), &[]);
     let call = |token: String| {
         let url = format!("{}/api/scaffolder/v2/tasks", server.url);
@@ -312,4 +320,143 @@ async fn a_backstage_user_token_is_verified_against_the_portals_jwks_and_mapped_
         let message = body["error"]["message"].as_str().unwrap_or("");
         assert!(message.contains(says), "{says} in {message}");
     }
+
+    // The templates published to Lever, as one location a portal's catalog registers.
+    let hello =
+        std::fs::read_to_string(repo_root().join("tests/backstage/templates/backstage-hello.yaml"))
+            .unwrap();
+    server.apply_template(&hello).await;
+    let location = reqwest::get(format!("{}/api/scaffolder/catalog-info.yaml", server.url))
+        .await
+        .unwrap();
+    assert_eq!(location.status().as_u16(), 200);
+    let text = location.text().await.unwrap();
+    let entities: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|document| Value::deserialize(document).unwrap())
+        .collect();
+    let names: Vec<&str> = entities
+        .iter()
+        .filter_map(|e| e["metadata"]["name"].as_str())
+        .collect();
+    assert!(names.contains(&"backstage-hello"), "{names:?}");
+    assert!(
+        entities.iter().all(
+            |e| e["kind"] == "Template" && e["apiVersion"] == "scaffolder.backstage.io/v1beta3"
+        ),
+        "{text}"
+    );
+}
+
+/// The Backstage scaffolder peer (`runtime/bench/peer/backstage`), installed from npm into
+/// the target dir on first use, running on a free port until dropped.
+struct BackstagePeer {
+    dir: PathBuf,
+    url: String,
+    token: String,
+}
+
+impl BackstagePeer {
+    fn start() -> BackstagePeer {
+        let kit = repo_root().join("runtime/bench/peer/backstage");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target"));
+        let dir = target.join("backstage-peer");
+        if !dir
+            .join("node_modules/@backstage/plugin-scaffolder-backend")
+            .exists()
+        {
+            let status = Command::new(kit.join("setup.sh"))
+                .arg(&dir)
+                .status()
+                .expect("setup.sh");
+            assert!(status.success(), "installing the Backstage peer");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let token = "peer-static-token-0123456789".to_string();
+        // Its own copy of the kit's scripts and template, whatever setup.sh copied before.
+        for file in [
+            "start.sh",
+            "index.js",
+            "app-config.yaml",
+            "templates/peer-3-debug-log.yaml",
+        ] {
+            std::fs::copy(kit.join(file), dir.join(file)).expect("copy the peer kit");
+        }
+        let started = Command::new(dir.join("start.sh"))
+            .arg(&dir)
+            .env("BS_PEER_PORT", port.to_string())
+            .env("BS_PEER_TOKEN", &token)
+            .env("LOG_LEVEL", "warn")
+            .output()
+            .expect("start.sh");
+        assert!(
+            started.status.success(),
+            "the Backstage peer did not start: {}{}",
+            String::from_utf8_lossy(&started.stdout),
+            String::from_utf8_lossy(&started.stderr)
+        );
+        BackstagePeer {
+            dir,
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+        }
+    }
+}
+
+impl Drop for BackstagePeer {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("server.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            let _ = std::fs::remove_file(self.dir.join("server.pid"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_template_through_backstages_scaffolder_and_through_lever_gives_the_same_steps_events_and_output()
+ {
+    let client = client_dir();
+    let peer = tokio::task::spawn_blocking(BackstagePeer::start)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = backstage_server(dir.path());
+    let compared = tokio::task::spawn_blocking({
+        let (client, peer_url, peer_token) = (client.clone(), peer.url.clone(), peer.token.clone());
+        let (url, token) = (server.url.clone(), server.admin_token.clone());
+        move || {
+            Command::new("node")
+                .arg("compare.cjs")
+                .current_dir(&client)
+                .env("BACKSTAGE_URL", peer_url)
+                .env("BACKSTAGE_TOKEN", peer_token)
+                .env("LEVER_URL", url)
+                .env("LEVER_TOKEN", token)
+                .output()
+                .expect("node")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&compared.stdout);
+    assert!(
+        compared.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&compared.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).expect("the comparison");
+    let (backstage, lever) = (&seen["backstage"], &seen["lever"]);
+    // The same steps, each through the same statuses in the same order; the same event types
+    // in the same order (runs of `log`, then one `completion`); the same output shape.
+    assert_eq!(backstage["steps"], lever["steps"], "{seen:#}");
+    assert_eq!(backstage["transitions"], lever["transitions"], "{seen:#}");
+    assert_eq!(backstage["types"], json!(["log", "completion"]), "{seen:#}");
+    assert_eq!(backstage["types"], lever["types"], "{seen:#}");
+    assert_eq!(backstage["output"], lever["output"], "{seen:#}");
+    assert_eq!(backstage["completion"], lever["completion"], "{seen:#}");
 }

@@ -24,7 +24,7 @@ pub(crate) async fn require_principal(
         lever_service::timing::timed("auth", state.identity.authenticate(header.as_deref()))
             .await?;
     let Some(permit) = state.gate.enter(&principal.id).await else {
-        return Ok(state.gate.refusal(&principal.id));
+        return Ok(crate::limits::refusal(&state.gate, &principal.id));
     };
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;

@@ -11,6 +11,7 @@ mod catalog;
 mod dry_run;
 mod error;
 mod events;
+mod location;
 mod secrets;
 mod stream;
 mod task;
@@ -22,7 +23,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use lever_identity::Principal;
@@ -38,6 +39,7 @@ pub const BASE: &str = "/api/scaffolder/v2";
 pub struct Backstage {
     services: Services,
     documents: Arc<task::Documents>,
+    gate: Arc<lever_service::gate::PrincipalGate>,
 }
 
 impl Backstage {
@@ -56,11 +58,13 @@ impl Backstage {
 }
 
 /// The routes under [`BASE`], authenticated like `/api/v1` (Lever API tokens, OIDC tokens,
-/// and the Backstage portal's user and static tokens when `backstage:` is configured).
-pub fn router(services: Services) -> Router {
+/// and the Backstage portal's user and static tokens when `backstage:` is configured), each
+/// caller's requests in flight bounded by `gate`, the one `/api/v1` shares.
+pub fn router(services: Services, gate: Arc<lever_service::gate::PrincipalGate>) -> Router {
     let state = Backstage {
         services,
         documents: Arc::new(task::Documents::default()),
+        gate,
     };
     let routes = Router::new()
         .route(
@@ -85,9 +89,13 @@ pub fn router(services: Services) -> Router {
             state.clone(),
             authenticate,
         ))
-        .with_state(state);
+        .with_state(state.clone());
+    let open = Router::new()
+        .route(location::PATH, get(location::templates))
+        .with_state(state.clone());
     Router::new()
         .nest(BASE, routes)
+        .merge(open)
         .layer(axum::middleware::from_fn(error::with_request))
 }
 
@@ -108,8 +116,22 @@ async fn authenticate(
         .authenticate(header.as_deref())
         .await
         .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+    let Some(slot) = state.gate.enter(&principal.id).await else {
+        let mut refused = Failure::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            state.gate.refusal_message(&principal.id),
+        )
+        .into_response();
+        refused.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return Ok(refused);
+    };
     request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
+    let response = next.run(request).await;
+    drop(slot);
+    Ok(response)
 }
 
 /// `POST /v2/autocomplete/{provider}/{resource}`: Backstage's pickers ask an SCM provider

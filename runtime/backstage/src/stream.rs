@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -69,13 +70,34 @@ async fn context(
     })
 }
 
+/// Run `id` and its events, read so that they agree: the run first, so a run read as
+/// finished has every event in the read after (its final status commits with its
+/// `run-finished`), and read again when the events hold a `run-finished` the first read
+/// preceded, so a completion always carries the final status and output.
+async fn snapshot(
+    store: &lever_store::Store,
+    id: &str,
+) -> Result<Option<(lever_store::RunRecord, Vec<lever_store::EventRecord>)>, lever_store::StoreError>
+{
+    let Some(run) = store.run(id).await? else {
+        return Ok(None);
+    };
+    let events = store.run_events(id, 0).await?;
+    if !run.status.is_final() && events.iter().any(|e| e.kind == "run-finished") {
+        return Ok(store.run(id).await?.map(|run| (run, events)));
+    }
+    Ok(Some((run, events)))
+}
+
 pub(crate) async fn events(
     State(state): State<Backstage>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    query: Result<Query<After>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<Value>>, Failure> {
+    let Query(query) = query
+        .map_err(|e| Failure::input(format!("`after` is an event id, a whole number: {e}")))?;
     let run = visible_task(&state, &principal, &id).await?;
     let context = context(&state, &headers, &run).await?;
     let store = &state.services.store;
@@ -83,13 +105,10 @@ pub(crate) async fn events(
     let deadline = tokio::time::Instant::now() + LONG_POLL;
     let mut commits = store.event_commits(&id);
     loop {
-        // Events before the run: a run's end commits its status with its `run-finished`, so
-        // a completion read here finds the run's final status and output in the read after.
-        let events = store
-            .run_events(&id, 0)
+        let (run, events) = snapshot(store, &id)
             .await
-            .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
-        let run = lever_service::runs::run(&state.services, &id).await?;
+            .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?
+            .ok_or_else(|| crate::task::not_a_task(&id))?;
         let translated = translate(
             &Run {
                 record: &run,
@@ -111,9 +130,11 @@ pub(crate) async fn eventstream(
     State(state): State<Backstage>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    Query(query): Query<After>,
+    query: Result<Query<After>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
+    let Query(query) = query
+        .map_err(|e| Failure::input(format!("`after` is an event id, a whole number: {e}")))?;
     let run = visible_task(&state, &principal, &id).await?;
     let context = context(&state, &headers, &run).await?;
     let after = query.after.unwrap_or(-1);
@@ -127,9 +148,7 @@ pub(crate) async fn eventstream(
             }
             loop {
                 let store = &state.services.store;
-                // Events before the run, as in the long poll.
-                let events = store.run_events(&id, 0).await.ok()?;
-                let run = store.run(&id).await.ok().flatten()?;
+                let (run, events) = snapshot(store, &id).await.ok().flatten()?;
                 let translated = translate(
                     &Run {
                         record: &run,

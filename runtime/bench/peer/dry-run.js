@@ -3,7 +3,7 @@
 // only the template's `fetch:*` steps are kept (and no output): Backstage renders the skeleton
 // and answers the rendered files.
 //   usage: NODE_PATH=PEER_DIR/node_modules node dry-run.js TEMPLATE.yaml TEMPLATE_DIR VALUES_JSON [N]
-// The peer is ../shared/peers/backstage-scaffolder (setup.sh, start.sh); BS_PEER_PORT and
+// The peer is runtime/bench/peer/backstage (setup.sh, start.sh); BS_PEER_PORT and
 // BS_PEER_TOKEN as there. Prints one JSON line: p50/p90 in ms and the files the run rendered.
 const fs = require('fs');
 const path = require('path');

@@ -37,6 +37,11 @@ pub struct BackstageConfig {
     /// acting as a Lever user.
     #[serde(default)]
     pub external_access: Vec<StaticToken>,
+    /// Serve Lever's templates as one catalog location the portal registers
+    /// (`GET /api/scaffolder/catalog-info.yaml`, unauthenticated, as Backstage's URL reader
+    /// fetches it), so templates published to Lever appear in the portal's template list.
+    #[serde(default)]
+    pub publish_templates: bool,
 }
 
 fn default_audience() -> String {

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bindings;
 pub mod clock;
 pub mod directory;
+pub mod gate;
 pub mod inbox;
 pub mod insights;
 pub mod plugins;

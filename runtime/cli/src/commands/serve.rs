@@ -125,7 +125,10 @@ pub(crate) async fn serve(location: Location, options: ServeOptions) -> anyhow::
                     state.clone(),
                     address.ip().is_loopback(),
                 ))
-                .merge(lever_backstage::router(services.clone()))
+                .merge(lever_backstage::router(
+                    services.clone(),
+                    state.gate.clone(),
+                ))
                 .merge(lever_web::router(lever_web::WebState::new(
                     services,
                     address,
