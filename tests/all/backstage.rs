@@ -123,6 +123,26 @@ async fn backstages_own_scaffolder_client_drives_lever_and_every_answer_meets_ba
         assert!(messages.contains(&expected), "{expected} in {messages:?}");
     }
 
+    // The secret was sealed only while its run could use it: none is left once it finished.
+    let db = format!("sqlite://{}", dir.path().join("lever.db").display());
+    let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    let (kept,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM secrets WHERE name LIKE 'lever/run-secrets/%'")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(
+        kept, 0,
+        "template secrets left at rest after their runs finished"
+    );
+    let (refs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE secrets_ref IS NOT NULL")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert!(refs >= 1, "the secret task kept its reference");
+
     let validated = Command::new("python3")
         .arg("validate.py")
         .arg("scaffolder-openapi.json")

@@ -124,6 +124,7 @@ fn debug_log_run() -> NewRun {
         approval: None,
         owner_team: None,
         pins: vec![],
+        secrets: None,
     }
 }
 
@@ -185,6 +186,7 @@ both_backends!(logs_append_in_order, |store: Store| async move {
             approval: None,
             owner_team: Some("payments".into()),
             pins: vec![],
+            secrets: None,
         })
         .await
         .unwrap()

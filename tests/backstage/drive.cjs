@@ -228,6 +228,23 @@ async function approve(runId) {
   assert.ok(cancelled.error, JSON.stringify(cancelled));
   assert.equal((await sse.getTask(long.taskId)).status, 'cancelled');
 
+  // Template secrets: used by the steps, never shown — not in an event, the task, its log or
+  // its output — and required when the template says so.
+  const secret = 'sekret-0123456789-abcdef';
+  const withSecret = await sse.scaffold({ templateRef: 'template:default/backstage-secret', values: {}, secrets: { TOKEN: secret } });
+  const used = await follow(sse, withSecret.taskId);
+  assert.equal(used.steps.use.status, 'completed', JSON.stringify(used.events));
+  assert.ok(used.logs.some(m => m.startsWith('calling as world with ')), JSON.stringify(used.logs));
+  const shown = [JSON.stringify(used.events), JSON.stringify(await sse.getTask(withSecret.taskId)),
+    await (await fetch(`${URL_}/api/v1/runs/${withSecret.taskId}`, { headers: { authorization: `Bearer ${process.env.ALICE_TOKEN}` } })).text(),
+    JSON.stringify(await polling.listTasks({ filterByOwnership: 'owned' }))];
+  for (const text of shown) assert.ok(!text.includes(secret), `the secret shows in ${text.slice(0, 2000)}`);
+  assert.ok(used.output.text[0].content.startsWith('token '), JSON.stringify(used.output));
+  report.secret_task = withSecret.taskId;
+  const noSecret = await sse.scaffold({ templateRef: 'template:default/backstage-secret', values: {} }).catch(e => e);
+  assert.match(String(noSecret), /400/);
+  assert.match(String(noSecret), /needs the secret TOKEN/);
+
   // Dry run: the template inline, nothing stored.
   // The template entity as a portal holds it (the test writes backstage-hello.yaml as JSON).
   const entity = JSON.parse(fs.readFileSync(process.env.DRY_TEMPLATE, 'utf8'));

@@ -1,27 +1,55 @@
-//! Backstage's template secrets (`secrets` of `POST /v2/tasks` and of a retry).
-//!
-//! Lever does not carry them into a run yet: it renders `${{ secrets.NAME }}` empty, so a
-//! value given here would be dropped while the caller believed it used. Until it is sealed
-//! with the run and masked like a revealed secret, a request that gives one is refused with a
-//! message that says so, and an empty `secrets` (what Backstage's frontend sends for a
-//! template without any) is accepted.
+//! Backstage's template secrets: the `secrets` of `POST /v2/tasks` and of a retry, each a
+//! string, checked against the names the template's `spec.secrets.schema` requires, then
+//! handed to the application layer, which seals them with the run until it finishes; the
+//! executor masks them wherever the run shows (`${{ secrets.NAME }}` in step inputs).
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
-use crate::error::Failure;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
 
-/// Refuses a request that gives template secrets.
-pub(crate) fn refuse_given(secrets: Option<&Map<String, Value>>) -> Result<(), Failure> {
-    match secrets {
-        Some(given) if !given.is_empty() => {
-            let names: Vec<&str> = given.keys().map(String::as_str).collect();
-            Err(Failure::input(format!(
-                "template secrets ({}) are not supported by this Lever yet: give the value to a \
-                 step through the secrets store (`secrets-store.put`, read with a `secret://` \
-                 reference) instead",
-                names.join(", ")
-            )))
+/// The secrets given, checked: each a string, every name `spec.secrets.schema.required` lists
+/// (of `document`, the template) present and not empty. Refused as Backstage refuses them:
+/// 400 with the `errors`.
+pub(crate) fn given(
+    secrets: Option<Map<String, Value>>,
+    document: Option<&Value>,
+) -> Result<BTreeMap<String, String>, Response> {
+    let mut values = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, value) in secrets.unwrap_or_default() {
+        match value {
+            Value::String(text) => {
+                values.insert(name, text);
+            }
+            _ => errors.push(json!({
+                "field": format!("secrets.{name}"),
+                "message": "is not a string",
+            })),
         }
-        _ => Ok(()),
     }
+    let required = document
+        .map(|d| &d["spec"]["secrets"]["schema"]["required"])
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for name in required.iter().filter_map(Value::as_str) {
+        if values.get(name).is_none_or(|v| v.is_empty()) {
+            errors.push(json!({
+                "field": format!("secrets.{name}"),
+                "message": format!("is required: the template needs the secret {name}"),
+            }));
+        }
+    }
+    if errors.is_empty() {
+        return Ok(values);
+    }
+    let details = Value::Array(errors);
+    Err((
+        StatusCode::BAD_REQUEST,
+        Json(crate::tasks::validation_errors(Some(&details))),
+    )
+        .into_response())
 }

@@ -91,11 +91,15 @@ pub(crate) async fn create(
         .as_str()
         .unwrap_or("dev")
         .to_string();
+    let document = template_document(&state, &name).await?;
     let submission = Submission {
         environment,
         idempotency_key: None,
+        secrets: match secrets::given(body.secrets, Some(&document)) {
+            Ok(given) => given,
+            Err(refused) => return Ok(refused),
+        },
     };
-    secrets::refuse_given(body.secrets.as_ref())?;
     let submitted =
         match runs::submit_template(&state.services, &principal, &name, parameters, submission)
             .await
@@ -111,6 +115,23 @@ pub(crate) async fn create(
             Err(e) => return Err(e.into()),
         };
     Ok((StatusCode::CREATED, Json(json!({"id": submitted.run.id}))).into_response())
+}
+
+/// The latest version of template `name` as its YAML document: unknown, 404.
+async fn template_document(
+    state: &Backstage,
+    name: &str,
+) -> Result<std::sync::Arc<Value>, Failure> {
+    let entry = state
+        .services
+        .catalog
+        .get(name)
+        .await
+        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+    state
+        .documents
+        .get(&state.services, name, entry.record.version)
+        .await
 }
 
 /// The run `id` as a task for `principal`: not found when they may not see it or it is not a
@@ -257,7 +278,18 @@ pub(crate) async fn retry(
             ),
         ));
     }
-    secrets::refuse_given(body.and_then(|Json(b)| b.secrets).as_ref())?;
+    let given = body.and_then(|Json(b)| b.secrets);
+    if given.as_ref().is_some_and(|g| !g.is_empty()) {
+        let (Some(name), Some(version)) = (&run.template, run.template_version) else {
+            return Err(not_a_task(&id));
+        };
+        let document = state.documents.get(&state.services, name, version).await?;
+        let secrets = match secrets::given(given, Some(&document)) {
+            Ok(given) => given,
+            Err(refused) => return Ok(refused),
+        };
+        runs::give_secrets(&state.services, &principal, &id, &secrets).await?;
+    }
     runs::control(&state.services, &principal, &id, Control::Retry).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }

@@ -138,6 +138,9 @@ pub struct RunRequest {
     /// The input is the form's filled and validated parameters of `template_version`: the
     /// application layer previewed them (which validates), so they are not validated again.
     pub checked: bool,
+    /// Template secrets (Backstage's task `secrets`), sealed, kept with the run until it
+    /// finishes.
+    pub secrets: Option<lever_store::RunSecrets>,
 }
 
 /// The executor. One per process: the [`Scheduler`] (which runs wait for a worker here,

@@ -57,6 +57,7 @@ impl Executor {
                     approval: request.approval,
                     owner_team,
                     pins,
+                    secrets: None,
                 }
             }
             Target::Template(name) => {
@@ -100,6 +101,7 @@ impl Executor {
                     approval: request.approval,
                     owner_team,
                     pins: request.pins,
+                    secrets: request.secrets,
                 }
             }
         };
@@ -142,6 +144,7 @@ impl Executor {
                 template_version: pinned.as_ref().map(|(v, _)| *v),
                 pins: pinned.map(|(_, pins)| pins).unwrap_or_default(),
                 checked: false,
+                secrets: None,
             })
             .await?;
         Ok(new)

@@ -156,6 +156,23 @@ impl SealedSecrets {
         String::from_utf8(plain).map_err(|_| unsealable())
     }
 
+    /// A run's template secrets sealed as one value under a fresh name
+    /// (`lever/run-secrets/<32 hex digits>`), for the store to keep with the run until it
+    /// finishes.
+    pub fn seal_run_secrets(
+        &self,
+        values: &std::collections::BTreeMap<String, String>,
+    ) -> lever_store::RunSecrets {
+        let mut id = [0u8; 16];
+        rand::rng().fill_bytes(&mut id);
+        let name = format!("lever/run-secrets/{}", hex::encode(id));
+        let json = serde_json::to_string(values).expect("a map of strings serialises");
+        lever_store::RunSecrets {
+            sealed: self.seal(&name, &json),
+            name,
+        }
+    }
+
     /// Stores (or replaces) a secret.
     pub async fn put(&self, name: &str, value: &str) -> Result<(), SecretsError> {
         Ok(self.store.put_secret(name, &self.seal(name, value)).await?)

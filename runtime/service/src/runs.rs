@@ -30,6 +30,9 @@ pub struct Submission {
     pub environment: String,
     /// The same key returns the same run.
     pub idempotency_key: Option<String>,
+    /// Template secrets (Backstage's task `secrets`): `${{ secrets.NAME }}` in the steps'
+    /// inputs, sealed at rest until the run finishes and masked wherever the run shows.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 impl Submission {
@@ -59,6 +62,7 @@ impl Submission {
             template_version: None,
             pins: Vec::new(),
             checked: false,
+            secrets: None,
         }
     }
 }
@@ -77,6 +81,12 @@ pub async fn submit_action(
         principal,
         "running a single action directly (developers run templates)",
     )?;
+    if !submission.secrets.is_empty() {
+        return Err(ServiceError::invalid(
+            "invalid-secrets",
+            "template secrets are for template runs; give an action its secrets through the secrets store",
+        ));
+    }
     let reference = PluginRef::parse(action)
         .map_err(|e| ServiceError::invalid("invalid-reference", e.to_string()))?;
     let (_, plugin) = services.registry.resolve(&reference).await?;
@@ -110,9 +120,12 @@ pub async fn submit_template(
     templates::refuse_invalid(&preview)?;
     templates::refuse_unrunnable(&preview)?;
     templates::refuse_conflicts(&preview)?;
+    let secrets = (!submission.secrets.is_empty())
+        .then(|| services.secrets.seal_run_secrets(&submission.secrets));
     let request = RunRequest {
         template_version: Some(preview.version),
         pins: preview.pins(),
+        secrets,
         ..submission.request(
             principal,
             Target::Template(template.to_string()),
@@ -245,6 +258,26 @@ pub async fn control(
         Control::RetryStep { step, input } => executor.resolve_step(id, &step, true, input).await?,
         Control::SkipStep { step } => executor.resolve_step(id, &step, false, None).await?,
     }
+    Ok(())
+}
+
+/// Gives run `id` new template secrets for its next attempt (a retry's; Backstage's retry
+/// sends them again), sealed as at submission, for `principal` who may control it.
+pub async fn give_secrets(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+    secrets: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ServiceError> {
+    let run = may_control(services, principal, id).await?;
+    if run.template.is_none() {
+        return Err(ServiceError::invalid(
+            "invalid-secrets",
+            "template secrets are for template runs",
+        ));
+    }
+    let sealed = services.secrets.seal_run_secrets(secrets);
+    services.store.set_run_secrets(id, &sealed).await?;
     Ok(())
 }
 

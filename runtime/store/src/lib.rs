@@ -52,7 +52,7 @@ pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;
 pub use resources::{Claim, NewResource, ResourceFilter, ResourceRecord, state as resource_state};
 pub use run_pages::{RunOrder, RunPageFilter};
-pub use runs::{LogRecord, NewRun, Pin, RunRecord, RunStatus};
+pub use runs::{LogRecord, NewRun, Pin, RunRecord, RunSecrets, RunStatus};
 pub use sessions::{OidcLoginRecord, SessionRecord};
 pub use steps::{EventRecord, StepRecord, StepStatus, StepUpdate};
 pub use templates::{NewBundle, NewTemplate, NewTemplateFile, TemplateRecord};

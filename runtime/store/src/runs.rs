@@ -105,6 +105,16 @@ impl RunStatus {
     }
 }
 
+/// A run's template secrets as stored: one value (a JSON object of name to value) sealed by
+/// the secrets store under `name`, which the sealing bound to it.
+#[derive(Debug, Clone)]
+pub struct RunSecrets {
+    /// The name in `secrets`: `lever/run-secrets/` and a fresh id.
+    pub name: String,
+    /// The sealed value.
+    pub sealed: String,
+}
+
 /// What a new run needs.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -132,6 +142,8 @@ pub struct NewRun {
     pub owner_team: Option<String>,
     /// The plugin versions it was previewed with (template runs), committed with it.
     pub pins: Vec<Pin>,
+    /// Its template secrets, sealed by the caller, stored with it.
+    pub secrets: Option<RunSecrets>,
 }
 
 /// A stored run.
@@ -183,6 +195,9 @@ pub struct RunRecord {
     pub owner_team: Option<String>,
     /// The plugin versions it was previewed and routed with, which every execution runs.
     pub pins: Vec<Pin>,
+    /// The name its template secrets are sealed under in `secrets`, while it may use them
+    /// (deleted when it finishes).
+    pub secrets_ref: Option<String>,
 }
 
 /// One plugin step's action pinned at submit: what the requester and the approver saw.
@@ -210,7 +225,7 @@ pub struct LogRecord {
 
 pub(crate) const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
-                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team, pins";
+                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team, pins, secrets_ref";
 
 pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
@@ -247,6 +262,7 @@ pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
             .map(|t| parse_json("runs.pins", &t))
             .transpose()?
             .unwrap_or_default(),
+        secrets_ref: row.try_get(23)?,
     })
 }
 
@@ -310,8 +326,8 @@ impl Store {
         // The row answered by the insert itself (`RETURNING`, on both databases): no read after.
         let sql = format!(
             "INSERT INTO runs (id, action, action_version, status, input, requester, environment, attempt, created_at, updated_at, \
-             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version, owner_team, pins) \
-             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14, $15, $16) RETURNING {COLUMNS}"
+             template, template_version, idempotency_key, resubmitted_from, approval_route, policy_version, owner_team, pins, secrets_ref) \
+             VALUES ($1, $2, $3, $12, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $13, $14, $15, $16, $17) RETURNING {COLUMNS}"
         );
         let inserted = sqlx::query(&sql)
             .bind(&id)
@@ -333,6 +349,7 @@ impl Store {
                 (!run.pins.is_empty())
                     .then(|| serde_json::to_string(&run.pins).expect("pins serialise")),
             )
+            .bind(run.secrets.as_ref().map(|s| s.name.clone()))
             .fetch_one(&mut *tx)
             .await;
         let inserted = match inserted {
@@ -382,6 +399,9 @@ impl Store {
                 now,
             )
             .await?;
+        }
+        if let Some(secrets) = &run.secrets {
+            crate::state::insert_secret(&mut tx, &secrets.name, &secrets.sealed).await?;
         }
         // After the pins: a stage opened at submission is the run's next event.
         if let Some(approval) = &run.approval {

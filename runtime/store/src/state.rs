@@ -20,6 +20,37 @@ impl Store {
         Ok(())
     }
 
+    /// Gives unfinished run `run_id` new template secrets (a retry's), replacing any it had.
+    pub async fn set_run_secrets(
+        &self,
+        run_id: &str,
+        secrets: &crate::RunSecrets,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let old: Option<Option<String>> =
+            sqlx::query_scalar("SELECT secrets_ref FROM runs WHERE id = $1")
+                .bind(run_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(old) = old else {
+            return Err(StoreError::Refused(format!("no run `{run_id}`")));
+        };
+        if let Some(old) = old {
+            sqlx::query("DELETE FROM secrets WHERE name = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_secret(&mut tx, &secrets.name, &secrets.sealed).await?;
+        sqlx::query("UPDATE runs SET secrets_ref = $2 WHERE id = $1")
+            .bind(run_id)
+            .bind(&secrets.name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A secret's stored (sealed) form.
     pub async fn secret(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(
@@ -102,4 +133,19 @@ impl StateBackend for Store {
             .map(|_| ())
             .map_err(|e| backend(e.into()))
     }
+}
+
+/// Inserts a sealed secret in `tx`.
+pub(crate) async fn insert_secret(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    sealed: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO secrets (name, value, updated_at) VALUES ($1, $2, $3)")
+        .bind(name)
+        .bind(sealed)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

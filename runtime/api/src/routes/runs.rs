@@ -69,6 +69,7 @@ pub(crate) async fn create(
     let submission = Submission {
         environment: body.environment.unwrap_or_else(|| "dev".into()),
         idempotency_key: body.idempotency_key,
+        secrets: Default::default(),
     };
     let submitted = match (body.action, body.template) {
         (Some(action), None) => {

@@ -136,6 +136,7 @@ impl Source {
                     template_version: None,
                     pins: Vec::new(),
                     checked: false,
+                    secrets: None,
                 };
                 Ok(local.executor.submit(request).await?.0.id)
             }

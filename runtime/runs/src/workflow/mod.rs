@@ -106,6 +106,7 @@ impl Executor {
             .filter_map(|s| s.step_id)
             .collect();
         let mut ctx = lever_catalog::context(&run.input, &run.requester);
+        self.template_secrets(&run, &mut ctx).await?;
         for (id, row) in &rows {
             if row.status.is_done() {
                 ctx["steps"][id] = json!({"output": row.output});
@@ -145,6 +146,7 @@ impl Executor {
                 Some(input) => {
                     let committing = Instant::now();
                     lever_metrics::step_phase("prepare", (committing - preparing).as_secs_f64());
+                    let stored = self.as_stored(&run.id, &input);
                     let start = self
                         .store
                         .start_step(
@@ -153,7 +155,7 @@ impl Executor {
                             ended.take(),
                             &step.id,
                             attempt as i64,
-                            &input,
+                            stored.as_ref().unwrap_or(&input),
                             ("step-started", &started_event),
                         )
                         .await?;
@@ -318,6 +320,40 @@ impl Executor {
         Ok(())
     }
 
+    /// Puts run `run`'s template secrets (sealed while it runs, `runs.secrets_ref`) in the
+    /// expression context as `secrets`, each value registered with the run's masker, so no
+    /// log line, output, error or stored input shows it. Gone (the run finished): none.
+    async fn template_secrets(&self, run: &RunRecord, ctx: &mut Value) -> Result<(), StoreError> {
+        let Some(name) = &run.secrets_ref else {
+            return Ok(());
+        };
+        let opened = self
+            .runner
+            .secrets
+            .get(name)
+            .await
+            .map_err(|e| StoreError::Refused(format!("the run's template secrets: {e}")))?;
+        let Some(text) = opened else {
+            return Ok(());
+        };
+        let values: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let masker = self.masker(&run.id);
+        for value in values.as_object().into_iter().flat_map(|m| m.values()) {
+            if let Some(value) = value.as_str().filter(|v| !v.is_empty()) {
+                masker.register(value);
+            }
+        }
+        ctx["secrets"] = values;
+        Ok(())
+    }
+
+    /// A step's rendered input as it is stored and shown: masked when the run has values to
+    /// mask (`None`: store it as it is).
+    fn as_stored(&self, run_id: &str, input: &Value) -> Option<Value> {
+        let masker = self.masker(run_id);
+        (!masker.is_empty()).then(|| masker.mask_json(input))
+    }
+
     /// Starts a step the folded path does not: the last step's end committed, the fence and
     /// the cancel flag read, then a `waitFor` poll resumed, a false `if` skipped, a gate opened
     /// or the input's error handled as the step's failure.
@@ -416,10 +452,11 @@ impl Executor {
                 return Ok(Begun::Next);
             }
         };
+        let stored = self.as_stored(&run.id, &input);
         let started = StepUpdate {
             status: StepStatus::Running,
             attempts: Some(attempt as i64),
-            input: Some(&input),
+            input: Some(stored.as_ref().unwrap_or(&input)),
             ..Default::default()
         };
         self.store

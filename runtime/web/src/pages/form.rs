@@ -349,6 +349,7 @@ pub(crate) async fn submit(
             Submission {
                 environment: "dev".into(),
                 idempotency_key: field(&pairs, "idempotency_key").map(str::to_string),
+                secrets: Default::default(),
             },
         )
         .await

@@ -1,0 +1,16 @@
+-- A run's template secrets (Backstage's `secrets` of a task): one sealed value in `secrets`,
+-- named by `runs.secrets_ref`, inserted with the run and deleted in the transaction that
+-- finishes it, whichever way it finishes: they are kept at rest only while the run may use them.
+ALTER TABLE runs ADD COLUMN secrets_ref TEXT;
+
+CREATE FUNCTION runs_drop_secrets() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM secrets WHERE name = NEW.secrets_ref;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER runs_drop_secrets AFTER UPDATE OF status ON runs FOR EACH ROW
+WHEN (NEW.secrets_ref IS NOT NULL
+      AND NEW.status IN ('succeeded', 'failed', 'cancelled', 'rejected', 'rolled-back', 'rollback-failed'))
+EXECUTE FUNCTION runs_drop_secrets();
