@@ -82,11 +82,34 @@ async fn snapshot(
     let Some(run) = store.run(id).await? else {
         return Ok(None);
     };
-    let events = store.run_events(id, 0).await?;
+    let mut events = store.run_events(id, 0).await?;
     if !run.status.is_final() && events.iter().any(|e| e.kind == "run-finished") {
         return Ok(store.run(id).await?.map(|run| (run, events)));
     }
+    // A finished run's `run-finished` may not be visible yet to the connection that read the
+    // events (another reader of the pool can still hold the snapshot before the commit):
+    // look again a few times before taking the run for one that ended without it (refused
+    // at its gate), whose completion is then made from the run itself.
+    let mut looks = 0;
+    while run.status.is_final() && !finished_since_retry(&events) && looks < 10 {
+        looks += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        events = store.run_events(id, 0).await?;
+    }
     Ok(Some((run, events)))
+}
+
+/// Whether `events` hold a `run-finished` after the last retry.
+fn finished_since_retry(events: &[lever_store::EventRecord]) -> bool {
+    let last_retry = events
+        .iter()
+        .filter(|e| e.kind == "run-retried")
+        .map(|e| e.id)
+        .max()
+        .unwrap_or(0);
+    events
+        .iter()
+        .any(|e| e.kind == "run-finished" && e.id > last_retry)
 }
 
 pub(crate) async fn events(
