@@ -79,7 +79,7 @@ pub(crate) async fn dry_run(
     }
     // Checked as a task's are; a dry run renders no secret (its inputs are shown in its log).
     if let Err(refused) = crate::secrets::given(body.secrets, Some(&body.template)) {
-        return Ok(refused);
+        return Ok(*refused);
     }
     for file in &body.directory_contents {
         use base64::Engine;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 pub(crate) fn given(
     secrets: Option<Map<String, Value>>,
     document: Option<&Value>,
-) -> Result<BTreeMap<String, String>, Response> {
+) -> Result<BTreeMap<String, String>, Box<Response>> {
     let mut values = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, value) in secrets.unwrap_or_default() {
@@ -47,9 +47,11 @@ pub(crate) fn given(
         return Ok(values);
     }
     let details = Value::Array(errors);
-    Err((
-        StatusCode::BAD_REQUEST,
-        Json(crate::tasks::validation_errors(Some(&details))),
-    )
-        .into_response())
+    Err(Box::new(
+        (
+            StatusCode::BAD_REQUEST,
+            Json(crate::tasks::validation_errors(Some(&details))),
+        )
+            .into_response(),
+    ))
 }

@@ -97,7 +97,7 @@ pub(crate) async fn create(
         idempotency_key: None,
         secrets: match secrets::given(body.secrets, Some(&document)) {
             Ok(given) => given,
-            Err(refused) => return Ok(refused),
+            Err(refused) => return Ok(*refused),
         },
     };
     let submitted =
@@ -286,7 +286,7 @@ pub(crate) async fn retry(
         let document = state.documents.get(&state.services, name, version).await?;
         let secrets = match secrets::given(given, Some(&document)) {
             Ok(given) => given,
-            Err(refused) => return Ok(refused),
+            Err(refused) => return Ok(*refused),
         };
         runs::give_secrets(&state.services, &principal, &id, &secrets).await?;
     }
