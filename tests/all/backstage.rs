@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 /// `tests/backstage`, its npm packages installed from the lock file on first use.
 fn client_dir() -> PathBuf {
+    // Tests of this module run side by side: one installs, the others wait for it.
+    static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = repo_root().join("tests/backstage");
     if !dir
         .join("node_modules/@backstage/plugin-scaffolder-common")

@@ -143,7 +143,11 @@ pub(crate) async fn visible_task(
 ) -> Result<RunRecord, Failure> {
     let run = lever_service::visibility::visible_run(&state.services, principal, id)
         .await
-        .map_err(|_| not_a_task(id))?;
+        .map_err(|e| match e.kind {
+            // Backstage's words for a task it does not have (or one the caller may not see).
+            lever_service::Kind::NotFound => not_a_task(id),
+            _ => Failure::from(e),
+        })?;
     if run.template.is_none() {
         return Err(not_a_task(id));
     }
