@@ -609,3 +609,118 @@ both_backends!(
         assert_eq!(store.resources_of_run("run-3").await.unwrap().len(), 1);
     }
 );
+
+both_backends!(
+    a_runs_template_secrets_are_kept_sealed_until_it_finishes_and_gone_after,
+    |store: Store| async move {
+        let sealed = SealedSecrets::new(store.clone(), &[7u8; 32]);
+        let values =
+            std::collections::BTreeMap::from([("TOKEN".to_string(), "s3cr3t-value".to_string())]);
+        let secrets = sealed.seal_run_secrets(&values);
+        let name = secrets.name.clone();
+        let template = NewRun {
+            template: Some(("hello".into(), 1)),
+            secrets: Some(secrets),
+            ..debug_log_run()
+        };
+        let (run, _) = store.create_run(&template).await.unwrap();
+        assert_eq!(run.secrets_ref.as_deref(), Some(name.as_str()));
+        // Sealed at rest, opened by the secrets store only.
+        let stored = store
+            .secret(&name)
+            .await
+            .unwrap()
+            .expect("kept while the run runs");
+        assert!(!stored.contains("s3cr3t-value"), "{stored}");
+        let opened = SealedSecrets::get(&sealed, &name).await.unwrap().unwrap();
+        assert_eq!(opened, r#"{"TOKEN":"s3cr3t-value"}"#);
+        // Not finished yet: kept.
+        store
+            .set_run_status(
+                &run.id,
+                &[RunStatus::Pending],
+                RunStatus::Running,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(store.secret(&name).await.unwrap().is_some());
+        // The transaction that finishes it deletes them, whichever way it finishes.
+        store
+            .set_run_status(
+                &run.id,
+                &[RunStatus::Running],
+                RunStatus::Failed,
+                None,
+                Some(&json!({"kind": "x", "message": "y"})),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store.secret(&name).await.unwrap().is_none(),
+            "deleted with the run's end"
+        );
+
+        // A retry's secrets replace them for the next attempt.
+        let again = sealed.seal_run_secrets(&values);
+        store.set_run_secrets(&run.id, &again).await.unwrap();
+        assert!(store.secret(&again.name).await.unwrap().is_some());
+        assert_eq!(
+            store.run(&run.id).await.unwrap().unwrap().secrets_ref,
+            Some(again.name.clone())
+        );
+    }
+);
+
+both_backends!(
+    a_page_of_template_runs_filters_orders_and_counts,
+    |store: Store| async move {
+        for (requester, template) in [("ann", "a"), ("bob", "b"), ("ann", "c")] {
+            let new = NewRun {
+                requester: requester.into(),
+                template: Some((template.into(), 1)),
+                ..debug_log_run()
+            };
+            store.create_run(&new).await.unwrap();
+        }
+        // A single-action run is not a task.
+        store.create_run(&debug_log_run()).await.unwrap();
+        let page = |filter: lever_store::RunPageFilter| {
+            let store = store.clone();
+            async move { store.run_page(&filter).await.unwrap() }
+        };
+        let (all, total) = page(lever_store::RunPageFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((all.len(), total), (3, 3));
+        let (anns, total) = page(lever_store::RunPageFilter {
+            requesters: Some(vec!["ann".into()]),
+            limit: 1,
+            order: vec![(lever_store::RunOrder::CreatedAt, false)],
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(total, 2);
+        assert_eq!(anns.len(), 1);
+        assert_eq!(anns[0].template.as_deref(), Some("a"), "oldest first");
+        let (none, total) = page(lever_store::RunPageFilter {
+            statuses: vec![RunStatus::Succeeded],
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((none.len(), total), (0, 0));
+        let (second, _) = page(lever_store::RunPageFilter {
+            requesters: Some(vec!["ann".into(), "bob".into()]),
+            order: vec![(lever_store::RunOrder::Requester, true)],
+            limit: 1,
+            offset: 1,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(second[0].requester, "ann");
+    }
+);
