@@ -77,12 +77,7 @@ pub(crate) async fn parameter_schema_route(
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, Failure> {
     let name = crate::tasks::template_name(&format!("{kind}:{namespace}/{name}"))?;
-    let entry = state
-        .services
-        .catalog
-        .get(&name)
-        .await
-        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+    let entry = state.services.catalog.get(&name).await?;
     let template = &entry.parsed.template;
     if !principal.can_run(template.owner.as_deref().unwrap_or(""), &template.tags) {
         return Err(Failure::new(
@@ -103,12 +98,7 @@ pub(crate) async fn parameter_schema_route(
 /// Every published action, by id, with its input and output JSON Schema as its `describe`
 /// declares them; adapters are not actions and are left out.
 pub(crate) async fn actions(State(state): State<Backstage>) -> Result<Json<Value>, Failure> {
-    let records = state
-        .services
-        .registry
-        .list()
-        .await
-        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+    let records = state.services.registry.list().await?;
     // The list holds every version; the newest published of each name is the one a template
     // runs.
     let mut newest: std::collections::BTreeMap<String, &lever_store::PluginRecord> =

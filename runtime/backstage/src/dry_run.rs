@@ -104,8 +104,7 @@ pub(crate) async fn dry_run(
         .services
         .catalog
         .preview_entry(&entry, &parameters, &principal.id)
-        .await
-        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+        .await?;
     if !preview.errors.is_empty() {
         let details = serde_json::to_value(&preview.errors).unwrap_or_default();
         return Ok((

@@ -63,6 +63,24 @@ impl From<ServiceError> for Failure {
     }
 }
 
+impl From<lever_catalog::CatalogError> for Failure {
+    fn from(error: lever_catalog::CatalogError) -> Failure {
+        ServiceError::from(error).into()
+    }
+}
+
+impl From<lever_identity::IdentityError> for Failure {
+    fn from(error: lever_identity::IdentityError) -> Failure {
+        ServiceError::from(error).into()
+    }
+}
+
+impl From<lever_store::StoreError> for Failure {
+    fn from(error: lever_store::StoreError) -> Failure {
+        ServiceError::from(error).into()
+    }
+}
+
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         // The body is written by `with_request`, which knows the request it answers.

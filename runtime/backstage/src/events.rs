@@ -18,7 +18,7 @@ pub(crate) struct Run<'a> {
     /// Each step's id and name, in order.
     pub steps: &'a [(String, String)],
     /// Where a person decides a stage or resolves a paused step: the run's page in Lever.
-    pub page: String,
+    pub page: &'a str,
 }
 
 impl Run<'_> {
@@ -35,12 +35,7 @@ impl Run<'_> {
 /// `after`, and the completion whenever the run has one: Backstage always sends it. A
 /// completion a retry superseded is left out, as Backstage deletes it.
 pub(crate) fn translate(run: &Run<'_>, events: &[EventRecord], after: i64) -> Vec<Value> {
-    let last_retry = events
-        .iter()
-        .filter(|e| e.kind == "run-retried")
-        .map(|e| e.id)
-        .max()
-        .unwrap_or(0);
+    let last_retry = last_retry(events);
     let mut out = Vec::new();
     for event in events {
         let completion = event.kind == "run-finished";
@@ -62,23 +57,46 @@ pub(crate) fn translate(run: &Run<'_>, events: &[EventRecord], after: i64) -> Ve
         }
     }
     // A run that ended without a `run-finished` (refused at its gate) still completes.
-    if run.record.status.is_final() && !out.iter().any(|e| e["type"] == "completion") {
-        let already = events
-            .iter()
-            .any(|e| e.kind == "run-finished" && e.id > last_retry);
-        if !already {
-            let id = events.last().map(|e| e.id).unwrap_or(0);
-            out.push(json!({
-                "id": id,
-                "taskId": run.record.id,
-                "body": completion_body(run.record),
-                "type": "completion",
-                "createdAt": iso(run.record.updated_at),
-                "isTaskRecoverable": false,
-            }));
-        }
+    if run.record.status.is_final() && !finished_since_retry(events) {
+        let id = events.last().map(|e| e.id).unwrap_or(0);
+        out.push(json!({
+            "id": id,
+            "taskId": run.record.id,
+            "body": completion_body(run.record),
+            "type": "completion",
+            "createdAt": iso(run.record.updated_at),
+            "isTaskRecoverable": false,
+        }));
     }
     out
+}
+
+/// The id of the run's last retry (0: none): the events before it are of an earlier attempt.
+fn last_retry(events: &[EventRecord]) -> i64 {
+    events
+        .iter()
+        .filter(|e| e.kind == "run-retried")
+        .map(|e| e.id)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether `events` hold the run's `run-finished` of its last attempt.
+pub(crate) fn finished_since_retry(events: &[EventRecord]) -> bool {
+    let last_retry = last_retry(events);
+    events
+        .iter()
+        .any(|e| e.kind == "run-finished" && e.id > last_retry)
+}
+
+/// The strings of a JSON list (none when it is not one).
+fn strings(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 fn log(message: String, step: Option<&str>, status: Option<&str>) -> (&'static str, Value) {
@@ -121,12 +139,8 @@ fn bodies(run: &Run<'_>, event: &EventRecord) -> Vec<(&'static str, Value)> {
             };
             vec![log(message, step, Some("processing"))]
         }
-        "log" => data["lines"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(Value::as_str)
+        "log" => strings(&data["lines"])
+            .into_iter()
             .map(|line| log(line.to_string(), step, None))
             .collect(),
         "progress" => vec![log(
@@ -184,20 +198,8 @@ fn bodies(run: &Run<'_>, event: &EventRecord) -> Vec<(&'static str, Value)> {
             None,
         )],
         "stage-opened" => {
-            let groups: Vec<&str> = data["groups"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            let reasons: Vec<&str> = data["reasons"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
+            let groups = strings(&data["groups"]);
+            let reasons = strings(&data["reasons"]);
             let why = if reasons.is_empty() {
                 String::new()
             } else {

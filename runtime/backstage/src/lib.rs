@@ -114,8 +114,7 @@ async fn authenticate(
         .services
         .identity
         .authenticate(header.as_deref())
-        .await
-        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+        .await?;
     let Some(slot) = state.gate.enter(&principal.id).await else {
         let mut refused = Failure::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,

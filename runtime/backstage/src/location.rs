@@ -32,8 +32,7 @@ pub(crate) async fn templates(State(state): State<Backstage>) -> Result<Response
         .services
         .catalog
         .search(&lever_catalog::Search::default())
-        .await
-        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+        .await?;
     let mut text = String::new();
     for record in records {
         text.push_str("---\n");

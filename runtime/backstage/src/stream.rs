@@ -13,12 +13,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use lever_identity::Principal;
+use lever_store::{EventRecord, RunRecord};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Backstage;
 use crate::error::Failure;
-use crate::events::{Run, translate};
+use crate::events::{Run, finished_since_retry, translate};
 use crate::tasks::visible_task;
 
 /// How long a long poll waits for an event, as Backstage's.
@@ -36,31 +37,33 @@ struct Context {
     page: String,
 }
 
+impl Context {
+    /// The Backstage events of the run as `record` and `events` have it, after `after`.
+    fn translate(&self, record: &RunRecord, events: &[EventRecord], after: i64) -> Vec<Value> {
+        translate(
+            &Run {
+                record,
+                steps: &self.steps,
+                page: &self.page,
+            },
+            events,
+            after,
+        )
+    }
+}
+
 async fn context(
     state: &Backstage,
     headers: &HeaderMap,
-    run: &lever_store::RunRecord,
+    run: &RunRecord,
 ) -> Result<Context, Failure> {
-    let (Some(name), Some(version)) = (&run.template, run.template_version) else {
-        return Err(crate::task::not_a_task(&run.id));
-    };
-    let document = state.documents.get(&state.services, name, version).await?;
-    let steps = document["spec"]["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let document = state.documents.of_run(&state.services, run).await?;
+    // Each step's id and the name its log lines use, as the task's `spec` has them.
+    let steps = crate::task::steps(&document)
         .iter()
-        .enumerate()
-        .map(|(i, step)| {
-            let id = step["id"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("step-{}", i + 1));
-            let name = step["name"]
-                .as_str()
-                .or(step["action"].as_str())
-                .unwrap_or(&id)
-                .to_string();
+        .map(|step| {
+            let id = step["id"].as_str().unwrap_or_default().to_string();
+            let name = step["name"].as_str().unwrap_or(&id).to_string();
             (id, name)
         })
         .collect();
@@ -77,8 +80,7 @@ async fn context(
 async fn snapshot(
     store: &lever_store::Store,
     id: &str,
-) -> Result<Option<(lever_store::RunRecord, Vec<lever_store::EventRecord>)>, lever_store::StoreError>
-{
+) -> Result<Option<(RunRecord, Vec<EventRecord>)>, lever_store::StoreError> {
     let Some(run) = store.run(id).await? else {
         return Ok(None);
     };
@@ -99,19 +101,6 @@ async fn snapshot(
     Ok(Some((run, events)))
 }
 
-/// Whether `events` hold a `run-finished` after the last retry.
-fn finished_since_retry(events: &[lever_store::EventRecord]) -> bool {
-    let last_retry = events
-        .iter()
-        .filter(|e| e.kind == "run-retried")
-        .map(|e| e.id)
-        .max()
-        .unwrap_or(0);
-    events
-        .iter()
-        .any(|e| e.kind == "run-finished" && e.id > last_retry)
-}
-
 pub(crate) async fn events(
     State(state): State<Backstage>,
     Extension(principal): Extension<Principal>,
@@ -129,18 +118,9 @@ pub(crate) async fn events(
     let mut commits = store.event_commits(&id);
     loop {
         let (run, events) = snapshot(store, &id)
-            .await
-            .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?
+            .await?
             .ok_or_else(|| crate::task::not_a_task(&id))?;
-        let translated = translate(
-            &Run {
-                record: &run,
-                steps: &context.steps,
-                page: context.page.clone(),
-            },
-            &events,
-            after,
-        );
+        let translated = context.translate(&run, &events, after);
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !translated.is_empty() || left.is_zero() {
             return Ok(Json(translated));
@@ -172,15 +152,7 @@ pub(crate) async fn eventstream(
             loop {
                 let store = &state.services.store;
                 let (run, events) = snapshot(store, &id).await.ok().flatten()?;
-                let translated = translate(
-                    &Run {
-                        record: &run,
-                        steps: &context.steps,
-                        page: context.page.clone(),
-                    },
-                    &events,
-                    after,
-                );
+                let translated = context.translate(&run, &events, after);
                 if !translated.is_empty() {
                     let completed = translated.iter().any(|e| e["type"] == "completion");
                     if let Some(last) = translated.iter().filter_map(|e| e["id"].as_i64()).max() {

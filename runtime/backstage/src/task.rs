@@ -82,11 +82,7 @@ impl Documents {
         if let Some(found) = self.parsed.lock().expect("documents lock").get(&key) {
             return Ok(found.clone());
         }
-        let entry = services
-            .catalog
-            .get_version(name, version)
-            .await
-            .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+        let entry = services.catalog.get_version(name, version).await?;
         let document: Value = serde_yaml::from_str(&entry.record.source)
             .map_err(|e| Failure::input(format!("template `{name}` is not valid YAML: {e}")))?;
         let document = Arc::new(document);
@@ -96,20 +92,25 @@ impl Documents {
             .insert(key, document.clone());
         Ok(document)
     }
+
+    /// The document of the template version template run `run` was submitted on; not a task
+    /// when it is a single-action run.
+    pub(crate) async fn of_run(
+        &self,
+        services: &Services,
+        run: &RunRecord,
+    ) -> Result<Arc<Value>, Failure> {
+        let (Some(name), Some(version)) = (&run.template, run.template_version) else {
+            return Err(not_a_task(&run.id));
+        };
+        self.get(services, name, version).await
+    }
 }
 
-/// The run `id` as a task, when it is a template run.
-pub(crate) async fn serialize(
-    services: &Services,
-    documents: &Documents,
-    run: &RunRecord,
-) -> Result<Value, Failure> {
-    let (Some(name), Some(version)) = (&run.template, run.template_version) else {
-        return Err(not_a_task(&run.id));
-    };
-    let document = documents.get(services, name, version).await?;
-    let spec = &document["spec"];
-    let steps: Vec<Value> = spec["steps"]
+/// A template's steps as Backstage's task `spec` has them: a step without an `id` is
+/// `step-N`, one without a `name` is named after its action.
+pub(crate) fn steps(document: &Value) -> Vec<Value> {
+    document["spec"]["steps"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -128,7 +129,18 @@ pub(crate) async fn serialize(
             }
             step
         })
-        .collect();
+        .collect()
+}
+
+/// The run `id` as a task, when it is a template run.
+pub(crate) async fn serialize(
+    services: &Services,
+    documents: &Documents,
+    run: &RunRecord,
+) -> Result<Value, Failure> {
+    let document = documents.of_run(services, run).await?;
+    let spec = &document["spec"];
+    let steps = steps(&document);
     let user = user_ref(services, &run.requester);
     let namespace = document["metadata"]["namespace"]
         .as_str()
@@ -142,7 +154,7 @@ pub(crate) async fn serialize(
             "parameters": run.input,
             "user": {"ref": user},
             "templateInfo": {
-                "entityRef": format!("template:{namespace}/{name}"),
+                "entityRef": format!("template:{namespace}/{}", run.template.as_deref().unwrap_or_default()),
                 "entity": {"metadata": document["metadata"]},
             },
         },

@@ -122,12 +122,7 @@ async fn template_document(
     state: &Backstage,
     name: &str,
 ) -> Result<std::sync::Arc<Value>, Failure> {
-    let entry = state
-        .services
-        .catalog
-        .get(name)
-        .await
-        .map_err(|e| Failure::from(lever_service::ServiceError::from(e)))?;
+    let entry = state.services.catalog.get(name).await?;
     state
         .documents
         .get(&state.services, name, entry.record.version)
