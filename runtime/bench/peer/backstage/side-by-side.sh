@@ -23,8 +23,9 @@ line() {  # system trial json-file
   ' "$1" "$2" "$3"
 }
 echo "system    trial | dry-run or preview p50/p99 ms | 3-step run p50/p99 ms | burst ${BURST_N:-50} submit/all ms, runs/s | rss MiB idle/after | stream sees completion p50 ms"
-for t in $(seq 1 "$trials"); do
-  # Lever: fresh data dir, first-party plugins and the peer template loaded at start.
+# Starts Lever on a fresh data dir with the first-party plugins and the peer template loaded;
+# sets data, port, lpid and token (the admin token it printed).
+start_lever() {
   data=$(mktemp -d); port=$(free_port)
   mkdir -p "$data/templates"; cp "$here/templates/peer-3-debug-log.yaml" "$data/templates/"
   "$lever" serve --listen "127.0.0.1:$port" --data-dir "$data" --publish "$plugins" --templates "$data/templates" >"$data/serve.log" 2>&1 &
@@ -33,21 +34,20 @@ for t in $(seq 1 "$trials"); do
   token=$(grep -oE 'lvr_[A-Za-z0-9_-]+' "$data/serve.log" | head -1)
   [ -n "$token" ] || { echo "no admin token in $data/serve.log" >&2; kill "$lpid"; exit 1; }
   sleep 3
+}
+stop_lever() { kill "$lpid"; wait "$lpid" 2>/dev/null || true; rm -rf "$data"; }
+for t in $(seq 1 "$trials"); do
+  # Lever through its own API.
+  start_lever
   LEVER_URL="http://127.0.0.1:$port" LEVER_TOKEN="$token" node "$here/measure-lever.js" "$lpid" >"$out/lever-$t.json"
   line lever "$t" "$out/lever-$t.json"
-  kill "$lpid"; wait "$lpid" 2>/dev/null || true; rm -rf "$data"
+  stop_lever
 
   # Lever again, fresh, driven through /api/scaffolder/v2 by Backstage's measuring script.
-  data=$(mktemp -d); port=$(free_port)
-  mkdir -p "$data/templates"; cp "$here/templates/peer-3-debug-log.yaml" "$data/templates/"
-  "$lever" serve --listen "127.0.0.1:$port" --data-dir "$data" --publish "$plugins" --templates "$data/templates" >"$data/serve.log" 2>&1 &
-  lpid=$!
-  for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-  token=$(grep -oE 'lvr_[A-Za-z0-9_-]+' "$data/serve.log" | head -1)
-  sleep 3
+  start_lever
   (cd "$peer" && BS_PEER_URL="http://127.0.0.1:$port" BS_PEER_TOKEN="$token" node measure.js templates/peer-3-debug-log.yaml "$lpid") >"$out/lever-bs-$t.json"
   line lever-bs "$t" "$out/lever-bs-$t.json"
-  kill "$lpid"; wait "$lpid" 2>/dev/null || true; rm -rf "$data"
+  stop_lever
 
   # The Backstage peer, fresh start.
   "$here/start.sh" "$peer" >/dev/null
