@@ -168,17 +168,22 @@ async fn backstages_own_scaffolder_client_drives_lever_and_every_answer_meets_ba
     assert!(checked >= 25, "{verdict}");
 }
 
-fn oidc_fixture(name: &str) -> Vec<u8> {
+pub(crate) fn oidc_fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("tests/fixtures/oidc").join(name)).unwrap()
 }
 
 /// A Backstage portal's auth backend as Lever reads it: its JWKS at
 /// `/api/auth/.well-known/jwks.json`.
 async fn portal() -> String {
+    portal_with(axum::Router::new()).await
+}
+
+/// [`portal`], serving `routes` too (its catalog).
+pub(crate) async fn portal_with(routes: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let jwks: Value = serde_json::from_slice(&oidc_fixture("jwks.json")).unwrap();
-    let app = axum::Router::new().route(
+    let app = routes.route(
         "/api/auth/.well-known/jwks.json",
         axum::routing::get(move || async move { axum::Json(jwks) }),
     );
@@ -187,7 +192,13 @@ async fn portal() -> String {
 }
 
 /// A user token as Backstage's auth backend signs it (`typ: vnd.backstage.user`, ES256).
-fn user_token(issuer: &str, key: &str, subject: &str, typ: &str, expires_in: i64) -> String {
+pub(crate) fn user_token(
+    issuer: &str,
+    key: &str,
+    subject: &str,
+    typ: &str,
+    expires_in: i64,
+) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

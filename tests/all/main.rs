@@ -8,6 +8,7 @@ mod approvals;
 mod architecture;
 mod audit_anchor;
 mod backstage;
+mod backstage_portal;
 mod cli;
 mod cluster;
 mod corpus;

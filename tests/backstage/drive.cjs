@@ -248,10 +248,22 @@ async function approve(runId) {
   // Dry run: the template inline, nothing stored.
   // The template entity as a portal holds it (the test writes backstage-hello.yaml as JSON).
   const entity = JSON.parse(fs.readFileSync(process.env.DRY_TEMPLATE, 'utf8'));
-  const dry = await sse.dryRun({ template: entity, values: { name: 'dry' }, directoryContents: [{ path: 'README.md', base64Content: Buffer.from('# hi').toString('base64') }] });
+  // The dry run renders the skeleton it is given into a throwaway workspace, as Backstage's
+  // does, and answers that workspace; it creates no task.
+  entity.spec.steps.unshift({ id: 'fetch', name: 'Fetch the skeleton', action: 'fetch:template', input: { url: './skeleton', values: { name: '${{ parameters.name }}' } } });
+  entity.spec.steps.push({ id: 'publish', name: 'Publish', action: 'publish:github', input: { repoUrl: 'github.com?owner=acme&repo=${{ parameters.name }}' } });
+  entity.spec.output.text.push({ title: 'Fetched', content: '${{ steps.greet.output.message }}' });
+  const tasksBefore = (await sse.listTasks({ filterByOwnership: 'all' })).totalTasks;
+  const b64 = text => Buffer.from(text).toString('base64');
+  const dry = await sse.dryRun({ template: entity, values: { name: 'dry' }, directoryContents: [{ path: 'skeleton/${{ values.name }}.md', base64Content: b64('# ${{ values.name }}\n') }] });
   assert.ok(dry.log.some(l => l.body.stepId === 'greet' && l.body.status === 'completed'), JSON.stringify(dry.log));
-  assert.deepEqual(dry.output, { text: [{ title: 'Greeting', content: 'said hello to dry' }] });
-  assert.equal(dry.directoryContents[0].path, 'README.md');
+  assert.ok(dry.log.some(l => l.body.stepId === 'greet' && l.body.message === 'hello dry'), JSON.stringify(dry.log));
+  assert.deepEqual(dry.output, { text: [{ title: 'Greeting', content: 'said hello to dry' }, { title: 'Fetched', content: 'hello dry' }] });
+  assert.deepEqual(dry.directoryContents.map(f => [f.path, Buffer.from(f.base64Content, 'base64').toString()]), [['dry.md', '# dry\n']]);
+  assert.equal((await sse.listTasks({ filterByOwnership: 'all' })).totalTasks, tasksBefore);
+  // A step that would act outside the workspace is not run: it says what it would do.
+  const publish = dry.log.filter(l => l.body.stepId === 'publish').map(l => l.body.message).join('\n');
+  assert.ok(publish.includes('Not run') && publish.includes('acme/dry'), publish);
 
   // Errors in Backstage's shape.
   await rejects(sse.getTask('no-such-task'), 404, 'NotFoundError');

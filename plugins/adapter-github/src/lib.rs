@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod collaborators;
 mod git_data;
+mod listings;
 mod pulls;
 mod repositories;
 mod teams;
@@ -13,7 +14,7 @@ mod teams;
 use lever_adapter_sdk::capabilities::git_provider::{
     NewCommit, NewPullRequest, NewRepository, RepositorySettings,
 };
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url, UserAccess};
+use lever_adapter_sdk::params::{FullName, NoInput, Owner, PullRef, TeamAccess, Url, UserAccess};
 use lever_adapter_sdk::{
     AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
 };
@@ -48,6 +49,9 @@ const FUNCTIONS: &[&str] = &[
     "commit-files",
     "configure-repository",
     "download-files",
+    "list-owners",
+    "list-repositories",
+    "list-branches",
 ];
 
 struct GitHub;
@@ -109,6 +113,21 @@ impl Guest for GitHub {
             "download-files" => {
                 let Url { url } = input(f, &input_json)?;
                 output(&git_data::download(&api::connect(&settings)?, &url)?)
+            }
+            "list-owners" => {
+                let NoInput {} = input(f, &input_json)?;
+                output(&listings::owners(&api::connect(&settings)?)?)
+            }
+            "list-repositories" => {
+                let Owner { owner } = input(f, &input_json)?;
+                output(&listings::repositories(
+                    &api::connect(&settings)?,
+                    owner.as_deref(),
+                )?)
+            }
+            "list-branches" => {
+                let FullName { full_name } = input(f, &input_json)?;
+                output(&listings::branches(&api::connect(&settings)?, &full_name)?)
             }
             "create-pull-request" => {
                 let request: NewPullRequest = input(f, &input_json)?;

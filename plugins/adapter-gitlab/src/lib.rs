@@ -3,6 +3,7 @@
 //! project access token. See `docs/adapters.md` for the calls each function makes.
 
 mod api;
+mod listings;
 mod members;
 mod merge_requests;
 mod projects;
@@ -12,7 +13,7 @@ mod sharing;
 use lever_adapter_sdk::capabilities::git_provider::{
     NewCommit, NewPullRequest, NewRepository, RepositorySettings,
 };
-use lever_adapter_sdk::params::{FullName, PullRef, TeamAccess, Url, UserAccess};
+use lever_adapter_sdk::params::{FullName, NoInput, Owner, PullRef, TeamAccess, Url, UserAccess};
 use lever_adapter_sdk::{
     AdapterManifest, Context, Error, Grants, Guest, input, output, settings, unsupported,
 };
@@ -44,6 +45,9 @@ const FUNCTIONS: &[&str] = &[
     "commit-files",
     "configure-repository",
     "download-files",
+    "list-owners",
+    "list-repositories",
+    "list-branches",
 ];
 
 struct GitLab;
@@ -102,6 +106,21 @@ impl Guest for GitLab {
             "download-files" => {
                 let Url { url } = input(f, &input_json)?;
                 output(&repository::download(&api::connect(&settings)?, &url)?)
+            }
+            "list-owners" => {
+                let NoInput {} = input(f, &input_json)?;
+                output(&listings::owners(&api::connect(&settings)?)?)
+            }
+            "list-repositories" => {
+                let Owner { owner } = input(f, &input_json)?;
+                output(&listings::repositories(
+                    &api::connect(&settings)?,
+                    owner.as_deref(),
+                )?)
+            }
+            "list-branches" => {
+                let FullName { full_name } = input(f, &input_json)?;
+                output(&listings::branches(&api::connect(&settings)?, &full_name)?)
             }
             "create-pull-request" => {
                 let request: NewPullRequest = input(f, &input_json)?;

@@ -2,7 +2,7 @@
 //! `GET /v2/templating-extensions`: what Backstage's form and editor read before a run.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use lever_identity::Principal;
 use serde_json::{Map, Value, json};
@@ -74,25 +74,51 @@ pub(crate) fn parameter_schema(document: &Value) -> Value {
 pub(crate) async fn parameter_schema_route(
     State(state): State<Backstage>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, Failure> {
     let name = crate::tasks::template_name(&format!("{kind}:{namespace}/{name}"))?;
+    if let Some(entity) = crate::tasks::portal_entity(&state, &principal, &headers, &name).await? {
+        let spec = &entity["spec"];
+        let tags: Vec<String> = entity["metadata"]["tags"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        refuse_unrunnable(&principal, &name, spec["owner"].as_str(), &tags)?;
+        return Ok(Json(parameter_schema(
+            &lever_service::portal_templates::document(&entity),
+        )));
+    }
     let entry = state.services.catalog.get(&name).await?;
     let template = &entry.parsed.template;
-    if !principal.can_run(template.owner.as_deref().unwrap_or(""), &template.tags) {
-        return Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "{} may not run template {name}; ask its owners for access",
-                principal.id
-            ),
-        ));
-    }
+    refuse_unrunnable(&principal, &name, template.owner.as_deref(), &template.tags)?;
     let document = state
         .documents
         .get(&state.services, &name, entry.record.version)
         .await?;
     Ok(Json(parameter_schema(&document)))
+}
+
+/// 403 unless `principal` may run template `name` of `owner` with `tags`.
+fn refuse_unrunnable(
+    principal: &Principal,
+    name: &str,
+    owner: Option<&str>,
+    tags: &[String],
+) -> Result<(), Failure> {
+    if principal.can_run(owner.unwrap_or(""), tags) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "{} may not run template {name}; ask its owners for access",
+            principal.id
+        ),
+    ))
 }
 
 /// Every published action, by id, with its input and output JSON Schema as its `describe`

@@ -1,8 +1,7 @@
-//! `POST /v2/dry-run`: a template entity that is not in the catalog, with values, checked and
-//! previewed as a run of it would be — each step's input rendered and its action's `plan()`
-//! (or its capability's provider plan) asked — and nothing executed: a plan has no side
-//! effects, so nothing outside the answer changes. Backstage runs the actions that support a
-//! dry run; Lever asks every action what it would do instead (`docs/backstage.md`).
+//! `POST /v2/dry-run`: a template entity that is not in the catalog, with values, checked as a
+//! run of it would be, then run in a throwaway workspace holding `directoryContents`
+//! (`lever_catalog`'s dry run): the steps that can touch nothing outside it run, the others
+//! say what they would do; the answer is the log, the output and the workspace's files.
 
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -46,28 +45,6 @@ fn log(message: String, step: Option<&str>, status: Option<&str>) -> Value {
     json!({"body": body})
 }
 
-/// A template's output rendered with what is known before a run: values that read steps'
-/// outputs stay as written.
-fn output(state: &Backstage, template: &Value, context: &Value) -> Value {
-    match template {
-        Value::String(s) if s.contains("steps.") || s.contains("steps[") => template.clone(),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), output(state, v, context)))
-                .collect(),
-        ),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| output(state, v, context)).collect())
-        }
-        other => state
-            .services
-            .catalog
-            .expressions()
-            .render(other, context)
-            .unwrap_or_else(|_| other.clone()),
-    }
-}
-
 pub(crate) async fn dry_run(
     State(state): State<Backstage>,
     Extension(principal): Extension<Principal>,
@@ -81,9 +58,10 @@ pub(crate) async fn dry_run(
     if let Err(refused) = crate::secrets::given(body.secrets, Some(&body.template)) {
         return Ok(*refused);
     }
+    let mut given = Vec::new();
     for file in &body.directory_contents {
         use base64::Engine;
-        base64::engine::general_purpose::STANDARD
+        let bytes = base64::engine::general_purpose::STANDARD
             .decode(&file.base64_content)
             .map_err(|e| {
                 Failure::input(format!(
@@ -91,13 +69,20 @@ pub(crate) async fn dry_run(
                     file.path
                 ))
             })?;
+        given.push((file.path.clone(), bytes));
     }
     let source = serde_json::to_string(&body.template)
         .map_err(|e| Failure::input(format!("the template cannot be read: {e}")))?;
     let entry = state
         .services
         .catalog
-        .draft(&source)
+        .draft(
+            &source,
+            &given
+                .iter()
+                .map(|(path, _)| path.clone())
+                .collect::<Vec<_>>(),
+        )
         .map_err(|e| Failure::input(format!("Input template is not a valid template: {e}")))?;
     let parameters = Value::Object(body.values);
     let preview = state
@@ -113,12 +98,17 @@ pub(crate) async fn dry_run(
         )
             .into_response());
     }
+    let done = state
+        .services
+        .catalog
+        .dry_run(&entry, &preview, &principal.id, &given)
+        .await?;
     let mut log_lines = vec![log(
-        format!("Starting up task with {} steps", preview.steps.len()),
+        format!("Starting up task with {} steps", done.steps.len()),
         None,
         None,
     )];
-    for step in &preview.steps {
+    for step in &done.steps {
         let id = step.id.as_str();
         if step.status == "skipped" {
             log_lines.push(log(
@@ -133,54 +123,49 @@ pub(crate) async fn dry_run(
             Some(id),
             Some("processing"),
         ));
+        let how = if step.status == "planned" {
+            "Not run: it acts outside the dry run's workspace. Its inputs"
+        } else {
+            "Running in dry-run mode with inputs"
+        };
         log_lines.push(log(
-            format!(
-                "Running {} in dry-run mode with inputs: {}",
-                step.action, step.input
-            ),
+            format!("{} — {how}: {}", step.action, step.input),
             Some(id),
             None,
         ));
-        if let Some(plan) = &step.plan {
-            log_lines.push(log(
-                format!(
-                    "It would: {}",
-                    serde_json::to_string(plan).unwrap_or_default()
-                ),
-                Some(id),
-                None,
-            ));
-        }
-        let failed = matches!(
-            step.status,
-            "missing-action" | "invalid-input" | "plan-failed"
-        );
-        if let Some(message) = &step.message {
-            log_lines.push(log(message.clone(), Some(id), None));
+        for line in &step.log {
+            log_lines.push(log(line.clone(), Some(id), None));
         }
         log_lines.push(log(
             format!("Finished step {}", step.name),
             Some(id),
-            Some(if failed { "failed" } else { "completed" }),
+            Some(if step.status == "failed" {
+                "failed"
+            } else {
+                "completed"
+            }),
         ));
     }
-    let context = lever_catalog::context(&preview.parameters, &principal.id);
-    let steps: Vec<Value> = preview
+    let steps: Vec<Value> = done
         .steps
         .iter()
         .map(|s| json!({"id": s.id, "name": s.name, "action": s.action}))
         .collect();
-    let files: Vec<Value> = body
-        .directory_contents
+    let files: Vec<Value> = done
+        .files
         .iter()
-        // `base64Content` is what Backstage's client reads; its OpenAPI document asks for
-        // `content` too.
-        .map(|f| json!({"path": f.path, "base64Content": f.base64_content, "content": f.base64_content, "executable": false}))
+        .map(|f| {
+            use base64::Engine;
+            let content = base64::engine::general_purpose::STANDARD.encode(&f.bytes);
+            // `base64Content` is what Backstage's client reads; its OpenAPI document asks for
+            // `content` too.
+            json!({"path": f.path, "base64Content": content, "content": content, "executable": f.executable})
+        })
         .collect();
     Ok(Json(json!({
         "log": log_lines,
         "steps": steps,
-        "output": output(&state, &entry.parsed.template.output, &context),
+        "output": done.output,
         "directoryContents": files,
     }))
     .into_response())

@@ -99,6 +99,15 @@ pub fn router(services: Services, gate: Arc<lever_service::gate::PrincipalGate>)
         .layer(axum::middleware::from_fn(error::with_request))
 }
 
+/// The credential of the request's `Authorization: Bearer` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let header = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, credential) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim())
+}
+
 /// Every call has a principal, or answers 401 in Backstage's shape.
 async fn authenticate(
     State(state): State<Backstage>,
@@ -133,13 +142,58 @@ async fn authenticate(
     Ok(response)
 }
 
-/// `POST /v2/autocomplete/{provider}/{resource}`: Backstage's pickers ask an SCM provider
-/// for repositories, branches or groups. Lever's `git-provider` capability has no listing
-/// function, so every provider answers 400 as Backstage does for a provider it has no
-/// handler for.
+/// `POST /v2/autocomplete/{provider}/{resource}`'s body: Backstage sends the user's own SCM
+/// token, which Lever does not use — the listing goes through the provider's binding.
+#[derive(Debug, serde::Deserialize)]
+struct AutocompleteRequest {
+    #[serde(default)]
+    context: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /v2/autocomplete/{provider}/{resource}`: what Backstage's pickers offer — owners,
+/// repositories, branches — through the git-provider binding of that adapter (`github`,
+/// `gitlab`), with Backstage's resource names; 400 `Unsupported provider` when none is bound.
 async fn autocomplete(
-    Extension(_principal): Extension<Principal>,
-    Path((provider, _resource)): Path<(String, String)>,
-) -> Failure {
-    Failure::input(format!("Unsupported provider: {provider}"))
+    State(state): State<Backstage>,
+    Extension(principal): Extension<Principal>,
+    Path((provider, resource)): Path<(String, String)>,
+    body: Result<axum::Json<AutocompleteRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<axum::Json<serde_json::Value>, Failure> {
+    use lever_service::repository_pickers::{self, Listing};
+    let axum::Json(body) = body.map_err(|e| Failure::input(format!("Malformed request: {e}")))?;
+    if !repository_pickers::is_bound(&state.services, &provider) {
+        return Err(Failure::input(format!("Unsupported provider: {provider}")));
+    }
+    let context = |key: &str| body.context.get(key).filter(|v| !v.is_empty()).cloned();
+    let listing = match (provider.as_str(), resource.as_str()) {
+        (_, "owners" | "groups") => Listing::Owners,
+        (_, "repositoriesWithOwner" | "repositories") => Listing::Repositories {
+            owner: context("owner").or_else(|| context("id")),
+        },
+        (_, "branches") => match (context("owner"), context("repository"), context("id")) {
+            (Some(owner), Some(repository), _) => Listing::Branches {
+                full_name: format!("{owner}/{repository}"),
+            },
+            (_, _, Some(id)) => Listing::Branches { full_name: id },
+            _ => {
+                return Err(Failure::input(
+                    "Missing owner and/or repository context parameter",
+                ));
+            }
+        },
+        _ => return Err(Failure::input(format!("Invalid resource: {resource}"))),
+    };
+    let names = repository_pickers::list(
+        &state.services,
+        &principal,
+        &provider,
+        context("host").as_deref(),
+        &listing,
+    )
+    .await?;
+    let results: Vec<serde_json::Value> = names
+        .into_iter()
+        .map(|id| serde_json::json!({ "id": id }))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "results": results })))
 }

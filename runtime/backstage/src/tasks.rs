@@ -3,10 +3,11 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use lever_identity::Principal;
+use lever_service::portal_templates;
 use lever_service::runs::{self, Control, Submission};
 use lever_store::{RunOrder, RunPageFilter, RunRecord, RunStatus};
 use serde::Deserialize;
@@ -47,6 +48,29 @@ pub(crate) fn template_name(reference: &str) -> Result<String, Failure> {
     Ok(name.to_string())
 }
 
+/// The portal's template entity a ref names, when templates are read from the portal's
+/// catalog (`backstage.catalog`): read as the caller, with their own Backstage token.
+pub(crate) async fn portal_entity(
+    state: &Backstage,
+    principal: &Principal,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<Option<Value>, Failure> {
+    let Some(catalog) = portal_templates::configured(&state.services) else {
+        return Ok(None);
+    };
+    let entity = portal_templates::entity(
+        &state.services,
+        catalog,
+        principal,
+        crate::bearer(headers),
+        "default",
+        name,
+    )
+    .await?;
+    Ok(Some(entity))
+}
+
 /// Lever's field errors as the `errors` of Backstage's 400, in the shape of the jsonschema
 /// errors Backstage answers with.
 pub(crate) fn validation_errors(details: Option<&Value>) -> Value {
@@ -82,10 +106,18 @@ pub(crate) fn validation_errors(details: Option<&Value>) -> Value {
 pub(crate) async fn create(
     State(state): State<Backstage>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     body: Result<Json<ScaffoldOptions>, JsonRejection>,
 ) -> Result<Response, Failure> {
     let Json(body) = body.map_err(|e| Failure::input(format!("Malformed request: {e}")))?;
-    let name = template_name(&body.template_ref)?;
+    let mut name = template_name(&body.template_ref)?;
+    // A portal's template is recorded as a version of Lever's before anything is checked, so
+    // the run pins what the portal served.
+    if let Some(entity) = portal_entity(&state, &principal, &headers, &name).await? {
+        let catalog = portal_templates::configured(&state.services)
+            .expect("the portal's catalog is configured");
+        name = portal_templates::adopt(&state.services, catalog, &principal, &entity).await?;
+    }
     let parameters = Value::Object(body.values);
     let environment = parameters["environment"]
         .as_str()

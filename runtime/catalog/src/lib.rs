@@ -4,6 +4,7 @@
 //! the approval route.
 
 mod availability;
+mod dry_run;
 mod preview;
 mod single_action;
 
@@ -16,6 +17,7 @@ use lever_templates::bundle::{self, Bundle};
 use lever_templates::{Expressions, Form, Parsed, TemplateError, parse};
 
 pub use availability::Availability;
+pub use dry_run::{DryRun, DryRunFile, DryRunStep};
 pub use preview::{Conflict, MissingAction, Preview, StepPreview, context};
 pub use single_action::{SINGLE_STEP, single_action};
 
@@ -37,6 +39,9 @@ pub enum CatalogError {
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A dry run's throwaway workspace could not be made, or was given files it cannot hold.
+    #[error("{0}")]
+    DryRun(String),
 }
 
 /// One template version, parsed, with its form compiled.
@@ -174,11 +179,16 @@ impl Catalog {
     }
 
     /// A template that is not applied and never stored (version 0): parsed, its fetch steps
-    /// checked and its form compiled, for a dry run to preview.
-    pub fn draft(&self, source: &str) -> Result<Entry, CatalogError> {
+    /// checked against `files` (paths beside it, as a dry run's `directoryContents` give them)
+    /// and its form compiled, for a dry run to preview and run.
+    pub fn draft(&self, source: &str, files: &[String]) -> Result<Entry, CatalogError> {
         let parsed = parse(source)?;
         let t = &parsed.template;
-        bundle::check_fetches(t, "template.yaml", std::iter::empty())?;
+        let paths = files
+            .iter()
+            .map(|f| bundle::normalize(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        bundle::check_fetches(t, "template.yaml", paths.iter().map(String::as_str))?;
         let record = TemplateRecord {
             name: t.name.clone(),
             version: 0,
@@ -188,8 +198,8 @@ impl Catalog {
             owner: t.owner.clone(),
             tags: t.tags.clone(),
             created_at: lever_store::now_ms(),
-            bundle_path: None,
-            bundle_paths: Vec::new(),
+            bundle_path: (!paths.is_empty()).then(|| "template.yaml".to_string()),
+            bundle_paths: paths,
             bundle_digest: None,
         };
         let form = Form::new(&t.pages).map_err(CatalogError::Form)?;

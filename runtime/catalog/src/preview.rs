@@ -115,7 +115,7 @@ fn plan_cost(plan: &ExecutionPlan) -> u64 {
 
 /// `plan()` describes what a run would do; it never needs a secret's value, so a preview
 /// hands out none.
-struct NoSecretsInPlans;
+pub(crate) struct NoSecretsInPlans;
 
 #[lever_sandbox::async_trait]
 impl lever_sandbox::SecretBackend for NoSecretsInPlans {
@@ -177,7 +177,7 @@ pub fn context(parameters: &Value, user: &str) -> Value {
     })
 }
 
-fn call_context(step_id: &str, user: &str, parameters: &Value) -> CallContext {
+pub(crate) fn call_context(step_id: &str, user: &str, parameters: &Value) -> CallContext {
     CallContext {
         run_id: "preview".into(),
         step_id: step_id.into(),

@@ -42,6 +42,25 @@ pub struct BackstageConfig {
     /// fetches it), so templates published to Lever appear in the portal's template list.
     #[serde(default)]
     pub publish_templates: bool,
+    /// Read the templates a task names from the portal's catalog instead of Lever's.
+    #[serde(default)]
+    pub catalog: Option<PortalCatalog>,
+}
+
+/// Where a portal keeps its templates (`backstage.catalog`): its catalog API, read as the
+/// caller, and the files around each template, read from its location.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalCatalog {
+    /// Folders a `file:` location may be read from (the portal's `reading.allow` for local
+    /// files): a template whose location is elsewhere is refused, so an entity in the portal
+    /// cannot make Lever read any file on its disk.
+    #[serde(default)]
+    pub file_roots: Vec<std::path::PathBuf>,
+    /// An environment variable holding a token Lever presents to the catalog for callers who
+    /// came without a Backstage user token (a Lever API token is never sent to the portal).
+    #[serde(default)]
+    pub token_env: Option<String>,
 }
 
 fn default_audience() -> String {
@@ -211,13 +230,14 @@ impl BackstageVerifier {
     }
 }
 
-/// The principal of a Backstage caller mapped to Lever user `user`.
+/// The principal of a Backstage caller mapped to Lever user `user`, proved by `source`.
 pub(crate) fn principal(
     resolve: impl Fn(&str, Source) -> Option<Principal>,
     user: &str,
     caller: &str,
+    source: Source,
 ) -> Result<Principal, IdentityError> {
-    resolve(user, Source::Token).ok_or_else(|| {
+    resolve(user, source).ok_or_else(|| {
         IdentityError::Unauthenticated(format!(
             "{caller} maps to Lever user `{user}`, who is no longer configured"
         ))

@@ -128,6 +128,7 @@ impl Authenticator {
                 |id, source| self.principal(id, source),
                 &token.user,
                 &format!("Backstage external access `{}`", token.subject),
+                Source::Token,
             )
         } else if credential.split('.').count() == 3 {
             self.authenticate_jwt(credential).await
@@ -158,6 +159,7 @@ impl Authenticator {
                         |id, source| self.principal(id, source),
                         &user,
                         &entity_ref,
+                        Source::Backstage,
                     );
                 }
                 Err(e) => Some(e),

@@ -67,6 +67,9 @@ pub enum Source {
     Token,
     /// A JWT from the configured OIDC identity provider.
     Oidc,
+    /// A Backstage portal's user token (`backstage:`): the one kind of caller whose token
+    /// Lever may present back to that portal (to read its catalog as them).
+    Backstage,
 }
 
 /// Templates a group's members may run: by template owner or by tag; `"*"` matches any.

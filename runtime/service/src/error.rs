@@ -217,6 +217,7 @@ impl From<CatalogError> for ServiceError {
             CatalogError::Form(m) => ServiceError::invalid("invalid-form", m),
             CatalogError::Bundle(b) => ServiceError::invalid("invalid-bundle", b.to_string()),
             CatalogError::NotFound(m) => ServiceError::not_found(m),
+            CatalogError::DryRun(m) => ServiceError::invalid("dry-run", m),
             CatalogError::Store(s) => s.into(),
         }
     }

@@ -316,23 +316,22 @@ impl Bundle {
         let template_path = normalize(&relative.to_string_lossy())?;
         let text = std::fs::read_to_string(template)
             .map_err(|e| refuse(format!("cannot read {}: {e}", template.display())))?;
-        let parsed = crate::parse(&text).map_err(|e| refuse(e.to_string()))?;
-        let mut files = BTreeMap::new();
-        files.insert(
-            template_path.clone(),
-            BundleFile {
-                mode: 0o644,
-                bytes: text.into_bytes(),
-            },
-        );
+        Self::around(root, &template_path, &text)
+    }
+
+    /// The bundle for the template `text` placed at `template_path` under the directory `root`
+    /// (a template read elsewhere, as a portal's catalog serves it, beside the files its
+    /// location holds): the files of every folder (or file) its fetch steps name with a
+    /// relative `url`, none outside `root`.
+    pub fn around(root: &Path, template_path: &str, text: &str) -> Result<Self, BundleError> {
+        let template_path = normalize(template_path)?;
+        let parsed = crate::parse(text).map_err(|e| refuse(e.to_string()))?;
+        let mut bundle = Self::single(&template_path, text);
         for (_, _, _, url) in relative_fetches(&parsed.template) {
             let target = resolve(&template_path, &url)?;
-            add_path(root, &target, &mut files)?;
+            add_path(root, &target, &mut bundle.files)?;
         }
-        Ok(Self {
-            template_path,
-            files,
-        })
+        Ok(bundle)
     }
 
     /// The bundle as a tar archive (what `lever template apply DIR` sends).

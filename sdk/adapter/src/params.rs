@@ -64,6 +64,20 @@ pub struct LocationId {
     pub id: String,
 }
 
+/// `git-provider.list-owners` (no input).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+/// `git-provider.list-repositories`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owner {
+    /// Only this organisation's or group's repositories.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
 /// `git-provider.download-files`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

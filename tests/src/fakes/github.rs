@@ -595,6 +595,38 @@ impl GitHub {
                 self.add_collaborator(&format!("{o}/{r}"), user, &body)
             }
             ("GET", ["orgs", org, "teams"]) => self.list_teams(org, &q),
+            // The listings a form's pickers read (one page: the fake holds few repositories).
+            ("GET", ["user", "orgs"]) => {
+                let owners: std::collections::BTreeSet<&str> = self
+                    .repos
+                    .keys()
+                    .filter_map(|full_name| full_name.split_once('/').map(|(o, _)| o))
+                    .collect();
+                let orgs: Vec<Value> = owners.iter().map(|o| json!({"login": o})).collect();
+                Ok(answer(200, Value::Array(orgs)))
+            }
+            ("GET", ["user", "repos"]) => {
+                let repos: Vec<Value> = self.repos.values().map(|r| self.repo_json(r)).collect();
+                Ok(answer(200, Value::Array(repos)))
+            }
+            ("GET", ["orgs", org, "repos"]) => {
+                let repos: Vec<Value> = self
+                    .repos
+                    .values()
+                    .filter(|r| r.full_name.starts_with(&format!("{org}/")))
+                    .map(|r| self.repo_json(r))
+                    .collect();
+                Ok(answer(200, Value::Array(repos)))
+            }
+            ("GET", ["repos", o, r, "branches"]) => {
+                let branches: Vec<Value> = self
+                    .repo(&format!("{o}/{r}"))?
+                    .branches
+                    .iter()
+                    .map(|(name, sha)| json!({"name": name, "commit": {"sha": sha}}))
+                    .collect();
+                Ok(answer(200, Value::Array(branches)))
+            }
             ("PUT", ["orgs", org, "teams", slug, "repos", o, r]) => {
                 self.grant(org, slug, &format!("{o}/{r}"), &body)
             }

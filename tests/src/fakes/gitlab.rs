@@ -515,6 +515,34 @@ impl GitLab {
                 Ok(answer(200, json!({"id": user, "access_level": level})))
             }
             ("GET", ["groups"]) => Ok(Self::search_groups(&q)),
+            // The listings a form's pickers read (one page: the fake holds few projects).
+            ("GET", ["projects"]) => {
+                let all: Vec<Value> = self.projects.values().map(|p| self.project_json(p)).collect();
+                Ok(answer(200, Value::Array(all)))
+            }
+            ("GET", ["groups", group, "projects"]) => {
+                let path = GROUPS
+                    .iter()
+                    .find(|(id, _, _, full)| *full == *group || id.to_string() == *group)
+                    .map(|(_, _, _, full)| *full)
+                    .ok_or_else(|| not_found("Group"))?;
+                let under: Vec<Value> = self
+                    .projects
+                    .values()
+                    .filter(|p| p.full_path.starts_with(&format!("{path}/")))
+                    .map(|p| self.project_json(p))
+                    .collect();
+                Ok(answer(200, Value::Array(under)))
+            }
+            ("GET", ["projects", id, "repository", "branches"]) => {
+                let branches: Vec<Value> = self
+                    .project(id)?
+                    .branches
+                    .iter()
+                    .map(|(name, sha)| json!({"name": name, "commit": {"id": sha}}))
+                    .collect();
+                Ok(answer(200, Value::Array(branches)))
+            }
             ("POST", ["projects", id, "share"]) => self.share(id, &body),
             ("DELETE", ["projects", id, "share", group]) => {
                 let project = self.project_mut(id)?;

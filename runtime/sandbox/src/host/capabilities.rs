@@ -62,6 +62,17 @@ struct Url {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Owner {
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoInput {}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SecretPath {
     path: String,
 }
@@ -147,7 +158,11 @@ fn unknown(capability: &str, function: &str) -> String {
 pub fn check_input(capability: &str, function: &str, input: &Value) -> Result<(), String> {
     match (capability, function) {
         ("git-provider", "create-repository") => decode::<git::NewRepository>(input),
-        ("git-provider", "delete-repository" | "get-repository") => decode::<FullName>(input),
+        ("git-provider", "delete-repository" | "get-repository" | "list-branches") => {
+            decode::<FullName>(input)
+        }
+        ("git-provider", "list-owners") => decode::<NoInput>(input),
+        ("git-provider", "list-repositories") => decode::<Owner>(input),
         ("git-provider", "create-pull-request") => decode::<git::NewPullRequest>(input),
         ("git-provider", "get-pull-request" | "close-pull-request") => decode::<PullRef>(input),
         ("git-provider", "grant-team-access") => decode::<TeamAccess>(input),
@@ -183,6 +198,9 @@ pub fn check_output(capability: &str, function: &str, output: &Value) -> Result<
         }
         ("git-provider", "commit-files") => decode::<git::Commit>(output),
         ("git-provider", "download-files") => decode::<Vec<git::TreeFile>>(output),
+        ("git-provider", "list-owners" | "list-repositories" | "list-branches") => {
+            decode::<Vec<String>>(output)
+        }
         ("git-provider", _)
         | ("secrets-store", "delete")
         | ("observability", "delete")
@@ -395,6 +413,28 @@ impl git::Host for HostState {
     ) -> wasmtime::Result<Result<Vec<git::TreeFile>, Error>> {
         self.capability("git-provider", "download-files", json!(Url { url }))
             .await
+    }
+    async fn list_owners(&mut self) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        self.capability("git-provider", "list-owners", json!(NoInput {}))
+            .await
+    }
+    async fn list_repositories(
+        &mut self,
+        owner: Option<String>,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        self.capability("git-provider", "list-repositories", json!(Owner { owner }))
+            .await
+    }
+    async fn list_branches(
+        &mut self,
+        full_name: String,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        self.capability(
+            "git-provider",
+            "list-branches",
+            json!(FullName { full_name }),
+        )
+        .await
     }
 }
 
