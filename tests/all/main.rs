@@ -26,6 +26,7 @@ mod integrations;
 mod masking;
 mod openapi;
 mod operations;
+mod partition;
 mod pinning;
 mod plugin_authors;
 mod quotas;

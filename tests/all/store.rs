@@ -360,7 +360,10 @@ both_backends!(
         assert!(!a.holds(&store.run(&run.id).await.unwrap().unwrap()));
         assert!(store.start_run(&run.id, &a).await.is_err());
         // Released after its execution, the run is claimable by whoever picks it up next.
-        store.release_run(&run.id, "node-b").await.unwrap();
+        store
+            .release_run(&run.id, &lever_store::RunClaim::of(&taken, "node-b"))
+            .await
+            .unwrap();
         assert!(
             store
                 .run(&run.id)
@@ -400,15 +403,17 @@ both_backends!(
         };
         let (run, _) = store.create_run(&new).await.unwrap();
         let lease = lever_store::Lease::new("node-a", 60_000);
-        store.start_run(&run.id, &lease).await.unwrap();
+        let claimed = store.start_run(&run.id, &lease).await.unwrap();
+        let claim = lever_store::RunClaim::of(&claimed, "node-a");
         let started = |step: &'static str| {
             let store = store.clone();
-            let (run_id, lease) = (run.id.clone(), lease.clone());
+            let (run_id, lease, claim) = (run.id.clone(), lease.clone(), claim.clone());
             move |end: Option<StepEnd>| async move {
                 store
                     .start_step(
                         &run_id,
                         &lease,
+                        &claim,
                         end,
                         step,
                         1,
@@ -496,7 +501,7 @@ both_backends!(
         let (other, _) = store.create_run(&new).await.unwrap();
         let clock = std::sync::Arc::new(lever_store::ManualClock::default());
         let short = lever_store::Lease::on("node-a", 50, clock.clone());
-        store.start_run(&other.id, &short).await.unwrap();
+        let stale = store.start_run(&other.id, &short).await.unwrap();
         clock.advance(120);
         let b = lever_store::Lease::on("node-b", 60_000, clock.clone());
         store.start_run(&other.id, &b).await.unwrap();
@@ -505,6 +510,7 @@ both_backends!(
             .start_step(
                 &other.id,
                 &short,
+                &lever_store::RunClaim::of(&stale, "node-a"),
                 Some(end_of("a", "lost")),
                 "b",
                 1,
@@ -527,6 +533,238 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_write_under_a_stale_claim_never_lands_after_a_takeover_a_release_or_a_restart,
+    |store: Store| async move {
+        use lever_store::{Lease, RunClaim, StepChange, StepEnd};
+        let new = NewRun {
+            steps: vec!["a".into(), "b".into()],
+            ..debug_log_run()
+        };
+        let (run, _) = store.create_run(&new).await.unwrap();
+        let clock = std::sync::Arc::new(lever_store::ManualClock::default());
+        let a = Lease::on("node-a", 100, clock.clone());
+        let b = Lease::on("node-b", 100, clock.clone());
+        let end = |message: &str| StepEnd {
+            step_id: "a".into(),
+            lines: vec![LogLine {
+                at_ms: 1,
+                source: "plugin".into(),
+                level: "info".into(),
+                message: message.into(),
+            }],
+            log_limit: u64::MAX,
+            change: Some(StepChange {
+                status: lever_store::StepStatus::Succeeded,
+                output: Some(json!({"by": message})),
+                error: None,
+                event: ("step-succeeded".into(), json!({"attempt": 1})),
+            }),
+        };
+        let lost = |result: Result<(), StoreError>, what: &str| {
+            assert!(
+                matches!(result, Err(StoreError::LeaseLost(_))),
+                "{what}: {result:?}"
+            );
+        };
+        let messages = |store: Store, id: String| async move {
+            store
+                .run_logs(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| l.line.message)
+                .collect::<Vec<_>>()
+        };
+
+        // a claims and starts step a; cut off, its lease runs out and b takes the run over.
+        let first = store.start_run(&run.id, &a).await.unwrap();
+        let old = RunClaim::of(&first, "node-a");
+        store
+            .start_step(
+                &run.id,
+                &a,
+                &old,
+                None,
+                "a",
+                1,
+                &json!({}),
+                ("step-started", &json!({})),
+            )
+            .await
+            .unwrap();
+        clock.advance(150);
+        let second = store.start_run(&run.id, &b).await.unwrap();
+        assert!(second.lease_token > first.lease_token);
+        let current = RunClaim::of(&second, "node-b");
+        // Back, a finishes its step, ends its run, releases it: none of it lands.
+        lost(
+            store
+                .end_step(&run.id, Some(&old), end("a, late"))
+                .await
+                .map(drop),
+            "a's step end after the takeover",
+        );
+        lost(
+            store
+                .set_run_status_with_event(
+                    &run.id,
+                    &[RunStatus::Running],
+                    RunStatus::Succeeded,
+                    Some(&json!({})),
+                    None,
+                    "run-finished",
+                    &json!({"status": "succeeded"}),
+                    Some(end("a, late")),
+                    Some(&old),
+                )
+                .await,
+            "a's run end after the takeover",
+        );
+        lost(
+            store
+                .start_step(
+                    &run.id,
+                    &a,
+                    &old,
+                    None,
+                    "b",
+                    1,
+                    &json!({}),
+                    ("step-started", &json!({})),
+                )
+                .await
+                .map(drop),
+            "a's next step after the takeover",
+        );
+        store.release_run(&run.id, &old).await.unwrap();
+        let now = store.run(&run.id).await.unwrap().unwrap();
+        assert_eq!(now.lease_owner.as_deref(), Some("node-b"), "a's release");
+        assert_eq!(now.status, RunStatus::Running);
+        assert!(messages(store.clone(), run.id.clone()).await.is_empty());
+        // b's end of the same step lands.
+        store
+            .end_step(&run.id, Some(&current), end("b"))
+            .await
+            .unwrap();
+
+        // b releases the run (it parked): a's old claim is still refused.
+        store.release_run(&run.id, &current).await.unwrap();
+        lost(
+            store
+                .end_step(&run.id, Some(&old), end("a, later"))
+                .await
+                .map(drop),
+            "a's step end after a takeover and a release",
+        );
+
+        // a restarts with the same node id and claims the run again: a new token, so a write
+        // under its claim from before the restart is refused, one under the new claim lands.
+        let third = store.start_run(&run.id, &a).await.unwrap();
+        assert!(third.lease_token > second.lease_token);
+        lost(
+            store
+                .end_step(&run.id, Some(&old), end("a, before"))
+                .await
+                .map(drop),
+            "a write under the claim from before the restart",
+        );
+        store
+            .end_step(
+                &run.id,
+                Some(&RunClaim::of(&third, "node-a")),
+                end("a, now"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            messages(store.clone(), run.id.clone()).await,
+            vec!["b".to_string(), "a, now".to_string()]
+        );
+    }
+);
+
+/// The window a late write of a cut-off node could slip through on PostgreSQL: its transaction
+/// began while it held the run, and another node claims the run before that transaction
+/// commits. Every write of the executor first takes the run's row behind its claim (the guard's
+/// statement, as `lever_store`'s `leases::guard` runs it), so the claim waits for the
+/// transaction, then reads the run's steps with the write in them; the old node's next write
+/// is refused.
+#[tokio::test]
+async fn on_postgresql_a_takeover_waits_for_the_old_owners_write_in_flight_and_reads_it() {
+    use sqlx::Connection;
+    let db = TestDatabase::postgres().await;
+    let store = Store::connect(&db.url).await.expect("connect postgres");
+    let new = NewRun {
+        steps: vec!["a".into(), "b".into()],
+        ..debug_log_run()
+    };
+    let (run, _) = store.create_run(&new).await.unwrap();
+    let clock = std::sync::Arc::new(lever_store::ManualClock::default());
+    let a = lever_store::Lease::on("node-a", 100, clock.clone());
+    let b = lever_store::Lease::on("node-b", 100, clock.clone());
+    let first = store.start_run(&run.id, &a).await.unwrap();
+
+    // a's transaction: the guard, then its step's end; not committed yet (a is cut off).
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut late = connection.begin().await.unwrap();
+    let held = sqlx::query(
+        "UPDATE runs SET lease_token = lease_token WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
+    )
+    .bind(&run.id)
+    .bind("node-a")
+    .bind(first.lease_token)
+    .execute(&mut *late)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(held, 1);
+    sqlx::query("UPDATE run_steps SET status = 'succeeded' WHERE run_id = $1 AND step_id = 'a'")
+        .bind(&run.id)
+        .execute(&mut *late)
+        .await
+        .unwrap();
+
+    // a's lease runs out; b claims the run: it waits for a's transaction.
+    clock.advance(150);
+    let claiming = {
+        let (store, id, b) = (store.clone(), run.id.clone(), b.clone());
+        tokio::spawn(async move { store.claim_run(&id, &b).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        !claiming.is_finished(),
+        "the claim did not wait for the transaction holding the run"
+    );
+    late.commit().await.unwrap();
+    let (claimed, steps) = claiming.await.unwrap().unwrap();
+    assert_eq!(claimed.lease_owner.as_deref(), Some("node-b"));
+    assert!(claimed.lease_token > first.lease_token);
+    assert_eq!(
+        steps[0].status,
+        lever_store::StepStatus::Succeeded,
+        "the claim read the steps before the write it waited for: {steps:?}"
+    );
+    // a's next write, under its old claim, is refused.
+    let refused = store
+        .start_step(
+            &run.id,
+            &a,
+            &lever_store::RunClaim::of(&first, "node-a"),
+            None,
+            "b",
+            1,
+            &json!({}),
+            ("step-started", &json!({})),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::LeaseLost(_))),
+        "{refused:?}"
+    );
+    store.close().await;
+}
 
 both_backends!(
     a_resource_is_claimed_once_resumed_by_its_step_and_held_against_other_runs,

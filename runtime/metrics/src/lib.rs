@@ -96,6 +96,10 @@ fn describe() {
         Unit::Seconds,
         "Time to answer an HTTP request (until its headers), by route."
     );
+    describe_counter!(
+        "lever_runs_lost_total",
+        "Runs this node stopped executing because another node had claimed them: a write under its stale claim (fencing token) was refused."
+    );
     describe_histogram!(
         "lever_approval_wait_seconds",
         Unit::Seconds,
@@ -109,6 +113,11 @@ pub fn run_finished(template: &str, status: &str, seconds: f64) {
         .increment(1);
     metrics::histogram!("lever_run_duration_seconds", "template" => template.to_string())
         .record(seconds.max(0.0));
+}
+
+/// This node stopped executing a run another node had claimed (its write was fenced off).
+pub fn run_lost() {
+    counter!("lever_runs_lost_total").increment(1);
 }
 
 /// One invocation of a step's `action` ended with `outcome` after `seconds`.

@@ -301,9 +301,14 @@ impl Executor {
 
     /// Parks a running run as `waiting` for `delay`: it holds no worker and no memory, only
     /// its row with a wake time, which survives a restart.
-    async fn park(&self, id: &str, delay: Duration) -> Result<(), StoreError> {
+    async fn park(&self, run: &RunRecord, delay: Duration) -> Result<(), StoreError> {
+        let claim = lever_store::RunClaim::of(run, &self.scheduler.lease.node);
         self.store
-            .park_run(id, self.clock.now_ms() + delay.as_millis() as i64)
+            .park_run(
+                &run.id,
+                self.clock.now_ms() + delay.as_millis() as i64,
+                &claim,
+            )
             .await?;
         self.scheduler.wake.notify_one();
         Ok(())
@@ -458,14 +463,15 @@ impl Executor {
     /// After an execution that started run `id`: once the run has ended, drops its secret
     /// values and counts it (`lever_runs_total`, `lever_run_duration_seconds`); a parked or
     /// paused run keeps them.
-    async fn after_execution(&self, id: &str) {
+    async fn after_execution(&self, id: &str, claim: &lever_store::RunClaim) {
         let Ok(Some(run)) = self.store.run(id).await else {
             return;
         };
         if !run.status.is_final() {
             // Parked, paused or waiting for approval: whichever node wakes or releases it
-            // next claims it. (A finished run needs no release: nothing claims it again.)
-            if let Err(e) = self.store.release_run(id, &self.scheduler.lease.node).await {
+            // next claims it. (A finished run needs no release: nothing claims it again.) Under
+            // this node's own claim: a run another node has claimed since stays claimed.
+            if let Err(e) = self.store.release_run(id, claim).await {
                 tracing::warn!(run = id, error = %e, "cannot release the run's lease; it expires");
             }
             return;
@@ -484,23 +490,36 @@ impl Executor {
             // Queued twice: the worker already executing it carries on.
             return;
         }
+        let run = match self.store.claim_run(id, &self.scheduler.lease).await {
+            Ok(claimed) => Some(claimed),
+            // Another worker had it, or it is not to run now.
+            Err(StoreError::StaleStatus { .. }) => None,
+            Err(e) => {
+                tracing::error!(run = id, error = %e, "run could not be claimed; trying again in a second");
+                self.enqueue_after(id, Duration::from_secs(1));
+                None
+            }
+        };
+        let Some((run, steps)) = run else {
+            self.forget(id);
+            let _ = self.scheduler.finished.send(id.to_string());
+            return;
+        };
+        let claim = lever_store::RunClaim::of(&run, &self.scheduler.lease.node);
         // A panic in one run must not take the worker pool down, nor leave the run unreported.
-        let outcome = std::panic::AssertUnwindSafe(self.execute_inner(id))
+        let outcome = std::panic::AssertUnwindSafe(self.execute_steps(run, steps))
             .catch_unwind()
             .await;
         match outcome {
-            Ok(Ok(true)) => self.after_execution(id).await,
-            Ok(Ok(false)) => {}
+            Ok(Ok(())) => self.after_execution(id, &claim).await,
             Ok(Err(StoreError::LeaseLost(_))) => {
-                // Another node took the run up (this node's lease ran out): it carries on from
-                // the step this node had not begun.
+                // Another node took the run up (this node's lease ran out, or it was cut off
+                // from the database): its write under the old claim was refused, and the other
+                // node carries on from what is committed. Nothing of the run is kept here.
                 tracing::warn!(run = id, node = %self.scheduler.lease.node, "lost the run's lease; another node has it");
-                self.runner
-                    .resolved
-                    .lock()
-                    .expect("resolved lock")
-                    .remove(id);
-                self.scheduler.claims.done(id);
+                lever_metrics::run_lost();
+                self.runner.maskers.lock().expect("maskers lock").remove(id);
+                self.forget(id);
                 return;
             }
             Ok(Err(e)) => {
@@ -515,22 +534,34 @@ impl Executor {
                 let from = [RunStatus::Running, RunStatus::RollingBack];
                 if let Err(e) = self
                     .store
-                    .set_run_status(id, &from, RunStatus::Failed, None, Some(&error))
+                    .set_claimed_run_status(
+                        &claim,
+                        id,
+                        &from,
+                        RunStatus::Failed,
+                        None,
+                        Some(&error),
+                    )
                     .await
                 {
                     tracing::error!(run = id, error = %e, "could not record the panic");
                 }
                 // Failed now: counted, and its secret values forgotten, like any other end.
-                self.after_execution(id).await;
+                self.after_execution(id, &claim).await;
             }
         }
+        self.forget(id);
+        let _ = self.scheduler.finished.send(id.to_string());
+    }
+
+    /// Drops what this node kept for executing run `id`: its resolved plugins and its claim.
+    fn forget(&self, id: &str) {
         self.runner
             .resolved
             .lock()
             .expect("resolved lock")
             .remove(id);
         self.scheduler.claims.done(id);
-        let _ = self.scheduler.finished.send(id.to_string());
     }
 
     /// The fence before a step attempt: the run as stored now, or `LeaseLost` when this node
@@ -547,16 +578,5 @@ impl Executor {
         } else {
             Err(StoreError::LeaseLost(id.to_string()))
         }
-    }
-
-    /// Executes run `id` if it is still to run; `Ok(false)` when another worker had it.
-    async fn execute_inner(&self, id: &str) -> Result<bool, StoreError> {
-        let run = match self.store.start_run(id, &self.scheduler.lease).await {
-            Ok(run) => run,
-            Err(StoreError::StaleStatus { .. }) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        self.execute_steps(run).await?;
-        Ok(true)
     }
 }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use crate::runs::{COLUMNS, record};
 use crate::status::{sql, sql_list};
-use crate::{Clock, RunRecord, RunStatus, Store, StoreError, SystemClock};
+use crate::steps::{STEP_COLUMNS, step};
+use crate::{Clock, RunRecord, RunStatus, StepRecord, Store, StoreError, SystemClock};
 
 /// Who holds runs and for how long a claim or a renewal lasts.
 #[derive(Clone)]
@@ -62,6 +63,63 @@ impl Lease {
     }
 }
 
+/// What one claim of a run gives its node: the right to write for the run while the run's
+/// fencing token is still this claim's. Every claim increments the token, so a write of a node
+/// that lost the run — cut off from the database, then back — finds a newer token and is
+/// refused, however its timing falls ([`StoreError::LeaseLost`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunClaim {
+    /// The node that claimed.
+    pub node: String,
+    /// The run's fencing token as the claim left it.
+    pub token: i64,
+}
+
+impl RunClaim {
+    /// The claim a run record was read under (by [`Store::start_run`]).
+    pub fn of(run: &RunRecord, node: &str) -> RunClaim {
+        RunClaim {
+            node: node.to_string(),
+            token: run.lease_token,
+        }
+    }
+}
+
+/// Takes the run's row lock in `tx` if `claim` still holds run `id` — the same owner and the same
+/// token, and, with `valid_at`, a lease that has not run out by then — or fails with
+/// [`StoreError::LeaseLost`] (the caller's transaction then rolls back). On PostgreSQL the
+/// `UPDATE` keeps the row locked until `tx` ends, so a claim by another node waits for this
+/// transaction and then finds everything it wrote; on SQLite the writer is single anyway.
+pub(crate) async fn guard(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    claim: &RunClaim,
+    valid_at: Option<i64>,
+) -> Result<(), StoreError> {
+    const HELD: &str = "UPDATE runs SET lease_token = lease_token WHERE id = $1 AND lease_owner = $2 AND lease_token = $3";
+    let valid;
+    let sql = match valid_at {
+        None => HELD,
+        Some(_) => {
+            valid = format!("{HELD} AND lease_expires_at >= $4");
+            &valid
+        }
+    };
+    let mut query = sqlx::query(sql)
+        .bind(id)
+        .bind(&claim.node)
+        .bind(claim.token);
+    if let Some(at) = valid_at {
+        query = query.bind(at);
+    }
+    let held = query.execute(&mut **tx).await?.rows_affected();
+    if held == 0 {
+        tracing::warn!(run = id, node = %claim.node, token = claim.token, "a write for a run this node no longer holds was refused (fencing token)");
+        return Err(StoreError::LeaseLost(id.to_string()));
+    }
+    Ok(())
+}
+
 /// The statuses a worker may claim a run in.
 const HELD: [RunStatus; 4] = [
     RunStatus::Pending,
@@ -78,6 +136,18 @@ impl Store {
     /// rolling back), counting the attempt. Refused (`StaleStatus`) when the run is finished,
     /// paused or awaiting approval, or while another node's lease on it is valid.
     pub async fn start_run(&self, id: &str, lease: &Lease) -> Result<RunRecord, StoreError> {
+        self.claim_run(id, lease).await.map(|(run, _)| run)
+    }
+
+    /// [`Store::start_run`], and the run's steps read in the same transaction, after the
+    /// claim: what the previous owner committed before the claim is in them, and nothing it
+    /// writes after can land (its fencing token is stale), so the step in flight they show is
+    /// the one to resume.
+    pub async fn claim_run(
+        &self,
+        id: &str,
+        lease: &Lease,
+    ) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
         let now = lease.now_ms();
         // One statement: the claim answers the row it claimed (`RETURNING`, on both databases).
         let (held, rolling_back, running) = (
@@ -85,9 +155,10 @@ impl Store {
             sql(RunStatus::RollingBack),
             sql(RunStatus::Running),
         );
+        let mut tx = self.write_transaction().await?;
         let claimed = sqlx::query(&format!(
             "UPDATE runs SET status = CASE WHEN status = {rolling_back} THEN status ELSE {running} END, attempt = attempt + 1, updated_at = $2, \
-             lease_owner = $3, lease_expires_at = $4 \
+             lease_owner = $3, lease_expires_at = $4, lease_token = lease_token + 1 \
              WHERE id = $1 AND status IN {held} \
              AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < $2) RETURNING {COLUMNS}"
         ))
@@ -95,11 +166,23 @@ impl Store {
         .bind(now)
         .bind(&lease.node)
         .bind(now + lease.ms)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = claimed {
-            return record(&row);
+            let run = record(&row)?;
+            let steps = sqlx::query(&format!(
+                "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 ORDER BY position"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(step)
+            .collect::<Result<Vec<_>, _>>()?;
+            tx.commit().await?;
+            return Ok((run, steps));
         }
+        drop(tx);
         let run = self.run(id).await?.ok_or_else(|| StoreError::StaleStatus {
             id: id.into(),
             expected: "pending".into(),
@@ -134,11 +217,13 @@ impl Store {
     }
 
     /// Gives run `id` up after an execution that parked, paused or left it waiting for
-    /// approval: whichever node wakes or releases it next claims it.
-    pub async fn release_run(&self, id: &str, node: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
+    /// approval: whichever node wakes or releases it next claims it. Only under `claim`: a node
+    /// that lost the run releases nothing.
+    pub async fn release_run(&self, id: &str, claim: &RunClaim) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2 AND lease_token = $3")
             .bind(id)
-            .bind(node)
+            .bind(&claim.node)
+            .bind(claim.token)
             .execute(&self.writer)
             .await?;
         Ok(())

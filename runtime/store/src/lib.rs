@@ -46,7 +46,7 @@ pub use insights::{
     DurationStats, FailedRun, FailureKind, RatingFact, RatingSummary, RunAggregates, RunScope,
     StageWaits, duration_bin, duration_bin_value,
 };
-pub use leases::Lease;
+pub use leases::{Lease, RunClaim};
 pub use plugins::{PluginRecord, PublishOutcome};
 pub use policies::PolicyRecord;
 pub use ratings::RatingRecord;

@@ -191,6 +191,9 @@ pub struct RunRecord {
     pub lease_owner: Option<String>,
     /// When that lease runs out unrenewed (ms).
     pub lease_expires_at: Option<i64>,
+    /// The fencing token of the last claim: incremented by each, and required by every write
+    /// the claiming node makes for the run ([`crate::Claim`]).
+    pub lease_token: i64,
     /// The team the run acts for: what it creates is theirs (`docs/resources.md`).
     pub owner_team: Option<String>,
     /// The plugin versions it was previewed and routed with, which every execution runs.
@@ -225,7 +228,7 @@ pub struct LogRecord {
 
 pub(crate) const COLUMNS: &str = "id, action, action_version, status, input, output, error, requester, environment, attempt, created_at, \
                        updated_at, template, template_version, idempotency_key, resubmitted_from, cancel_requested, \
-                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team, pins, secrets_ref";
+                       approval_route, policy_version, lease_owner, lease_expires_at, owner_team, pins, secrets_ref, lease_token";
 
 pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let optional =
@@ -263,6 +266,7 @@ pub(crate) fn record(row: &AnyRow) -> Result<RunRecord, StoreError> {
             .transpose()?
             .unwrap_or_default(),
         secrets_ref: row.try_get(23)?,
+        lease_token: row.try_get(24)?,
     })
 }
 
@@ -437,6 +441,28 @@ impl Store {
         if changed == 0 {
             return Err(self.stale_status(id, expected_of(from)).await);
         }
+        Ok(())
+    }
+
+    /// [`Store::set_run_status`] by the node executing the run, under its claim: refused with
+    /// [`StoreError::LeaseLost`] once another claim replaced it.
+    pub async fn set_claimed_run_status(
+        &self,
+        claim: &crate::RunClaim,
+        id: &str,
+        from: &[RunStatus],
+        to: RunStatus,
+        output: Option<&serde_json::Value>,
+        error: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        crate::leases::guard(&mut tx, id, claim, None).await?;
+        let changed = status_update(&mut *tx, id, from, to, output, error, now_ms()).await?;
+        if changed == 0 {
+            drop(tx);
+            return Err(self.stale_status(id, expected_of(from)).await);
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -686,17 +712,28 @@ impl Store {
     }
 
     /// Parks a `running` run as `waiting` until `wake_at` (ms): from then on it is only a row.
-    pub async fn park_run(&self, id: &str, wake_at: i64) -> Result<(), StoreError> {
+    /// Under `claim`, the executing node's: refused with [`StoreError::LeaseLost`] once
+    /// another claim replaced it.
+    pub async fn park_run(
+        &self,
+        id: &str,
+        wake_at: i64,
+        claim: &crate::RunClaim,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        crate::leases::guard(&mut tx, id, claim, None).await?;
         let changed = sqlx::query(&format!("UPDATE runs SET status = {}, wake_at = $2, updated_at = $3 WHERE id = $1 AND status = {}", sql(RunStatus::Waiting), sql(RunStatus::Running)))
             .bind(id)
             .bind(wake_at)
             .bind(now_ms())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed == 0 {
+            drop(tx);
             return Err(self.stale_status(id, "running".into()).await);
         }
+        tx.commit().await?;
         Ok(())
     }
 

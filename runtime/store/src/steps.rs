@@ -139,10 +139,10 @@ pub struct StepUpdate<'a> {
 }
 
 /// The columns [`step`] reads, in its order.
-const STEP_COLUMNS: &str =
+pub(crate) const STEP_COLUMNS: &str =
     "step_id, position, status, attempts, input, output, error, poll_deadline, updated_at";
 
-fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
+pub(crate) fn step(row: &AnyRow) -> Result<StepRecord, StoreError> {
     let json = |i: usize, what: &'static str| -> Result<Option<serde_json::Value>, StoreError> {
         row.try_get::<Option<String>, _>(i)?
             .map(|t| parse_json(what, &t))
@@ -201,8 +201,37 @@ impl Store {
         update: &StepUpdate<'_>,
         event: Option<(&str, &serde_json::Value)>,
     ) -> Result<(), StoreError> {
+        self.update_step_behind(None, run_id, step_id, update, event)
+            .await
+    }
+
+    /// [`Store::update_step`] by the node executing the run, under its claim: refused with
+    /// [`StoreError::LeaseLost`], and nothing written, once another claim replaced it.
+    pub async fn update_claimed_step(
+        &self,
+        claim: &crate::RunClaim,
+        run_id: &str,
+        step_id: &str,
+        update: &StepUpdate<'_>,
+        event: Option<(&str, &serde_json::Value)>,
+    ) -> Result<(), StoreError> {
+        self.update_step_behind(Some(claim), run_id, step_id, update, event)
+            .await
+    }
+
+    async fn update_step_behind(
+        &self,
+        claim: Option<&crate::RunClaim>,
+        run_id: &str,
+        step_id: &str,
+        update: &StepUpdate<'_>,
+        event: Option<(&str, &serde_json::Value)>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.write_transaction().await?;
+        if let Some(claim) = claim {
+            crate::leases::guard(&mut tx, run_id, claim, None).await?;
+        }
         write_step(&mut tx, run_id, step_id, update, now).await?;
         if let Some((kind, data)) = event {
             insert_event(&mut tx, run_id, kind, Some(step_id), data, now).await?;
@@ -223,7 +252,36 @@ impl Store {
         step_id: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        self.append_event_behind(None, run_id, kind, step_id, data)
+            .await
+    }
+
+    /// [`Store::append_event`] by the node executing the run, under its claim: refused with
+    /// [`StoreError::LeaseLost`] once another claim replaced it.
+    pub async fn append_claimed_event(
+        &self,
+        claim: &crate::RunClaim,
+        run_id: &str,
+        kind: &str,
+        step_id: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.append_event_behind(Some(claim), run_id, kind, step_id, data)
+            .await
+    }
+
+    async fn append_event_behind(
+        &self,
+        claim: Option<&crate::RunClaim>,
+        run_id: &str,
+        kind: &str,
+        step_id: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
+        if let Some(claim) = claim {
+            crate::leases::guard(&mut tx, run_id, claim, None).await?;
+        }
         insert_event(&mut tx, run_id, kind, step_id, data, now_ms()).await?;
         self.announce_events(&mut tx, run_id).await?;
         tx.commit().await?;

@@ -18,9 +18,12 @@ use std::borrow::Cow;
 use lever_plugin::LogLine;
 use serde_json::{Value, json};
 
+use crate::leases::guard;
 use crate::runs::{COLUMNS, expected_of, record, status_update};
 use crate::steps::{Fence, NewEvent, insert_events, write_step, write_step_behind};
-use crate::{Lease, RunRecord, RunStatus, StepStatus, StepUpdate, Store, StoreError, now_ms};
+use crate::{
+    Lease, RunClaim, RunRecord, RunStatus, StepStatus, StepUpdate, Store, StoreError, now_ms,
+};
 
 /// What one step attempt leaves when it ends, committed with the transition after it.
 #[derive(Debug, Clone, Default)]
@@ -62,12 +65,18 @@ pub enum StepStart {
 /// One transition, owned, as [`crate::group_commit`] queues it.
 #[derive(Debug)]
 pub(crate) enum Transition {
-    /// A step's end alone.
-    End { run_id: String, end: StepEnd },
+    /// A step's end alone, under the claim of the node that ran it (`None`: no node holds the
+    /// run, as when a person decides a step).
+    End {
+        run_id: String,
+        end: StepEnd,
+        claim: Option<RunClaim>,
+    },
     /// The last step's end, the fence and the cancel flag, and a step's start.
     Start {
         run_id: String,
         lease: Lease,
+        claim: RunClaim,
         end: Option<StepEnd>,
         step_id: String,
         attempt: i64,
@@ -83,6 +92,7 @@ pub(crate) enum Transition {
         error: Option<Value>,
         event: (String, Value),
         end: Option<StepEnd>,
+        claim: Option<RunClaim>,
     },
 }
 
@@ -109,11 +119,18 @@ pub(crate) enum Written {
 
 impl Store {
     /// Commits `end` on its own: one transaction (or part of one the group commit shares).
-    pub async fn end_step(&self, run_id: &str, end: StepEnd) -> Result<Vec<LogLine>, StoreError> {
+    /// Under `claim`, refused ([`StoreError::LeaseLost`]) once another claim replaced it.
+    pub async fn end_step(
+        &self,
+        run_id: &str,
+        claim: Option<&RunClaim>,
+        end: StepEnd,
+    ) -> Result<Vec<LogLine>, StoreError> {
         let written = self
             .commit_transition(Transition::End {
                 run_id: run_id.to_string(),
                 end,
+                claim: claim.cloned(),
             })
             .await?;
         match written {
@@ -132,6 +149,7 @@ impl Store {
         &self,
         run_id: &str,
         lease: &Lease,
+        claim: &RunClaim,
         end: Option<StepEnd>,
         step_id: &str,
         attempt: i64,
@@ -142,6 +160,7 @@ impl Store {
             .commit_transition(Transition::Start {
                 run_id: run_id.to_string(),
                 lease: lease.clone(),
+                claim: claim.clone(),
                 end,
                 step_id: step_id.to_string(),
                 attempt,
@@ -159,7 +178,8 @@ impl Store {
     /// the event that says so (`run-finished`), in one transaction: a stream that sees the final
     /// status has also seen the event, and a crash between the two cannot lose it. `end`, the
     /// last step's end, is written first in the same transaction. Fails with
-    /// [`StoreError::StaleStatus`] when the run is in none of `from`.
+    /// [`StoreError::StaleStatus`] when the run is in none of `from`, and with
+    /// [`StoreError::LeaseLost`] when `claim` no longer holds it.
     #[allow(clippy::too_many_arguments)]
     pub async fn set_run_status_with_event(
         &self,
@@ -171,6 +191,7 @@ impl Store {
         kind: &str,
         data: &Value,
         end: Option<StepEnd>,
+        claim: Option<&RunClaim>,
     ) -> Result<(), StoreError> {
         self.commit_transition(Transition::Finish {
             run_id: id.to_string(),
@@ -180,6 +201,7 @@ impl Store {
             error: error.cloned(),
             event: (kind.to_string(), data.clone()),
             end,
+            claim: claim.cloned(),
         })
         .await
         .map(drop)
@@ -263,7 +285,10 @@ impl Store {
         now: i64,
     ) -> Result<(Written, bool), StoreError> {
         match transition {
-            Transition::End { run_id, end } => {
+            Transition::End { run_id, end, claim } => {
+                if let Some(claim) = claim {
+                    guard(tx, run_id, claim, None).await?;
+                }
                 let mut events = Vec::new();
                 let kept = self.write_end(tx, run_id, end, now, &mut events).await?;
                 insert_events(tx, run_id, &events, now).await?;
@@ -272,12 +297,16 @@ impl Store {
             Transition::Start {
                 run_id,
                 lease,
+                claim,
                 end,
                 step_id,
                 attempt,
                 input,
                 event,
             } => {
+                // First, so the run's row is locked for the whole transaction: a node claiming
+                // the run meanwhile waits for it, then reads this start.
+                guard(tx, run_id, claim, Some(lease.now_ms())).await?;
                 let mut events = Vec::new();
                 if let Some(end) = end {
                     self.write_end(tx, run_id, end, now, &mut events).await?;
@@ -327,7 +356,11 @@ impl Store {
                 error,
                 event,
                 end,
+                claim,
             } => {
+                if let Some(claim) = claim {
+                    guard(tx, run_id, claim, None).await?;
+                }
                 let changed = status_update(
                     &mut **tx,
                     run_id,

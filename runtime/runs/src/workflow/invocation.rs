@@ -258,7 +258,7 @@ impl Executor {
                 lines.extend(log.lines());
                 Ok(())
             }
-            None => self.keep_lines(&run.id, step_id, log.lines()).await,
+            None => self.keep_lines(run, step_id, log.lines()).await,
         }
     }
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use lever_catalog::Entry;
 use lever_sandbox::LogLine;
 use lever_store::{
-    GateState, RunRecord, RunStatus, StepChange, StepEnd, StepRecord, StepStart, StepStatus,
-    StepUpdate, StoreError,
+    GateState, RunClaim, RunRecord, RunStatus, StepChange, StepEnd, StepRecord, StepStart,
+    StepStatus, StepUpdate, StoreError,
 };
 use lever_templates::Step;
 use serde_json::{Value, json};
@@ -66,7 +66,12 @@ pub(crate) enum StepOutcome {
 impl Executor {
     /// Executes a run's steps: a template's, or a single action's one step
     /// ([`lever_catalog::single_action`]); one path for both.
-    pub(crate) async fn execute_steps(&self, run: RunRecord) -> Result<(), StoreError> {
+    /// `steps` are its step rows as its claim read them.
+    pub(crate) async fn execute_steps(
+        &self,
+        run: RunRecord,
+        steps: Vec<StepRecord>,
+    ) -> Result<(), StoreError> {
         let found = match &run.template {
             Some(name) => {
                 self.catalog
@@ -86,7 +91,8 @@ impl Executor {
                 let error = failure("template-unavailable", e.to_string());
                 return self
                     .store
-                    .set_run_status(
+                    .set_claimed_run_status(
+                        &self.claim(&run),
                         &run.id,
                         &[RunStatus::Running],
                         RunStatus::Failed,
@@ -97,7 +103,8 @@ impl Executor {
             }
         };
         let name = entry.record.name.clone();
-        let rows = self.rows(&run.id).await?;
+        let rows: HashMap<String, StepRecord> =
+            steps.into_iter().map(|r| (r.id.clone(), r)).collect();
         let gated: HashSet<String> = self
             .store
             .run_stages(&run.id)
@@ -152,6 +159,7 @@ impl Executor {
                         .start_step(
                             &run.id,
                             &self.scheduler.lease,
+                            &self.claim(&run),
                             ended.take(),
                             &step.id,
                             attempt as i64,
@@ -195,7 +203,7 @@ impl Executor {
                 .await?;
             lever_metrics::step_phase("invoke", invoking.elapsed().as_secs_f64());
             if !matches!(&outcome, StepOutcome::Succeeded(_)) || step.wait_for.is_some() {
-                self.keep_lines(&run.id, &step.id, std::mem::take(&mut lines))
+                self.keep_lines(&run, &step.id, std::mem::take(&mut lines))
                     .await?;
             }
             match outcome {
@@ -209,7 +217,8 @@ impl Executor {
                         ..Default::default()
                     };
                     self.store
-                        .update_step(
+                        .update_claimed_step(
+                            &self.claim(&run),
                             &run.id,
                             &step.id,
                             &polling,
@@ -219,7 +228,7 @@ impl Executor {
                     // An output that says when to look first (`debug:wait`'s duration) parks
                     // the run until then: a row with a wake time, no worker held.
                     if let Some(ms) = output["next_poll_ms"].as_u64() {
-                        self.park(&run.id, Duration::from_millis(ms)).await?;
+                        self.park(&run, Duration::from_millis(ms)).await?;
                         return Ok(());
                     }
                     match self.poll(&run, step, &mut ctx, output, deadline).await? {
@@ -265,9 +274,15 @@ impl Executor {
                         };
                         let data = json!({"attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay.as_millis() as u64, "error": error, "node": self.scheduler.lease.node});
                         self.store
-                            .update_step(&run.id, &step.id, &waiting, Some(("retrying", &data)))
+                            .update_claimed_step(
+                                &self.claim(&run),
+                                &run.id,
+                                &step.id,
+                                &waiting,
+                                Some(("retrying", &data)),
+                            )
                             .await?;
-                        self.park(&run.id, delay).await?;
+                        self.park(&run, delay).await?;
                         return Ok(());
                     }
                     if self.fail_step(&run, &entry, &ctx, step, error).await? {
@@ -283,9 +298,10 @@ impl Executor {
                 Ok((output, warnings)) => {
                     // Left-out values are not silent: the run's events and log say which.
                     if !warnings.is_empty() {
-                        self.commit_end(&run.id, &mut ended).await?;
+                        self.commit_end(&run, &mut ended).await?;
                         self.store
-                            .append_event(
+                            .append_claimed_event(
+                                &self.claim(&run),
                                 &run.id,
                                 "output-warning",
                                 None,
@@ -300,7 +316,7 @@ impl Executor {
                 // and its steps' effects are kept (they did what they were asked; undoing a
                 // created resource because a link did not render would lose work).
                 Err(e) => {
-                    self.commit_end(&run.id, &mut ended).await?;
+                    self.commit_end(&run, &mut ended).await?;
                     return self.fail_output(&run, &entry, e).await;
                 }
             },
@@ -308,7 +324,7 @@ impl Executor {
         let output = self.masker(&run.id).mask_json(&output);
         // The last step's end and the run's in one transaction.
         self.finish(
-            &run.id,
+            &run,
             RunStatus::Running,
             RunStatus::Succeeded,
             Some(&output),
@@ -370,7 +386,7 @@ impl Executor {
         attempt: u32,
         started_event: &Value,
     ) -> Result<Begun, StoreError> {
-        self.commit_end(&run.id, ended).await?;
+        self.commit_end(run, ended).await?;
         // Before any step attempt: this node still holds the run (no other node has taken
         // it up after this node's lease ran out).
         let current = self.fence(&run.id).await?;
@@ -403,7 +419,8 @@ impl Executor {
                     ..Default::default()
                 };
                 self.store
-                    .update_step(
+                    .update_claimed_step(
+                        &self.claim(run),
                         &run.id,
                         &step.id,
                         &update,
@@ -429,7 +446,8 @@ impl Executor {
                 == GateState::Waiting
         {
             self.store
-                .append_event(
+                .append_claimed_event(
+                    &self.claim(run),
                     &run.id,
                     "awaiting-approval",
                     Some(&step.id),
@@ -460,7 +478,8 @@ impl Executor {
             ..Default::default()
         };
         self.store
-            .update_step(
+            .update_claimed_step(
+                &self.claim(run),
                 &run.id,
                 &step.id,
                 &started,
@@ -498,19 +517,28 @@ impl Executor {
     /// not carry it.
     pub(super) async fn commit_end(
         &self,
-        run_id: &str,
+        run: &RunRecord,
         ended: &mut Option<StepEnd>,
     ) -> Result<(), StoreError> {
         match ended.take() {
-            Some(end) => self.store.end_step(run_id, end).await.map(drop),
+            Some(end) => self
+                .store
+                .end_step(&run.id, Some(&self.claim(run)), end)
+                .await
+                .map(drop),
             None => Ok(()),
         }
+    }
+
+    /// This node's claim on `run`, as it was claimed: every write for it is fenced by it.
+    pub(super) fn claim(&self, run: &RunRecord) -> RunClaim {
+        RunClaim::of(run, &self.scheduler.lease.node)
     }
 
     /// Stores a step attempt's log lines (and their `log` and `progress` events) on their own.
     pub(super) async fn keep_lines(
         &self,
-        run_id: &str,
+        run: &RunRecord,
         step_id: &str,
         lines: Vec<LogLine>,
     ) -> Result<(), StoreError> {
@@ -523,7 +551,10 @@ impl Executor {
             log_limit: self.log_limit(),
             change: None,
         };
-        self.store.end_step(run_id, end).await.map(drop)
+        self.store
+            .end_step(&run.id, Some(&self.claim(run)), end)
+            .await
+            .map(drop)
     }
 
     /// Polls a step's `waitFor` once. The poll sees the step's own output as
@@ -570,7 +601,8 @@ impl Executor {
                     ..Default::default()
                 };
                 self.store
-                    .update_step(
+                    .update_claimed_step(
+                        &self.claim(run),
                         &run.id,
                         &step.id,
                         &done,
@@ -612,10 +644,15 @@ impl Executor {
             .unwrap_or(wait.interval_ms);
         let data = json!({"next_poll_ms": next_poll_ms, "answer": not_done});
         self.store
-            .update_step(&run.id, &step.id, &polling, Some(("polling", &data)))
+            .update_claimed_step(
+                &self.claim(run),
+                &run.id,
+                &step.id,
+                &polling,
+                Some(("polling", &data)),
+            )
             .await?;
-        self.park(&run.id, Duration::from_millis(next_poll_ms))
-            .await?;
+        self.park(run, Duration::from_millis(next_poll_ms)).await?;
         Ok(Polled::Waiting)
     }
 
@@ -659,13 +696,14 @@ impl Executor {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn finish(
         &self,
-        run_id: &str,
+        run: &RunRecord,
         from: RunStatus,
         status: RunStatus,
         output: Option<&Value>,
         error: Option<&Value>,
         end: Option<StepEnd>,
     ) -> Result<(), StoreError> {
+        let run_id = run.id.as_str();
         if let Some(workspaces) = &self.runner.workspaces {
             let failed = matches!(status, RunStatus::Failed | RunStatus::RollbackFailed);
             workspaces.finish(run_id, failed).await;
@@ -687,6 +725,7 @@ impl Executor {
                 "run-finished",
                 &json!({"status": status.as_str()}),
                 end,
+                Some(&self.claim(run)),
             )
             .await
     }

@@ -41,7 +41,7 @@ impl Executor {
             .masker(&run.id)
             .mask_json(&failure("invalid-output", message));
         self.finish(
-            &run.id,
+            run,
             RunStatus::Running,
             RunStatus::Failed,
             None,
@@ -71,7 +71,8 @@ impl Executor {
                     ..Default::default()
                 };
                 self.store
-                    .update_step(
+                    .update_claimed_step(
+                        &self.claim(run),
                         &run.id,
                         &step.id,
                         &update,
@@ -87,7 +88,8 @@ impl Executor {
                     ..Default::default()
                 };
                 self.store
-                    .update_step(
+                    .update_claimed_step(
+                        &self.claim(run),
                         &run.id,
                         &step.id,
                         &update,
@@ -95,7 +97,8 @@ impl Executor {
                     )
                     .await?;
                 self.store
-                    .set_run_status(
+                    .set_claimed_run_status(
+                        &self.claim(run),
                         &run.id,
                         &[RunStatus::Running],
                         RunStatus::Paused,
@@ -105,7 +108,13 @@ impl Executor {
                     .await?;
                 let data = json!({"step": step.id, "actions": ["retry", "skip", "abort"]});
                 self.store
-                    .append_event(&run.id, "run-paused", Some(&step.id), &data)
+                    .append_claimed_event(
+                        &self.claim(run),
+                        &run.id,
+                        "run-paused",
+                        Some(&step.id),
+                        &data,
+                    )
                     .await?;
                 Ok(true)
             }
@@ -116,7 +125,8 @@ impl Executor {
                     ..Default::default()
                 };
                 self.store
-                    .update_step(
+                    .update_claimed_step(
+                        &self.claim(run),
                         &run.id,
                         &step.id,
                         &update,

@@ -62,10 +62,23 @@ impl Executor {
             RunStatus::Pending,
         ];
         self.store
-            .set_run_status(&run.id, &from, RunStatus::RollingBack, None, Some(&cause))
+            .set_claimed_run_status(
+                &self.claim(run),
+                &run.id,
+                &from,
+                RunStatus::RollingBack,
+                None,
+                Some(&cause),
+            )
             .await?;
         self.store
-            .append_event(&run.id, "rolling-back", None, &json!({"cause": cause}))
+            .append_claimed_event(
+                &self.claim(run),
+                &run.id,
+                "rolling-back",
+                None,
+                &json!({"cause": cause}),
+            )
             .await?;
         let rows = self.rows(&run.id).await?;
         let mut left_behind = Vec::new();
@@ -117,7 +130,13 @@ impl Executor {
                     .to_string();
                 let keep = json!({"step": step.id, "workspace": workspace, "reason": why});
                 self.store
-                    .append_event(&run.id, "rollback-kept", Some(&step.id), &keep)
+                    .append_claimed_event(
+                        &self.claim(run),
+                        &run.id,
+                        "rollback-kept",
+                        Some(&step.id),
+                        &keep,
+                    )
                     .await?;
                 kept.push(keep);
                 continue;
@@ -154,7 +173,8 @@ impl Executor {
                 ..Default::default()
             };
             self.store
-                .update_step(
+                .update_claimed_step(
+                    &self.claim(run),
                     &run.id,
                     &step.id,
                     &started,
@@ -190,7 +210,13 @@ impl Executor {
                         ..Default::default()
                     };
                     self.store
-                        .update_step(&run.id, &step.id, &done, Some(("rolled-back", &json!({}))))
+                        .update_claimed_step(
+                            &self.claim(run),
+                            &run.id,
+                            &step.id,
+                            &done,
+                            Some(("rolled-back", &json!({}))),
+                        )
                         .await?;
                 }
                 StepOutcome::Failed { error, .. } => {
@@ -220,7 +246,8 @@ impl Executor {
                         ..Default::default()
                     };
                     self.store
-                        .update_step(
+                        .update_claimed_step(
+                            &self.claim(run),
                             &run.id,
                             &step.id,
                             &failed,
@@ -258,7 +285,7 @@ impl Executor {
             ));
         }
         self.finish(
-            &run.id,
+            run,
             RunStatus::RollingBack,
             status,
             None,
