@@ -261,6 +261,9 @@ async function approve(runId) {
   assert.deepEqual(dry.output, { text: [{ title: 'Greeting', content: 'said hello to dry' }, { title: 'Fetched', content: 'hello dry' }] });
   assert.deepEqual(dry.directoryContents.map(f => [f.path, Buffer.from(f.base64Content, 'base64').toString()]), [['dry.md', '# dry\n']]);
   assert.equal((await sse.listTasks({ filterByOwnership: 'all' })).totalTasks, tasksBefore);
+  // A template without an output answers an empty one, as Backstage's document asks.
+  const bare = await sse.dryRun({ template: { apiVersion: 'scaffolder.backstage.io/v1beta3', kind: 'Template', metadata: { name: 'bare' }, spec: { steps: [{ id: 'say', action: 'debug:log', input: { message: 'hi' } }] } }, values: {}, directoryContents: [] });
+  assert.deepEqual(bare.output, {});
   // A step that would act outside the workspace is not run: it says what it would do.
   const publish = dry.log.filter(l => l.body.stepId === 'publish').map(l => l.body.message).join('\n');
   assert.ok(publish.includes('Not run') && publish.includes('acme/dry'), publish);

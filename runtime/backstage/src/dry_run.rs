@@ -165,7 +165,8 @@ pub(crate) async fn dry_run(
     Ok(Json(json!({
         "log": log_lines,
         "steps": steps,
-        "output": done.output,
+        // Backstage's `output` is an object: a template without one answers `{}`.
+        "output": if done.output.is_object() { done.output } else { json!({}) },
         "directoryContents": files,
     }))
     .into_response())
