@@ -38,10 +38,22 @@ spec:
 
 /// A node on `database` in `dir`; every node but the first is given the first one's admin token.
 fn node(database: &TestDatabase, dir: &std::path::Path, admin_token: Option<&str>) -> Server {
+    node_on(&database.url, LEASE_MS, dir, admin_token, &[])
+}
+
+/// A node on the database at `url` in `dir`, with a lease of `lease_ms` and the `extra`
+/// arguments; given `admin_token` when it is not the first node.
+pub(crate) fn node_on(
+    url: &str,
+    lease_ms: u64,
+    dir: &std::path::Path,
+    admin_token: Option<&str>,
+    extra: &[&str],
+) -> Server {
     std::fs::write(
         dir.join("lever.yaml"),
         format!(
-            "{}\nengine:\n  lease_ms: {LEASE_MS}\n  guest_threads: 4\n",
+            "{}\nengine:\n  lease_ms: {lease_ms}\n  guest_threads: 4\n",
             config("")
         ),
     )
@@ -49,7 +61,9 @@ fn node(database: &TestDatabase, dir: &std::path::Path, admin_token: Option<&str
     if let Some(token) = admin_token {
         std::fs::write(dir.join("admin-token"), token).unwrap();
     }
-    Server::start_in(dir, &["--database", &database.url, "--workers", "8"])
+    let mut args = vec!["--database", url, "--workers", "8"];
+    args.extend_from_slice(extra);
+    Server::start_in(dir, &args)
 }
 
 async fn submit(user: &User, template: &str, parameters: Value) -> String {

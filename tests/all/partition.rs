@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use lever_tests::databases::TestDatabase;
 use lever_tests::guests::{fixture, plugins_dir};
 use lever_tests::proxy::Proxy;
-use lever_tests::server::Server;
 use serde_json::{Value, json};
 
-use crate::approvals::{User, config};
+use crate::approvals::User;
+use crate::cluster::node_on;
 
 const LEASE_MS: u64 = 2000;
 
@@ -38,23 +38,6 @@ spec:
     - {id: s3, action: workflow-sleep, input: {ms: "${{ parameters.ms }}"}}
     - {id: log3, action: debug:log, input: {message: "three ${{ parameters.tag }}"}}
 "#;
-
-fn node(url: &str, dir: &std::path::Path, admin_token: Option<&str>, extra: &[&str]) -> Server {
-    std::fs::write(
-        dir.join("lever.yaml"),
-        format!(
-            "{}\nengine:\n  lease_ms: {LEASE_MS}\n  guest_threads: 4\n",
-            config("")
-        ),
-    )
-    .unwrap();
-    if let Some(token) = admin_token {
-        std::fs::write(dir.join("admin-token"), token).unwrap();
-    }
-    let mut args = vec!["--database", url, "--workers", "8"];
-    args.extend_from_slice(extra);
-    Server::start_in(dir, &args)
-}
 
 /// `url` with its host and port replaced by `addr`.
 fn through(url: &str, addr: std::net::SocketAddr) -> String {
@@ -98,8 +81,9 @@ async fn a_node_cut_off_from_postgresql_and_back_never_stores_a_step_twice() {
     let proxy = Proxy::start(target).await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let plugins = plugins_dir().to_string_lossy().into_owned();
-    let a = node(
+    let a = node_on(
         &through(&database.url, proxy.addr),
+        LEASE_MS,
         dir_a.path(),
         None,
         &["--publish", &plugins],
@@ -142,7 +126,13 @@ async fn a_node_cut_off_from_postgresql_and_back_never_stores_a_step_twice() {
         }
         // B starts once A holds every run (submitted runs are offered to every node, and B,
         // nearer the database, would win them).
-        let b = node(&database.url, dir_b.path(), Some(&a.admin_token), &[]);
+        let b = node_on(
+            &database.url,
+            LEASE_MS,
+            dir_b.path(),
+            Some(&a.admin_token),
+            &[],
+        );
         tokio::time::sleep(Duration::from_millis(delay)).await;
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(cut_ms)).await;

@@ -393,10 +393,30 @@ both_backends!(
     }
 );
 
+/// Step `step`'s successful end, with one log line `message`.
+fn succeeded(step: &str, message: &str) -> lever_store::StepEnd {
+    lever_store::StepEnd {
+        step_id: step.into(),
+        lines: vec![LogLine {
+            at_ms: 1,
+            source: "plugin".into(),
+            level: "info".into(),
+            message: message.into(),
+        }],
+        log_limit: u64::MAX,
+        change: Some(lever_store::StepChange {
+            status: lever_store::StepStatus::Succeeded,
+            output: Some(json!({"done": step})),
+            error: None,
+            event: ("step-succeeded".into(), json!({"attempt": 1})),
+        }),
+    }
+}
+
 both_backends!(
     a_step_starts_only_behind_the_lease_and_the_cancel_flag,
     |store: Store| async move {
-        use lever_store::{StepChange, StepEnd, StepStart};
+        use lever_store::{StepEnd, StepStart};
         let new = NewRun {
             steps: vec!["a".into(), "b".into(), "c".into()],
             ..debug_log_run()
@@ -423,22 +443,7 @@ both_backends!(
                     .await
             }
         };
-        let end_of = |step: &str, message: &str| StepEnd {
-            step_id: step.into(),
-            lines: vec![LogLine {
-                at_ms: 1,
-                source: "plugin".into(),
-                level: "info".into(),
-                message: message.into(),
-            }],
-            log_limit: u64::MAX,
-            change: Some(StepChange {
-                status: lever_store::StepStatus::Succeeded,
-                output: Some(json!({"done": step})),
-                error: None,
-                event: ("step-succeeded".into(), json!({"attempt": 1})),
-            }),
-        };
+        let end_of = succeeded;
         let kinds = |events: Vec<lever_store::EventRecord>| -> Vec<(String, Option<String>)> {
             events.into_iter().map(|e| (e.kind, e.step_id)).collect()
         };
@@ -537,7 +542,7 @@ both_backends!(
 both_backends!(
     a_write_under_a_stale_claim_never_lands_after_a_takeover_a_release_or_a_restart,
     |store: Store| async move {
-        use lever_store::{Lease, RunClaim, StepChange, StepEnd};
+        use lever_store::{Lease, RunClaim};
         let new = NewRun {
             steps: vec!["a".into(), "b".into()],
             ..debug_log_run()
@@ -546,22 +551,7 @@ both_backends!(
         let clock = std::sync::Arc::new(lever_store::ManualClock::default());
         let a = Lease::on("node-a", 100, clock.clone());
         let b = Lease::on("node-b", 100, clock.clone());
-        let end = |message: &str| StepEnd {
-            step_id: "a".into(),
-            lines: vec![LogLine {
-                at_ms: 1,
-                source: "plugin".into(),
-                level: "info".into(),
-                message: message.into(),
-            }],
-            log_limit: u64::MAX,
-            change: Some(StepChange {
-                status: lever_store::StepStatus::Succeeded,
-                output: Some(json!({"by": message})),
-                error: None,
-                event: ("step-succeeded".into(), json!({"attempt": 1})),
-            }),
-        };
+        let end = |message: &str| succeeded("a", message);
         let lost = |result: Result<(), StoreError>, what: &str| {
             assert!(
                 matches!(result, Err(StoreError::LeaseLost(_))),

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use lever_identity::Principal;
+use lever_service::portal_templates;
 use serde_json::{Map, Value, json};
 
 use crate::Backstage;
@@ -78,19 +79,15 @@ pub(crate) async fn parameter_schema_route(
     Path((namespace, kind, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, Failure> {
     let name = crate::tasks::template_name(&format!("{kind}:{namespace}/{name}"))?;
-    if let Some(entity) = crate::tasks::portal_entity(&state, &principal, &headers, &name).await? {
-        let spec = &entity["spec"];
-        let tags: Vec<String> = entity["metadata"]["tags"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|t| t.as_str().map(str::to_string))
-            .collect();
-        refuse_unrunnable(&principal, &name, spec["owner"].as_str(), &tags)?;
-        return Ok(Json(parameter_schema(
-            &lever_service::portal_templates::document(&entity),
-        )));
+    // The portal's template, read as the caller, when templates are read from its catalog.
+    if let Some(portal) = portal_templates::Portal::of(&state.services) {
+        let entity = portal
+            .entity(&principal, crate::bearer(&headers), "default", &name)
+            .await?;
+        let document = portal_templates::document(&entity);
+        let template = portal_templates::template(&document)?;
+        refuse_unrunnable(&principal, &name, template.owner.as_deref(), &template.tags)?;
+        return Ok(Json(parameter_schema(&document)));
     }
     let entry = state.services.catalog.get(&name).await?;
     let template = &entry.parsed.template;

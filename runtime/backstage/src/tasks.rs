@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use lever_identity::Principal;
-use lever_service::portal_templates;
+use lever_service::portal_templates::Portal;
 use lever_service::runs::{self, Control, Submission};
 use lever_store::{RunOrder, RunPageFilter, RunRecord, RunStatus};
 use serde::Deserialize;
@@ -46,29 +46,6 @@ pub(crate) fn template_name(reference: &str) -> Result<String, Failure> {
         )));
     }
     Ok(name.to_string())
-}
-
-/// The portal's template entity a ref names, when templates are read from the portal's
-/// catalog (`backstage.catalog`): read as the caller, with their own Backstage token.
-pub(crate) async fn portal_entity(
-    state: &Backstage,
-    principal: &Principal,
-    headers: &HeaderMap,
-    name: &str,
-) -> Result<Option<Value>, Failure> {
-    let Some(catalog) = portal_templates::configured(&state.services) else {
-        return Ok(None);
-    };
-    let entity = portal_templates::entity(
-        &state.services,
-        catalog,
-        principal,
-        crate::bearer(headers),
-        "default",
-        name,
-    )
-    .await?;
-    Ok(Some(entity))
 }
 
 /// Lever's field errors as the `errors` of Backstage's 400, in the shape of the jsonschema
@@ -112,11 +89,12 @@ pub(crate) async fn create(
     let Json(body) = body.map_err(|e| Failure::input(format!("Malformed request: {e}")))?;
     let mut name = template_name(&body.template_ref)?;
     // A portal's template is recorded as a version of Lever's before anything is checked, so
-    // the run pins what the portal served.
-    if let Some(entity) = portal_entity(&state, &principal, &headers, &name).await? {
-        let catalog = portal_templates::configured(&state.services)
-            .expect("the portal's catalog is configured");
-        name = portal_templates::adopt(&state.services, catalog, &principal, &entity).await?;
+    // the run pins what the portal served: read as the caller, with their own Backstage token.
+    if let Some(portal) = Portal::of(&state.services) {
+        let entity = portal
+            .entity(&principal, crate::bearer(&headers), "default", &name)
+            .await?;
+        name = portal.adopt(&principal, &entity).await?;
     }
     let parameters = Value::Object(body.values);
     let environment = parameters["environment"]

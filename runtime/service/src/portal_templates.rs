@@ -24,15 +24,99 @@ const LOCATION_ANNOTATIONS: [&str; 2] = [
     "backstage.io/managed-by-location",
 ];
 
-/// The portal's catalog, when templates are read from it.
-pub fn configured(services: &Services) -> Option<&PortalCatalog> {
-    services
-        .identity
-        .config()
-        .backstage
-        .as_ref()?
-        .catalog
-        .as_ref()
+/// The portal whose catalog templates are read from (`backstage.catalog`).
+pub struct Portal<'a> {
+    services: &'a Services,
+    base_url: &'a str,
+    catalog: &'a PortalCatalog,
+}
+
+impl<'a> Portal<'a> {
+    /// The portal, when templates are read from its catalog.
+    pub fn of(services: &'a Services) -> Option<Portal<'a>> {
+        let backstage = services.identity.config().backstage.as_ref()?;
+        Some(Portal {
+            services,
+            base_url: backstage.base_url.trim_end_matches('/'),
+            catalog: backstage.catalog.as_ref()?,
+        })
+    }
+
+    /// The template entity `namespace/name` of the portal's catalog, read as `principal`: its
+    /// JSON as the catalog answers it. A template the portal does not have is not found.
+    pub async fn entity(
+        &self,
+        principal: &Principal,
+        caller_token: Option<&str>,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ServiceError> {
+        let token = catalog_token(self.catalog, principal, caller_token)?;
+        let url = format!(
+            "{}/api/catalog/entities/by-name/template/{namespace}/{name}",
+            self.base_url
+        );
+        let unavailable = |e: &dyn std::fmt::Display| {
+            ServiceError::new(
+                Kind::Unavailable,
+                "portal-unavailable",
+                format!("the Backstage portal's catalog did not answer ({url}): {e}"),
+            )
+        };
+        let response = client()
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match response.status().as_u16() {
+            200 => response.json().await.map_err(|e| unavailable(&e)),
+            404 => Err(ServiceError::not_found(format!(
+                "the Backstage portal's catalog has no template:{namespace}/{name}"
+            ))),
+            401 | 403 => Err(ServiceError::forbidden(format!(
+                "the Backstage portal's catalog refused to show template:{namespace}/{name} to this caller"
+            ))),
+            status => Err(unavailable(&format!("status {status}"))),
+        }
+    }
+
+    /// Records the portal's template `entity`, with the files its location holds, as the latest
+    /// version of Lever's template of its name (a new version only when something changed), and
+    /// answers that name. Audited with the location it came from.
+    pub async fn adopt(
+        &self,
+        principal: &Principal,
+        entity: &Value,
+    ) -> Result<String, ServiceError> {
+        let document = document(entity);
+        let text = serde_yaml::to_string(&document).map_err(|e| {
+            ServiceError::invalid("invalid-template", format!("the portal's template: {e}"))
+        })?;
+        let location = location(entity)?;
+        let bundle = match &location {
+            Location::File(path) => from_disk(self.catalog, path, &text)?,
+            Location::Url(url) => from_repository(self.services, principal, url, &text).await?,
+        };
+        let (entry, created) = self.services.catalog.apply_bundle(&bundle).await?;
+        if created {
+            self.services
+                .store
+                .append_audit(&lever_store::AuditEntry {
+                    run_id: None,
+                    kind: "template-adopted",
+                    actor: &principal.id,
+                    data: json!({
+                        "template": entry.record.name,
+                        "version": entry.record.version,
+                        "location": location.to_string(),
+                    }),
+                    policy_version: None,
+                })
+                .await?;
+        }
+        Ok(entry.record.name.clone())
+    }
 }
 
 fn client() -> &'static reqwest::Client {
@@ -71,50 +155,6 @@ fn catalog_token(
     ))
 }
 
-/// The template entity `namespace/name` of the portal's catalog, read as `principal`: its
-/// JSON as the catalog answers it. A template the portal does not have is not found.
-pub async fn entity(
-    services: &Services,
-    catalog: &PortalCatalog,
-    principal: &Principal,
-    caller_token: Option<&str>,
-    namespace: &str,
-    name: &str,
-) -> Result<Value, ServiceError> {
-    let token = catalog_token(catalog, principal, caller_token)?;
-    let base = services
-        .identity
-        .config()
-        .backstage
-        .as_ref()
-        .map(|b| b.base_url.trim_end_matches('/').to_string())
-        .unwrap_or_default();
-    let url = format!("{base}/api/catalog/entities/by-name/template/{namespace}/{name}");
-    let unavailable = |e: &dyn std::fmt::Display| {
-        ServiceError::new(
-            Kind::Unavailable,
-            "portal-unavailable",
-            format!("the Backstage portal's catalog did not answer ({url}): {e}"),
-        )
-    };
-    let response = client()
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| unavailable(&e))?;
-    match response.status().as_u16() {
-        200 => response.json().await.map_err(|e| unavailable(&e)),
-        404 => Err(ServiceError::not_found(format!(
-            "the Backstage portal's catalog has no template:{namespace}/{name}"
-        ))),
-        401 | 403 => Err(ServiceError::forbidden(format!(
-            "the Backstage portal's catalog refused to show template:{namespace}/{name} to this caller"
-        ))),
-        status => Err(unavailable(&format!("status {status}"))),
-    }
-}
-
 /// The entity as a template document: what the catalog added while processing it (its uid,
 /// etag, relations, status) left out, so an unchanged template stays one version.
 pub fn document(entity: &Value) -> Value {
@@ -131,42 +171,14 @@ pub fn document(entity: &Value) -> Value {
     document
 }
 
-/// Records the portal's template `entity`, with the files its location holds, as the latest
-/// version of Lever's template of its name (a new version only when something changed), and
-/// answers that name. Audited with the location it came from.
-pub async fn adopt(
-    services: &Services,
-    catalog: &PortalCatalog,
-    principal: &Principal,
-    entity: &Value,
-) -> Result<String, ServiceError> {
-    let document = document(entity);
-    let text = serde_yaml::to_string(&document).map_err(|e| {
-        ServiceError::invalid("invalid-template", format!("the portal's template: {e}"))
-    })?;
-    let location = location(entity)?;
-    let bundle = match &location {
-        Location::File(path) => from_disk(catalog, path, &text)?,
-        Location::Url(url) => from_repository(services, principal, url, &text).await?,
-    };
-    let (entry, created) = services.catalog.apply_bundle(&bundle).await?;
-    if created {
-        services
-            .store
-            .append_audit(&lever_store::AuditEntry {
-                run_id: None,
-                kind: "template-adopted",
-                actor: &principal.id,
-                data: json!({
-                    "template": entry.record.name,
-                    "version": entry.record.version,
-                    "location": location.to_string(),
-                }),
-                policy_version: None,
-            })
-            .await?;
-    }
-    Ok(entry.record.name.clone())
+/// The template a portal's `document` is, as Lever's catalog parses one: its owner and tags say
+/// who may run it, as for any template.
+pub fn template(document: &Value) -> Result<lever_templates::Template, ServiceError> {
+    lever_templates::parse(&document.to_string())
+        .map(|parsed| parsed.template)
+        .map_err(|e| {
+            ServiceError::invalid("invalid-template", format!("the portal's template: {e}"))
+        })
 }
 
 /// Where a portal's template is kept.

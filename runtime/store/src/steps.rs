@@ -323,43 +323,34 @@ pub(crate) async fn write_step(
     update: &StepUpdate<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    write_step_behind(tx, run_id, step_id, update, now, None)
+    write_step_behind(tx, run_id, step_id, update, now, false)
         .await
         .map(drop)
-}
-
-/// What a fenced step write requires of its run: held by `node` with a lease valid at `now`,
-/// and no cancel asked for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fence<'a> {
-    pub(crate) node: &'a str,
-    pub(crate) now: i64,
 }
 
 const UPDATE_STEP: &str = "UPDATE run_steps SET status = $3, attempts = COALESCE($4, attempts), input = COALESCE($5, input), \
      output = $6, error = $7, updated_at = $8, poll_deadline = $9 WHERE run_id = $1 AND step_id = $2";
 
-/// [`write_step`], behind `fence` when there is one, in the same statement: answers the rows
-/// changed (0 when the fence refused, or the step has no row).
+/// [`write_step`], only while no cancel was asked for when `unless_cancelled`, in the same
+/// statement: answers the rows changed (0 when a cancel was asked for, or the step has no row).
 pub(crate) async fn write_step_behind(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
     step_id: &str,
     update: &StepUpdate<'_>,
     now: i64,
-    fence: Option<Fence<'_>>,
+    unless_cancelled: bool,
 ) -> Result<u64, StoreError> {
-    let fenced;
-    let sql = match fence {
-        None => UPDATE_STEP,
-        Some(_) => {
-            fenced = format!(
-                "{UPDATE_STEP} AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $10 AND lease_expires_at >= $11 AND cancel_requested = 0)"
-            );
-            &fenced
-        }
+    let behind;
+    let sql = if unless_cancelled {
+        behind = format!(
+            "{UPDATE_STEP} AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND cancel_requested = 0)"
+        );
+        &behind
+    } else {
+        UPDATE_STEP
     };
-    let mut query = sqlx::query(sql)
+    let query = sqlx::query(sql)
         .bind(run_id)
         .bind(step_id)
         .bind(update.status.as_str())
@@ -369,9 +360,6 @@ pub(crate) async fn write_step_behind(
         .bind(update.error.map(|v| v.to_string()))
         .bind(now)
         .bind(update.poll_deadline);
-    if let Some(fence) = fence {
-        query = query.bind(fence.node).bind(fence.now);
-    }
     Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 

@@ -1,15 +1,16 @@
 //! A step's transitions, folded: what one step attempt leaves when it ends — its log lines, the
 //! `log` and `progress` events they make, its row's new status and its event — is written in the
 //! same transaction as what the engine does next with the run: the next step's start, behind the
-//! fence (this node's lease) and the cancel flag read in that same transaction, or the run's end. A
-//! step of a template run on SQLite so costs one write transaction where it cost four (start, log
-//! lines, log event, end), and the reads that checked the fence and the cancel flag ride in it.
+//! fence (this node's claim on the run, [`crate::leases`]'s guard, the transaction's first
+//! statement) and the cancel flag read in that same transaction, or the run's end. A step of a
+//! template run on SQLite so costs one write transaction where it cost four (start, log lines,
+//! log event, end), and the reads that checked the fence and the cancel flag ride in it.
 //! Statements are folded too, as each is a round trip to the database (on SQLite, to sqlx's worker
-//! thread, dearer than the write itself): the fence and the cancel flag are a condition of the
-//! start's `UPDATE` (the run is read only when the step did not start, to say why), and the
-//! transition's events — the end's and the start's — are one multi-row `INSERT`, its log lines
-//! another. A succeeded step's end and the next start so cost five statements with `BEGIN` and
-//! `COMMIT` (seven before). Nothing is reported before it is committed: a client sees the step's
+//! thread, dearer than the write itself): the cancel flag is a condition of the start's `UPDATE`
+//! (the run is read only when the step did not start, to say why), and the transition's events —
+//! the end's and the start's — are one multi-row `INSERT`, its log lines another. A succeeded
+//! step's end and the next start so cost six statements with `BEGIN` and `COMMIT` (the guard
+//! among them). Nothing is reported before it is committed: a client sees the step's
 //! end when the transaction that also starts the next step commits, before that step's plugin is
 //! called.
 
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::leases::guard;
 use crate::runs::{COLUMNS, expected_of, record, status_update};
-use crate::steps::{Fence, NewEvent, insert_events, write_step, write_step_behind};
+use crate::steps::{NewEvent, insert_events, write_step, write_step_behind};
 use crate::{
     Lease, RunClaim, RunRecord, RunStatus, StepStatus, StepUpdate, Store, StoreError, now_ms,
 };
@@ -311,20 +312,16 @@ impl Store {
                 if let Some(end) = end {
                     self.write_end(tx, run_id, end, now, &mut events).await?;
                 }
-                // The fence and the cancel flag ride in the start's own statement: the step
-                // starts only while this node's lease holds and no cancel was asked for. The
-                // run is read only when it did not start, to say why.
+                // The cancel flag rides in the start's own statement (the guard above holds
+                // the lease): the step starts only while no cancel was asked for. The run is
+                // read only when it did not start, to say why.
                 let started = StepUpdate {
                     status: StepStatus::Running,
                     attempts: Some(*attempt),
                     input: Some(input),
                     ..Default::default()
                 };
-                let fence = Fence {
-                    node: &lease.node,
-                    now: lease.now_ms(),
-                };
-                if write_step_behind(tx, run_id, step_id, &started, now, Some(fence)).await? == 0 {
+                if write_step_behind(tx, run_id, step_id, &started, now, true).await? == 0 {
                     let run = sqlx::query(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
                         .bind(run_id)
                         .fetch_optional(&mut **tx)
@@ -332,7 +329,6 @@ impl Store {
                         .as_ref()
                         .map(record)
                         .transpose()?
-                        .filter(|run| lease.holds(run))
                         .ok_or_else(|| StoreError::LeaseLost(run_id.clone()))?;
                     if run.cancel_requested {
                         insert_events(tx, run_id, &events, now).await?;
